@@ -1,0 +1,94 @@
+"""Synthetic landing folders in exactly the export formats of docs/data-contract.md.
+
+`generate_landing()` with no patient count writes the paper's 24-patient cohort; with
+`patients=N, sites=S` a registry of the same shape. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from cartwh.contract.redcap import project_dictionary
+from cartwh.generate import cytometry_export, paper_cohort, redcap_export, registry
+from cartwh.generate.faults import Fault, inject_faults, truncate_file
+from cartwh.generate.timeline import realize
+
+DEFAULT_SEED = 20251125
+REDCAP_DIR = "redcap"
+STATISTICS_DIR = "cytometry/statistics"
+MANIFEST_DIR = "cytometry/manifests"
+LATE_EXPORT_SHARE = 0.03  # records whose follow-up reached the EDC after the main export
+
+
+@dataclass
+class LandingSummary:
+    landing: Path
+    patients: int
+    sites: int
+    files: int
+    redcap_rows: int
+    samples: int
+    faults: list[Fault] = field(default_factory=list)
+
+
+def _redcap_files(records: pd.DataFrame, cutoff: str, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """One export per site at the cut-off; in a registry a few records arrive in a late export
+    whose newer version of the record supersedes the main export's."""
+    files = {}
+    day = pd.Timestamp(cutoff)
+    for dag, rows in records.groupby("redcap_data_access_group", sort=True):
+        ids = rows["record_id"].unique()
+        late = set(ids[rng.random(len(ids)) < LATE_EXPORT_SHARE]) if len(ids) > 100 else set()
+        in_late = rows["record_id"].isin(late)
+        events = rows["redcap_repeat_instrument"].isin(["follow_up_event"])
+        main = rows[~(in_late & events)].copy()
+        stale = main["record_id"].isin(late) & main["redcap_repeat_instrument"].isna()
+        earlier = pd.to_datetime(main.loc[stale, "last_contact_date"]) - pd.Timedelta(days=60)
+        main.loc[stale, "last_contact_date"] = earlier.dt.strftime("%Y-%m-%d")
+        main.loc[stale, "vital_status"] = "1"
+        files[f"{REDCAP_DIR}/cart_monitoring_{dag}_{(day - pd.Timedelta(days=30)):%Y%m%d}.csv"] = main
+        if late:
+            late_rows = rows[in_late & (events | rows["redcap_repeat_instrument"].isna())]
+            files[f"{REDCAP_DIR}/cart_monitoring_{dag}_{day:%Y%m%d}.csv"] = late_rows
+    return files
+
+
+def generate_landing(
+    landing: Path,
+    patients: int | None = None,
+    sites: int = 1,
+    seed: int = DEFAULT_SEED,
+    faults: bool = False,
+    progress: bool = False,
+) -> LandingSummary:
+    rng = np.random.default_rng(seed)
+    if patients is None:
+        design, cutoff = paper_cohort.paper_design(), paper_cohort.DATA_CUTOFF
+    else:
+        design, cutoff = registry.registry_design(patients, sites, rng), registry.DATA_CUTOFF
+    cohort = realize(design, rng, cutoff)
+    dictionary = project_dictionary()
+    records = redcap_export.export_records(cohort, dictionary)
+    files = _redcap_files(records, cutoff, rng)
+    samples = cytometry_export.assign_batches(cohort.samples, rng)
+    for (batch, panel), tubes in samples.groupby(["batch", "panel"], sort=True):
+        files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes)
+        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes)
+
+    injected: list[Fault] = []
+    if faults:
+        files, injected = inject_faults(files, rng)
+    landing = Path(landing)
+    for name, frame in tqdm(sorted(files.items()), desc="writing exports", unit="file", disable=not progress):
+        path = landing / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, lineterminator="\n")
+    if faults:
+        injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
+    return LandingSummary(landing, len(design), design["site"].nunique(), len(files), len(records),
+                          len(samples), injected)  # fmt: skip

@@ -1,0 +1,151 @@
+"""Load one REDCap flat record export into raw.redcap_<form>, one table per instrument.
+
+The data dictionary types and validates every column. Identifier fields (name, MRN, birth
+date) stop here: the record id becomes a keyed-hash pseudonym, the birth date becomes age at
+infusion, and quarantine rows show no identifier values. A bad value quarantines the row for
+its form only, so one typo in the toxicity form does not lose the patient's demographics.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from cartwh.contract.redcap import (
+    DATA_ACCESS_GROUP,
+    RECORD_ID,
+    REPEAT_INSTANCE,
+    REPEAT_INSTRUMENT,
+    REPEATING_FORMS,
+    DataDictionary,
+    Field,
+)
+from cartwh.ingest.csv_reader import ROWS, read_rows
+from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.validation import (
+    PROBLEMS,
+    Rule,
+    add_duplicate_problems,
+    check_rules,
+    excluded,
+    reset_problems,
+    unpivot_values,
+)
+from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
+
+AGE_COLUMN = "age_at_infusion_years"
+
+
+def table_name(form: str) -> str:
+    return f"raw.redcap_{form}"
+
+
+def field_rules(field: Field) -> list[Rule]:
+    """What the dictionary allows in each export column of a field."""
+    if field.field_type in ("yesno", "truefalse", "checkbox"):
+        choices, sql_type = ("0", "1"), "VARCHAR"
+    elif field.is_coded:
+        choices, sql_type = tuple(code for code, _ in field.choices), "VARCHAR"
+    else:
+        choices, sql_type = None, field.sql_type
+    return [Rule(column, sql_type, field.minimum, field.maximum, choices, field.form, field.identifier)
+            for column in field.export_columns]  # fmt: skip
+
+
+def _typed(field: Field, column: str, header: set[str]) -> str:
+    if column not in header:
+        return "NULL"
+    value = quote(column)
+    if field.field_type in ("yesno", "truefalse", "checkbox"):
+        return f"({value} = '1')"
+    if field.sql_type == "VARCHAR":
+        return value
+    return f"TRY_CAST({value} AS {field.sql_type})"
+
+
+def _columns(dictionary: DataDictionary, form: str) -> dict[str, str]:
+    columns = {"patient_key": "VARCHAR NOT NULL", "site": "VARCHAR"}
+    if form in REPEATING_FORMS:
+        columns[REPEAT_INSTANCE] = "BIGINT NOT NULL"
+    for field in dictionary.form_fields(form):
+        if field.identifier:
+            continue
+        for column in field.export_columns:
+            columns[column] = "BOOLEAN" if field.field_type == "checkbox" else field.sql_type
+    if form == "demographics":
+        columns[AGE_COLUMN] = "BIGINT"
+    columns["form_status"] = "SMALLINT"
+    columns["_load_id"] = "BIGINT NOT NULL"
+    columns["_source_row"] = "BIGINT NOT NULL"
+    return columns
+
+
+def _age_at_infusion(header: set[str]) -> str:
+    """Whole years from birth to infusion, computed before the birth date is dropped."""
+    if not {"birth_date", "infusion_date"} <= header:
+        return "NULL"
+    born, infused = "TRY_CAST(birth_date AS DATE)", "TRY_CAST(infusion_date AS DATE)"
+    return (f"date_diff('year', {born}, {infused}) - "
+            f"CASE WHEN strftime({infused}, '%m-%d') < strftime({born}, '%m-%d') THEN 1 ELSE 0 END")  # fmt: skip
+
+
+def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str:
+    if form in REPEATING_FORMS:
+        return f"{quote(REPEAT_INSTRUMENT)} = {quote_literal(form)}"
+    columns = [c for f in dictionary.form_fields(form) for c in f.export_columns if c in header]
+    any_value = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) or "FALSE"
+    return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})"
+
+
+def load_redcap_export(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int,
+                       dictionary: DataDictionary) -> dict[str, int]:  # fmt: skip
+    """Insert the export's valid rows; return rows loaded per raw table. Problems stay in PROBLEMS."""
+    header, structural = read_rows(con, path, name)
+    if RECORD_ID not in header:
+        raise ExportError(name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
+    present = set(header)
+    known = set(dictionary.export_header())
+    reset_problems(con, structural + [
+        Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known
+    ])  # fmt: skip
+    register_patient_keys(con)
+    rules = [Rule(RECORD_ID, required=True),
+             Rule(REPEAT_INSTRUMENT, choices=REPEATING_FORMS),
+             Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
+    rules += [r for f in dictionary.fields if f.name != RECORD_ID for r in field_rules(f) if r.column in present]
+    unpivot_values(con, [r.column for r in rules if r.column in present])
+    check_rules(con, rules)
+    add_duplicate_problems(con, header, [c for c in (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present],
+                           "record, repeating instrument and instance")  # fmt: skip
+    if REPEAT_INSTANCE in present:
+        con.execute(f"INSERT INTO {PROBLEMS} SELECT _row, NULL, '{REPEAT_INSTANCE}', "
+                    f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
+                    f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
+    return {table_name(form): _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present),
+                                           load_id) for form in dictionary.forms}  # fmt: skip
+
+
+def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], where: str, load_id: int) -> int:
+    table = table_name(form)
+    columns = _columns(dictionary, form)
+    ensure_table(con, table, columns)
+    select = {"patient_key": "k.patient_key",
+              "site": quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL"}  # fmt: skip
+    if form in REPEATING_FORMS:
+        select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)"
+    for field in dictionary.form_fields(form):
+        if not field.identifier:
+            select |= {c: _typed(field, c, present) for c in field.export_columns}
+    if form == "demographics":
+        select[AGE_COLUMN] = _age_at_infusion(present)
+    status = f"{form}_complete"
+    select["form_status"] = f"TRY_CAST({quote(status)} AS SMALLINT)" if status in present else "NULL"
+    select["_load_id"] = str(load_id)
+    select["_source_row"] = "_row"
+    names = ", ".join(quote(c) for c in select)
+    values = ", ".join(select.values())
+    con.execute(
+        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
+        f"{join_keys()} WHERE {where} AND {excluded(form)}"
+    )
+    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchone()[0]

@@ -1,0 +1,116 @@
+"""Value rules as data, checked in one set-based pass.
+
+Each rule says what a column's non-empty values must be (SQL type, range, allowed codes).
+The export's text table is unpivoted to (row, column, value) once, joined to the rules, and
+every broken value becomes a problem naming row, column and reason. Problems collect in the
+temp table PROBLEMS (row, scope, column_name, reason, value); a row with a problem in a scope
+(a REDCap form, or NULL for the whole row) is quarantined, not loaded, for that scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from cartwh.ingest.csv_reader import ROWS
+from cartwh.ingest.errors import Problem
+from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
+
+PROBLEMS = "_problems"
+VALUES = "_export_values"  # (row, column_name, v): every non-empty cell
+
+_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time", "BIGINT": "an integer",
+                "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rule:
+    column: str
+    sql_type: str = "VARCHAR"
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    scope: str | None = None  # REDCap form the column belongs to; None: the whole row
+    hide_value: bool = False  # identifiers: say why, never what
+    required: bool = False
+
+
+def reset_problems(con: duckdb.DuckDBPyConnection, structural: list[Problem]) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PROBLEMS} "
+        "(row BIGINT, scope VARCHAR, column_name VARCHAR, reason VARCHAR, value VARCHAR)"
+    )
+    insert_rows(con, PROBLEMS, [(p.row, None, p.column, p.reason, p.value) for p in structural])  # fmt: skip
+
+
+def unpivot_values(con: duckdb.DuckDBPyConnection, columns: list[str], sample: str | None = None) -> None:
+    """VALUES := one row per non-empty cell of `columns` (plus the sample name, for cytometry)."""
+    on = ", ".join(quote(c) for c in columns)
+    extra = f", {quote(sample)} AS _sample" if sample else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {VALUES} AS SELECT * FROM "
+        f"(UNPIVOT (SELECT _row{extra}, {on} FROM {ROWS}) ON {on} INTO NAME column_name VALUE v)"
+    )
+
+
+def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
+    """Add a problem for every value in VALUES that breaks its column's rule, and for every
+    required column left empty."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, sql_type VARCHAR, minimum DOUBLE, "
+        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN)"
+    )
+    insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
+                  r.scope, r.hide_value) for r in rules])  # fmt: skip
+    type_reasons = "\n".join(
+        f"WHEN r.sql_type = '{t}' AND TRY_CAST(x.v AS {t}) IS NULL THEN 'not {label}'"
+        for t, label in _TYPE_LABELS.items()
+    )
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
+                SELECT x._row AS row, r.scope, x.column_name, x.v, r.hide, CASE
+                    WHEN r.choices IS NOT NULL AND NOT list_contains(r.choices, x.v)
+                        THEN 'not one of the allowed codes (' || array_to_string(r.choices, ', ') || ')'
+                    {type_reasons}
+                    WHEN TRY_CAST(x.v AS DOUBLE) < r.minimum THEN 'below the minimum ' || r.minimum
+                    WHEN TRY_CAST(x.v AS DOUBLE) > r.maximum THEN 'above the maximum ' || r.maximum
+                END AS reason
+                FROM {VALUES} x JOIN _rules r USING (column_name))
+            WHERE reason IS NOT NULL"""
+    )
+    for rule in (r for r in rules if r.required):
+        con.execute(
+            f"INSERT INTO {PROBLEMS} SELECT _row, {quote_literal(rule.scope)}, {quote_literal(rule.column)}, "
+            f"'required value is empty', NULL FROM {ROWS} WHERE {quote(rule.column)} IS NULL "
+            f"OR trim({quote(rule.column)}) = ''"
+        )
+
+
+def add_duplicate_problems(con: duckdb.DuckDBPyConnection, header: list[str], key: list[str], what: str) -> None:
+    """Exact copies of an earlier row are set aside; rows that share a key but disagree all are."""
+    content = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, chr(0))" for c in header) + "))"
+    key_sql = "concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, '')" for c in key) + ")"
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            WITH hashed AS (SELECT _row, {key_sql} AS k, {content} AS content FROM {ROWS}),
+            grouped AS (SELECT k, min(_row) AS first_row, count(DISTINCT content) AS versions,
+                               string_agg(_row::VARCHAR, ', ' ORDER BY _row) AS rows
+                        FROM hashed GROUP BY k HAVING count(*) > 1)
+            SELECT h._row, NULL, NULL,
+                   CASE WHEN g.versions > 1 THEN 'conflicting rows for the same {what} (rows ' || g.rows || ')'
+                        ELSE 'exact duplicate of row ' || g.first_row END, NULL
+            FROM hashed h JOIN grouped g USING (k)
+            WHERE g.versions > 1 OR h._row > g.first_row"""
+    )
+
+
+def excluded(scope: str | None = None, row: str = "_row") -> str:
+    """SQL predicate: the row has no problem in this scope (or in the whole row)."""
+    scoped = f"scope IS NULL OR scope = {quote_literal(scope)}" if scope else "TRUE"
+    return f"{row} NOT IN (SELECT row FROM {PROBLEMS} WHERE {scoped})"
+
+
+def problem_rows(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(f"SELECT count(DISTINCT row) FROM {PROBLEMS}").fetchone()[0]

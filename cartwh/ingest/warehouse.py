@@ -1,0 +1,88 @@
+"""The raw layer's bookkeeping: which file versions were loaded, and what was quarantined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+SCHEMA = "raw"
+LANDED_FILES = f"{SCHEMA}.landed_files"
+QUARANTINE = f"{SCHEMA}.quarantine"
+
+_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE SEQUENCE IF NOT EXISTS {SCHEMA}.load_id_seq START 1;
+CREATE TABLE IF NOT EXISTS {LANDED_FILES} (
+    load_id BIGINT PRIMARY KEY,
+    source VARCHAR NOT NULL,          -- redcap | cytometry_manifest | cytometry_statistics
+    file VARCHAR NOT NULL,            -- path inside the landing folder: the batch's identity
+    sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL,
+    archive_path VARCHAR NOT NULL,
+    superseded_by BIGINT              -- a later version of the same file; its rows stay, marked
+);
+CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+    load_id BIGINT NOT NULL,
+    file VARCHAR NOT NULL,
+    row BIGINT NOT NULL,
+    column_name VARCHAR,
+    reason VARCHAR NOT NULL,
+    value VARCHAR,                    -- NULL for identifier columns
+    patient_key VARCHAR,
+    quarantined_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+"""
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        con.execute(_DDL)
+    return con
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def quote_literal(text: str | None) -> str:
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Append Python rows in one statement (DuckDB's executemany goes row by row)."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, dtype=object)
+    con.register("_python_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _python_rows")
+    finally:
+        con.unregister("_python_rows")
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
+    """Create `table`, or add the columns a newer dictionary or panel brought (never drop any)."""
+    schema, name = table.split(".")
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    if not existing:
+        body = ", ".join(f"{quote(c)} {t}" for c, t in columns.items())
+        con.execute(f"CREATE TABLE {table} ({body})")
+        return
+    for column, sql_type in columns.items():
+        if column not in existing:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {sql_type}")

@@ -1,0 +1,33 @@
+"""Where things live. Every path can be overridden by an environment variable, so Dagster,
+dbt (`profiles.yml` reads CARTWH_WAREHOUSE) and the command line agree on one warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def data_dir() -> Path:
+    return _path("CARTWH_DATA", PROJECT_ROOT / "data")
+
+
+def warehouse_path() -> Path:
+    """The one DuckDB file shared by ingestion, dbt and the statistics."""
+    return _path("CARTWH_WAREHOUSE", data_dir() / "warehouse.duckdb")
+
+
+def landing_dir() -> Path:
+    """Where the EDC and the cytometry lab drop their exports."""
+    return _path("CARTWH_LANDING", data_dir() / "landing")
+
+
+def archive_dir() -> Path:
+    """Content-addressed copies of every ingested file version (raw exports are never lost)."""
+    return _path("CARTWH_ARCHIVE", data_dir() / "archive")
