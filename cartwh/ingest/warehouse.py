@@ -45,8 +45,12 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
-        con.execute(_DDL)
+        ensure_raw_schema(con)
     return con
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_DDL)
 
 
 def quote(identifier: str) -> str:

@@ -1,0 +1,118 @@
+"""Raw layer assets: one per raw table, fed from the landing folder. (No `from __future__ import
+annotations` here: Dagster reads the context annotation at definition time.)
+
+Each source's assets are one multi-asset because one pass over its files fills them all.
+A file that cannot be parsed fails the run with the file named; every other file of the
+run was still loaded, each in its own transaction.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from cartwh.contract.redcap import project_dictionary
+from cartwh.ingest import IngestReport, ingest_source
+from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
+from cartwh.ingest.errors import IngestError
+from cartwh.ingest.warehouse import ensure_raw_schema
+from orchestration.resources import LandingZone
+
+GROUP = "raw"
+
+
+def _key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("."))
+
+
+def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
+    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"}, deps=deps)
+
+
+def _results(con, report: IngestReport, tables: list[str]):
+    for table in tables:
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if _exists(con, table) else 0
+        yield dg.MaterializeResult(
+            asset_key=_key(table),
+            metadata={
+                "rows_added": report.rows.get(table, 0),
+                "rows_total": total,
+                "files_loaded": len(report.files_loaded),
+                "files_already_ingested": len(report.files_skipped),
+                "files_superseding_earlier_versions": len(report.files_superseding),
+                "rows_quarantined": report.rows_quarantined,
+            },
+        )
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                            [schema, name]).fetchone())  # fmt: skip
+
+
+def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, source: str, tables: list[str]):
+    with warehouse.get_connection() as con:
+        ensure_raw_schema(con)
+        try:
+            report = ingest_source(con, Path(landing_zone.landing), source, Path(landing_zone.archive),
+                                   raise_on_failure=False)  # fmt: skip
+        except IngestError as error:  # pragma: no cover - raise_on_failure=False never raises
+            raise dg.Failure(str(error)) from error
+        context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
+                         f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
+        results = list(_results(con, report, tables))
+    if report.failures:
+        raise dg.Failure(
+            description=str(IngestError(report.failures)),
+            metadata={"files_failed": [f.file for f in report.failures], "files_loaded": len(report.files_loaded)},
+        )
+    yield from results
+
+
+_DICTIONARY_TABLES = [FIELDS, CHOICES]
+_REDCAP_TABLES = [f"raw.redcap_{form}" for form in project_dictionary().forms]
+
+
+@dg.multi_asset(
+    specs=[_spec(FIELDS, "Fields of the REDCap data dictionary (type, validation, identifier flag)."),
+           _spec(CHOICES, "Codes and labels of every coded REDCap field, for decoding in staging.")],  # fmt: skip
+    name="raw_redcap_dictionary",
+)
+def raw_redcap_dictionary(warehouse: DuckDBResource):
+    with warehouse.get_connection() as con:
+        ensure_raw_schema(con)
+        counts = publish_dictionary(con, project_dictionary())
+    for table in _DICTIONARY_TABLES:
+        yield dg.MaterializeResult(asset_key=_key(table), metadata={"rows_total": counts[table]})
+
+
+@dg.multi_asset(
+    specs=[_spec(t, f"REDCap instrument '{t.removeprefix('raw.redcap_')}': typed rows of every export version, "
+                    "pseudonymised.", deps=[_key(FIELDS)]) for t in _REDCAP_TABLES],  # fmt: skip
+    name="raw_redcap_records",
+)
+def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+    yield from _ingest(context, warehouse, landing_zone, "redcap", _REDCAP_TABLES)
+
+
+@dg.multi_asset(
+    specs=[_spec("raw.cytometry_samples", "Sample manifests: FCS file -> patient, specimen, date, timepoint, panel.")],
+    name="raw_cytometry_manifests",
+)
+def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+    yield from _ingest(context, warehouse, landing_zone, "cytometry_manifest", ["raw.cytometry_samples"])
+
+
+@dg.multi_asset(
+    specs=[_spec("raw.cytometry_population_stats",
+                 "Population statistics, one row per FCS file x gate path x statistic.",
+                 deps=[_key("raw.cytometry_samples")])],  # fmt: skip
+    name="raw_cytometry_statistics",
+)
+def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+    yield from _ingest(context, warehouse, landing_zone, "cytometry_statistics", ["raw.cytometry_population_stats"])
+
+
+raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_cytometry_manifests, raw_cytometry_statistics]

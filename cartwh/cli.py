@@ -1,0 +1,137 @@
+"""The `cartwh` command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+
+from cartwh import settings
+from cartwh.generate import DEFAULT_SEED
+
+
+def _generate(args) -> int:
+    from cartwh.generate import generate_landing
+
+    landing = Path(args.landing)
+    if landing.exists() and any(landing.rglob("*.csv")) and not args.force:
+        print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
+        return 1
+    summary = generate_landing(landing, args.patients, args.sites, args.seed, args.faults, progress=True)
+    kind = "paper cohort" if args.patients is None else "registry"
+    print(f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
+          f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
+          f"{summary.samples:,} cytometry tubes.")  # fmt: skip
+    if args.faults:
+        log = Path(args.faults_log)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(summary.faults[0].as_dict()))
+            writer.writeheader()
+            writer.writerows(f.as_dict() for f in summary.faults)
+        print(f"Injected {len(summary.faults)} faults; their list is in {log}.")
+    return 0
+
+
+def _ingest(args) -> int:
+    from cartwh.ingest import SOURCES, ingest_source
+    from cartwh.ingest.errors import IngestError
+    from cartwh.ingest.warehouse import connect
+
+    con = connect(settings.warehouse_path())
+    failed = False
+    for source in SOURCES:
+        try:
+            report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
+        except IngestError as error:
+            print(error, file=sys.stderr)
+            failed = True
+            continue
+        print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
+              f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+    return 1 if failed else 0
+
+
+def _run(args) -> int:
+    landing = settings.landing_dir()
+    if not landing.exists() or not any(landing.rglob("*.csv")):
+        from cartwh.generate import generate_landing
+
+        summary = generate_landing(landing, progress=True)
+        print(f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
+              f"{summary.files} files) to {landing}.")  # fmt: skip
+    from orchestration.run import rows_added, run_main_job
+
+    result = run_main_job()
+    print(_status_text())
+    added = rows_added(result)
+    print(f"\nThis run added {sum(added.values()):,} rows "
+          f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
+    _print_query_help()
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                print(f"\nFAILED: {event.step_key}: {event.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _status_text() -> str:
+    from cartwh.status import warehouse_summary
+
+    return warehouse_summary(settings.warehouse_path())
+
+
+def _print_query_help() -> None:
+    path = settings.warehouse_path()
+    print(f"""
+Query it (read-only while nothing else writes):
+  .venv/bin/python -c "import duckdb; print(duckdb.connect('{path}', read_only=True).sql('SELECT * FROM raw.redcap_demographics LIMIT 5'))"
+Or from pandas: duckdb.connect('{path}', read_only=True).sql('SELECT ...').df()""")
+
+
+def _status(args) -> int:
+    print(_status_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cartwh", description="CAR-T monitoring data warehouse.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write a synthetic landing folder (paper cohort or registry)",
+                                   description="Write synthetic REDCap and cytometry exports in the contract's formats.")  # fmt: skip
+    generate.add_argument("--landing", default=str(settings.landing_dir()), help="folder to write (default: %(default)s)")
+    generate.add_argument("--patients", type=int, help="registry size; omit for the paper's 24-patient cohort")
+    generate.add_argument("--sites", type=int, default=1, help="centres of the registry (default: %(default)s)")
+    generate.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    generate.add_argument("--faults", action="store_true", help="inject realistic export faults")
+    generate.add_argument("--faults-log", default=str(settings.data_dir() / "faults_injected.csv"),
+                          help="where to list the injected faults (default: %(default)s)")  # fmt: skip
+    generate.add_argument("--force", action="store_true", help="write even if the folder holds exports")
+    generate.set_defaults(handler=_generate)
+
+    ingest = commands.add_parser("ingest", help="ingest the landing folder into the raw layer (no Dagster)",
+                                 description="Load new export files into the DuckDB raw schema.")  # fmt: skip
+    ingest.set_defaults(handler=_ingest)
+
+    run = commands.add_parser("run", help="run the main job (generates the demo cohort if nothing has landed)",
+                              description="Materialize every asset of the main job in-process.")  # fmt: skip
+    run.set_defaults(handler=_run)
+
+    status = commands.add_parser("status", help="rows per table, files ingested, quarantine summary",
+                                 description="Summarise what the warehouse holds.")  # fmt: skip
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

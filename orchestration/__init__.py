@@ -1,0 +1,1 @@
+"""Dagster wiring: definitions, resources, jobs. Logic lives in `cartwh`; assets in `assets/`."""

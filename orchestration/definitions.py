@@ -1,0 +1,11 @@
+"""The code location: assembles assets, resources and jobs; nothing else happens here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingestion import raw_assets
+from orchestration.jobs import main_job
+from orchestration.resources import default_resources
+
+defs = dg.Definitions(assets=raw_assets, jobs=[main_job], resources=default_resources())
