@@ -32,7 +32,7 @@ def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
 
 def _results(con, report: IngestReport, tables: list[str]):
     for table in tables:
-        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if _exists(con, table) else 0
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if _exists(con, table) else 0
         yield dg.MaterializeResult(
             asset_key=_key(table),
             metadata={
@@ -49,7 +49,7 @@ def _results(con, report: IngestReport, tables: list[str]):
 def _exists(con, table: str) -> bool:
     schema, name = table.split(".")
     return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, name]).fetchone())  # fmt: skip
+                            [schema, name]).fetchall())  # fmt: skip
 
 
 def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, source: str, tables: list[str]):

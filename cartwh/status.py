@@ -18,7 +18,7 @@ def warehouse_summary(path: Path) -> str:
         ).fetchall()
         lines = [f"Warehouse: {path}", "", f"{'table':<40}{'rows':>12}"]
         for table, _ in tables:
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             lines.append(f"{table:<40}{count:>12,}")
         files = con.execute("SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1").fetchall()
         lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]

@@ -23,7 +23,8 @@ EXPORT_META_COLUMNS = (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCES
 
 # REDCap exports dates as ISO text whatever the entry format.
 _DATE_VALIDATIONS = {"date_ymd", "date_mdy", "date_dmy"}
-_DATETIME_VALIDATIONS = {"datetime_ymd", "datetime_mdy", "datetime_dmy", "datetime_seconds_ymd"}
+_DATETIME_VALIDATIONS = {"datetime_ymd", "datetime_mdy", "datetime_dmy",
+                         "datetime_seconds_ymd", "datetime_seconds_mdy", "datetime_seconds_dmy"}
 _INTEGER_VALIDATIONS = {"integer"}
 _NUMBER_VALIDATIONS = {"number", "number_1dp", "number_2dp", "number_3dp", "number_4dp"}
 _NO_DATA_FIELD_TYPES = {"descriptive"}

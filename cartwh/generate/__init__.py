@@ -67,16 +67,20 @@ def generate_landing(
     progress: bool = False,
 ) -> LandingSummary:
     rng = np.random.default_rng(seed)
+    say = tqdm.write if progress else (lambda message: None)
     if patients is None:
         design, cutoff = paper_cohort.paper_design(), paper_cohort.DATA_CUTOFF
     else:
         design, cutoff = registry.registry_design(patients, sites, rng), registry.DATA_CUTOFF
+    say(f"drawing timelines and samples of {len(design):,} patients")
     cohort = realize(design, rng, cutoff)
     dictionary = project_dictionary()
+    say("laying out the REDCap record export")
     records = redcap_export.export_records(cohort, dictionary)
     files = _redcap_files(records, cutoff, rng)
     samples = cytometry_export.assign_batches(cohort.samples, rng)
-    for (batch, panel), tubes in samples.groupby(["batch", "panel"], sort=True):
+    batches = samples.groupby(["batch", "panel"], sort=True)
+    for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
         files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes)
         files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes)
 

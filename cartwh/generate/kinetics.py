@@ -103,7 +103,7 @@ def _leukapheresis(s, design, rng, p) -> pd.DataFrame:
     u = lambda lo, hi: rng.uniform(lo, hi, m)  # noqa: E731
     return s.assign(
         monocytes_pct=np.where(high, u(0.5, 6), u(5, 40)),
-        mono_classical_pct=u(70, 90),
+        mono_classical_pct=u(70, 85),  # with intermediate <= 12 %, non-classical keeps >= 3 %
         mono_intermediate_pct=np.where(high, u(1, 5), u(4, 12)),
         pdc_pct=np.where(high, u(0, 0.05), u(0.05, 0.8)),
         mdc_pct=np.where(high, u(0, 0.05), u(0.09, 1.7)),

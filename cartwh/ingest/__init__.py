@@ -3,7 +3,8 @@
 Every file version is one transaction: it loads whole (valid rows in, bad rows quarantined
 with file, row, column and reason) or not at all. A file already loaded (same checksum) is
 skipped; a new version of the same file supersedes the old one, whose rows stay in raw,
-marked through raw.landed_files.superseded_by. Each loaded version is archived by checksum.
+marked through raw.landed_files.superseded_by. Content that is already current (under any
+path) is skipped. Each loaded version is archived by checksum.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
     for path in sorted(folder.rglob("*.csv")) if folder.exists() else []:
         name = path.relative_to(landing).as_posix()
         checksum = sha256(path)
-        known = con.execute(f"SELECT 1 FROM {LANDED_FILES} WHERE source = ? AND sha256 = ?",
-                            [source_name, checksum]).fetchone()  # fmt: skip
+        # Skip content that is already current; a re-export reverting to older content loads again.
+        known = con.execute(f"SELECT 1 FROM {LANDED_FILES} WHERE source = ? AND sha256 = ? AND superseded_by IS NULL",
+                            [source_name, checksum]).fetchall()  # fmt: skip
         if known:
             report.files_skipped.append(name)
             continue
@@ -87,7 +89,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
 def _load_file(con, source: Source, path: Path, name: str, checksum: str, archive: Path, report: IngestReport):
     con.execute("BEGIN TRANSACTION")
     try:
-        load_id = con.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
+        load_id = con.execute("SELECT nextval('raw.load_id_seq')").fetchall()[0][0]
         rows = source.load(con, path, name, load_id)
         quarantined = problem_rows(con)
         con.execute(

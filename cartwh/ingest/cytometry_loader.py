@@ -47,7 +47,7 @@ _MANIFEST_RULES = [
 
 
 def _count(con, table: str, load_id: int) -> int:
-    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchall()[0][0]
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int) -> dict[str, int]:

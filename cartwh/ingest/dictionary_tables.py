@@ -25,4 +25,4 @@ def publish_dictionary(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (FIELDS, CHOICES)}
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in (FIELDS, CHOICES)}

@@ -90,11 +90,13 @@ def _age_at_infusion(header: set[str]) -> str:
 
 
 def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str:
+    """Rows of `form`. REDCap leaves the repeat columns out when no repeating form is exported."""
+    repeats = REPEAT_INSTRUMENT in header
     if form in REPEATING_FORMS:
-        return f"{quote(REPEAT_INSTRUMENT)} = {quote_literal(form)}"
+        return f"{quote(REPEAT_INSTRUMENT)} = {quote_literal(form)}" if repeats else "FALSE"
     columns = [c for f in dictionary.form_fields(form) for c in f.export_columns if c in header]
     any_value = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) or "FALSE"
-    return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})"
+    return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})" if repeats else f"({any_value})"
 
 
 def load_redcap_export(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int,
@@ -117,7 +119,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, path, name: str, load_id:
     check_rules(con, rules)
     add_duplicate_problems(con, header, [c for c in (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present],
                            "record, repeating instrument and instance")  # fmt: skip
-    if REPEAT_INSTANCE in present:
+    if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
         con.execute(f"INSERT INTO {PROBLEMS} SELECT _row, NULL, '{REPEAT_INSTANCE}', "
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
@@ -132,7 +134,7 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     select = {"patient_key": "k.patient_key",
               "site": quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL"}  # fmt: skip
     if form in REPEATING_FORMS:
-        select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)"
+        select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)" if REPEAT_INSTANCE in present else "NULL"
     for field in dictionary.form_fields(form):
         if not field.identifier:
             select |= {c: _typed(field, c, present) for c in field.export_columns}
@@ -148,4 +150,4 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
         f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
         f"{join_keys()} WHERE {where} AND {excluded(form)}"
     )
-    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchall()[0][0]

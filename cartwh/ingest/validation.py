@@ -24,6 +24,17 @@ _TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time", "BIGI
                 "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
 
 
+# What a valid text value of each type looks like. Casts alone are too lenient: DuckDB rounds
+# '2.5' to the integer 3 and reads 'NaN' and 'inf' as numbers.
+_VALID = {
+    "DATE": "TRY_CAST(x.v AS DATE) IS NOT NULL",
+    "TIMESTAMP": "TRY_CAST(x.v AS TIMESTAMP) IS NOT NULL",
+    "BIGINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS BIGINT) IS NOT NULL",
+    "SMALLINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS SMALLINT) IS NOT NULL",
+    "DOUBLE": "coalesce(isfinite(TRY_CAST(x.v AS DOUBLE)), false)",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     column: str
@@ -63,10 +74,8 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     )
     insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
                   r.scope, r.hide_value) for r in rules])  # fmt: skip
-    type_reasons = "\n".join(
-        f"WHEN r.sql_type = '{t}' AND TRY_CAST(x.v AS {t}) IS NULL THEN 'not {label}'"
-        for t, label in _TYPE_LABELS.items()
-    )
+    type_reasons = "\n".join(f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'"
+                             for t, label in _TYPE_LABELS.items())  # fmt: skip
     con.execute(
         f"""INSERT INTO {PROBLEMS}
             SELECT row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
@@ -113,4 +122,4 @@ def excluded(scope: str | None = None, row: str = "_row") -> str:
 
 
 def problem_rows(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"SELECT count(DISTINCT row) FROM {PROBLEMS}").fetchone()[0]
+    return con.execute(f"SELECT count(DISTINCT row) FROM {PROBLEMS}").fetchall()[0][0]

@@ -1,0 +1,55 @@
+"""The Dagster ingestion assets on the demo cohort, into a temporary DuckDB."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.ingestion import raw_assets
+from cartwh.generate import generate_landing
+from cartwh.ingest.warehouse import connect
+from orchestration.resources import LandingZone
+
+
+def _resources(tmp_path):
+    return {
+        "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
+        "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
+    }
+
+
+def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
+    generate_landing(tmp_path / "landing")
+    first = dg.materialize(raw_assets, resources=_resources(tmp_path))
+    assert first.success
+    meta = {".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
+            for e in first.get_asset_materialization_events()}  # fmt: skip
+    assert meta["raw.redcap_demographics"]["rows_added"].value == 24
+    assert meta["raw.redcap_demographics"]["rows_quarantined"].value == 0
+    assert meta["raw.cytometry_samples"]["files_loaded"].value > 0
+
+    second = dg.materialize(raw_assets, resources=_resources(tmp_path))
+    assert second.success
+    added = [e.step_materialization_data.materialization.metadata.get("rows_added")
+             for e in second.get_asset_materialization_events()]  # fmt: skip
+    assert all(a is None or a.value == 0 for a in added)
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24
+
+
+def test_unparseable_file_fails_the_run_with_its_name_and_keeps_the_rest(tmp_path):
+    generate_landing(tmp_path / "landing")
+    bad = tmp_path / "landing" / "redcap" / "broken_export.csv"
+    bad.write_text("")
+    result = dg.materialize(raw_assets, resources=_resources(tmp_path), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "redcap/broken_export.csv" in failure.step_failure_data.error.message
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24
+    assert con.execute("SELECT count(*) FROM raw.landed_files WHERE file LIKE '%broken%'").fetchone()[0] == 0
+
+
+def test_definitions_load():
+    from orchestration.definitions import defs
+
+    assert defs.resolve_job_def("cartwh_main") is not None
+    assert dg.AssetKey(["raw", "cytometry_population_stats"]) in defs.resolve_all_asset_keys()

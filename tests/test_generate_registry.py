@@ -1,0 +1,73 @@
+"""The registry generator: deterministic, of the paper's shape, and clean unless asked for faults."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from cartwh.generate import generate_landing
+from cartwh.generate.registry import registry_design
+from cartwh.ingest import SOURCES, ingest_source
+from cartwh.ingest.warehouse import connect
+
+
+def _digest(folder):
+    files = sorted(p for p in folder.rglob("*.csv"))
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("registry")
+    summary = generate_landing(root / "landing", patients=250, sites=2, seed=11)
+    con = connect(root / "w.duckdb")
+    for source in SOURCES:
+        ingest_source(con, root / "landing", source, root / "archive")
+    yield root, summary, con
+    con.close()
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    generate_landing(tmp_path / "a", patients=60, sites=2, seed=5)
+    generate_landing(tmp_path / "b", patients=60, sites=2, seed=5)
+    generate_landing(tmp_path / "c", patients=60, sites=2, seed=6)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_clean_registry_ingests_without_quarantine(registry):
+    _, summary, con = registry
+    assert summary.patients == 250 and summary.sites == 2
+    assert con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0] == 0
+    assert con.execute("SELECT count(DISTINCT patient_key) FROM raw.redcap_demographics").fetchall()[0][0] == 250
+
+
+def test_registry_has_late_exports_superseding_base_rows(registry):
+    """More than 100 records per site: some follow-up reaches the EDC in a later export."""
+    root, _, con = registry
+    exports = sorted(p.name for p in (root / "landing" / "redcap").glob("*.csv"))
+    assert len(exports) == 4  # a main and a late export per site
+    versions = con.execute(
+        "SELECT max(n) FROM (SELECT patient_key, count(*) AS n FROM raw.redcap_follow_up_status GROUP BY 1)"
+    ).fetchall()[0][0]
+    assert versions == 2
+
+
+def test_registry_uses_both_panel_versions_and_every_specimen(registry):
+    _, _, con = registry
+    panels = {r[0] for r in con.execute("SELECT DISTINCT panel FROM raw.cytometry_samples").fetchall()}
+    assert {"CART-DETECT-v1", "CART-DETECT-v2", "CART-MEMORY-v1", "CART-MEMORY-v2", "LEUKAPHERESIS-v1"} <= panels
+    gates = {r[0] for r in con.execute("SELECT DISTINCT gate_path FROM raw.cytometry_population_stats").fetchall()}
+    assert "Leukocytes/Lymphocytes/CD3+/CAR+" in gates and "Leukocytes/Lymphocytes/CD3+/CD19-CAR+" in gates
+
+
+def test_registry_design_keeps_the_papers_direction():
+    d = registry_design(20_000, 10, np.random.default_rng(3))
+    by_group = d.groupby("group")
+    assert by_group.peak.median()["inotuzumab"] < by_group.peak.median()["chemotherapy"] / 2
+    cleared = (d.pre > 5) & (d.post <= 5)
+    assert cleared[d.group == "inotuzumab"].mean() > cleared[d.group == "chemotherapy"].mean()
+    high_post = d.post > 5
+    assert d.rel_m[high_post].notna().mean() > d.rel_m[~high_post].notna().mean()
+    assert set(d.site.unique()) == {f"S{i:03d}" for i in range(1, 11)}
+    assert d.record_id.is_unique

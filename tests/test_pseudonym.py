@@ -1,0 +1,76 @@
+"""Keyed-hash pseudonyms (cartwh/pseudonym.py), checked against the standard library's hmac."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cartwh import pseudonym
+from cartwh.pseudonym import pseudonymise
+
+KEY = b"a-test-key-kept-outside-the-warehouse"
+
+
+def reference(record_id: str, key: bytes) -> str:
+    return hmac.new(key, record_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def test_rfc4231_test_case_2():
+    # RFC 4231, test case 2: HMAC-SHA256(key="Jefe", "what do ya want for nothing?")
+    # = 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843
+    assert pseudonymise("what do ya want for nothing?", b"Jefe") == "5bdcc146bf60754e"
+
+
+def test_matches_hmac_sha256_first_16_hex_chars():
+    for record_id in ("1", "42", "SITE7-0042", "X-999999", "patient/ü"):
+        assert pseudonymise(record_id, KEY) == reference(record_id, KEY)
+
+
+def test_shape_is_16_lowercase_hex():
+    value = pseudonymise("1001", KEY)
+    assert len(value) == 16
+    assert set(value) <= set("0123456789abcdef")
+
+
+def test_same_id_same_key_is_stable():
+    assert pseudonymise("1001", KEY) == pseudonymise("1001", KEY)
+
+
+def test_different_ids_differ():
+    assert pseudonymise("1001", KEY) != pseudonymise("1002", KEY)
+
+
+def test_different_key_gives_different_pseudonym():
+    assert pseudonymise("1001", KEY) != pseudonymise("1001", b"another-key")
+    assert pseudonymise("1001", b"another-key") == reference("1001", b"another-key")
+
+
+def test_surrounding_whitespace_is_stripped():
+    expected = reference("1001", KEY)
+    for variant in (" 1001", "1001 ", "\t1001\n", "  1001  "):
+        assert pseudonymise(variant, KEY) == expected
+
+
+def test_environment_secret_is_used(monkeypatch):
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "secret-one")
+    first = pseudonymise("1001")
+    assert first == reference("1001", b"secret-one")
+    assert pseudonym.secret() == b"secret-one"
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "secret-two")
+    assert pseudonymise("1001") == reference("1001", b"secret-two") != first
+
+
+def test_explicit_key_overrides_environment(monkeypatch):
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "secret-one")
+    assert pseudonymise("1001", KEY) == reference("1001", KEY)
+
+
+def test_demo_secret_when_variable_unset(monkeypatch):
+    monkeypatch.delenv("CARTWH_PSEUDONYM_KEY", raising=False)
+    assert pseudonym.secret() == b"cartwh-demo-secret-do-not-use-with-real-patients"
+    assert pseudonymise("1001") == reference("1001", b"cartwh-demo-secret-do-not-use-with-real-patients")
+
+
+def test_empty_variable_falls_back_to_demo_secret(monkeypatch):
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "")
+    assert pseudonym.secret() == pseudonym.DEMO_SECRET.encode()
