@@ -1,6 +1,60 @@
-"""Shared test set-up: a fixed pseudonymisation secret, so ingestion never falls back to the
-public demo secret (and never logs its warning) during the test run."""
+"""Shared test set-up.
 
+A fixed pseudonymisation secret, so ingestion never falls back to the public demo secret (and
+never logs its warning) during the test run; and a small warehouse harness for tests that
+write exports by hand and ingest them.
+"""
+
+import hashlib
+import hmac
 import os
+from pathlib import Path
+
+import pytest
+
+from cartwh.ingest import ingest_source
+from cartwh.ingest.warehouse import connect
 
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"
+
+
+def hmac_pseudonym(secret: str, record_id: str) -> str:
+    """The pseudonym as the contract defines it, computed independently of cartwh."""
+    return hmac.new(secret.encode(), record_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+class Warehouse:
+    """A temporary landing folder, archive and DuckDB warehouse."""
+
+    source = "redcap"
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.landing = root / "landing"
+        self.archive = root / "archive"
+        self.con = connect(root / "w.duckdb")
+
+    def ingest(self, source: str | None = None, **kwargs):
+        return ingest_source(self.con, self.landing, source or self.source, self.archive, **kwargs)
+
+    def rows(self, sql: str, params=None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def quarantine(self) -> list[tuple]:
+        return self.rows("SELECT file, row, column_name, reason, value, patient_key FROM raw.quarantine "
+                         "ORDER BY load_id, row, column_name")  # fmt: skip
+
+
+@pytest.fixture
+def open_warehouse(tmp_path, monkeypatch):
+    """open_warehouse(cls, secret): a harness of class `cls` ingesting under `secret`."""
+    opened = []
+
+    def open_(cls: type[Warehouse], secret: str) -> Warehouse:
+        monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", secret)
+        opened.append(cls(tmp_path))
+        return opened[-1]
+
+    yield open_
+    for warehouse in opened:
+        warehouse.con.close()

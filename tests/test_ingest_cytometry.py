@@ -5,7 +5,6 @@ written by hand in each test."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import date
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import pytest
 
 from cartwh.ingest import ingest_source
 from cartwh.ingest.errors import IngestError
-from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise
+from tests.conftest import Warehouse, hmac_pseudonym
 
 SECRET = "cytometry-ingest-test-secret"
 STATS = "cytometry/statistics"
@@ -36,14 +35,11 @@ MANIFEST_HEADER = "fcs_file,record_id,specimen,collection_date,timepoint,instrum
 
 
 def key(record_id: str) -> str:
-    return hmac.new(SECRET.encode(), record_id.encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac_pseudonym(SECRET, record_id)
 
 
-class Warehouse:
-    def __init__(self, root: Path):
-        self.landing = root / "landing"
-        self.archive = root / "archive"
-        self.con = connect(root / "w.duckdb")
+class CytometryWarehouse(Warehouse):
+    source = "cytometry_statistics"
 
     def write(self, name: str, text: str) -> Path:
         path = self.landing / name
@@ -51,27 +47,14 @@ class Warehouse:
         path.write_text(text, encoding="utf-8")
         return path
 
-    def ingest(self, source: str, **kwargs):
-        return ingest_source(self.con, self.landing, source, self.archive, **kwargs)
-
-    def rows(self, sql: str, params=None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
-
-    def quarantine(self) -> list[tuple]:
-        return self.rows("SELECT file, row, column_name, reason, value, patient_key FROM raw.quarantine "
-                         "ORDER BY load_id, row, column_name")  # fmt: skip
-
     def stats(self) -> list[tuple]:
         return self.rows("SELECT fcs_file, gate_path, statistic, value, _source_row "
                          "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic")  # fmt: skip
 
 
 @pytest.fixture
-def wh(tmp_path, monkeypatch):
-    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
-    warehouse = Warehouse(tmp_path)
-    yield warehouse
-    warehouse.con.close()
+def wh(open_warehouse):
+    return open_warehouse(CytometryWarehouse, SECRET)
 
 
 # --- population statistics ---------------------------------------------------------------------

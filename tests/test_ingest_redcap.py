@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import hmac
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 
 from cartwh.ingest import ingest_source
 from cartwh.ingest.errors import IngestError
-from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise
+from tests.conftest import Warehouse, hmac_pseudonym
 
 SECRET = "redcap-ingest-test-secret"
 
@@ -71,8 +70,7 @@ GOOD_ROWS = [
 
 
 def key(record_id: str) -> str:
-    """The pseudonym, computed independently of cartwh."""
-    return hmac.new(SECRET.encode(), record_id.encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac_pseudonym(SECRET, record_id)
 
 
 def write_export(path: Path, rows: list[dict], header: list[str] = HEADER) -> Path:
@@ -84,33 +82,14 @@ def write_export(path: Path, rows: list[dict], header: list[str] = HEADER) -> Pa
     return path
 
 
-class Warehouse:
-    def __init__(self, root: Path):
-        self.root = root
-        self.landing = root / "landing"
-        self.archive = root / "archive"
-        self.con = connect(root / "w.duckdb")
-
+class RedcapWarehouse(Warehouse):
     def export(self, name: str, rows: list[dict], header: list[str] = HEADER) -> Path:
         return write_export(self.landing / "redcap" / name, rows, header)
 
-    def ingest(self, **kwargs):
-        return ingest_source(self.con, self.landing, "redcap", self.archive, **kwargs)
-
-    def rows(self, sql: str, params=None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
-
-    def quarantine(self) -> list[tuple]:
-        return self.rows("SELECT file, row, column_name, reason, value, patient_key FROM raw.quarantine "
-                         "ORDER BY load_id, row, column_name")  # fmt: skip
-
 
 @pytest.fixture
-def wh(tmp_path, monkeypatch):
-    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
-    warehouse = Warehouse(tmp_path)
-    yield warehouse
-    warehouse.con.close()
+def wh(open_warehouse):
+    return open_warehouse(RedcapWarehouse, SECRET)
 
 
 @pytest.fixture
