@@ -22,7 +22,7 @@ DEFAULT_SEED = 20251125
 REDCAP_DIR = "redcap"
 STATISTICS_DIR = "cytometry/statistics"
 MANIFEST_DIR = "cytometry/manifests"
-LATE_EXPORT_SHARE = 0.03  # records whose follow-up reached the EDC after the main export
+LATE_EXPORT_SHARE = 0.03  # registry records whose follow-up reached the EDC after the main export
 
 
 @dataclass
@@ -36,14 +36,16 @@ class LandingSummary:
     faults: list[Fault] = field(default_factory=list)
 
 
-def _redcap_files(records: pd.DataFrame, cutoff: str, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
-    """One export per site at the cut-off; in a registry a few records arrive in a late export
-    whose newer version of the record supersedes the main export's."""
+def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float,
+                  rng: np.random.Generator) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """One export per site a month before the cut-off; with `late_share`, that share of records
+    (at least one per site) arrives again in a late export whose newer version supersedes."""
     files = {}
     day = pd.Timestamp(cutoff)
     for dag, rows in records.groupby("redcap_data_access_group", sort=True):
         ids = rows["record_id"].unique()
-        late = set(ids[rng.random(len(ids)) < LATE_EXPORT_SHARE]) if len(ids) > 100 else set()
+        count = max(1, round(late_share * len(ids))) if late_share else 0
+        late = set(rng.choice(ids, count, replace=False))
         in_late = rows["record_id"].isin(late)
         events = rows["redcap_repeat_instrument"].isin(["follow_up_event"])
         main = rows[~(in_late & events)].copy()
@@ -77,7 +79,7 @@ def generate_landing(
     dictionary = project_dictionary()
     say("laying out the REDCap record export")
     records = redcap_export.export_records(cohort, dictionary)
-    files = _redcap_files(records, cutoff, rng)
+    files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng)
     samples = cytometry_export.assign_batches(cohort.samples, rng)
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
