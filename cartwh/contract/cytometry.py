@@ -36,6 +36,8 @@ MANIFEST_COLUMNS = (
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
 INSTRUMENTS = ("BD FACSCanto II", "BD FACSLyric")
 
+DAYS_PER_MONTH = 30.4375  # DOMAIN.md: months = days / 30.4375
+
 # Nominal monitoring timepoints (study day) of DOMAIN.md, plus the monthly B-cell follow-up.
 TIMEPOINT_DAYS = {
     "D5": 5, "D7": 7, "D11": 11, "D14": 14, "D21": 21, "D28": 28,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartwh.generate.timeline import MONTH
+from cartwh.contract.cytometry import DAYS_PER_MONTH as MONTH
 
 
 def sample_values(samples: pd.DataFrame, design: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cartwh.contract.cytometry import DAYS_PER_MONTH as MONTH
 from cartwh.contract.cytometry import TIMEPOINT_DAYS
+from cartwh.generate.kinetics import sample_values
 
-MONTH = 30.4375
 _FIRST_NAMES = ["Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo", "Julia", "Daniel", "Paula", "Pablo",
                 "Valeria", "Álvaro", "Emma", "Manuel", "Carla", "Adrián", "Noa", "Marcos", "Alba", "Mario"]  # fmt: skip
 _SURNAMES = ["García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez",
@@ -258,8 +259,6 @@ def _event_rows(design, rng, relapse, progression, hsct, death) -> pd.DataFrame:
 
 def _samples(design, rng, d0, apheresis, post_bm, monitoring_end) -> pd.DataFrame:
     """One row per blood sample and tube: when, which panel, and the true populations."""
-    from cartwh.generate.kinetics import sample_values
-
     n = len(design)
     pday = design["pday"].to_numpy()
     nominal = np.array(list(TIMEPOINT_DAYS.values()))
