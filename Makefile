@@ -3,7 +3,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test status dagster lock clean
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+.PHONY: install run test status dagster docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,19 +15,27 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MANIFEST)
 
-run: $(STAMP)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
+# The dbt manifest is prepared at build time, so nothing parses dbt when Dagster imports.
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
+
+run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
 	$(VENV)/bin/cartwh run
 
-test: $(STAMP)
+test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q
 
 status: $(STAMP)
 	$(VENV)/bin/cartwh status
 
-dagster: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
+dagster: $(STAMP) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000
 	$(VENV)/bin/dagster dev -w workspace.yaml
+
+docs: $(STAMP) $(MANIFEST)  ## the dbt docs site: the analysts' data dictionary
+	cd dbt_project && CARTWH_WAREHOUSE=$(CURDIR)/data/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . --quiet
+	@echo "dbt docs: dbt_project/target/index.html (serve: cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir .)"
 
 lock:  ## after editing dependencies: re-resolve and pin them
 	$(VENV)/bin/pip install --quiet -e '.[test]'

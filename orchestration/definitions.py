@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.ingestion import raw_assets
+from assets.transformations import dbt_models
 from orchestration.jobs import main_job
 from orchestration.resources import default_resources
 
-defs = dg.Definitions(assets=raw_assets, jobs=[main_job], resources=default_resources())
+defs = dg.Definitions(assets=[*raw_assets, dbt_models], jobs=[main_job], resources=default_resources())
