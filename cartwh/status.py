@@ -6,6 +6,27 @@ from pathlib import Path
 
 from cartwh.ingest.warehouse import connect
 
+# One line per mart: what an analyst checks first.
+MART_SUMMARIES = {
+    "patients": "SELECT string_agg(bridging_group || ' ' || n, ', ') FROM "
+                "(SELECT bridging_group, count(*) AS n FROM marts.patients GROUP BY 1 ORDER BY 1)",
+    "tumor_burden_transitions": "SELECT string_agg(coalesce(tumor_burden_transition, 'missing') || ' ' || n, ', ') FROM "
+                                "(SELECT tumor_burden_transition, count(*) AS n FROM marts.tumor_burden_transitions "
+                                "GROUP BY 1 ORDER BY 1)",
+    "hematotox_scores": "SELECT count(hematotox_score) || ' scored, ' || count(*) - count(hematotox_score) "
+                        "|| ' not estimable' FROM marts.hematotox_scores",
+    "car_t_expansion": "SELECT count(*) FILTER (WHERE expanded) || ' of ' || count(*) || ' expanded > 5/uL, median peak '"
+                       " || round(median(peak_car_t_per_ul), 1) || ' CAR-T/uL, AUC_14 for ' || count(auc_14) "
+                       "FROM marts.car_t_expansion",
+    "car_t_kinetics": "SELECT count(*) || ' samples of ' || count(DISTINCT patient_key) || ' patients' "
+                      "FROM marts.car_t_kinetics",
+    "bca_episodes": "SELECT string_agg(bca_outcome || ' ' || n, ', ') FROM "
+                    "(SELECT bca_outcome, count(*) AS n FROM marts.bca_episodes GROUP BY 1 ORDER BY 1)",
+    "time_to_event": "SELECT string_agg(paramcd || ' ' || events || '/' || n || ' events', ', ') FROM "
+                     "(SELECT paramcd, count(*) AS n, count(*) FILTER (WHERE is_event) AS events "
+                     "FROM marts.time_to_event GROUP BY 1 ORDER BY 1)",
+}  # fmt: skip
+
 
 def warehouse_summary(path: Path) -> str:
     if not Path(path).exists():
@@ -28,6 +49,10 @@ def warehouse_summary(path: Path) -> str:
         ).fetchall()
         lines += ["", "quarantined values/rows by reason:" if reasons else "quarantine: empty"]
         lines += [f"  {n:>6,}  {why}" for why, n in reasons]
+        built = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
+        marts = [m for m in MART_SUMMARIES if m in built]
+        lines += ["", "marts:" if marts else "marts: not built yet"]
+        lines += [f"  marts.{m:<26}{con.execute(MART_SUMMARIES[m]).fetchall()[0][0]}" for m in marts]
         return "\n".join(lines)
     finally:
         con.close()

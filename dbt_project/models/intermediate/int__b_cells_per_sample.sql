@@ -1,0 +1,26 @@
+-- DOMAIN.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
+-- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others.
+with blood_samples as (
+    select fcs_file, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
+    from {{ ref('stg_cytometry__samples') }}
+    where specimen = 'peripheral blood'
+),
+
+b_cell_counts as (
+    select fcs_file, value as b_cells_per_ul
+    from {{ ref('stg_cytometry__population_stats') }}
+    where population = 'b_cells' and statistic = 'cells_per_ul'
+)
+
+select
+    s.fcs_file,
+    s.patient_key,
+    s.collection_date,
+    s.study_day,
+    s.nominal_timepoint,
+    s.matched_timepoint,
+    b.b_cells_per_ul,
+    -- a patient without an infusion date has no study day and only pre-infusion samples
+    coalesce(s.study_day < 0, true) as is_pre_infusion
+from blood_samples as s
+inner join b_cell_counts as b using (fcs_file)

@@ -1,0 +1,67 @@
+-- DOMAIN.md "CAR-T expansion": one row per peripheral-blood CART-DETECT sample from the infusion
+-- day on, with CAR-T/uL and % CAR+ of CD3+, beside the CART-MEMORY tube of the same draw (same
+-- patient and collection date): the CD8+ CAR-T phenotype as % of CD8+ CAR-T (paper Table 3,
+-- Supplementary Table 2) and SCM CD8+ CAR-negative T cells/uL (paper Figure 5B-C).
+{% set cd8_car_t_subsets = cd8_car_t_phenotypes() %}
+
+with blood_samples as (
+    select fcs_file, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint, panel_family
+    from {{ ref('stg_cytometry__samples') }}
+    where specimen = 'peripheral blood'
+),
+
+detect_samples as (
+    select * exclude (panel_family)
+    from blood_samples
+    where panel_family = 'CART-DETECT' and study_day >= 0
+),
+
+memory_samples as (
+    select fcs_file, patient_key, collection_date
+    from blood_samples
+    where panel_family = 'CART-MEMORY'
+),
+
+stats as (select * from {{ ref('stg_cytometry__population_stats') }}),
+
+car_t_counts as (
+    select
+        fcs_file,
+        max(value) filter (where population = 'car_t' and statistic = 'cells_per_ul') as car_t_per_ul,
+        max(value) filter (where population = 'car_t' and statistic = 'pct_of_parent') as pct_car_of_cd3
+    from stats
+    group by fcs_file
+),
+
+memory_phenotypes as (
+    select
+        fcs_file,
+        {% for subset in cd8_car_t_subsets -%}
+        max(value) filter (where population = 'car_t_cd8_{{ subset }}' and statistic = 'pct_of_parent')
+            as pct_{{ subset }}_of_cd8_car_t,
+        {% endfor -%}
+        max(value) filter (where population = 'car_neg_cd8_scm' and statistic = 'cells_per_ul')
+            as car_neg_cd8_scm_per_ul
+    from stats
+    group by fcs_file
+)
+
+select
+    d.fcs_file,
+    d.patient_key,
+    d.collection_date,
+    d.study_day,
+    d.nominal_timepoint,
+    d.matched_timepoint,
+    c.car_t_per_ul,
+    c.pct_car_of_cd3,
+    m.fcs_file as memory_fcs_file,
+    {% for subset in cd8_car_t_subsets -%}
+    p.pct_{{ subset }}_of_cd8_car_t,
+    {% endfor -%}
+    p.car_neg_cd8_scm_per_ul,
+    m.fcs_file is not null as has_phenotype
+from detect_samples as d
+left join car_t_counts as c using (fcs_file)
+left join memory_samples as m using (patient_key, collection_date)
+left join memory_phenotypes as p on p.fcs_file = m.fcs_file

@@ -1,0 +1,18 @@
+-- The curves behind the paper's kinetics figures (Figure 4, Supplementary Figure 5): one row per
+-- patient x post-infusion CART-DETECT sample with CAR-T/uL, % CAR of CD3 and B cells/uL of that draw.
+with car_t as (select * from {{ ref('int__car_t_per_sample') }}),
+
+b_cells as (select fcs_file, b_cells_per_ul from {{ ref('int__b_cells_per_sample') }})
+
+select
+    c.patient_key,
+    c.fcs_file,
+    c.collection_date,
+    c.study_day,
+    c.nominal_timepoint,
+    c.matched_timepoint,
+    c.car_t_per_ul,
+    c.pct_car_of_cd3,
+    b.b_cells_per_ul
+from car_t as c
+left join b_cells as b using (fcs_file)
