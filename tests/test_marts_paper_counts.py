@@ -52,7 +52,8 @@ CELLS = {
 
 
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory):
+def warehouse(tmp_path_factory) -> Path:
+    """The demo cohort through the main job (ingestion, dbt build) into a temporary warehouse."""
     root = tmp_path_factory.mktemp("marts")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
@@ -64,7 +65,12 @@ def marts(tmp_path_factory):
 
         job = dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=default_resources()).resolve_job_def(MAIN_JOB)
         assert job.execute_in_process(raise_on_error=False).success
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    return root / "warehouse.duckdb"
+
+
+@pytest.fixture
+def marts(warehouse):
+    con = duckdb.connect(str(warehouse), read_only=True)
     yield con
     con.close()
 
@@ -102,3 +108,25 @@ def test_marts_hold_no_identifier(marts):
     columns = {r[0] for r in marts.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts'").fetchall()}  # fmt: skip
     assert not columns & {"record_id", "patient_name", "mrn", "birth_date"}
+
+
+def test_dbt_build_passes_every_data_and_unit_test(warehouse, tmp_path):
+    """dbt build (models, seeds, data tests, unit tests) on the demo warehouse, results read back."""
+    import os
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parent.parent / "dbt_project"
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--target-path", str(tmp_path / "t"),
+         "--log-path", str(tmp_path / "l")],
+        cwd=project, env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    results = json.loads((tmp_path / "t" / "run_results.json").read_text())["results"]
+    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
+    assert out.returncode == 0 and not failed, (failed, out.stdout[-3000:])
+    defined = set(json.loads((tmp_path / "t" / "manifest.json").read_text())["unit_tests"])
+    ran = {r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert len(defined) >= 15 and ran == defined
+    kinds = [r["unique_id"].split(".")[0] for r in results]
+    assert kinds.count("test") >= 150 and kinds.count("model") >= 25

@@ -15,8 +15,6 @@ probes as (
 select p.component, p.value, count(b.points) as matching_bands
 from probes as p
 left join bands as b
-    on b.component = p.component
-    and (b.lower is null or p.value > b.lower or (b.lower_inclusive and p.value = b.lower))
-    and (b.upper is null or p.value < b.upper or (b.upper_inclusive and p.value = b.upper))
+    on b.component = p.component and {{ in_band('p.value', 'b') }}
 group by p.component, p.value
 having count(b.points) <> 1

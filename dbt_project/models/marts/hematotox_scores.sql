@@ -38,11 +38,7 @@ component_points as (
     select c.patient_key, c.component, b.points
     from components as c
     left join bands as b
-        on b.component = c.component
-        and (b.lower is null or c.component_value > b.lower
-             or (b.lower_inclusive and c.component_value = b.lower))
-        and (b.upper is null or c.component_value < b.upper
-             or (b.upper_inclusive and c.component_value = b.upper))
+        on b.component = c.component and {{ in_band('c.component_value', 'b') }}
 ),
 
 scores as (
