@@ -21,6 +21,7 @@ import duckdb
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.errors import ExportError, IngestError
+from cartwh.ingest.keys import ROW_KEYS, reset_row_keys
 from cartwh.ingest.validation import PROBLEMS, problem_rows
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE
 
@@ -90,6 +91,7 @@ def _load_file(con, source: Source, path: Path, name: str, checksum: str, archiv
     con.execute("BEGIN TRANSACTION")
     try:
         load_id = con.execute("SELECT nextval('raw.load_id_seq')").fetchall()[0][0]
+        reset_row_keys(con)
         rows = source.load(con, path, name, load_id)
         quarantined = problem_rows(con)
         con.execute(
@@ -97,14 +99,8 @@ def _load_file(con, source: Source, path: Path, name: str, checksum: str, archiv
                 SELECT {load_id}, ?, p.row, p.column_name,
                        CASE WHEN p.scope IS NULL THEN p.reason ELSE p.reason || ' [form ' || p.scope || ']' END,
                        p.value, k.patient_key
-                FROM {PROBLEMS} p
-                LEFT JOIN _export_rows r ON r._row = p.row
-                LEFT JOIN _patient_keys k ON k.record_id = trim(r.record_id)
+                FROM {PROBLEMS} p LEFT JOIN {ROW_KEYS} k USING (row)
                 ORDER BY p.row""",
-            [name],
-        ) if _has_record_id(con) else con.execute(
-            f"""INSERT INTO {QUARANTINE} (load_id, file, row, column_name, reason, value)
-                SELECT {load_id}, ?, row, column_name, reason, value FROM {PROBLEMS} ORDER BY row""",
             [name],
         )
         stored = _archive(path, checksum, archive)
@@ -127,12 +123,6 @@ def _load_file(con, source: Source, path: Path, name: str, checksum: str, archiv
     for table, count in rows.items():
         report.rows[table] = report.rows.get(table, 0) + count
     log.info("loaded %s: %d rows, %d quarantined", name, sum(rows.values()), quarantined)
-
-
-def _has_record_id(con) -> bool:
-    columns = {r[0] for r in con.execute("DESCRIBE _export_rows").fetchall()}
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
-    return "record_id" in columns and "_patient_keys" in tables
 
 
 def _archive(path: Path, checksum: str, archive: Path) -> Path:
