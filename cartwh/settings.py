@@ -31,3 +31,13 @@ def landing_dir() -> Path:
 def archive_dir() -> Path:
     """Content-addressed copies of every ingested file version (raw exports are never lost)."""
     return _path("CARTWH_ARCHIVE", data_dir() / "archive")
+
+
+def analyses_path() -> Path:
+    """The study's analysis plan: which survival analyses, tables and figures to produce."""
+    return _path("CARTWH_ANALYSES", PROJECT_ROOT / "analyses.yml")
+
+
+def report_dir() -> Path:
+    """Where the study report (HTML and figure files) is written."""
+    return _path("CARTWH_REPORTS", data_dir() / "reports")

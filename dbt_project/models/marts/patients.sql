@@ -58,6 +58,8 @@ select
     x.modified_risk_group,
     tox.crs_grade,
     tox.crs_grade > 0 as crs_any,
+    -- Table 2 prints grades 1, 2 and >= 3 as separate rows
+    case when tox.crs_grade >= 3 then '≥3' else tox.crs_grade::varchar end as crs_grade_band,
     tox.icans_grade,
     tox.icans_grade > 0 as icans_any,
     tox.iec_hs,
@@ -70,6 +72,7 @@ select
     t.first_relapse_date,
     bca.first_relapse_cd19 as relapse_cd19,
     bca.bca_outcome,
+    bca.bca_outcome <> 'persistent' as bca_lost,
     bca.duration_months as bca_duration_months,
     bca.censored as bca_censored,
     e.peak_car_t_per_ul,

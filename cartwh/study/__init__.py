@@ -1,0 +1,1 @@
+"""The study's analyses: the plan in `analyses.yml` run on the marts, giving the `analytics.*` tables."""

@@ -1,0 +1,178 @@
+"""The study's analysis plan (`analyses.yml`), read and checked before anything is computed.
+
+A typo in the plan must fail loudly, naming the entry, not surface as an empty figure
+after a night's run: unknown keys, unknown row kinds, duplicate names and references to
+analyses that do not exist are all errors here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cartwh import settings
+
+ROW_KINDS = {"count", "levels", "median_range", "median_ci", "km_median", "heading"}
+CUTOFF_METHODS = {"roc", "median"}
+
+
+class PlanError(ValueError):
+    """The analysis plan is inconsistent; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class SurvivalAnalysis:
+    name: str
+    title: str
+    endpoints: tuple[str, ...]
+    by: str | None = None
+    cutoff: str | None = None  # 'roc' or 'median' for a continuous `by`
+    group_order: tuple[str, ...] | None = None
+    # Landmark analysis: time counted from this month, among patients still event-free and
+    # followed then (a value measured at month 3 cannot group patients who failed earlier).
+    from_month: float | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpAnalysis:
+    name: str
+    endpoints: tuple[str, ...]
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class CoxAnalysis:
+    name: str
+    endpoint: str
+    factors: tuple[str, ...]
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    kind: str
+    column: str | None = None
+    level: Any = None
+    levels: tuple | None = None
+    endpoint: str | None = None
+    test: str | None = None  # 'none' prints the row without a p-value
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    by: str
+    group_order: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    title: str
+    reference: str
+    compare_by: str
+    group_order: tuple[str, ...]
+    labels: dict[str, dict[str, str]]  # column -> value -> printed label
+    landmark_months: tuple[float, ...]
+    rmst_tau_months: float
+    cutoff_min_roc_auc: float
+    at_risk_every_months: float
+    survival: tuple[SurvivalAnalysis, ...]
+    follow_up: tuple[FollowUpAnalysis, ...]
+    cox: tuple[CoxAnalysis, ...]
+    tables: tuple[TableSpec, ...]
+    figures: tuple[dict, ...]
+    source: str = ""
+
+    def label(self, value, column: str | None = None) -> str:
+        """How a value of `column` prints; the value itself when no label is set."""
+        return self.labels.get(column or "", {}).get(str(value), str(value))
+
+    def survival_analysis(self, name: str) -> SurvivalAnalysis:
+        return next(a for a in self.survival if a.name == name)
+
+    def table(self, name: str) -> TableSpec:
+        return next(t for t in self.tables if t.name == name)
+
+
+def ordered(values, preferred=None) -> list[str]:
+    """The distinct values in the planned order, then any value the plan did not foresee
+    (sorted): an unexpected group is shown, never dropped."""
+    present = [v for v in dict.fromkeys(values) if v is not None and v == v]
+    first = [v for v in (preferred or []) if v in present]
+    return first + sorted(v for v in present if v not in first)
+
+
+def _build(cls, entry: dict, where: str):
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
+    except TypeError as error:
+        raise PlanError(f"{where}: {error}") from None
+
+
+def _unique(items, section: str) -> None:
+    names = [item.name for item in items]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise PlanError(f"{section}: duplicate analysis name(s) {sorted(duplicates)}")
+
+
+def _table(entry: dict, study: dict) -> TableSpec:
+    name = entry.get("name", "?")
+    rows = tuple(_build(TableRow, row, f"tables.{name}.rows[{i}]") for i, row in enumerate(entry.get("rows", [])))
+    for i, row in enumerate(rows):
+        if row.kind not in ROW_KINDS:
+            raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): kind {row.kind!r} is not one of {sorted(ROW_KINDS)}")
+        if row.kind not in {"heading", "km_median"} and not row.column:
+            raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): kind {row.kind} needs a column")
+        if row.kind == "km_median" and not row.endpoint:
+            raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): km_median needs an endpoint")
+    return TableSpec(name=name, title=entry.get("title", name), by=entry.get("by", study["compare_by"]),
+                     group_order=tuple(entry.get("group_order", study["group_order"])), rows=rows)  # fmt: skip
+
+
+def parse_plan(document: dict, source: str = "") -> Plan:
+    study, s = document["study"], document["settings"]
+    survival = tuple(_build(SurvivalAnalysis, e, f"survival.{e.get('name')}") for e in document.get("survival", []))
+    for a in survival:
+        if a.cutoff is not None and a.cutoff not in CUTOFF_METHODS:
+            raise PlanError(f"survival.{a.name}: cutoff {a.cutoff!r} is not one of {sorted(CUTOFF_METHODS)}")
+    follow_up = tuple(_build(FollowUpAnalysis, e, f"follow_up.{e.get('name')}") for e in document.get("follow_up", []))
+    cox = tuple(_build(CoxAnalysis, e, f"cox.{e.get('name')}") for e in document.get("cox", []))
+    tables = tuple(_table(e, study) for e in document.get("tables", []))
+    for section, items in (("survival", survival), ("follow_up", follow_up), ("cox", cox), ("tables", tables)):
+        _unique(items, section)
+    plan = Plan(
+        title=study["title"], reference=study.get("reference", ""), compare_by=study["compare_by"],
+        group_order=tuple(study["group_order"]), labels={column: {str(k): v for k, v in values.items()} for column, values in document.get("labels", {}).items()},
+        landmark_months=tuple(float(t) for t in s["landmark_months"]),
+        rmst_tau_months=float(s["rmst_tau_months"]), cutoff_min_roc_auc=float(s["cutoff_min_roc_auc"]),
+        at_risk_every_months=float(s["at_risk_every_months"]),
+        survival=survival, follow_up=follow_up, cox=cox, tables=tables,
+        figures=tuple(document.get("figures", [])), source=source,
+    )  # fmt: skip
+    _check_figures(plan)
+    return plan
+
+
+def _check_figures(plan: Plan) -> None:
+    survival = {a.name for a in plan.survival}
+    tables = {t.name for t in plan.tables}
+    for figure in plan.figures:
+        for panel in figure.get("panels", []):
+            if "km" in panel and panel["km"] not in survival:
+                raise PlanError(f"figures.{figure['id']}: no survival analysis named {panel['km']!r}")
+            if "box" in panel and panel["box"] not in tables:
+                raise PlanError(f"figures.{figure['id']}: no table named {panel['box']!r}")
+
+
+def load_plan(path: Path | None = None) -> Plan:
+    path = Path(path or settings.analyses_path())
+    with open(path, encoding="utf-8") as handle:
+        return parse_plan(yaml.safe_load(handle), source=str(path))

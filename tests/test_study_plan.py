@@ -1,0 +1,43 @@
+"""The analysis plan (analyses.yml) is read strictly: a mistake names its entry."""
+
+import copy
+
+import pytest
+import yaml
+
+from cartwh import settings
+from cartwh.study.config import PlanError, load_plan, ordered, parse_plan
+
+SHIPPED = yaml.safe_load(settings.analyses_path().read_text(encoding="utf-8"))
+
+
+def _with(change):
+    document = copy.deepcopy(SHIPPED)
+    change(document)
+    return document
+
+
+def test_the_shipped_plan_covers_the_paper():
+    plan = load_plan()
+    assert [t.name for t in plan.tables][:3] == ["table_1", "table_2", "table_3"]
+    assert [f["id"] for f in plan.figures] == ["1", "2", "3", "4", "5"]
+    assert plan.landmark_months == (12.0,) and plan.cutoff_min_roc_auc == 0.70
+    assert plan.label("inotuzumab", "bridging_group") == "Inotuzumab"
+    assert plan.label("unlabelled", "bridging_group") == "unlabelled"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["survival"][0].update(colour="red"), "survival.whole_cohort"),
+    (lambda d: d["survival"][1].update(cutoff="tertiles"), "cutoff 'tertiles'"),
+    (lambda d: d["survival"].append(dict(d["survival"][0])), "duplicate analysis name"),
+    (lambda d: d["tables"][0]["rows"][0].update(kind="mean_sd"), r"table_1\.rows\[0\]"),
+    (lambda d: d["tables"][0]["rows"][0].pop("column"), "needs a column"),
+    (lambda d: d["figures"][0]["panels"][0].update(km="by_nothing"), "no survival analysis named 'by_nothing'"),
+])  # fmt: skip
+def test_mistakes_are_refused_naming_the_entry(change, message):
+    with pytest.raises(PlanError, match=message):
+        parse_plan(_with(change))
+
+
+def test_ordered_keeps_the_plan_order_and_shows_the_unforeseen():
+    assert ordered(["b", "x", "a", None, "b"], ["a", "b", "c"]) == ["a", "b", "x"]
