@@ -1,0 +1,68 @@
+"""The report's methods paragraph, written from the thresholds and settings actually used.
+
+Thresholds come from the `reference.study_parameters` seed and settings from the analysis
+plan, so the paragraph cannot drift from the computation it describes.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from cartwh.study.config import Plan
+
+SOFTWARE = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas", "scipy", "lifelines", "matplotlib")
+
+
+def software_versions() -> dict[str, str]:
+    found = {"Python": platform.python_version()}
+    for package in SOFTWARE:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: str) -> list[str]:
+    p = {name: _g(value) for name, value in parameters.items()}
+    landmarks = ", ".join(_g(t) for t in plan.landmark_months)
+    software = ", ".join(f"{name} {v}" for name, v in software_versions().items())
+    return [
+        f"Patients were grouped by bridging therapy: inotuzumab ozogamicin given between leukapheresis and "
+        f"infusion, otherwise chemotherapy and/or steroids. Study days count from infusion (day 0); months are "
+        f"days / {p['days_per_month']}. Tumour burden was high when marrow blasts by flow cytometry exceeded "
+        f"{p['htb_blast_threshold_pct']} % (exactly {p['htb_blast_threshold_pct']} % counts as low), taken from the "
+        f"last marrow before bridging and the last after bridging and before lymphodepletion. The ALL-Hematotox "
+        f"score used the laboratory sample closest before lymphodepletion within {p['pre_ld_lab_window_days']} days; "
+        f"a missing component leaves the score missing.",
+        f"CAR-T expansion was the peak CAR-T/µL in days 0–{p['peak_last_day']} (expansion: peak > "
+        f"{p['expansion_threshold_cells_per_ul']} CAR-T/µL); AUC_14 is the linear trapezoid over the samples of days "
+        f"{p['auc_first_day']}–{p['auc_last_day']} at their actual days, computed only from at least "
+        f"{p['auc_min_points']} timepoints. Absolute B-cell aplasia was ≤ {p['bca_limit_cells_per_ul']} B cell/µL; "
+        f"its loss the first sample above that limit followed by a higher one.",
+        "Event-free survival counted relapse (marrow blasts > "
+        f"{p['relapse_blast_threshold_pct']} % after CR/CRi beyond day 28, or extramedullary disease), progression or "
+        "death as events; consolidative HSCT was not an event. Overall survival counted death from any cause. "
+        "Survival was estimated by Kaplan–Meier with 95 % confidence intervals from the log-log transform "
+        "(Greenwood variance) and compared by the log-rank test (k-group log-rank for more than two groups); "
+        f"survival is given at {landmarks} months. Median follow-up was estimated by reverse Kaplan–Meier. The "
+        "Kaplan–Meier mean is the area under the curve up to the largest observed time (as SPSS reports it); "
+        f"the restricted mean survival time is given at τ = {_g(plan.rmst_tau_months)} months. Groups defined by a "
+        "value measured after infusion were analysed from the day of that measurement (landmark analysis), among "
+        "patients still event-free then, to avoid immortal-time bias. Hazard ratios come "
+        "from Cox proportional-hazards models (Efron ties, Wald 95 % CI); a model in which a group has no events "
+        "is reported as not estimable.",
+        "Continuous variables are summarised as median with range or with the distribution-free 95 % CI of the "
+        "median, and compared by the Mann–Whitney U test (two groups) or Kruskal–Wallis test (three or more). "
+        "Counts were compared by Fisher's exact test for 2×2 tables with an expected count below 5 and otherwise "
+        "by Pearson's χ² test without continuity correction; the test is named beside every p-value. Cut-offs "
+        "for continuous predictors of EFS events were taken from the ROC curve (Youden index) and accepted when "
+        f"the ROC AUC exceeded {_g(plan.cutoff_min_roc_auc)} (DeLong 95 % CI); otherwise the median was used. "
+        "p-values are two-sided and not adjusted for multiple comparisons.",
+        f"Computed by {code_version} with {software}; analysis plan {plan.source or 'analyses.yml'}.",
+    ]

@@ -1,0 +1,101 @@
+"""Draw one figure panel of the plan (`figures:` in analyses.yml) from the analytics tables.
+
+A panel is a Kaplan-Meier plot of a survival analysis (with its log-rank p and, for a
+cut-off grouping, the cut-off used), box plots of table columns by that table's groups
+(with the table's p-values), or CAR-T kinetics curves by a patient column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cartwh.report import figures
+from cartwh.report import formatting as fmt
+from cartwh.study.config import Plan, ordered
+
+ENDPOINT_LABELS = {"EFS": "Event-free survival", "OS": "Overall survival", "BCA": "B-cell aplasia"}
+COLUMN_LABELS = {
+    "pct_car_of_cd3_at_peak": ("% CAR of CD3+ at peak", False),
+    "peak_car_t_per_ul": ("CAR-T/µL at peak", True),
+    "auc_14": ("AUC_14 (CAR-T/µL × days)", True),
+    "pct_scm_of_cd8_car_t_at_peak": ("SCM % of CD8+ CAR-T at peak", False),
+}  # label and whether a log scale reads better
+
+
+@dataclass(frozen=True)
+class Inputs:
+    analytics: dict[str, pd.DataFrame]
+    patients: pd.DataFrame
+    kinetics: pd.DataFrame  # patient_key, study_day, nominal_day, car_t_per_ul
+
+
+def _labelled(values: pd.Series, column: str, plan: Plan) -> pd.Series:
+    return values.map(lambda v: None if pd.isna(v) else plan.label(v, column))
+
+
+def _p_text(p, test) -> str | None:
+    return None if fmt.missing(p) else f"{test or 'p'}: p {'=' if p >= 0.001 else ''} {fmt.p_value(p)}"
+
+
+def _km_title(name: str, endpoint: str, plan: Plan, analytics: dict) -> str:
+    analysis = plan.survival_analysis(name)
+    title = analysis.title
+    cut = analytics["cutoffs"].query("analysis == @name and endpoint == @endpoint")
+    if len(cut):
+        c = cut.iloc[0]
+        how = f"ROC AUC {fmt.number(c['auc'])}" if c["method"] == "roc_youden" else "median"
+        title += f" (cut-off {fmt.number(c['cutoff'])}, {how})"
+    if analysis.from_month:
+        title += f"\nlandmark at month {fmt.number(analysis.from_month)}: patients event-free then"
+    return title
+
+
+def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+    name, endpoint = panel["km"], panel["endpoint"]
+    km = inputs.analytics["km_estimates"].query("analysis == @name and endpoint == @endpoint")
+    order = km.drop_duplicates("group").sort_values("group_order")["group"].tolist()
+    test = inputs.analytics["survival_tests"].query("analysis == @name and endpoint == @endpoint")
+    p_text = _p_text(test["p_value"].iloc[0], "log-rank") if len(test) else None
+    return figures.km_figure(
+        km, title=_km_title(name, endpoint, plan, inputs.analytics), endpoint_label=ENDPOINT_LABELS.get(endpoint, endpoint),
+        group_order=order, group_labels={g: plan.label(g, plan.survival_analysis(name).by) for g in order}, p_text=p_text,
+        at_risk_every=plan.at_risk_every_months, xlabel=_time_axis(plan.survival_analysis(name).from_month),
+    )  # fmt: skip
+
+
+def _time_axis(from_month: float | None) -> str:
+    return f"Months after month {fmt.number(from_month)}" if from_month else "Months after infusion"
+
+
+def box_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+    table = plan.table(panel["box"])
+    comparisons = inputs.analytics["group_comparisons"]
+    specs = []
+    for column in panel["columns"]:
+        rows = comparisons.query("analysis == @table.name and variable == @column and subset.isna()")
+        label, log_scale = COLUMN_LABELS.get(column, (column, False))
+        p = _p_text(rows["p_value"].iloc[0], fmt.TEST_ABBREVIATIONS.get(rows["test"].iloc[0])) if len(rows) else None
+        specs.append(dict(value=column, ylabel=label, log_scale=log_scale, p_text=p))
+    data = inputs.patients.assign(_group=_labelled(inputs.patients[table.by], table.by, plan))
+    order = ordered(data["_group"], [plan.label(g, table.by) for g in table.group_order])
+    return figures.box_panels(data, panels=specs, group="_group", group_order=order, title=table.title.split(". ", 1)[-1])
+
+
+def kinetics_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+    by = panel["kinetics"]
+    groups = inputs.patients[["patient_key", by]].assign(group=lambda d: _labelled(d[by], by, plan))
+    data = inputs.kinetics.merge(groups[["patient_key", "group"]], on="patient_key")
+    order = ordered(data["group"], [plan.label(g, by) for g in plan.group_order] if by == plan.compare_by else [])
+    return figures.kinetics_figure(data, group_order=order, title="CAR-T/µL in peripheral blood after infusion",
+                                   day_max=100, median_day="nominal_day")  # fmt: skip
+
+
+def draw_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+    if "km" in panel:
+        return km_panel(panel, plan, inputs)
+    if "box" in panel:
+        return box_panel(panel, plan, inputs)
+    return kinetics_panel(panel, plan, inputs)

@@ -1,0 +1,120 @@
+"""Render the study report: one self-contained HTML page (figures inline as SVG) plus each
+figure panel as SVG and PNG files for slides and manuscripts.
+
+Everything shown is read back from the warehouse (analytics tables and marts), never
+recomputed here, so the page shows exactly what analysts can query. The page is written
+to a temporary file and moved into place, so a reader never opens half a report.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from string import ascii_uppercase
+
+import duckdb
+import jinja2
+
+from cartwh.report import formatting as fmt
+from cartwh.report.figures import save
+from cartwh.report.methods import methods_paragraphs
+from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel
+from cartwh.report.quality import quality_summary
+from cartwh.report.tables import display_table, group_sizes
+from cartwh.study.compute import ANALYTICS_TABLES
+from cartwh.study.config import Plan
+
+REPORT_FILE = "study_report.html"
+# Medians per nominal timepoint: actual draw days scatter around it (D11 +- 1, months +- 7).
+KINETICS = """
+    SELECT k.patient_key, k.study_day, w.nominal_day, k.car_t_per_ul
+    FROM marts.car_t_kinetics AS k LEFT JOIN reference.timepoint_windows AS w ON w.timepoint = k.matched_timepoint
+    ORDER BY k.patient_key, k.study_day
+"""
+
+
+def _read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
+    analytics = {name: con.execute(f"SELECT * FROM analytics.{name}").df() for name in ANALYTICS_TABLES}
+    return Inputs(analytics, con.execute("SELECT * FROM marts.patients").df(), con.execute(KINETICS).df())
+
+
+def _inline(svg_file: Path) -> str:
+    """The <svg> element alone: the XML prolog and DOCTYPE do not belong inside HTML."""
+    text = svg_file.read_text(encoding="utf-8")
+    return text[text.index("<svg"):]
+
+
+def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
+    rendered = []
+    for spec in plan.figures:
+        panels = []
+        for letter, panel in zip(ascii_uppercase, spec["panels"]):
+            figure = draw_panel(panel, plan, inputs)
+            stem = f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
+            files = save(figure, out_dir / "figures" / stem)  # [.svg, .png]
+            panels.append(dict(letter=letter if len(spec["panels"]) > 1 else "", svg=_inline(files[0]),
+                               files=[f.relative_to(out_dir).as_posix() for f in files]))  # fmt: skip
+        rendered.append(dict(id=spec["id"], caption=spec["caption"], panels=panels))
+    return rendered
+
+
+def _survival_rows(plan: Plan, analytics: dict) -> list[dict]:
+    summaries, landmarks, tests = (analytics[n] for n in ("survival_summaries", "landmark_survival", "survival_tests"))
+    rows = []
+    planned = {a.name: i for i, a in enumerate(plan.survival)}
+    summaries = summaries.assign(plan_order=summaries["analysis"].map(planned))
+    for s in summaries.sort_values(["endpoint", "plan_order", "group_order"], kind="stable").itertuples():
+        at = landmarks.query("analysis == @s.analysis and endpoint == @s.endpoint and group == @s.group")
+        test = tests.query("analysis == @s.analysis and endpoint == @s.endpoint")
+        rows.append(dict(
+            endpoint=s.endpoint, analysis=plan.survival_analysis(s.analysis).title, group=plan.label(s.group, plan.survival_analysis(s.analysis).by),
+            n=s.n, events=s.events,
+            landmarks=[fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper) for r in at.itertuples()],
+            median="not reached" if fmt.missing(s.median_months)
+            else f"{fmt.number(s.median_months)} ({fmt.interval(s.median_ci_lower, s.median_ci_upper, open_end='NR')})",
+            km_mean=f"{fmt.number(s.km_mean_months)} ({fmt.interval(s.km_mean_ci_lower, s.km_mean_ci_upper)})",
+            rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
+            p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
+        ))  # fmt: skip
+    return rows
+
+
+def _headline(plan: Plan, analytics: dict, patients) -> dict:
+    landmark = analytics["landmark_survival"].query("analysis == 'whole_cohort'")
+    follow = analytics["follow_up"].query("group == 'All patients'")
+    return dict(
+        patients=len(patients),
+        groups=", ".join(f"{plan.label(g, plan.compare_by)} {n}" for g, n in patients[plan.compare_by].value_counts().items()),
+        survival=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)} at {fmt.number(r.landmark_months)} months: "
+                  f"{fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper)}" for r in landmark.itertuples()],
+        follow_up=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)}: {fmt.number(r.median_months)} months "
+                   f"(95 % CI {fmt.interval(r.ci_lower, r.ci_upper)})" for r in follow.itertuples()],
+    )  # fmt: skip
+
+
+def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = _read_inputs(con)
+    analytics = inputs.analytics
+    comparisons = analytics["group_comparisons"]
+    tables = [
+        display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
+        for t in plan.tables
+    ]
+    parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
+    first = comparisons.iloc[0]
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("cartwh.report"), autoescape=True)
+    html = environment.get_template("study_report.html.j2").render(
+        plan=plan, fmt=fmt, tables=tables, headline=_headline(plan, analytics, inputs.patients),
+        figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, analytics),
+        cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
+        methods=methods_paragraphs(plan, parameters, first["code_version"]),
+        snapshot=first["mart_snapshot"], code_version=first["code_version"],
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )  # fmt: skip
+    path = out_dir / REPORT_FILE
+    temporary = path.with_suffix(".html.tmp")
+    temporary.write_text(html, encoding="utf-8")
+    os.replace(temporary, path)
+    return path

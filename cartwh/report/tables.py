@@ -1,0 +1,76 @@
+"""Pivot analytics.group_comparisons back into the paper's table layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cartwh.report import formatting as fmt
+from cartwh.study.config import Plan
+from cartwh.study.tables import TOTAL
+
+
+@dataclass
+class DisplayRow:
+    label: str
+    cells: list[str] = field(default_factory=list)
+    p: str = ""
+    test: str = ""
+    style: str = ""  # "heading" | "level" | ""
+
+
+@dataclass
+class DisplayTable:
+    name: str
+    title: str
+    header: list[str]
+    rows: list[DisplayRow]
+
+
+def _cell(r) -> str:
+    kind = r["kind"]
+    if kind in {"count", "levels"}:
+        return f"{int(r['count'])} ({fmt.percent(r['percent'])})" if r["n"] else "–"
+    if kind == "km_median":
+        if fmt.missing(r["median"]):
+            return "not reached" if r["n"] else "–"
+        return f"{fmt.number(r['median'])} ({fmt.interval(r['ci_lower'], r['ci_upper'], open_end='NR')})"
+    if not r["n"]:
+        return "–"
+    low, high = (r["minimum"], r["maximum"]) if kind == "median_range" else (r["ci_lower"], r["ci_upper"])
+    spread = "n < 6" if fmt.missing(low) else fmt.interval(low, high)
+    return f"{fmt.number(r['median'])} ({spread})"
+
+
+def _test(first) -> tuple[str, str]:
+    if fmt.missing(first["p_value"]):
+        return "", "" if first["test_reason"] == "descriptive row: no test planned" else "n.e."
+    return fmt.p_value(first["p_value"]), fmt.TEST_ABBREVIATIONS.get(first["test"], first["test"])
+
+
+def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -> DisplayTable:
+    """`rows`: analytics.group_comparisons of one analysis; `group_sizes`: patients per group."""
+    rows = rows.sort_values(["row_number", "group_order"], kind="stable")
+    groups = rows.dropna(subset=["group"]).drop_duplicates("group_order").sort_values("group_order")["group"]
+    by = rows["grouped_by"].iloc[0]
+    header = [f"{plan.label(g, by)} (N = {group_sizes.get(g, 0)})" for g in groups]
+    out = []
+    for _, item in rows.groupby("row_number", sort=True):
+        first = item.iloc[0]
+        if first["kind"] == "heading":
+            out.append(DisplayRow(first["label"], style="heading"))
+            continue
+        p, test = _test(first)
+        if first["kind"] == "levels":
+            out.append(DisplayRow(first["label"], p=p, test=test))
+            for level, cells in item.groupby("level", sort=False):
+                out.append(DisplayRow(plan.label(level, first["variable"]), [_cell(r) for _, r in cells.iterrows()], style="level"))
+        else:
+            out.append(DisplayRow(first["label"], [_cell(r) for _, r in item.iterrows()], p, test))
+    top = rows.iloc[0]
+    return DisplayTable(top["analysis"], top["table_title"], ["Characteristic", *header, "p", "test"], out)
+
+
+def group_sizes(patients: pd.DataFrame, by: str) -> dict[str, int]:
+    return patients[by].astype(str).value_counts().to_dict() | {TOTAL: len(patients)}
