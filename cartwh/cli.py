@@ -70,6 +70,9 @@ def _run(args) -> int:
     print(f"\nThis run added {sum(added.values()):,} rows "
           f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
     _print_query_help()
+    report = settings.report_dir() / "study_report.html"
+    if report.exists():
+        print(f"\nStudy report (open in a browser): {report}")
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
@@ -88,7 +91,7 @@ def _print_query_help() -> None:
     path = settings.warehouse_path()
     print(f"""
 Query it (read-only while nothing else writes):
-  .venv/bin/python -c "import duckdb; print(duckdb.connect('{path}', read_only=True).sql('SELECT * FROM raw.redcap_demographics LIMIT 5'))"
+  .venv/bin/python -c "import duckdb; print(duckdb.connect('{path}', read_only=True).sql('SELECT * FROM analytics.landmark_survival'))"
 Or from pandas: duckdb.connect('{path}', read_only=True).sql('SELECT ...').df()""")
 
 

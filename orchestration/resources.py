@@ -21,6 +21,13 @@ class LandingZone(dg.ConfigurableResource):
     archive: str
 
 
+class StudyPlan(dg.ConfigurableResource):
+    """The analysis plan the statistics follow, and where the study report is written."""
+
+    analyses: str
+    reports: str
+
+
 def default_resources() -> dict[str, object]:
     # dbt's profiles.yml reads the same variable, so dbt writes into the warehouse Dagster ingests into.
     os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse_path())
@@ -29,4 +36,5 @@ def default_resources() -> dict[str, object]:
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),
+        "study_plan": StudyPlan(analyses=str(settings.analyses_path()), reports=str(settings.report_dir())),
     }

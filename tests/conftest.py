@@ -10,8 +10,10 @@ import hmac
 import os
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from cartwh.generate import generate_landing
 from cartwh.ingest import ingest_source
 from cartwh.ingest.warehouse import connect
 
@@ -58,3 +60,21 @@ def open_warehouse(tmp_path, monkeypatch):
     yield open_
     for warehouse in opened:
         warehouse.con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The demo cohort through the whole main job (ingestion, dbt build, statistics, report)
+    into a temporary data folder, built once per test session; reports in <data>/reports."""
+    root = tmp_path_factory.mktemp("marts")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CARTWH_DATA", str(root))
+        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
+        generate_landing(root / "landing")
+        from orchestration.definitions import defs
+        from orchestration.jobs import MAIN_JOB
+        from orchestration.resources import default_resources
+
+        job = dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=default_resources()).resolve_job_def(MAIN_JOB)
+        assert job.execute_in_process(raise_on_error=False).success
+    return root / "warehouse.duckdb"

@@ -4,11 +4,8 @@ paper's Tables 1-3 (the fixture typed from the paper) and its printed group medi
 import json
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
-
-from cartwh.generate import generate_landing
 
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "paper_table_counts.json").read_text())
 
@@ -52,20 +49,8 @@ CELLS = {
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    """The demo cohort through the main job (ingestion, dbt build) into a temporary warehouse."""
-    root = tmp_path_factory.mktemp("marts")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CARTWH_DATA", str(root))
-        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
-        generate_landing(root / "landing")
-        from orchestration.definitions import defs
-        from orchestration.jobs import MAIN_JOB
-        from orchestration.resources import default_resources
-
-        job = dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=default_resources()).resolve_job_def(MAIN_JOB)
-        assert job.execute_in_process(raise_on_error=False).success
-    return root / "warehouse.duckdb"
+def warehouse(demo_warehouse) -> Path:
+    return demo_warehouse
 
 
 @pytest.fixture

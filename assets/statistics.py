@@ -1,0 +1,46 @@
+"""Statistics assets: the analysis plan (analyses.yml) run on the marts into `analytics.*`,
+and the study report rendered from those tables. The computing lives in `cartwh.study`
+and `cartwh.report`; these assets only wire it to the warehouse. (No `from __future__
+import annotations`: Dagster reads the annotations at definition time.)"""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from cartwh.report.render import render_report
+from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
+from cartwh.study.config import load_plan
+from orchestration.resources import StudyPlan
+
+MART_INPUTS = [dg.AssetKey(["marts", name]) for name in ("patients", "time_to_event")]
+ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key, deps=MART_INPUTS, group_name="analytics", kinds={"duckdb", "python"},
+                        description=f"analytics.{name}: see analyses.yml and cartwh.study")
+           for name, key in ANALYTICS_KEYS.items()],
+)  # fmt: skip
+def study_statistics(warehouse: DuckDBResource, study_plan: StudyPlan):
+    """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs and
+    Cox models for every analysis of the plan, written together in one transaction."""
+    plan = load_plan(Path(study_plan.analyses))
+    with warehouse.get_connection() as con:
+        frames = compute_analytics(con, plan)
+    for name, frame in frames.items():
+        analyses = sorted(frame["analysis"].dropna().unique()) if len(frame) else []
+        yield dg.MaterializeResult(asset_key=ANALYTICS_KEYS[name], metadata={
+            "rows": len(frame), "analyses": ", ".join(analyses),
+            "mart_snapshot": frame["mart_snapshot"].iloc[0] if len(frame) else "",
+        })  # fmt: skip
+
+
+@dg.asset(key=["reports", "study_report"], deps=list(ANALYTICS_KEYS.values()) + [dg.AssetKey(["marts", "car_t_kinetics"])],
+          group_name="reports", kinds={"html"})  # fmt: skip
+def study_report(warehouse: DuckDBResource, study_plan: StudyPlan) -> dg.MaterializeResult:
+    """The study report (HTML with Tables 1-3, Figures 1-5, data quality and methods)."""
+    plan = load_plan(Path(study_plan.analyses))
+    with warehouse.get_connection() as con:
+        path = render_report(con, plan, Path(study_plan.reports))
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
