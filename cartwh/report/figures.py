@@ -153,7 +153,8 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
     ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
     _finish(ax, title, f"{endpoint_label} (probability)")
     if p_text:
-        ax.text(0.03, 0.05, p_text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9)
+        ax.text(0.03, 0.05, p_text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9, zorder=5,
+                bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=2))  # legible over a curve
     ax.legend(loc="best", frameon=False, fontsize=8.5)  # "best" also avoids the p text
     return fig
 

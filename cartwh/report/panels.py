@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cartwh.contract.cytometry import DAYS_PER_MONTH
 from cartwh.report import figures
 from cartwh.report import formatting as fmt
 from cartwh.study.config import Plan, ordered
@@ -37,7 +38,9 @@ def _labelled(values: pd.Series, column: str, plan: Plan) -> pd.Series:
 
 
 def _p_text(p, test) -> str | None:
-    return None if fmt.missing(p) else f"{test or 'p'}: p {'=' if p >= 0.001 else ''} {fmt.p_value(p)}"
+    if fmt.missing(p):
+        return None
+    return f"{test or 'p'}: p {fmt.p_value(p)}" if p < 0.001 else f"{test or 'p'}: p = {fmt.p_value(p)}"
 
 
 def _km_title(name: str, endpoint: str, plan: Plan, analytics: dict) -> str:
@@ -49,7 +52,7 @@ def _km_title(name: str, endpoint: str, plan: Plan, analytics: dict) -> str:
         how = f"ROC AUC {fmt.number(c['auc'])}" if c["method"] == "roc_youden" else "median"
         title += f" (cut-off {fmt.number(c['cutoff'])}, {how})"
     if analysis.from_month:
-        title += f"\nlandmark at month {fmt.number(analysis.from_month)}: patients event-free then"
+        title += f"\nlandmark at {_when(analysis.from_month)}: patients event-free then"
     return title
 
 
@@ -67,7 +70,12 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
 
 
 def _time_axis(from_month: float | None) -> str:
-    return f"Months after month {fmt.number(from_month)}" if from_month else "Months after infusion"
+    return f"Months after {_when(from_month)}" if from_month else "Months after infusion"
+
+
+def _when(months: float) -> str:
+    """A landmark as clinicians name it: 'day 28', 'month 3'."""
+    return f"day {round(months * DAYS_PER_MONTH)}" if months < 2 else f"month {round(months)}"
 
 
 def box_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
