@@ -53,7 +53,11 @@ def inject_faults(files: dict[str, pd.DataFrame], rng: np.random.Generator):
         found.append((kind, name, index, column, f"{before} -> {value}", by))
 
     labs = form.eq("laboratory")
-    i = _pick(rng, rc, labs & rc["crp_unit"].eq("1"))
+    # A mg/L value typed under a mg/dL label, on a CRP high enough that the result (>= 60
+    # mg/dL) is impossible for the stated unit. A 10x error that stays within physiology
+    # cannot be told from a sick patient by any check on the value itself.
+    high_crp = pd.to_numeric(rc["crp_value"], errors="coerce").ge(6)
+    i = _pick(rng, rc, labs & rc["crp_unit"].eq("1") & high_crp)
     put("unit_mixup", redcap, rc, i, "crp_value", round(float(rc.at[i, "crp_value"]) * 10, 2), CHECKS)
     i = _pick(rng, rc, form.eq("marrow_assessment"))
     put("impossible_value", redcap, rc, i, "bm_blasts_pct", 140.0, INGESTION)

@@ -38,6 +38,8 @@ select
         as months_hsct_to_relapse,
     h.prior_blinatumomab,
     t.apheresis_date,
+    t.bt_start_date,
+    t.ld_start_date,
     t.infusion_date,
     b.pre_bt_blasts_pct,
     b.pre_bt_em_disease,

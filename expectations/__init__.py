@@ -1,0 +1,1 @@
+"""Data-quality guards: Great Expectations suites (`suites/*.yml`) run on raw batches and marts."""

@@ -1,0 +1,96 @@
+"""Check results kept in the warehouse (schema `quality`), so the data-quality report can say
+what failed per batch and per patient, and what changed since the previous run.
+
+- quality.expectation_results: one row per run x suite x expectation (counts, severity, why).
+- quality.failing_rows: the rows behind a failure (patient key, file, row, value), capped.
+- quality.validated_loads: which landed file versions each batch suite has already seen, so
+  a night validates only what is new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from expectations.suites import Suite
+from expectations.validate import SuiteOutcome, run_suite
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS quality;
+CREATE TABLE IF NOT EXISTS quality.expectation_results (
+    run_id VARCHAR, checked_at TIMESTAMP, suite VARCHAR, guards VARCHAR, scope VARCHAR, rows_validated BIGINT,
+    expectation VARCHAR, column_name VARCHAR, severity VARCHAR, why VARCHAR, success BOOLEAN,
+    element_count BIGINT, unexpected_count BIGINT, observed VARCHAR);
+CREATE TABLE IF NOT EXISTS quality.failing_rows (
+    run_id VARCHAR, checked_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
+    severity VARCHAR, why VARCHAR, patient_key VARCHAR, file VARCHAR, source_row BIGINT, value VARCHAR);
+CREATE TABLE IF NOT EXISTS quality.validated_loads (load_id BIGINT, suite VARCHAR, run_id VARCHAR, validated_at TIMESTAMP);
+"""
+PENDING_LOADS = """
+    SELECT load_id FROM raw.landed_files
+    WHERE load_id NOT IN (SELECT load_id FROM quality.validated_loads WHERE suite = ?)
+"""
+
+
+def ensure_quality_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def _result_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFrame:
+    s = outcome.suite
+    return pd.DataFrame([dict(
+        run_id=run_id, checked_at=now, suite=s.name, guards=s.guards, scope=s.scope, rows_validated=outcome.rows_validated,
+        expectation=o.expectation.type, column_name=o.expectation.column, severity=o.expectation.severity,
+        why=o.expectation.why, success=o.success, element_count=o.element_count, unexpected_count=o.unexpected_count,
+        observed=o.observed,
+    ) for o in outcome.outcomes])  # fmt: skip
+
+
+def _failing_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFrame:
+    frames = [
+        o.failing_rows.reindex(columns=["patient_key", "file", "source_row", "value"]).assign(
+            run_id=run_id, checked_at=now, suite=outcome.suite.name, expectation=o.expectation.type,
+            column_name=o.expectation.column, severity=o.expectation.severity, why=o.expectation.why)
+        for o in outcome.failed if len(o.failing_rows)
+    ]  # fmt: skip
+    columns = ["run_id", "checked_at", "suite", "expectation", "column_name", "severity", "why",
+               "patient_key", "file", "source_row", "value"]  # fmt: skip
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, loads: pd.DataFrame | None) -> None:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    results, failing = _result_rows(outcome, run_id, now), _failing_rows(outcome, run_id, now)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if len(results):
+            con.execute("INSERT INTO quality.expectation_results BY NAME SELECT * FROM results")
+        if len(failing):
+            con.execute("INSERT INTO quality.failing_rows BY NAME SELECT * FROM failing")
+        if loads is not None and len(loads):
+            con.execute("INSERT INTO quality.validated_loads SELECT load_id, ?, ?, ? FROM loads",
+                        [outcome.suite.name, run_id, now])  # fmt: skip
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, gx_root: Path, run_id: str) -> SuiteOutcome:
+    """Validate what the suite guards (for a batch suite: only file versions it has not seen),
+    store the results, and return them. Loads count as validated only once stored."""
+    ensure_quality_schema(con)
+    loads = None
+    if suite.scope == "batch":
+        loads = con.execute(PENDING_LOADS, [suite.name]).df()
+        con.register("batch", loads)
+    try:
+        outcome = run_suite(con, suite, gx_root, run_name=f"{run_id}-{suite.name}")
+    finally:
+        if loads is not None:
+            con.unregister("batch")
+    _store(con, outcome, run_id, loads)
+    return outcome
