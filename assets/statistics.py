@@ -13,7 +13,11 @@ from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
 from cartwh.study.config import load_plan
 from orchestration.resources import StudyPlan
 
-MART_INPUTS = [dg.AssetKey(["marts", name]) for name in ("patients", "time_to_event")]
+# Every mart, not only the two read: a blocking data-quality check on any of them (they all
+# feed marts.patients) must keep the statistics from running on it.
+MARTS = ("patients", "time_to_event", "tumor_burden_transitions", "hematotox_scores", "car_t_expansion",
+         "car_t_kinetics", "bca_episodes")  # fmt: skip
+MART_INPUTS = [dg.AssetKey(["marts", name]) for name in MARTS]
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
 
 

@@ -70,15 +70,36 @@ def _run(args) -> int:
     print(f"\nThis run added {sum(added.values()):,} rows "
           f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
     _print_query_help()
+    _print_quality(result)
     report = settings.report_dir() / "study_report.html"
     if report.exists():
-        print(f"\nStudy report (open in a browser): {report}")
+        print(f"Study report (open in a browser): {report}")
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
                 print(f"\nFAILED: {event.step_key}: {event.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_quality(result) -> None:
+    """Where the quality reports are, and any check that failed (blocking ones stop the statistics)."""
+    from expectations.suites import all_suites
+
+    evaluations = result.get_asset_check_evaluations()
+    suites = {s.name for s in all_suites()}
+    failed = [e for e in evaluations if not e.passed]
+    ran = sum(e.check_name in suites for e in evaluations)
+    print(f"\nData-quality checks: {ran} Great Expectations suites and {len(evaluations) - ran} dbt tests ran, "
+          f"{len(failed)} failed.")  # fmt: skip
+    for evaluation in failed:
+        blocking = evaluation.severity.value == "ERROR"
+        print(f"  {'BLOCKING' if blocking else 'warning '} {evaluation.check_name} on "
+              f"{'/'.join(evaluation.asset_key.path)}: {evaluation.description or 'see dbt test results'}")  # fmt: skip
+    if any(e.severity.value == "ERROR" for e in failed):
+        print("  The statistics and the study report were NOT recomputed: a blocking check failed.")
+    print(f"Data-quality report: {settings.report_dir() / 'data_quality.html'}")
+    print(f"Great Expectations Data Docs: {settings.quality_dir() / 'gx/uncommitted/data_docs/local_site/index.html'}")
 
 
 def _status_text() -> str:

@@ -38,6 +38,11 @@ def analyses_path() -> Path:
     return _path("CARTWH_ANALYSES", PROJECT_ROOT / "analyses.yml")
 
 
+def quality_dir() -> Path:
+    """Great Expectations' working project: validation results and the Data Docs site."""
+    return _path("CARTWH_QUALITY", data_dir() / "quality")
+
+
 def report_dir() -> Path:
     """Where the study report (HTML and figure files) is written."""
     return _path("CARTWH_REPORTS", data_dir() / "reports")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import quality_checks
 from assets.ingestion import raw_assets
 from assets.statistics import study_report, study_statistics
 from assets.transformations import dbt_models
@@ -12,6 +13,7 @@ from orchestration.resources import default_resources
 
 defs = dg.Definitions(
     assets=[*raw_assets, dbt_models, study_statistics, study_report],
+    asset_checks=quality_checks,
     jobs=[main_job],
     resources=default_resources(),
 )

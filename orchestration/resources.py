@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import sys
 from pathlib import Path
 
@@ -12,6 +13,20 @@ from dagster_duckdb import DuckDBResource
 
 from assets.transformations import DBT_PROJECT
 from cartwh import settings
+
+
+class Warehouse(DuckDBResource):
+    """dagster-duckdb's resource, except that the connection is closed when a step fails too:
+    its own get_connection closes only on success, and a connection left open locks the file
+    for the rest of the process (read-only readers then fail)."""
+
+    @contextmanager
+    def get_connection(self):
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -28,13 +43,22 @@ class StudyPlan(dg.ConfigurableResource):
     reports: str
 
 
+class DataQuality(dg.ConfigurableResource):
+    """Where Great Expectations works (its file-mode project and Data Docs) and where the
+    data-quality report is written."""
+
+    gx_root: str
+    reports: str
+
+
 def default_resources() -> dict[str, object]:
     # dbt's profiles.yml reads the same variable, so dbt writes into the warehouse Dagster ingests into.
     os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse_path())
     return {
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path())),
+        "warehouse": Warehouse(database=str(settings.warehouse_path())),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),
+        "data_quality": DataQuality(gx_root=str(settings.quality_dir()), reports=str(settings.report_dir())),
         "study_plan": StudyPlan(analyses=str(settings.analyses_path()), reports=str(settings.report_dir())),
     }

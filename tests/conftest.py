@@ -62,19 +62,34 @@ def open_warehouse(tmp_path, monkeypatch):
         warehouse.con.close()
 
 
-@pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory) -> Path:
-    """The demo cohort through the whole main job (ingestion, dbt build, statistics, report)
-    into a temporary data folder, built once per test session; reports in <data>/reports."""
-    root = tmp_path_factory.mktemp("marts")
+def run_main_job(root: Path, faults: bool = False):
+    """Generate a landing folder in `root` and run the whole main job on it in-process, with
+    every path under `root`. Returns the job result and the generator's summary."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
         patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
-        generate_landing(root / "landing")
+        summary = generate_landing(root / "landing", faults=faults)
         from orchestration.definitions import defs
         from orchestration.jobs import MAIN_JOB
         from orchestration.resources import default_resources
 
-        job = dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=default_resources()).resolve_job_def(MAIN_JOB)
-        assert job.execute_in_process(raise_on_error=False).success
+        job = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
+                             resources=default_resources()).resolve_job_def(MAIN_JOB)  # fmt: skip
+        return job.execute_in_process(raise_on_error=False), summary
+
+
+@pytest.fixture(scope="session")
+def main_job():
+    """`run_main_job`, for tests that run the pipeline on a cohort of their own."""
+    return run_main_job
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The demo cohort through the whole main job (ingestion, dbt build, checks, statistics,
+    report) into a temporary data folder, built once per test session; reports in
+    <data>/reports, Great Expectations in <data>/quality."""
+    root = tmp_path_factory.mktemp("marts")
+    result, _ = run_main_job(root)
+    assert result.success
     return root / "warehouse.duckdb"

@@ -2,23 +2,21 @@
 figure panel as SVG and PNG files for slides and manuscripts.
 
 Everything shown is read back from the warehouse (analytics tables and marts), never
-recomputed here, so the page shows exactly what analysts can query. The page is written
-to a temporary file and moved into place, so a reader never opens half a report.
+recomputed here, so the page shows exactly what analysts can query.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from string import ascii_uppercase
 
 import duckdb
-import jinja2
 
 from cartwh.report import formatting as fmt
 from cartwh.report.figures import save
 from cartwh.report.methods import methods_paragraphs
+from cartwh.report.pages import write_page
 from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel
 from cartwh.report.quality import quality_summary
 from cartwh.report.tables import display_table, group_sizes
@@ -104,8 +102,8 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
     ]
     parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
     first = comparisons.iloc[0]
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("cartwh.report"), autoescape=True)
-    html = environment.get_template("study_report.html.j2").render(
+    return write_page(
+        "study_report.html.j2", out_dir / REPORT_FILE,
         plan=plan, fmt=fmt, tables=tables, headline=_headline(plan, analytics, inputs.patients),
         figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, analytics),
         cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
@@ -113,8 +111,3 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         snapshot=first["mart_snapshot"], code_version=first["code_version"],
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip
-    path = out_dir / REPORT_FILE
-    temporary = path.with_suffix(".html.tmp")
-    temporary.write_text(html, encoding="utf-8")
-    os.replace(temporary, path)
-    return path

@@ -1,0 +1,57 @@
+"""Data-quality asset checks: one per suite in `expectations/suites/`, attached to the table it
+guards. A suite with a blocking expectation is a blocking check: when one of those fails the
+run does not materialize what lies downstream (the statistics and the report), and the check
+says why. The validating lives in `expectations`; this module only wires it. (No `from
+__future__ import annotations`: Dagster reads the annotations at definition time.)"""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from cartwh.report.quality_report import write_quality_report
+from expectations.results import check_suite
+from expectations.suites import Suite, all_suites
+from expectations.validate import SuiteOutcome
+from orchestration.resources import DataQuality
+
+FAILURES_SHOWN = 10
+
+
+def _key(path: str) -> dg.AssetKey:
+    return dg.AssetKey(path.split("/"))
+
+
+def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+    failed = outcome.failed
+    lines = [f"{o.expectation.severity.upper()} {o.expectation.type}({o.expectation.column}): "
+             f"{o.unexpected_count if o.unexpected_count is not None else o.observed} unexpected; {o.expectation.why}"
+             for o in failed[:FAILURES_SHOWN]]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking_failed else dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines) if lines else None,
+        metadata={
+            "rows_validated": outcome.rows_validated,
+            "expectations": len(outcome.outcomes),
+            "failed_blocking": sum(o.expectation.severity == "blocking" for o in failed),
+            "failed_warn": sum(o.expectation.severity == "warn" for o in failed),
+            "failures": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
+        },
+    )
+
+
+def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=_key(suite.guards), name=suite.name, blocking=suite.blocking,
+                    additional_deps=[_key(n) for n in suite.needs],
+                    description=f"Great Expectations suite expectations/suites/{suite.name}.yml ({suite.scope})")  # fmt: skip
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
+        with warehouse.get_connection() as con:
+            outcome = check_suite(con, suite, Path(data_quality.gx_root), context.op_execution_context.run_id)
+            write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))
+        return check_result(outcome)
+
+    return _check
+
+
+quality_checks = [_asset_check(suite) for suite in all_suites()]

@@ -1,0 +1,103 @@
+"""The data manager's morning page: what is wrong in the exports, and can the marts be trusted.
+
+Read from the warehouse: `quality.*` (check results, failing rows), `raw.quarantine` and
+`raw.landed_files`. Open issues are those in file versions still current (a corrected
+re-export supersedes them and they disappear); mart checks show the latest run; "changes"
+compares the latest run with the one before. Rewritten after every check, so it is current
+even when a blocking check stops the rest of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from cartwh.report.pages import write_page
+
+REPORT_FILE = "data_quality.html"
+ROW_LIMIT = 500  # rows listed per section; counts are always complete
+
+RUNS = "SELECT run_id, max(checked_at) AS at FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 2"
+LATEST_CHECKS = """
+    SELECT suite, guards, scope, max(rows_validated) AS rows_validated,
+           count(*) FILTER (WHERE NOT success AND severity = 'blocking') AS failed_blocking,
+           count(*) FILTER (WHERE NOT success AND severity = 'warn') AS failed_warn, count(*) AS expectations
+    FROM quality.expectation_results WHERE run_id = ? GROUP BY ALL ORDER BY scope DESC, suite
+"""
+MART_FAILURES = """
+    SELECT suite, expectation, column_name, severity, why, unexpected_count, observed
+    FROM quality.expectation_results WHERE run_id = ? AND NOT success AND scope = 'table' ORDER BY severity, suite
+"""
+# Failing rows of raw batches whose file version is still current, plus failing mart rows of the latest run.
+OPEN_ROWS = """
+    SELECT f.suite, f.expectation, f.column_name, f.severity, f.why, f.patient_key, f.file, f.source_row, f.value
+    FROM quality.failing_rows AS f
+    LEFT JOIN raw.landed_files AS l ON l.file = f.file AND l.superseded_by IS NULL
+    WHERE (f.suite LIKE 'raw%' AND l.file IS NOT NULL) OR (f.suite NOT LIKE 'raw%' AND f.run_id = ?)
+    ORDER BY f.file, f.source_row, f.suite LIMIT {limit}
+"""
+QUARANTINE = """
+    SELECT q.file, q."row", q.column_name, q.reason, q.patient_key FROM raw.quarantine AS q
+    JOIN raw.landed_files AS l ON l.load_id = q.load_id WHERE l.superseded_by IS NULL
+    ORDER BY q.file, q."row" LIMIT {limit}
+"""
+LANDED_SINCE = """
+    SELECT source, count(*) AS files, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined
+    FROM raw.landed_files WHERE loaded_at > ? GROUP BY 1 ORDER BY 1
+"""
+STATUS_CHANGES = """
+    WITH now AS (SELECT suite, expectation, column_name, severity, success FROM quality.expectation_results WHERE run_id = ?),
+    before AS (SELECT suite, expectation, column_name, success FROM quality.expectation_results WHERE run_id = ?)
+    SELECT now.suite, now.expectation, now.column_name, now.severity,
+           CASE WHEN now.success THEN 'resolved' ELSE 'new failure' END AS change
+    FROM now JOIN before USING (suite, expectation, column_name) WHERE now.success <> before.success
+    ORDER BY change, now.suite
+"""
+
+
+def _frame(con, sql: str, params=None):
+    """A query as a DataFrame with None for missing values (what the template tests for)."""
+    df = con.execute(sql, params or []).df().astype(object)
+    return df.where(df.notna(), None)
+
+
+def _scalar(con, sql: str, params=None):
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def _has_quality_tables(con) -> bool:
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'quality' "
+                            "AND table_name = 'expectation_results'").fetchall())  # fmt: skip
+
+
+def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
+    """Everything the page shows, as DataFrames and numbers."""
+    runs = con.execute(RUNS).fetchall() if _has_quality_tables(con) else []
+    latest = runs[0][0] if runs else None
+    previous = runs[1] if len(runs) > 1 else None
+    open_rows = _frame(con, OPEN_ROWS.format(limit=ROW_LIMIT), [latest]) if latest else None
+    return dict(
+        latest_run=latest, checked_at=runs[0][1] if runs else None,
+        checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
+        mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
+        open_rows=open_rows,
+        by_patient=open_rows[open_rows["patient_key"].notna()].groupby("patient_key", sort=True)
+        if open_rows is not None else [],
+        quarantine=_frame(con, QUARANTINE.format(limit=ROW_LIMIT)),
+        quarantine_total=_scalar(con, "SELECT count(*) FROM raw.quarantine"),
+        previous_run=previous[0] if previous else None,
+        landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
+        changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
+    )  # fmt: skip
+
+
+def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    docs = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    return write_page(
+        "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con), row_limit=ROW_LIMIT,
+        data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )  # fmt: skip
