@@ -46,3 +46,17 @@ def quality_dir() -> Path:
 def report_dir() -> Path:
     """Where the study report (HTML and figure files) is written."""
     return _path("CARTWH_REPORTS", data_dir() / "reports")
+
+
+def published_path() -> Path:
+    """The copy analysts read: replaced atomically, only after a run whose blocking checks passed."""
+    return _path("CARTWH_PUBLISHED", data_dir() / "published" / "warehouse.duckdb")
+
+
+def nightly_cron() -> str:
+    """When the nightly run fires (cron, in `timezone()`); default 02:00."""
+    return os.environ.get("CARTWH_NIGHTLY_CRON", "0 2 * * *")
+
+
+def timezone() -> str:
+    return os.environ.get("CARTWH_TIMEZONE", "Europe/Madrid")

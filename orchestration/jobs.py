@@ -6,5 +6,7 @@ import dagster as dg
 
 MAIN_JOB = "cartwh_main"
 
-main_job = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
-                               description="Ingest landed exports and rebuild everything downstream.")  # fmt: skip
+# One process per run: DuckDB has one writer, and the warehouse resource (with its writer
+# lock) is then set up once for the whole run.
+main_job = dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
+                               description="Ingest landed exports, rebuild everything downstream, check, publish.")  # fmt: skip

@@ -13,12 +13,23 @@ from dagster_duckdb import DuckDBResource
 
 from assets.transformations import DBT_PROJECT
 from cartwh import settings
+from cartwh.locking import writer_lock
 
 
 class Warehouse(DuckDBResource):
-    """dagster-duckdb's resource, except that the connection is closed when a step fails too:
-    its own get_connection closes only on success, and a connection left open locks the file
-    for the rest of the process (read-only readers then fail)."""
+    """The working warehouse, and where it is published for analysts.
+
+    Unlike dagster-duckdb's resource, a run holds the writer lock for its whole duration (the
+    main job runs in one process, so the resource is set up once per run) and the connection
+    is also closed when a step fails: dagster-duckdb closes it only on success, and a
+    connection left open locks the file for the rest of the process."""
+
+    published: str
+
+    @contextmanager
+    def yield_for_execution(self, context):
+        with writer_lock(Path(self.database)):
+            yield self
 
     @contextmanager
     def get_connection(self):
@@ -55,7 +66,7 @@ def default_resources() -> dict[str, object]:
     # dbt's profiles.yml reads the same variable, so dbt writes into the warehouse Dagster ingests into.
     os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse_path())
     return {
-        "warehouse": Warehouse(database=str(settings.warehouse_path())),
+        "warehouse": Warehouse(database=str(settings.warehouse_path()), published=str(settings.published_path())),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),

@@ -9,6 +9,7 @@ even when a blocking check stops the rest of the run.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,19 +64,33 @@ def _frame(con, sql: str, params=None):
     df = con.execute(sql, params or []).df().astype(object)
     return df.where(df.notna(), None)
 
+LAST_NIGHTS = """
+    SELECT started_at, status, round(duration_seconds) AS seconds, checks_passed, checks_failed,
+           blocking_checks_failed, rows_per_table
+    FROM ops.run_history ORDER BY started_at DESC LIMIT 14
+"""
+
 
 def _scalar(con, sql: str, params=None):
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
-def _has_quality_tables(con) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'quality' "
-                            "AND table_name = 'expectation_results'").fetchall())  # fmt: skip
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                            [schema, table]).fetchall())  # fmt: skip
+
+
+def _last_nights(con):
+    if not _has_table(con, "ops", "run_history"):
+        return None
+    nights = _frame(con, LAST_NIGHTS)
+    nights["rows"] = [sum(v for k, v in json.loads(r).items() if k.startswith("marts.")) for r in nights["rows_per_table"]]
+    return nights
 
 
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     """Everything the page shows, as DataFrames and numbers."""
-    runs = con.execute(RUNS).fetchall() if _has_quality_tables(con) else []
+    runs = con.execute(RUNS).fetchall() if _has_table(con, "quality", "expectation_results") else []
     latest = runs[0][0] if runs else None
     previous = runs[1] if len(runs) > 1 else None
     open_rows = _frame(con, OPEN_ROWS.format(limit=ROW_LIMIT), [latest]) if latest else None
@@ -91,6 +106,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
+        last_nights=_last_nights(con),
     )  # fmt: skip
 
 
