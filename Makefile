@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install run test status dagster docs lock clean
+DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
+
+.PHONY: install run test status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,8 +32,11 @@ test: $(STAMP) $(MANIFEST)
 status: $(STAMP)
 	$(VENV)/bin/cartwh status
 
-dagster: $(STAMP) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000
-	$(VENV)/bin/dagster dev -w workspace.yaml
+# The Dagster webserver and daemon, so the nightly schedule and the landing sensor fire.
+serve: $(STAMP) $(MANIFEST)  ## http://127.0.0.1:3000; DAGSTER_HOME in the data folder
+	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	# PATH: `dagster dev` re-parses the dbt project with the `dbt` it finds on PATH
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 docs: $(STAMP) $(MANIFEST)  ## the dbt docs site: the analysts' data dictionary
 	cd dbt_project && CARTWH_WAREHOUSE=$(CURDIR)/data/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . --quiet

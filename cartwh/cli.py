@@ -40,18 +40,54 @@ def _ingest(args) -> int:
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
 
-    con = connect(settings.warehouse_path())
+    from cartwh.locking import writer_lock
+
     failed = False
-    for source in SOURCES:
-        try:
-            report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
-        except IngestError as error:
-            print(error, file=sys.stderr)
-            failed = True
-            continue
-        print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
-              f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+    with writer_lock(settings.warehouse_path()):
+        con = connect(settings.warehouse_path())
+        for source in SOURCES:
+            try:
+                report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
+            except IngestError as error:
+                print(error, file=sys.stderr)
+                failed = True
+                continue
+            print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
+                  f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+        con.close()
     return 1 if failed else 0
+
+
+def _sql(args) -> int:
+    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
+
+    import duckdb
+
+    try:
+        if args.query is None:
+            interactive(settings.published_path(), args.format)
+        else:
+            print(run_sql(settings.published_path(), args.query, args.format))
+    except (ReadOnlyRefusal, FileNotFoundError, duckdb.Error) as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _rebuild(args) -> int:
+    from cartwh.locking import writer_lock
+    from cartwh.rebuild import rebuild_raw
+
+    working, published = settings.warehouse_path(), settings.published_path()
+    ledger_from = working if working.exists() else published
+    if not ledger_from.exists():
+        print("Nothing to rebuild from: neither a working nor a published warehouse holds a ledger.", file=sys.stderr)
+        return 1
+    with writer_lock(working):
+        replayed = rebuild_raw(working, ledger_from, settings.archive_dir())
+    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {ledger_from}); "
+          f"the previous warehouse is kept as {working.stem}.before-rebuild.duckdb. Rebuilding everything downstream...")
+    return _run(args)
 
 
 def _run(args) -> int:
@@ -109,11 +145,13 @@ def _status_text() -> str:
 
 
 def _print_query_help() -> None:
-    path = settings.warehouse_path()
+    path = settings.published_path()
+    if not path.exists():
+        return
     print(f"""
-Query it (read-only while nothing else writes):
-  .venv/bin/python -c "import duckdb; print(duckdb.connect('{path}', read_only=True).sql('SELECT * FROM analytics.landmark_survival'))"
-Or from pandas: duckdb.connect('{path}', read_only=True).sql('SELECT ...').df()""")
+Analysts read the published copy: {path}
+  .venv/bin/cartwh sql "SELECT * FROM analytics.landmark_survival"       (read-only; no query: interactive)
+  duckdb.connect('{path}', read_only=True).sql('SELECT ...').df()         (Python / pandas)""")
 
 
 def _status(args) -> int:
@@ -144,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the main job (generates the demo cohort if nothing has landed)",
                               description="Materialize every asset of the main job in-process.")  # fmt: skip
     run.set_defaults(handler=_run)
+
+    sql = commands.add_parser("sql", help="read-only SQL on the published warehouse (interactive without a query)",
+                              description="Run queries on the published warehouse; statements that write are refused.")  # fmt: skip
+    sql.add_argument("query", nargs="?", help="SQL to run; omit for an interactive session")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: %(default)s)")
+    sql.set_defaults(handler=_sql)
+
+    rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from scratch from the archived exports",
+                                  description="Replay every archived export version into a fresh warehouse, then run "
+                                              "the main job (marts, checks, statistics, publish).")  # fmt: skip
+    rebuild.set_defaults(handler=_rebuild)
 
     status = commands.add_parser("status", help="rows per table, files ingested, quarantine summary",
                                  description="Summarise what the warehouse holds.")  # fmt: skip

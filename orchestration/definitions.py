@@ -6,14 +6,18 @@ import dagster as dg
 
 from assets.checks import quality_checks
 from assets.ingestion import raw_assets
+from assets.publish import published_warehouse
 from assets.statistics import study_report, study_statistics
 from assets.transformations import dbt_models
 from orchestration.jobs import main_job
 from orchestration.resources import default_resources
+from orchestration.schedules import landing_arrivals, nightly, record_failed_run
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models, study_statistics, study_report],
+    assets=[*raw_assets, dbt_models, study_statistics, study_report, published_warehouse],
     asset_checks=quality_checks,
     jobs=[main_job],
+    schedules=[nightly],
+    sensors=[landing_arrivals, record_failed_run],
     resources=default_resources(),
 )

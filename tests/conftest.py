@@ -70,12 +70,12 @@ def run_main_job(root: Path, faults: bool = False):
         patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
         summary = generate_landing(root / "landing", faults=faults)
         from orchestration.definitions import defs
-        from orchestration.jobs import MAIN_JOB
         from orchestration.resources import default_resources
+        from orchestration.run import run_main_job as run
 
-        job = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                             resources=default_resources()).resolve_job_def(MAIN_JOB)  # fmt: skip
-        return job.execute_in_process(raise_on_error=False), summary
+        here = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
+                              resources=default_resources())  # the resources of this root's paths
+        return run(here), summary
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,8 @@ def test_blocking_checks_stop_the_statistics_and_say_why(faults_run):
     assert not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'analytics'").fetchall()
     page = (root / "reports" / "data_quality.html").read_text(encoding="utf-8")
     assert "The marts cannot be trusted" in page and "cart_monitoring_huvr" in page
+    assert con.execute("SELECT status, blocking_checks_failed > 0 FROM ops.run_history").fetchall() == [("blocked", True)]
+    assert not (root / "published" / "warehouse.duckdb").exists()  # nothing trustworthy was ever published
 
 
 def test_clean_demo_passes_every_check(demo_warehouse):

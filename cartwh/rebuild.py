@@ -1,0 +1,63 @@
+"""`cartwh rebuild`: the warehouse again from scratch, from the archived exports.
+
+Every file version ever ingested is in the content-addressed archive, and the ledger
+(raw.landed_files) says in which order and under which name it landed. Replaying that ledger
+into a new, empty warehouse reproduces the raw layer (quarantine and supersession included);
+the main job then rebuilds marts, checks, statistics and publishes. Raw exports are only read:
+the landing folder and the archive are never modified. The old working warehouse is kept
+beside the new one until the next rebuild.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from cartwh.ingest import ingest_source
+from cartwh.ingest.warehouse import connect, ensure_raw_schema
+
+LEDGER = "SELECT source, file, archive_path FROM raw.landed_files ORDER BY load_id"
+
+
+def read_ledger(warehouse: Path) -> list[tuple[str, str, str]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(LEDGER).fetchall()
+    finally:
+        con.close()
+
+
+def replay(ledger: list[tuple[str, str, str]], target: Path, archive: Path) -> int:
+    """Ingest every archived version, one at a time in ledger order, into a new warehouse."""
+    con = connect(target)
+    try:
+        ensure_raw_schema(con)
+        with tempfile.TemporaryDirectory() as folder:
+            landing = Path(folder)
+            for source, name, archived in ledger:
+                path = landing / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(archived, path)
+                ingest_source(con, landing, source, archive)
+                path.unlink()
+    finally:
+        con.close()
+    return len(ledger)
+
+
+def rebuild_raw(working: Path, ledger_from: Path, archive: Path) -> int:
+    """Replace the working warehouse by a replay of the ledger of `ledger_from` (the working
+    warehouse itself, or the published copy when the working one is lost)."""
+    ledger = read_ledger(ledger_from)
+    fresh = working.with_name(working.stem + ".rebuilding.duckdb")
+    for stale in (fresh, Path(f"{fresh}.wal")):
+        stale.unlink(missing_ok=True)
+    replayed = replay(ledger, fresh, archive)
+    if working.exists():
+        os.replace(working, working.with_name(working.stem + ".before-rebuild.duckdb"))
+    os.replace(fresh, working)
+    return replayed
