@@ -196,3 +196,20 @@ def test_save_writes_svg_and_png(tmp_path):
     assert [p.name for p in paths] == ["fig4.v1.svg", "fig4.v1.png"]
     assert paths[0].read_text(encoding="utf-8") == fg.to_svg(fig)
     assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_registry_draws_a_sample_of_points_and_lines_but_summarises_everyone():
+    rng = np.random.default_rng(1)
+    n = 3_000
+    data = pd.DataFrame({"g": np.repeat(["a", "b"], n // 2), "v": rng.lognormal(size=n)})
+    fig = fg.box_figure(data, value="v", group="g", ylabel="v", title="t")
+    ax = fig.axes[0]
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert points == 2 * fg.MAX_POINTS
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"a\n(n = {n // 2})", f"b\n(n = {n // 2})"]
+    kinetics = pd.DataFrame({"patient_key": np.repeat(np.arange(400), 2), "group": "a",
+                             "study_day": np.tile([7, 14], 400), "car_t_per_ul": rng.lognormal(size=800)})
+    fig = fg.kinetics_figure(kinetics, title="k")
+    patient_lines = [l for l in fig.axes[0].get_lines() if l.get_linewidth() == 0.7]
+    assert len(patient_lines) == fg.MAX_LINES
+    assert "median (n = 400)" in fig.axes[0].get_legend().get_texts()[0].get_text()

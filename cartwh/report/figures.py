@@ -35,6 +35,10 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 KM_INPUT = ["group", "time", "survival", "ci_lower", "ci_upper", "at_risk", "events", "censored"]
 PANEL_KEYS = {"value", "ylabel", "log_scale", "p_text", "title"}
 JITTER_SEED = 0
+# A registry's figures show every patient in boxes and medians, but draw at most this many
+# points per box and patient lines per group: beyond that they only hide the summary (and make
+# the page megabytes of SVG).
+MAX_POINTS, MAX_LINES = 500, 150
 SVG_SALT = "cartwh"
 PNG_DPI = 200
 _SVG_LOCK = threading.Lock()  # svg.* settings exist only as rcParams: one temporary change at a time
@@ -159,6 +163,12 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
     return fig
 
 
+def _at_most(values: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """All values, or a random `limit` of them (seeded: the same picture every night)."""
+    values = np.asarray(values)
+    return values if values.size <= limit else rng.choice(values, size=limit, replace=False)
+
+
 def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, group_labels, ylabel: str,
               log_scale: bool, p_text: Optional[str], title: str = "", title_size: float = 11) -> None:
     """One box plot per group with the points jittered on top, n under each label.
@@ -179,7 +189,9 @@ def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, gr
             patch.set_edgecolor(groups[i][1])
     rng = np.random.default_rng(JITTER_SEED)  # fresh per axes: same picture on every call
     for p, v, (_, colour) in zip(pos, vals, groups):
-        ax.scatter(p + rng.uniform(-0.15, 0.15, v.size), v, s=16, color=colour, alpha=0.8, edgecolors="none", zorder=3)
+        shown = _at_most(v, MAX_POINTS, rng)  # boxes use every value; a registry's points would hide them
+        ax.scatter(p + rng.uniform(-0.15, 0.15, shown.size), shown, s=16 if v.size <= MAX_POINTS else 4, color=colour,
+                   alpha=0.8, edgecolors="none", zorder=3)  # fmt: skip
     if log_scale:
         _log_scale(ax, np.concatenate(vals) if vals else [])
     ax.set(xlim=(0.4, len(groups) + 0.6), xticks=pos,
@@ -239,7 +251,9 @@ def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, gro
     ax, handles = fig.add_subplot(), []
     for g, colour in groups:
         kg = k[k["group"] == g]
-        for _, p in kg.groupby("patient_key", sort=False):
+        patients = kg["patient_key"].unique()
+        drawn = set(_at_most(patients, MAX_LINES, np.random.default_rng(JITTER_SEED)))  # medians use everyone
+        for _, p in kg[kg["patient_key"].isin(drawn)].groupby("patient_key", sort=False):
             p = p.sort_values("study_day")
             ax.plot(p["study_day"], p["car_t_per_ul"], color=colour, lw=0.7, alpha=0.35, marker=".", ms=2)
         per_patient = kg.groupby([median_day, "patient_key"])["car_t_per_ul"].median()  # one value each
@@ -247,7 +261,9 @@ def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, gro
         per_day = per_day[per_day["count"] >= min_patients]
         handles += ax.plot(per_day.index, per_day["median"], color=colour, lw=2.4, marker="o", ms=4,
                            label=f"{_label(g, group_labels)}, median (n = {kg['patient_key'].nunique()})")
-    handles.append(Line2D([], [], color="grey", lw=0.7, alpha=0.6, label="individual patients"))
+    most = max((k.loc[k["group"] == g, "patient_key"].nunique() for g, _ in groups), default=0)
+    sample = f" ({MAX_LINES} random per group)" if most > MAX_LINES else ""
+    handles.append(Line2D([], [], color="grey", lw=0.7, alpha=0.6, label=f"individual patients{sample}"))
     _log_scale(ax, k["car_t_per_ul"])
     hi = float(day_max) if day_max is not None else max(float(k["study_day"].max()), 7.0) if len(k) else 28.0
     ax.set(xlim=(0, hi), xlabel="Days after infusion")
