@@ -8,7 +8,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 
 DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
 
-.PHONY: install run test status serve docs lock clean
+.PHONY: install run test bench status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,11 @@ run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing
 
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q
+
+# Registries of 24, 1,000, 10,000 and 100,000 patients through the whole nightly run (BENCH_SIZES
+# to choose); prints a table and writes docs/benchmarks.csv and docs/benchmarks.md.
+bench: $(STAMP) $(MANIFEST)
+	$(PY) -m cartwh.benchmark
 
 status: $(STAMP)
 	$(VENV)/bin/cartwh status

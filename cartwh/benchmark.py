@@ -1,0 +1,169 @@
+"""`make bench`: time the whole nightly run on registries of growing size.
+
+For each size a registry is generated into its own data folder and the main job runs in a
+child process (as `make run` would), measured for wall time and peak memory (the child's
+maximum resident set size, from wait4). Stage times come from the run's own summary
+(ops.run_history.step_seconds). DuckDB's bare `read_csv` of the same files is timed as the
+floor for ingestion. Results: a table in the terminal, `docs/benchmarks.csv` and
+`docs/benchmarks.md` (with the machine described).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from cartwh import settings
+from expectations.suites import all_suites
+
+DEFAULT_SIZES = (24, 1_000, 10_000, 100_000)
+INGEST_STEPS = ("raw_redcap_dictionary", "raw_redcap_records", "raw_cytometry_manifests", "raw_cytometry_statistics")
+SOURCES = ("redcap/*.csv", "cytometry/manifests/**/*.csv", "cytometry/statistics/**/*.csv")
+
+
+@dataclass
+class Result:
+    patients: int
+    export_files: int
+    export_mb: float
+    raw_rows: int
+    total_seconds: float
+    peak_rss_mb: float
+    ingest_seconds: float
+    dbt_seconds: float
+    checks_seconds: float
+    statistics_seconds: float
+    report_seconds: float
+    other_seconds: float  # process start, imports, publication: total minus the measured steps
+    read_csv_floor_seconds: float
+    ingest_rows_per_second: float
+    ingest_vs_floor: float  # ingestion time / read_csv time: 2.0 means half of DuckDB's throughput
+    status: str
+
+
+def measured(command: list[str], env: dict) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit status of a child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, child.returncode
+
+
+def read_csv_floor(landing: Path) -> float:
+    """DuckDB reading every export once (all columns as text): what no ingestion can beat."""
+    con = duckdb.connect()
+    start = time.perf_counter()
+    for pattern in SOURCES:
+        files = str(landing / pattern)
+        con.execute(f"SELECT count(*) FROM read_csv('{files}', union_by_name = true, all_varchar = true)").fetchall()
+    return time.perf_counter() - start
+
+
+def stage_seconds(steps: dict[str, float]) -> dict[str, float]:
+    """Seconds per stage from the step keys of a run (the publishing step is still running
+    when the run summary is taken, so it is part of `other`)."""
+    checks = {s.name for s in all_suites()}
+    stages = dict(ingest=0.0, dbt=0.0, checks=0.0, statistics=0.0, report=0.0)
+    for step, seconds in steps.items():
+        if step in INGEST_STEPS:
+            stages["ingest"] += seconds
+        elif step == "dbt_models":
+            stages["dbt"] += seconds
+        elif any(step.endswith("_" + name) for name in checks):
+            stages["checks"] += seconds
+        elif step == "study_statistics":
+            stages["statistics"] += seconds
+        elif step == "reports__study_report":
+            stages["report"] += seconds
+    return stages
+
+
+def run_size(patients: int, root: Path) -> Result:
+    data = root / f"registry_{patients}"
+    env = {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
+    cartwh = str(Path(sys.executable).with_name("cartwh"))
+    if not (data / "landing").exists():
+        sites = max(1, min(20, patients // 5_000))
+        subprocess.run([cartwh, "generate", "--landing", str(data / "landing"), "--patients", str(patients),
+                        "--sites", str(sites)], env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    for previous in data.iterdir():  # a full night from nothing: only the exports stay
+        if previous.name != "landing":
+            shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
+    files = [p for p in (data / "landing").rglob("*.csv")]
+    seconds, peak, status = measured([cartwh, "run"], env)
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        steps = json.loads(con.execute("SELECT step_seconds FROM ops.run_history ORDER BY started_at DESC LIMIT 1")
+                           .fetchall()[0][0])  # fmt: skip
+        raw_rows = con.execute("SELECT sum(rows_loaded) FROM raw.landed_files").fetchall()[0][0]
+    finally:
+        con.close()
+    stages = stage_seconds(steps)
+    stages["other"] = seconds - sum(stages.values())
+    floor = read_csv_floor(data / "landing")
+    return Result(
+        patients, len(files), round(sum(p.stat().st_size for p in files) / 1e6, 1), int(raw_rows), round(seconds, 1),
+        round(peak), *(round(stages[k], 1) for k in ("ingest", "dbt", "checks", "statistics", "report", "other")),
+        round(floor, 2), round(raw_rows / stages["ingest"]) if stages["ingest"] else 0,
+        round(stages["ingest"] / floor, 1) if floor else 0.0, "ok" if status == 0 else f"exit {status}",
+    )  # fmt: skip
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    memory_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                         if line.startswith("MemTotal")))  # fmt: skip
+    return (f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.0f} GB RAM, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+
+
+def table(results: list[Result]) -> str:
+    head = ["patients", "files", "MB", "raw rows", "total s", "peak MB", "ingest s", "dbt s", "checks s", "stats s",
+            "report s", "other s", "read_csv s", "rows/s", "ingest/floor", "status"]  # fmt: skip
+    rows = [[f"{v:,}" if isinstance(v, int) else str(v) for v in asdict(r).values()] for r in results]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    line = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def write_results(results: list[Result], docs: Path) -> None:
+    with open(docs / "benchmarks.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in results)
+    (docs / "benchmarks.md").write_text(
+        "# Benchmarks\n\nGenerated by `make bench` (`cartwh/benchmark.py`); the analysis is in `docs/scaling.md`.\n\n"
+        f"Machine: {machine()}.\n\n{table(results)}\n\n"
+        "Total: the whole main job in a child process (ingest, dbt build with its tests, checks, statistics, "
+        "reports, publish), wall time; peak MB: the child's maximum resident memory; stage seconds from "
+        "`ops.run_history` (other: process start, imports and publication); read_csv: DuckDB reading the same files once, the floor for ingestion; ingest/floor: "
+        "how many times slower ingestion is than that floor.\n",
+        encoding="utf-8",
+    )
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
+    root = Path(os.environ.get("BENCH_DIR", settings.data_dir() / "bench"))
+    results = []
+    for patients in sizes:
+        results.append(run_size(patients, root))
+        print(table(results), flush=True)
+    write_results(results, settings.PROJECT_ROOT / "docs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
