@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.ingest.warehouse import quote, quote_literal
+from cartwh.ingest.warehouse import quote, quote_literal, remove_database
 
 
 def publish(working: duckdb.DuckDBPyConnection, published: Path) -> Path:
@@ -23,8 +23,7 @@ def publish(working: duckdb.DuckDBPyConnection, published: Path) -> Path:
     published = Path(published)
     published.parent.mkdir(parents=True, exist_ok=True)
     temporary = published.with_name(published.name + ".next")
-    for stale in (temporary, temporary.with_name(temporary.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    remove_database(temporary)
     source = working.execute("SELECT current_database()").fetchall()[0][0]
     working.execute(f"ATTACH {quote_literal(str(temporary))} AS next_published")
     try:

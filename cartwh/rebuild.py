@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.ingest import ingest_source
-from cartwh.ingest.warehouse import connect, ensure_raw_schema
+from cartwh.ingest.warehouse import connect, remove_database
 
 LEDGER = "SELECT source, file, archive_path FROM raw.landed_files ORDER BY load_id"
 
@@ -33,9 +33,8 @@ def read_ledger(warehouse: Path) -> list[tuple[str, str, str]]:
 
 def replay(ledger: list[tuple[str, str, str]], target: Path, archive: Path) -> int:
     """Ingest every archived version, one at a time in ledger order, into a new warehouse."""
-    con = connect(target)
+    con = connect(target)  # creates the raw schema
     try:
-        ensure_raw_schema(con)
         with tempfile.TemporaryDirectory() as folder:
             landing = Path(folder)
             for source, name, archived in ledger:
@@ -54,8 +53,7 @@ def rebuild_raw(working: Path, ledger_from: Path, archive: Path) -> int:
     warehouse itself, or the published copy when the working one is lost)."""
     ledger = read_ledger(ledger_from)
     fresh = working.with_name(working.stem + ".rebuilding.duckdb")
-    for stale in (fresh, Path(f"{fresh}.wal")):
-        stale.unlink(missing_ok=True)
+    remove_database(fresh)
     replayed = replay(ledger, fresh, archive)
     if working.exists():
         os.replace(working, working.with_name(working.stem + ".before-rebuild.duckdb"))

@@ -5,6 +5,7 @@ never logs its warning) during the test run; and a small warehouse harness for t
 write exports by hand and ingest them.
 """
 
+import csv
 import hashlib
 import hmac
 import os
@@ -93,3 +94,12 @@ def demo_warehouse(tmp_path_factory) -> Path:
     result, _ = run_main_job(root)
     assert result.success
     return root / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def demo_identifiers(demo_warehouse) -> list[str]:
+    """Every name, MRN and birth date the demo's REDCap export holds: none may leave raw exports."""
+    export = next((demo_warehouse.parent / "landing" / "redcap").glob("*.csv"))
+    with open(export, newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["patient_name"]]
+    return [r[column] for r in rows for column in ("patient_name", "mrn", "birth_date")]

@@ -4,7 +4,6 @@ raises no false alarm; batch suites only read what is new; the distribution chec
 systematic unit error."""
 
 import shutil
-from pathlib import Path
 
 import duckdb
 import great_expectations.expectations as gxe

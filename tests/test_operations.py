@@ -168,17 +168,13 @@ def test_cartwh_sql_answers_in_table_csv_and_json(demo_warehouse):
         {"bridging_group": "chemotherapy", "n": 14}, {"bridging_group": "inotuzumab", "n": 10}]
 
 
-def test_published_copy_holds_no_direct_identifier(demo_warehouse):
-    data = demo_warehouse.parent
-    with open(next((data / "landing" / "redcap").glob("*.csv")), newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["patient_name"]]
-    identifiers = [r[c] for r in rows for c in ("patient_name", "mrn", "birth_date")]
-    con = duckdb.connect(str(data / "published" / "warehouse.duckdb"), read_only=True)
+def test_published_copy_holds_no_direct_identifier(demo_warehouse, demo_identifiers):
+    con = duckdb.connect(str(demo_warehouse.parent / "published" / "warehouse.duckdb"), read_only=True)
     columns = con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
                           "WHERE data_type = 'VARCHAR'").fetchall()  # fmt: skip
     assert not {c for _, _, c in columns} & {"patient_name", "mrn", "birth_date", "record_id"}
     for schema, table, column in columns:
-        hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" IN ?', [identifiers]).fetchall()
+        hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" IN ?', [demo_identifiers]).fetchall()
         assert hits == [(0,)], (schema, table, column)
     con.close()
 

@@ -49,6 +49,12 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     return con
 
 
+def remove_database(path: Path) -> None:
+    """Delete a DuckDB file and its write-ahead log, if there (a leftover of an interrupted build)."""
+    for part in (Path(path), Path(f"{path}.wal")):
+        part.unlink(missing_ok=True)
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
 

@@ -1,4 +1,5 @@
-"""The data manager's morning page: what is wrong in the exports, and can the marts be trusted.
+"""The data manager's morning page: what is wrong in the exports, and can the marts be trusted;
+and its short version inside the study report (`quality_summary`).
 
 Read from the warehouse: `quality.*` (check results, failing rows), `raw.quarantine` and
 `raw.landed_files`. Open issues are those in file versions still current (a corrected
@@ -44,6 +45,26 @@ QUARANTINE = """
     SELECT q.file, q."row", q.column_name, q.reason, q.patient_key FROM raw.quarantine AS q
     JOIN raw.landed_files AS l ON l.load_id = q.load_id WHERE l.superseded_by IS NULL
     ORDER BY q.file, q."row" LIMIT {limit}
+"""
+FILES = """
+    SELECT source, count(*) FILTER (WHERE superseded_by IS NULL) AS current_files,
+           count(superseded_by) AS superseded_files, sum(rows_loaded) AS rows_loaded,
+           sum(rows_quarantined) AS rows_quarantined, max(loaded_at) AS last_loaded_at
+    FROM raw.landed_files GROUP BY source ORDER BY source
+"""
+# Derived values a reader of the tables would miss first, with the reason the mart gives.
+MISSING = """
+    SELECT 'Tumour-burden transition' AS value, transition_missing AS reason, count(*) AS patients
+      FROM marts.tumor_burden_transitions WHERE tumor_burden_transition IS NULL GROUP BY ALL
+    UNION ALL
+    SELECT 'ALL-Hematotox score', 'missing: ' || missing_components, count(*)
+      FROM marts.hematotox_scores WHERE hematotox_score IS NULL GROUP BY ALL
+    UNION ALL
+    SELECT 'AUC_14', auc_null_reason, count(*) FROM marts.car_t_expansion WHERE auc_14 IS NULL GROUP BY ALL
+    UNION ALL
+    SELECT 'Phenotype at peak', 'no phenotype tube at the peak sample', count(*)
+      FROM marts.car_t_expansion WHERE NOT phenotype_at_peak_available GROUP BY ALL
+    ORDER BY 1, 2
 """
 LANDED_SINCE = """
     SELECT source, count(*) AS files, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined
@@ -108,6 +129,17 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
         last_nights=_last_nights(con),
     )  # fmt: skip
+
+
+def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
+    """The study report's short version: files ingested, the open quarantine (first 50 rows),
+    and which derived values are missing and why (the reasons the marts carry beside NULLs)."""
+    return {
+        "files": _frame(con, FILES),
+        "quarantine": _frame(con, QUARANTINE.format(limit=50)),
+        "quarantine_total": _scalar(con, "SELECT count(*) FROM raw.quarantine"),
+        "missing": _frame(con, MISSING),
+    }
 
 
 def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root: Path) -> Path:

@@ -18,7 +18,7 @@ from cartwh.report.figures import save
 from cartwh.report.methods import methods_paragraphs
 from cartwh.report.pages import write_page
 from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel
-from cartwh.report.quality import quality_summary
+from cartwh.report.quality_report import quality_summary
 from cartwh.report.tables import display_table, group_sizes
 from cartwh.study.compute import ANALYTICS_TABLES
 from cartwh.study.config import Plan
