@@ -32,20 +32,32 @@ def read_ledger(warehouse: Path) -> list[tuple[str, str, str]]:
 
 
 def replay(ledger: list[tuple[str, str, str]], target: Path, archive: Path) -> int:
-    """Ingest every archived version, one at a time in ledger order, into a new warehouse."""
+    """Ingest every archived version in ledger order into a new warehouse. Consecutive versions
+    of one source land together (one batched ingestion), until a name comes back: a later
+    version of a file must land after the one it supersedes."""
     con = connect(target)  # creates the raw schema
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            landing = Path(folder)
-            for source, name, archived in ledger:
-                path = landing / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(archived, path)
+        for source, names in _landings(ledger):
+            with tempfile.TemporaryDirectory() as folder:
+                landing = Path(folder)
+                for name, archived in names.items():
+                    path = landing / name
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(archived, path)
                 ingest_source(con, landing, source, archive)
-                path.unlink()
     finally:
         con.close()
     return len(ledger)
+
+
+def _landings(ledger: list[tuple[str, str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """The ledger cut into landings: (source, {name: archived path}), no name twice in one."""
+    landings: list[tuple[str, dict[str, str]]] = []
+    for source, name, archived in ledger:
+        if not landings or landings[-1][0] != source or name in landings[-1][1]:
+            landings.append((source, {}))
+        landings[-1][1][name] = archived
+    return landings
 
 
 def rebuild_raw(working: Path, ledger_from: Path, archive: Path) -> int:

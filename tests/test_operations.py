@@ -211,3 +211,12 @@ def test_rebuild_from_the_archive_reproduces_marts_and_statistics(demo_copy):
     assert "Replayed 225 archived file versions" in done.stdout
     assert state() == before  # same mart snapshot (a content hash), same numbers
     assert _tree_digest(demo_copy / "landing") == landing and _tree_digest(demo_copy / "archive") == archive
+
+
+def test_rebuild_lands_consecutive_versions_together_until_a_name_returns():
+    from cartwh.rebuild import _landings
+
+    ledger = [("redcap", "r/a.csv", "1"), ("stats", "s/a.csv", "2"), ("stats", "s/b.csv", "3"),
+              ("stats", "s/a.csv", "4"), ("stats", "s/c.csv", "5"), ("redcap", "r/a.csv", "6")]  # fmt: skip
+    assert _landings(ledger) == [("redcap", {"r/a.csv": "1"}), ("stats", {"s/a.csv": "2", "s/b.csv": "3"}),
+                                 ("stats", {"s/a.csv": "4", "s/c.csv": "5"}), ("redcap", {"r/a.csv": "6"})]  # fmt: skip

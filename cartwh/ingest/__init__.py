@@ -1,10 +1,14 @@
 """Ingest landed exports into the DuckDB raw layer.
 
-Every file version is one transaction: it loads whole (valid rows in, bad rows quarantined
-with file, row, column and reason) or not at all. A file already loaded (same checksum) is
-skipped; a new version of the same file supersedes the old one, whose rows stay in raw,
-marked through raw.landed_files.superseded_by. Content that is already current (under any
-path) is skipped. Each loaded version is archived by checksum.
+New file versions of a source are loaded in batches: files that share a header are read by one
+DuckDB scan and validated by one set of queries, so a night of thousands of small exports costs
+about what their bytes cost, not a fixed price per file. A batch is one transaction; if any of
+its files cannot be read, the batch is rolled back and its files are loaded one by one, so each
+file still loads whole (valid rows in, bad rows quarantined with file, row, column and reason)
+or not at all, and the error names the file. A file already loaded (same checksum) is skipped;
+a new version of the same file supersedes the old one, whose rows stay in raw, marked through
+raw.landed_files.superseded_by. Content that is already current (under any path) is skipped.
+Each loaded version is archived by checksum.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,25 +24,28 @@ import duckdb
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
+from cartwh.ingest.csv_reader import BATCH, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, reset_row_keys
-from cartwh.ingest.validation import PROBLEMS, problem_rows
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE
+from cartwh.ingest.validation import PROBLEMS
+from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
 
 log = logging.getLogger(__name__)
+
+
+# A batch is bounded in bytes so that memory stays flat however much lands in one night.
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
     folder: str  # inside the landing folder
-    load: Callable[..., dict[str, int]]
+    load: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], list[str]]  # -> raw tables written
 
 
 SOURCES = {
-    "redcap": Source("redcap", "redcap",
-                     lambda con, path, name, load_id: redcap_loader.load_redcap_export(
-                         con, path, name, load_id, project_dictionary())),  # fmt: skip
+    "redcap": Source("redcap", "redcap", lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary())),
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics),
 }
@@ -67,62 +74,117 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
     report = IngestReport(source_name)
-    folder = Path(landing) / source.folder
-    for path in sorted(folder.rglob("*.csv")) if folder.exists() else []:
-        name = path.relative_to(landing).as_posix()
-        checksum = sha256(path)
-        # Skip content that is already current; a re-export reverting to older content loads again.
-        known = con.execute(f"SELECT 1 FROM {LANDED_FILES} WHERE source = ? AND sha256 = ? AND superseded_by IS NULL",
-                            [source_name, checksum]).fetchall()  # fmt: skip
-        if known:
-            report.files_skipped.append(name)
-            continue
-        try:
-            _load_file(con, source, path, name, checksum, archive, report)
-        except ExportError as error:
-            log.error("ingestion of %s failed: %s", name, error)
-            report.failures.append(error)
+    for batch in _batches(_new_files(con, Path(landing), source, report), report):
+        _load(con, source, batch, archive, report)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
 
 
-def _load_file(con, source: Source, path: Path, name: str, checksum: str, archive: Path, report: IngestReport):
+def _new_files(con, landing: Path, source: Source, report: IngestReport) -> list[ExportFile]:
+    """The source's files whose content is not already current; the others are skipped."""
+    # A re-export reverting to older (superseded) content loads again.
+    current = {row[0] for row in con.execute(f"SELECT sha256 FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL",
+                                             [source.name]).fetchall()}  # fmt: skip
+    folder = landing / source.folder
+    new = []
+    for path in sorted(folder.rglob("*.csv")) if folder.exists() else []:
+        name, checksum = path.relative_to(landing).as_posix(), sha256(path)
+        if checksum in current:
+            report.files_skipped.append(name)
+        else:
+            current.add(checksum)  # the same content twice in one night loads once
+            new.append(ExportFile(path, name, checksum))
+    return new
+
+
+def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
+    """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
+    each. A file whose header cannot be read fails here, alone."""
+    groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
+    sizes: dict[tuple[str, ...], int] = {}  # bytes in each header's last chunk
+    for file in files:
+        try:
+            header = tuple(read_header(file.path, file.name))
+        except ExportError as error:
+            _failed(report, error)
+            continue
+        chunks, size = groups.setdefault(header, [[]]), file.path.stat().st_size
+        if chunks[-1] and sizes[header] + size > BATCH_BYTES:
+            chunks.append([])
+            sizes[header] = 0
+        chunks[-1].append(file)
+        sizes[header] = sizes.get(header, 0) + size
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def _load(con, source: Source, files: list[ExportFile], archive: Path, report: IngestReport) -> None:
+    try:
+        _load_batch(con, source, files, archive, report)
+    except ExportError as error:
+        if len(files) == 1:
+            _failed(report, error)
+        else:  # find the file at fault: the others load
+            for file in files:
+                _load(con, source, [file], archive, report)
+
+
+def _failed(report: IngestReport, error: ExportError) -> None:
+    log.error("ingestion of %s failed: %s", error.file, error)
+    report.failures.append(error)
+
+
+def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, report: IngestReport) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
-        load_id = con.execute("SELECT nextval('raw.load_id_seq')").fetchall()[0][0]
+        ids = sorted(r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall())
+        files = [replace(f, load_id=i) for f, i in zip(files, ids)]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR)")
+        insert_rows(con, BATCH, [(f.load_id, str(f.path), f.name) for f in files])
         reset_row_keys(con)
-        rows = source.load(con, path, name, load_id)
-        quarantined = problem_rows(con)
+        tables = source.load(con, files)
         con.execute(
             f"""INSERT INTO {QUARANTINE} (load_id, file, row, column_name, reason, value, patient_key)
-                SELECT {load_id}, ?, p.row, p.column_name,
+                SELECT p.load_id, b.file, p.row, p.column_name,
                        CASE WHEN p.scope IS NULL THEN p.reason ELSE p.reason || ' [form ' || p.scope || ']' END,
                        p.value, k.patient_key
-                FROM {PROBLEMS} p LEFT JOIN {ROW_KEYS} k USING (row)
-                ORDER BY p.row""",
-            [name],
+                FROM {PROBLEMS} p JOIN {BATCH} b USING (load_id) LEFT JOIN {ROW_KEYS} k USING (load_id, row)
+                ORDER BY p.load_id, p.row"""
         )
-        stored = _archive(path, checksum, archive)
-        previous = con.execute(f"SELECT load_id FROM {LANDED_FILES} WHERE source = ? AND file = ? AND superseded_by IS NULL",
-                               [source.name, name]).fetchall()  # fmt: skip
-        con.execute(
-            f"INSERT INTO {LANDED_FILES} VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, NULL)",
-            [load_id, source.name, name, checksum, path.stat().st_size, sum(rows.values()), quarantined, str(stored)],
-        )
-        if previous:
-            con.execute(f"UPDATE {LANDED_FILES} SET superseded_by = ? WHERE load_id IN ({', '.join('?' * len(previous))})",
-                        [load_id, *[p[0] for p in previous]])  # fmt: skip
-            report.files_superseding.append(name)
+        quarantined = dict(con.execute(f"SELECT load_id, count(DISTINCT row) FROM {PROBLEMS} GROUP BY load_id").fetchall())
+        rows = _rows_loaded(con, tables, ids)
+        superseding = [r[0] for r in con.execute(
+            f"""UPDATE {LANDED_FILES} l SET superseded_by = b.load_id FROM {BATCH} b
+                WHERE l.source = ? AND l.file = b.file AND l.superseded_by IS NULL RETURNING l.file""",
+            [source.name]).fetchall()]  # fmt: skip
+        ledger = [(f.load_id, source.name, f.name, f.checksum, f.path.stat().st_size, sum(rows[f.load_id].values()),
+                   quarantined.get(f.load_id, 0), None, str(_archive(f.path, f.checksum, archive)), None)
+                  for f in files]  # fmt: skip
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT * FROM {LANDED_FILES} LIMIT 0")
+        insert_rows(con, "_ledger", ledger)
+        con.execute(f"INSERT INTO {LANDED_FILES} SELECT * REPLACE (current_timestamp AS loaded_at) FROM _ledger")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    report.files_loaded.append(name)
-    report.rows_quarantined += quarantined
-    for table, count in rows.items():
-        report.rows[table] = report.rows.get(table, 0) + count
-    log.info("loaded %s: %d rows, %d quarantined", name, sum(rows.values()), quarantined)
+    for f in files:
+        report.files_loaded.append(f.name)
+        for table, count in rows[f.load_id].items():
+            report.rows[table] = report.rows.get(table, 0) + count
+        log.info("loaded %s: %d rows, %d quarantined", f.name, sum(rows[f.load_id].values()),
+                 quarantined.get(f.load_id, 0))  # fmt: skip
+    report.files_superseding += sorted(set(superseding))
+    report.rows_quarantined += sum(quarantined.values())
+
+
+def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Rows each file of the batch added to each raw table (load ids of a batch are the newest)."""
+    rows = {load_id: dict.fromkeys(tables, 0) for load_id in load_ids}
+    for table in tables:
+        for load_id, count in con.execute(f"SELECT _load_id, count(*) FROM {table} WHERE _load_id >= ? GROUP BY 1",
+                                          [load_ids[0]]).fetchall():  # fmt: skip
+            rows[load_id][table] = count
+    return rows
 
 
 def _archive(path: Path, checksum: str, archive: Path) -> Path:

@@ -18,7 +18,7 @@ from cartwh.contract.cytometry import (
     TIMEPOINT_DAYS,
     split_column,
 )
-from cartwh.ingest.csv_reader import ROWS, read_rows
+from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.validation import (
@@ -27,6 +27,7 @@ from cartwh.ingest.validation import (
     add_duplicate_problems,
     check_rules,
     excluded,
+    for_each_file,
     reset_problems,
     unpivot_values,
 )
@@ -46,15 +47,12 @@ _MANIFEST_RULES = [
 ]
 
 
-def _count(con, table: str, load_id: int) -> int:
-    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchall()[0][0]
-
-
-def load_manifest(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int) -> dict[str, int]:
-    header, structural = read_rows(con, path, name)
+def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
+    """Insert the valid rows of a batch of manifests; return the raw tables written."""
+    header, structural = read_rows(con, files)
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
     if missing:
-        raise ExportError(name, "required manifest column missing", row=1, column=missing[0])
+        raise ExportError(files[0].name, "required manifest column missing", row=1, column=missing[0])
     reset_problems(con, structural)
     unpivot_values(con, list(MANIFEST_COLUMNS))
     check_rules(con, _MANIFEST_RULES)
@@ -68,14 +66,16 @@ def load_manifest(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int)
     con.execute(
         f"""INSERT INTO {SAMPLES}
             SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
-                   panel, TRY_CAST(acquisition_date AS DATE), {load_id}, _row
+                   panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
             FROM {ROWS} {join_keys()} WHERE {excluded()}"""
     )
-    return {SAMPLES: _count(con, SAMPLES, load_id)}
+    return [SAMPLES]
 
 
-def load_statistics(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int) -> dict[str, int]:
-    header, structural = read_rows(con, path, name)
+def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
+    """Insert a batch of population statistics exports, melted; return the raw tables written."""
+    header, structural = read_rows(con, files)
+    name = files[0].name
     sample = header[0]
     if sample.strip() not in (SAMPLE_COLUMN, "", "Name"):
         raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
@@ -88,7 +88,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, path, name: str, load_id: in
             notes.append(Problem(1, column, "not a '<gate path> | <statistic>' column of a known statistic: ignored"))
     if not measures:
         raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
-    reset_problems(con, structural + notes)
+    reset_problems(con, structural + for_each_file(files, notes))
     con.execute(f"DELETE FROM {ROWS} WHERE trim({quote(sample)}) IN ({', '.join(map(quote_literal, SUMMARY_ROWS))})")
     rules = [Rule(sample, required=True)] + [
         Rule(column, "DOUBLE", 0, 100 if statistic in PERCENT_STATISTICS else None) for column, _, statistic in measures
@@ -104,8 +104,8 @@ def load_statistics(con: duckdb.DuckDBPyConnection, path, name: str, load_id: in
     insert_rows(con, "_measures", measures)
     con.execute(
         f"""INSERT INTO {STATS}
-            SELECT x._sample, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), {load_id}, x._row
+            SELECT x._sample, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
             FROM {VALUES} x JOIN _measures m USING (column_name)
-            WHERE {excluded(row="x._row")}"""
+            WHERE {excluded(table="x")}"""
     )
-    return {STATS: _count(con, STATS, load_id)}
+    return [STATS]

@@ -19,7 +19,7 @@ from cartwh.contract.redcap import (
     DataDictionary,
     Field,
 )
-from cartwh.ingest.csv_reader import ROWS, read_rows
+from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -27,6 +27,7 @@ from cartwh.ingest.validation import (
     add_duplicate_problems,
     check_rules,
     excluded,
+    for_each_file,
     reset_problems,
     unpivot_values,
 )
@@ -99,17 +100,16 @@ def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str
     return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})" if repeats else f"({any_value})"
 
 
-def load_redcap_export(con: duckdb.DuckDBPyConnection, path, name: str, load_id: int,
-                       dictionary: DataDictionary) -> dict[str, int]:  # fmt: skip
-    """Insert the export's valid rows; return rows loaded per raw table. Problems stay in PROBLEMS."""
-    header, structural = read_rows(con, path, name)
+def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], dictionary: DataDictionary) -> list[str]:
+    """Insert the valid rows of a batch of exports; return the raw tables written. Problems stay in PROBLEMS."""
+    header, structural = read_rows(con, files)
     if RECORD_ID not in header:
-        raise ExportError(name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
+        raise ExportError(files[0].name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
     present = set(header)
     known = set(dictionary.export_header())
-    reset_problems(con, structural + [
+    reset_problems(con, structural + for_each_file(files, [
         Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known
-    ])  # fmt: skip
+    ]))  # fmt: skip
     register_patient_keys(con)
     rules = [Rule(RECORD_ID, required=True),
              Rule(REPEAT_INSTRUMENT, choices=REPEATING_FORMS),
@@ -120,14 +120,15 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, path, name: str, load_id:
     add_duplicate_problems(con, header, [c for c in (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present],
                            "record, repeating instrument and instance")  # fmt: skip
     if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
-        con.execute(f"INSERT INTO {PROBLEMS} SELECT _row, NULL, '{REPEAT_INSTANCE}', "
+        con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
-    return {table_name(form): _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present),
-                                           load_id) for form in dictionary.forms}  # fmt: skip
+    for form in dictionary.forms:
+        _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present))
+    return [table_name(form) for form in dictionary.forms]
 
 
-def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], where: str, load_id: int) -> int:
+def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], where: str) -> None:
     table = table_name(form)
     columns = _columns(dictionary, form)
     ensure_table(con, table, columns)
@@ -142,7 +143,7 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
         select[AGE_COLUMN] = _age_at_infusion(present)
     status = f"{form}_complete"
     select["form_status"] = f"TRY_CAST({quote(status)} AS SMALLINT)" if status in present else "NULL"
-    select["_load_id"] = str(load_id)
+    select["_load_id"] = "_load_id"
     select["_source_row"] = "_row"
     names = ", ".join(quote(c) for c in select)
     values = ", ".join(select.values())
@@ -150,4 +151,3 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
         f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
         f"{join_keys()} WHERE {where} AND {excluded(form)}"
     )
-    return con.execute(f"SELECT count(*) FROM {table} WHERE _load_id = ?", [load_id]).fetchall()[0][0]

@@ -3,8 +3,9 @@
 Each rule says what a column's non-empty values must be (SQL type, range, allowed codes).
 The export's text table is unpivoted to (row, column, value) once, joined to the rules, and
 every broken value becomes a problem naming row, column and reason. Problems collect in the
-temp table PROBLEMS (row, scope, column_name, reason, value); a row with a problem in a scope
-(a REDCap form, or NULL for the whole row) is quarantined, not loaded, for that scope.
+temp table PROBLEMS (load_id, row, scope, column_name, reason, value); a row with a problem in a
+scope (a REDCap form, or NULL for the whole row) is quarantined, not loaded, for that scope. A
+batch holds many files: every problem and every row is keyed by (load id, row).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cartwh.ingest.errors import Problem
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
 PROBLEMS = "_problems"
-VALUES = "_export_values"  # (row, column_name, v): every non-empty cell
+VALUES = "_export_values"  # (_load_id, _row, column_name, v): every non-empty cell
 
 _TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time", "BIGINT": "an integer",
                 "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
@@ -47,12 +48,18 @@ class Rule:
     required: bool = False
 
 
-def reset_problems(con: duckdb.DuckDBPyConnection, structural: list[Problem]) -> None:
+def reset_problems(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, Problem]]) -> None:
+    """Start a batch's problems with those found before its values are checked, per load id."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {PROBLEMS} "
-        "(row BIGINT, scope VARCHAR, column_name VARCHAR, reason VARCHAR, value VARCHAR)"
+        "(load_id BIGINT, row BIGINT, scope VARCHAR, column_name VARCHAR, reason VARCHAR, value VARCHAR)"
     )
-    insert_rows(con, PROBLEMS, [(p.row, None, p.column, p.reason, p.value) for p in structural])  # fmt: skip
+    insert_rows(con, PROBLEMS, [(i, p.row, None, p.column, p.reason, p.value) for i, p in structural])
+
+
+def for_each_file(files, problems: list[Problem]) -> list[tuple[int, Problem]]:
+    """Header problems hold for every file of a batch (they share the header)."""
+    return [(f.load_id, p) for f in files for p in problems]
 
 
 def unpivot_values(con: duckdb.DuckDBPyConnection, columns: list[str], sample: str | None = None) -> None:
@@ -61,7 +68,7 @@ def unpivot_values(con: duckdb.DuckDBPyConnection, columns: list[str], sample: s
     extra = f", {quote(sample)} AS _sample" if sample else ""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {VALUES} AS SELECT * FROM "
-        f"(UNPIVOT (SELECT _row{extra}, {on} FROM {ROWS}) ON {on} INTO NAME column_name VALUE v)"
+        f"(UNPIVOT (SELECT _load_id, _row{extra}, {on} FROM {ROWS}) ON {on} INTO NAME column_name VALUE v)"
     )
 
 
@@ -78,8 +85,8 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
                              for t, label in _TYPE_LABELS.items())  # fmt: skip
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            SELECT row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
-                SELECT x._row AS row, r.scope, x.column_name, x.v, r.hide, CASE
+            SELECT load_id, row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
+                SELECT x._load_id AS load_id, x._row AS row, r.scope, x.column_name, x.v, r.hide, CASE
                     WHEN r.choices IS NOT NULL AND NOT list_contains(r.choices, x.v)
                         THEN 'not one of the allowed codes (' || array_to_string(r.choices, ', ') || ')'
                     {type_reasons}
@@ -91,35 +98,34 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     )
     for rule in (r for r in rules if r.required):
         con.execute(
-            f"INSERT INTO {PROBLEMS} SELECT _row, {quote_literal(rule.scope)}, {quote_literal(rule.column)}, "
+            f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, {quote_literal(rule.scope)}, {quote_literal(rule.column)}, "
             f"'required value is empty', NULL FROM {ROWS} WHERE {quote(rule.column)} IS NULL "
             f"OR trim({quote(rule.column)}) = ''"
         )
 
 
 def add_duplicate_problems(con: duckdb.DuckDBPyConnection, header: list[str], key: list[str], what: str) -> None:
-    """Exact copies of an earlier row are set aside; rows that share a key but disagree all are."""
+    """Exact copies of an earlier row of the same file are set aside; rows of a file that share a
+    key but disagree all are."""
     content = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, chr(0))" for c in header) + "))"
     key_sql = "concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, '')" for c in key) + ")"
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            WITH hashed AS (SELECT _row, {key_sql} AS k, {content} AS content FROM {ROWS}),
-            grouped AS (SELECT k, min(_row) AS first_row, count(DISTINCT content) AS versions,
+            WITH hashed AS (SELECT _load_id, _row, {key_sql} AS k, {content} AS content FROM {ROWS}),
+            grouped AS (SELECT _load_id, k, min(_row) AS first_row, count(DISTINCT content) AS versions,
                                string_agg(_row::VARCHAR, ', ' ORDER BY _row) AS rows
-                        FROM hashed GROUP BY k HAVING count(*) > 1)
-            SELECT h._row, NULL, NULL,
+                        FROM hashed GROUP BY _load_id, k HAVING count(*) > 1)
+            SELECT h._load_id, h._row, NULL, NULL,
                    CASE WHEN g.versions > 1 THEN 'conflicting rows for the same {what} (rows ' || g.rows || ')'
                         ELSE 'exact duplicate of row ' || g.first_row END, NULL
-            FROM hashed h JOIN grouped g USING (k)
+            FROM hashed h JOIN grouped g USING (_load_id, k)
             WHERE g.versions > 1 OR h._row > g.first_row"""
     )
 
 
-def excluded(scope: str | None = None, row: str = "_row") -> str:
-    """SQL predicate: the row has no problem in this scope (or in the whole row)."""
-    scoped = f"scope IS NULL OR scope = {quote_literal(scope)}" if scope else "TRUE"
-    return f"{row} NOT IN (SELECT row FROM {PROBLEMS} WHERE {scoped})"
-
-
-def problem_rows(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"SELECT count(DISTINCT row) FROM {PROBLEMS}").fetchall()[0][0]
+def excluded(scope: str | None = None, table: str = ROWS) -> str:
+    """SQL predicate on `table`'s (_load_id, _row): the row has no problem in this scope (or in
+    the whole row)."""
+    scoped = f"(p.scope IS NULL OR p.scope = {quote_literal(scope)})" if scope else "TRUE"
+    return (f"NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {table}._load_id "
+            f"AND p.row = {table}._row AND {scoped})")  # fmt: skip

@@ -1,0 +1,108 @@
+"""Batched ingestion (cartwh/ingest/__init__.py): files of a source that share a header are read
+by one scan and validated together, yet every row, problem and count stays with its own file,
+and a file that cannot be read fails alone while the rest of its batch loads."""
+
+from __future__ import annotations
+
+import pytest
+
+import cartwh.ingest as ingest
+from cartwh.ingest import csv_reader
+from cartwh.ingest.errors import IngestError
+from tests.test_ingest_cytometry import LEUK_COUNT, MANIFEST_HEADER, MANIFESTS, STATS, CytometryWarehouse
+
+SECRET = "batch-ingest-test-secret"
+
+
+@pytest.fixture
+def wh(open_warehouse):
+    return open_warehouse(CytometryWarehouse, SECRET)
+
+
+@pytest.fixture
+def scans(monkeypatch):
+    """How many files each DuckDB scan of the run read."""
+    seen = []
+    read = csv_reader.read_rows
+
+    def counting(con, files):
+        seen.append(len(files))
+        return read(con, files)
+
+    for module in (ingest.cytometry_loader, ingest.redcap_loader):
+        monkeypatch.setattr(module, "read_rows", counting)
+    return seen
+
+
+def test_one_scan_keeps_rows_problems_and_counts_per_file(wh, scans):
+    wh.write(f"{STATS}/a.csv", f"Sample,{LEUK_COUNT}\nA.fcs,100\nA.fcs,100\nB.fcs,200\n")  # row 3 copies row 2
+    wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nA.fcs,300\nC.fcs,-1\nD.fcs,400\n")  # same sample name, other file
+    wh.write(f"{STATS}/c.csv", f"Sample,{LEUK_COUNT}\nE.fcs,500\n")
+    report = wh.ingest()
+    assert scans == [3]
+    assert report.files_loaded == [f"{STATS}/a.csv", f"{STATS}/b.csv", f"{STATS}/c.csv"]
+    assert report.rows_quarantined == 2 and report.rows == {"raw.cytometry_population_stats": 5}
+    assert [r[:4] for r in wh.quarantine()] == [
+        (f"{STATS}/a.csv", 3, None, "exact duplicate of row 2"),
+        (f"{STATS}/b.csv", 3, LEUK_COUNT, "below the minimum 0.0"),
+    ]
+    loaded = wh.rows("SELECT l.file, s.fcs_file, s.value, s._source_row FROM raw.cytometry_population_stats s "
+                     "JOIN raw.landed_files l ON l.load_id = s._load_id ORDER BY l.file, s._source_row")  # fmt: skip
+    assert loaded == [(f"{STATS}/a.csv", "A.fcs", 100.0, 2), (f"{STATS}/a.csv", "B.fcs", 200.0, 4),
+                      (f"{STATS}/b.csv", "A.fcs", 300.0, 2), (f"{STATS}/b.csv", "D.fcs", 400.0, 4),
+                      (f"{STATS}/c.csv", "E.fcs", 500.0, 2)]  # fmt: skip
+    ledger = wh.rows("SELECT file, rows_loaded, rows_quarantined FROM raw.landed_files ORDER BY load_id")
+    assert ledger == [(f"{STATS}/a.csv", 2, 1), (f"{STATS}/b.csv", 2, 1), (f"{STATS}/c.csv", 1, 0)]
+
+
+def test_malformed_rows_are_numbered_within_their_own_file(wh):
+    wh.write(f"{STATS}/a.csv", f"Sample,{LEUK_COUNT}\nA.fcs,1,extra\nB.fcs,2\nC.fcs,3,extra\nD.fcs,4\n")
+    wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nE.fcs,5\nF.fcs,6,extra\nG.fcs,7\n")
+    wh.ingest()
+    assert [r[:2] for r in wh.quarantine()] == [(f"{STATS}/a.csv", 2), (f"{STATS}/a.csv", 4), (f"{STATS}/b.csv", 3)]
+    assert sorted((r[0], r[4]) for r in wh.stats()) == [("B.fcs", 3), ("D.fcs", 5), ("E.fcs", 2), ("G.fcs", 4)]
+
+
+def test_headers_split_batches_and_size_bounds_them(wh, scans, monkeypatch):
+    for i in range(5):
+        wh.write(f"{STATS}/one_{i}.csv", f"Sample,{LEUK_COUNT}\nA{i}.fcs,{i}\n")
+    wh.write(f"{STATS}/two.csv", f"Sample,{LEUK_COUNT},Leukocytes/Lymphocytes | Count\nB.fcs,10,5\n")
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 80)  # two of the small files per batch
+    wh.ingest()
+    assert sorted(scans) == [1, 1, 2, 2]
+    assert wh.rows("SELECT count(*), count(DISTINCT _load_id) FROM raw.cytometry_population_stats") == [(7, 6)]
+
+
+def test_a_file_with_a_bad_header_fails_alone_and_each_failure_names_its_file(wh):
+    good = "A.fcs,P1,peripheral blood,2024-01-02,D7,Lyric,CART-DETECT-v2,2024-01-02\n"
+    wh.write(f"{MANIFESTS}/a.csv", MANIFEST_HEADER + good)
+    wh.write(f"{MANIFESTS}/b_no_panel.csv", MANIFEST_HEADER.replace(",panel", "") + "B.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n")
+    wh.write(f"{MANIFESTS}/c_no_panel.csv", MANIFEST_HEADER.replace(",panel", "") + "C.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n")
+    wh.write(f"{MANIFESTS}/d.csv", MANIFEST_HEADER + good.replace("A.fcs", "D.fcs"))
+    with pytest.raises(IngestError) as raised:
+        wh.ingest("cytometry_manifest")
+    assert [(f.file, f.column) for f in raised.value.failures] == [(f"{MANIFESTS}/b_no_panel.csv", "panel"),
+                                                                   (f"{MANIFESTS}/c_no_panel.csv", "panel")]  # fmt: skip
+    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [(f"{MANIFESTS}/a.csv",), (f"{MANIFESTS}/d.csv",)]
+    assert wh.rows("SELECT fcs_file FROM raw.cytometry_samples ORDER BY 1") == [("A.fcs",), ("D.fcs",)]
+
+
+def test_a_file_gone_before_its_batch_is_read_fails_alone(wh, monkeypatch):
+    """The batch's one scan fails; it is rolled back and its files load one by one."""
+    for name in ("a", "b", "c"):
+        wh.write(f"{STATS}/{name}.csv", f"Sample,{LEUK_COUNT}\n{name}.fcs,1\n")
+    group = ingest._batches
+
+    def then_b_vanishes(files, report):
+        batches = group(files, report)
+        (wh.landing / STATS / "b.csv").unlink()
+        return batches
+
+    monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
+    with pytest.raises(IngestError) as raised:
+        wh.ingest()
+    assert [f.file for f in raised.value.failures] == [f"{STATS}/b.csv"]
+    assert "cannot be read: No such file or directory" in str(raised.value)
+    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY load_id") == [(f"{STATS}/a.csv",), (f"{STATS}/c.csv",)]
+    assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("a.fcs",), ("c.fcs",)]
+    assert wh.rows("SELECT count(*) FROM raw.quarantine") == [(0,)]
