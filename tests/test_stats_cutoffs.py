@@ -190,3 +190,38 @@ def test_split_at():
     assert split_at([0.5, 2], 1.25).tolist() == ["< 1.25", "≥ 1.25"]
     with pytest.raises(ValueError):
         split_at([1, 2], float("nan"))
+
+
+# ---------------------------------------------------------------- registry-sized input
+@pytest.mark.parametrize("seed", [3, 4])
+def test_midrank_delong_and_youden_sweep_equal_the_pairwise_definitions(seed):
+    """The O(N log N) forms against the definitions computed pair by pair and cut-off by cut-off
+    (rounded values, so ties are many)."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=300), 1)
+    y = rng.random(300) < 1 / (1 + np.exp(-x))
+    pos, neg = x[y], x[~y]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    auc = psi.mean()
+    se = math.sqrt(psi.mean(axis=1).var(ddof=1) / len(pos) + psi.mean(axis=0).var(ddof=1) / len(neg))
+    r = roc_auc(x, y)
+    assert r.direction == "higher"
+    assert r.auc == pytest.approx(auc, abs=1e-12)
+    assert (r.ci_lower, r.ci_upper) == pytest.approx((auc - Z * se, auc + Z * se), abs=1e-12)
+    distinct = np.unique(x)
+    cuts = (distinct[:-1] + distinct[1:]) / 2
+    j = [(x[y] >= c).mean() + (x[~y] < c).mean() - 1 for c in cuts]
+    assert youden_cutoff(x, y).cutoff == cuts[int(np.argmax(j))]
+    assert youden_cutoff(x, y).youden_j == pytest.approx(max(j), abs=1e-12)
+    flipped = roc_auc(-x, y)
+    assert flipped.direction == "lower" and flipped.auc == pytest.approx(auc, abs=1e-12)
+
+
+def test_registry_sized_auc_needs_no_pair_matrix():
+    """100,000 patients: 2.5e9 pairs would need 20 GB as a matrix; midranks need a few MB."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=100_000)
+    y = rng.random(100_000) < 0.5
+    r = roc_auc(x, y)
+    u = mannwhitneyu(x[y], x[~y]).statistic
+    assert r.auc == pytest.approx(max(u, y.sum() * (~y).sum() - u) / (y.sum() * (~y).sum()), abs=1e-12)

@@ -272,9 +272,10 @@ def logrank(durations, events, groups) -> dict:
         return res | dict(reason="fewer than two non-empty groups: nothing to compare")
     if e.sum() == 0:
         return res | dict(reason="no events in any group: test undefined")
-    ev_times = np.unique(d[e == 1])
-    groups_at_risk = [len(pd.unique(g[d >= t])) for t in ev_times]
-    if max(groups_at_risk) < 2:
+    # Groups are at risk together at some event time iff two groups last until the first one
+    # (those at risk only shrink over time).
+    last_time = pd.Series(d).groupby(g.to_numpy()).max()
+    if (last_time >= d[e == 1].min()).sum() < 2:
         return res | dict(reason="zero variance: groups are never at risk together at an event time")
     no_ev = [lab for lab in labels if e[(g == lab).to_numpy()].sum() == 0]
     if no_ev:
