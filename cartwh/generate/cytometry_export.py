@@ -51,8 +51,11 @@ def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
         c = {"leukocytes": events}
         of = lambda parent, pct: np.round(parent * s[pct].to_numpy() / 100)  # noqa: E731
         c["monocytes"] = of(events, "monocytes_pct")
-        c["mono_classical"] = of(c["monocytes"], "mono_classical_pct")
-        c["mono_intermediate"] = of(c["monocytes"], "mono_intermediate_pct")
+        # Subsets never add up to more than their parent, whatever the drawn percentages (a few
+        # draws in 100,000 patients exceeded 100 % and exported negative non-classical counts).
+        c["mono_classical"] = np.minimum(of(c["monocytes"], "mono_classical_pct"), c["monocytes"])
+        c["mono_intermediate"] = np.minimum(of(c["monocytes"], "mono_intermediate_pct"),
+                                            c["monocytes"] - c["mono_classical"])
         c["mono_nonclassical"] = c["monocytes"] - c["mono_classical"] - c["mono_intermediate"]
         for key in ("pdc", "mdc", "lymphoblasts", "lymphocytes"):
             c[key] = of(events, f"{key}_pct")
