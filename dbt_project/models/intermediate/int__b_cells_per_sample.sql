@@ -7,9 +7,9 @@ with blood_samples as (
 ),
 
 b_cell_counts as (
-    select fcs_file, value as b_cells_per_ul
-    from {{ ref('stg_cytometry__population_stats') }}
-    where population = 'b_cells' and statistic = 'cells_per_ul'
+    select fcs_file, b_cells_per_ul
+    from {{ ref('int__sample_populations') }}
+    where b_cells_per_ul is not null
 )
 
 select

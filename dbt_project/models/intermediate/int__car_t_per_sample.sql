@@ -22,29 +22,7 @@ memory_samples as (
     where panel_family = 'CART-MEMORY'
 ),
 
-stats as (select * from {{ ref('stg_cytometry__population_stats') }}),
-
-car_t_counts as (
-    select
-        fcs_file,
-        max(value) filter (where population = 'car_t' and statistic = 'cells_per_ul') as car_t_per_ul,
-        max(value) filter (where population = 'car_t' and statistic = 'pct_of_parent') as pct_car_of_cd3
-    from stats
-    group by fcs_file
-),
-
-memory_phenotypes as (
-    select
-        fcs_file,
-        {% for subset in cd8_car_t_subsets -%}
-        max(value) filter (where population = 'car_t_cd8_{{ subset }}' and statistic = 'pct_of_parent')
-            as pct_{{ subset }}_of_cd8_car_t,
-        {% endfor -%}
-        max(value) filter (where population = 'car_neg_cd8_scm' and statistic = 'cells_per_ul')
-            as car_neg_cd8_scm_per_ul
-    from stats
-    group by fcs_file
-)
+populations as (select * from {{ ref('int__sample_populations') }})
 
 select
     d.fcs_file,
@@ -62,6 +40,6 @@ select
     p.car_neg_cd8_scm_per_ul,
     m.fcs_file is not null as has_phenotype
 from detect_samples as d
-left join car_t_counts as c using (fcs_file)
+left join populations as c using (fcs_file)
 left join memory_samples as m using (patient_key, collection_date)
-left join memory_phenotypes as p on p.fcs_file = m.fcs_file
+left join populations as p on p.fcs_file = m.fcs_file

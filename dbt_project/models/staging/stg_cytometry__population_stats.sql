@@ -7,12 +7,8 @@ select
     s.fcs_file,
     s.gate_path,
     d.population,
-    case s.statistic
-        when 'Count' then 'count'
-        when 'Freq. of Parent' then 'pct_of_parent'
-        when 'Freq. of Total' then 'pct_of_total'
-        when 'Absolute Count (cells/µL)' then 'cells_per_ul'
-    end as statistic,
-    s.value
+    {{ statistic_name('s.statistic') }} as statistic,
+    s.value,
+    s._load_id
 from current as s
 left join dictionary as d using (gate_path)

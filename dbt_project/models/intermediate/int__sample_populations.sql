@@ -1,0 +1,49 @@
+-- DOMAIN.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
+-- use, one row per FCS file, pivoted from the current population statistics.
+-- Incremental (docs/scaling.md): a night re-pivots only the samples of file versions loaded or
+-- superseded since the last build, so its cost follows what landed, not the registry's size.
+-- Rows of superseded versions are deleted first; a sample whose current rows come from another
+-- version is rebuilt from it, one that no current version holds stays deleted.
+{{ config(
+    materialized='incremental',
+    unique_key='fcs_file',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where _load_id in (select load_id from "
+             ~ "{{ source('raw', 'landed_files') }} where superseded_by is not null){% endif %}"
+) }}
+{% set phenotypes = cd8_car_t_phenotypes() %}
+
+{% set changed = none %}
+{% if is_incremental() %}
+    {% set built = "(select coalesce(max(_load_id), 0) from " ~ this ~ ")" %}
+    {% set changed %}
+        fcs_file in (
+            select fcs_file from {{ source('raw', 'cytometry_population_stats') }}
+            where _load_id > {{ built }}
+                or _load_id in (select load_id from {{ source('raw', 'landed_files') }} where superseded_by > {{ built }})
+        )
+    {% endset %}
+{% endif %}
+
+with current as ({{ current_rows('cytometry_population_stats', 'fcs_file', where=changed) }}),
+
+stats as (
+    select s.fcs_file, s._load_id, d.population, {{ statistic_name('s.statistic') }} as statistic, s.value
+    from current as s
+    inner join {{ ref('population_dictionary') }} as d using (gate_path)
+)
+
+select
+    fcs_file,
+    max(value) filter (where population = 'car_t' and statistic = 'cells_per_ul') as car_t_per_ul,
+    max(value) filter (where population = 'car_t' and statistic = 'pct_of_parent') as pct_car_of_cd3,
+    {% for subset in phenotypes -%}
+    max(value) filter (where population = 'car_t_cd8_{{ subset }}' and statistic = 'pct_of_parent')
+        as pct_{{ subset }}_of_cd8_car_t,
+    {% endfor -%}
+    max(value) filter (where population = 'car_neg_cd8_scm' and statistic = 'cells_per_ul') as car_neg_cd8_scm_per_ul,
+    max(value) filter (where population = 'b_cells' and statistic = 'cells_per_ul') as b_cells_per_ul,
+    max(_load_id) as _load_id
+from stats
+group by fcs_file
