@@ -53,6 +53,13 @@ def published_path() -> Path:
     return _path("CARTWH_PUBLISHED", data_dir() / "published" / "warehouse.duckdb")
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory ceiling for every writer (ingestion, dbt, checks, statistics): beyond it
+    DuckDB spills to disk instead of growing. Its own default, 80 % of RAM, let dbt take 8 GB on
+    the 100,000-patient registry (docs/scaling.md)."""
+    return os.environ.get("CARTWH_DUCKDB_MEMORY", "4GB")
+
+
 def nightly_cron() -> str:
     """When the nightly run fires (cron, in `timezone()`); default 02:00."""
     return os.environ.get("CARTWH_NIGHTLY_CRON", "0 2 * * *")

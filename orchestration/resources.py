@@ -63,10 +63,13 @@ class DataQuality(dg.ConfigurableResource):
 
 
 def default_resources() -> dict[str, object]:
-    # dbt's profiles.yml reads the same variable, so dbt writes into the warehouse Dagster ingests into.
+    # dbt's profiles.yml reads the same variables, so dbt writes into the warehouse Dagster ingests
+    # into, under the same memory ceiling.
     os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse_path())
+    os.environ["CARTWH_DUCKDB_MEMORY"] = settings.duckdb_memory_limit()
     return {
-        "warehouse": Warehouse(database=str(settings.warehouse_path()), published=str(settings.published_path())),
+        "warehouse": Warehouse(database=str(settings.warehouse_path()), published=str(settings.published_path()),
+                               connection_config={"memory_limit": settings.duckdb_memory_limit()}),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),

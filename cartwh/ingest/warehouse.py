@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cartwh import settings
+
 
 SCHEMA = "raw"
 LANDED_FILES = f"{SCHEMA}.landed_files"
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE} (
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory_limit()})
     if not read_only:
         ensure_raw_schema(con)
     return con
