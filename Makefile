@@ -29,8 +29,9 @@ run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q
 
-# Registries of 24, 1,000, 10,000 and 100,000 patients through the whole nightly run (BENCH_SIZES
-# to choose); prints a table and writes docs/benchmarks.csv and docs/benchmarks.md.
+# Registries of 24, 1,000, 10,000 and 100,000 patients: a full build from nothing, then an
+# incremental night with 1 % new samples (BENCH_SIZES to choose, BENCH_DIR for where, default
+# data/bench); prints tables and writes docs/benchmarks.csv, .md and .png.
 bench: $(STAMP) $(MANIFEST)
 	$(PY) -m cartwh.benchmark
 
