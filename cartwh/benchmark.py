@@ -158,7 +158,8 @@ def run_size(patients: int, root: Path) -> Result:
     if not (data / "landing").exists():
         sites = max(1, min(20, patients // 5_000))
         subprocess.run([cartwh, "generate", "--landing", str(data / "landing"), "--patients", str(patients),
-                        "--sites", str(sites)], env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+                        "--sites", str(sites)], env=env, check=True, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)  # fmt: skip
     held = data / "held_back"
     if held.exists():  # an interrupted benchmark: the whole registry lands again first
         land(held, data / "landing")

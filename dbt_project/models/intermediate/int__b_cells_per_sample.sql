@@ -1,5 +1,7 @@
 -- DOMAIN.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
 -- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others.
+-- A table, not a view: read by the BCA mart and its tests (docs/scaling.md).
+{{ config(materialized='table') }}
 with blood_samples as (
     select fcs_file, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
     from {{ ref('stg_cytometry__samples') }}

@@ -2,6 +2,8 @@
 -- day on, with CAR-T/uL and % CAR+ of CD3+, beside the CART-MEMORY tube of the same draw (same
 -- patient and collection date): the CD8+ CAR-T phenotype as % of CD8+ CAR-T (paper Table 3,
 -- Supplementary Table 2) and SCM CD8+ CAR-negative T cells/uL (paper Figure 5B-C).
+-- A table, not a view: read by two marts and a dozen tests (docs/scaling.md).
+{{ config(materialized='table') }}
 {% set cd8_car_t_subsets = cd8_car_t_phenotypes() %}
 
 with blood_samples as (

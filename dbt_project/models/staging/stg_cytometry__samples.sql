@@ -1,5 +1,8 @@
 -- One row per FCS file: the current manifest row, its study day and the nominal timepoint it
 -- matches within the timepoint_windows seed (NULL when the actual day is outside the window).
+-- A table, not a view: one row per tube (1.8 M at 100,000 patients), read by two models and
+-- several tests, each of which would otherwise recompute the current manifest rows.
+{{ config(materialized='table') }}
 with current as ({{ current_rows('cytometry_samples', 'fcs_file') }}),
 infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }}),
 windows as (select * from {{ ref('timepoint_windows') }})
