@@ -9,6 +9,8 @@ import csv
 import hashlib
 import hmac
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -61,6 +63,16 @@ def open_warehouse(tmp_path, monkeypatch):
     yield open_
     for warehouse in opened:
         warehouse.con.close()
+
+
+def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    """dbt `args` in its own process on `warehouse`, with its target and logs under `out`."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", ".", "--target-path", str(out / "target"),
+         "--log-path", str(out / "logs")],
+        cwd=Path(__file__).resolve().parent.parent / "dbt_project", env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
 
 
 def run_main_job(root: Path, faults: bool = False):

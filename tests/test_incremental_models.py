@@ -4,16 +4,14 @@ would (values worked out by hand from the exports written here)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cartwh.ingest.warehouse import connect
+from tests.conftest import run_dbt
 from tests.test_ingest_cytometry import STATS, CytometryWarehouse
 
-PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 CAR_T = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+ | Absolute Count (cells/µL)"
 B_CELLS = "Leukocytes/Lymphocytes/B cells (CD19+) | Absolute Count (cells/µL)"
 HEADER = f"Sample,{CAR_T},{B_CELLS}\n"
@@ -27,13 +25,8 @@ def wh(open_warehouse):
 
 def dbt(wh, tmp_path: Path, *args: str) -> None:
     wh.con.close()  # dbt is another process: one writer at a time
-    done = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", ".",
-                           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                          cwd=PROJECT, env={**os.environ, "CARTWH_WAREHOUSE": str(wh.root / "w.duckdb")},
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = run_dbt(wh.root / "w.duckdb", tmp_path, *args)
     assert done.returncode == 0, done.stdout[-3000:]
-    from cartwh.ingest.warehouse import connect
-
     wh.con = connect(wh.root / "w.duckdb")
 
 

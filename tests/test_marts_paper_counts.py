@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import run_dbt
+
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "paper_table_counts.json").read_text())
 
 # Each count cell as a predicate over marts.patients.
@@ -97,20 +99,11 @@ def test_marts_hold_no_identifier(marts):
 
 def test_dbt_build_passes_every_data_and_unit_test(warehouse, tmp_path):
     """dbt build (models, seeds, data tests, unit tests) on the demo warehouse, results read back."""
-    import os
-    import subprocess
-    import sys
-
-    project = Path(__file__).resolve().parent.parent / "dbt_project"
-    out = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--target-path", str(tmp_path / "t"),
-         "--log-path", str(tmp_path / "l")],
-        cwd=project, env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    results = json.loads((tmp_path / "t" / "run_results.json").read_text())["results"]
+    out = run_dbt(warehouse, tmp_path, "build")
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
     assert out.returncode == 0 and not failed, (failed, out.stdout[-3000:])
-    defined = set(json.loads((tmp_path / "t" / "manifest.json").read_text())["unit_tests"])
+    defined = set(json.loads((tmp_path / "target" / "manifest.json").read_text())["unit_tests"])
     ran = {r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")}
     assert len(defined) >= 15 and ran == defined
     kinds = [r["unique_id"].split(".")[0] for r in results]

@@ -94,7 +94,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport) -> list
             report.files_skipped.append(name)
         else:
             current.add(checksum)  # the same content twice in one night loads once
-            new.append(ExportFile(path, name, checksum))
+            new.append(ExportFile(path, name, checksum, path.stat().st_size))
     return new
 
 
@@ -102,19 +102,16 @@ def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportF
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
     groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
-    sizes: dict[tuple[str, ...], int] = {}  # bytes in each header's last chunk
     for file in files:
         try:
             header = tuple(read_header(file.path, file.name))
         except ExportError as error:
             _failed(report, error)
             continue
-        chunks, size = groups.setdefault(header, [[]]), file.path.stat().st_size
-        if chunks[-1] and sizes[header] + size > BATCH_BYTES:
+        chunks = groups.setdefault(header, [[]])
+        if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])
-            sizes[header] = 0
         chunks[-1].append(file)
-        sizes[header] = sizes.get(header, 0) + size
     return [chunk for chunks in groups.values() for chunk in chunks]
 
 
@@ -157,7 +154,7 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
             f"""UPDATE {LANDED_FILES} l SET superseded_by = b.load_id FROM {BATCH} b
                 WHERE l.source = ? AND l.file = b.file AND l.superseded_by IS NULL RETURNING l.file""",
             [source.name]).fetchall()]  # fmt: skip
-        ledger = [(f.load_id, source.name, f.name, f.checksum, f.path.stat().st_size, sum(rows[f.load_id].values()),
+        ledger = [(f.load_id, source.name, f.name, f.checksum, f.bytes, sum(rows[f.load_id].values()),
                    quarantined.get(f.load_id, 0), None, str(_archive(f.path, f.checksum, archive)), None)
                   for f in files]  # fmt: skip
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT * FROM {LANDED_FILES} LIMIT 0")

@@ -29,6 +29,7 @@ class ExportFile:
     path: Path
     name: str
     checksum: str
+    bytes: int
     load_id: int = 0
 
 

@@ -134,7 +134,7 @@ def youden_cutoff(values, outcome) -> Cutoff:
     mids = (distinct[:-1] + distinct[1:]) / 2
     pos_up_to = np.cumsum(np.bincount(where[y], minlength=distinct.size))[:-1]
     neg_up_to = np.cumsum(np.bincount(where[~y], minlength=distinct.size))[:-1]
-    m, n = int(y.sum()), int((~y).sum())
+    m, n = roc.n_positive, roc.n_negative
     if roc.direction == "higher":
         sens, spec = (m - pos_up_to) / m, neg_up_to / n
     else:
