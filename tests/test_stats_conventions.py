@@ -55,6 +55,11 @@ def test_one_half_that_floating_point_makes_0_5000000000000001(last_event, r_med
     # R: the flat at 1/2 runs from 3 to the next drop (the event at 6) or, when the last
     # time is censored, to the last follow-up time (6): midpoint 4.5 either way.
     assert sv.km_median(t, e, "r").median == r_median
+    # S never falls to 0.45 or below, so Collett's density (and the SE) is not estimable:
+    # the symmetric interval is NaN, not a lower limit of 0
+    if not last_event:
+        assert math.isnan(sv.km_median(t, e, "spss", "se").se)
+        assert all(math.isnan(x) for x in sv.km_median(t, e, "spss", "se").se_ci)
 
 
 def test_band_limit_is_not_reached_where_survival_is_zero():

@@ -201,6 +201,11 @@ def _quantile_se(km: pd.DataFrame, at: float, level: float) -> float:
     return se_s / density if density > 0 else NAN
 
 
+def _truncated_at_zero(lower: float) -> float:
+    """A lower limit of a time below 0 is 0 (a NaN stays NaN: not estimable)."""
+    return 0.0 if lower < 0 else lower
+
+
 def km_quantile(durations, events=None, p: float = 0.5, convention: str = "spss", ci_method: str = "band") -> Median:
     """The time by which a share ``p`` of subjects had the event (S(t) = 1 - p): median for
     p = 0.5. Both 95 % CIs are computed; ``ci_lower``/``ci_upper`` are the ``ci_method``
@@ -225,7 +230,7 @@ def km_quantile(durations, events=None, p: float = 0.5, convention: str = "spss"
         )
     else:
         se = _quantile_se(km, quantile, level)
-        symmetric = (max(0.0, quantile - Z95 * se), quantile + Z95 * se)
+        symmetric = (_truncated_at_zero(quantile - Z95 * se), quantile + Z95 * se)
     chosen = band if ci_method == "band" else symmetric
     return Median(quantile, *chosen, reason, se, band, symmetric, convention, ci_method)
 
@@ -288,7 +293,7 @@ def km_mean(durations, events=None) -> KMMean:
     reason = None
     if km["events"].sum() == 0:
         reason = "all observations censored: mean equals the largest follow-up time, SE 0"
-    return KMMean(area, se, max(0.0, area - Z95 * se), area + Z95 * se, upper, reason)
+    return KMMean(area, se, _truncated_at_zero(area - Z95 * se), area + Z95 * se, upper, reason)
 
 
 def rmst(durations, events, tau: float) -> RMST:
