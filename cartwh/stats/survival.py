@@ -29,8 +29,8 @@ Conventions (the ones of R ``survival`` and SPSS, and of lifelines):
   The 95 % CI of a quantile is either the band inversion (``band``: where the pointwise
   log-log band crosses the level, same rule and tolerance; R's ``quantile.survfit``,
   Brookmeyer-Crowley) or quantile +- 1.96 SE (``se``: SPSS's symmetric interval). The SE
-  is Collett's (Modelling Survival Data in Medical Research, section 2.4, the formula SPSS
-  cites): SE(t_p) = SE[S(t_p)] / f(t_p), Greenwood SE of S at t_p over the density
+  is Collett's (Modelling Survival Data in Medical Research, section 2.4; it reproduces the
+  SE SPSS prints for the Freireich 6-MP data): SE(t_p) = SE[S(t_p)] / f(t_p), Greenwood SE of S at t_p over the density
   estimate f = (S(u) - S(l)) / (l - u), u the latest event time with S >= level + 0.05,
   l the earliest with S <= level - 0.05. Where S = 0 the band is undefined (R: NA), so a
   band limit is never reached there; a symmetric lower limit below 0 is truncated at 0.
