@@ -74,7 +74,8 @@ def test_every_p_value_names_its_method(warehouse):
 def test_report_names_the_conventions_and_degenerate_estimates(demo_warehouse):
     html = (demo_warehouse.parent / "reports" / "study_report.html").read_text(encoding="utf-8")
     html = re.sub(r"<svg.*?</svg>", "", html, flags=re.S)  # the figures' markup holds "rotate(-0 ..."
-    for text in ["MW: Mann-Whitney U, asymptotic p, no continuity correction", "the first time the curve is at "
-                 "or below 0.5 (SPSS)", "median ± 1.96 SE", "lower limit truncated at 0", "100 % (no events)"]:  # fmt: skip
+    named = ["MW: Mann-Whitney U, asymptotic p, no continuity correction", "the first time the curve is at or below "
+             "0.5 (SPSS)", "median ± 1.96 SE", "lower limit truncated at 0", "100 % (no events)"]  # fmt: skip
+    for text in named:
         assert text in html, text
     assert "100.0 % (100.0–100.0)" not in html and "(-" not in html

@@ -40,7 +40,9 @@ from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS
 FISHER, PEARSON = "Fisher's exact", "Pearson chi-square"
 MANN_WHITNEY, KRUSKAL_WALLIS = "Mann-Whitney U", "Kruskal-Wallis"
 EXACT, ASYMPTOTIC, ASYMPTOTIC_CORRECTED = "exact", "asymptotic", "asymptotic_corrected"
-EXACT_MAX_CELLS = 50_000_000  # work of the subset counts (values x group size x rank sums): R's exact range (both < 50) in ~0.2 s
+# Work of the exact subset counts (values x group size x rank sums): covers R's exact range
+# (both groups < 50) in about 0.2 s; larger samples use the asymptotic p and say so.
+EXACT_MAX_CELLS = 50_000_000
 
 
 @dataclass(frozen=True)

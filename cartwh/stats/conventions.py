@@ -16,7 +16,8 @@ QUANTILE_CI_METHODS = {
 }
 MANN_WHITNEY_METHODS = {
     "asymptotic": "normal approximation with tie-corrected variance, no continuity correction (SPSS's asymptotic p)",
-    "asymptotic_corrected": "normal approximation with tie-corrected variance and continuity correction (R wilcox.test)",
+    "asymptotic_corrected": "normal approximation with tie-corrected variance and continuity correction "
+                            "(R wilcox.test)",
     "exact": "exact permutation distribution of the rank sum (R wilcox.test without ties, SPSS exact p)",
     "r": "R wilcox.test's choice: exact when both groups have fewer than 50 values and no ties, otherwise the "
          "normal approximation with continuity correction",

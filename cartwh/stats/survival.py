@@ -212,7 +212,10 @@ def km_quantile(durations, events=None, p: float = 0.5, convention: str = "spss"
     one. A limit that is never reached is NaN (R prints NA). If S never reaches 1 - p
     (e.g. all censored) the quantile is NaN with a reason."""
     if convention not in QUANTILE_CONVENTIONS or ci_method not in QUANTILE_CI_METHODS:
-        raise ValueError(f"convention must be one of {list(QUANTILE_CONVENTIONS)}, ci_method one of {list(QUANTILE_CI_METHODS)}")
+        raise ValueError(f"convention must be one of {list(QUANTILE_CONVENTIONS)}, "
+                         f"ci_method one of {list(QUANTILE_CI_METHODS)}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie strictly between 0 and 1, not {p}")
     level = 1.0 - p
     km = kaplan_meier(durations, events)
     if km.empty:

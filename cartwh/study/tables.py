@@ -59,7 +59,8 @@ def _levels_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conve
 
 def _median_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
     compared = [v.to_numpy(dtype=float) for g, v in groups.items() if g != TOTAL]
-    result = NO_TEST if row.test == "none" else comparisons.compare_values(*compared, mann_whitney_method=conventions.mann_whitney)
+    test = comparisons.compare_values
+    result = NO_TEST if row.test == "none" else test(*compared, mann_whitney_method=conventions.mann_whitney)
     for g, v in groups.items():
         s = comparisons.median_summary(v.to_numpy(dtype=float))
         yield dict(group=g, n=s.n, n_missing=int(v.isna().sum()), median=s.median, minimum=s.minimum,
