@@ -60,11 +60,11 @@ def test_empty_category_and_degenerate_tables():
 
 def test_mann_whitney_exact_by_hand():
     # no overlap, 3 vs 3: U = 0, two-sided exact p = 2 / C(6, 3) = 0.1
-    result = compare_values([1, 2, 3], [4, 5, 6])
+    result = compare_values([1, 2, 3], [4, 5, 6], mann_whitney_method="exact")
     assert result.test == MANN_WHITNEY and result.statistic == 0 and result.p_value == pytest.approx(0.1)
 
 
-def test_mann_whitney_with_ties_uses_the_normal_approximation_by_hand():
+def test_mann_whitney_with_ties_continuity_corrected_normal_approximation_by_hand():
     a, b = [1, 2, 2, 3, 5, 7, 8, 9, 10], [2, 4, 6, 6, 11, 12, 13, 14, 15]
     ranks = stats.rankdata(a + b)
     u = ranks[: len(a)].sum() - len(a) * (len(a) + 1) / 2
@@ -73,7 +73,7 @@ def test_mann_whitney_with_ties_uses_the_normal_approximation_by_hand():
     _, counts = np.unique(a + b, return_counts=True)
     var = n1 * n2 / 12 * ((n + 1) - (counts**3 - counts).sum() / (n * (n - 1)))
     z = (abs(u - n1 * n2 / 2) - 0.5) / math.sqrt(var)
-    result = compare_values(a, b)
+    result = compare_values(a, b, mann_whitney_method="asymptotic_corrected")
     assert result.statistic == u
     assert result.p_value == pytest.approx(2 * stats.norm.sf(z))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartwh.study.config import SurvivalAnalysis, TableRow, TableSpec, load_plan
+from cartwh.study.config import Conventions, SurvivalAnalysis, TableRow, TableSpec, load_plan
 from cartwh.study.survival import run_survival
 from cartwh.study.tables import comparison_rows
 
@@ -23,9 +23,9 @@ TTE = pd.DataFrame({
 })  # fmt: skip
 
 
-def _table(*rows: TableRow) -> pd.DataFrame:
+def _table(*rows: TableRow, conventions: Conventions = Conventions()) -> pd.DataFrame:
     spec = TableSpec("t", "T", by="arm", group_order=("A", "B"), rows=rows)
-    return comparison_rows(spec, PATIENTS, TTE).set_index("group")
+    return comparison_rows(spec, PATIENTS, TTE, conventions).set_index("group")
 
 
 def test_count_row_uses_known_values_as_denominator_and_fisher():
@@ -46,7 +46,7 @@ def test_levels_row_keeps_planned_order_and_adds_unplanned_levels():
 
 
 def test_median_row_with_exact_mann_whitney():
-    out = _table(TableRow("Value", "median_range", column="value"))
+    out = _table(TableRow("Value", "median_range", column="value"), conventions=Conventions(mann_whitney="exact"))
     assert out.loc["A", ["median", "minimum", "maximum"]].tolist() == [2.0, 1.0, 3.0]
     assert out.loc["B", "median"] == 15.0 and out.loc["Total", "median"] == 3.0
     # Every A value is below every B value: U = 0, exact two-sided p = 2 / C(5, 2) = 0.2.
@@ -113,3 +113,10 @@ def test_cox_model_with_an_absent_reference_level_is_reported_not_raised():
     plan = replace(load_plan(), cox=(CoxAnalysis("c", "EFS", ("arm",), {"arm": "Z"}),))
     (model,) = _cox_rows(TTE.merge(PATIENTS, on="patient_key"), plan)
     assert model["analysis"].tolist() == ["c"] and model["reason"].iloc[0].startswith("not fitted:")
+
+
+def test_km_median_row_names_its_convention():
+    # B: events at 4 and 5, S = 1/2 on [4, 5): SPSS 4 (above), R the midpoint 4.5
+    out = _table(TableRow("EFS", "km_median", endpoint="EFS"), conventions=Conventions(km_quantile="r"))
+    assert out.loc["B", "median"] == 4.5 and out.loc["B", "median_convention"] == "r"
+    assert out.loc["A", "test_method"] == "asymptotic"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cartwh.stats.conventions import METHOD_NOTES, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
+
 TEST_ABBREVIATIONS = {
     "Mann-Whitney U": "MW",
     "Kruskal-Wallis": "KW",
@@ -52,10 +54,41 @@ def interval(lower, upper, open_end: str = "–") -> str:
 
 
 def survival_percent(s, lower=None, upper=None) -> str:
-    """S(t) as a percentage with its CI, e.g. '65.8 % (43.1–81.2)'."""
+    """S(t) as a percentage with its CI, e.g. '65.8 % (43.1–81.2)'. S = 1 means nobody had
+    the event by then: its interval is degenerate, so it reads '100 % (no events)'."""
     if missing(s):
         return "not estimable"
-    text = f"{100 * s:.1f} %"
+    if s >= 1:
+        return "100 % (no events)"
+    text = f"{percent(100 * s)} %"
     if not (missing(lower) or missing(upper)):
-        text += f" ({100 * lower:.1f}–{100 * upper:.1f})"
+        text += f" ({percent(100 * lower)}–{percent(100 * upper)})"
     return text
+
+
+def median_with_ci(median, lower, upper, ci_method: str | None = "band") -> str:
+    """A KM median with its CI. A band limit that was never reached prints 'NR'; a
+    symmetric (median ± 1.96 SE) interval whose SE is not estimable prints 'CI n.e.'."""
+    if missing(median):
+        return "not reached"
+    if ci_method != "band" and missing(lower) and missing(upper):
+        return f"{number(median)} (CI n.e.)"
+    return f"{number(median)} ({interval(lower, upper, open_end='NR' if ci_method == 'band' else 'n.e.')})"
+
+
+def km_mean_with_ci(mean, lower, upper, events) -> str:
+    """The KM mean with its CI; with no events it is only the longest follow-up: say so."""
+    if not missing(events) and int(events) == 0:
+        return "no events"
+    return f"{number(mean)} ({interval(lower, upper)})"
+
+
+def method_note(test: str, method: str | None) -> str:
+    """How a test's p was computed, in words (a fallback the method names is kept)."""
+    base, _, extra = (method or "").partition(" ")
+    return " ".join(x for x in (METHOD_NOTES.get((test, base), base or "method not recorded"), extra) if x)
+
+
+def km_median_note(convention: str, ci_method: str) -> str:
+    return (f"Kaplan–Meier median: {QUANTILE_CONVENTIONS.get(convention, convention)}; "
+            f"95 % CI: {QUANTILE_CI_METHODS.get(ci_method, ci_method)}")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
 from cartwh.study.config import Plan
 
 SOFTWARE = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas", "scipy", "lifelines", "matplotlib")
@@ -30,6 +31,7 @@ def _g(value: float) -> str:
 
 def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: str) -> list[str]:
     p = {name: _g(value) for name, value in parameters.items()}
+    c = plan.conventions
     landmarks = ", ".join(_g(t) for t in plan.landmark_months)
     software = ", ".join(f"{name} {v}" for name, v in software_versions().items())
     return [
@@ -50,17 +52,22 @@ def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: s
         "death as events; consolidative HSCT was not an event. Overall survival counted death from any cause. "
         "Survival was estimated by Kaplan–Meier with 95 % confidence intervals from the log-log transform "
         "(Greenwood variance) and compared by the log-rank test (k-group log-rank for more than two groups); "
-        f"survival is given at {landmarks} months. Median follow-up was estimated by reverse Kaplan–Meier. The "
-        "Kaplan–Meier mean is the area under the curve up to the largest observed time (as SPSS reports it); "
+        f"survival is given at {landmarks} months. The median (and any quantile) is "
+        f"{QUANTILE_CONVENTIONS[c.km_quantile]}, comparing the curve with 0.5 to within 1.5·10⁻⁸ (R's tolerance) so "
+        f"that rounding cannot move it; its 95 % CI is {QUANTILE_CI_METHODS[c.median_ci]}. Median follow-up was "
+        "estimated by reverse Kaplan–Meier with the same definitions (both intervals are in analytics.follow_up). The "
+        "Kaplan–Meier mean is the area under the curve up to the largest observed time (as SPSS reports it), with "
+        "95 % CI mean ± 1.96 SE, the lower limit truncated at 0; a group without events is reported as such; "
         f"the restricted mean survival time is given at τ = {_g(plan.rmst_tau_months)} months. Groups defined by a "
         "value measured after infusion were analysed from the day of that measurement (landmark analysis), among "
         "patients still event-free then, to avoid immortal-time bias. Hazard ratios come "
         "from Cox proportional-hazards models (Efron ties, Wald 95 % CI); a model in which a group has no events "
         "is reported as not estimable.",
         "Continuous variables are summarised as median with range or with the distribution-free 95 % CI of the "
-        "median, and compared by the Mann–Whitney U test (two groups) or Kruskal–Wallis test (three or more). "
-        "Counts were compared by Fisher's exact test for 2×2 tables with an expected count below 5 and otherwise "
-        "by Pearson's χ² test without continuity correction; the test is named beside every p-value. Cut-offs "
+        f"median, and compared by the Mann–Whitney U test (two groups; p: {MANN_WHITNEY_METHODS[c.mann_whitney]}) "
+        "or the Kruskal–Wallis test (three or more; χ² approximation with tie correction). Counts were compared by "
+        "Fisher's exact test (two-sided) for 2×2 tables with an expected count below 5 and otherwise by "
+        f"{CHI_SQUARE_METHODS[c.chi_square]}; the test and its method are named beside every p-value. Cut-offs "
         "for continuous predictors of EFS events were taken from the ROC curve (Youden index) and accepted when "
         f"the ROC AUC exceeded {_g(plan.cutoff_min_roc_auc)} (DeLong 95 % CI); otherwise the median was used. "
         "p-values are two-sided and not adjusted for multiple comparisons.",

@@ -69,9 +69,8 @@ def _survival_rows(plan: Plan, analytics: dict) -> list[dict]:
             endpoint=s.endpoint, analysis=plan.survival_analysis(s.analysis).title, group=plan.label(s.group, plan.survival_analysis(s.analysis).by),
             n=s.n, events=s.events,
             landmarks=[fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper) for r in at.itertuples()],
-            median="not reached" if fmt.missing(s.median_months)
-            else f"{fmt.number(s.median_months)} ({fmt.interval(s.median_ci_lower, s.median_ci_upper, open_end='NR')})",
-            km_mean=f"{fmt.number(s.km_mean_months)} ({fmt.interval(s.km_mean_ci_lower, s.km_mean_ci_upper)})",
+            median=fmt.median_with_ci(s.median_months, s.median_ci_lower, s.median_ci_upper, s.median_ci_method),
+            km_mean=fmt.km_mean_with_ci(s.km_mean_months, s.km_mean_ci_lower, s.km_mean_ci_upper, s.events),
             rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
             p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
         ))  # fmt: skip
@@ -87,7 +86,8 @@ def _headline(plan: Plan, analytics: dict, patients) -> dict:
         survival=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)} at {fmt.number(r.landmark_months)} months: "
                   f"{fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper)}" for r in landmark.itertuples()],
         follow_up=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)}: {fmt.number(r.median_months)} months "
-                   f"(95 % CI {fmt.interval(r.ci_lower, r.ci_upper)})" for r in follow.itertuples()],
+                   f"(95 % CI {fmt.interval(r.ci_lower, r.ci_upper)}{', median ± 1.96 SE' if r.ci_method == 'se' else ''})"
+                   for r in follow.itertuples()],
     )  # fmt: skip
 
 

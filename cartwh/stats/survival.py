@@ -18,10 +18,22 @@ Conventions (the ones of R ``survival`` and SPSS, and of lifelines):
   (``KaplanMeierFitter._bounds``, lifelines 0.30: ``exp(-exp(log(-log S) -+ z *
   sqrt(V) / log S))``, algebraically the same expression); the tests check it against
   a hand computation. Where S(t) = 0 the interval is reported as NaN (as R does).
-* Median: smallest time with S(t) <= 0.5; its CI inverts the pointwise log-log band
-  (lower = first time the lower band is <= 0.5, upper = first time the upper band is
-  <= 0.5; NaN if never reached), as in R's ``quantile.survfit``. R averages two times
-  when the curve is exactly 0.5 over an interval; we do not (SPSS convention).
+* Quantiles (the median is p = 0.5): S(t) is compared with the level with R's tolerance
+  (``quantile.survfit``: ``tolerance = sqrt(.Machine$double.eps)``), so a product-limit S
+  that is 1/2 in exact arithmetic but 0.5000000000000001 in floating point counts as 1/2.
+  Two conventions, named in every output row (``cartwh.stats.conventions``):
+  ``spss``  the first time S(t) <= level (SPSS KM; SAS calls it the smallest such time);
+  ``r``     the same, except where S(t) equals the level over a flat stretch: the midpoint
+            of that stretch, from the time S reached the level to its next drop (or to the
+            last follow-up time if it never drops), as R ``quantile.survfit`` does.
+  The 95 % CI of a quantile is either the band inversion (``band``: where the pointwise
+  log-log band crosses the level, same rule and tolerance; R's ``quantile.survfit``,
+  Brookmeyer-Crowley) or quantile +- 1.96 SE (``se``: SPSS's symmetric interval). The SE
+  is Collett's (Modelling Survival Data in Medical Research, section 2.4; it reproduces the
+  SE SPSS prints for the Freireich 6-MP data): SE(t_p) = SE[S(t_p)] / f(t_p), Greenwood SE of S at t_p over the density
+  estimate f = (S(u) - S(l)) / (l - u), u the latest event time with S >= level + 0.05,
+  l the earliest with S <= level - 0.05. Where S = 0 the band is undefined (R: NA), so a
+  band limit is never reached there; a symmetric lower limit below 0 is truncated at 0.
 
 Not-estimable results are NaN together with a ``reason`` string, never an exception.
 Invalid input (negative / non-finite durations, events not 0/1, length mismatch)
@@ -37,8 +49,12 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test, multivariate_logrank_test
 
+from cartwh.stats.conventions import QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
+
 Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 NAN = float("nan")
+TOLERANCE = float(np.sqrt(np.finfo(float).eps))  # R quantile.survfit's default, about 1.5e-8
+DENSITY_SPAN = 0.05  # Collett's epsilon for the density estimate at a quantile
 KM_COLUMNS = ["time", "survival", "ci_lower", "ci_upper", "at_risk", "events", "censored"]
 
 
@@ -50,10 +66,18 @@ class SurvivalAt(NamedTuple):
 
 
 class Median(NamedTuple):
+    """A KM quantile (the median unless said otherwise) with the 95 % CI of ``ci_method``;
+    both intervals are kept (``band_ci``, ``se_ci``) so either can be reported."""
+
     median: float
     ci_lower: float
     ci_upper: float
     reason: Optional[str] = None
+    se: float = NAN
+    band_ci: tuple[float, float] = (NAN, NAN)
+    se_ci: tuple[float, float] = (NAN, NAN)
+    convention: str = "spss"
+    ci_method: str = "band"
 
 
 class KMMean(NamedTuple):
@@ -139,46 +163,97 @@ def survival_at(durations, events, t: float) -> SurvivalAt:
     return SurvivalAt(float(row["survival"]), float(row["ci_lower"]), float(row["ci_upper"]), None)
 
 
-def _first_time_at_or_below(times: np.ndarray, values: np.ndarray, q: float = 0.5) -> float:
-    hit = np.flatnonzero(values <= q)
-    return float(times[hit[0]]) if hit.size else NAN
+def _quantile_time(times: np.ndarray, curve: np.ndarray, level: float, convention: str) -> float:
+    """Where the right-continuous step ``curve`` (values at ``times``) first reaches ``level``,
+    by ``convention`` (module docstring); NaN if it never does. NaN values (a band where
+    S = 0) are skipped, as R's ``approx`` drops them."""
+    known = ~np.isnan(curve)
+    t, y = times[known], curve[known]
+    reached = np.flatnonzero(y <= level + TOLERANCE)
+    if not reached.size:
+        return NAN
+    first = reached[0]
+    if convention == "spss" or abs(y[first] - level) >= TOLERANCE:
+        return float(t[first])
+    below = np.flatnonzero(y <= level - TOLERANCE)
+    if below.size:
+        return float((t[first] + t[below[0]]) / 2)
+    # The curve ends on the flat: R takes the midpoint with the last time of the curve, unless
+    # that last point has no value (NA band), where its midpoint is NA too.
+    return float((t[first] + times[-1]) / 2) if known[-1] else NAN
 
 
-def km_median(durations, events=None) -> Median:
-    """Median survival time (smallest t with S(t) <= 0.5) and its 95 % CI.
+def _quantile_se(km: pd.DataFrame, at: float, level: float) -> float:
+    """Collett's SE of a KM quantile ``at`` (module docstring); NaN where the density
+    estimate is not defined (no event time as far as 0.05 below the level)."""
+    events = km[(km["events"] > 0) | (km["time"] == 0)]
+    t, s = events["time"].to_numpy(), events["survival"].to_numpy()
+    above = np.flatnonzero(s >= level + DENSITY_SPAN - TOLERANCE)
+    below = np.flatnonzero(s <= level - DENSITY_SPAN + TOLERANCE)
+    if not (above.size and below.size):
+        return NAN
+    u, lo = above[-1], below[0]
+    density = (s[u] - s[lo]) / (t[lo] - t[u])
+    row = km[km["time"] <= at].iloc[-1]
+    n, d = km["at_risk"].to_numpy(float), km["events"].to_numpy(float)
+    upto = (km["time"].to_numpy() <= at) & (d > 0) & (n > d)
+    se_s = float(row["survival"]) * float(np.sqrt(np.sum(d[upto] / (n[upto] * (n[upto] - d[upto])))))
+    return se_s / density if density > 0 else NAN
 
-    A CI limit that is never reached is NaN (R prints NA). If S never drops to 0.5
-    (e.g. all censored) the median is NaN with a reason.
-    """
+
+def _truncated_at_zero(lower: float) -> float:
+    """A lower limit of a time below 0 is 0 (a NaN stays NaN: not estimable)."""
+    return 0.0 if lower < 0 else lower
+
+
+def km_quantile(durations, events=None, p: float = 0.5, convention: str = "spss", ci_method: str = "band") -> Median:
+    """The time by which a share ``p`` of subjects had the event (S(t) = 1 - p): median for
+    p = 0.5. Both 95 % CIs are computed; ``ci_lower``/``ci_upper`` are the ``ci_method``
+    one. A limit that is never reached is NaN (R prints NA). If S never reaches 1 - p
+    (e.g. all censored) the quantile is NaN with a reason."""
+    if convention not in QUANTILE_CONVENTIONS or ci_method not in QUANTILE_CI_METHODS:
+        raise ValueError(f"convention must be one of {list(QUANTILE_CONVENTIONS)}, "
+                         f"ci_method one of {list(QUANTILE_CI_METHODS)}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie strictly between 0 and 1, not {p}")
+    level = 1.0 - p
     km = kaplan_meier(durations, events)
     if km.empty:
-        return Median(NAN, NAN, NAN, "empty input")
+        return Median(NAN, NAN, NAN, "empty input", convention=convention, ci_method=ci_method)
     t = km["time"].to_numpy()
     s = km["survival"].to_numpy()
-    zero = s <= 0
-    lo_band = np.where(zero, 0.0, km["ci_lower"].to_numpy())
-    hi_band = np.where(zero, 0.0, km["ci_upper"].to_numpy())
-    med = _first_time_at_or_below(t, s)
-    reason = None
-    if np.isnan(med):
+    quantile = _quantile_time(t, s, level, convention)
+    band = tuple(_quantile_time(t, km[c].to_numpy(), level, convention) for c in ("ci_lower", "ci_upper"))
+    reason, se, symmetric = None, NAN, (NAN, NAN)
+    if np.isnan(quantile):
         reason = (
             "all observations censored: survival stays 1, no median"
             if km["events"].sum() == 0
-            else f"survival never reaches 0.5 (minimum {s.min():.3g})"
+            else f"survival never reaches {level:g} (minimum {s.min():.3g})"
         )
-    return Median(med, _first_time_at_or_below(t, lo_band), _first_time_at_or_below(t, hi_band), reason)
+    else:
+        se = _quantile_se(km, quantile, level)
+        symmetric = (_truncated_at_zero(quantile - Z95 * se), quantile + Z95 * se)
+    chosen = band if ci_method == "band" else symmetric
+    return Median(quantile, *chosen, reason, se, band, symmetric, convention, ci_method)
 
 
-def median_follow_up(durations, events) -> Median:
+def km_median(durations, events=None, convention: str = "spss", ci_method: str = "band") -> Median:
+    """Median survival time and its 95 % CI (``km_quantile`` with p = 0.5)."""
+    return km_quantile(durations, events, 0.5, convention, ci_method)
+
+
+def median_follow_up(durations, events, convention: str = "spss", ci_method: str = "band") -> Median:
     """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996).
 
     Censoring is treated as the event and events as censoring; the median of that
-    "time to censoring" curve, with its 95 % CI, is returned.
+    "time to censoring" curve, with both 95 % CIs (SPSS prints median +- 1.96 SE), is
+    returned.
     """
     d, e = _clean(durations, events)
     if d.size == 0:
-        return Median(NAN, NAN, NAN, "empty input")
-    res = km_median(d, 1 - e)
+        return Median(NAN, NAN, NAN, "empty input", convention=convention, ci_method=ci_method)
+    res = km_median(d, 1 - e, convention, ci_method)
     if res.reason is not None and (1 - e).sum() == 0:
         res = res._replace(reason="no censored observations: reverse KM has no events, follow-up median undefined")
     return res
@@ -207,7 +282,8 @@ def _area_and_se(km: pd.DataFrame, upper: float) -> tuple[float, float]:
 
 def km_mean(durations, events=None) -> KMMean:
     """SPSS-style Kaplan-Meier mean: area under the KM curve up to the largest observed
-    time (event or censored), its SE (see ``_area_and_se``) and mean +- 1.96 SE.
+    time (event or censored), its SE (see ``_area_and_se``) and mean +- 1.96 SE, the lower
+    limit truncated at 0 (a survival time cannot be negative; SPSS would print it).
 
     If the largest time is censored the mean is restricted to it (underestimates the
     true mean); ``upper_limit`` reports that time.
@@ -220,7 +296,7 @@ def km_mean(durations, events=None) -> KMMean:
     reason = None
     if km["events"].sum() == 0:
         reason = "all observations censored: mean equals the largest follow-up time, SE 0"
-    return KMMean(area, se, area - Z95 * se, area + Z95 * se, upper, reason)
+    return KMMean(area, se, _truncated_at_zero(area - Z95 * se), area + Z95 * se, upper, reason)
 
 
 def rmst(durations, events, tau: float) -> RMST:

@@ -80,7 +80,7 @@ def run_plan(patients: pd.DataFrame, tte: pd.DataFrame, plan: Plan) -> dict[str,
     for analysis in plan.follow_up:
         run_follow_up(data, analysis, plan, rows)
     rows["cox_models"] = _cox_rows(data, plan)
-    rows["group_comparisons"] = [comparison_rows(t, patients, tte) for t in plan.tables]
+    rows["group_comparisons"] = [comparison_rows(t, patients, tte, plan.conventions) for t in plan.tables]
     frames = {}
     for name, items in rows.items():
         parts = [i if isinstance(i, pd.DataFrame) else pd.DataFrame([i]) for i in items]

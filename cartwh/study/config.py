@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from cartwh import settings
+from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
 
 ROW_KINDS = {"count", "levels", "median_range", "median_ci", "km_median", "heading"}
 CUTOFF_METHODS = {"roc", "median"}
@@ -21,6 +22,21 @@ CUTOFF_METHODS = {"roc", "median"}
 
 class PlanError(ValueError):
     """The analysis plan is inconsistent; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How medians, their CIs and the tests are computed (`conventions:` in analyses.yml);
+    the defaults are what SPSS, the paper's software, prints."""
+
+    km_quantile: str = "spss"  # first time S <= 0.5 | "r": midpoint of a flat stretch at 0.5
+    median_ci: str = "se"  # median +- 1.96 SE | "band": where the log-log band crosses 0.5
+    mann_whitney: str = "asymptotic"  # | asymptotic_corrected | exact | r (wilcox.test's choice)
+    chi_square: str = "pearson"  # no continuity correction | "yates" (2x2 tables)
+
+
+ALLOWED_CONVENTIONS = dict(km_quantile=QUANTILE_CONVENTIONS, median_ci=QUANTILE_CI_METHODS,
+                           mann_whitney=MANN_WHITNEY_METHODS, chi_square=CHI_SQUARE_METHODS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,7 @@ class Plan:
     tables: tuple[TableSpec, ...]
     figures: tuple[dict, ...]
     source: str = ""
+    conventions: Conventions = Conventions()
 
     def label(self, value, column: str | None = None) -> str:
         """How a value of `column` prints; the value itself when no label is set."""
@@ -137,6 +154,14 @@ def _table(entry: dict, study: dict) -> TableSpec:
                      group_order=tuple(entry.get("group_order", study["group_order"])), rows=rows)  # fmt: skip
 
 
+def _conventions(entry: dict) -> Conventions:
+    conventions = _build(Conventions, entry, "conventions")
+    for name, allowed in ALLOWED_CONVENTIONS.items():
+        if getattr(conventions, name) not in allowed:
+            raise PlanError(f"conventions.{name}: {getattr(conventions, name)!r} is not one of {list(allowed)}")
+    return conventions
+
+
 def parse_plan(document: dict, source: str = "") -> Plan:
     study, s = document["study"], document["settings"]
     survival = tuple(_build(SurvivalAnalysis, e, f"survival.{e.get('name')}") for e in document.get("survival", []))
@@ -156,6 +181,7 @@ def parse_plan(document: dict, source: str = "") -> Plan:
         at_risk_every_months=float(s["at_risk_every_months"]),
         survival=survival, follow_up=follow_up, cox=cox, tables=tables,
         figures=tuple(document.get("figures", [])), source=source,
+        conventions=_conventions(document.get("conventions") or {}),
     )  # fmt: skip
     _check_figures(plan)
     return plan

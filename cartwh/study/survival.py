@@ -53,13 +53,15 @@ def _one_group(rows: dict, key: dict, d: np.ndarray, e: np.ndarray, plan: Plan) 
     for t in plan.landmark_months:
         at = survival.survival_at(d, e, t)
         rows["landmark_survival"].append(dict(**key, landmark_months=t, n=n, events=events, **at._asdict()))
-    median = survival.km_median(d, e)
+    conventions = plan.conventions
+    median = survival.km_median(d, e, conventions.km_quantile, conventions.median_ci)
     mean = survival.km_mean(d, e)
     restricted = survival.rmst(d, e, plan.rmst_tau_months)
     rows["survival_summaries"].append(dict(
         **key, n=n, events=events,
         median_months=median.median, median_ci_lower=median.ci_lower, median_ci_upper=median.ci_upper,
-        median_reason=median.reason,
+        median_reason=median.reason, median_convention=median.convention, median_ci_method=median.ci_method,
+        median_se=median.se,
         km_mean_months=mean.mean, km_mean_se=mean.se, km_mean_ci_lower=mean.ci_lower,
         km_mean_ci_upper=mean.ci_upper, km_mean_restricted_to=mean.upper_limit, km_mean_reason=mean.reason,
         rmst_tau_months=plan.rmst_tau_months, rmst_months=restricted.rmst, rmst_se=restricted.se,
@@ -95,7 +97,8 @@ def run_survival(data: pd.DataFrame, analysis: SurvivalAnalysis, plan: Plan, row
 
 
 def run_follow_up(data: pd.DataFrame, analysis: FollowUpAnalysis, plan: Plan, rows: dict) -> None:
-    """Median follow-up by reverse Kaplan-Meier, whole cohort and per group."""
+    """Median follow-up by reverse Kaplan-Meier, whole cohort and per group, with both CIs
+    (the plan's `median_ci` one in ci_lower/ci_upper)."""
     for endpoint in analysis.endpoints:
         subset = data[data["paramcd"] == endpoint]
         parts = [(ALL, subset)]
@@ -104,9 +107,13 @@ def run_follow_up(data: pd.DataFrame, analysis: FollowUpAnalysis, plan: Plan, ro
                              plan.group_order if analysis.by == plan.compare_by else None)  # fmt: skip
             parts += [(g, subset[subset[analysis.by].astype(str) == g]) for g in order]
         for group, part in parts:
-            result = survival.median_follow_up(part["aval"], part["is_event"].astype(int))
+            result = survival.median_follow_up(part["aval"], part["is_event"].astype(int),
+                                               plan.conventions.km_quantile, plan.conventions.median_ci)  # fmt: skip
             rows["follow_up"].append(dict(
                 analysis=analysis.name, endpoint=endpoint, group=group, n=len(part),
                 method="reverse Kaplan-Meier", median_months=result.median,
                 ci_lower=result.ci_lower, ci_upper=result.ci_upper, reason=result.reason,
+                median_convention=result.convention, ci_method=result.ci_method, se=result.se,
+                se_ci_lower=result.se_ci[0], se_ci_upper=result.se_ci[1],
+                band_ci_lower=result.band_ci[0], band_ci_upper=result.band_ci[1],
             ))  # fmt: skip

@@ -3,7 +3,8 @@
 One output row per table row x level x group (the plan's groups, then "Total"), in long
 format so analysts can query it and the report can pivot it back into the paper's layout.
 The test and p-value of a table row are repeated on each of its output rows; which test
-ran follows DOMAIN.md's rule (`cartwh.stats.comparisons`). Percentages use the patients
+ran follows DOMAIN.md's rule (`cartwh.stats.comparisons`), and how (`test_method`) the plan's
+`conventions`. Percentages use the patients
 with a known value as denominator; the missing ones are counted beside them.
 """
 
@@ -13,14 +14,15 @@ import numpy as np
 import pandas as pd
 
 from cartwh.stats import comparisons, survival
-from cartwh.study.config import TableRow, TableSpec
+from cartwh.study.config import Conventions, TableRow, TableSpec
 
 TOTAL = "Total"
 NO_TEST = comparisons.TestResult(None, np.nan, np.nan, "descriptive row: no test planned")
 
 
 def _test_fields(result: comparisons.TestResult) -> dict:
-    return dict(test=result.test, statistic=result.statistic, p_value=result.p_value, test_reason=result.reason)
+    return dict(test=result.test, test_method=result.method, statistic=result.statistic, p_value=result.p_value,
+                test_reason=result.reason)  # fmt: skip
 
 
 def _indicator(values: pd.Series, level) -> pd.Series:
@@ -30,10 +32,10 @@ def _indicator(values: pd.Series, level) -> pd.Series:
     return hit.where(known)
 
 
-def _count_rows(row: TableRow, groups: dict[str, pd.Series]):
+def _count_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
     flags = {g: _indicator(v, row.level) for g, v in groups.items()}
     table = [[(f == True).sum(), (f == False).sum()] for g, f in flags.items() if g != TOTAL]  # noqa: E712
-    result = NO_TEST if row.test == "none" else comparisons.compare_counts(table)
+    result = NO_TEST if row.test == "none" else comparisons.compare_counts(table, conventions.chi_square)
     for g, f in flags.items():
         n = int(f.notna().sum())
         count = int((f == True).sum())  # noqa: E712
@@ -41,12 +43,12 @@ def _count_rows(row: TableRow, groups: dict[str, pd.Series]):
                    n_missing=int(f.isna().sum()), count=count, percent=100 * count / n if n else np.nan), result  # fmt: skip
 
 
-def _levels_rows(row: TableRow, groups: dict[str, pd.Series]):
+def _levels_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
     present = sorted(set().union(*(set(v.dropna().astype(str)) for v in groups.values())))
     levels = [str(x) for x in row.levels] if row.levels else present
     levels += [x for x in present if x not in levels]  # an unplanned value still shows
     table = [[(v.astype(str) == lev).sum() for lev in levels] for g, v in groups.items() if g != TOTAL]
-    result = NO_TEST if row.test == "none" else comparisons.compare_counts(table)
+    result = NO_TEST if row.test == "none" else comparisons.compare_counts(table, conventions.chi_square)
     for level in levels:
         for g, v in groups.items():
             n = int(v.notna().sum())
@@ -55,9 +57,10 @@ def _levels_rows(row: TableRow, groups: dict[str, pd.Series]):
                        percent=100 * count / n if n else np.nan), result  # fmt: skip
 
 
-def _median_rows(row: TableRow, groups: dict[str, pd.Series]):
+def _median_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
     compared = [v.to_numpy(dtype=float) for g, v in groups.items() if g != TOTAL]
-    result = NO_TEST if row.test == "none" else comparisons.compare_values(*compared)
+    test = comparisons.compare_values
+    result = NO_TEST if row.test == "none" else test(*compared, mann_whitney_method=conventions.mann_whitney)
     for g, v in groups.items():
         s = comparisons.median_summary(v.to_numpy(dtype=float))
         yield dict(group=g, n=s.n, n_missing=int(v.isna().sum()), median=s.median, minimum=s.minimum,
@@ -66,23 +69,27 @@ def _median_rows(row: TableRow, groups: dict[str, pd.Series]):
 
 def _logrank_result(data: pd.DataFrame, labels) -> comparisons.TestResult:
     test = survival.logrank(data["aval"], data["is_event"].astype(int), labels)
-    return comparisons.TestResult(test["test"], test["statistic"], test["p_value"], test["reason"])
+    method = None if test["reason"] else comparisons.ASYMPTOTIC  # chi-square approximation
+    return comparisons.TestResult(test["test"], test["statistic"], test["p_value"], test["reason"], method)
 
 
-def _km_median_rows(row: TableRow, members: dict[str, pd.DataFrame], tte: pd.DataFrame):
+def _km_median_rows(row: TableRow, members: dict[str, pd.DataFrame], tte: pd.DataFrame, conventions: Conventions):
     data = tte[tte["paramcd"] == row.endpoint].set_index("patient_key")
     group_of = {key: g for g, m in members.items() if g != TOTAL for key in m["patient_key"]}
     compared = data[data.index.isin(list(group_of))]
     result = NO_TEST if row.test == "none" else _logrank_result(compared, compared.index.map(group_of))
     for g, m in members.items():
         part = data[data.index.isin(m["patient_key"])]
-        median = survival.km_median(part["aval"], part["is_event"].astype(int))
+        median = survival.km_median(part["aval"], part["is_event"].astype(int), conventions.km_quantile,
+                                    conventions.median_ci)  # fmt: skip
         yield dict(group=g, n=len(part), n_missing=len(m) - len(part), count=int(part["is_event"].sum()),
                    median=median.median, ci_lower=median.ci_lower, ci_upper=median.ci_upper,
-                   value_reason=median.reason), result  # fmt: skip
+                   value_reason=median.reason, median_convention=median.convention,
+                   median_ci_method=median.ci_method), result  # fmt: skip
 
 
-def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame:
+def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame,
+                    conventions: Conventions = Conventions()) -> pd.DataFrame:  # fmt: skip
     out = []
     for number, row in enumerate(spec.rows, start=1):
         base = dict(analysis=spec.name, table_title=spec.title, row_number=number, label=row.label,
@@ -93,11 +100,11 @@ def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame) 
         cohort = patients.query(row.where) if row.where else patients
         members = {g: cohort[cohort[spec.by].astype(str) == g] for g in spec.group_order} | {TOTAL: cohort}
         if row.kind == "km_median":
-            produced = _km_median_rows(row, members, tte)
+            produced = _km_median_rows(row, members, tte, conventions)
         else:
             groups = {g: m[row.column] for g, m in members.items()}
             make = {"count": _count_rows, "levels": _levels_rows}.get(row.kind, _median_rows)
-            produced = make(row, groups)
+            produced = make(row, groups, conventions)
         order = {g: i for i, g in enumerate([*spec.group_order, TOTAL])}
         for fields, result in produced:
             out.append(base | fields | {"group_order": order[fields["group"]]} | _test_fields(result))
