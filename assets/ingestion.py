@@ -42,6 +42,7 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "files_already_ingested": len(report.files_skipped),
                 "files_superseding_earlier_versions": len(report.files_superseding),
                 "rows_quarantined": report.rows_quarantined,
+                "files_still_being_written": len(report.files_still_being_written),
             },
         )
 
@@ -62,6 +63,8 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
             raise dg.Failure(str(error)) from error
         context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
+        for name in report.files_still_being_written:
+            context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
         results = list(_results(con, report, tables))
     if report.failures:
         raise dg.Failure(

@@ -54,6 +54,8 @@ def _ingest(args) -> int:
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
                   f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+            for name in report.files_still_being_written:
+                print(f"{source}: {name} is still being written: left for the next run")
         con.close()
     return 1 if failed else 0
 

@@ -24,7 +24,8 @@ BATCH = "_batch_files"  # temp table: load_id, path, file of the exports being l
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One landed file version: where it is, its name inside the landing folder, its content."""
+    """One landed file version: its private copy (the bytes read once from the landing folder),
+    its name inside the landing folder, the checksum and size of those bytes."""
 
     path: Path
     name: str
