@@ -39,6 +39,7 @@ def _ingest(args) -> int:
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
+    from cartwh.pseudonym import PseudonymKeyError
 
     from cartwh.locking import writer_lock
 
@@ -48,6 +49,10 @@ def _ingest(args) -> int:
         for source in SOURCES:
             try:
                 report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
+            except PseudonymKeyError as error:  # nothing was ingested: no other source may be either
+                print(error, file=sys.stderr)
+                con.close()
+                return 1
             except IngestError as error:
                 print(error, file=sys.stderr)
                 failed = True

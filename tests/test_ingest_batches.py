@@ -15,7 +15,8 @@ SECRET = "batch-ingest-test-secret"
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")
     return open_warehouse(CytometryWarehouse, SECRET)
 
 

@@ -33,7 +33,7 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
-from cartwh.ingest.keys import ROW_KEYS, reset_row_keys
+from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
 
@@ -99,6 +99,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
     report = IngestReport(source_name)
+    check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     # The private copies hold identifiers like the landing folder: they live in the archive's
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,8 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy.unlink()
         else:
             current.add(checksum)  # the same content twice in one night loads once
-            new.append(ExportFile(copy, name, checksum, size))
+            below = path.relative_to(folder).parts
+            new.append(ExportFile(copy, name, checksum, size, folder=below[0] if len(below) > 1 else None))
     return new
 
 
