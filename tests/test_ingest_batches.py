@@ -94,10 +94,10 @@ def test_a_file_gone_before_it_is_read_fails_alone(wh, monkeypatch):
         wh.write(f"{STATS}/{name}.csv", f"Sample,{LEUK_COUNT}\n{name}.fcs,1\n")
     read = ingest.read_once
 
-    def b_vanishes_first(path, copy):
+    def b_vanishes_first(path):
         if path.name == "b.csv":
             path.unlink()
-        return read(path, copy)
+        return read(path)
 
     monkeypatch.setattr(ingest, "read_once", b_vanishes_first)
     with pytest.raises(IngestError) as raised:

@@ -10,10 +10,10 @@ a new version of the same file supersedes the old one, whose rows stay in raw, m
 raw.landed_files.superseded_by. Content that is already current (under any path) is skipped.
 Each loaded version is archived by checksum.
 
-Each landed file is read once, into a private copy in the archive's protected area: its checksum
-is of those bytes, DuckDB parses those bytes and the archive keeps those bytes, so the ledger, the
-rows and the archive always describe the same version even if the landing file is rewritten
-meanwhile. A file that changed while it was read is left for the next run ("still being written").
+Each landed file is read once, into memory; a new version is written from there to a private
+copy in the archive's protected area. Its checksum is of those bytes, DuckDB parses those bytes
+and the archive keeps those bytes, so the ledger, the rows and the archive always describe the
+same version even if the landing file is rewritten meanwhile. A file that changed while it was read is left for the next run ("still being written").
 """
 
 from __future__ import annotations
@@ -79,20 +79,15 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-def read_once(path: Path, copy: Path) -> tuple[str, int]:
-    """Copy `path` to `copy` in one read; return the SHA-256 and size of the bytes read. Raises
+def read_once(path: Path) -> bytes:
+    """The file's bytes, read once into memory (an export is megabytes, not gigabytes). Raises
     StillBeingWritten if the file changed during the read (a replaced file has a new inode)."""
     before = _identity(path)
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as source, open(copy, "wb") as target:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-            target.write(block)
-            size += len(block)
-    if _identity(path) != before or size != before[2]:
-        copy.unlink()
+    with open(path, "rb") as handle:
+        content = handle.read()
+    if _identity(path) != before or len(content) != before[2]:
         raise StillBeingWritten(path)
-    return digest.hexdigest(), size
+    return content
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
@@ -112,17 +107,18 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
 
 
 def _new_files(con, landing: Path, source: Source, report: IngestReport, private: Path) -> list[ExportFile]:
-    """The source's files whose content is not already current, each read once into a private
-    copy in `private` (named by its position, never by the landed name); the others are skipped."""
+    """The source's files whose content is not already current, each read once and written to a
+    private copy in `private` (named by its position, never by the landed name), which DuckDB and
+    the archive read; the others are skipped."""
     # A re-export reverting to older (superseded) content loads again.
     current = {row[0] for row in con.execute(f"SELECT sha256 FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL",
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
     for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
-        name, copy = path.relative_to(landing).as_posix(), private / f"{number}.csv"
+        name = path.relative_to(landing).as_posix()
         try:
-            checksum, size = read_once(path, copy)
+            content = read_once(path)
         except StillBeingWritten:
             log.warning("%s is still being written (it changed while it was read): left for the next run", name)
             report.files_still_being_written.append(name)
@@ -130,13 +126,15 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
         except OSError as error:  # gone or unreadable since it was listed
             _failed(report, ExportError(name, f"cannot be read: {error.strerror}"))
             continue
+        checksum = hashlib.sha256(content).hexdigest()
         if checksum in current:
             report.files_skipped.append(name)
-            copy.unlink()
         else:
             current.add(checksum)  # the same content twice in one night loads once
+            copy = private / f"{number}.csv"
+            copy.write_bytes(content)
             below = path.relative_to(folder).parts
-            new.append(ExportFile(copy, name, checksum, size, folder=below[0] if len(below) > 1 else None))
+            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
     return new
 
 
