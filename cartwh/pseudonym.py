@@ -28,6 +28,7 @@ _FINGERPRINT_MESSAGE = b"cartwh pseudonym key fingerprint v1"
 
 log = logging.getLogger(__name__)
 _warned = False
+_warned_files: set[Path] = set()  # key files already warned about (ingestion reads the key per batch)
 
 
 class PseudonymKeyError(Exception):
@@ -66,8 +67,9 @@ def _read_key_file(path: Path) -> bytes:
         raise PseudonymKeyError(f"{SECRET_FILE_VARIABLE}: cannot read the key file {path}: {error.strerror}") from None
     if not key:
         raise PseudonymKeyError(f"{SECRET_FILE_VARIABLE}: the key file {path} is empty")
-    if mode & 0o077:
+    if mode & 0o077 and path not in _warned_files:
         log.warning("the pseudonym key file %s is readable by other accounts: make it chmod 600", path)
+        _warned_files.add(path)
     return key
 
 

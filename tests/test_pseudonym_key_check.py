@@ -124,3 +124,15 @@ def test_a_run_under_another_key_publishes_nothing_and_changes_no_data(demo_ware
     con = duckdb.connect(str(working), read_only=True)
     assert con.execute(query).fetchall() == before
     con.close()
+
+
+def test_ingestion_keys_patients_with_the_key_file(open_warehouse, monkeypatch, tmp_path):
+    key_file = tmp_path / "pseudonym.key"
+    key_file.write_text(KEY_B + "\n")
+    key_file.chmod(0o600)
+    wh = open_warehouse(SiteWarehouse, KEY_A)
+    monkeypatch.delenv("CARTWH_PSEUDONYM_KEY")
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY_FILE", str(key_file))
+    wh.export("huvr/a.csv", [base_row("1", "huvr", "2", "2024-03-01")])
+    wh.ingest()
+    assert wh.rows("SELECT patient_key FROM raw.redcap_demographics") == [(hmac_pseudonym(KEY_B, "1", "huvr"),)]
