@@ -16,7 +16,9 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError
+from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.warehouse import ensure_raw_schema
+from cartwh.pseudonym import PseudonymKeyError
 from orchestration.resources import LandingZone
 
 GROUP = "raw"
@@ -42,6 +44,7 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "files_already_ingested": len(report.files_skipped),
                 "files_superseding_earlier_versions": len(report.files_superseding),
                 "rows_quarantined": report.rows_quarantined,
+                "files_still_being_written": len(report.files_still_being_written),
             },
         )
 
@@ -58,10 +61,14 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
         try:
             report = ingest_source(con, Path(landing_zone.landing), source, Path(landing_zone.archive),
                                    raise_on_failure=False)  # fmt: skip
+        except PseudonymKeyError as error:
+            raise dg.Failure(str(error)) from None
         except IngestError as error:  # pragma: no cover - raise_on_failure=False never raises
             raise dg.Failure(str(error)) from error
         context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
+        for name in report.files_still_being_written:
+            context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
         results = list(_results(con, report, tables))
     if report.failures:
         raise dg.Failure(
@@ -83,6 +90,10 @@ _REDCAP_TABLES = [f"raw.redcap_{form}" for form in project_dictionary().forms]
 def raw_redcap_dictionary(warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         ensure_raw_schema(con)
+        try:  # the run's first write: under another pseudonym key, nothing is written at all
+            check_pseudonym_key(con)
+        except PseudonymKeyError as error:
+            raise dg.Failure(str(error)) from None
         counts = publish_dictionary(con, project_dictionary())
     for table in _DICTIONARY_TABLES:
         yield dg.MaterializeResult(asset_key=_key(table), metadata={"rows_total": counts[table]})

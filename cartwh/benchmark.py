@@ -31,7 +31,7 @@ from expectations.suites import all_suites
 
 DEFAULT_SIZES = (24, 1_000, 10_000, 100_000)
 INGEST_STEPS = ("raw_redcap_dictionary", "raw_redcap_records", "raw_cytometry_manifests", "raw_cytometry_statistics")
-SOURCES = ("redcap/*.csv", "cytometry/manifests/**/*.csv", "cytometry/statistics/**/*.csv")
+SOURCES = ("redcap/**/*.csv", "cytometry/manifests/**/*.csv", "cytometry/statistics/**/*.csv")
 
 
 @dataclass

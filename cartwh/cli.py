@@ -39,6 +39,7 @@ def _ingest(args) -> int:
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
+    from cartwh.pseudonym import PseudonymKeyError
 
     from cartwh.locking import writer_lock
 
@@ -48,12 +49,18 @@ def _ingest(args) -> int:
         for source in SOURCES:
             try:
                 report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
+            except PseudonymKeyError as error:  # nothing was ingested: no other source may be either
+                print(error, file=sys.stderr)
+                con.close()
+                return 1
             except IngestError as error:
                 print(error, file=sys.stderr)
                 failed = True
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
                   f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+            for name in report.files_still_being_written:
+                print(f"{source}: {name} is still being written: left for the next run")
         con.close()
     return 1 if failed else 0
 

@@ -53,6 +53,12 @@ def published_path() -> Path:
     return _path("CARTWH_PUBLISHED", data_dir() / "published" / "warehouse.duckdb")
 
 
+def site() -> str | None:
+    """The site of a single-site programme: the site of every export that names none itself (no
+    data access group, no `site` column) and lands directly in its source's folder."""
+    return os.environ.get("CARTWH_SITE") or None
+
+
 def duckdb_memory_limit() -> str:
     """DuckDB's memory ceiling for every writer (ingestion, dbt, checks, statistics): beyond it
     DuckDB spills to disk instead of growing. Its own default, 80 % of RAM, let dbt take 8 GB on

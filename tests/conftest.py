@@ -23,9 +23,11 @@ from cartwh.ingest.warehouse import connect
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"
 
 
-def hmac_pseudonym(secret: str, record_id: str) -> str:
-    """The pseudonym as the contract defines it, computed independently of cartwh."""
-    return hmac.new(secret.encode(), record_id.encode(), hashlib.sha256).hexdigest()[:16]
+def hmac_pseudonym(secret: str, record_id: str, site: str | None = None) -> str:
+    """The pseudonym as the contract defines it, computed independently of cartwh: the first 16
+    hex characters of HMAC-SHA256(secret, "<site>/<record id>") (of the value alone without a site)."""
+    message = record_id if site is None else site + "/" + record_id
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class Warehouse:

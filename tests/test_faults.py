@@ -215,7 +215,7 @@ def test_unknown_patient_manifest_row_landed_with_its_pseudonym(faulty):
     assert after(fault) == "X-999999"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
-        unknown = pseudonymise("X-999999")
+        unknown = pseudonymise("X-999999", site="huvr")  # the demo's manifests land in cytometry/manifests/HUVR/
     rows = faulty.rows("SELECT patient_key FROM raw.cytometry_samples WHERE _load_id = ? AND _source_row = ?",
                        [faulty.load_id(fault.file), fault.row])  # fmt: skip
     assert rows == [(unknown,)]

@@ -3,6 +3,7 @@
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cartwh.generate import generate_landing
@@ -35,7 +36,16 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 
+def test_registry_sites_number_their_records_from_one(registry):
+    root, _, _ = registry
+    for site in ("S001", "S002"):
+        export = min((root / "landing" / "redcap" / site).glob("*.csv"))
+        ids = pd.read_csv(export, dtype=str)["record_id"].unique()
+        assert ids[0] == "1" and sorted(map(int, ids)) == list(range(1, len(ids) + 1))
+
+
 def test_clean_registry_ingests_without_quarantine(registry):
+    """Record 1 of S001 and record 1 of S002 are two patients: 250 keys for 250 patients."""
     _, summary, con = registry
     assert summary.patients == 250 and summary.sites == 2
     assert con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0] == 0
@@ -45,8 +55,10 @@ def test_clean_registry_ingests_without_quarantine(registry):
 def test_registry_has_late_exports_superseding_base_rows(registry):
     """More than 100 records per site: some follow-up reaches the EDC in a later export."""
     root, _, con = registry
-    exports = sorted(p.name for p in (root / "landing" / "redcap").glob("*.csv"))
-    assert len(exports) == 4  # a main and a late export per site
+    exports = sorted(p.relative_to(root / "landing").as_posix() for p in (root / "landing" / "redcap").rglob("*.csv"))
+    assert len(exports) == 4  # a main and a late export per site, each site's in its own project folder
+    assert [e.rsplit("_", 1)[0] for e in exports] == ["redcap/S001/cart_monitoring_s001"] * 2 + \
+                                                     ["redcap/S002/cart_monitoring_s002"] * 2  # fmt: skip
     versions = con.execute(
         "SELECT max(n) FROM (SELECT patient_key, count(*) AS n FROM raw.redcap_follow_up_status GROUP BY 1)"
     ).fetchall()[0][0]

@@ -15,7 +15,8 @@ SECRET = "batch-ingest-test-secret"
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")
     return open_warehouse(CytometryWarehouse, SECRET)
 
 
@@ -87,18 +88,18 @@ def test_a_file_with_a_bad_header_fails_alone_and_each_failure_names_its_file(wh
     assert wh.rows("SELECT fcs_file FROM raw.cytometry_samples ORDER BY 1") == [("A.fcs",), ("D.fcs",)]
 
 
-def test_a_file_gone_before_its_batch_is_read_fails_alone(wh, monkeypatch):
-    """The batch's one scan fails; it is rolled back and its files load one by one."""
+def test_a_file_gone_before_it_is_read_fails_alone(wh, monkeypatch):
+    """Listed, then removed before it could be read: a clear failure; the other files load."""
     for name in ("a", "b", "c"):
         wh.write(f"{STATS}/{name}.csv", f"Sample,{LEUK_COUNT}\n{name}.fcs,1\n")
-    group = ingest._batches
+    read = ingest.read_once
 
-    def then_b_vanishes(files, report):
-        batches = group(files, report)
-        (wh.landing / STATS / "b.csv").unlink()
-        return batches
+    def b_vanishes_first(path):
+        if path.name == "b.csv":
+            path.unlink()
+        return read(path)
 
-    monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
+    monkeypatch.setattr(ingest, "read_once", b_vanishes_first)
     with pytest.raises(IngestError) as raised:
         wh.ingest()
     assert [f.file for f in raised.value.failures] == [f"{STATS}/b.csv"]
@@ -106,3 +107,19 @@ def test_a_file_gone_before_its_batch_is_read_fails_alone(wh, monkeypatch):
     assert wh.rows("SELECT file FROM raw.landed_files ORDER BY load_id") == [(f"{STATS}/a.csv",), (f"{STATS}/c.csv",)]
     assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("a.fcs",), ("c.fcs",)]
     assert wh.rows("SELECT count(*) FROM raw.quarantine") == [(0,)]
+
+
+def test_a_file_removed_after_it_was_read_loads_what_was_read(wh, monkeypatch):
+    """Batches are read from the private copies, so the landing folder changing after the read
+    changes nothing in this run."""
+    for name in ("a", "b"):
+        wh.write(f"{STATS}/{name}.csv", f"Sample,{LEUK_COUNT}\n{name}.fcs,1\n")
+    group = ingest._batches
+
+    def then_b_vanishes(files, report):
+        (wh.landing / STATS / "b.csv").unlink()
+        return group(files, report)
+
+    monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
+    assert wh.ingest().failures == []
+    assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("a.fcs",), ("b.fcs",)]

@@ -35,7 +35,7 @@ MANIFEST_HEADER = "fcs_file,record_id,specimen,collection_date,timepoint,instrum
 
 
 def key(record_id: str) -> str:
-    return hmac_pseudonym(SECRET, record_id)
+    return hmac_pseudonym(SECRET, record_id, "site7")  # the SITE7 folder, or CARTWH_SITE (fixture)
 
 
 class CytometryWarehouse(Warehouse):
@@ -53,7 +53,8 @@ class CytometryWarehouse(Warehouse):
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "SITE7")  # manifests landing directly in manifests/ are this site's
     return open_warehouse(CytometryWarehouse, SECRET)
 
 
@@ -211,7 +212,7 @@ def test_manifest_loaded_with_pseudonymised_patient(wh):
         ("A0000002_LK.fcs", key("SITE7-0043"), "leukapheresis", date(2024, 1, 5), "APHERESIS", None,
          "LEUKAPHERESIS-v1", None, 3),
     ]  # fmt: skip
-    assert key("SITE7-0042") == pseudonymise("SITE7-0042")
+    assert key("SITE7-0042") == pseudonymise("SITE7-0042", site="site7")
     columns = [n for n, *_ in wh.rows("DESCRIBE raw.cytometry_samples")]
     assert "record_id" not in columns
     for table in ("cytometry_samples", "landed_files", "quarantine"):

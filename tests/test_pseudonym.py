@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import pytest
+
 from cartwh import pseudonym
 from cartwh.pseudonym import pseudonymise
 
@@ -74,3 +76,50 @@ def test_demo_secret_when_variable_unset(monkeypatch):
 def test_empty_variable_falls_back_to_demo_secret(monkeypatch):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "")
     assert pseudonym.secret() == pseudonym.DEMO_SECRET.encode()
+
+
+def test_site_is_part_of_the_message():
+    # The contract: HMAC-SHA256(key, "<site>/<record id>"), the record id trimmed.
+    assert pseudonymise(" 1 ", KEY, site="huvr") == reference("huvr/1", KEY)
+    assert pseudonymise("1", KEY, site="huvr") != pseudonymise("1", KEY, site="hugm") != pseudonymise("1", KEY)
+
+
+def test_key_file_is_read_stripped_and_never_logged(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("CARTWH_PSEUDONYM_KEY", raising=False)
+    key_file = tmp_path / "pseudonym.key"
+    key_file.write_text("a-key-from-a-file\n")
+    key_file.chmod(0o644)  # readable by others: a warning, naming the file only
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY_FILE", str(key_file))
+    with caplog.at_level("WARNING"):
+        assert pseudonym.secret() == b"a-key-from-a-file"
+    assert pseudonymise("1", site="huvr") == reference("huvr/1", b"a-key-from-a-file")
+    assert "chmod 600" in caplog.text and "a-key-from-a-file" not in caplog.text
+    caplog.clear()
+    pseudonym.secret()  # said once, not at every batch
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("both", "both CARTWH_PSEUDONYM_KEY and CARTWH_PSEUDONYM_KEY_FILE are set: set one of them"),
+    ("missing", "CARTWH_PSEUDONYM_KEY_FILE: cannot read the key file {file}: No such file or directory"),
+    ("empty", "CARTWH_PSEUDONYM_KEY_FILE: the key file {file} is empty"),
+])  # fmt: skip
+def test_a_misconfigured_key_is_one_clear_error_without_the_key(tmp_path, monkeypatch, problem, message):
+    key_file = tmp_path / "pseudonym.key"
+    if problem != "missing":
+        key_file.write_text("" if problem == "empty" else "key-in-file\n")
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY_FILE", str(key_file))
+    if problem == "both":
+        monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "key-in-variable")
+    else:
+        monkeypatch.delenv("CARTWH_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(pseudonym.PseudonymKeyError) as raised:
+        pseudonym.secret()
+    assert str(raised.value) == message.format(file=key_file)
+    assert "key-in" not in str(raised.value)
+
+
+def test_fingerprint_is_a_keyed_hash_of_a_constant():
+    expected = hmac.new(KEY, b"cartwh pseudonym key fingerprint v1", hashlib.sha256).hexdigest()
+    assert pseudonym.key_fingerprint(KEY) == expected != pseudonym.key_fingerprint(b"another-key")
+    assert KEY.hex() not in expected

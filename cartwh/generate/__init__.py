@@ -36,10 +36,11 @@ class LandingSummary:
     faults: list[Fault] = field(default_factory=list)
 
 
-def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float,
-                  rng: np.random.Generator) -> dict[str, pd.DataFrame]:  # fmt: skip
+def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float, rng: np.random.Generator,
+                  site_folders: bool) -> dict[str, pd.DataFrame]:  # fmt: skip
     """One export per site a month before the cut-off; with `late_share`, that share of records
-    (at least one per site) arrives again in a late export whose newer version supersedes."""
+    (at least one per site) arrives again in a late export whose newer version supersedes. With
+    `site_folders`, each site's project exports into a folder of its own (redcap/<SITE>/)."""
     files = {}
     day = pd.Timestamp(cutoff)
     for dag, rows in records.groupby("redcap_data_access_group", sort=True):
@@ -53,10 +54,11 @@ def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float,
         earlier = pd.to_datetime(main.loc[stale, "last_contact_date"]) - pd.Timedelta(days=60)
         main.loc[stale, "last_contact_date"] = earlier.dt.strftime("%Y-%m-%d")
         main.loc[stale, "vital_status"] = "1"
-        files[f"{REDCAP_DIR}/cart_monitoring_{dag}_{(day - pd.Timedelta(days=30)):%Y%m%d}.csv"] = main
+        folder = f"{REDCAP_DIR}/{dag.upper()}" if site_folders else REDCAP_DIR
+        files[f"{folder}/cart_monitoring_{dag}_{(day - pd.Timedelta(days=30)):%Y%m%d}.csv"] = main
         if late:
             late_rows = rows[in_late & (events | rows["redcap_repeat_instrument"].isna())]
-            files[f"{REDCAP_DIR}/cart_monitoring_{dag}_{day:%Y%m%d}.csv"] = late_rows
+            files[f"{folder}/cart_monitoring_{dag}_{day:%Y%m%d}.csv"] = late_rows
     return files
 
 
@@ -79,12 +81,17 @@ def generate_landing(
     dictionary = project_dictionary()
     say("laying out the REDCap record export")
     records = redcap_export.export_records(cohort, dictionary)
-    files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng)
+    # A registry's sites number their records from 1 each (one REDCap project per site, in a folder
+    # of its own); the demo is one site, numbered 1..24.
+    exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"])))
+    records["record_id"] = records["record_id"].map(exported_id)
+    files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None)
     samples = cytometry_export.assign_batches(cohort.samples, rng)
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
         files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes)
-        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes)
+        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes).assign(
+            record_id=lambda m: m["record_id"].map(exported_id))
 
     injected: list[Fault] = []
     if faults:

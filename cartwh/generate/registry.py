@@ -30,7 +30,9 @@ def registry_design(patients: int, sites: int, rng: np.random.Generator) -> pd.D
     ino = rng.random(n) < 0.42
     d = pd.DataFrame({"group": np.where(ino, "inotuzumab", "chemotherapy")})
     d["site"] = [f"S{s:03d}" for s in rng.integers(1, sites + 1, n)]
-    d["record_id"] = [f"{s}-{i:06d}" for i, s in enumerate(d["site"], start=1)]
+    d["record_id"] = [f"{s}-{i:06d}" for i, s in enumerate(d["site"], start=1)]  # the generator's own id
+    # Each site runs its own REDCap project, which numbers its records 1, 2, ...: the ids exported.
+    d["site_record_id"] = (d.groupby("site").cumcount() + 1).astype(str)
     d["sex"] = np.where(rng.random(n) < 0.37, "F", "M")
     d["age"] = rng.integers(1, 26, n)
     d["cyto"] = rng.choice(list(_CYTOGENETICS), n, p=list(_CYTOGENETICS.values()))

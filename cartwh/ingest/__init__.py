@@ -9,13 +9,20 @@ or not at all, and the error names the file. A file already loaded (same checksu
 a new version of the same file supersedes the old one, whose rows stay in raw, marked through
 raw.landed_files.superseded_by. Content that is already current (under any path) is skipped.
 Each loaded version is archived by checksum.
+
+Each landed file is read once, into memory; a new version is written from there to a private
+copy in the archive's protected area. Its checksum is of those bytes, DuckDB parses those bytes
+and the archive keeps those bytes, so the ledger, the rows and the archive always describe the
+same version even if the landing file is rewritten meanwhile. A file that changed while it was read is left for the next run ("still being written").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -26,7 +33,7 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
-from cartwh.ingest.keys import ROW_KEYS, reset_row_keys
+from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
 
@@ -60,41 +67,74 @@ class IngestReport:
     rows: dict[str, int] = field(default_factory=dict)
     rows_quarantined: int = 0
     failures: list[ExportError] = field(default_factory=list)
+    files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+class StillBeingWritten(Exception):
+    """The landed file changed (size, mtime or inode) while it was read."""
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def read_once(path: Path) -> bytes:
+    """The file's bytes, read once into memory (an export is megabytes, not gigabytes). Raises
+    StillBeingWritten if the file changed during the read (a replaced file has a new inode)."""
+    before = _identity(path)
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        content = handle.read()
+    if _identity(path) != before or len(content) != before[2]:
+        raise StillBeingWritten(path)
+    return content
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
     report = IngestReport(source_name)
-    for batch in _batches(_new_files(con, Path(landing), source, report), report):
-        _load(con, source, batch, archive, report)
+    check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
+    # The private copies hold identifiers like the landing folder: they live in the archive's
+    # protected area and are removed when the source is done.
+    Path(archive).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private:
+        for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), report):
+            _load(con, source, batch, archive, report)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
 
 
-def _new_files(con, landing: Path, source: Source, report: IngestReport) -> list[ExportFile]:
-    """The source's files whose content is not already current; the others are skipped."""
+def _new_files(con, landing: Path, source: Source, report: IngestReport, private: Path) -> list[ExportFile]:
+    """The source's files whose content is not already current, each read once and written to a
+    private copy in `private` (named by its position, never by the landed name), which DuckDB and
+    the archive read; the others are skipped."""
     # A re-export reverting to older (superseded) content loads again.
     current = {row[0] for row in con.execute(f"SELECT sha256 FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL",
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
-    for path in sorted(folder.rglob("*.csv")) if folder.exists() else []:
-        name, checksum = path.relative_to(landing).as_posix(), sha256(path)
+    for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
+        name = path.relative_to(landing).as_posix()
+        try:
+            content = read_once(path)
+        except StillBeingWritten:
+            log.warning("%s is still being written (it changed while it was read): left for the next run", name)
+            report.files_still_being_written.append(name)
+            continue
+        except OSError as error:  # gone or unreadable since it was listed
+            _failed(report, ExportError(name, f"cannot be read: {error.strerror}"))
+            continue
+        checksum = hashlib.sha256(content).hexdigest()
         if checksum in current:
             report.files_skipped.append(name)
         else:
             current.add(checksum)  # the same content twice in one night loads once
-            new.append(ExportFile(path, name, checksum, path.stat().st_size))
+            copy = private / f"{number}.csv"
+            copy.write_bytes(content)
+            below = path.relative_to(folder).parts
+            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
     return new
 
 
@@ -185,7 +225,8 @@ def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[
 
 
 def _archive(path: Path, checksum: str, archive: Path) -> Path:
-    """Keep every ingested version by content, so a rebuild never depends on the landing folder."""
+    """Keep every ingested version by content, so a rebuild never depends on the landing folder.
+    `path` is the private copy: the bytes that were checksummed and parsed."""
     target = Path(archive) / checksum[:2] / f"{checksum}{path.suffix}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,13 +24,16 @@ BATCH = "_batch_files"  # temp table: load_id, path, file of the exports being l
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One landed file version: where it is, its name inside the landing folder, its content."""
+    """One landed file version: its private copy (the bytes read once from the landing folder),
+    its name inside the landing folder, the checksum and size of those bytes, and the folder right
+    below its source's folder (the site or project the landing declares; None at the top)."""
 
     path: Path
     name: str
     checksum: str
     bytes: int
     load_id: int = 0
+    folder: str | None = None
 
 
 def read_header(path: Path, name: str) -> list[str]:

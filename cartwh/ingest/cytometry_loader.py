@@ -57,7 +57,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     unpivot_values(con, list(MANIFEST_COLUMNS))
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
-    register_patient_keys(con)
+    register_patient_keys(con, files, "site")
     ensure_table(con, SAMPLES, {
         "fcs_file": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
         "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",

@@ -1,29 +1,139 @@
-"""Replace record ids by keyed-hash pseudonyms at the door."""
+"""Patients at the door: record ids become keyed-hash pseudonyms of (site, record id), and the
+key they are made with is checked against the one the warehouse was built with.
+
+The site of a row is its own site column (REDCap's `redcap_data_access_group`, a manifest's
+`site`) where it has a value, otherwise what the landing declares: the folder right below the
+source's folder (`redcap/<site>/…`, `cytometry/manifests/<SITE>/…`), otherwise CARTWH_SITE, the
+site of a single-site programme. Sites compare trimmed and lower-cased, so the lab's `HUVR`
+folder is REDCap's `huvr` group.
+
+Within one REDCap project a record id names one record (REDCap numbers records per project), so a
+record that turns up under another site than before has moved between data access groups: its
+rows are quarantined, naming both sites, and it is not re-keyed. A project is the folder right
+below `redcap/`, or `redcap/` itself for exports that land there directly.
+"""
 
 from __future__ import annotations
 
 import duckdb
 
-from cartwh.ingest.csv_reader import ROWS
-from cartwh.ingest.warehouse import insert_rows
-from cartwh.pseudonym import pseudonymise, secret
+from cartwh import settings
+from cartwh.ingest.csv_reader import ROWS, ExportFile
+from cartwh.ingest.validation import PROBLEMS
+from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
+from cartwh.pseudonym import PseudonymKeyError, key_fingerprint, pseudonymise, secret
 
-KEYS = "_patient_keys"  # temp table (record_id, patient_key) for the export being loaded
-ROW_KEYS = "_row_patient_keys"  # (load_id, row, patient_key) of the batch; empty when it names no patient
+ROW_KEYS = "_row_patient_keys"  # (load_id, row, site, patient_key) of the batch; empty when it names no patient
+KEY_FINGERPRINT = "raw.pseudonym_key"  # the fingerprint of the key every patient_key was made with
+RECORD_SITES = "raw.redcap_record_sites"  # (record_key, site): where each REDCap record of a project was first seen
+SITE_PATTERN = "[a-z0-9_.-]+"  # REDCap's unique group names and plain folder names; never the pseudonym's separator
+_ROW_SITES = "_row_sites"
+
+
+class PseudonymKeyMismatch(PseudonymKeyError):
+    """The current key is not the one the warehouse's patient keys were made with."""
+
+
+_REBUILD = ("If the key was rotated on purpose, run `cartwh rebuild`: it builds a fresh warehouse from the archive, "
+            "every patient keyed under the current key. Otherwise set the warehouse's key again "
+            "(CARTWH_PSEUDONYM_KEY_FILE or CARTWH_PSEUDONYM_KEY).")  # fmt: skip
+
+
+def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop before anything is written if the key differs from the warehouse's; record the
+    fingerprint in a warehouse that holds nothing yet."""
+    current = key_fingerprint(secret())
+    recorded = con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'pseudonym_key'").fetchall()
+    stored = con.execute(f"SELECT fingerprint FROM {KEY_FINGERPRINT}").fetchall() if recorded else []
+    if stored and stored[0][0] != current:
+        raise PseudonymKeyMismatch("The pseudonym key differs from the one this warehouse was built with: ingesting under "
+                                   "it would make every patient a new one, so nothing was ingested. " + _REBUILD)  # fmt: skip
+    if stored:
+        return
+    if con.execute(f"SELECT count(*) FROM {LANDED_FILES}").fetchall()[0][0]:
+        raise PseudonymKeyMismatch("This warehouse was built before its pseudonym key was recorded (and before patients "
+                                   "were keyed per site), so nothing was ingested. Run `cartwh rebuild` once: it re-keys "
+                                   "every patient from the archive under the current key.")  # fmt: skip
+    con.execute(f"CREATE TABLE {KEY_FINGERPRINT} (fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)")
+    con.execute(f"INSERT INTO {KEY_FINGERPRINT} VALUES (?, current_timestamp)", [current])
 
 
 def reset_row_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Start each batch with no row keys, so quarantine rows never borrow a previous batch's."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, patient_key VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, site VARCHAR, patient_key VARCHAR)")
 
 
-def register_patient_keys(con: duckdb.DuckDBPyConnection) -> None:
+def register_patient_keys(con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: str,
+                          track_moves: bool = False) -> None:  # fmt: skip
+    """ROW_KEYS := every row's site and patient key; rows without a usable site get a problem.
+    With `track_moves` (REDCap), a record seen under another site of its project is a problem."""
     key = secret()
-    ids = [r[0] for r in con.execute(f"SELECT DISTINCT trim(record_id) FROM {ROWS} WHERE record_id IS NOT NULL").fetchall()]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {KEYS} (record_id VARCHAR, patient_key VARCHAR)")
-    insert_rows(con, KEYS, [(i, pseudonymise(i, key)) for i in ids])
-    con.execute(f"INSERT INTO {ROW_KEYS} SELECT {ROWS}._load_id, {ROWS}._row, k.patient_key FROM {ROWS} {join_keys()}")
+    _row_sites(con, files, site_column)
+    if track_moves:
+        _check_moves(con, key, site_column)
+    pairs = con.execute(f"SELECT DISTINCT key_site, record_id FROM {_ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
+    con.execute("CREATE OR REPLACE TEMP TABLE _site_keys (site VARCHAR, record_id VARCHAR, patient_key VARCHAR)")
+    insert_rows(con, "_site_keys", [(s, r, pseudonymise(r, key, site=s)) for s, r in pairs])
+    con.execute(f"""INSERT INTO {ROW_KEYS} SELECT r.load_id, r.row, r.key_site, k.patient_key
+                    FROM {_ROW_SITES} r JOIN _site_keys k ON k.site = r.key_site AND k.record_id = r.record_id""")
 
 
 def join_keys(rows: str = ROWS) -> str:
-    return f"JOIN {KEYS} k ON k.record_id = trim({rows}.record_id)"
+    return f"JOIN {ROW_KEYS} k ON k.load_id = {rows}._load_id AND k.row = {rows}._row"
+
+
+def _row_sites(con, files: list[ExportFile], site_column: str) -> None:
+    """_ROW_SITES := (load_id, row, record_id, site, project, key_site) of every row with a record id."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _file_sites (load_id BIGINT, site VARCHAR, project VARCHAR)")
+    insert_rows(con, "_file_sites", [(f.load_id, f.folder or settings.site(), f.folder or "") for f in files])
+    columns = {r[0] for r in con.execute(f"SELECT name FROM pragma_table_info('{ROWS}')").fetchall()}
+    own = f"nullif(trim(r.{quote(site_column)}), '')" if site_column in columns else "NULL"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_ROW_SITES} AS
+            SELECT r._load_id AS load_id, r._row AS row, trim(r.record_id) AS record_id,
+                   lower(trim(coalesce({own}, f.site))) AS site, f.project
+            FROM {ROWS} r JOIN _file_sites f ON f.load_id = r._load_id
+            WHERE nullif(trim(r.record_id), '') IS NOT NULL"""
+    )
+    column = quote_literal(site_column)
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT load_id, row, NULL, {column}, CASE WHEN site IS NULL OR site = ''
+                THEN 'no site: the row has no {site_column} and the landing declares none (a folder named '
+                     || 'after the site below the source''s folder, or CARTWH_SITE)'
+                ELSE 'not a site name (letters, digits, ''_'', ''-'', ''.'')' END, site
+            FROM {_ROW_SITES} WHERE NOT coalesce(regexp_full_match(site, '{SITE_PATTERN}'), false)"""
+    )
+    con.execute(f"""ALTER TABLE {_ROW_SITES} ADD COLUMN key_site VARCHAR;
+                    UPDATE {_ROW_SITES} SET key_site = site WHERE regexp_full_match(site, '{SITE_PATTERN}')""")
+
+
+def _check_moves(con, key: bytes, site_column: str) -> None:
+    """Rows of a record whose site is not the one the record was first seen under in its project
+    become problems and keep the first site's patient key; records seen for the first time are
+    remembered. The record is named by a keyed hash of (project, record id), never by its id."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_SITES} (record_key VARCHAR PRIMARY KEY, site VARCHAR NOT NULL, "
+                "first_load_id BIGINT NOT NULL)")  # fmt: skip
+    records = con.execute(f"SELECT DISTINCT project, record_id FROM {_ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
+    con.execute("CREATE OR REPLACE TEMP TABLE _record_keys (project VARCHAR, record_id VARCHAR, record_key VARCHAR)")
+    # ':' is not a site character: a record key never equals a patient key.
+    insert_rows(con, "_record_keys", [(p, r, pseudonymise(r, key, site=f"project:{p}")) for p, r in records])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _record_site AS
+            SELECT k.project, k.record_id, k.record_key, coalesce(any_value(s.site), arg_min(r.key_site, (r.load_id, r.row)))
+                   AS first_site, min(r.load_id) AS first_load_id, any_value(s.site) IS NOT NULL AS known
+            FROM {_ROW_SITES} r JOIN _record_keys k USING (project, record_id) LEFT JOIN {RECORD_SITES} s USING (record_key)
+            WHERE r.key_site IS NOT NULL GROUP BY ALL"""
+    )
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT r.load_id, r.row, NULL, {quote_literal(site_column)},
+                   'the record was at site ''' || f.first_site || ''' and now is at site ''' || r.key_site
+                   || ''' (moved between data access groups?): set aside, not re-keyed; check the record''s '
+                   || 'data access group in REDCap', r.key_site
+            FROM {_ROW_SITES} r JOIN _record_site f USING (project, record_id)
+            WHERE r.key_site <> f.first_site"""
+    )
+    con.execute(f"""UPDATE {_ROW_SITES} r SET key_site = f.first_site FROM _record_site f
+                    WHERE f.project = r.project AND f.record_id = r.record_id""")
+    con.execute(f"INSERT INTO {RECORD_SITES} SELECT record_key, first_site, first_load_id FROM _record_site WHERE NOT known")

@@ -110,7 +110,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], 
     reset_problems(con, structural + for_each_file(files, [
         Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known
     ]))  # fmt: skip
-    register_patient_keys(con)
+    register_patient_keys(con, files, DATA_ACCESS_GROUP, track_moves=True)
     rules = [Rule(RECORD_ID, required=True),
              Rule(REPEAT_INSTRUMENT, choices=REPEATING_FORMS),
              Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
@@ -132,8 +132,7 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     table = table_name(form)
     columns = _columns(dictionary, form)
     ensure_table(con, table, columns)
-    select = {"patient_key": "k.patient_key",
-              "site": quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL"}  # fmt: skip
+    select = {"patient_key": "k.patient_key", "site": "k.site"}
     if form in REPEATING_FORMS:
         select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)" if REPEAT_INSTANCE in present else "NULL"
     for field in dictionary.form_fields(form):
