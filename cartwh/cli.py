@@ -201,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cartwh.permissions import keep_new_files_private
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_new_files_private()  # whatever cartwh writes is its account's only (what analysts read is opened explicitly)
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -1,0 +1,63 @@
+"""File modes: what a run writes is the pipeline account's only; the published copy and the
+reports are readable by the analysts' group."""
+
+import grp
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from cartwh import permissions
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_run_leaves_its_files_private_and_the_analysts_files_group_readable(demo_warehouse):
+    root = demo_warehouse.parent
+    assert _mode(root) == 0o710  # analysts pass through the data folder to published/ and reports/, cannot list it
+    for private in ("archive", "landing", "quality"):
+        assert _mode(root / private) == 0o700, private
+    assert _mode(demo_warehouse) == 0o600
+    assert (_mode(root / "published"), _mode(root / "published" / "warehouse.duckdb")) == (0o750, 0o640)
+    reports = [root / "reports", *(root / "reports").rglob("*")]
+    assert any(p.name == "study_report.html" for p in reports) and any(p.suffix == ".png" for p in reports)
+    assert {_mode(p) for p in reports if p.is_dir()} == {0o750}
+    assert {_mode(p) for p in reports if p.is_file()} == {0o640}
+    archived = list((root / "archive").rglob("*"))
+    assert archived and {_mode(p) for p in archived} <= {0o600, 0o700}  # written under umask 0o077
+    shared = {root / "published", root / "reports"}
+    for path in root.rglob("*"):  # anything else others could open sits in a folder closed to them
+        if _mode(path) & 0o077 and not shared & {path, *path.parents}:
+            assert any(_mode(f) == 0o700 for f in path.parents if root in f.parents), path
+
+
+def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatch):
+    group = next(g for g in grp.getgrall() if g.gr_gid != os.getgid())  # the run's account is root here
+    data = tmp_path / "data"
+    for folder in ("archive", "reports/figures", "published"):
+        (data / folder).mkdir(parents=True)
+    for file in ("warehouse.duckdb", "archive/a.csv", "reports/study_report.html", "reports/figures/f.png",
+                 "published/warehouse.duckdb"):
+        (data / file).write_text("x")
+        os.chmod(data / file, 0o666)
+    os.chmod(data / "published", 0o2777)  # an administrator's setgid folder keeps its setgid bit
+    monkeypatch.setenv("CARTWH_DATA", str(data))
+    monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", group.gr_name)
+    for variable in ("DAGSTER_HOME", "CARTWH_WAREHOUSE", "CARTWH_ARCHIVE", "CARTWH_LANDING", "CARTWH_QUALITY",
+                     "CARTWH_REPORTS", "CARTWH_PUBLISHED"):  # fmt: skip
+        monkeypatch.delenv(variable, raising=False)
+    permissions.secure_data_folder()
+    modes = {str(p.relative_to(data)): (_mode(p), p.stat().st_gid == group.gr_gid) for p in data.rglob("*")}
+    assert modes == {
+        "archive": (0o700, False), "archive/a.csv": (0o666, False),  # closed by its folder
+        "warehouse.duckdb": (0o600, False),
+        "published": (0o2750, True), "published/warehouse.duckdb": (0o640, True),
+        "reports": (0o750, True), "reports/figures": (0o750, True),
+        "reports/study_report.html": (0o640, True), "reports/figures/f.png": (0o640, True)}  # fmt: skip
+    assert (_mode(data), data.stat().st_gid == group.gr_gid) == (0o710, True)
+    monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", "no-such-group-cartwh")
+    with pytest.raises(ValueError, match="CARTWH_ANALYSTS_GROUP=no-such-group-cartwh: no such group"):
+        permissions.secure_data_folder()
