@@ -78,14 +78,13 @@ def _rebuild(args) -> int:
     from cartwh.locking import writer_lock
     from cartwh.rebuild import rebuild_raw
 
-    working, published = settings.warehouse_path(), settings.published_path()
-    ledger_from = working if working.exists() else published
-    if not ledger_from.exists():
-        print("Nothing to rebuild from: neither a working nor a published warehouse holds a ledger.", file=sys.stderr)
+    working = settings.warehouse_path()
+    if not working.exists():  # the published copy holds no raw layer, so no ledger either
+        print(f"Nothing to rebuild from: no working warehouse at {working} to read the ledger from.", file=sys.stderr)
         return 1
     with writer_lock(working):
-        replayed = rebuild_raw(working, ledger_from, settings.archive_dir())
-    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {ledger_from}); "
+        replayed = rebuild_raw(working, working, settings.archive_dir())
+    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {working}); "
           f"the previous warehouse is kept as {working.stem}.before-rebuild.duckdb. Rebuilding everything downstream...")
     return _run(args)
 
