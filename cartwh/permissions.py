@@ -13,6 +13,7 @@ published copy and the reports, through a group.
   published copy or the reports are inside it (analysts pass through it, they cannot list it).
   Again at the end, because reports are rewritten by rename and a file the run created is the
   pipeline's only until then.
+- The key file (CARTWH_PSEUDONYM_KEY_FILE, when the key is read from one) is made 0o600 too.
 - Only what the pipeline's account owns is changed: a landing folder written by another account
   (the EDC's transfer) keeps its modes, which its owner sets (README "Running it unattended").
 """
@@ -97,8 +98,11 @@ def private_paths() -> list[Path]:
     warehouse = settings.warehouse_path()
     paths = [warehouse, Path(f"{warehouse}.wal"), Path(f"{warehouse}.lock"), Path(f"{warehouse}.tmp"),
              settings.archive_dir(), settings.landing_dir(), settings.quality_dir()]  # fmt: skip
-    if os.environ.get("DAGSTER_HOME"):
-        paths.append(Path(os.environ["DAGSTER_HOME"]))
+    dbt = settings.PROJECT_ROOT / "dbt_project"
+    paths += [dbt / "target", dbt / "logs"]  # compiled SQL, run results and dbt.log
+    for variable in ("DAGSTER_HOME", "CARTWH_PSEUDONYM_KEY_FILE"):  # Dagster's storage; the key, when read from a file
+        if os.environ.get(variable):
+            paths.append(Path(os.environ[variable]))
     return paths
 
 

@@ -44,6 +44,10 @@ def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatc
         (data / file).write_text("x")
         os.chmod(data / file, 0o666)
     os.chmod(data / "published", 0o2777)  # an administrator's setgid folder keeps its setgid bit
+    key = tmp_path / "etc" / "key"
+    key.parent.mkdir()
+    key.write_text("secret")
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY_FILE", str(key))
     monkeypatch.setenv("CARTWH_DATA", str(data))
     monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", group.gr_name)
     for variable in ("DAGSTER_HOME", "CARTWH_WAREHOUSE", "CARTWH_ARCHIVE", "CARTWH_LANDING", "CARTWH_QUALITY",
@@ -58,6 +62,7 @@ def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatc
         "reports": (0o750, True), "reports/figures": (0o750, True),
         "reports/study_report.html": (0o640, True), "reports/figures/f.png": (0o640, True)}  # fmt: skip
     assert (_mode(data), data.stat().st_gid == group.gr_gid) == (0o710, True)
+    assert (_mode(key), key.stat().st_gid == group.gr_gid) == (0o600, False)
     monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", "no-such-group-cartwh")
     with pytest.raises(ValueError, match="CARTWH_ANALYSTS_GROUP=no-such-group-cartwh: no such group"):
         permissions.secure_data_folder()
