@@ -66,3 +66,33 @@ def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatc
     monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", "no-such-group-cartwh")
     with pytest.raises(ValueError, match="CARTWH_ANALYSTS_GROUP=no-such-group-cartwh: no such group"):
         permissions.secure_data_folder()
+
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another account")
+def test_another_account_reads_what_the_analysts_group_may_and_nothing_else(demo_warehouse):
+    """As an analyst's account would: another uid, with and without the group of the published
+    copy. The child starts in the data folder (the pytest folders above it are 0700), and uses
+    the system's tools (the test's own interpreter may live where that account cannot go)."""
+    import subprocess
+
+    root = demo_warehouse.parent
+    export = next((root / "landing" / "redcap").glob("*.csv")).relative_to(root)
+    group = (root / "published" / "warehouse.duckdb").stat().st_gid
+    tries = {"published/warehouse.duckdb": "head -c 12 published/warehouse.duckdb | tail -c 4",
+             "reports/study_report.html": "head -c 15 reports/study_report.html",
+             "warehouse.duckdb": "head -c 1 warehouse.duckdb", "export": f"head -c 1 '{export}'",
+             "archive": "ls archive", "data folder": "ls ."}  # fmt: skip
+
+    def as_account(groups) -> dict[str, str]:
+        answers = {}
+        for what, command in tries.items():
+            done = subprocess.run(["/bin/sh", "-c", command], cwd=root, user=65534, group=65534, extra_groups=groups,
+                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+            answers[what] = "denied" if "Permission denied" in done.stderr else done.stdout.strip()
+        return answers
+
+    assert as_account([group]) == {"published/warehouse.duckdb": "DUCK", "reports/study_report.html": "<!DOCTYPE html>",
+                                   "warehouse.duckdb": "denied", "export": "denied", "archive": "denied",
+                                   "data folder": "denied"}  # fmt: skip
+    assert set(as_account([]).values()) == {"denied"}
