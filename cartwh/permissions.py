@@ -98,8 +98,9 @@ def private_paths() -> list[Path]:
     warehouse = settings.warehouse_path()
     paths = [warehouse, Path(f"{warehouse}.wal"), Path(f"{warehouse}.lock"), Path(f"{warehouse}.tmp"),
              settings.archive_dir(), settings.landing_dir(), settings.quality_dir()]  # fmt: skip
-    dbt = settings.PROJECT_ROOT / "dbt_project"
-    paths += [dbt / "target", dbt / "logs"]  # compiled SQL, run results and dbt.log
+    # dbt.log. Not target/: the runs' own folders in it are created private, and the docs site
+    # `make docs` writes there (the data dictionary: no patient value) is for analysts.
+    paths.append(settings.PROJECT_ROOT / "dbt_project" / "logs")
     for variable in ("DAGSTER_HOME", "CARTWH_PSEUDONYM_KEY_FILE"):  # Dagster's storage; the key, when read from a file
         if os.environ.get(variable):
             paths.append(Path(os.environ[variable]))
