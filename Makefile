@@ -40,9 +40,10 @@ status: $(STAMP)
 
 # The Dagster webserver and daemon, so the nightly schedule and the landing sensor fire.
 serve: $(STAMP) $(MANIFEST)  ## http://127.0.0.1:3000; DAGSTER_HOME in the data folder
-	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	# umask 077: Dagster's storage, event logs and the runs it starts are the pipeline account's only
+	umask 077 && mkdir -p $(DAGSTER_HOME) && chmod 700 $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	# PATH: `dagster dev` re-parses the dbt project with the `dbt` it finds on PATH
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	umask 077 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 docs: $(STAMP) $(MANIFEST)  ## the dbt docs site: the analysts' data dictionary
 	cd dbt_project && CARTWH_WAREHOUSE=$(CURDIR)/data/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . --quiet

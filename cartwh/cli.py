@@ -85,14 +85,13 @@ def _rebuild(args) -> int:
     from cartwh.locking import writer_lock
     from cartwh.rebuild import rebuild_raw
 
-    working, published = settings.warehouse_path(), settings.published_path()
-    ledger_from = working if working.exists() else published
-    if not ledger_from.exists():
-        print("Nothing to rebuild from: neither a working nor a published warehouse holds a ledger.", file=sys.stderr)
+    working = settings.warehouse_path()
+    if not working.exists():  # the published copy holds no raw layer, so no ledger either
+        print(f"Nothing to rebuild from: no working warehouse at {working} to read the ledger from.", file=sys.stderr)
         return 1
     with writer_lock(working):
-        replayed = rebuild_raw(working, ledger_from, settings.archive_dir())
-    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {ledger_from}); "
+        replayed = rebuild_raw(working, working, settings.archive_dir())
+    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {working}); "
           f"the previous warehouse is kept as {working.stem}.before-rebuild.duckdb. Rebuilding everything downstream...")
     return _run(args)
 
@@ -208,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cartwh.permissions import keep_new_files_private
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_new_files_private()  # whatever cartwh writes is its account's only (what analysts read is opened explicitly)
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

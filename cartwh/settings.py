@@ -59,6 +59,12 @@ def site() -> str | None:
     return os.environ.get("CARTWH_SITE") or None
 
 
+def analysts_group() -> str:
+    """The OS group whose members read the published copy and the reports (cartwh/permissions.py);
+    empty: the files keep the group they get from their folder."""
+    return os.environ.get("CARTWH_ANALYSTS_GROUP", "")
+
+
 def duckdb_memory_limit() -> str:
     """DuckDB's memory ceiling for every writer (ingestion, dbt, checks, statistics): beyond it
     DuckDB spills to disk instead of growing. Its own default, 80 % of RAM, let dbt take 8 GB on

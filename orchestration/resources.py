@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from assets.transformations import DBT_PROJECT
 from cartwh import settings
 from cartwh.locking import writer_lock
+from cartwh.permissions import pipeline_file_modes
 
 
 class Warehouse(DuckDBResource):
@@ -28,7 +29,7 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def yield_for_execution(self, context):
-        with writer_lock(Path(self.database)):
+        with pipeline_file_modes(), writer_lock(Path(self.database)):
             yield self
 
     @contextmanager
