@@ -59,17 +59,21 @@ def _ingest(args) -> int:
 
 
 def _sql(args) -> int:
-    from cartwh.sql import QueryStopped, ReadOnlyRefusal, interactive, run_sql
+    from cartwh.sql import OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory, interactive, run_sql
 
     import duckdb
 
     try:
+        cap_process_memory()
         if args.query is None:
             interactive(settings.published_path(), args.format)
         else:
             print(run_sql(settings.published_path(), args.query, args.format))
     except (ReadOnlyRefusal, QueryStopped, FileNotFoundError, ValueError, duckdb.Error) as error:
         print(error, file=sys.stderr)  # ValueError: a CARTWH_SQL_* setting that is not a number
+        return 1
+    except MemoryError:
+        print(OUT_OF_MEMORY, file=sys.stderr)
         return 1
     return 0
 

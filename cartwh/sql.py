@@ -21,6 +21,7 @@ This module does not need and never imports the pseudonym key or its code.
 
 from __future__ import annotations
 
+import resource
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +33,9 @@ from cartwh import settings
 QUERY = "SELECT"  # SHOW, DESCRIBE, SUMMARIZE, PIVOT ... IN parse as SELECT too
 FORMATS = ("table", "csv", "json")
 ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
+
+
+OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
 
 
 class ReadOnlyRefusal(ValueError):
@@ -117,6 +121,21 @@ def open_published(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET disabled_filesystems = 'LocalFileSystem'")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def cap_process_memory() -> int:
+    """Cap this process's address space at twice the memory limit plus 1 GiB; for the `cartwh sql`
+    process only (never a library caller's). DuckDB's memory limit covers its buffers, not every
+    allocation: one huge value (`repeat('x', 4000000000)`) grows past it, and a single function
+    call is not interrupted by the time limit until it returns. Under the cap the allocation fails
+    and DuckDB reports it as out of memory. Returns the cap in bytes."""
+    limit = duckdb.connect().execute("SELECT parse_formatted_bytes(?)", [settings.sql_memory_limit()]).fetchone()[0]
+    cap = 2 * limit + 2**30  # headroom: the interpreter, pandas, thread stacks, DuckDB's own reservations
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    return cap
 
 
 # --- running one statement within its limits --------------------------------------------------
@@ -235,6 +254,8 @@ def interactive(path: Path, fmt: str = "table", read=input, write=print, time_li
                 write(run_statements(con, buffer, fmt, time_limit))
             except (ReadOnlyRefusal, QueryStopped, duckdb.Error) as error:
                 write(str(error))
+            except MemoryError:  # Python's share of a result (csv/json) under the process cap
+                write(OUT_OF_MEMORY)
             buffer = ""
     finally:
         con.close()

@@ -323,6 +323,17 @@ def test_cartwh_sql_refuses_the_environment_in_one_line(published):
     assert KEY not in result.stderr
 
 
+def test_one_huge_value_is_stopped_by_the_process_cap(published):
+    """DuckDB's memory limit does not see a single 4 GB string being built; the cap on the
+    `cartwh sql` process (2 x 100MB + 1 GiB) does, at once, instead of after a minute and 4 GB."""
+    started = time.monotonic()
+    result = _cartwh_sql(published.parent.parent, "SELECT length(repeat('x', 4000000000)) AS n", CARTWH_SQL_MEMORY="100MB")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("stopped: the query needs more than the memory limit of 100MB (CARTWH_SQL_MEMORY)")
+    assert "bad allocation" in result.stderr and result.stderr.count("\n") == 1
+    assert time.monotonic() - started < 30
+
+
 def test_cartwh_sql_neither_imports_nor_reads_the_key(published, tmp_path):
     """With the key in the environment and a key file named, `cartwh sql` answers without importing
     the pseudonym code or opening the key file (Python's audit hook sees every open)."""
