@@ -12,9 +12,10 @@ queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT/UNPIVOT) a
 [ANALYZE] of a query, because EXPLAIN ANALYZE executes the statement it explains. Every refusal,
 from the filter or from DuckDB's guards, is one line starting with "refused:".
 
-Each statement runs under a time limit (a timer calls `interrupt()` on the connection) and the
-session's memory limit; a statement that hits either stops with one line starting with
-"stopped:", and the connection stays usable.
+Each statement runs under a time limit (a timer calls `interrupt()` on the connection; Ctrl-C
+does the same) and the session's memory limit, and the `cartwh sql` process under an address-space
+cap; a statement that hits a limit stops with one line starting with "stopped:", and the
+connection stays usable.
 
 This module does not need and never imports the pseudonym key or its code.
 """
@@ -33,8 +34,6 @@ from cartwh import settings
 QUERY = "SELECT"  # SHOW, DESCRIBE, SUMMARIZE, PIVOT ... IN parse as SELECT too
 FORMATS = ("table", "csv", "json")
 ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
-
-
 OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
 
 

@@ -297,7 +297,7 @@ def test_a_query_over_the_memory_limit_stops_without_spilling_to_disk(published,
 def test_the_shell_goes_on_after_a_stopped_refused_or_failed_statement(published):
     lines = iter([f"{BOMB};", "SET lock_configuration = false;", "SELECT * FROM no_such_table;",
                   "SELECT content FROM read_text('/proc/self/environ');", "SELECT count(*) AS n", "FROM marts.patients;",
-                  "SELECT current_setting('lock_configuration') AS locked;", ".quit"])  # fmt: skip
+                  "SELECT current_setting('lock_configuration') AS locked;", ".shell cat /proc/self/environ;", ".quit"])  # fmt: skip
     out = []
     interactive(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
     assert out[1].startswith("stopped: the query ran longer than its time limit of 1 s")
@@ -306,6 +306,7 @@ def test_the_shell_goes_on_after_a_stopped_refused_or_failed_statement(published
     assert out[4].startswith("refused: cartwh sql cannot read or write files")
     assert out[5].splitlines() == ["n", "2"]
     assert out[6].splitlines() == ["locked", "True"]
+    assert out[7].startswith("Parser Error")  # the DuckDB shell's dot commands are not commands here
 
 
 # --- the command, in its own process with the key in its environment -----------------------
