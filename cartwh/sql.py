@@ -106,7 +106,7 @@ def guard_settings() -> dict:
         "autoinstall_known_extensions": False,
         "python_enable_replacements": False,  # `FROM name` never scans a Python variable
         "temp_directory": "",  # nothing spilled beside the published copy: over the memory limit a query stops
-        "memory_limit": settings.sql_memory_limit(),
+        "memory_limit": f"{memory_limit_bytes()}B",
         "threads": settings.sql_threads(),
     }
 
@@ -122,14 +122,22 @@ def open_published(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def memory_limit_bytes() -> int:
+    """CARTWH_SQL_MEMORY in bytes, read the way DuckDB reads its memory_limit, or a ValueError naming it."""
+    value = settings.sql_memory_limit()
+    try:
+        return duckdb.connect().execute("SELECT parse_formatted_bytes(?)", [value]).fetchone()[0]
+    except duckdb.Error as error:
+        raise ValueError(f"CARTWH_SQL_MEMORY={value!r}: {_first_line(error)}") from None
+
+
 def cap_process_memory() -> int:
     """Cap this process's address space at twice the memory limit plus 1 GiB; for the `cartwh sql`
     process only (never a library caller's). DuckDB's memory limit covers its buffers, not every
     allocation: one huge value (`repeat('x', 4000000000)`) grows past it, and a single function
     call is not interrupted by the time limit until it returns. Under the cap the allocation fails
     and DuckDB reports it as out of memory. Returns the cap in bytes."""
-    limit = duckdb.connect().execute("SELECT parse_formatted_bytes(?)", [settings.sql_memory_limit()]).fetchone()[0]
-    cap = 2 * limit + 2**30  # headroom: the interpreter, pandas, thread stacks, DuckDB's own reservations
+    cap = 2 * memory_limit_bytes() + 2**30  # headroom: the interpreter, pandas, thread stacks, DuckDB's own reservations
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)

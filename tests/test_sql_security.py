@@ -277,12 +277,20 @@ def test_a_bomb_query_stops_at_its_time_limit(published):
     assert time.monotonic() - started < 5
 
 
-def test_the_time_limit_comes_from_the_setting(published, monkeypatch):
+def test_the_limits_come_from_the_settings(published, monkeypatch):
     monkeypatch.setenv("CARTWH_SQL_TIMEOUT", "0.5")
     with pytest.raises(QueryStopped, match="time limit of 0.5 s"):
         run_sql(published, BOMB)
     monkeypatch.setenv("CARTWH_SQL_TIMEOUT", "five minutes")
     with pytest.raises(ValueError, match="CARTWH_SQL_TIMEOUT='five minutes'"):
+        run_sql(published, "SELECT 1")
+    monkeypatch.setenv("CARTWH_SQL_TIMEOUT", "60")
+    monkeypatch.setenv("CARTWH_SQL_MEMORY", "lots")
+    with pytest.raises(ValueError, match="CARTWH_SQL_MEMORY='lots': Invalid Input Error: Memory must have a number"):
+        run_sql(published, "SELECT 1")
+    monkeypatch.setenv("CARTWH_SQL_MEMORY", "1GB")
+    monkeypatch.setenv("CARTWH_SQL_THREADS", "all")
+    with pytest.raises(ValueError, match="CARTWH_SQL_THREADS='all'"):
         run_sql(published, "SELECT 1")
 
 
