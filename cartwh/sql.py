@@ -126,18 +126,21 @@ def memory_limit_bytes() -> int:
     """CARTWH_SQL_MEMORY in bytes, read the way DuckDB reads its memory_limit, or a ValueError naming it."""
     value = settings.sql_memory_limit()
     try:
-        return duckdb.connect().execute("SELECT parse_formatted_bytes(?)", [value]).fetchone()[0]
+        with duckdb.connect() as scratch:  # in memory, no statement of the user's
+            return scratch.execute("SELECT parse_formatted_bytes(?)", [value]).fetchone()[0]
     except duckdb.Error as error:
         raise ValueError(f"CARTWH_SQL_MEMORY={value!r}: {_first_line(error)}") from None
 
 
 def cap_process_memory() -> int:
-    """Cap this process's address space at twice the memory limit plus 1 GiB; for the `cartwh sql`
+    """Cap this process's address space at twice the memory limit plus 3 GiB; for the `cartwh sql`
     process only (never a library caller's). DuckDB's memory limit covers its buffers, not every
     allocation: one huge value (`repeat('x', 4000000000)`) grows past it, and a single function
     call is not interrupted by the time limit until it returns. Under the cap the allocation fails
     and DuckDB reports it as out of memory. Returns the cap in bytes."""
-    cap = 2 * memory_limit_bytes() + 2**30  # headroom: the interpreter, pandas, thread stacks, DuckDB's own reservations
+    # Address space is not memory used: the interpreter, pandas, thread stacks and DuckDB's own
+    # reservations take 0.8-1.4 GB of it before a query; 1 GiB of headroom was too little to start a thread.
+    cap = 2 * memory_limit_bytes() + 3 * 2**30
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
