@@ -34,6 +34,7 @@ from cartwh import settings
 QUERY = "SELECT"  # SHOW, DESCRIBE, SUMMARIZE, PIVOT ... IN parse as SELECT too
 FORMATS = ("table", "csv", "json")
 ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
+INTERRUPTED = "stopped: the query was interrupted (Ctrl-C); the session is still usable"
 OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
 
 
@@ -161,7 +162,7 @@ def _translated(error: duckdb.Error, time_limit: float, timed_out: bool) -> Exce
         if timed_out:
             return QueryStopped(f"stopped: the query ran longer than its time limit of {time_limit:g} s "
                                 f"(CARTWH_SQL_TIMEOUT) and was interrupted; the session is still usable")  # fmt: skip
-        return QueryStopped("stopped: the query was interrupted (Ctrl-C); the session is still usable")
+        return QueryStopped(INTERRUPTED)
     if isinstance(error, duckdb.OutOfMemoryException):
         return QueryStopped(f"stopped: the query needs more than the memory limit of {settings.sql_memory_limit()} "
                             f"(CARTWH_SQL_MEMORY); filter or aggregate earlier ({message})")  # fmt: skip
@@ -266,6 +267,8 @@ def interactive(path: Path, fmt: str = "table", read=input, write=print, time_li
                 write(str(error))
             except MemoryError:  # Python's share of a result (csv/json) under the process cap
                 write(OUT_OF_MEMORY)
+            except KeyboardInterrupt:  # Ctrl-C just before the query started, or a second one while it stops
+                write(INTERRUPTED)
             buffer = ""
     finally:
         con.close()
