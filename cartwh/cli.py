@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 
 from cartwh import settings
-from cartwh.generate import DEFAULT_SEED
 
 
 def _generate(args) -> int:
-    from cartwh.generate import generate_landing
+    from cartwh.generate import DEFAULT_SEED, generate_landing
 
     landing = Path(args.landing)
     if landing.exists() and any(landing.rglob("*.csv")) and not args.force:
         print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
         return 1
-    summary = generate_landing(landing, args.patients, args.sites, args.seed, args.faults, progress=True)
+    summary = generate_landing(landing, args.patients, args.sites, DEFAULT_SEED if args.seed is None else args.seed,
+                               args.faults, progress=True)
     kind = "paper cohort" if args.patients is None else "registry"
     print(f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
           f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
@@ -66,17 +66,21 @@ def _ingest(args) -> int:
 
 
 def _sql(args) -> int:
-    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
+    from cartwh.sql import OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory, interactive, run_sql
 
     import duckdb
 
     try:
+        cap_process_memory()
         if args.query is None:
             interactive(settings.published_path(), args.format)
         else:
             print(run_sql(settings.published_path(), args.query, args.format))
-    except (ReadOnlyRefusal, FileNotFoundError, duckdb.Error) as error:
-        print(error, file=sys.stderr)
+    except (ReadOnlyRefusal, QueryStopped, FileNotFoundError, ValueError, duckdb.Error) as error:
+        print(error, file=sys.stderr)  # ValueError: a CARTWH_SQL_* setting that is not a number
+        return 1
+    except MemoryError:
+        print(OUT_OF_MEMORY, file=sys.stderr)
         return 1
     return 0
 
@@ -174,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--landing", default=str(settings.landing_dir()), help="folder to write (default: %(default)s)")
     generate.add_argument("--patients", type=int, help="registry size; omit for the paper's 24-patient cohort")
     generate.add_argument("--sites", type=int, default=1, help="centres of the registry (default: %(default)s)")
-    generate.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    # No default imported here: `cartwh sql` must start without the generator (or anything near the key)
+    generate.add_argument("--seed", type=int, help="random seed (default: the generator's fixed seed)")
     generate.add_argument("--faults", action="store_true", help="inject realistic export faults")
     generate.add_argument("--faults-log", default=str(settings.data_dir() / "faults_injected.csv"),
                           help="where to list the injected faults (default: %(default)s)")  # fmt: skip

@@ -72,6 +72,33 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("CARTWH_DUCKDB_MEMORY", "4GB")
 
 
+def sql_time_limit() -> float:
+    """Seconds one `cartwh sql` statement may run before it is interrupted (default 5 minutes):
+    a runaway query (a cross join of three big tables) must not hold a core until someone kills it."""
+    value = os.environ.get("CARTWH_SQL_TIMEOUT", "300")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"CARTWH_SQL_TIMEOUT={value!r}: give the time limit of a query in seconds, more than 0")
+    return seconds
+
+
+def sql_memory_limit() -> str:
+    """DuckDB's memory ceiling for one `cartwh sql` session. Nothing spills to disk there, so a
+    query that needs more stops with a clear message instead of writing beside the published copy."""
+    return os.environ.get("CARTWH_SQL_MEMORY", "2GB")
+
+
+def sql_threads() -> int:
+    """Threads of one `cartwh sql` session, so analysts' queries leave cores to the nightly run."""
+    value = os.environ.get("CARTWH_SQL_THREADS", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"CARTWH_SQL_THREADS={value!r}: give a whole number of threads, 1 or more")
+    return int(value)
+
+
 def nightly_cron() -> str:
     """When the nightly run fires (cron, in `timezone()`); default 02:00."""
     return os.environ.get("CARTWH_NIGHTLY_CRON", "0 2 * * *")

@@ -1,64 +1,250 @@
-"""`cartwh sql`: ad-hoc SQL on the published warehouse, read-only.
+"""`cartwh sql`: ad-hoc SQL on the published warehouse, for analysts who only read.
 
-Two guards: every statement is parsed first and anything but a query (SELECT, SHOW,
-DESCRIBE, SUMMARIZE, EXPLAIN) is refused with a clear message, before it runs; and the file is
-opened read-only anyway. The published copy is replaced atomically by runs, so a session
-sees one complete night, never a mix, and never blocks a run.
+The boundary is DuckDB itself, not a parser of ours: the published copy is opened read-only,
+with external access off, the local file system disabled, extensions neither autoloaded nor
+autoinstalled, no temporary directory, a memory limit and thread count of its own, and then the
+configuration locked. So whatever a statement looks like, DuckDB cannot read or write a file
+(no read_csv, read_text, glob, COPY, ATTACH, replacement scan of 'x.csv'; not /proc/self/environ
+either), cannot reach the network or load an extension, and cannot change a setting.
+
+In front of it, a statement filter gives the friendly first refusal, before anything runs: only
+queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT/UNPIVOT) and EXPLAIN
+[ANALYZE] of a query, because EXPLAIN ANALYZE executes the statement it explains. Every refusal,
+from the filter or from DuckDB's guards, is one line starting with "refused:".
+
+Each statement runs under a time limit (a timer calls `interrupt()` on the connection; Ctrl-C
+does the same) and the session's memory limit, and the `cartwh sql` process under an address-space
+cap; a statement that hits a limit stops with one line starting with "stopped:", and the
+connection stays usable.
+
+This module does not need and never imports the pseudonym key or its code.
 """
 
 from __future__ import annotations
 
+import resource
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
-ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+from cartwh import settings
+
+QUERY = "SELECT"  # SHOW, DESCRIBE, SUMMARIZE, PIVOT ... IN parse as SELECT too
 FORMATS = ("table", "csv", "json")
+ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
+INTERRUPTED = "stopped: the query was interrupted (Ctrl-C); the session is still usable"
+OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
 
 
 class ReadOnlyRefusal(ValueError):
-    """A statement that would write (or attach, copy out, install...) was refused."""
+    """A statement that would write, read a file, reach the network or change a setting."""
+
+
+class QueryStopped(RuntimeError):
+    """A statement hit its time or memory limit (or was interrupted); the session goes on."""
+
+
+# --- the first, friendly refusal --------------------------------------------------------------
+
+def _explained(statement) -> str:
+    """The text of the statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
+    text = statement.query.encode()  # the tokenizer's positions are byte offsets
+    tokens = duckdb.tokenize(statement.query)
+    ends = [start for start, _ in tokens[1:]] + [len(text)]
+    words = [(start, text[start:end].strip().lower())
+             for (start, kind), end in zip(tokens, ends) if kind != duckdb.token_type.comment]  # fmt: skip
+    if not words or words[0][1] != b"explain":
+        return ""  # not the shape of an EXPLAIN we know: explains nothing, so it is refused
+    i = 1
+    if i < len(words) and words[i][1] in {b"analyze", b"analyse"}:
+        i += 1
+    if i < len(words) and words[i][1] == b"(":  # EXPLAIN (ANALYZE, FORMAT json) ...
+        depth = 0
+        while i < len(words):
+            depth += {b"(": 1, b")": -1}.get(words[i][1], 0)
+            i += 1
+            if depth == 0:
+                break
+    return text[words[i][0]:].decode() if i < len(words) else ""
+
+
+def _kind(statement) -> str:
+    try:
+        return statement.type.name
+    except ValueError:  # a statement type this duckdb's Python API has no name for (UPDATE EXTENSIONS)
+        return "unnamed"
 
 
 def read_only_statements(sql: str) -> list:
+    """The statements of `sql`, or ReadOnlyRefusal naming the first one that is not a query."""
     statements = duckdb.extract_statements(sql)
     for statement in statements:
-        if statement.type not in ALLOWED:
-            raise ReadOnlyRefusal(
-                f"refused: {statement.type.name} statement. cartwh sql only reads the published warehouse "
-                f"(SELECT, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); data change only through the exports and a run."
-            )
+        if _kind(statement) == "EXPLAIN":
+            explained = _explained(statement)
+            inner = [_kind(s) for s in duckdb.extract_statements(explained)] if explained.strip() else []
+            if inner != [QUERY]:
+                kind = inner[0] if len(inner) == 1 else "non-query"
+                raise ReadOnlyRefusal(f"refused: EXPLAIN of a {kind} statement; EXPLAIN ANALYZE runs what it explains, "
+                                      f"so cartwh sql explains queries only")  # fmt: skip
+        elif _kind(statement) == "MULTI":  # PIVOT without an IN list first creates a type, then queries
+            raise ReadOnlyRefusal("refused: PIVOT without an IN list runs as several statements; name the values: "
+                                  "PIVOT t ON c IN ('a', 'b') USING ...")  # fmt: skip
+        elif _kind(statement) != QUERY:
+            raise ReadOnlyRefusal(f"refused: {_kind(statement)} statement; cartwh sql runs only {ALLOWED_TEXT}, and the "
+                                  f"published warehouse changes only through the exports and a run")  # fmt: skip
     return statements
+
+
+# --- DuckDB's own guards ----------------------------------------------------------------------
+
+def guard_settings() -> dict:
+    """The configuration the published copy is opened with (then locked)."""
+    return {
+        "enable_external_access": False,  # no files, URLs, ATTACH, COPY, INSTALL/LOAD, secrets on disk
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "python_enable_replacements": False,  # `FROM name` never scans a Python variable
+        "temp_directory": "",  # nothing spilled beside the published copy: over the memory limit a query stops
+        "memory_limit": f"{memory_limit_bytes()}B",
+        "threads": settings.sql_threads(),
+    }
 
 
 def open_published(path: Path) -> duckdb.DuckDBPyConnection:
     if not Path(path).exists():
         raise FileNotFoundError(f"no published warehouse at {path} yet: run `make run` first")
-    return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config=guard_settings())
+    # Only settable once the database is open; with it, even a path the access check missed hits
+    # a disabled file system. Then nothing can be changed any more, by SET, PRAGMA or a function.
+    con.execute("SET disabled_filesystems = 'LocalFileSystem'")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
-def render(con: duckdb.DuckDBPyConnection, statement, fmt: str = "table") -> str:
+def memory_limit_bytes() -> int:
+    """CARTWH_SQL_MEMORY in bytes, read the way DuckDB reads its memory_limit, or a ValueError naming it."""
+    value = settings.sql_memory_limit()
+    try:
+        with duckdb.connect() as scratch:  # in memory, no statement of the user's
+            return scratch.execute("SELECT parse_formatted_bytes(?)", [value]).fetchone()[0]
+    except duckdb.Error as error:
+        raise ValueError(f"CARTWH_SQL_MEMORY={value!r}: {_first_line(error)}") from None
+
+
+def cap_process_memory() -> int:
+    """Cap this process's address space at twice the memory limit plus 3 GiB; for the `cartwh sql`
+    process only (never a library caller's). DuckDB's memory limit covers its buffers, not every
+    allocation: one huge value (`repeat('x', 4000000000)`) grows past it, and a single function
+    call is not interrupted by the time limit until it returns. Under the cap the allocation fails
+    and DuckDB reports it as out of memory. Returns the cap in bytes."""
+    # Address space is not memory used: the interpreter, pandas, thread stacks and DuckDB's own
+    # reservations take 0.8-1.4 GB of it before a query; 1 GiB of headroom was too little to start a thread.
+    cap = 2 * memory_limit_bytes() + 3 * 2**30
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    return cap
+
+
+# --- running one statement within its limits --------------------------------------------------
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def _translated(error: duckdb.Error, time_limit: float, timed_out: bool) -> Exception | None:
+    """A guard's or a limit's error as one clear line; None for an ordinary SQL error."""
+    message = _first_line(error)
+    if isinstance(error, duckdb.InterruptException):
+        if timed_out:
+            return QueryStopped(f"stopped: the query ran longer than its time limit of {time_limit:g} s "
+                                f"(CARTWH_SQL_TIMEOUT) and was interrupted; the session is still usable")  # fmt: skip
+        return QueryStopped(INTERRUPTED)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return QueryStopped(f"stopped: the query needs more than the memory limit of {settings.sql_memory_limit()} "
+                            f"(CARTWH_SQL_MEMORY); filter or aggregate earlier ({message})")  # fmt: skip
+    if isinstance(error, duckdb.PermissionException):
+        return ReadOnlyRefusal(f"refused: cartwh sql cannot read or write files, reach the network or load "
+                               f"extensions ({message})")  # fmt: skip
+    if "configuration has been locked" in message:
+        return ReadOnlyRefusal(f"refused: settings are fixed in cartwh sql ({message})")
+    if isinstance(error, duckdb.ParserException) and "Expected a single SELECT statement" in message:
+        return ReadOnlyRefusal(f"refused: query() runs a single SELECT only ({message})")
+    if "read-only mode" in message:
+        return ReadOnlyRefusal(f"refused: the published warehouse is read-only ({message})")
+    return None
+
+
+def _render(con: duckdb.DuckDBPyConnection, statement, fmt: str) -> str:
     if fmt == "table":
-        return str(con.sql(statement.query))
-    frame = con.execute(statement.query).df()
+        return str(con.sql(statement))
+    frame = con.execute(statement).df()
     if fmt == "csv":
         return frame.to_csv(index=False)
     return frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
 
 
-def run_sql(path: Path, sql: str, fmt: str = "table") -> str:
-    statements = read_only_statements(sql)  # refuse before opening anything
+def run_statement(con: duckdb.DuckDBPyConnection, statement, fmt: str, time_limit: float) -> str:
+    """One statement the filter accepted, interrupted from a timer after `time_limit` seconds."""
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        con.interrupt()  # on an idle connection a late interrupt is a no-op, not a trap for the next query
+
+    timer = threading.Timer(time_limit, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        return _render(con, statement, fmt)
+    except duckdb.Error as error:
+        translated = _translated(error, time_limit, timed_out.is_set())
+        if translated is None:
+            raise
+        raise translated from None
+    finally:
+        timer.cancel()
+        timer.join()  # a timer that already fired has finished its interrupt before the connection moves on
+
+
+def _ctrl_c_interrupts(con: duckdb.DuckDBPyConnection, work):
+    """`work()` in a helper thread, so Ctrl-C interrupts the query: Python raises KeyboardInterrupt
+    in the main thread only between bytecodes, never while DuckDB computes, but it does while the
+    main thread waits here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(work)
+        try:
+            return done.result()
+        except KeyboardInterrupt:
+            con.interrupt()
+            return done.result()  # QueryStopped: "the query was interrupted"
+
+
+def run_statements(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, time_limit: float) -> str:
+    statements = read_only_statements(sql)  # every statement checked before any runs
+    return _ctrl_c_interrupts(con, lambda: "\n".join(run_statement(con, s, fmt, time_limit) for s in statements))
+
+
+def run_sql(path: Path, sql: str, fmt: str = "table", time_limit: float | None = None) -> str:
+    time_limit = settings.sql_time_limit() if time_limit is None else time_limit
+    read_only_statements(sql)  # refuse before opening anything
     con = open_published(path)
     try:
-        return "\n".join(render(con, statement, fmt) for statement in statements)
+        return run_statements(con, sql, fmt, time_limit)
     finally:
         con.close()
 
 
-def interactive(path: Path, fmt: str = "table", read=input, write=print) -> None:
-    """A small shell: statements end with ';', `.quit` or Ctrl-D leaves."""
+def interactive(path: Path, fmt: str = "table", read=input, write=print, time_limit: float | None = None) -> None:
+    """A small shell: statements end with ';', `.quit` or Ctrl-D leaves; a refused, failed or
+    stopped statement prints its message and the shell goes on."""
+    time_limit = settings.sql_time_limit() if time_limit is None else time_limit
     con = open_published(path)
-    write(f"cartwh sql on {path} (read-only). End statements with ';', leave with .quit")
+    write(f"cartwh sql on {path} (read-only; a query stops after {time_limit:g} s). "
+          f"End statements with ';', leave with .quit")  # fmt: skip
     buffer = ""
     try:
         while True:
@@ -66,16 +252,23 @@ def interactive(path: Path, fmt: str = "table", read=input, write=print) -> None
                 line = read("cartwh> " if not buffer else "   ...> ")
             except EOFError:
                 break
+            except KeyboardInterrupt:  # Ctrl-C at the prompt drops the statement being typed
+                buffer = ""
+                write("")
+                continue
             if line.strip() in {".quit", ".exit"}:
                 break
             buffer += line + "\n"
             if not buffer.rstrip().endswith(";"):
                 continue
             try:
-                for statement in read_only_statements(buffer):
-                    write(render(con, statement, fmt))
-            except (ReadOnlyRefusal, duckdb.Error) as error:
+                write(run_statements(con, buffer, fmt, time_limit))
+            except (ReadOnlyRefusal, QueryStopped, duckdb.Error) as error:
                 write(str(error))
+            except MemoryError:  # Python's share of a result (csv/json) under the process cap
+                write(OUT_OF_MEMORY)
+            except KeyboardInterrupt:  # Ctrl-C just before the query started, or a second one while it stops
+                write(INTERRUPTED)
             buffer = ""
     finally:
         con.close()
