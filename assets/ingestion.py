@@ -42,6 +42,9 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "files_already_ingested": len(report.files_skipped),
                 "files_superseding_earlier_versions": len(report.files_superseding),
                 "rows_quarantined": report.rows_quarantined,
+                "records_read": report.records_read,
+                "rows_landed": report.rows_landed,
+                "records_skipped": report.records_skipped,
             },
         )
 
