@@ -307,6 +307,31 @@ def manifests(draw):
 
 
 SAMPLE_NAME_CHARACTERS = "ab,\n"
+REDCAP_HEADER = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "bt_agent", "bt_regimen"]
+
+
+@st.composite
+def redcap_exports(draw):
+    """A REDCap export of bridging-therapy instances: free-text regimens with commas, quotes
+    and newlines; runs of rows cut short or with extra cells; blank lines."""
+    kinds = draw(st.lists(st.sampled_from(["valid", "valid", "short", "long", "blank"]), max_size=14))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REDCAP_HEADER)
+    expected = {}
+    for row, kind in enumerate(kinds, start=2):
+        record_id = f"SITE1-{draw(st.integers(1, 4)):04d}"
+        cells = [record_id, "bridging_therapy", str(row), "2", _cell(draw)]
+        if kind == "blank":
+            out.write("\n")
+        elif kind == "short":
+            writer.writerow(cells[: draw(st.integers(1, len(cells) - 1))])
+        elif kind == "long":
+            writer.writerow(cells + ["x"] * draw(st.integers(1, 3)))
+        else:
+            writer.writerow(cells)
+        expected[row] = (kind, record_id)
+    return out.getvalue(), expected
 
 
 @st.composite
@@ -334,57 +359,82 @@ def statistics_exports(draw):
     return out.getvalue(), expected
 
 
-def _ingest_fresh(source: str, name: str, text: str):
-    """Ingest one file into a new in-memory warehouse; return the connection (caller closes it)."""
+@pytest.fixture
+def memory(monkeypatch):
+    """One in-memory warehouse for all examples of a property test (schema and raw tables are
+    made once); each example's file is told apart by its load id."""
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
+    con = connect(":memory:")
+    yield con
+    con.close()
+
+
+def _ingest_example(con, source: str, name: str, text: str) -> int:
+    """Ingest one file; return its load id. The ledger is emptied after, so that the next
+    example loads even when Hypothesis draws the same content again."""
     with tempfile.TemporaryDirectory(prefix="rows-property-") as folder:
-        root = Path(folder)
-        path = root / "landing" / name
+        path = Path(folder) / "landing" / name
         path.parent.mkdir(parents=True)
         path.write_bytes(text.encode("utf-8"))
-        con = connect(":memory:")
-        ingest_source(con, root / "landing", source, root / "archive")
-    return con
+        ingest_source(con, Path(folder) / "landing", source, Path(folder) / "archive")
+    (load_id,) = con.execute("SELECT max(load_id) FROM raw.landed_files").fetchone()
+    return load_id
 
 
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _account_of(con, load_id: int) -> tuple:
+    account = con.execute(ACCOUNTS.replace("ORDER BY", "WHERE load_id = ? ORDER BY"), [load_id]).fetchall()[0]
+    con.execute("DELETE FROM raw.landed_files")
+    return account
+
+
+PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROPERTY
 @given(manifests())
-def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_patient(monkeypatch, export):
-    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
+def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
     text, expected = export
-    con = _ingest_fresh("cytometry_manifest", f"{MANIFESTS}/m.csv", text)
-    try:
-        read, landed, quarantined, skipped = con.execute(ACCOUNTS).fetchall()[0]
-        assert read == landed + quarantined + skipped == len(expected) + 1
-        valid = sorted((row, f"T{row}.fcs", key(rid)) for row, (kind, rid) in expected.items() if kind == "valid")
-        assert con.execute("SELECT _source_row, fcs_file, patient_key FROM raw.cytometry_samples ORDER BY 1").fetchall() == valid
-        bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
-        assert con.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine ORDER BY 1").fetchall() == [
-            (row, None) for row in bad]  # fmt: skip
-        assert (landed, quarantined, skipped) == (len(valid), len(bad), len(expected) + 1 - len(valid) - len(bad))
-    finally:
-        con.close()
+    load_id = _ingest_example(memory, "cytometry_manifest", f"{MANIFESTS}/m.csv", text)
+    read, landed, quarantined, skipped = _account_of(memory, load_id)
+    assert read == landed + quarantined + skipped == len(expected) + 1
+    valid = sorted((row, f"T{row}.fcs", key(rid)) for row, (kind, rid) in expected.items() if kind == "valid")
+    assert memory.execute("SELECT _source_row, fcs_file, patient_key FROM raw.cytometry_samples WHERE _load_id = ? "
+                          "ORDER BY 1", [load_id]).fetchall() == valid  # fmt: skip
+    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
+    assert memory.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
+                          [load_id]).fetchall() == [(row, None) for row in bad]  # fmt: skip
+    assert (landed, quarantined, skipped) == (len(valid), len(bad), len(expected) + 1 - len(valid) - len(bad))
 
 
 @PROPERTY
 @given(statistics_exports())
-def test_property_every_statistics_record_is_accounted_for_under_its_own_row(monkeypatch, export):
-    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
+def test_property_every_statistics_record_is_accounted_for_under_its_own_row(memory, export):
     text, expected = export
-    con = _ingest_fresh("cytometry_statistics", f"{STATS}/s.csv", text)
-    try:
-        read, landed, quarantined, skipped = con.execute(ACCOUNTS).fetchall()[0]
-        assert read == landed + quarantined + skipped == len(expected) + 1
-        valid = sorted((row, sample, float(row * 10), row + 0.5) for row, (kind, sample) in expected.items()
-                       if kind == "valid")  # fmt: skip
-        assert con.execute(
-            f"SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), "
-            f"max(value) FILTER (statistic <> 'Count') FROM raw.cytometry_population_stats GROUP BY 1, 2 ORDER BY 1"
-        ).fetchall() == valid
-        bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
-        assert [r for (r,) in con.execute("SELECT DISTINCT row FROM raw.quarantine ORDER BY 1").fetchall()] == bad
-        assert skipped == 1 + sum(kind in ("blank", "summary") for kind, _ in expected.values())
-    finally:
-        con.close()
+    load_id = _ingest_example(memory, "cytometry_statistics", f"{STATS}/s.csv", text)
+    read, landed, quarantined, skipped = _account_of(memory, load_id)
+    assert read == landed + quarantined + skipped == len(expected) + 1
+    valid = sorted((row, sample, float(row * 10), row + 0.5) for row, (kind, sample) in expected.items()
+                   if kind == "valid")  # fmt: skip
+    assert memory.execute(
+        "SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), max(value) FILTER (statistic <> 'Count') "
+        "FROM raw.cytometry_population_stats WHERE _load_id = ? GROUP BY 1, 2 ORDER BY 1", [load_id]
+    ).fetchall() == valid  # fmt: skip
+    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
+    assert [r for (r,) in memory.execute("SELECT DISTINCT row FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
+                                         [load_id]).fetchall()] == bad  # fmt: skip
+    assert skipped == 1 + sum(kind in ("blank", "summary") for kind, _ in expected.values())
+
+
+@PROPERTY
+@given(redcap_exports())
+def test_property_every_redcap_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
+    text, expected = export
+    load_id = _ingest_example(memory, "redcap", "redcap/r.csv", text)
+    read, landed, quarantined, skipped = _account_of(memory, load_id)
+    assert read == landed + quarantined + skipped == len(expected) + 1
+    valid = sorted((row, row, key(rid)) for row, (kind, rid) in expected.items() if kind == "valid")
+    assert memory.execute("SELECT _source_row, redcap_repeat_instance, patient_key FROM raw.redcap_bridging_therapy "
+                          "WHERE _load_id = ? ORDER BY 1", [load_id]).fetchall() == valid  # fmt: skip
+    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
+    assert memory.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
+                          [load_id]).fetchall() == [(row, None) for row in bad]  # fmt: skip
