@@ -277,85 +277,55 @@ def test_status_prints_the_accounting_per_source(wh):
 # --- property: random files, every record accounted for -------------------------------------------
 
 
-def _cell(draw, alphabet="abcXYZ019 ,\"\n-") -> str:
-    return draw(st.text(alphabet=alphabet, max_size=8))
-
-
-@st.composite
-def manifests(draw):
-    """A manifest as a CSV writer (or a careless hand) writes it: valid rows with quoted cells,
-    commas, doubled quotes and newlines in free text; runs of rows with cells missing or extra;
-    blank lines. Returns the text and, per record number, what it is."""
-    kinds = draw(st.lists(st.sampled_from(["valid", "valid", "short", "long", "blank"]), max_size=14))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
-    writer.writerow(MANIFEST_HEADER)
-    expected = {}
-    for row, kind in enumerate(kinds, start=2):
-        record_id = f"R{draw(st.integers(1, 4))}"
-        cells = [f"T{row}.fcs", record_id, "peripheral blood", "2024-03-16", "D7", _cell(draw), "P", ""]
-        if kind == "blank":
-            out.write("\n" if draw(st.booleans()) else ",,,,,,,\n")
-        elif kind == "short":
-            writer.writerow(cells[: draw(st.integers(1, len(cells) - 1))])
-        elif kind == "long":
-            writer.writerow(cells + [_cell(draw)] * draw(st.integers(1, 3)))
-        else:
-            writer.writerow(cells)
-        expected[row] = (kind, record_id)
-    return out.getvalue(), expected
-
-
 SAMPLE_NAME_CHARACTERS = "ab,\n"
 REDCAP_HEADER = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "bt_agent", "bt_regimen"]
 
 
+def _text(draw, alphabet: str = "abcXYZ019 ,\"\n-") -> str:
+    """Free text as people type it: commas, quotes and newlines, which a CSV writer quotes."""
+    return draw(st.text(alphabet=alphabet, max_size=8))
+
+
+def _manifest_row(draw, row: int) -> tuple[str, list[str]]:
+    record_id = f"R{draw(st.integers(1, 4))}"
+    return record_id, [f"T{row}.fcs", record_id, "peripheral blood", "2024-03-16", "D7", _text(draw), "P", ""]
+
+
+def _statistics_row(draw, row: int) -> tuple[str, list[str]]:
+    sample = f'T{row} "{_text(draw, SAMPLE_NAME_CHARACTERS)}".fcs'
+    return sample, [sample, str(row * 10), f"{row}.5"]
+
+
+def _redcap_row(draw, row: int) -> tuple[str, list[str]]:
+    record_id = f"SITE1-{draw(st.integers(1, 4)):04d}"
+    return record_id, [record_id, "bridging_therapy", str(row), "2", _text(draw)]
+
+
 @st.composite
-def redcap_exports(draw):
-    """A REDCap export of bridging-therapy instances: free-text regimens with commas, quotes
-    and newlines; runs of rows cut short or with extra cells; blank lines."""
-    kinds = draw(st.lists(st.sampled_from(["valid", "valid", "short", "long", "blank"]), max_size=14))
+def exports(draw, header: list[str], valid_row, summaries: bool = False):
+    """A file as a CSV writer (or a careless hand) writes it: valid rows (`valid_row(draw, row)`
+    -> (whose, cells)) between runs of rows cut short or with cells too many, blank lines, and,
+    for statistics, summary rows in any spelling wherever they fall. Returns the text and, per
+    record number, (kind, whose)."""
+    kinds = ["valid", "valid", "short", "long", "blank"] + (["summary"] if summaries else [])
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(REDCAP_HEADER)
+    writer = csv.writer(out, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))  # fmt: skip
+    writer.writerow(header)
     expected = {}
-    for row, kind in enumerate(kinds, start=2):
-        record_id = f"SITE1-{draw(st.integers(1, 4)):04d}"
-        cells = [record_id, "bridging_therapy", str(row), "2", _cell(draw)]
+    for row, kind in enumerate(draw(st.lists(st.sampled_from(kinds), max_size=14)), start=2):
+        whose, cells = valid_row(draw, row)
         if kind == "blank":
-            out.write("\n")
+            out.write(draw(st.sampled_from(["\n", "," * (len(header) - 1) + "\n"])))
+        elif kind == "summary":
+            writer.writerow([draw(st.sampled_from(SUMMARY_SPELLINGS))] + ["1.5"] * (len(header) - 1))
         elif kind == "short":
             writer.writerow(cells[: draw(st.integers(1, len(cells) - 1))])
         elif kind == "long":
-            writer.writerow(cells + ["x"] * draw(st.integers(1, 3)))
+            writer.writerow(cells + [_text(draw)] * draw(st.integers(1, 3)))
         else:
             writer.writerow(cells)
-        expected[row] = (kind, record_id)
-    return out.getvalue(), expected
-
-
-@st.composite
-def statistics_exports(draw):
-    """A statistics export with malformed tubes, quoted sample names, blank lines and summary
-    rows (any spelling) wherever they fall, not only at the bottom."""
-    kinds = draw(st.lists(st.sampled_from(["valid", "valid", "short", "long", "blank", "summary"]), max_size=14))
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])), lineterminator="\n")
-    writer.writerow(["Sample", LEUK_COUNT, CAR_ABS])
-    expected = {}
-    for row, kind in enumerate(kinds, start=2):
-        sample = f'T{row} "{_cell(draw, SAMPLE_NAME_CHARACTERS)}".fcs'
-        if kind == "blank":
-            out.write("\n")
-        elif kind == "summary":
-            writer.writerow([draw(st.sampled_from(SUMMARY_SPELLINGS)), "1.5", "2"])
-        elif kind == "short":
-            writer.writerow([sample, "100"])
-        elif kind == "long":
-            writer.writerow([sample, "100", "5.5", "7"])
-        else:
-            writer.writerow([sample, str(row * 10), f"{row}.5"])
-        expected[row] = (kind, sample)
+        expected[row] = (kind, whose)
     return out.getvalue(), expected
 
 
@@ -369,72 +339,55 @@ def memory(monkeypatch):
     con.close()
 
 
-def _ingest_example(con, source: str, name: str, text: str) -> int:
-    """Ingest one file; return its load id. The ledger is emptied after, so that the next
-    example loads even when Hypothesis draws the same content again."""
+def _ingested(con, source: str, name: str, text: str, expected: dict) -> tuple[int, list]:
+    """Ingest one example file and check what holds for every source: its records add up, the
+    cut and overlong rows and only they are quarantined, each under its own row and naming no
+    patient, and only the header, blank and summary rows are skipped. Returns the load id and
+    the valid rows as (row, whose). The ledger is emptied after, so that the next example loads
+    even when Hypothesis draws the same content again."""
     with tempfile.TemporaryDirectory(prefix="rows-property-") as folder:
         path = Path(folder) / "landing" / name
         path.parent.mkdir(parents=True)
         path.write_bytes(text.encode("utf-8"))
         ingest_source(con, Path(folder) / "landing", source, Path(folder) / "archive")
     (load_id,) = con.execute("SELECT max(load_id) FROM raw.landed_files").fetchone()
-    return load_id
-
-
-def _account_of(con, load_id: int) -> tuple:
-    account = con.execute(ACCOUNTS.replace("ORDER BY", "WHERE load_id = ? ORDER BY"), [load_id]).fetchall()[0]
+    read, landed, quarantined, skipped = con.execute(ACCOUNTS.replace("ORDER BY", "WHERE load_id = ? ORDER BY"),
+                                                     [load_id]).fetchall()[0]  # fmt: skip
     con.execute("DELETE FROM raw.landed_files")
-    return account
+    valid = sorted((row, whose) for row, (kind, whose) in expected.items() if kind == "valid")
+    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
+    assert read == landed + quarantined + skipped == len(expected) + 1
+    assert (landed, quarantined, skipped) == (len(valid), len(bad), len(expected) + 1 - len(valid) - len(bad))
+    assert con.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
+                       [load_id]).fetchall() == [(row, None) for row in bad]  # fmt: skip
+    return load_id, valid
 
 
 PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROPERTY
-@given(manifests())
+@given(exports(MANIFEST_HEADER, _manifest_row))
 def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
-    text, expected = export
-    load_id = _ingest_example(memory, "cytometry_manifest", f"{MANIFESTS}/m.csv", text)
-    read, landed, quarantined, skipped = _account_of(memory, load_id)
-    assert read == landed + quarantined + skipped == len(expected) + 1
-    valid = sorted((row, f"T{row}.fcs", key(rid)) for row, (kind, rid) in expected.items() if kind == "valid")
+    load_id, valid = _ingested(memory, "cytometry_manifest", f"{MANIFESTS}/m.csv", *export)
     assert memory.execute("SELECT _source_row, fcs_file, patient_key FROM raw.cytometry_samples WHERE _load_id = ? "
-                          "ORDER BY 1", [load_id]).fetchall() == valid  # fmt: skip
-    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
-    assert memory.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
-                          [load_id]).fetchall() == [(row, None) for row in bad]  # fmt: skip
-    assert (landed, quarantined, skipped) == (len(valid), len(bad), len(expected) + 1 - len(valid) - len(bad))
+                          "ORDER BY 1", [load_id]).fetchall() == [(row, f"T{row}.fcs", key(rid)) for row, rid in valid]
 
 
 @PROPERTY
-@given(statistics_exports())
+@given(exports(["Sample", LEUK_COUNT, CAR_ABS], _statistics_row, summaries=True))
 def test_property_every_statistics_record_is_accounted_for_under_its_own_row(memory, export):
-    text, expected = export
-    load_id = _ingest_example(memory, "cytometry_statistics", f"{STATS}/s.csv", text)
-    read, landed, quarantined, skipped = _account_of(memory, load_id)
-    assert read == landed + quarantined + skipped == len(expected) + 1
-    valid = sorted((row, sample, float(row * 10), row + 0.5) for row, (kind, sample) in expected.items()
-                   if kind == "valid")  # fmt: skip
+    load_id, valid = _ingested(memory, "cytometry_statistics", f"{STATS}/s.csv", *export)
     assert memory.execute(
         "SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), max(value) FILTER (statistic <> 'Count') "
         "FROM raw.cytometry_population_stats WHERE _load_id = ? GROUP BY 1, 2 ORDER BY 1", [load_id]
-    ).fetchall() == valid  # fmt: skip
-    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
-    assert [r for (r,) in memory.execute("SELECT DISTINCT row FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
-                                         [load_id]).fetchall()] == bad  # fmt: skip
-    assert skipped == 1 + sum(kind in ("blank", "summary") for kind, _ in expected.values())
+    ).fetchall() == [(row, sample, float(row * 10), row + 0.5) for row, sample in valid]  # fmt: skip
 
 
 @PROPERTY
-@given(redcap_exports())
+@given(exports(REDCAP_HEADER, _redcap_row))
 def test_property_every_redcap_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
-    text, expected = export
-    load_id = _ingest_example(memory, "redcap", "redcap/r.csv", text)
-    read, landed, quarantined, skipped = _account_of(memory, load_id)
-    assert read == landed + quarantined + skipped == len(expected) + 1
-    valid = sorted((row, row, key(rid)) for row, (kind, rid) in expected.items() if kind == "valid")
+    load_id, valid = _ingested(memory, "redcap", "redcap/r.csv", *export)
     assert memory.execute("SELECT _source_row, redcap_repeat_instance, patient_key FROM raw.redcap_bridging_therapy "
-                          "WHERE _load_id = ? ORDER BY 1", [load_id]).fetchall() == valid  # fmt: skip
-    bad = sorted(row for row, (kind, _) in expected.items() if kind in ("short", "long"))
-    assert memory.execute("SELECT DISTINCT row, patient_key FROM raw.quarantine WHERE load_id = ? ORDER BY 1",
-                          [load_id]).fetchall() == [(row, None) for row in bad]  # fmt: skip
+                          "WHERE _load_id = ? ORDER BY 1", [load_id]).fetchall() == [
+        (row, row, key(rid)) for row, rid in valid]  # fmt: skip
