@@ -54,8 +54,8 @@ def _ingest(args) -> int:
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
                   f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined; records read "
-                  f"{report.records_read:,} = {report.rows_landed:,} landed + {report.rows_quarantined:,} quarantined + "
-                  f"{report.records_skipped:,} skipped")  # fmt: skip
+                  f"{report.records_read:,} = {report.rows_landed:,} landed + {report.rows_quarantined:,} "
+                  f"quarantined + {report.records_skipped:,} skipped")  # fmt: skip
         con.close()
     return 1 if failed else 0
 

@@ -70,6 +70,7 @@ def _accounting_lines(con) -> list[str]:
         return []
     lines = ["", "records read = landed + quarantined + skipped:"]
     for source, read, landed, quarantined, skipped, uncounted in totals:
-        lines.append(f"  {source:<24}{read or 0:>12,} = {landed or 0:>12,} + {quarantined or 0:>12,} + {skipped or 0:>10,}"
+        counts = f"{read or 0:>12,} = {landed or 0:>12,} + {quarantined or 0:>12,} + {skipped or 0:>10,}"
+        lines.append(f"  {source:<24}{counts}"
                      + (f"  ({uncounted} file version(s) loaded before records were counted)" if uncounted else ""))
     return lines

@@ -30,7 +30,8 @@ from tests.test_ingest_redcap import HEADER, ZELDA_BASE, repeat, write_export
 
 SECRET = "rows-accounting-test-secret"
 STATS = "cytometry/statistics"
-MANIFESTS = "cytometry/manifests"
+MANIFESTS = "cytometry/manifests/SITE7"
+REDCAP = "redcap/site_7"
 CAR_ABS = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+ | Absolute Count (cells/µL)"
 LEUK_COUNT = "Leukocytes | Count"
 MANIFEST_HEADER = ["fcs_file", "record_id", "specimen", "collection_date", "timepoint", "instrument", "panel",
@@ -38,8 +39,14 @@ MANIFEST_HEADER = ["fcs_file", "record_id", "specimen", "collection_date", "time
 ACCOUNTS = "SELECT records_read, rows_landed, rows_quarantined, records_skipped FROM raw.landed_files ORDER BY load_id"
 
 
-def key(record_id: str) -> str:
-    return hmac_pseudonym(SECRET, record_id)
+def key(record_id: str, site: str = "site_7") -> str:
+    """The contract's pseudonym, computed independently (tests/conftest.py). Every export here lands
+    in its site's folder (REDCap's `redcap/site_7/`, the lab's `SITE7/`, site 'site7'), so the
+    tests hold where patients are keyed per site (branch 'files', issue 18 item 3) and before."""
+    try:
+        return hmac_pseudonym(SECRET, record_id, site)
+    except TypeError:  # before per-site keys: the record id alone; drop once 'files' is merged
+        return hmac_pseudonym(SECRET, record_id)
 
 
 class RowsWarehouse(Warehouse):
@@ -85,9 +92,8 @@ def test_statistics_reexport_with_rows_2_and_3_malformed_keeps_row_4(wh):
 def test_redcap_export_of_15_rows_with_rows_10_to_12_malformed(wh):
     # Rows 2-15 are one record each (SITE7-0002 on row 2 ... SITE7-0015 on row 15); rows 10-12
     # lose their last columns. Every other row lands under its own row and its own patient.
-    wh.landing.joinpath("redcap").mkdir(parents=True)
     rows = [dict(ZELDA_BASE, record_id=f"SITE7-{row:04d}") for row in range(2, 16)]
-    path = write_export(wh.landing / "redcap" / "site7.csv", rows)
+    path = write_export(wh.landing / REDCAP / "site7.csv", rows)
     lines = path.read_text().splitlines(keepends=True)
     for row in (10, 11, 12):
         lines[row - 1] = ",".join(lines[row - 1].split(",")[:5]) + "\n"
@@ -103,7 +109,7 @@ def test_redcap_export_of_15_rows_with_rows_10_to_12_malformed(wh):
 
 def test_a_record_spanning_lines_is_one_row(wh):
     header = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "bt_agent", "bt_regimen"]
-    wh.write("redcap/a.csv", ",".join(header) + "\n"
+    wh.write(f"{REDCAP}/a.csv", ",".join(header) + "\n"
              'R1,bridging_therapy,1,2,"vincristine\ndexamethasone\nweekly"\n'  # row 2, lines 2-4
              "R1,bridging_therapy,2\n"                                        # row 3, line 5: malformed
              'R1,bridging_therapy,3,2,"a ""quoted"", comma"\n')  # row 4, line 6  # fmt: skip
@@ -126,7 +132,7 @@ def test_blank_records_are_skipped_and_counted(wh):
 def test_redcap_record_row_without_form_data_is_skipped_not_lost(wh):
     rows = [dict(record_id="R1", redcap_data_access_group="site_7"),  # row 2: REDCap's empty base row
             repeat("R1", "laboratory", 1, lab_date="2024-03-10", crp_value="1.5", crp_unit="1")]  # fmt: skip
-    write_export(wh.landing / "redcap" / "a.csv", rows)
+    write_export(wh.landing / REDCAP / "a.csv", rows)
     wh.ingest("redcap")
     assert wh.rows("SELECT _source_row FROM raw.redcap_laboratory") == [(3,)]
     assert wh.rows(ACCOUNTS) == [(3, 1, 0, 2)]
@@ -153,7 +159,8 @@ def test_a_file_whose_records_do_not_add_up_fails_whole(wh, monkeypatch):
         f"{name}: records do not add up, nothing loaded: 3 read, but 1 landed + 0 quarantined + 1 skipped "
         "(1 in none of them)")  # fmt: skip
     assert wh.rows("SELECT count(*) FROM raw.landed_files") == [(0,)]
-    exists = wh.rows("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'cytometry_samples'")
+    exists = wh.rows("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+                     "AND table_name = 'cytometry_samples'")
     assert exists == [(0,)] or wh.rows("SELECT count(*) FROM raw.cytometry_samples") == [(0,)]
 
 
@@ -188,7 +195,7 @@ def test_a_bad_birth_date_gives_no_age(wh):
             dict(ZELDA_BASE, record_id="R2", birth_date="2003-10-09 (BC)"),
             dict(ZELDA_BASE, record_id="R3", infusion_date="12025-02-09"),
             dict(ZELDA_BASE, record_id="R4")]  # fmt: skip
-    write_export(wh.landing / "redcap" / "a.csv", rows)
+    write_export(wh.landing / REDCAP / "a.csv", rows)
     wh.ingest("redcap")
     # Zelda: born 1987-03-10, infused 2024-03-09, the day before her 37th birthday.
     assert wh.rows("SELECT patient_key, age_at_infusion_years FROM raw.redcap_demographics ORDER BY _source_row") == [
@@ -242,12 +249,13 @@ def test_header_cells_differing_by_a_trailing_space_are_one_column_twice(wh):
 
 
 def test_header_names_compare_trimmed_and_case_folded(wh):
-    wh.write("redcap/a.csv", "Record_ID , SEX\nR1,2\n")
-    wh.write("redcap/b.csv", "record_id,Record_id\nR2,R3\n")
+    wh.write(f"{REDCAP}/a.csv", "Record_ID , SEX\nR1,2\n")
+    wh.write(f"{REDCAP}/b.csv", "record_id,Record_id\nR2,R3\n")
     with pytest.raises(IngestError) as raised:
         wh.ingest("redcap")
     assert [str(f) for f in raised.value.failures] == [
-        "redcap/b.csv (row 1, column 'Record_id'): column appears twice in the header (as 'record_id' and 'Record_id')"]
+        f"{REDCAP}/b.csv (row 1, column 'Record_id'): column appears twice in the header (as 'record_id' and "
+        "'Record_id')"]
     assert wh.rows("SELECT patient_key, sex FROM raw.redcap_demographics") == [(key("R1"), "2")]
 
 
@@ -371,7 +379,8 @@ PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[Healt
 def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
     load_id, valid = _ingested(memory, "cytometry_manifest", f"{MANIFESTS}/m.csv", *export)
     assert memory.execute("SELECT _source_row, fcs_file, patient_key FROM raw.cytometry_samples WHERE _load_id = ? "
-                          "ORDER BY 1", [load_id]).fetchall() == [(row, f"T{row}.fcs", key(rid)) for row, rid in valid]
+                          "ORDER BY 1", [load_id]).fetchall() == [
+        (row, f"T{row}.fcs", key(rid, "site7")) for row, rid in valid]  # fmt: skip
 
 
 @PROPERTY
@@ -379,15 +388,16 @@ def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_p
 def test_property_every_statistics_record_is_accounted_for_under_its_own_row(memory, export):
     load_id, valid = _ingested(memory, "cytometry_statistics", f"{STATS}/s.csv", *export)
     assert memory.execute(
-        "SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), max(value) FILTER (statistic <> 'Count') "
-        "FROM raw.cytometry_population_stats WHERE _load_id = ? GROUP BY 1, 2 ORDER BY 1", [load_id]
+        "SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), "
+        "max(value) FILTER (statistic <> 'Count') FROM raw.cytometry_population_stats WHERE _load_id = ? "
+        "GROUP BY 1, 2 ORDER BY 1", [load_id]
     ).fetchall() == [(row, sample, float(row * 10), row + 0.5) for row, sample in valid]  # fmt: skip
 
 
 @PROPERTY
 @given(exports(REDCAP_HEADER, _redcap_row))
 def test_property_every_redcap_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
-    load_id, valid = _ingested(memory, "redcap", "redcap/r.csv", *export)
+    load_id, valid = _ingested(memory, "redcap", f"{REDCAP}/r.csv", *export)
     assert memory.execute("SELECT _source_row, redcap_repeat_instance, patient_key FROM raw.redcap_bridging_therapy "
                           "WHERE _load_id = ? ORDER BY 1", [load_id]).fetchall() == [
         (row, row, key(rid)) for row, rid in valid]  # fmt: skip

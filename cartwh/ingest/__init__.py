@@ -231,8 +231,8 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
         read, landed, quarantined, skipped = (t.get(k, 0) for k in ("read", "landed", "quarantined", "skipped"))
         unaccounted = read - t.get("accounted", 0)
         if unaccounted or landed + quarantined + skipped != read:
-            raise ExportError(file.name, f"records do not add up, nothing loaded: {read} read, but {landed} landed + "
-                              f"{quarantined} quarantined + {skipped} skipped ({unaccounted} in none of them)")  # fmt: skip
+            raise ExportError(file.name, f"records do not add up, nothing loaded: {read} read, but {landed} landed "
+                              f"+ {quarantined} quarantined + {skipped} skipped ({unaccounted} in none of them)")
         accounts[file.load_id] = Account(read, landed, quarantined, skipped)
     return accounts
 

@@ -121,9 +121,12 @@ def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
                 problems.append((file.load_id, Problem(row, None, f"malformed row (unreadable CSV: {error}){where}")))
             elif not any(cell.strip() for cell in cells):  # an empty line, or a row of empty cells
                 skipped.append((file.load_id, row, BLANK))
-            elif len(cells) != width:
-                kind, column = ("missing columns", header[len(cells)]) if len(cells) < width else ("too many columns", None)
-                problems.append((file.load_id, Problem(row, column, f"malformed row ({kind}): expected {width} columns{where}")))
+            elif len(cells) < width:  # the column named is the first one missing
+                reason = f"malformed row (missing columns): expected {width} columns{where}"
+                problems.append((file.load_id, Problem(row, header[len(cells)], reason)))
+            elif len(cells) > width:
+                reason = f"malformed row (too many columns): expected {width} columns{where}"
+                problems.append((file.load_id, Problem(row, None, reason)))
             else:
                 chunk.append([file.load_id, row, *cells])
                 if len(chunk) >= _CHUNK_RECORDS:

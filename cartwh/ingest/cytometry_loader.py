@@ -68,7 +68,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
         f"""INSERT INTO {SAMPLES}
             SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
-            FROM {ROWS} {join_keys()} WHERE {excluded()}"""
+            FROM {ROWS} {join_keys()} WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]
 

@@ -165,5 +165,5 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     values = ", ".join(select.values())
     con.execute(
         f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
-        f"{join_keys()} WHERE {where} AND {excluded(form)}"
+        f"{join_keys()} WHERE {where} AND {excluded(form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )

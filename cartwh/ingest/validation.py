@@ -23,7 +23,8 @@ from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 PROBLEMS = "_problems"
 VALUES = "_export_values"  # (_load_id, _row, column_name, v): every non-empty cell
 
-_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])", "BIGINT": "an integer",
+_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])",
+                "BIGINT": "an integer",
                 "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
 
 
@@ -77,6 +78,13 @@ def unpivot_values(con: duckdb.DuckDBPyConnection, columns: list[str], sample: s
     )
 
 
+def _date_window(rule: Rule) -> tuple[dt.date | None, dt.date | None]:
+    """A date or date-time rule's plausible window: its own bounds, else the contract's."""
+    if rule.sql_type not in ("DATE", "TIMESTAMP"):
+        return None, None
+    return rule.earliest or EARLIEST_DATE, rule.latest or latest_date()
+
+
 def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     """Add a problem for every value in VALUES that breaks its column's rule, and for every
     required column left empty."""
@@ -84,10 +92,8 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
         "CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, sql_type VARCHAR, minimum DOUBLE, "
         "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE)"
     )
-    dated = ("DATE", "TIMESTAMP")
     insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
-                  r.scope, r.hide_value, r.earliest or EARLIEST_DATE if r.sql_type in dated else None,
-                  r.latest or latest_date() if r.sql_type in dated else None) for r in rules])  # fmt: skip
+                  r.scope, r.hide_value, *_date_window(r)) for r in rules])  # fmt: skip
     type_reasons = "\n".join(f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'"
                              for t, label in _TYPE_LABELS.items())  # fmt: skip
     con.execute(
