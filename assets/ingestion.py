@@ -45,6 +45,9 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "files_superseding_earlier_versions": len(report.files_superseding),
                 "rows_quarantined": report.rows_quarantined,
                 "files_still_being_written": len(report.files_still_being_written),
+                "records_read": report.records_read,
+                "rows_landed": report.rows_landed,
+                "records_skipped": report.records_skipped,
             },
         )
 

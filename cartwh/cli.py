@@ -58,7 +58,9 @@ def _ingest(args) -> int:
                 failed = True
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
-                  f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined")  # fmt: skip
+                  f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined; records read "
+                  f"{report.records_read:,} = {report.rows_landed:,} landed + {report.rows_quarantined:,} "
+                  f"quarantined + {report.records_skipped:,} skipped")  # fmt: skip
             for name in report.files_still_being_written:
                 print(f"{source}: {name} is still being written: left for the next run")
         con.close()

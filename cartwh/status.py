@@ -43,6 +43,7 @@ def warehouse_summary(path: Path) -> str:
             lines.append(f"{table:<40}{count:>12,}")
         files = con.execute("SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1").fetchall()
         lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]
+        lines += _accounting_lines(con)
         reasons = con.execute(
             "SELECT regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g') AS why, count(*) FROM raw.quarantine "
             "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
@@ -56,3 +57,20 @@ def warehouse_summary(path: Path) -> str:
         return "\n".join(lines)
     finally:
         con.close()
+
+
+def _accounting_lines(con) -> list[str]:
+    """Every CSV record of every file version (current and superseded), per source: read =
+    landed + quarantined + skipped (docs/data-contract.md section 5)."""
+    totals = con.execute(
+        "SELECT source, sum(records_read), sum(rows_landed), sum(rows_quarantined) FILTER (records_read IS NOT NULL), "
+        "sum(records_skipped), count(*) FILTER (records_read IS NULL) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    if not totals:
+        return []
+    lines = ["", "records read = landed + quarantined + skipped:"]
+    for source, read, landed, quarantined, skipped, uncounted in totals:
+        counts = f"{read or 0:>12,} = {landed or 0:>12,} + {quarantined or 0:>12,} + {skipped or 0:>10,}"
+        lines.append(f"  {source:<24}{counts}"
+                     + (f"  ({uncounted} file version(s) loaded before records were counted)" if uncounted else ""))
+    return lines

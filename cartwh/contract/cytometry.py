@@ -15,6 +15,18 @@ from dataclasses import dataclass
 HEADER_SEPARATOR = " | "
 SAMPLE_COLUMN = "Sample"
 SUMMARY_ROWS = ("Mean", "SD")  # FlowJo appends these; they are not samples
+# Every summary row FlowJo's table editor (its statistics: Mean, Median, SD, CV, Robust SD,
+# Robust CV, Geom. Mean, Mode, Median Abs Dev, Min, Max, Count, Sum) or a spreadsheet (AVERAGE,
+# STDEV, Total, ...) puts under the tubes. A first-column cell is compared with these after
+# lower-casing and dropping all but ASCII letters and digits, so 'Std. Dev.', 'Std Dev',
+# 'StdDev' and 'STD DEV' are one ('stddev').
+SUMMARY_ROW_KEYS = frozenset({
+    "mean", "average", "avg", "arithmeticmean", "geommean", "geometricmean", "median", "mode",
+    "sd", "stddev", "stdev", "std", "standarddeviation", "stdeviation", "robustsd", "sem", "se",
+    "cv", "robustcv", "rcv", "mad", "medianabsdev", "medianabsolutedeviation", "variance", "var",
+    "min", "minimum", "max", "maximum", "range", "sum", "total", "count", "n",
+})  # fmt: skip
+
 
 COUNT = "Count"
 FREQ_PARENT = "Freq. of Parent"

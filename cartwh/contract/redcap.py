@@ -41,6 +41,14 @@ class Field:
     minimum: float | None
     maximum: float | None
     identifier: bool
+    # A date or date-time field's Text Validation Min/Max as written ('2015-01-01', 'today'):
+    # resolved when rows are checked, so 'today' means the day of the load.
+    date_min: str = ""
+    date_max: str = ""
+
+    @property
+    def is_dated(self) -> bool:
+        return self.validation in _DATE_VALIDATIONS | _DATETIME_VALIDATIONS
 
     @property
     def sql_type(self) -> str:
@@ -98,6 +106,8 @@ class DataDictionary:
             get = lambda name: row[col[name]].strip() if col.get(name) is not None else ""  # noqa: E731
             if get("Field Type") in _NO_DATA_FIELD_TYPES:
                 continue
+            validation = get("Text Validation Type OR Show Slider Number")
+            dated = validation in _DATE_VALIDATIONS | _DATETIME_VALIDATIONS
             fields.append(
                 Field(
                     name=get("Variable / Field Name"),
@@ -105,10 +115,12 @@ class DataDictionary:
                     field_type=get("Field Type"),
                     label=get("Field Label"),
                     choices=parse_choices(get("Choices, Calculations, OR Slider Labels")),
-                    validation=get("Text Validation Type OR Show Slider Number"),
-                    minimum=_number(get("Text Validation Min")),
-                    maximum=_number(get("Text Validation Max")),
+                    validation=validation,
+                    minimum=None if dated else _number(get("Text Validation Min")),
+                    maximum=None if dated else _number(get("Text Validation Max")),
                     identifier=get("Identifier?").lower() == "y",
+                    date_min=get("Text Validation Min") if dated else "",
+                    date_max=get("Text Validation Max") if dated else "",
                 )
             )
         return cls(tuple(fields))

@@ -8,12 +8,15 @@ file still loads whole (valid rows in, bad rows quarantined with file, row, colu
 or not at all, and the error names the file. A file already loaded (same checksum) is skipped;
 a new version of the same file supersedes the old one, whose rows stay in raw, marked through
 raw.landed_files.superseded_by. Content that is already current (under any path) is skipped.
-Each loaded version is archived by checksum.
+Each loaded version is archived by checksum. Before a batch commits, every CSV record of each
+file is accounted for (read = landed + quarantined + skipped, see `_accounts`); a file whose
+records do not add up fails whole.
 
 Each landed file is read once, into memory; a new version is written from there to a private
-copy in the archive's protected area. Its checksum is of those bytes, DuckDB parses those bytes
-and the archive keeps those bytes, so the ledger, the rows and the archive always describe the
-same version even if the landing file is rewritten meanwhile. A file that changed while it was read is left for the next run ("still being written").
+copy in the archive's protected area. Its checksum is of those bytes, the CSV reader parses
+those bytes and the archive keeps those bytes, so the ledger, the rows and the archive always
+describe the same version even if the landing file is rewritten meanwhile. A file that changed
+while it was read is left for the next run ("still being written").
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import duckdb
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
-from cartwh.ingest.csv_reader import BATCH, ExportFile, read_header
+from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.validation import PROBLEMS
@@ -66,6 +69,9 @@ class IngestReport:
     files_superseding: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     rows_quarantined: int = 0
+    records_read: int = 0  # with rows_landed, rows_quarantined and records_skipped: raw.landed_files' accounting
+    rows_landed: int = 0
+    records_skipped: int = 0
     failures: list[ExportError] = field(default_factory=list)
     files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
 
@@ -188,18 +194,22 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
                 FROM {PROBLEMS} p JOIN {BATCH} b USING (load_id) LEFT JOIN {ROW_KEYS} k USING (load_id, row)
                 ORDER BY p.load_id, p.row"""
         )
-        quarantined = dict(con.execute(f"SELECT load_id, count(DISTINCT row) FROM {PROBLEMS} GROUP BY load_id").fetchall())
+        accounts = _accounts(con, tables, files)
+        quarantined = {i: a.quarantined for i, a in accounts.items()}
         rows = _rows_loaded(con, tables, ids)
         superseding = [r[0] for r in con.execute(
             f"""UPDATE {LANDED_FILES} l SET superseded_by = b.load_id FROM {BATCH} b
                 WHERE l.source = ? AND l.file = b.file AND l.superseded_by IS NULL RETURNING l.file""",
             [source.name]).fetchall()]  # fmt: skip
         ledger = [(f.load_id, source.name, f.name, f.checksum, f.bytes, sum(rows[f.load_id].values()),
-                   quarantined.get(f.load_id, 0), None, str(_archive(f.path, f.checksum, archive)), None)
+                   quarantined[f.load_id], str(_archive(f.path, f.checksum, archive)), accounts[f.load_id].read,
+                   accounts[f.load_id].landed, accounts[f.load_id].skipped)
                   for f in files]  # fmt: skip
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT * FROM {LANDED_FILES} LIMIT 0")
+        columns = ("load_id, source, file, sha256, bytes, rows_loaded, rows_quarantined, archive_path, "
+                   "records_read, rows_landed, records_skipped")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT {columns} FROM {LANDED_FILES} LIMIT 0")
         insert_rows(con, "_ledger", ledger)
-        con.execute(f"INSERT INTO {LANDED_FILES} SELECT * REPLACE (current_timestamp AS loaded_at) FROM _ledger")
+        con.execute(f"INSERT INTO {LANDED_FILES} ({columns}, loaded_at) SELECT *, current_timestamp FROM _ledger")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -212,6 +222,60 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
                  quarantined.get(f.load_id, 0))  # fmt: skip
     report.files_superseding += sorted(set(superseding))
     report.rows_quarantined += sum(quarantined.values())
+    report.records_read += sum(a.read for a in accounts.values())
+    report.rows_landed += sum(a.landed for a in accounts.values())
+    report.records_skipped += sum(a.skipped for a in accounts.values())
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where each CSV record of one file version went. A data row is *landed* when it is in a raw
+    table and has no problem; *quarantined* when it has at least one problem (a REDCap row set
+    aside for one form may still have landed in the others: it counts here, once); *skipped*
+    when it is not data (the header, blank records, summary rows, REDCap record rows without
+    form data)."""
+
+    read: int
+    landed: int
+    quarantined: int
+    skipped: int
+
+
+def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Account]:
+    """Count where each file's records went, each from where it went (raw tables, PROBLEMS,
+    SKIPPED), never by difference, so a lost row or a row number used twice shows as an
+    imbalance; fail a file whole when read != landed + quarantined + skipped."""
+    first = min(f.load_id for f in files)  # a batch's load ids are the newest
+    in_raw = " UNION ".join(f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {t} WHERE _load_id >= $first"
+                            for t in tables)  # fmt: skip
+    counted = con.execute(
+        f"""WITH raw_rows AS ({in_raw or 'SELECT NULL::BIGINT AS load_id, NULL::BIGINT AS row WHERE FALSE'}),
+                 problem_rows AS (SELECT DISTINCT load_id, row FROM {PROBLEMS} WHERE row > 1),
+                 skipped_rows AS (SELECT DISTINCT load_id, row FROM {SKIPPED}),
+                 landed AS (SELECT * FROM raw_rows EXCEPT SELECT * FROM problem_rows),
+                 anywhere AS (SELECT * FROM raw_rows UNION SELECT * FROM problem_rows UNION SELECT * FROM skipped_rows),
+                 per_file AS (SELECT load_id, 'landed' AS kind, count(*) AS n FROM landed GROUP BY 1
+                              UNION ALL SELECT load_id, 'quarantined', count(*) FROM problem_rows GROUP BY 1
+                              UNION ALL SELECT load_id, 'skipped', count(*) FROM skipped_rows GROUP BY 1
+                              UNION ALL SELECT a.load_id, 'accounted', count(*) FROM anywhere a
+                                        JOIN {RECORDS} r ON r.load_id = a.load_id AND a.row BETWEEN 1 AND r.records
+                                        GROUP BY 1)
+            SELECT r.load_id, r.records, p.kind, p.n FROM {RECORDS} r LEFT JOIN per_file p USING (load_id)""",
+        {"first": first},
+    ).fetchall()  # fmt: skip
+    tally: dict[int, dict[str, int]] = {}
+    for load_id, records, kind, n in counted:
+        tally.setdefault(load_id, {"read": records})[kind or "read"] = n if kind else records
+    accounts = {}
+    for file in files:
+        t = tally.get(file.load_id, {})
+        read, landed, quarantined, skipped = (t.get(k, 0) for k in ("read", "landed", "quarantined", "skipped"))
+        unaccounted = read - t.get("accounted", 0)
+        if unaccounted or landed + quarantined + skipped != read:
+            raise ExportError(file.name, f"records do not add up, nothing loaded: {read} read, but {landed} landed "
+                              f"+ {quarantined} quarantined + {skipped} skipped ({unaccounted} in none of them)")
+        accounts[file.load_id] = Account(read, landed, quarantined, skipped)
+    return accounts
 
 
 def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[str, int]]:

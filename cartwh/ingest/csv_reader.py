@@ -1,25 +1,35 @@
 """Read a batch of exports that share a header into one DuckDB temp table of text, keeping
 each row's file (its load id) and its row number in that file.
 
-DuckDB parses (fast, RFC 4180 quoting, embedded newlines, many files in one scan); rows it
-cannot split into the header's columns go to its rejects table with their file and line, and
-we quarantine them. Surviving rows keep file order, so their row numbers are recovered by
-skipping the rejected lines of their own file.
+Rows are numbered here and nowhere else. Each file is split into CSV records (RFC 4180: a
+quoted cell may hold commas, doubled quotes and newlines, so one record may span several
+lines) and every record gets its number as it is read: the header is row 1, the next record
+row 2, and so on, whether the record is then loaded, quarantined or skipped. Nothing later
+re-derives a row number, so two rows can never share one. Records that cannot be split into
+the header's cells become problems under their own number; blank records are skipped and
+counted (SKIPPED), so that every record of a file is accounted for (RECORDS).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from cartwh.ingest.errors import ExportError, Problem
-from cartwh.ingest.warehouse import quote_literal
+from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
 ROWS = "_export_rows"  # temp table: _load_id, _row (file row number), one VARCHAR column per header cell
 BATCH = "_batch_files"  # temp table: load_id, path, file of the exports being loaded
+RECORDS = "_records_read"  # temp table: load_id, records (every CSV record of the file, header included)
+SKIPPED = "_skipped_records"  # temp table: load_id, row, why (header, blank, summary row, ...)
+
+HEADER, BLANK = "header", "blank record"
+_CHUNK_RECORDS = 50_000  # rows handed to DuckDB at a time, so memory stays flat for big files
 
 
 @dataclass(frozen=True)
@@ -36,67 +46,116 @@ class ExportFile:
     folder: str | None = None
 
 
+def header_key(cell: str) -> str:
+    """How header cells are compared: 'Sample ', 'sample' and 'SAMPLE' name the same column."""
+    return cell.strip().casefold()
+
+
 def read_header(path: Path, name: str) -> list[str]:
+    """The header's cells, trimmed; a file whose header cannot be read fails here."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError as error:
         raise ExportError(name, f"not UTF-8 text ({error.reason} at byte {error.start})", row=1) from error
-    except OSError as error:  # gone or unreadable since it was listed
-        raise ExportError(name, f"cannot be read: {error.strerror}") from error
+    except (OSError, csv.Error) as error:  # gone or unreadable since it was listed
+        raise ExportError(name, f"cannot be read: {getattr(error, 'strerror', None) or error}", row=1) from error
     if not header or not any(cell.strip() for cell in header):
         raise ExportError(name, "empty file or empty header row", row=1)
-    seen = set()
+    seen: dict[str, str] = {}
     for cell in header:
-        if cell in seen:
-            raise ExportError(name, "column appears twice in the header", row=1, column=cell)
-        seen.add(cell)
-    return header
+        first = seen.get(header_key(cell))
+        if first is not None:
+            both = f"as {first!r} and {cell!r}" if first != cell else f"as {cell!r}"
+            raise ExportError(name, f"column appears twice in the header ({both})", row=1, column=cell.strip())
+        seen[header_key(cell)] = cell
+    return [cell.strip() for cell in header]
 
 
-def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> tuple[list[str], list[tuple[int, Problem]]]:
-    """Load `files` (same header) into temp table ROWS; return the header and, per load id,
-    the rows DuckDB rejected."""
-    header = read_header(files[0].path, files[0].name)
-    columns = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in header) + "}"
-    con.execute("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_scans")
+def canonical_header(header: list[str], known: list[str]) -> list[str]:
+    """Header cells spelled as the contract spells them when they match a known name after
+    trimming and case-folding ('Record_ID' is record_id); others as exported (trimmed)."""
+    spelling = {header_key(k): k for k in known}
+    return [spelling.get(header_key(cell), cell) for cell in header]
+
+
+def _records(file: ExportFile):
+    """(row, first line, cells or None, why not) for every CSV record after the header."""
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {ROWS}_raw AS
-                SELECT row_number() OVER () AS _ord, *
-                FROM read_csv(?, columns = {columns}, header = true, auto_detect = false,
-                              delim = ',', quote = '"', escape = '"', store_rejects = true,
-                              rejects_table = '_csv_rejects', rejects_scan = '_csv_scans', filename = '_path')""",
-            [[str(f.path) for f in files]],
-        )
-    except duckdb.Error as error:
-        raise ExportError(files[0].name if len(files) == 1 else f"{len(files)} files from {files[0].name}",
-                          f"cannot be parsed as CSV: {str(error).splitlines()[0]}") from error  # fmt: skip
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _csv_rejected AS
-            SELECT b.load_id, r.line, any_value(r.column_name) AS column_name,
-                   string_agg(DISTINCT r.error_type::VARCHAR, ', ') AS kinds
-            FROM _csv_rejects r JOIN _csv_scans s USING (scan_id, file_id) JOIN {BATCH} b ON b.path = s.file_path
-            GROUP BY b.load_id, r.line"""
-    )
-    # Good row k of a file sits at line k + 1 + (its rejected lines r_i with r_i - i <= k), i counted from 1.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ROWS} AS
-            WITH numbered AS (
-                SELECT b.load_id AS _load_id, row_number() OVER (PARTITION BY r._path ORDER BY r._ord) AS _n,
-                       r.* EXCLUDE (_ord, _path)
-                FROM {ROWS}_raw r JOIN {BATCH} b ON b.path = r._path),
-            skips AS (
-                SELECT load_id, line - row_number() OVER w AS threshold, row_number() OVER w AS skipped
-                FROM _csv_rejected WINDOW w AS (PARTITION BY load_id ORDER BY line))
-            SELECT n._load_id, n._n + 1 + coalesce(s.skipped, 0) AS _row, n.* EXCLUDE (_load_id, _n)
-            FROM numbered n ASOF LEFT JOIN skips s ON n._load_id = s.load_id AND n._n >= s.threshold"""
-    )
-    con.execute(f"DROP TABLE {ROWS}_raw")
-    problems = [
-        (load_id, Problem(int(line), column, f"malformed row ({kind.lower()}): expected {len(header)} columns"))
-        for load_id, line, column, kind in con.execute(
-            "SELECT load_id, line, column_name, kinds FROM _csv_rejected ORDER BY load_id, line"
-        ).fetchall()
-    ]
+        text = file.path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ExportError(file.name, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except OSError as error:
+        raise ExportError(file.name, f"cannot be read: {error.strerror}") from error
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    row = 0
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells, error = next(reader), None
+        except StopIteration:
+            return
+        except csv.Error as broken:  # bad quoting, a NUL byte, a quote never closed
+            cells, error = None, str(broken)
+        row += 1
+        if row > 1:
+            yield row, line, cells, error
+
+
+def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
+              known: list[str] = ()) -> tuple[list[str], list[tuple[int, Problem]]]:  # fmt: skip
+    """Load `files` (same header) into temp table ROWS, numbered; fill RECORDS and SKIPPED;
+    return the header (canonical spellings of `known` names) and the records that could not
+    be split into the header's cells, per load id."""
+    header = canonical_header(read_header(files[0].path, files[0].name), list(known))
+    width = len(header)
+    cells_sql = ", ".join(f"{quote(c)} VARCHAR" for c in header)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} (_load_id BIGINT, _row BIGINT, {cells_sql})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RECORDS} (load_id BIGINT, records BIGINT)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (load_id BIGINT, row BIGINT, why VARCHAR)")
+    problems, skipped, counts, chunk = [], [], [], []
+    for file in files:
+        skipped.append((file.load_id, 1, HEADER))
+        last = 1
+        for row, line, cells, error in _records(file):
+            last = row
+            where = f" (the record starts on line {line})" if line != row else ""
+            if error is not None:
+                problems.append((file.load_id, Problem(row, None, f"malformed row (unreadable CSV: {error}){where}")))
+            elif not any(cell.strip() for cell in cells):  # an empty line, or a row of empty cells
+                skipped.append((file.load_id, row, BLANK))
+            elif len(cells) < width:  # the column named is the first one missing
+                reason = f"malformed row (missing columns): expected {width} columns{where}"
+                problems.append((file.load_id, Problem(row, header[len(cells)], reason)))
+            elif len(cells) > width:
+                reason = f"malformed row (too many columns): expected {width} columns{where}"
+                problems.append((file.load_id, Problem(row, None, reason)))
+            else:
+                chunk.append([file.load_id, row, *cells])
+                if len(chunk) >= _CHUNK_RECORDS:
+                    _append(con, header, chunk)
+                    chunk = []
+        counts.append((file.load_id, last))
+    _append(con, header, chunk)
+    insert_rows(con, RECORDS, counts)
+    insert_rows(con, SKIPPED, skipped)
     return header, problems
+
+
+def _append(con: duckdb.DuckDBPyConnection, header: list[str], rows: list[list]) -> None:
+    """Append numbered records to ROWS; an empty cell is NULL, as in any CSV reader."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["_load_id", "_row", *(f"c{i}" for i in range(len(header)))], dtype=object)
+    con.register("_record_chunk", frame)
+    try:
+        cells = ", ".join(f"nullif(c{i}, '')" for i in range(len(header)))
+        con.execute(f"INSERT INTO {ROWS} SELECT _load_id::BIGINT, _row::BIGINT, {cells} FROM _record_chunk")
+    finally:
+        con.unregister("_record_chunk")
+
+
+def skip_rows(con: duckdb.DuckDBPyConnection, where: str, why: str) -> None:
+    """Move the rows of ROWS matching `where` to SKIPPED: they are not data (e.g. summary rows)."""
+    con.execute(f"INSERT INTO {SKIPPED} SELECT _load_id, _row, {quote_literal(why)} FROM {ROWS} WHERE {where}")
+    con.execute(f"DELETE FROM {ROWS} WHERE {where}")

@@ -14,14 +14,15 @@ from cartwh.contract.cytometry import (
     SAMPLE_COLUMN,
     SPECIMENS,
     STATISTICS,
-    SUMMARY_ROWS,
+    SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
     split_column,
 )
-from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
+from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.validation import (
+    PROBLEMS,
     VALUES,
     Rule,
     add_duplicate_problems,
@@ -49,7 +50,7 @@ _MANIFEST_RULES = [
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert the valid rows of a batch of manifests; return the raw tables written."""
-    header, structural = read_rows(con, files)
+    header, structural = read_rows(con, files, known=list(MANIFEST_COLUMNS))
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
     if missing:
         raise ExportError(files[0].name, "required manifest column missing", row=1, column=missing[0])
@@ -67,7 +68,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
         f"""INSERT INTO {SAMPLES}
             SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
-            FROM {ROWS} {join_keys()} WHERE {excluded()}"""
+            FROM {ROWS} {join_keys()} WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]
 
@@ -77,25 +78,34 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     header, structural = read_rows(con, files)
     name = files[0].name
     sample = header[0]
-    if sample.strip() not in (SAMPLE_COLUMN, "", "Name"):
+    if header_key(sample) not in (header_key(SAMPLE_COLUMN), "", "name"):
         raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
-    measures, notes = [], []
+    measures, notes, seen = [], [], {}
     for column in header[1:]:
         parsed = split_column(column)
         if parsed and parsed[1] in STATISTICS:
+            if parsed in seen:  # two spellings of one measure would load as two values of one tube
+                raise ExportError(name, f"column appears twice in the header (as {seen[parsed]!r} and {column!r})",
+                                  row=1, column=column)  # fmt: skip
+            seen[parsed] = column
             measures.append((column, *parsed))
         else:
             notes.append(Problem(1, column, "not a '<gate path> | <statistic>' column of a known statistic: ignored"))
     if not measures:
         raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
     reset_problems(con, structural + for_each_file(files, notes))
-    con.execute(f"DELETE FROM {ROWS} WHERE trim({quote(sample)}) IN ({', '.join(map(quote_literal, SUMMARY_ROWS))})")
+    summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
+    # summary_key in SQL: lower case, letters and digits only.
+    skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
     rules = [Rule(sample, required=True)] + [
         Rule(column, "DOUBLE", 0, 100 if statistic in PERCENT_STATISTICS else None) for column, _, statistic in measures
     ]
     unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
     add_duplicate_problems(con, header, [sample], "FCS file")
+    con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
+                    FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
+                                                   WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
     ensure_table(con, STATS, {
         "fcs_file": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
         "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",

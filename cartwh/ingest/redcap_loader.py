@@ -19,7 +19,8 @@ from cartwh.contract.redcap import (
     DataDictionary,
     Field,
 )
-from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
+from cartwh.contract.dates import dictionary_bound
+from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -49,7 +50,8 @@ def field_rules(field: Field) -> list[Rule]:
         choices, sql_type = tuple(code for code, _ in field.choices), "VARCHAR"
     else:
         choices, sql_type = None, field.sql_type
-    return [Rule(column, sql_type, field.minimum, field.maximum, choices, field.form, field.identifier)
+    window = {"earliest": dictionary_bound(field.date_min), "latest": dictionary_bound(field.date_max)}
+    return [Rule(column, sql_type, field.minimum, field.maximum, choices, field.form, field.identifier, **window)
             for column in field.export_columns]  # fmt: skip
 
 
@@ -82,12 +84,15 @@ def _columns(dictionary: DataDictionary, form: str) -> dict[str, str]:
 
 
 def _age_at_infusion(header: set[str]) -> str:
-    """Whole years from birth to infusion, computed before the birth date is dropped."""
+    """Whole years from birth to infusion, computed before the birth date is dropped; NULL when
+    either date broke its rule (a cast alone reads '12025-02-09' or 'infinity' as a date)."""
     if not {"birth_date", "infusion_date"} <= header:
         return "NULL"
-    born, infused = "TRY_CAST(birth_date AS DATE)", "TRY_CAST(infusion_date AS DATE)"
-    return (f"date_diff('year', {born}, {infused}) - "
-            f"CASE WHEN strftime({infused}, '%m-%d') < strftime({born}, '%m-%d') THEN 1 ELSE 0 END")  # fmt: skip
+    born, infused = "TRY_CAST(trim(birth_date) AS DATE)", "TRY_CAST(trim(infusion_date) AS DATE)"
+    valid = (f"NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {ROWS}._load_id AND p.row = {ROWS}._row "
+             "AND p.column_name IN ('birth_date', 'infusion_date'))")
+    return (f"CASE WHEN {valid} THEN date_diff('year', {born}, {infused}) - "
+            f"CASE WHEN strftime({infused}, '%m-%d') < strftime({born}, '%m-%d') THEN 1 ELSE 0 END END")  # fmt: skip
 
 
 def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str:
@@ -102,7 +107,7 @@ def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str
 
 def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], dictionary: DataDictionary) -> list[str]:
     """Insert the valid rows of a batch of exports; return the raw tables written. Problems stay in PROBLEMS."""
-    header, structural = read_rows(con, files)
+    header, structural = read_rows(con, files, known=dictionary.export_header())
     if RECORD_ID not in header:
         raise ExportError(files[0].name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
     present = set(header)
@@ -123,9 +128,20 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], 
         con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
+    _skip_rows_without_form_data(con, dictionary, present)
     for form in dictionary.forms:
         _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present))
     return [table_name(form) for form in dictionary.forms]
+
+
+def _skip_rows_without_form_data(con, dictionary: DataDictionary, present: set[str]) -> None:
+    """A record's non-repeating row whose every field is empty fills no form: REDCap exports one
+    for a record that so far has only repeating instruments. It is counted as skipped, not lost.
+    (Rows with a problem stay: they are quarantined.)"""
+    columns = [c for f in dictionary.fields if f.name != RECORD_ID for c in f.export_columns if c in present]
+    empty = " AND ".join(f"{quote(c)} IS NULL" for c in columns) or "TRUE"
+    base = f"{quote(REPEAT_INSTRUMENT)} IS NULL AND " if REPEAT_INSTRUMENT in present else ""
+    skip_rows(con, f"{base}{empty} AND {excluded()}", "record row without form data")
 
 
 def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], where: str) -> None:
@@ -148,5 +164,5 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     values = ", ".join(select.values())
     con.execute(
         f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
-        f"{join_keys()} WHERE {where} AND {excluded(form)}"
+        f"{join_keys()} WHERE {where} AND {excluded(form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )

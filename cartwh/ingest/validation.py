@@ -10,10 +10,12 @@ batch holds many files: every problem and every row is keyed by (load id, row).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
 
+from cartwh.contract.dates import DATE_PATTERN, DATETIME_PATTERN, EARLIEST_DATE, latest_date
 from cartwh.ingest.csv_reader import ROWS
 from cartwh.ingest.errors import Problem
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
@@ -21,15 +23,17 @@ from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 PROBLEMS = "_problems"
 VALUES = "_export_values"  # (_load_id, _row, column_name, v): every non-empty cell
 
-_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time", "BIGINT": "an integer",
+_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])",
+                "BIGINT": "an integer",
                 "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
 
 
 # What a valid text value of each type looks like. Casts alone are too lenient: DuckDB rounds
-# '2.5' to the integer 3 and reads 'NaN' and 'inf' as numbers.
+# '2.5' to the integer 3, reads 'NaN' and 'inf' as numbers, and reads 'infinity', 'epoch',
+# '2003-10-09 (BC)', '12025-02-09' and '2023/07/02' as dates.
 _VALID = {
-    "DATE": "TRY_CAST(x.v AS DATE) IS NOT NULL",
-    "TIMESTAMP": "TRY_CAST(x.v AS TIMESTAMP) IS NOT NULL",
+    "DATE": f"regexp_full_match(trim(x.v), '{DATE_PATTERN}') AND TRY_CAST(trim(x.v) AS DATE) IS NOT NULL",
+    "TIMESTAMP": f"regexp_full_match(trim(x.v), '{DATETIME_PATTERN}') AND TRY_CAST(trim(x.v) AS TIMESTAMP) IS NOT NULL",
     "BIGINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS BIGINT) IS NOT NULL",
     "SMALLINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS SMALLINT) IS NOT NULL",
     "DOUBLE": "coalesce(isfinite(TRY_CAST(x.v AS DOUBLE)), false)",
@@ -46,6 +50,8 @@ class Rule:
     scope: str | None = None  # REDCap form the column belongs to; None: the whole row
     hide_value: bool = False  # identifiers: say why, never what
     required: bool = False
+    earliest: dt.date | None = None  # DATE / TIMESTAMP: the plausible window (contract.dates by default)
+    latest: dt.date | None = None
 
 
 def reset_problems(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, Problem]]) -> None:
@@ -72,15 +78,22 @@ def unpivot_values(con: duckdb.DuckDBPyConnection, columns: list[str], sample: s
     )
 
 
+def _date_window(rule: Rule) -> tuple[dt.date | None, dt.date | None]:
+    """A date or date-time rule's plausible window: its own bounds, else the contract's."""
+    if rule.sql_type not in ("DATE", "TIMESTAMP"):
+        return None, None
+    return rule.earliest or EARLIEST_DATE, rule.latest or latest_date()
+
+
 def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     """Add a problem for every value in VALUES that breaks its column's rule, and for every
     required column left empty."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, sql_type VARCHAR, minimum DOUBLE, "
-        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN)"
+        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE)"
     )
     insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
-                  r.scope, r.hide_value) for r in rules])  # fmt: skip
+                  r.scope, r.hide_value, *_date_window(r)) for r in rules])  # fmt: skip
     type_reasons = "\n".join(f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'"
                              for t, label in _TYPE_LABELS.items())  # fmt: skip
     con.execute(
@@ -92,6 +105,10 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
                     {type_reasons}
                     WHEN TRY_CAST(x.v AS DOUBLE) < r.minimum THEN 'below the minimum ' || r.minimum
                     WHEN TRY_CAST(x.v AS DOUBLE) > r.maximum THEN 'above the maximum ' || r.maximum
+                    WHEN r.earliest IS NOT NULL AND TRY_CAST(trim(x.v) AS TIMESTAMP) < r.earliest
+                        THEN 'before the earliest plausible date ' || r.earliest
+                    WHEN r.latest IS NOT NULL AND TRY_CAST(trim(x.v) AS TIMESTAMP) >= r.latest + INTERVAL 1 DAY
+                        THEN 'after the latest plausible date ' || r.latest
                 END AS reason
                 FROM {VALUES} x JOIN _rules r USING (column_name))
             WHERE reason IS NOT NULL"""

@@ -29,6 +29,12 @@ CREATE TABLE IF NOT EXISTS {LANDED_FILES} (
     archive_path VARCHAR NOT NULL,
     superseded_by BIGINT              -- a later version of the same file; its rows stay, marked
 );
+-- Every CSV record of a file version accounted for: records_read = rows_landed +
+-- rows_quarantined + records_skipped (docs/data-contract.md section 5). NULL for versions loaded
+-- before these columns existed.
+ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_read BIGINT;
+ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS rows_landed BIGINT;
+ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_skipped BIGINT;
 CREATE TABLE IF NOT EXISTS {QUARANTINE} (
     load_id BIGINT NOT NULL,
     file VARCHAR NOT NULL,
