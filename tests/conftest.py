@@ -28,6 +28,12 @@ def hmac_pseudonym(secret: str, record_id: str) -> str:
     return hmac.new(secret.encode(), record_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def hmac_tube_key(secret: str, fcs_file: str) -> str:
+    """The tube key as the contract defines it (HMAC-SHA256 of the domain prefix and the FCS
+    file name), computed independently of cartwh."""
+    return hmac.new(secret.encode(), b"cartwh tube key v1\x00" + fcs_file.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 class Warehouse:
     """A temporary landing folder, archive and DuckDB warehouse."""
 

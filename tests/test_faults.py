@@ -140,7 +140,7 @@ def test_duplicate_first_copy_loaded(faulty):
             loaded = faulty.rows("SELECT count(*) FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
                                  [load_id, fault.row - 1])  # fmt: skip
         else:
-            loaded = faulty.rows("SELECT count(DISTINCT fcs_file) FROM raw.cytometry_population_stats "
+            loaded = faulty.rows("SELECT count(DISTINCT tube_key) FROM raw.cytometry_population_stats "
                                  "WHERE _load_id = ? AND _source_row = ?", [load_id, fault.row - 1])  # fmt: skip
         assert loaded == [(1,)], fault
 

@@ -1,7 +1,8 @@
 """Load cytometry exports: sample manifests into raw.cytometry_samples, population
 statistics (melted to one row per sample x gate x statistic) into
 raw.cytometry_population_stats. Gate paths are kept as exported; staging maps them to
-canonical populations through a seed, so a renamed gate is one seed row."""
+canonical populations through a seed, so a renamed gate is one seed row. FCS file names are
+replaced by tube keys (cartwh.ingest.tubes): the name is not stored."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from cartwh.contract.cytometry import (
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     VALUES,
     Rule,
@@ -58,16 +60,17 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
     register_patient_keys(con)
+    register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
     ensure_table(con, SAMPLES, {
-        "fcs_file": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
+        "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
         "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
         "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
     })  # fmt: skip
     con.execute(
         f"""INSERT INTO {SAMPLES}
-            SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
+            SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
-            FROM {ROWS} {join_keys()} WHERE {excluded()}"""
+            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t USING (fcs_file) WHERE {excluded()}"""
     )
     return [SAMPLES]
 
@@ -96,16 +99,17 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
     add_duplicate_problems(con, header, [sample], "FCS file")
+    register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
     ensure_table(con, STATS, {
-        "fcs_file": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
+        "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
         "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
     })  # fmt: skip
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", measures)
     con.execute(
         f"""INSERT INTO {STATS}
-            SELECT x._sample, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
-            FROM {VALUES} x JOIN _measures m USING (column_name)
+            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
+            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample
             WHERE {excluded(table="x")}"""
     )
     return [STATS]
