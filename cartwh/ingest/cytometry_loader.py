@@ -21,6 +21,7 @@ from cartwh.contract.cytometry import (
 )
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
 from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
@@ -47,6 +48,7 @@ _MANIFEST_RULES = [
     Rule("instrument"),
     Rule("acquisition_date", "DATE"),
 ]
+_MANIFEST_TEXT = ("fcs_file", "instrument", "panel")  # text a lab types: checked for the record's identifiers
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
@@ -59,6 +61,8 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     unpivot_values(con, list(MANIFEST_COLUMNS))
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
+    register_identifiers(con, from_batch=False)
+    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con)
     register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
     ensure_table(con, SAMPLES, {
@@ -99,6 +103,10 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
     add_duplicate_problems(con, header, [sample], "FCS file")
+    register_identifiers(con, from_batch=False)
+    register_tube_records(con)
+    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
+                                                f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
     register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
     ensure_table(con, STATS, {
         "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
