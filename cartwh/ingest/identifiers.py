@@ -63,18 +63,35 @@ def date_spellings(day: date) -> list[tuple[str, str]]:
     return sorted({("word", s) for s in words} | {("compact", s) for s in compact})
 
 
-def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str | None:
-    """SQL of (record_id, field, value) from the current REDCap exports in the archive, or None."""
-    paths = [r[0] for r in con.execute(f"SELECT archive_path FROM {LANDED_FILES} WHERE source = 'redcap' "
-                                       "AND superseded_by IS NULL ORDER BY load_id").fetchall()]  # fmt: skip
-    if not paths:
-        return None
-    scan = _read_archived(paths)
-    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    fields = [f for f in fields if f in present]
-    if RECORD_ID not in present or not fields:
-        return None
-    return " UNION ALL ".join(f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan}" for f in fields)
+def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str:
+    """A temp table of (record_id, field, value) from the current REDCap exports in the archive."""
+    paths = _current_archive(con, "redcap")
+    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
+    if paths:
+        scan = _read_archived(paths)
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        fields = [f for f in fields if f in present]
+        if RECORD_ID in present and fields:
+            select = " UNION ALL ".join(f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan}"
+                                        for f in fields)  # fmt: skip
+    return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(record_id, field, value)")
+
+
+def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    return [r[0] for r in con.execute(f"SELECT archive_path FROM {LANDED_FILES} WHERE source = ? "
+                                      "AND superseded_by IS NULL ORDER BY load_id", [source]).fetchall()]  # fmt: skip
+
+
+def _cached(con: duckdb.DuckDBPyConnection, table: str, paths: list[str], select: str) -> str:
+    """Temp table `table` := `select`, read again only when the archived files it reads changed:
+    a night of many batches reads the archive once, not once per batch."""
+    signature = "\n".join(paths)
+    known = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
+    if known and con.execute(f"SELECT signature FROM {table}_of").fetchall() == [(signature,)]:
+        return table
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ? AS signature", [signature])
+    return table
 
 
 def _read_archived(paths: list[str]) -> str:
@@ -95,10 +112,8 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
     if from_batch:
         header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
         parts += [f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {ROWS}" for f in names if f in header]
-    archived = _archived_identifiers(con, names)
-    if archived:
-        parts.append(archived)
-    union = " UNION ALL ".join(parts) or "SELECT NULL, NULL, NULL WHERE FALSE"
+    parts.append(f"SELECT * FROM {_archived_identifiers(con, names)}")
+    union = " UNION ALL ".join(parts)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
                     SELECT DISTINCT * FROM ({union}) t(record_id, field, value)
                     WHERE record_id IS NOT NULL AND trim(value) <> ''""")  # fmt: skip
@@ -127,12 +142,11 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
 def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
     """_tube_records := (fcs_file, record_id) of every tube of the current archived manifests: the
     record a statistics row belongs to."""
-    paths = [r[0] for r in con.execute(f"SELECT archive_path FROM {LANDED_FILES} WHERE source = 'cytometry_manifest' "
-                                       "AND superseded_by IS NULL ORDER BY load_id").fetchall()]  # fmt: skip
+    paths = _current_archive(con, "cytometry_manifest")
     select = "SELECT NULL::VARCHAR AS fcs_file, NULL::VARCHAR AS record_id WHERE FALSE"
     if paths:
         select = f"SELECT DISTINCT trim(fcs_file) AS fcs_file, trim(record_id) AS record_id FROM {_read_archived(paths)}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _tube_records AS {select}")
+    _cached(con, "_tube_records", paths, select)
 
 
 def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[str, str | None], records_sql: str) -> None:
