@@ -189,3 +189,11 @@ def test_raw_holds_none_of_the_records_identifiers(wh):
     for value in (*ZELDA.values(), *(YORICK_BASE[c] for c in ("patient_name", "mrn", "birth_date"))):
         assert value.lower() not in text, value
     assert "quixote" not in text and "5550123" not in text
+
+
+def test_a_birth_date_that_is_not_a_date_is_still_looked_for_as_typed(wh):
+    wh.export([dict(ZELDA_BASE, birth_date="10/03/1987"), bridging("DOB 10-03-1987")])
+    wh.ingest("redcap")
+    assert sorted(q[2:5] for q in wh.quarantine()) == [
+        ("birth_date", "not a date (YYYY-MM-DD) [form demographics]", None),
+        ("bt_regimen", "holds the record's birth date [form bridging_therapy]", None)]  # fmt: skip

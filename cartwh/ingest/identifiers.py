@@ -132,6 +132,8 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
                 WHERE length(word) >= 3 AND word NOT IN ({particles})
             UNION SELECT record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
             UNION SELECT record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
+            UNION SELECT record_id, field, 'compact', {compact_sql('value')} FROM _identifiers
+                  WHERE field IN ({_listed(dated)}) AND length({compact_sql('value')}) >= 6  -- also as typed, if no date
             UNION SELECT i.record_id, i.field, s.mode,
                          CASE s.mode WHEN 'word' THEN {words_sql('s.spelling')} ELSE {compact_sql('s.spelling')} END
                   FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
