@@ -112,7 +112,9 @@ def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResou
 
 
 @dg.multi_asset(
-    specs=[_spec("raw.cytometry_samples", "Sample manifests: FCS file -> patient, specimen, date, timepoint, panel.")],
+    # After the REDCap records: a manifest row is checked against its record's identifiers.
+    specs=[_spec("raw.cytometry_samples", "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
+                 deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
     name="raw_cytometry_manifests",
 )
 def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
@@ -121,7 +123,7 @@ def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDB
 
 @dg.multi_asset(
     specs=[_spec("raw.cytometry_population_stats",
-                 "Population statistics, one row per FCS file x gate path x statistic.",
+                 "Population statistics, one row per tube key x gate path x statistic.",
                  deps=[_key("raw.cytometry_samples")])],  # fmt: skip
     name="raw_cytometry_statistics",
 )

@@ -8,6 +8,7 @@ write exports by hand and ingest them.
 import csv
 import hashlib
 import hmac
+import logging
 import os
 import subprocess
 import sys
@@ -28,6 +29,12 @@ def hmac_pseudonym(secret: str, record_id: str, site: str | None = None) -> str:
     hex characters of HMAC-SHA256(secret, "<site>/<record id>") (of the value alone without a site)."""
     message = record_id if site is None else site + "/" + record_id
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def hmac_tube_key(secret: str, fcs_file: str) -> str:
+    """The tube key as the contract defines it (HMAC-SHA256 of the domain prefix and the FCS
+    file name), computed independently of cartwh."""
+    return hmac.new(secret.encode(), b"cartwh tube key v1\x00" + fcs_file.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class Warehouse:
@@ -108,6 +115,36 @@ def demo_warehouse(tmp_path_factory) -> Path:
     result, _ = run_main_job(root)
     assert result.success
     return root / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def faults_warehouse(tmp_path_factory):
+    """The demo cohort with every generator fault (identifiers planted in free text, an FCS file
+    name and a quarantined value included) through the whole main job, once per session:
+    (data folder, job result, landing summary, Dagster event log entries). Every Python log
+    record of the run is also written to <data>/run.log."""
+    root = tmp_path_factory.mktemp("faults")
+    instances = []
+    ephemeral = dg.DagsterInstance.ephemeral
+
+    def recorded(*args, **kwargs):
+        instances.append(ephemeral(*args, **kwargs))
+        return instances[-1]
+
+    handler = logging.FileHandler(root / "run.log", encoding="utf-8")
+    logging.getLogger().addHandler(handler)
+    previous_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(recorded))
+            result, summary = run_main_job(root, faults=True)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(previous_level)
+        handler.close()
+    entries = instances[-1].all_logs(result.run_id) if instances else []
+    return root, result, summary, entries
 
 
 @pytest.fixture(scope="session")

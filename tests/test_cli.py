@@ -35,7 +35,8 @@ def test_generate_with_faults_writes_the_fault_list(tmp_path):
                "--faults-log", str(log))  # fmt: skip
     assert out.returncode == 0, out.stderr
     lines = log.read_text().splitlines()
-    assert lines[0] == "kind,file,row,column,detail,caught_by" and len(lines) == 13
+    assert lines[0] == "kind,file,row,column,detail,caught_by" and len(lines) == 17  # 16 faults, 4 of identifiers
+    assert "identifier_in_file_name" in log.read_text() and "the record's MRN put before" in log.read_text()
     again = _run(str(BIN / "cartwh"), "generate", "--landing", str(tmp_path / "landing"))
     assert again.returncode == 1 and "--force" in again.stderr
 

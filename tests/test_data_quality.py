@@ -17,9 +17,8 @@ SUITES = {s.name: s for s in all_suites()}
 
 
 @pytest.fixture(scope="module")
-def faults_run(tmp_path_factory, main_job):
-    root = tmp_path_factory.mktemp("faults")
-    result, summary = main_job(root, faults=True)
+def faults_run(faults_warehouse):
+    root, result, summary, _ = faults_warehouse
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     yield root, result, summary.faults, con
     con.close()
@@ -45,8 +44,9 @@ def test_every_injected_fault_kind_is_found_where_the_generator_says(faults_run)
         found.setdefault(fault.kind, []).append((fault.file, fault.row) in where)
     assert {kind for kind, hits in found.items() if all(hits)} == {f.kind for f in faults}
     assert {f.caught_by for f in faults} == {INGESTION, CHECKS}
-    assert len(found) == 8  # unit_mixup, impossible_value, malformed_value, invalid_code, dates_out_of_order,
-    #                        unknown_patient, duplicate_row, truncated_file
+    assert len(found) == 11  # unit_mixup, impossible_value, malformed_value, invalid_code, dates_out_of_order,
+    #                         unknown_patient, duplicate_row, truncated_file, identifier_in_free_text,
+    #                         identifier_in_file_name, identifier_in_quarantined_value
 
 
 def test_check_level_faults_carry_their_reason(faults_run):

@@ -18,7 +18,8 @@ from cartwh.pseudonym import pseudonymise
 
 SECRET = "faults-test-secret"
 SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
-INGESTION_KINDS = {"impossible_value", "malformed_value", "invalid_code", "duplicate_row", "truncated_file"}
+INGESTION_KINDS = {"impossible_value", "malformed_value", "invalid_code", "duplicate_row", "truncated_file",
+                   "identifier_in_free_text", "identifier_in_file_name", "identifier_in_quarantined_value"}
 CHECKS_KINDS = {"unit_mixup", "dates_out_of_order", "unknown_patient"}
 
 
@@ -140,7 +141,7 @@ def test_duplicate_first_copy_loaded(faulty):
             loaded = faulty.rows("SELECT count(*) FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
                                  [load_id, fault.row - 1])  # fmt: skip
         else:
-            loaded = faulty.rows("SELECT count(DISTINCT fcs_file) FROM raw.cytometry_population_stats "
+            loaded = faulty.rows("SELECT count(DISTINCT tube_key) FROM raw.cytometry_population_stats "
                                  "WHERE _load_id = ? AND _source_row = ?", [load_id, fault.row - 1])  # fmt: skip
         assert loaded == [(1,)], fault
 
@@ -180,6 +181,20 @@ def test_report_counts_quarantined_rows(faulty):
 def test_quarantine_holds_no_identifier_values(faulty):
     assert faulty.rows("SELECT count(*) FROM raw.quarantine WHERE column_name IN ('patient_name', 'mrn', "
                        "'birth_date', 'record_id') AND value IS NOT NULL") == [(0,)]  # fmt: skip
+
+
+def test_planted_identifiers_quarantined_without_their_value(faulty):
+    reasons = {}
+    for fault in (f for f in faulty.summary.faults if f.kind.startswith("identifier_")):
+        reasons.setdefault(fault.kind, set()).update((q[2], q[3], q[4]) for q in faulty.quarantined_at(fault))
+    assert reasons == {
+        "identifier_in_free_text": {("bt_regimen", "holds the record's name [form bridging_therapy]", None)},
+        "identifier_in_quarantined_value": {("lab_date", "holds the record's birth date [form laboratory]", None),
+                                            ("lab_date", "not a date (YYYY-MM-DD) [form laboratory]", None)},
+        "identifier_in_file_name": {("fcs_file", "holds the record's MRN", None), ("Sample", "holds the record's MRN", None)},
+    }  # fmt: skip
+    files = {f.file.split("/")[1] for f in faults_of(faulty, "identifier_in_file_name")}
+    assert files == {"manifests", "statistics"}  # the lab's manifest and statistics name the tube alike
 
 
 # --- left to the data quality checks ------------------------------------------------------------

@@ -9,18 +9,25 @@ from pathlib import Path
 import pytest
 
 from cartwh.ingest.warehouse import connect
-from tests.conftest import run_dbt
+from tests.conftest import hmac_tube_key, run_dbt
 from tests.test_ingest_cytometry import STATS, CytometryWarehouse
 
 CAR_T = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+ | Absolute Count (cells/µL)"
 B_CELLS = "Leukocytes/Lymphocytes/B cells (CD19+) | Absolute Count (cells/µL)"
 HEADER = f"Sample,{CAR_T},{B_CELLS}\n"
-PIVOT = "SELECT fcs_file, car_t_per_ul, b_cells_per_ul FROM intermediate.int__sample_populations ORDER BY fcs_file"
+SECRET = "incremental-test-secret"
+PIVOT = "SELECT tube_key, car_t_per_ul, b_cells_per_ul FROM intermediate.int__sample_populations"
+
+
+def pivot(wh) -> list[tuple]:
+    """The pivot with tube keys read back as the sample names the test wrote, in name order."""
+    names = {hmac_tube_key(SECRET, f"{n}.fcs"): f"{n}.fcs" for n in "ABCDE"}
+    return sorted((names[key], *values) for key, *values in wh.rows(PIVOT))
 
 
 @pytest.fixture
 def wh(open_warehouse):
-    return open_warehouse(CytometryWarehouse, "incremental-test-secret")
+    return open_warehouse(CytometryWarehouse, SECRET)
 
 
 def dbt(wh, tmp_path: Path, *args: str) -> None:
@@ -36,7 +43,7 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     wh.ingest()
     dbt(wh, tmp_path, "seed", "-s", "population_dictionary")
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
-    assert wh.rows(PIVOT) == [("A.fcs", 10.0, 100.0), ("B.fcs", 21.0, 201.0), ("C.fcs", 30.0, 300.0)]
+    assert pivot(wh) == [("A.fcs", 10.0, 100.0), ("B.fcs", 21.0, 201.0), ("C.fcs", 30.0, 300.0)]
 
     # The night: 2_new.csv is re-exported without B and with A corrected; a new file brings D.
     wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,11,110\n")
@@ -44,10 +51,11 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     wh.ingest()
     loads = dict(wh.rows("SELECT file, load_id FROM raw.landed_files WHERE superseded_by IS NULL"))
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
-    night = wh.rows(PIVOT)
+    night = pivot(wh)
     assert night == [("A.fcs", 11.0, 110.0), ("B.fcs", 20.0, 200.0), ("C.fcs", 30.0, 300.0), ("D.fcs", 40.0, None)]
     # C was not touched: its row still comes from the first night's load of 1_old.csv
-    assert wh.rows("SELECT _load_id FROM intermediate.int__sample_populations WHERE fcs_file = 'C.fcs'") == [
+    assert wh.rows("SELECT _load_id FROM intermediate.int__sample_populations WHERE tube_key = ?",
+                   [hmac_tube_key(SECRET, "C.fcs")]) == [
         (loads[f"{STATS}/1_old.csv"],)
     ]
 
@@ -55,7 +63,7 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     wh.write(f"{STATS}/3_more.csv", HEADER + "E.fcs,50,500\n")
     wh.ingest()
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
-    incremental = wh.rows(PIVOT)
+    incremental = pivot(wh)
     assert [r[0] for r in incremental] == ["A.fcs", "B.fcs", "C.fcs", "E.fcs"]
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations", "--full-refresh")
-    assert wh.rows(PIVOT) == incremental
+    assert pivot(wh) == incremental

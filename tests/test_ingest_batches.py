@@ -9,9 +9,14 @@ import pytest
 import cartwh.ingest as ingest
 from cartwh.ingest import csv_reader
 from cartwh.ingest.errors import IngestError
+from tests.conftest import hmac_tube_key
 from tests.test_ingest_cytometry import LEUK_COUNT, MANIFEST_HEADER, MANIFESTS, STATS, CytometryWarehouse
 
 SECRET = "batch-ingest-test-secret"
+
+
+def tube(fcs_file: str) -> str:
+    return hmac_tube_key(SECRET, fcs_file)
 
 
 @pytest.fixture
@@ -47,11 +52,11 @@ def test_one_scan_keeps_rows_problems_and_counts_per_file(wh, scans):
         (f"{STATS}/a.csv", 3, None, "exact duplicate of row 2"),
         (f"{STATS}/b.csv", 3, LEUK_COUNT, "below the minimum 0.0"),
     ]
-    loaded = wh.rows("SELECT l.file, s.fcs_file, s.value, s._source_row FROM raw.cytometry_population_stats s "
+    loaded = wh.rows("SELECT l.file, s.tube_key, s.value, s._source_row FROM raw.cytometry_population_stats s "
                      "JOIN raw.landed_files l ON l.load_id = s._load_id ORDER BY l.file, s._source_row")  # fmt: skip
-    assert loaded == [(f"{STATS}/a.csv", "A.fcs", 100.0, 2), (f"{STATS}/a.csv", "B.fcs", 200.0, 4),
-                      (f"{STATS}/b.csv", "A.fcs", 300.0, 2), (f"{STATS}/b.csv", "D.fcs", 400.0, 4),
-                      (f"{STATS}/c.csv", "E.fcs", 500.0, 2)]  # fmt: skip
+    assert loaded == [(f"{STATS}/a.csv", tube("A.fcs"), 100.0, 2), (f"{STATS}/a.csv", tube("B.fcs"), 200.0, 4),
+                      (f"{STATS}/b.csv", tube("A.fcs"), 300.0, 2), (f"{STATS}/b.csv", tube("D.fcs"), 400.0, 4),
+                      (f"{STATS}/c.csv", tube("E.fcs"), 500.0, 2)]  # fmt: skip
     ledger = wh.rows("SELECT file, rows_loaded, rows_quarantined FROM raw.landed_files ORDER BY load_id")
     assert ledger == [(f"{STATS}/a.csv", 2, 1), (f"{STATS}/b.csv", 2, 1), (f"{STATS}/c.csv", 1, 0)]
 
@@ -61,7 +66,8 @@ def test_malformed_rows_are_numbered_within_their_own_file(wh):
     wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nE.fcs,5\nF.fcs,6,extra\nG.fcs,7\n")
     wh.ingest()
     assert [r[:2] for r in wh.quarantine()] == [(f"{STATS}/a.csv", 2), (f"{STATS}/a.csv", 4), (f"{STATS}/b.csv", 3)]
-    assert sorted((r[0], r[4]) for r in wh.stats()) == [("B.fcs", 3), ("D.fcs", 5), ("E.fcs", 2), ("G.fcs", 4)]
+    assert {(r[0], r[4]) for r in wh.stats()} == {(tube("B.fcs"), 3), (tube("D.fcs"), 5), (tube("E.fcs"), 2),
+                                                   (tube("G.fcs"), 4)}  # fmt: skip
 
 
 def test_headers_split_batches_and_size_bounds_them(wh, scans, monkeypatch):
@@ -85,7 +91,7 @@ def test_a_file_with_a_bad_header_fails_alone_and_each_failure_names_its_file(wh
     assert [(f.file, f.column) for f in raised.value.failures] == [(f"{MANIFESTS}/b_no_panel.csv", "panel"),
                                                                    (f"{MANIFESTS}/c_no_panel.csv", "panel")]  # fmt: skip
     assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [(f"{MANIFESTS}/a.csv",), (f"{MANIFESTS}/d.csv",)]
-    assert wh.rows("SELECT fcs_file FROM raw.cytometry_samples ORDER BY 1") == [("A.fcs",), ("D.fcs",)]
+    assert set(wh.rows("SELECT tube_key FROM raw.cytometry_samples")) == {(tube("A.fcs"),), (tube("D.fcs"),)}
 
 
 def test_a_file_gone_before_it_is_read_fails_alone(wh, monkeypatch):
@@ -105,7 +111,7 @@ def test_a_file_gone_before_it_is_read_fails_alone(wh, monkeypatch):
     assert [f.file for f in raised.value.failures] == [f"{STATS}/b.csv"]
     assert "cannot be read: No such file or directory" in str(raised.value)
     assert wh.rows("SELECT file FROM raw.landed_files ORDER BY load_id") == [(f"{STATS}/a.csv",), (f"{STATS}/c.csv",)]
-    assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("a.fcs",), ("c.fcs",)]
+    assert set(wh.rows("SELECT tube_key FROM raw.cytometry_population_stats")) == {(tube("a.fcs"),), (tube("c.fcs"),)}
     assert wh.rows("SELECT count(*) FROM raw.quarantine") == [(0,)]
 
 

@@ -13,7 +13,7 @@ import pytest
 from cartwh.ingest import ingest_source
 from cartwh.ingest.errors import IngestError
 from cartwh.pseudonym import pseudonymise
-from tests.conftest import Warehouse, hmac_pseudonym
+from tests.conftest import Warehouse, hmac_pseudonym, hmac_tube_key
 
 SECRET = "cytometry-ingest-test-secret"
 STATS = "cytometry/statistics"
@@ -38,6 +38,10 @@ def key(record_id: str) -> str:
     return hmac_pseudonym(SECRET, record_id, "site7")  # the SITE7 folder, or CARTWH_SITE (fixture)
 
 
+def tube(fcs_file: str) -> str:
+    return hmac_tube_key(SECRET, fcs_file)
+
+
 class CytometryWarehouse(Warehouse):
     source = "cytometry_statistics"
 
@@ -48,7 +52,7 @@ class CytometryWarehouse(Warehouse):
         return path
 
     def stats(self) -> list[tuple]:
-        return self.rows("SELECT fcs_file, gate_path, statistic, value, _source_row "
+        return self.rows("SELECT tube_key, gate_path, statistic, value, _source_row "
                          "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic")  # fmt: skip
 
 
@@ -68,13 +72,13 @@ def test_statistics_melted_to_one_row_per_gate_and_statistic(wh):
     assert report.rows == {"raw.cytometry_population_stats": 7}
     assert report.rows_quarantined == 0
     assert wh.stats() == [
-        ("A0000001_T1.fcs", "Leukocytes", "Count", 50000.0, 2),
-        ("A0000001_T1.fcs", "Leukocytes/Lymphocytes", "Freq. of Parent", 25.5, 2),
-        ("A0000001_T1.fcs", "Leukocytes/Lymphocytes/CD3+", "Absolute Count (cells/µL)", 812.25, 2),
-        ("A0000001_T1.fcs", "Leukocytes/Lymphocytes/CD3+/CD19-CAR+", "Freq. of Total", 0.42, 2),
-        ("A0000002_T1.fcs", "Leukocytes", "Count", 40000.0, 3),
-        ("A0000002_T1.fcs", "Leukocytes/Lymphocytes", "Freq. of Parent", 31.0, 3),
-        ("A0000002_T1.fcs", "Leukocytes/Lymphocytes/CD3+", "Absolute Count (cells/µL)", 700.0, 3),
+        (tube("A0000001_T1.fcs"), "Leukocytes", "Count", 50000.0, 2),
+        (tube("A0000001_T1.fcs"), "Leukocytes/Lymphocytes", "Freq. of Parent", 25.5, 2),
+        (tube("A0000001_T1.fcs"), "Leukocytes/Lymphocytes/CD3+", "Absolute Count (cells/µL)", 812.25, 2),
+        (tube("A0000001_T1.fcs"), "Leukocytes/Lymphocytes/CD3+/CD19-CAR+", "Freq. of Total", 0.42, 2),
+        (tube("A0000002_T1.fcs"), "Leukocytes", "Count", 40000.0, 3),
+        (tube("A0000002_T1.fcs"), "Leukocytes/Lymphocytes", "Freq. of Parent", 31.0, 3),
+        (tube("A0000002_T1.fcs"), "Leukocytes/Lymphocytes/CD3+", "Absolute Count (cells/µL)", 700.0, 3),
     ]
     assert wh.quarantine() == []
 
@@ -83,7 +87,7 @@ def test_statistics_column_types(wh):
     wh.write(f"{STATS}/b.csv", STATS_TEXT)
     wh.ingest("cytometry_statistics")
     assert dict((n, t) for n, t, *_ in wh.rows("DESCRIBE raw.cytometry_population_stats")) == {
-        "fcs_file": "VARCHAR", "gate_path": "VARCHAR", "statistic": "VARCHAR", "value": "DOUBLE",
+        "tube_key": "VARCHAR", "gate_path": "VARCHAR", "statistic": "VARCHAR", "value": "DOUBLE",
         "_load_id": "BIGINT", "_source_row": "BIGINT",
     }  # fmt: skip
 
@@ -91,8 +95,8 @@ def test_statistics_column_types(wh):
 def test_summary_rows_are_not_samples(wh):
     wh.write(f"{STATS}/b.csv", STATS_TEXT)
     wh.ingest("cytometry_statistics")
-    assert wh.rows("SELECT DISTINCT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [
-        ("A0000001_T1.fcs",), ("A0000002_T1.fcs",)]  # fmt: skip
+    assert set(wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats")) == {
+        (tube("A0000001_T1.fcs"),), (tube("A0000002_T1.fcs"),)}  # fmt: skip
 
 
 def test_impossible_statistics_quarantine_the_sample_row(wh):
@@ -114,7 +118,7 @@ Mean,1,1,1,1
         (name, 6, CD3_ABS, "not a number (with a decimal point)", "abc", None),
     ]
     assert report.rows_quarantined == 4
-    assert wh.rows("SELECT DISTINCT fcs_file FROM raw.cytometry_population_stats") == [("A0000001_T1.fcs",)]
+    assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats") == [(tube("A0000001_T1.fcs"),)]
 
 
 def test_percentages_at_bounds_are_valid(wh):
@@ -131,7 +135,7 @@ def test_unknown_columns_are_noted_as_ignored(wh):
     reason = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
     assert wh.quarantine() == [(name, 1, "Comment", reason, None, None),
                                (name, 1, "Leukocytes | Median FSC-A", reason, None, None)]  # fmt: skip
-    assert wh.stats() == [("A.fcs", "Leukocytes", "Count", 100.0, 2)]
+    assert wh.stats() == [(tube("A.fcs"), "Leukocytes", "Count", 100.0, 2)]
     assert report.rows == {"raw.cytometry_population_stats": 1}
 
 
@@ -140,7 +144,7 @@ def test_exact_duplicate_sample_row(wh):
     wh.write(name, f"Sample,{LEUK_COUNT}\nA.fcs,100\nA.fcs,100\nB.fcs,200\n")
     wh.ingest("cytometry_statistics")
     assert wh.quarantine() == [(name, 3, None, "exact duplicate of row 2", None, None)]
-    assert [(r[0], r[3], r[4]) for r in wh.stats()] == [("A.fcs", 100.0, 2), ("B.fcs", 200.0, 4)]
+    assert [(r[0], r[3], r[4]) for r in wh.stats()] == [(tube("A.fcs"), 100.0, 2), (tube("B.fcs"), 200.0, 4)]
 
 
 def test_conflicting_sample_rows(wh):
@@ -149,7 +153,7 @@ def test_conflicting_sample_rows(wh):
     wh.ingest("cytometry_statistics")
     reason = "conflicting rows for the same FCS file (rows 2, 4)"
     assert wh.quarantine() == [(name, 2, None, reason, None, None), (name, 4, None, reason, None, None)]
-    assert [r[0] for r in wh.stats()] == ["B.fcs"]
+    assert [r[0] for r in wh.stats()] == [tube("B.fcs")]
 
 
 def test_truncated_statistics_file(wh):
@@ -157,7 +161,7 @@ def test_truncated_statistics_file(wh):
     wh.write(name, f"Sample,{LEUK_COUNT},{LYMPH_FREQ},{CD3_ABS}\nA.fcs,100,25,812\nB.fcs,20")
     wh.ingest("cytometry_statistics")
     assert wh.quarantine() == [(name, 3, LYMPH_FREQ, "malformed row (missing columns): expected 4 columns", None, None)]
-    assert {r[0] for r in wh.stats()} == {"A.fcs"}
+    assert {r[0] for r in wh.stats()} == {tube("A.fcs")}
 
 
 def test_statistics_without_measures_or_sample_column_fail_alone(wh):
@@ -205,11 +209,11 @@ def test_manifest_loaded_with_pseudonymised_patient(wh):
              + "A0000002_LK.fcs, SITE7-0043 ,leukapheresis,2024-01-05,APHERESIS,,LEUKAPHERESIS-v1,\n")  # fmt: skip
     report = wh.ingest("cytometry_manifest")
     assert report.rows == {"raw.cytometry_samples": 2}
-    assert wh.rows("SELECT fcs_file, patient_key, specimen, collection_date, timepoint, instrument, panel, "
+    assert wh.rows("SELECT tube_key, patient_key, specimen, collection_date, timepoint, instrument, panel, "
                    "acquisition_date, _source_row FROM raw.cytometry_samples ORDER BY _source_row") == [
-        ("A0000001_T1.fcs", key("SITE7-0042"), "peripheral blood", date(2024, 3, 16), "D7", "BD FACSLyric",
+        (tube("A0000001_T1.fcs"), key("SITE7-0042"), "peripheral blood", date(2024, 3, 16), "D7", "BD FACSLyric",
          "CART-DETECT-v2", date(2024, 3, 17), 2),
-        ("A0000002_LK.fcs", key("SITE7-0043"), "leukapheresis", date(2024, 1, 5), "APHERESIS", None,
+        (tube("A0000002_LK.fcs"), key("SITE7-0043"), "leukapheresis", date(2024, 1, 5), "APHERESIS", None,
          "LEUKAPHERESIS-v1", None, 3),
     ]  # fmt: skip
     assert key("SITE7-0042") == pseudonymise("SITE7-0042", site="site7")
@@ -241,7 +245,7 @@ def test_manifest_values_outside_the_contract_are_quarantined(wh):
         (name, 7, "timepoint", "required value is empty", None, yorick),
     ]  # fmt: skip
     assert report.rows_quarantined == 5
-    assert wh.rows("SELECT fcs_file FROM raw.cytometry_samples") == [("A1.fcs",)]
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(tube("A1.fcs"),)]
 
 
 def test_manifest_duplicate_fcs_file(wh):

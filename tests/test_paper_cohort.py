@@ -81,14 +81,14 @@ def _with_cytometry(p: pd.DataFrame, raw) -> pd.DataFrame:
     samples["day"] = (samples.collection_date - samples.infusion_date).dt.days
     stats = raw["cytometry_population_stats"]
     absolute = stats[stats.statistic == "Absolute Count (cells/µL)"]
-    car = absolute[absolute.gate_path.str.endswith(("/CAR+", "/CD19-CAR+"))].merge(samples, on="fcs_file")
+    car = absolute[absolute.gate_path.str.endswith(("/CAR+", "/CD19-CAR+"))].merge(samples, on="tube_key")
     early = car[(car.day >= 0) & (car.day <= 28)]
     peak = early.loc[early.groupby("patient_key").value.idxmax()].set_index("patient_key")
     p["peak"], p["peak_date"] = peak.value, peak.collection_date
     memory = samples[samples.panel.str.startswith("CART-MEMORY")]
     studied = memory.merge(peak[["collection_date"]].reset_index(), on=["patient_key", "collection_date"])
     p["phenotyped"] = p.index.isin(studied.patient_key)
-    bcells = absolute[absolute.gate_path.str.endswith(("CD19+ B cells", "B cells (CD19+)"))].merge(samples, on="fcs_file")
+    bcells = absolute[absolute.gate_path.str.endswith(("CD19+ B cells", "B cells (CD19+)"))].merge(samples, on="tube_key")
     p["bca_end"] = [_bca_end(bcells[(bcells.patient_key == k) & (bcells.day > 0)].sort_values("day"), p.loc[k])
                     for k in p.index]  # fmt: skip
     return p

@@ -4,7 +4,10 @@ Each fault is logged with the file, row (spreadsheet numbering: the header is ro
 column it touched, and with who must catch it: ingestion quarantines what breaks the export
 contract (malformed or impossible values, unknown codes, duplicates, truncation); the data
 quality checks find what is well-formed but wrong (unit mix-ups, dates out of order, samples
-of unknown patients).
+of unknown patients). Some faults plant the record's own identifiers where labs and data
+managers do type them (a name in free text, an MRN in an FCS file name, a birth date in a value
+that is quarantined anyway): ingestion must catch them, and their log entries say what was
+planted, never the identifier itself.
 """
 
 from __future__ import annotations
@@ -85,7 +88,47 @@ def inject_faults(files: dict[str, pd.DataFrame], rng: np.random.Generator):
     put("impossible_value", name, st, 0, column, 180.0, INGESTION)
 
     duplicates = [(redcap, _pick(rng, rc, labs)), (statistics[len(statistics) // 2], 0)]
+    _plant_identifiers(files, redcap, manifests, found, duplicates, rng)
     return files, _with_duplicates(files, found, duplicates)
+
+
+def _plant_identifiers(files, redcap: str, manifests: list[str], found: list, duplicates, rng) -> None:
+    """The record's name in its bridging regimen, its MRN in an FCS file name (manifest and
+    statistics alike, as the lab's software names both), its birth date typed as a lab date.
+    Rows already carrying a fault are left alone."""
+    rc = files[redcap]
+    form = rc["redcap_repeat_instrument"]
+    base = rc[form.isna()].set_index("record_id")
+    used = {index for _, name, index, *_ in found if name == redcap} | {i for name, i in duplicates if name == redcap}
+    free = ~rc.index.isin(list(used))
+
+    def plant(kind, name, frame, index, column, value, what):
+        frame[column] = frame[column].astype(object)
+        frame.at[index, column] = value
+        found.append((kind, name, index, column, what, INGESTION))
+
+    i = _pick(rng, rc, form.eq("bridging_therapy") & rc["bt_regimen"].notna() & free)
+    plant("identifier_in_free_text", redcap, rc, i, "bt_regimen",
+          f"{rc.at[i, 'bt_regimen']} - {base.at[rc.at[i, 'record_id'], 'patient_name']}",
+          "the record's patient name appended to the regimen")  # fmt: skip
+    i = _pick(rng, rc, form.eq("laboratory") & free)
+    born = base.at[rc.at[i, "record_id"], "birth_date"]
+    plant("identifier_in_quarantined_value", redcap, rc, i, "lab_date", f"{born[8:10]}/{born[5:7]}/{born[:4]}",
+          "the record's birth date typed as the sample date, day first")  # fmt: skip
+    # A manifest whose statistics file no other fault touches, its second tube.
+    statistics = {name.replace("/manifests/", "/statistics/") for name, *_ in duplicates} | {
+        name for _, name, *_ in found if name.startswith("cytometry/statistics/")}
+    name = next(m for m in manifests[len(manifests) // 4:] if m.replace("/manifests/", "/statistics/") not in statistics
+                and m not in {n for _, n, *_ in found} and len(files[m]) > 1
+                and m.replace("/manifests/", "/statistics/") != sorted(n for n in files if "/statistics/" in n)[-1])
+    manifest, stats_name = files[name], name.replace("/manifests/", "/statistics/")
+    tube = manifest.at[1, "fcs_file"]
+    renamed = f"{base.at[str(manifest.at[1, 'record_id']), 'mrn']}_{tube}"
+    stats = files[stats_name]
+    (row,) = stats.index[stats[SAMPLE_COLUMN] == tube]
+    plant("identifier_in_file_name", name, manifest, 1, "fcs_file", renamed, "the record's MRN put before the FCS file name")
+    plant("identifier_in_file_name", stats_name, stats, int(row), SAMPLE_COLUMN, renamed,
+          "the record's MRN put before the FCS file name")  # fmt: skip
 
 
 def _with_duplicates(files, found, duplicates) -> list[Fault]:

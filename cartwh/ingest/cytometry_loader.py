@@ -1,7 +1,8 @@
 """Load cytometry exports: sample manifests into raw.cytometry_samples, population
 statistics (melted to one row per sample x gate x statistic) into
 raw.cytometry_population_stats. Gate paths are kept as exported; staging maps them to
-canonical populations through a seed, so a renamed gate is one seed row."""
+canonical populations through a seed, so a renamed gate is one seed row. FCS file names are
+replaced by tube keys (cartwh.ingest.tubes): the name is not stored."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from cartwh.contract.cytometry import (
 )
 from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
 from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
     VALUES,
@@ -46,6 +49,7 @@ _MANIFEST_RULES = [
     Rule("instrument"),
     Rule("acquisition_date", "DATE"),
 ]
+_MANIFEST_TEXT = ("fcs_file", "instrument", "panel")  # text a lab types: checked for the record's identifiers
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
@@ -58,17 +62,20 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     unpivot_values(con, list(MANIFEST_COLUMNS))
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
+    register_identifiers(con, from_batch=False)
+    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con, files, "site")
+    register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
     ensure_table(con, SAMPLES, {
-        "fcs_file": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
+        "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
         "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
         "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
     })  # fmt: skip
     con.execute(
         f"""INSERT INTO {SAMPLES}
-            SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
+            SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
-            FROM {ROWS} {join_keys()} WHERE {excluded()} ORDER BY _load_id, _row"""
+            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t USING (fcs_file) WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]
 
@@ -106,16 +113,21 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
                     FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
                                                    WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
+    register_identifiers(con, from_batch=False)
+    register_tube_records(con)
+    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
+                                                f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
+    register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
     ensure_table(con, STATS, {
-        "fcs_file": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
+        "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
         "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
     })  # fmt: skip
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", measures)
     con.execute(
         f"""INSERT INTO {STATS}
-            SELECT x._sample, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
-            FROM {VALUES} x JOIN _measures m USING (column_name)
+            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
+            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample
             WHERE {excluded(table="x")}"""
     )
     return [STATS]

@@ -2,7 +2,9 @@
 
 The data dictionary types and validates every column. Identifier fields (name, MRN, birth
 date) stop here: the record id becomes a keyed-hash pseudonym, the birth date becomes age at
-infusion, and quarantine rows show no identifier values. A bad value quarantines the row for
+infusion, and quarantine rows show no identifier values. Free text not on the reviewed allow-list
+is not loaded (cartwh.contract.free_text), and loaded text holding the record's own name, MRN or
+birth date is quarantined (cartwh.ingest.identifiers). A bad value quarantines the row for
 its form only, so one typo in the toxicity form does not lose the patient's demographics.
 """
 
@@ -20,6 +22,7 @@ from cartwh.contract.redcap import (
     Field,
 )
 from cartwh.contract.dates import dictionary_bound
+from cartwh.contract.free_text import withheld
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.validation import (
@@ -32,6 +35,7 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
+from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
 
@@ -55,6 +59,13 @@ def field_rules(field: Field) -> list[Rule]:
             for column in field.export_columns]  # fmt: skip
 
 
+def _text_columns(dictionary: DataDictionary) -> dict[str, str]:
+    """Loaded columns that hold text (column -> form): where an identifier could be typed."""
+    return {c: f.form for f in dictionary.fields
+            if f.name != RECORD_ID and not f.identifier and not withheld(f) and f.sql_type == "VARCHAR"
+            and not f.is_coded and f.field_type not in ("yesno", "truefalse", "checkbox") for c in f.export_columns}  # fmt: skip
+
+
 def _typed(field: Field, column: str, header: set[str]) -> str:
     if column not in header:
         return "NULL"
@@ -71,7 +82,7 @@ def _columns(dictionary: DataDictionary, form: str) -> dict[str, str]:
     if form in REPEATING_FORMS:
         columns[REPEAT_INSTANCE] = "BIGINT NOT NULL"
     for field in dictionary.form_fields(form):
-        if field.identifier:
+        if field.identifier or withheld(field):
             continue
         for column in field.export_columns:
             columns[column] = "BOOLEAN" if field.field_type == "checkbox" else field.sql_type
@@ -112,9 +123,10 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], 
         raise ExportError(files[0].name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
     present = set(header)
     known = set(dictionary.export_header())
+    free_text = {c for f in dictionary.fields if withheld(f) for c in f.export_columns}
     reset_problems(con, structural + for_each_file(files, [
         Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known
-    ]))  # fmt: skip
+    ] + [Problem(1, c, "free text not on the reviewed allow-list: not loaded") for c in header if c in free_text]))  # fmt: skip
     register_patient_keys(con, files, DATA_ACCESS_GROUP, track_moves=True)
     rules = [Rule(RECORD_ID, required=True),
              Rule(REPEAT_INSTRUMENT, choices=REPEATING_FORMS),
@@ -128,6 +140,8 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], 
         con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
+    register_identifiers(con, from_batch=True, dictionary=dictionary)
+    quarantine_identifiers(con, _text_columns(dictionary), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
     _skip_rows_without_form_data(con, dictionary, present)
     for form in dictionary.forms:
         _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present))
@@ -152,7 +166,7 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     if form in REPEATING_FORMS:
         select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)" if REPEAT_INSTANCE in present else "NULL"
     for field in dictionary.form_fields(form):
-        if not field.identifier:
+        if not (field.identifier or withheld(field)):
             select |= {c: _typed(field, c, present) for c in field.export_columns}
     if form == "demographics":
         select[AGE_COLUMN] = _age_at_infusion(present)

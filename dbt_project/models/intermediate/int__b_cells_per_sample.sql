@@ -3,19 +3,19 @@
 -- A table, not a view: read by the BCA mart and its tests (docs/scaling.md).
 {{ config(materialized='table') }}
 with blood_samples as (
-    select fcs_file, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
+    select tube_key, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
     from {{ ref('stg_cytometry__samples') }}
     where specimen = 'peripheral blood'
 ),
 
 b_cell_counts as (
-    select fcs_file, b_cells_per_ul
+    select tube_key, b_cells_per_ul
     from {{ ref('int__sample_populations') }}
     where b_cells_per_ul is not null
 )
 
 select
-    s.fcs_file,
+    s.tube_key,
     s.patient_key,
     s.collection_date,
     s.study_day,
@@ -25,4 +25,4 @@ select
     -- a patient without an infusion date has no study day and only pre-infusion samples
     coalesce(s.study_day < 0, true) as is_pre_infusion
 from blood_samples as s
-inner join b_cell_counts as b using (fcs_file)
+inner join b_cell_counts as b using (tube_key)

@@ -7,7 +7,7 @@
 {% set cd8_car_t_subsets = cd8_car_t_phenotypes() %}
 
 with blood_samples as (
-    select fcs_file, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint, panel_family
+    select tube_key, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint, panel_family
     from {{ ref('stg_cytometry__samples') }}
     where specimen = 'peripheral blood'
 ),
@@ -19,7 +19,7 @@ detect_samples as (
 ),
 
 memory_samples as (
-    select fcs_file, patient_key, collection_date
+    select tube_key, patient_key, collection_date
     from blood_samples
     where panel_family = 'CART-MEMORY'
 ),
@@ -27,7 +27,7 @@ memory_samples as (
 populations as (select * from {{ ref('int__sample_populations') }})
 
 select
-    d.fcs_file,
+    d.tube_key,
     d.patient_key,
     d.collection_date,
     d.study_day,
@@ -35,13 +35,13 @@ select
     d.matched_timepoint,
     c.car_t_per_ul,
     c.pct_car_of_cd3,
-    m.fcs_file as memory_fcs_file,
+    m.tube_key as memory_tube_key,
     {% for subset in cd8_car_t_subsets -%}
     p.pct_{{ subset }}_of_cd8_car_t,
     {% endfor -%}
     p.car_neg_cd8_scm_per_ul,
-    m.fcs_file is not null as has_phenotype
+    m.tube_key is not null as has_phenotype
 from detect_samples as d
-left join populations as c using (fcs_file)
+left join populations as c using (tube_key)
 left join memory_samples as m using (patient_key, collection_date)
-left join populations as p on p.fcs_file = m.fcs_file
+left join populations as p on p.tube_key = m.tube_key

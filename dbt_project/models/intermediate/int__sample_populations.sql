@@ -6,7 +6,7 @@
 -- version is rebuilt from it, one that no current version holds stays deleted.
 {{ config(
     materialized='incremental',
-    unique_key='fcs_file',
+    unique_key='tube_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where _load_id in (select load_id from "
@@ -18,24 +18,24 @@
 {% if is_incremental() %}
     {% set built = "(select coalesce(max(_load_id), 0) from " ~ this ~ ")" %}
     {% set changed %}
-        fcs_file in (
-            select fcs_file from {{ source('raw', 'cytometry_population_stats') }}
+        tube_key in (
+            select tube_key from {{ source('raw', 'cytometry_population_stats') }}
             where _load_id > {{ built }}
                 or _load_id in (select load_id from {{ source('raw', 'landed_files') }} where superseded_by > {{ built }})
         )
     {% endset %}
 {% endif %}
 
-with current as ({{ current_rows('cytometry_population_stats', 'fcs_file', where=changed) }}),
+with current as ({{ current_rows('cytometry_population_stats', 'tube_key', where=changed) }}),
 
 stats as (
-    select s.fcs_file, s._load_id, d.population, {{ statistic_name('s.statistic') }} as statistic, s.value
+    select s.tube_key, s._load_id, d.population, {{ statistic_name('s.statistic') }} as statistic, s.value
     from current as s
     left join {{ ref('population_dictionary') }} as d using (gate_path)
 )
 
 select
-    fcs_file,
+    tube_key,
     max(value) filter (where population = 'car_t' and statistic = 'cells_per_ul') as car_t_per_ul,
     max(value) filter (where population = 'car_t' and statistic = 'pct_of_parent') as pct_car_of_cd3,
     {% for subset in phenotypes -%}
@@ -48,4 +48,4 @@ select
     count(*) filter (where population is null) as unknown_gate_statistics,
     max(_load_id) as _load_id
 from stats
-group by fcs_file
+group by tube_key

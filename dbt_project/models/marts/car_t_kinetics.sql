@@ -2,11 +2,11 @@
 -- patient x post-infusion CART-DETECT sample with CAR-T/uL, % CAR of CD3 and B cells/uL of that draw.
 with car_t as (select * from {{ ref('int__car_t_per_sample') }}),
 
-b_cells as (select fcs_file, b_cells_per_ul from {{ ref('int__b_cells_per_sample') }})
+b_cells as (select tube_key, b_cells_per_ul from {{ ref('int__b_cells_per_sample') }})
 
 select
     c.patient_key,
-    c.fcs_file,
+    c.tube_key,
     c.collection_date,
     c.study_day,
     c.nominal_timepoint,
@@ -15,4 +15,4 @@ select
     c.pct_car_of_cd3,
     b.b_cells_per_ul
 from car_t as c
-left join b_cells as b using (fcs_file)
+left join b_cells as b using (tube_key)

@@ -3,12 +3,12 @@
 -- A table, not a view: one row per tube (1.8 M at 100,000 patients), read by two models and
 -- several tests, each of which would otherwise recompute the current manifest rows.
 {{ config(materialized='table') }}
-with current as ({{ current_rows('cytometry_samples', 'fcs_file') }}),
+with current as ({{ current_rows('cytometry_samples', 'tube_key') }}),
 infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }}),
 windows as (select * from {{ ref('timepoint_windows') }})
 
 select
-    s.fcs_file,
+    s.tube_key,
     s.patient_key,
     s.specimen,
     s.collection_date,

@@ -1,0 +1,41 @@
+"""Free text is an identifier until proven otherwise.
+
+A REDCap field a person types anything into (`text` without a validation type, or `notes`) may
+hold a name, a phone number or a story that identifies the patient. It is loaded only when it
+is on the reviewed allow-list `free_text_allowed.csv`, each entry with the reason it is safe;
+any other is left out of raw with a header note. A field the dictionary gives a validation type
+(date, number, ...) or a choice list is not free text.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+from cartwh.contract.redcap import RECORD_ID, Field
+
+ALLOW_LIST_PATH = Path(__file__).with_name("free_text_allowed.csv")
+FREE_TEXT_TYPES = ("text", "notes")
+
+
+def is_free_text(field: Field) -> bool:
+    """Typed without constraint: not the record id, not an identifier (those never load anyway)."""
+    return field.field_type in FREE_TEXT_TYPES and not field.validation and not field.identifier \
+        and field.name != RECORD_ID
+
+
+@cache
+def allowed_free_text(path: Path = ALLOW_LIST_PATH) -> frozenset[str]:
+    """Fields of the reviewed allow-list; an entry without a reason is a mistake, not a review."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    unreasoned = [r["field"] for r in rows if not (r.get("why_it_is_safe") or "").strip()]
+    if unreasoned:
+        raise ValueError(f"{path.name}: allowed free-text field(s) without a reason: {', '.join(unreasoned)}")
+    return frozenset(r["field"].strip() for r in rows)
+
+
+def withheld(field: Field) -> bool:
+    """Free text not on the allow-list: never loaded."""
+    return is_free_text(field) and field.name not in allowed_free_text()

@@ -1,0 +1,187 @@
+"""Identifiers typed where they do not belong: the record's own name, MRN or birth date in any
+other text of the same record (free text, a manifest's FCS file name, a value that breaks its
+rule) is caught at ingestion. The row is quarantined (for that form, in a REDCap export) with a
+reason that names the kind of identifier, never its value, and no quarantined value that holds
+one is kept.
+
+The record's identifiers come from the REDCap rows of the batch and from the current REDCap
+exports in the archive (a manifest or a statistics file carries no name, MRN or birth date of
+its own); a statistics row's record is the one its tube's current manifest names. They live
+only in temp tables of the loading connection, never in a table of the warehouse.
+
+Matching is on normalised text (lower case, accents stripped, every run of other characters
+one separator): a name matches when any of its words of three letters or more appears as a
+word, or the whole name runs together; an MRN when its characters appear in that order
+anywhere (also without leading zeros); a birth date in the spellings of `date_spellings`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from cartwh.contract.redcap import RECORD_ID, DataDictionary, project_dictionary
+from cartwh.ingest.csv_reader import ROWS
+from cartwh.ingest.validation import PROBLEMS
+from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
+
+NEEDLES = "_identifier_needles"  # (record_id, field, mode, needle): what a record's text must not hold
+_KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # how a reason names them
+# Words of a name too common to be told from ordinary text.
+_NAME_PARTICLES = ("de", "del", "la", "las", "los", "y", "da", "das", "do", "dos", "di", "van", "von", "der", "el")
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"),
+}  # fmt: skip
+
+
+def words_sql(text: str) -> str:
+    """' word word ': lower case, accents stripped, separators collapsed, padded for whole-word search."""
+    return f"(' ' || trim(regexp_replace(strip_accents(lower({text})), '[^a-z0-9]+', ' ', 'g')) || ' ')"
+
+
+def compact_sql(text: str) -> str:
+    """Letters and digits only, lower case, accents stripped."""
+    return f"regexp_replace(strip_accents(lower({text})), '[^a-z0-9]+', '', 'g')"
+
+
+def date_spellings(day: date) -> list[tuple[str, str]]:
+    """(mode, spelling) of a date as people and lab software write it: ISO, day-first and
+    month-first with any separator, two-digit years zero-padded, eight digits run together, and
+    month names (English and Spanish, full and abbreviated)."""
+    y, m, d, yy = day.year, day.month, day.day, f"{day.year % 100:02d}"
+    words = {f"{y} {m:02d} {d:02d}", f"{y} {m} {d}", f"{d:02d} {m:02d} {y}", f"{d} {m} {y}",
+             f"{m:02d} {d:02d} {y}", f"{m} {d} {y}", f"{d:02d} {m:02d} {yy}", f"{m:02d} {d:02d} {yy}",
+             f"{d:02d}{m:02d}{yy}", f"{yy}{m:02d}{d:02d}"}  # fmt: skip
+    for names in _MONTHS.values():
+        for month in {names[m - 1], names[m - 1][:3]}:
+            words |= {f"{d} {month} {y}", f"{d:02d} {month} {y}", f"{month} {d} {y}", f"{d} de {month} de {y}"}
+    compact = {f"{y}{m:02d}{d:02d}", f"{d:02d}{m:02d}{y}", f"{m:02d}{d:02d}{y}"}
+    return sorted({("word", s) for s in words} | {("compact", s) for s in compact})
+
+
+def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str:
+    """A temp table of (record_id, field, value) from the current REDCap exports in the archive."""
+    paths = _current_archive(con, "redcap")
+    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
+    if paths:
+        scan = _read_archived(paths)
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        fields = [f for f in fields if f in present]
+        if RECORD_ID in present and fields:
+            select = " UNION ALL ".join(f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan}"
+                                        for f in fields)  # fmt: skip
+    return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(record_id, field, value)")
+
+
+def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    return [r[0] for r in con.execute(f"SELECT archive_path FROM {LANDED_FILES} WHERE source = ? "
+                                      "AND superseded_by IS NULL ORDER BY load_id", [source]).fetchall()]  # fmt: skip
+
+
+def _cached(con: duckdb.DuckDBPyConnection, table: str, paths: list[str], select: str) -> str:
+    """Temp table `table` := `select`, read again only when the archived files it reads changed:
+    a night of many batches reads the archive once, not once per batch."""
+    signature = "\n".join(paths)
+    known = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
+    if known and con.execute(f"SELECT signature FROM {table}_of").fetchall() == [(signature,)]:
+        return table
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ? AS signature", [signature])
+    return table
+
+
+def _read_archived(paths: list[str]) -> str:
+    """A text scan of archived exports, for looking values up only: rows that cannot be split were
+    quarantined when their file was loaded."""
+    listed = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+    return (f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
+            "quote = '\"', escape = '\"', ignore_errors = true)")  # fmt: skip
+
+
+def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
+                         dictionary: DataDictionary | None = None) -> None:  # fmt: skip
+    """NEEDLES := the identifiers of every record known, normalised for matching: those of the
+    current archived REDCap exports, and (`from_batch`) those of the REDCap rows being loaded."""
+    identifiers = [f for f in (dictionary or project_dictionary()).fields if f.identifier and f.name != RECORD_ID]
+    names = [f.name for f in identifiers]
+    parts = []
+    if from_batch:
+        header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
+        parts += [f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {ROWS}" for f in names if f in header]
+    parts.append(f"SELECT * FROM {_archived_identifiers(con, names)}")
+    union = " UNION ALL ".join(parts)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
+                    SELECT DISTINCT * FROM ({union}) t(record_id, field, value)
+                    WHERE record_id IS NOT NULL AND trim(value) <> ''""")  # fmt: skip
+    dated = [f.name for f in identifiers if f.sql_type == "DATE"]
+    days = [r[0] for r in con.execute(
+        f"SELECT DISTINCT TRY_CAST(value AS DATE) FROM _identifiers WHERE field IN ({_listed(dated)})").fetchall()]
+    con.execute("CREATE OR REPLACE TEMP TABLE _date_spellings (day DATE, mode VARCHAR, spelling VARCHAR)")
+    insert_rows(con, "_date_spellings", [(day, mode, s) for day in days if day for mode, s in date_spellings(day)])
+    particles = _listed(_NAME_PARTICLES)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NEEDLES} AS
+            WITH texts AS (SELECT * FROM _identifiers WHERE field NOT IN ({_listed(dated)})),
+            words AS (SELECT record_id, field, unnest(string_split(trim({words_sql('value')}), ' ')) AS word FROM texts),
+            compact AS (SELECT record_id, field, {compact_sql('value')} AS c FROM texts)
+            SELECT DISTINCT record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
+                WHERE length(word) >= 3 AND word NOT IN ({particles})
+            UNION SELECT record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
+            UNION SELECT record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
+            UNION SELECT record_id, field, 'compact', {compact_sql('value')} FROM _identifiers
+                  WHERE field IN ({_listed(dated)}) AND length({compact_sql('value')}) >= 6  -- also as typed, if no date
+            UNION SELECT i.record_id, i.field, s.mode,
+                         CASE s.mode WHEN 'word' THEN {words_sql('s.spelling')} ELSE {compact_sql('s.spelling')} END
+                  FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
+                  WHERE i.field IN ({_listed(dated)})"""
+    )
+
+
+def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
+    """_tube_records := (fcs_file, record_id) of every tube of the current archived manifests: the
+    record a statistics row belongs to."""
+    paths = _current_archive(con, "cytometry_manifest")
+    select = "SELECT NULL::VARCHAR AS fcs_file, NULL::VARCHAR AS record_id WHERE FALSE"
+    if paths:
+        select = f"SELECT DISTINCT trim(fcs_file) AS fcs_file, trim(record_id) AS record_id FROM {_read_archived(paths)}"
+    _cached(con, "_tube_records", paths, select)
+
+
+def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[str, str | None], records_sql: str) -> None:
+    """Add a problem for every text column of a row (`text_columns`: column -> scope) and every
+    quarantined value that holds its record's identifiers, and forget those values.
+    `records_sql` selects (_load_id, _row, record_id) for the rows of ROWS."""
+    header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
+    columns = [c for c in text_columns if c in header]
+    texts = [f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(text_columns[c])}, {quote(c)} FROM {ROWS} "
+             f"WHERE {quote(c)} IS NOT NULL" for c in columns]  # fmt: skip
+    texts.append(f"SELECT load_id, row, column_name, scope, value FROM {PROBLEMS} WHERE value IS NOT NULL")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _identifier_hits AS
+            WITH scanned AS (
+                SELECT s.*, {words_sql('s.v')} AS words, {compact_sql('s.v')} AS compact
+                FROM ({' UNION ALL '.join(texts)}) s(load_id, row, column_name, scope, v)),
+            records AS (SELECT * FROM ({records_sql}) r(load_id, row, record_id) WHERE record_id IS NOT NULL)
+            SELECT DISTINCT s.load_id, s.row, s.column_name, s.scope, n.field
+            FROM scanned s JOIN records r USING (load_id, row) JOIN {NEEDLES} n USING (record_id)
+            WHERE CASE n.mode WHEN 'word' THEN contains(s.words, n.needle) ELSE contains(s.compact, n.needle) END"""
+    )
+    reasons = " ".join(f"WHEN {quote_literal(f)} THEN {quote_literal(kind)}" for f, kind in _KIND.items())
+    con.execute(
+        f"""UPDATE {PROBLEMS} p SET value = NULL FROM _identifier_hits h
+            WHERE p.load_id = h.load_id AND p.row = h.row AND p.column_name = h.column_name"""
+    )
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT DISTINCT load_id, row, scope, column_name,
+                   'holds the record''s ' || CASE field {reasons} ELSE replace(field, '_', ' ') END, NULL
+            FROM _identifier_hits"""
+    )
+
+
+def _listed(values) -> str:
+    return ", ".join(quote_literal(v) for v in values) or "NULL"
