@@ -35,7 +35,8 @@ class IdentWarehouse(CytometryWarehouse):
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")  # every export here is one site's, landing in its source's folder
     return open_warehouse(IdentWarehouse, SECRET)
 
 
