@@ -128,4 +128,4 @@ def test_a_file_removed_after_it_was_read_loads_what_was_read(wh, monkeypatch):
 
     monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
     assert wh.ingest().failures == []
-    assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("a.fcs",), ("b.fcs",)]
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted([(tube("a.fcs"),), (tube("b.fcs"),)])

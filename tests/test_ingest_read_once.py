@@ -14,11 +14,18 @@ from pathlib import Path
 import pytest
 
 import cartwh.ingest as ingest
+from tests.conftest import hmac_tube_key
 from tests.test_ingest_cytometry import LEUK_COUNT, STATS, CytometryWarehouse
 
 SECRET = "read-once-test-secret"
 HEADER = f"Sample,{LEUK_COUNT}\n"
 ROW = re.compile(r"[A-Z]\d+-\d+\.fcs,\d+")  # a complete data row as the writer writes it
+
+
+def tube_row(line: str) -> str:
+    """A data row as raw keeps it: the FCS file name replaced by its tube key (tests/conftest.py)."""
+    name, value = line.split(",")
+    return f"{hmac_tube_key(SECRET, name)},{value}"
 
 
 def version_text(version: int, tag: str = "T") -> str:
@@ -106,8 +113,8 @@ def test_race_ledger_archive_and_rows_always_agree(wh):
         archived = Path(archive_path).read_bytes()
         assert hashlib.sha256(archived).hexdigest() == checksum and len(archived) == size, file
         # Every row loaded is a row of the archived bytes, and every complete row of them loaded.
-        expected = sorted(line for line in archived.decode().splitlines() if ROW.fullmatch(line))
-        loaded = wh.rows("SELECT fcs_file || ',' || CAST(value AS BIGINT) FROM raw.cytometry_population_stats "
+        expected = sorted(tube_row(line) for line in archived.decode().splitlines() if ROW.fullmatch(line))
+        loaded = wh.rows("SELECT tube_key || ',' || CAST(value AS BIGINT) FROM raw.cytometry_population_stats "
                          "WHERE _load_id = ? ORDER BY 1", [load_id])  # fmt: skip
         assert [r[0] for r in loaded] == expected, file
         assert rows_loaded == len(expected), file

@@ -25,7 +25,7 @@ from cartwh.ingest.redcap_loader import field_rules
 from cartwh.ingest.validation import PROBLEMS, VALUES, Rule, check_rules, reset_problems, unpivot_values
 from cartwh.ingest.warehouse import connect
 from cartwh.status import warehouse_summary
-from tests.conftest import Warehouse, hmac_pseudonym
+from tests.conftest import Warehouse, hmac_pseudonym, hmac_tube_key
 from tests.test_ingest_redcap import HEADER, ZELDA_BASE, repeat, write_export
 
 SECRET = "rows-accounting-test-secret"
@@ -43,6 +43,11 @@ def key(record_id: str, site: str = "site_7") -> str:
     """The contract's pseudonym, computed independently (tests/conftest.py). Every export here lands
     in its site's folder (REDCap's `redcap/site_7/`, the lab's `SITE7/`, site 'site7')."""
     return hmac_pseudonym(SECRET, record_id, site)
+
+
+def tube(fcs_file: str) -> str:
+    """The tube key the contract defines for an FCS file name (tests/conftest.py)."""
+    return hmac_tube_key(SECRET, fcs_file)
 
 
 class RowsWarehouse(Warehouse):
@@ -75,9 +80,9 @@ def test_statistics_reexport_with_rows_2_and_3_malformed_keeps_row_4(wh):
                    "A0000001_D7.fcs,51000,560.3\n"      # row 4: valid
                    "A0000001_D21.fcs,47000,88.5\n")  # row 5: valid  # fmt: skip
     wh.ingest("cytometry_statistics")
-    assert wh.rows("SELECT fcs_file, value, _source_row FROM raw.cytometry_population_stats "
+    assert wh.rows("SELECT tube_key, value, _source_row FROM raw.cytometry_population_stats "
                    "WHERE gate_path LIKE '%CAR+' ORDER BY _source_row") == [
-        ("A0000001_D7.fcs", 560.3, 4), ("A0000001_D21.fcs", 88.5, 5)]  # fmt: skip
+        (tube("A0000001_D7.fcs"), 560.3, 4), (tube("A0000001_D21.fcs"), 88.5, 5)]  # fmt: skip
     assert [q[:4] for q in wh.quarantine()] == [
         (name, 2, CAR_ABS, "malformed row (missing columns): expected 3 columns"),
         (name, 3, None, "malformed row (too many columns): expected 3 columns"),
@@ -120,8 +125,8 @@ def test_a_record_spanning_lines_is_one_row(wh):
 def test_blank_records_are_skipped_and_counted(wh):
     wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nA.fcs,100\n\n,\nB.fcs,200\n")
     wh.ingest("cytometry_statistics")
-    assert wh.rows("SELECT fcs_file, _source_row FROM raw.cytometry_population_stats ORDER BY 2") == [
-        ("A.fcs", 2), ("B.fcs", 5)]  # fmt: skip
+    assert wh.rows("SELECT tube_key, _source_row FROM raw.cytometry_population_stats ORDER BY 2") == [
+        (tube("A.fcs"), 2), (tube("B.fcs"), 5)]  # fmt: skip
     assert wh.rows(ACCOUNTS) == [(5, 2, 0, 3)]
 
 
@@ -241,7 +246,7 @@ def test_header_cells_differing_by_a_trailing_space_are_one_column_twice(wh):
         wh.ingest("cytometry_statistics")
     assert str(raised.value.failures[0]) == (
         f"{name} (row 1, column '{CAR_ABS}'): column appears twice in the header (as '{CAR_ABS}' and '{CAR_ABS} ')")
-    assert wh.rows("SELECT fcs_file, value FROM raw.cytometry_population_stats") == [("B.fcs", 88.5)]
+    assert wh.rows("SELECT tube_key, value FROM raw.cytometry_population_stats") == [(tube("B.fcs"), 88.5)]
 
 
 def test_header_names_compare_trimmed_and_case_folded(wh):
@@ -263,7 +268,7 @@ def test_summary_rows_are_recognised_in_every_spelling(wh):
     body = "".join(f"{s},1\n" for s in SUMMARY_SPELLINGS)
     wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nA.fcs,100\n{body}B.fcs,200\n")
     wh.ingest("cytometry_statistics")
-    assert wh.rows("SELECT fcs_file FROM raw.cytometry_population_stats ORDER BY 1") == [("A.fcs",), ("B.fcs",)]
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted([(tube("A.fcs"),), (tube("B.fcs"),)])
     assert wh.quarantine() == []
     assert wh.rows(ACCOUNTS) == [(len(SUMMARY_SPELLINGS) + 3, 2, 0, len(SUMMARY_SPELLINGS) + 1)]
 
@@ -374,9 +379,9 @@ PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[Healt
 @given(exports(MANIFEST_HEADER, _manifest_row))
 def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_patient(memory, export):
     load_id, valid = _ingested(memory, "cytometry_manifest", f"{MANIFESTS}/m.csv", *export)
-    assert memory.execute("SELECT _source_row, fcs_file, patient_key FROM raw.cytometry_samples WHERE _load_id = ? "
+    assert memory.execute("SELECT _source_row, tube_key, patient_key FROM raw.cytometry_samples WHERE _load_id = ? "
                           "ORDER BY 1", [load_id]).fetchall() == [
-        (row, f"T{row}.fcs", key(rid, "site7")) for row, rid in valid]  # fmt: skip
+        (row, tube(f"T{row}.fcs"), key(rid, "site7")) for row, rid in valid]  # fmt: skip
 
 
 @PROPERTY
@@ -384,10 +389,10 @@ def test_property_every_manifest_record_is_accounted_for_under_its_own_row_and_p
 def test_property_every_statistics_record_is_accounted_for_under_its_own_row(memory, export):
     load_id, valid = _ingested(memory, "cytometry_statistics", f"{STATS}/s.csv", *export)
     assert memory.execute(
-        "SELECT _source_row, fcs_file, max(value) FILTER (statistic = 'Count'), "
+        "SELECT _source_row, tube_key, max(value) FILTER (statistic = 'Count'), "
         "max(value) FILTER (statistic <> 'Count') FROM raw.cytometry_population_stats WHERE _load_id = ? "
         "GROUP BY 1, 2 ORDER BY 1", [load_id]
-    ).fetchall() == [(row, sample, float(row * 10), row + 0.5) for row, sample in valid]  # fmt: skip
+    ).fetchall() == [(row, tube(sample), float(row * 10), row + 0.5) for row, sample in valid]  # fmt: skip
 
 
 @PROPERTY

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import hmac_pseudonym
+from tests.conftest import hmac_pseudonym, hmac_tube_key
 from tests.test_ingest_cytometry import MANIFEST_HEADER, MANIFESTS, CytometryWarehouse
 from tests.test_ingest_redcap import write_export
 
@@ -21,7 +21,7 @@ SITE_VALUES = {"huvr": ("2", "2024-03-0{}"), "hugm": ("1", "2024-05-1{}")}
 
 
 def base_row(record_id: str, dag: str, sex: str, infusion: str) -> dict:
-    return dict(record_id=record_id, redcap_data_access_group=dag, patient_name=f"Name {dag} {record_id}", sex=sex,
+    return dict(record_id=record_id, redcap_data_access_group=dag, patient_name=f"Zelda Nombre{record_id}", sex=sex,
                 demographics_complete="2", infusion_date=infusion, lymphodepletion_infusion_complete="2")  # fmt: skip
 
 
@@ -41,6 +41,10 @@ def wh(open_warehouse, monkeypatch):
 
 def key(site: str, record_id: str) -> str:
     return hmac_pseudonym(SECRET, record_id, site)
+
+
+def tube(fcs_file: str) -> str:
+    return hmac_tube_key(SECRET, fcs_file)
 
 
 def two_sites(wh, with_dag_column: bool) -> None:
@@ -74,8 +78,9 @@ def test_each_sites_manifest_joins_its_own_patients(wh):
     wh.write(f"{MANIFESTS}/with_site_column.csv", MANIFEST_HEADER.replace("\n", ",site\n")
              + "col_2.fcs,2,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02, HUGM \n")  # fmt: skip
     assert wh.ingest("cytometry_manifest").failures == []
-    samples = wh.rows("SELECT fcs_file, patient_key FROM raw.cytometry_samples ORDER BY 1")
-    assert samples == [("HUVR_1.fcs", key("huvr", "1")), ("col_2.fcs", key("hugm", "2")), ("hugm_1.fcs", key("hugm", "1"))]
+    samples = wh.rows("SELECT tube_key, patient_key FROM raw.cytometry_samples ORDER BY 1")
+    assert samples == sorted([(tube("HUVR_1.fcs"), key("huvr", "1")), (tube("col_2.fcs"), key("hugm", "2")),
+                              (tube("hugm_1.fcs"), key("hugm", "1"))])  # fmt: skip
     patients = {k for (k,) in wh.rows("SELECT patient_key FROM raw.redcap_demographics")}
     assert {k for _, k in samples} <= patients
 

@@ -121,7 +121,10 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
     days = [r[0] for r in con.execute(
         f"SELECT DISTINCT TRY_CAST(value AS DATE) FROM _identifiers WHERE field IN ({_listed(dated)})").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _date_spellings (day DATE, mode VARCHAR, spelling VARCHAR)")
-    insert_rows(con, "_date_spellings", [(day, mode, s) for day in days if day for mode, s in date_spellings(day)])
+    # A BC or infinite date comes back from DuckDB as text: nobody writes it elsewhere, and it is
+    # quarantined as a date anyway (cartwh/contract/dates.py).
+    spelled = [day for day in days if isinstance(day, date)]
+    insert_rows(con, "_date_spellings", [(day, mode, s) for day in spelled for mode, s in date_spellings(day)])
     particles = _listed(_NAME_PARTICLES)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {NEEDLES} AS
