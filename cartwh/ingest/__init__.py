@@ -42,12 +42,18 @@ class Source:
     name: str
     folder: str  # inside the landing folder
     load: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], list[str]]  # -> raw tables written
+    # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
+    # without this source (a new site, a retrospective cohort without cytometry yet).
+    create_tables: Callable[[duckdb.DuckDBPyConnection], None]
 
 
 SOURCES = {
-    "redcap": Source("redcap", "redcap", lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary())),
-    "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest),
-    "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics),
+    "redcap": Source("redcap", "redcap", lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
+                     lambda con: redcap_loader.create_form_tables(con, project_dictionary())),
+    "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
+                                 cytometry_loader.create_manifest_table),
+    "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
+                                   cytometry_loader.create_statistics_table),
 }
 
 
@@ -74,6 +80,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
     report = IngestReport(source_name)
+    source.create_tables(con)
     for batch in _batches(_new_files(con, Path(landing), source, report), report):
         _load(con, source, batch, archive, report)
     if report.failures and raise_on_failure:

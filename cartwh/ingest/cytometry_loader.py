@@ -35,6 +35,15 @@ from cartwh.ingest.warehouse import ensure_table, insert_rows, quote, quote_lite
 
 SAMPLES = "raw.cytometry_samples"
 STATS = "raw.cytometry_population_stats"
+SAMPLES_COLUMNS = {
+    "fcs_file": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
+    "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
+    "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+}  # fmt: skip
+STATS_COLUMNS = {
+    "fcs_file": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
+    "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+}  # fmt: skip
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
     Rule("record_id", required=True),
@@ -45,6 +54,16 @@ _MANIFEST_RULES = [
     Rule("instrument"),
     Rule("acquisition_date", "DATE"),
 ]
+
+
+def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.cytometry_samples with its full schema, empty until a manifest lands."""
+    ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
+
+
+def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.cytometry_population_stats with its full schema, empty until statistics land."""
+    ensure_table(con, STATS, STATS_COLUMNS)
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
@@ -58,11 +77,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
     register_patient_keys(con)
-    ensure_table(con, SAMPLES, {
-        "fcs_file": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
-        "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
-        "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
-    })  # fmt: skip
+    ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     con.execute(
         f"""INSERT INTO {SAMPLES}
             SELECT fcs_file, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
@@ -96,10 +111,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
     add_duplicate_problems(con, header, [sample], "FCS file")
-    ensure_table(con, STATS, {
-        "fcs_file": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
-        "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
-    })  # fmt: skip
+    ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", measures)
     con.execute(
