@@ -1,7 +1,9 @@
 """Data-quality asset checks: one per suite in `expectations/suites/`, attached to the table it
-guards. A suite with a blocking expectation is a blocking check: when one of those fails the
-run does not materialize what lies downstream (the statistics and the report), and the check
-says why. The validating lives in `expectations`; this module only wires it. (No `from
+guards. A suite with a blocking expectation is a blocking check: when one of those that blocks
+everything fails, the check fails with severity ERROR and the run does not materialize what
+lies downstream (the statistics and the report), and the check says why. When only blocking
+expectations with a `blocks` scope failed, the check fails with severity WARN: the statistics
+run, and leave out (marked "not estimable: blocked by ...") the analyses that read those columns. The validating lives in `expectations`; this module only wires it. (No `from
 __future__ import annotations`: Dagster reads the annotations at definition time.)"""
 
 from pathlib import Path
@@ -22,14 +24,18 @@ def _key(path: str) -> dg.AssetKey:
     return dg.AssetKey(path.split("/"))
 
 
+def _scope(expectation) -> str:
+    return f" (only analyses of {', '.join(expectation.blocks)})" if expectation.blocks else ""
+
+
 def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     failed = outcome.failed
-    lines = [f"{o.expectation.severity.upper()} {o.expectation.type}({o.expectation.column}): "
+    lines = [f"{o.expectation.severity.upper()}{_scope(o.expectation)} {o.expectation.type}({o.expectation.column}): "
              f"{o.unexpected_count if o.unexpected_count is not None else o.observed} unexpected; {o.expectation.why}"
              for o in failed[:FAILURES_SHOWN]]  # fmt: skip
     return dg.AssetCheckResult(
         passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking_failed else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocks_everything else dg.AssetCheckSeverity.WARN,
         description="; ".join(lines) if lines else None,
         metadata={
             "rows_validated": outcome.rows_validated,

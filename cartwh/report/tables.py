@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cartwh.report import formatting as fmt
+from cartwh.study.blocking import is_blocked
 from cartwh.study.config import Plan
 from cartwh.study.tables import TOTAL
 
@@ -18,6 +19,7 @@ class DisplayRow:
     p: str = ""
     test: str = ""
     style: str = ""  # "heading" | "level" | ""
+    note: str = ""  # printed across the group columns instead of cells: why the row is not estimable
 
 
 @dataclass
@@ -60,6 +62,12 @@ def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -
         first = item.iloc[0]
         if first["kind"] == "heading":
             out.append(DisplayRow(first["label"], style="heading"))
+            continue
+        if is_blocked(first.get("test_reason")):
+            out.append(DisplayRow(first["label"], note=first["test_reason"]))
+            continue
+        if first["kind"] != "km_median" and (item["n"] == 0).all():  # every group: nobody has a value
+            out.append(DisplayRow(first["label"], note=f"not estimable: no patient has a value of {first['variable']}"))
             continue
         p, test = _test(first)
         if first["kind"] == "levels":
