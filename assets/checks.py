@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from cartwh.report.quality_report import write_quality_report
 from expectations.results import check_suite
+from expectations.source_health import MART_DRIVERS, source_health, store_findings
 from expectations.suites import Suite, all_suites
 from expectations.validate import SuiteOutcome
 from orchestration.resources import DataQuality
@@ -60,4 +61,25 @@ def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
     return _check
 
 
-quality_checks = [_asset_check(suite) for suite in all_suites()]
+# The raw tables it reads. The other marts it reads are built by the same dbt step as marts/patients;
+# naming them as deps would order this check after their own checks, which need marts/patients.
+SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tables})
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "patients"]), name="source_health", blocking=True,
+                additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
+                description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, an export "
+                            "that landed nothing, an empty mart, a site's patients vanished. Blocks the statistics.")  # fmt: skip
+def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
+    with warehouse.get_connection() as con:
+        findings = source_health(con)
+        store_findings(con, findings, context.op_execution_context.run_id)
+        write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))
+    return dg.AssetCheckResult(
+        passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f.message for f in findings[:FAILURES_SHOWN]) or None,
+        metadata={"findings": len(findings), "subjects": ", ".join(f.subject for f in findings) or "none"},
+    )  # fmt: skip
+
+
+quality_checks = [_asset_check(suite) for suite in all_suites()] + [source_health_check]

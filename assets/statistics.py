@@ -33,7 +33,7 @@ def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     that read a column a check of this run blocked are recorded as not estimable, with why."""
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:
-        blocks = read_blocks(con, context.run_id)
+        blocks = read_blocks(con, context.run.run_id)
         if blocks.reasons:
             context.log.warning(f"analyses reading {', '.join(sorted(blocks.reasons))} are blocked by failed checks")
         frames = compute_analytics(con, plan, blocks)

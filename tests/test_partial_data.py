@@ -1,6 +1,7 @@
 """Partial data runs what it can (issue 15): the raw layer exists before anything lands, a
 blocking check blocks only what depends on it, and the report renders whatever is missing."""
 
+import csv
 import re
 import shutil
 
@@ -148,3 +149,50 @@ def test_a_cohort_without_cytometry_renders_what_it_can_and_says_why_for_the_res
     assert "not estimable: no patient has a value of pct_scm_of_cd8_car_t_at_peak" in text  # Figure 5A
     assert "not estimable: no patient has a value of peak_car_t_per_ul" in text  # Table 3
     assert re.search(r"Female, n \(%\) 5 \(50\) 4 \(28.6\) 9 \(37.5\)", text)  # Table 1 as on the demo (paper: 5/4)
+
+
+# --- a real cohort of clinical records only, through the whole night ----------------------
+
+def strip_to_clinical_records(landing):
+    """A new site's retrospective cohort: no cytometry exported yet, no laboratory form rows."""
+    shutil.rmtree(landing / "cytometry")
+    for export in (landing / "redcap").glob("*.csv"):
+        with open(export, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        instrument = rows[0].index("redcap_repeat_instrument")
+        with open(export, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerows(r for r in rows if r[instrument] != "laboratory")
+
+
+@pytest.fixture(scope="module")
+def clinical_only(tmp_path_factory, main_job):
+    root = tmp_path_factory.mktemp("clinical_only")
+    result, _ = main_job(root, prepare=strip_to_clinical_records)
+    con = duckdb.connect(str(root / "published" / "warehouse.duckdb"), read_only=True)
+    yield root, result, con
+    con.close()
+
+
+def test_clinical_records_only_publish_what_they_can(clinical_only):
+    root, result, con = clinical_only
+    assert result.success  # nothing blocks everything: the night publishes
+    working = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        assert working.execute("SELECT count(*) FROM raw.cytometry_population_stats").fetchall() == [(0,)]
+        assert working.execute("SELECT status FROM ops.run_history").fetchall() == [("published",)]
+    finally:
+        working.close()
+    # EFS and OS need neither labs nor cytometry: 24 patients, 9 EFS events and 6 deaths, as the demo
+    assert con.execute("SELECT endpoint, max(at_risk), sum(events) FROM analytics.km_estimates "
+                       "WHERE analysis = 'whole_cohort' GROUP BY 1 ORDER BY 1").fetchall() == [("EFS", 24, 9), ("OS", 24, 6)]
+    tests = dict(con.execute("SELECT analysis, coalesce(test, reason) FROM analytics.survival_tests "
+                             "WHERE endpoint = 'EFS'").fetchall())  # fmt: skip
+    assert tests["by_bridging_group"] == "log-rank" and tests["by_post_bt_tumor_burden"] == "log-rank"
+    assert tests["by_nair_risk_group"].startswith("not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween")
+    html = (root / "reports" / "study_report.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 3  # Figures 1A, 1B and 2; Hematotox blocked, no cytometry for 4 and 5
+    for reason in ["not estimable: blocked by marts_patients", "not estimable: no CAR-T/µL measurement",
+                   "not estimable: no patient has a value of pct_scm_of_cd8_car_t_at_peak"]:
+        assert reason in html, reason
+    quality = (root / "reports" / "data_quality.html").read_text(encoding="utf-8")
+    assert "Some analyses are blocked" in quality and "Broken sources" not in quality
