@@ -70,34 +70,34 @@ def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
     return rendered
 
 
-def _missing_survival_rows(plan: Plan, inputs: Inputs) -> list[tuple[tuple, dict]]:
-    """(sort key, row) for every planned analysis x endpoint without estimates, and every planned
-    group without patients, with the reason in place of the numbers."""
+def _missing_survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
+    """A row for every planned analysis x endpoint without estimates, and for every planned group
+    without patients, with the reason in place of the numbers."""
     summaries, out = inputs.analytics["survival_summaries"], []
-    for order, a in enumerate(plan.survival):
+    for a in plan.survival:
         for endpoint in a.endpoints:
             done = summaries.query("analysis == @a.name and endpoint == @endpoint") if len(summaries) else summaries
             if done.empty:
-                out.append(((endpoint, order, -1), dict(endpoint=endpoint, analysis=a.title,
-                                                        note=survival_reason(a.name, endpoint, plan, inputs))))  # fmt: skip
+                out.append(dict(endpoint=endpoint, analysis=a.title, note=survival_reason(a.name, endpoint, plan, inputs)))
                 continue
             planned = a.group_order or (plan.group_order if a.by == plan.compare_by else ())
-            out += [((endpoint, order, 1000 + i), dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by),
-                                                       note="not estimable: no patient in this group"))
-                    for i, g in enumerate(planned) if g not in set(done["group"])]  # fmt: skip
+            out += [dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by), note="not estimable: no patient in this group")
+                    for g in planned if g not in set(done["group"])]  # fmt: skip
     return out
 
 
 def _survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
     analytics = inputs.analytics
     summaries, landmarks, tests = (analytics[n] for n in ("survival_summaries", "landmark_survival", "survival_tests"))
-    rows = _missing_survival_rows(plan, inputs)
+    rows = []
     planned = {a.name: i for i, a in enumerate(plan.survival)}
-    summaries = summaries.assign(plan_order=summaries["analysis"].map(planned)) if len(summaries) else summaries
-    for s in summaries.sort_values(["endpoint", "plan_order", "group_order"], kind="stable").itertuples() if len(summaries) else []:
+    if summaries.empty:  # nothing estimable tonight: the reasons only
+        return _missing_survival_rows(plan, inputs)
+    summaries = summaries.assign(plan_order=summaries["analysis"].map(planned))
+    for s in summaries.sort_values(["endpoint", "plan_order", "group_order"], kind="stable").itertuples():
         at = landmarks.query("analysis == @s.analysis and endpoint == @s.endpoint and group == @s.group")
         test = tests.query("analysis == @s.analysis and endpoint == @s.endpoint")
-        rows.append(((s.endpoint, s.plan_order, s.group_order), dict(
+        rows.append(dict(
             endpoint=s.endpoint, analysis=plan.survival_analysis(s.analysis).title, group=plan.label(s.group, plan.survival_analysis(s.analysis).by),
             n=s.n, events=s.events,
             landmarks=[fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper) for r in at.itertuples()],
@@ -106,8 +106,10 @@ def _survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
             km_mean=f"{fmt.number(s.km_mean_months)} ({fmt.interval(s.km_mean_ci_lower, s.km_mean_ci_upper)})",
             rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
             p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
-        )))  # fmt: skip
-    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+        ))  # fmt: skip
+    titles = {a.title: i for i, a in enumerate(plan.survival)}
+    # A stable sort: each analysis keeps its groups in order, its groups without patients after them.
+    return sorted(rows + _missing_survival_rows(plan, inputs), key=lambda r: (r["endpoint"], titles[r["analysis"]]))
 
 
 def _headline(plan: Plan, analytics: dict, patients) -> dict:
