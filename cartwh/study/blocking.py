@@ -3,9 +3,10 @@
 A blocking expectation that names what it `blocks` (expectations/suites/*.yml: the
 `marts.patients` columns whose values it vouches for) does not stop the run: it blocks the
 analyses, table rows and figure panels of the plan that read one of those columns, and the
-rest run. Each blocked item still gets its row in the analytics table it would have filled,
-with the reason "not estimable: blocked by <suite> <expectation>(<column>) (<why>)", so
-analysts and the report see what is missing and why. A blocking expectation without `blocks`
+rest run. The plan runs whole; then every blocked item's numbers are replaced by one row in
+the analytics table it fills, with the reason "not estimable: blocked by <suite>
+<expectation>(<column>) (<why>)", so what a failed check vouches against is never stored,
+and analysts and the report see what is missing and why. A blocking expectation without `blocks`
 stops everything downstream in Dagster and never reaches this module.
 
 What an analysis reads is derived from the plan itself (`by`, `factors`, a row's `column`,
@@ -18,8 +19,10 @@ import re
 from dataclasses import dataclass, field
 
 import duckdb
+import pandas as pd
 
 from cartwh.study.config import CoxAnalysis, FollowUpAnalysis, Plan, SurvivalAnalysis, TableRow, TableSpec
+from cartwh.study.survival import ALL
 
 BLOCKED_PREFIX = "not estimable: blocked by "
 # Failed blocking expectations of one run that block only some columns.
@@ -85,11 +88,50 @@ def panel_columns(panel: dict, plan: Plan) -> list[str]:
     return [panel["kinetics"]]
 
 
-def blocked_survival_rows(analysis: SurvivalAnalysis, reason: str) -> list[dict]:
-    """analytics.survival_tests rows of a blocked survival analysis, one per endpoint."""
-    return [dict(analysis=analysis.name, endpoint=endpoint, grouped_by=analysis.by, reason=reason)
-            for endpoint in analysis.endpoints]  # fmt: skip
+# Rows of a blocked table row that stay: what names the row and the group, not its numbers.
+_ROW_IDENTITY = ["analysis", "table_title", "row_number", "label", "kind", "variable", "grouped_by", "subset",
+                 "group", "group_order"]  # fmt: skip
+_SURVIVAL_TABLES = ("km_estimates", "survival_tests", "landmark_survival", "survival_summaries", "cutoffs")
 
 
-def blocked_follow_up_rows(analysis: FollowUpAnalysis, reason: str, group: str) -> list[dict]:
-    return [dict(analysis=analysis.name, endpoint=endpoint, group=group, reason=reason) for endpoint in analysis.endpoints]
+def _without(frame: pd.DataFrame, names: set[str]) -> pd.DataFrame:
+    return frame[~frame["analysis"].isin(names)] if len(frame) else frame
+
+
+def _blocked_rows(comparisons: pd.DataFrame, plan: Plan, blocks: Blocks) -> pd.DataFrame:
+    """Table rows reading a blocked column keep one row per group, the reason instead of numbers."""
+    reasons = {(t.name, number): reason for t in plan.tables for number, row in enumerate(t.rows, start=1)
+               if row.kind != "heading" and (reason := blocks.reason(row_columns(t, row)))}  # fmt: skip
+    if not reasons or comparisons.empty:
+        return comparisons
+    key = list(zip(comparisons["analysis"], comparisons["row_number"]))
+    hit = pd.Series([k in reasons for k in key], index=comparisons.index)
+    blocked = comparisons.loc[hit, _ROW_IDENTITY].drop_duplicates(["analysis", "row_number", "group"])
+    reason = [reasons[k] for k in zip(blocked["analysis"], blocked["row_number"])]
+    blocked = blocked.assign(test_reason=reason, value_reason=reason)
+    return pd.concat([comparisons[~hit], blocked]).sort_values(["analysis", "row_number", "group_order"], kind="stable",
+                                                               ignore_index=True)  # fmt: skip
+
+
+def apply_blocks(frames: dict[str, pd.DataFrame], plan: Plan, blocks: Blocks) -> dict[str, pd.DataFrame]:
+    """The analytics tables with every blocked analysis's numbers replaced by its reason: what a
+    failed check vouches against is never stored, shown or published."""
+    if not blocks.reasons:
+        return frames
+    out = dict(frames)
+    survival = {a.name: r for a in plan.survival if (r := blocks.reason(survival_columns(a)))}
+    for name in _SURVIVAL_TABLES:
+        out[name] = _without(out[name], set(survival))
+    out["survival_tests"] = pd.concat([out["survival_tests"], pd.DataFrame(
+        [dict(analysis=a.name, endpoint=e, grouped_by=a.by, reason=survival[a.name])
+         for a in plan.survival if a.name in survival for e in a.endpoints])], ignore_index=True)  # fmt: skip
+    follow = {a.name: r for a in plan.follow_up if (r := blocks.reason(survival_columns(a)))}
+    out["follow_up"] = pd.concat([_without(out["follow_up"], set(follow)), pd.DataFrame(
+        [dict(analysis=a.name, endpoint=e, group=ALL, reason=follow[a.name])
+         for a in plan.follow_up if a.name in follow for e in a.endpoints])], ignore_index=True)  # fmt: skip
+    cox = {a.name: r for a in plan.cox if (r := blocks.reason(cox_columns(a)))}
+    out["cox_models"] = pd.concat([_without(out["cox_models"], set(cox)), pd.DataFrame(
+        [dict(analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name])
+         for a in plan.cox if a.name in cox])], ignore_index=True)  # fmt: skip
+    out["group_comparisons"] = _blocked_rows(out["group_comparisons"], plan, blocks)
+    return out

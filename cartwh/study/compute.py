@@ -15,10 +15,9 @@ import pandas as pd
 
 from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
-from cartwh.study import blocking
-from cartwh.study.blocking import NO_BLOCKS, Blocks
+from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
 from cartwh.study.config import Plan
-from cartwh.study.survival import ALL, run_follow_up, run_survival
+from cartwh.study.survival import run_follow_up, run_survival
 from cartwh.study.tables import comparison_rows
 
 ANALYTICS_TABLES = (
@@ -62,39 +61,27 @@ def endpoint_data(patients: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame:
     return tte.merge(patients, on="patient_key", how="left", validate="many_to_one")
 
 
-def _cox_rows(data: pd.DataFrame, plan: Plan, blocks: Blocks = NO_BLOCKS) -> list[pd.DataFrame]:
+def _cox_rows(data: pd.DataFrame, plan: Plan) -> list[pd.DataFrame]:
     models = []
     for a in plan.cox:
-        blocked = blocks.reason(blocking.cox_columns(a))
         try:
-            model = pd.DataFrame([{"term": None, "reason": blocked}]) if blocked else \
-                cox_model(data[data["paramcd"] == a.endpoint], "aval", "is_event", list(a.factors), a.reference)
+            model = cox_model(data[data["paramcd"] == a.endpoint], "aval", "is_event", list(a.factors), a.reference)
         except ValueError as error:  # e.g. the planned reference level does not occur in tonight's data
             model = pd.DataFrame([{"term": None, "reason": f"not fitted: {error}"}])
         models.append(model.assign(analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors)))
     return models
 
 
-def run_plan(patients: pd.DataFrame, tte: pd.DataFrame, plan: Plan, blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:
-    """Every analytics table as a DataFrame (no provenance columns yet). What `blocks` blocks
-    gets its rows with the reason instead of estimates (cartwh.study.blocking)."""
+def run_plan(patients: pd.DataFrame, tte: pd.DataFrame, plan: Plan) -> dict[str, pd.DataFrame]:
+    """Every analytics table as a DataFrame (no provenance columns yet)."""
     rows: dict[str, list] = {name: [] for name in ANALYTICS_TABLES}
     data = endpoint_data(patients, tte)
     for analysis in plan.survival:
-        blocked = blocks.reason(blocking.survival_columns(analysis))
-        if blocked:
-            rows["survival_tests"] += blocking.blocked_survival_rows(analysis, blocked)
-        else:
-            run_survival(data, analysis, plan, rows)
+        run_survival(data, analysis, plan, rows)
     for analysis in plan.follow_up:
-        blocked = blocks.reason(blocking.survival_columns(analysis))
-        if blocked:
-            rows["follow_up"] += blocking.blocked_follow_up_rows(analysis, blocked, ALL)
-        else:
-            run_follow_up(data, analysis, plan, rows)
-    rows["cox_models"] = _cox_rows(data, plan, blocks)
-    rows["group_comparisons"] = [comparison_rows(t, patients, tte, lambda row, t=t: blocks.reason(blocking.row_columns(t, row)))
-                                 for t in plan.tables]  # fmt: skip
+        run_follow_up(data, analysis, plan, rows)
+    rows["cox_models"] = _cox_rows(data, plan)
+    rows["group_comparisons"] = [comparison_rows(t, patients, tte) for t in plan.tables]
     frames = {}
     for name, items in rows.items():
         parts = [i if isinstance(i, pd.DataFrame) else pd.DataFrame([i]) for i in items]
@@ -119,11 +106,12 @@ def write_analytics(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFra
 
 
 def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan, blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:
+    """The plan on the marts, written to `analytics`; what `blocks` blocks holds its reason instead."""
     patients, tte = read_marts(con)
     snapshot, version = mart_snapshot(patients, tte), code_version()
     frames = {
         name: frame.assign(mart_snapshot=snapshot, code_version=version)
-        for name, frame in run_plan(patients, tte, plan, blocks).items()
+        for name, frame in apply_blocks(run_plan(patients, tte, plan), plan, blocks).items()
     }
     write_analytics(con, frames)
     return frames

@@ -9,8 +9,6 @@ with a known value as denominator; the missing ones are counted beside them.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 
@@ -84,21 +82,13 @@ def _km_median_rows(row: TableRow, members: dict[str, pd.DataFrame], tte: pd.Dat
                    value_reason=median.reason), result  # fmt: skip
 
 
-def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame,
-                    blocked: Callable[[TableRow], str | None] = lambda row: None) -> pd.DataFrame:
-    """`blocked(row)`: why a row is not estimable tonight (a failed check on a column it reads),
-    or None; a blocked row keeps one output row per group, with that reason instead of values."""
+def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame:
     out = []
-    order = {g: i for i, g in enumerate([*spec.group_order, TOTAL])}
     for number, row in enumerate(spec.rows, start=1):
         base = dict(analysis=spec.name, table_title=spec.title, row_number=number, label=row.label,
                     kind=row.kind, variable=row.column or row.endpoint, grouped_by=spec.by, subset=row.where)  # fmt: skip
         if row.kind == "heading":
             out.append(base)
-            continue
-        reason = blocked(row)
-        if reason:
-            out += [base | dict(group=g, group_order=i, test_reason=reason, value_reason=reason) for g, i in order.items()]
             continue
         cohort = patients.query(row.where) if row.where else patients
         members = {g: cohort[cohort[spec.by].astype(str) == g] for g in spec.group_order} | {TOTAL: cohort}
@@ -108,6 +98,7 @@ def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame,
             groups = {g: m[row.column] for g, m in members.items()}
             make = {"count": _count_rows, "levels": _levels_rows}.get(row.kind, _median_rows)
             produced = make(row, groups)
+        order = {g: i for i, g in enumerate([*spec.group_order, TOTAL])}
         for fields, result in produced:
             out.append(base | fields | {"group_order": order[fields["group"]]} | _test_fields(result))
     return pd.DataFrame(out)
