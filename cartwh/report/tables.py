@@ -51,6 +51,15 @@ def _test(first) -> tuple[str, str]:
     return fmt.p_value(first["p_value"]), fmt.TEST_ABBREVIATIONS.get(first["test"], first["test"])
 
 
+def _not_estimable(first, item: pd.DataFrame) -> str | None:
+    """Why a table row prints no numbers: a check blocked it, or no patient has a value."""
+    if is_blocked(first.get("test_reason")):
+        return first["test_reason"]
+    if first["kind"] not in {"heading", "km_median"} and (item["n"] == 0).all():
+        return f"not estimable: no patient has a value of {first['variable']}"
+    return None
+
+
 def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -> DisplayTable:
     """`rows`: analytics.group_comparisons of one analysis; `group_sizes`: patients per group."""
     rows = rows.sort_values(["row_number", "group_order"], kind="stable")
@@ -60,14 +69,12 @@ def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -
     out = []
     for _, item in rows.groupby("row_number", sort=True):
         first = item.iloc[0]
+        note = _not_estimable(first, item)
+        if note:
+            out.append(DisplayRow(first["label"], note=note))
+            continue
         if first["kind"] == "heading":
             out.append(DisplayRow(first["label"], style="heading"))
-            continue
-        if is_blocked(first.get("test_reason")):
-            out.append(DisplayRow(first["label"], note=first["test_reason"]))
-            continue
-        if first["kind"] != "km_median" and (item["n"] == 0).all():  # every group: nobody has a value
-            out.append(DisplayRow(first["label"], note=f"not estimable: no patient has a value of {first['variable']}"))
             continue
         p, test = _test(first)
         if first["kind"] == "levels":
