@@ -79,8 +79,8 @@ def sha256(path: Path) -> str:
 def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
-    report = IngestReport(source_name)
     source.create_tables(con)
+    report = IngestReport(source_name)
     for batch in _batches(_new_files(con, Path(landing), source, report), report):
         _load(con, source, batch, archive, report)
     if report.failures and raise_on_failure:
