@@ -9,8 +9,9 @@ the analytics table it fills, with the reason "not estimable: blocked by <suite>
 and analysts and the report see what is missing and why. A blocking expectation without `blocks`
 stops everything downstream in Dagster and never reaches this module.
 
-What an analysis reads is derived from the plan itself (`by`, `factors`, a row's `column`,
-its `where`, a panel's columns), so a new analysis is scoped without declaring anything.
+What an analysis reads is derived from the plan itself (`by`, `factors`, a row's `column`
+and `where`), so a new analysis is scoped without declaring anything. Figure panels follow
+what they draw: a Kaplan-Meier panel its survival analysis, a box panel its table's rows.
 """
 
 from __future__ import annotations
@@ -78,14 +79,6 @@ def row_columns(spec: TableSpec, row: TableRow) -> list[str]:
     """The table's grouping column, the row's column and every name its `where` mentions."""
     where = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", row.where or "")
     return [spec.by, *([row.column] if row.column else []), *where]
-
-
-def panel_columns(panel: dict, plan: Plan) -> list[str]:
-    if "km" in panel:
-        return survival_columns(plan.survival_analysis(panel["km"]))
-    if "box" in panel:
-        return [plan.table(panel["box"]).by, *panel["columns"]]
-    return [panel["kinetics"]]
 
 
 # Rows of a blocked table row that stay: what names the row and the group, not its numbers.
