@@ -3,8 +3,10 @@ guards. A suite with a blocking expectation is a blocking check: when one of tho
 everything fails, the check fails with severity ERROR and the run does not materialize what
 lies downstream (the statistics and the report), and the check says why. When only blocking
 expectations with a `blocks` scope failed, the check fails with severity WARN: the statistics
-run, and leave out (marked "not estimable: blocked by ...") the analyses that read those columns. The validating lives in `expectations`; this module only wires it. (No `from
-__future__ import annotations`: Dagster reads the annotations at definition time.)"""
+run, and leave out (marked "not estimable: blocked by ...") the analyses that read those
+columns. The source-health check blocks everything it finds. The validating lives in
+`expectations`; this module only wires it. (No `from __future__ import annotations`: Dagster
+reads the annotations at definition time.)"""
 
 from pathlib import Path
 
@@ -68,8 +70,9 @@ SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tab
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "patients"]), name="source_health", blocking=True,
                 additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
-                description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, an export "
-                            "that landed nothing, an empty mart, a site's patients vanished. Blocks the statistics.")  # fmt: skip
+                description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
+                            "an export that landed nothing, an empty mart, a site's patients vanished. "
+                            "Blocks the statistics.")  # fmt: skip
 def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
     with warehouse.get_connection() as con:
         findings = source_health(con)

@@ -80,7 +80,8 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if not ids:
             continue
         union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
-        landed = dict(con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1", [ids] * len(tables)).fetchall())
+        landed = dict(con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1",
+                                  [ids] * len(tables)).fetchall())  # fmt: skip
         suspects.loc[suspects["source"] == source, "landed"] = suspects["load_id"].map(landed).fillna(0).astype(int)
     return suspects
 
@@ -117,9 +118,9 @@ def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> l
         elif rows == 0 and Path(f.archive_path).exists() and (records := data_records(Path(f.archive_path))):
             ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
             findings.append(Finding("landed_nothing", f.file, 0, None, (
-                f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. Likely cause: "
-                "a layout the loader does not recognise (columns renamed or labelled instead of raw names, every value "
-                "empty); compare its header with docs/data-contract.md")))  # fmt: skip
+                f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "
+                "Likely cause: a layout the loader does not recognise (columns renamed or labelled instead of "
+                "raw names, every value empty); compare its header with docs/data-contract.md")))  # fmt: skip
     return findings
 
 
@@ -165,24 +166,27 @@ VANISHED = """
         SELECT DISTINCT patient_key FROM raw.redcap_demographics
         WHERE _load_id IN (SELECT load_id FROM raw.landed_files WHERE superseded_by IS NULL)),
     before AS (
-        SELECT DISTINCT d.site, d.patient_key, v.file FROM raw.redcap_demographics AS d JOIN previous AS v ON v.load_id = d._load_id)
+        SELECT DISTINCT d.site, d.patient_key, v.file
+        FROM raw.redcap_demographics AS d JOIN previous AS v ON v.load_id = d._load_id)
     SELECT coalesce(site, '(no data access group)') AS site, count(DISTINCT patient_key) AS patients,
-           count(DISTINCT patient_key) FILTER (WHERE patient_key NOT IN (SELECT patient_key FROM current)) AS vanished,
-           string_agg(DISTINCT file, ', ' ORDER BY file) FILTER (WHERE patient_key NOT IN (SELECT patient_key FROM current)) AS files
-    FROM before GROUP BY 1 ORDER BY 1
+           count(DISTINCT patient_key) FILTER (WHERE gone) AS vanished,
+           string_agg(DISTINCT file, ', ' ORDER BY file) FILTER (WHERE gone) AS files
+    FROM (SELECT *, patient_key NOT IN (SELECT patient_key FROM current) AS gone FROM before) GROUP BY 1 ORDER BY 1
 """
 
 
 def patient_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
     limit = limits["max_vanished_share_per_site"]
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'redcap_demographics'").fetchall():
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
+                       "AND table_name = 'redcap_demographics'").fetchall():  # fmt: skip
         return []  # no REDCap source ingested yet
     return [Finding("vanished_patients", f"site {site}", vanished / patients, limit, (
         f"site {site}: {vanished} of its {patients} patients are in no current export since a new version of {files} "
-        f"replaced the one that held them ({100 * vanished / patients:.0f} %, limit {100 * limit:.0f} %). Likely cause: "
-        "records deleted in the EDC, a changed export filter (report, data access group) or a partial export; "
-        "re-export the full project"))
-        for site, patients, vanished, files in con.execute(VANISHED).fetchall() if patients and vanished / patients > limit]  # fmt: skip
+        f"replaced the one that held them ({100 * vanished / patients:.0f} %, limit {100 * limit:.0f} %). "
+        "Likely cause: records deleted in the EDC, a changed export filter (report, data access group) "
+        "or a partial export; re-export the full project"))
+        for site, patients, vanished, files in con.execute(VANISHED).fetchall()
+        if patients and vanished / patients > limit]  # fmt: skip
 
 
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:

@@ -29,14 +29,17 @@ def test_raw_tables_exist_empty_with_their_schema_before_anything_lands(tmp_path
         for source in SOURCES:
             report = ingest_source(con, tmp_path / "landing", source, tmp_path / "archive")
             assert report.files_loaded == [] and report.failures == []
-        tables = {f"raw.{t}" for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
+        tables = {f"raw.{t}" for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
         forms = [f"raw.redcap_{form}" for form in project_dictionary().forms]
         assert set(forms) | {"raw.cytometry_samples", "raw.cytometry_population_stats"} <= tables
-        columns = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
-                                             "AND table_name = 'cytometry_population_stats' ORDER BY ordinal_position").fetchall()]
+        columns = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name = 'cytometry_population_stats' ORDER BY ordinal_position").fetchall()]
         assert columns == ["fcs_file", "gate_path", "statistic", "value", "_load_id", "_source_row"]
-        laboratory = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
-                                                "AND table_name = 'redcap_laboratory'").fetchall()}
+        laboratory = {c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name = 'redcap_laboratory'").fetchall()}
         assert {"patient_key", "site", "redcap_repeat_instance", "crp_value", "crp_unit", "_load_id"} <= laboratory
         assert all(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] == 0 for t in forms)
     finally:
@@ -74,7 +77,8 @@ def test_every_blocks_column_is_a_column_of_marts_patients(demo_warehouse):
 def test_blocks_only_on_blocking_expectations(tmp_path):
     suite = tmp_path / "s.yml"
     suite.write_text("suite: s\nguards: marts/patients\nscope: table\nsql: SELECT 1 AS x\nexpectations:\n"
-                     "  - {expect: ExpectColumnValuesToNotBeNull, column: x, severity: warn, blocks: [x], why: 'a reason here'}\n")
+                     "  - {expect: ExpectColumnValuesToNotBeNull, column: x, severity: warn, blocks: [x],\n"
+                     "     why: 'a reason here'}\n")
     with pytest.raises(SuiteError, match="blocks"):
         read_suite(suite)
 
@@ -84,7 +88,8 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
     plan = load_plan()
     before = con.execute('SELECT p_value FROM analytics.survival_tests WHERE analysis = \'by_bridging_group\' '
                          "AND endpoint = 'EFS'").fetchall()  # fmt: skip
-    con.execute("UPDATE marts.patients SET pre_ld_crp_mg_dl = NULL, pre_ld_anc_1e9_per_l = NULL, pre_ld_hemoglobin_g_dl = NULL")
+    con.execute("UPDATE marts.patients SET pre_ld_crp_mg_dl = NULL, pre_ld_anc_1e9_per_l = NULL, "
+                "pre_ld_hemoglobin_g_dl = NULL")
     outcome = check_suite(con, SUITES["marts_patients"], root / "quality", run_id="no-labs")
     failed = {o.expectation.column for o in outcome.failed}
     assert failed == {"pre_ld_crp_mg_dl", "pre_ld_anc_1e9_per_l", "pre_ld_hemoglobin_g_dl"}  # the three medians
@@ -95,9 +100,12 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
     assert set(blocks.reasons) == {"pre_ld_crp_mg_dl", "pre_ld_anc_1e9_per_l", "pre_ld_hemoglobin_g_dl",
                                    "hematotox_score", "nair_risk_group", "modified_risk_group"}
     _analytics(con, plan, blocks)
-    tests = dict(con.execute("SELECT analysis || '/' || endpoint, coalesce(reason, '') FROM analytics.survival_tests").fetchall())
-    crp = "not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween(pre_ld_anc_1e9_per_l) (distribution check"
-    assert tests["by_nair_risk_group/EFS"].startswith(crp) and tests["by_modified_risk_group/EFS"].startswith(crp)
+    tests = dict(con.execute("SELECT analysis || '/' || endpoint, coalesce(reason, '') "
+                             "FROM analytics.survival_tests").fetchall())
+    anc = ("not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween(pre_ld_anc_1e9_per_l) "
+           "(distribution check")
+    assert tests["by_nair_risk_group/EFS"].startswith(anc) and tests["by_modified_risk_group/EFS"].startswith(anc)
+    assert tests["by_nair_risk_group/EFS"].endswith("; no value to check)")  # no labs: no median to take
     assert not con.execute("SELECT * FROM analytics.km_estimates WHERE analysis LIKE '%risk_group'").fetchall()
     # EFS by bridging group uses no lab: computed, exactly as on the unblocked demo
     assert con.execute("SELECT p_value FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' "
@@ -107,11 +115,12 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
     rows = dict(con.execute("SELECT variable, any_value(coalesce(test_reason, '')) FROM analytics.group_comparisons "
                             "WHERE analysis = 'table_1' GROUP BY 1").fetchall())  # fmt: skip
     assert rows["pre_ld_crp_mg_dl"].startswith("not estimable: blocked by marts_patients")
-    assert rows["nair_risk_group"].startswith("not estimable: blocked by") and not is_blocked(rows["pre_ld_platelets_1e9_per_l"])
+    assert rows["nair_risk_group"].startswith("not estimable: blocked by")
+    assert not is_blocked(rows["pre_ld_platelets_1e9_per_l"])
 
     html = render_report(con, plan, root / "reports").read_text(encoding="utf-8")
     assert html.count("<svg") == 10  # the demo's 12 panels but Figure 3A and 3B
-    assert html.count("not estimable: blocked by marts_patients") >= 2 + 2 + 5  # two panels, two survival rows, Table 1 rows
+    assert html.count("not estimable: blocked by marts_patients") >= 2 + 2 + 5  # panels, survival rows, Table 1
     assert not (root / "reports" / "figures" / "figure_3A.png").exists()
 
 
@@ -136,7 +145,8 @@ def test_a_cohort_without_cytometry_renders_what_it_can_and_says_why_for_the_res
     con, root = demo_copy
     cytometry = [c for (c,) in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'patients' "
-        "AND regexp_matches(column_name, 'car_t|car_of|scm|auc|peak|expanded|bca|b_cells|car_neg')").fetchall()]  # fmt: skip
+        "AND regexp_matches(column_name, 'car_t|car_of|scm|auc|peak|expanded|bca|b_cells|car_neg')"
+    ).fetchall()]  # fmt: skip
     con.execute("UPDATE marts.patients SET " + ", ".join(f"{c} = NULL" for c in cytometry))
     con.execute("DELETE FROM marts.car_t_kinetics")
     con.execute("DELETE FROM marts.time_to_event WHERE paramcd = 'BCA'")
@@ -183,12 +193,14 @@ def test_clinical_records_only_publish_what_they_can(clinical_only):
     finally:
         working.close()
     # EFS and OS need neither labs nor cytometry: 24 patients, 9 EFS events and 6 deaths, as the demo
-    assert con.execute("SELECT endpoint, max(at_risk), sum(events) FROM analytics.km_estimates "
-                       "WHERE analysis = 'whole_cohort' GROUP BY 1 ORDER BY 1").fetchall() == [("EFS", 24, 9), ("OS", 24, 6)]
+    whole = con.execute("SELECT endpoint, max(at_risk), sum(events) FROM analytics.km_estimates "
+                        "WHERE analysis = 'whole_cohort' GROUP BY 1 ORDER BY 1").fetchall()  # fmt: skip
+    assert whole == [("EFS", 24, 9), ("OS", 24, 6)]
     tests = dict(con.execute("SELECT analysis, coalesce(test, reason) FROM analytics.survival_tests "
                              "WHERE endpoint = 'EFS'").fetchall())  # fmt: skip
     assert tests["by_bridging_group"] == "log-rank" and tests["by_post_bt_tumor_burden"] == "log-rank"
-    assert tests["by_nair_risk_group"].startswith("not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween")
+    assert tests["by_nair_risk_group"].startswith("not estimable: blocked by marts_patients "
+                                                  "ExpectColumnMedianToBeBetween")
     html = (root / "reports" / "study_report.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 3  # Figures 1A, 1B and 2; Hematotox blocked, no cytometry for 4 and 5
     for reason in ["not estimable: blocked by marts_patients", "not estimable: no CAR-T/µL measurement",

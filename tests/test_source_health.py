@@ -35,11 +35,19 @@ def test_the_limits_come_from_the_seed():
     assert LIMITS == {"max_quarantined_share": 0.5, "max_vanished_share_per_site": 0.1}
 
 
+def test_source_health_is_one_blocking_check_of_the_code_location():
+    from orchestration.definitions import defs
+
+    (spec,) = [s for c in defs.asset_checks for s in c.check_specs if s.name == "source_health"]
+    assert spec.blocking and spec.asset_key.path == ["marts", "patients"]
+
+
 def test_a_file_mostly_quarantined_blocks_naming_the_file_and_the_reason(warehouse, demo_warehouse):
     rows = _demo_export(demo_warehouse)
     keys = sorted({r[0] for r in rows[1:]})
     broken = set(keys[:18])  # 18 of 24 patients' rows lose their record id: set aside whole
-    _write(warehouse.landing / "redcap" / "site_a.csv", [rows[0]] + [["" if r[0] in broken else r[0], *r[1:]] for r in rows[1:]])
+    blanked = [["" if r[0] in broken else r[0], *r[1:]] for r in rows[1:]]
+    _write(warehouse.landing / "redcap" / "site_a.csv", [rows[0], *blanked])
     warehouse.ingest()
     data_rows = len(rows) - 1
     quarantined = sum(r[0] in broken for r in rows[1:])
@@ -47,7 +55,8 @@ def test_a_file_mostly_quarantined_blocks_naming_the_file_and_the_reason(warehou
     assert finding.check_name == "quarantined_share" and finding.subject == "redcap/site_a.csv"
     assert finding.observed == pytest.approx(quarantined / data_rows)
     assert f"redcap/site_a.csv: {quarantined} of its {data_rows} data rows quarantined" in finding.message
-    assert "required value is empty in column 'record_id'" in finding.message and "layout or template changed" in finding.message
+    assert "required value is empty in column 'record_id'" in finding.message
+    assert "layout or template changed" in finding.message
 
 
 def test_a_few_quarantined_rows_do_not_block(warehouse, demo_warehouse):
@@ -85,7 +94,8 @@ def test_an_empty_mart_with_sources_that_hold_rows_blocks(demo_warehouse, tmp_pa
         (finding,) = source_health(con, LIMITS)
         assert finding.check_name == "empty_mart" and finding.subject == "marts.car_t_kinetics"
         assert "raw.cytometry_samples, raw.cytometry_population_stats" in finding.message
-        run = con.execute("SELECT run_id FROM quality.expectation_results ORDER BY checked_at DESC LIMIT 1").fetchall()[0][0]
+        latest = "SELECT run_id FROM quality.expectation_results ORDER BY checked_at DESC LIMIT 1"
+        run = con.execute(latest).fetchall()[0][0]
         store_findings(con, [finding], run)
         page = write_quality_report(con, tmp_path / "reports", tmp_path / "quality").read_text(encoding="utf-8")
         assert page.index("Broken sources: the night is blocked") < page.index("Checks of the latest run")

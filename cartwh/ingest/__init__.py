@@ -48,7 +48,8 @@ class Source:
 
 
 SOURCES = {
-    "redcap": Source("redcap", "redcap", lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
+    "redcap": Source("redcap", "redcap",
+                     lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
                      lambda con: redcap_loader.create_form_tables(con, project_dictionary())),
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),

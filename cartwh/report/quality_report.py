@@ -110,7 +110,8 @@ def _last_nights(con):
     return nights
 
 
-SOURCE_HEALTH = "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? ORDER BY check_name, subject"
+SOURCE_HEALTH = """SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ?
+                   ORDER BY check_name, subject"""
 
 
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:

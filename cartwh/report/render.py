@@ -78,10 +78,12 @@ def _missing_survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
         for endpoint in a.endpoints:
             done = summaries.query("analysis == @a.name and endpoint == @endpoint") if len(summaries) else summaries
             if done.empty:
-                out.append(dict(endpoint=endpoint, analysis=a.title, note=survival_reason(a.name, endpoint, plan, inputs)))
+                reason = survival_reason(a.name, endpoint, plan, inputs)
+                out.append(dict(endpoint=endpoint, analysis=a.title, note=reason))
                 continue
             planned = a.group_order or (plan.group_order if a.by == plan.compare_by else ())
-            out += [dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by), note="not estimable: no patient in this group")
+            out += [dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by),
+                         note="not estimable: no patient in this group")
                     for g in planned if g not in set(done["group"])]  # fmt: skip
     return out
 

@@ -28,7 +28,7 @@ from cartwh.study.survival import ALL
 BLOCKED_PREFIX = "not estimable: blocked by "
 # Failed blocking expectations of one run that block only some columns.
 FAILED_SCOPED = """
-    SELECT suite, expectation, column_name, why, observed, blocks FROM quality.expectation_results
+    SELECT suite, expectation, column_name, why, observed, unexpected_count, blocks FROM quality.expectation_results
     WHERE run_id = ? AND NOT success AND severity = 'blocking' AND blocks IS NOT NULL
     ORDER BY suite, column_name, expectation
 """
@@ -47,9 +47,15 @@ class Blocks:
 NO_BLOCKS = Blocks()
 
 
-def blocked_reason(suite: str, expectation: str, column: str, why: str, observed: str | None = None) -> str:
-    seen = f"; observed {observed}" if observed is not None else ""
-    return f"{BLOCKED_PREFIX}{suite} {expectation}({column}) ({why}{seen})"
+def blocked_reason(suite: str, expectation: str, column: str, why: str, observed: str | None = None,
+                   unexpected: int | None = None) -> str:
+    """The reason a blocked item prints: the check, why it matters, and what it found (an
+    aggregate over a column without values, e.g. no pre-LD labs at all, finds nothing to check)."""
+    if unexpected:
+        found = f"; {unexpected} unexpected value(s)"
+    else:
+        found = f"; observed {observed}" if observed not in (None, "None") else "; no value to check"
+    return f"{BLOCKED_PREFIX}{suite} {expectation}({column}) ({why}{found})"
 
 
 def is_blocked(reason) -> bool:
@@ -58,12 +64,14 @@ def is_blocked(reason) -> bool:
 
 def read_blocks(con: duckdb.DuckDBPyConnection, run_id: str) -> Blocks:
     """The columns blocked by the checks of run `run_id` (the first failure per column names it)."""
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'quality' AND table_name = 'expectation_results'").fetchall():
+    tables = "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'quality' AND table_name = 'expectation_results'"
+    if not con.execute(tables).fetchall():
         return NO_BLOCKS
     reasons: dict[str, str] = {}
-    for suite, expectation, column, why, observed, blocks in con.execute(FAILED_SCOPED, [run_id]).fetchall():
+    failed = con.execute(FAILED_SCOPED, [run_id]).fetchall()
+    for suite, expectation, column, why, observed, unexpected, blocks in failed:
         for blocked in blocks.split(","):
-            reasons.setdefault(blocked, blocked_reason(suite, expectation, column, why, observed))
+            reasons.setdefault(blocked, blocked_reason(suite, expectation, column, why, observed, unexpected))
     return Blocks(reasons)
 
 

@@ -105,7 +105,8 @@ def write_analytics(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFra
         raise
 
 
-def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan, blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:
+def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan,
+                      blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:  # fmt: skip
     """The plan on the marts, written to `analytics`; what `blocks` blocks holds its reason instead."""
     patients, tte = read_marts(con)
     snapshot, version = mart_snapshot(patients, tte), code_version()
