@@ -1,8 +1,12 @@
 """Data-quality asset checks: one per suite in `expectations/suites/`, attached to the table it
-guards. A suite with a blocking expectation is a blocking check: when one of those fails the
-run does not materialize what lies downstream (the statistics and the report), and the check
-says why. The validating lives in `expectations`; this module only wires it. (No `from
-__future__ import annotations`: Dagster reads the annotations at definition time.)"""
+guards. A suite with a blocking expectation is a blocking check: when one of those that blocks
+everything fails, the check fails with severity ERROR and the run does not materialize what
+lies downstream (the statistics and the report), and the check says why. When only blocking
+expectations with a `blocks` scope failed, the check fails with severity WARN: the statistics
+run, and leave out (marked "not estimable: blocked by ...") the analyses that read those
+columns. The source-health check blocks everything it finds. The validating lives in
+`expectations`; this module only wires it. (No `from __future__ import annotations`: Dagster
+reads the annotations at definition time.)"""
 
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from cartwh.report.quality_report import write_quality_report
 from expectations.results import check_suite
+from expectations.source_health import MART_DRIVERS, source_health, store_findings
 from expectations.suites import Suite, all_suites
 from expectations.validate import SuiteOutcome
 from orchestration.resources import DataQuality
@@ -22,14 +27,18 @@ def _key(path: str) -> dg.AssetKey:
     return dg.AssetKey(path.split("/"))
 
 
+def _scope(expectation) -> str:
+    return f" (only analyses of {', '.join(expectation.blocks)})" if expectation.blocks else ""
+
+
 def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     failed = outcome.failed
-    lines = [f"{o.expectation.severity.upper()} {o.expectation.type}({o.expectation.column}): "
+    lines = [f"{o.expectation.severity.upper()}{_scope(o.expectation)} {o.expectation.type}({o.expectation.column}): "
              f"{o.unexpected_count if o.unexpected_count is not None else o.observed} unexpected; {o.expectation.why}"
              for o in failed[:FAILURES_SHOWN]]  # fmt: skip
     return dg.AssetCheckResult(
         passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking_failed else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocks_everything else dg.AssetCheckSeverity.WARN,
         description="; ".join(lines) if lines else None,
         metadata={
             "rows_validated": outcome.rows_validated,
@@ -54,4 +63,26 @@ def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
     return _check
 
 
-quality_checks = [_asset_check(suite) for suite in all_suites()]
+# The raw tables it reads. The other marts it reads are built by the same dbt step as marts/patients;
+# naming them as deps would order this check after their own checks, which need marts/patients.
+SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tables})
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "patients"]), name="source_health", blocking=True,
+                additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
+                description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
+                            "an export that landed nothing, an empty mart, a site's patients vanished. "
+                            "Blocks the statistics.")  # fmt: skip
+def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
+    with warehouse.get_connection() as con:
+        findings = source_health(con)
+        store_findings(con, findings, context.op_execution_context.run_id)
+        write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))
+    return dg.AssetCheckResult(
+        passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f.message for f in findings[:FAILURES_SHOWN]) or None,
+        metadata={"findings": len(findings), "subjects": ", ".join(f.subject for f in findings) or "none"},
+    )  # fmt: skip
+
+
+quality_checks = [_asset_check(suite) for suite in all_suites()] + [source_health_check]

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from cartwh.report.render import render_report
+from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
 from cartwh.study.config import load_plan
 from orchestration.resources import StudyPlan
@@ -26,12 +27,16 @@ ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_T
                         description=f"analytics.{name}: see analyses.yml and cartwh.study")
            for name, key in ANALYTICS_KEYS.items()],
 )  # fmt: skip
-def study_statistics(warehouse: DuckDBResource, study_plan: StudyPlan):
+def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):
     """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs and
-    Cox models for every analysis of the plan, written together in one transaction."""
+    Cox models for every analysis of the plan, written together in one transaction. Analyses
+    that read a column a check of this run blocked are recorded as not estimable, with why."""
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:
-        frames = compute_analytics(con, plan)
+        blocks = read_blocks(con, context.run.run_id)
+        if blocks.reasons:
+            context.log.warning(f"analyses reading {', '.join(sorted(blocks.reasons))} are blocked by failed checks")
+        frames = compute_analytics(con, plan, blocks)
     for name, frame in frames.items():
         analyses = sorted(frame["analysis"].dropna().unique()) if len(frame) else []
         yield dg.MaterializeResult(asset_key=ANALYTICS_KEYS[name], metadata={

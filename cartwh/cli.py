@@ -135,10 +135,11 @@ def _print_quality(result) -> None:
     from expectations.suites import all_suites
 
     evaluations = result.get_asset_check_evaluations()
-    suites = {s.name for s in all_suites()}
+    suites = {s.name for s in all_suites()} | {"source_health"}
     failed = [e for e in evaluations if not e.passed]
     ran = sum(e.check_name in suites for e in evaluations)
-    print(f"\nData-quality checks: {ran} Great Expectations suites and {len(evaluations) - ran} dbt tests ran, "
+    print(f"\nData-quality checks: {ran} checks (Great Expectations suites, source health) and "
+          f"{len(evaluations) - ran} dbt tests ran, "
           f"{len(failed)} failed.")  # fmt: skip
     for evaluation in failed:
         blocking = evaluation.severity.value == "ERROR"

@@ -1,7 +1,8 @@
 """Check results kept in the warehouse (schema `quality`), so the data-quality report can say
 what failed per batch and per patient, and what changed since the previous run.
 
-- quality.expectation_results: one row per run x suite x expectation (counts, severity, why).
+- quality.expectation_results: one row per run x suite x expectation (counts, severity, why,
+  and for a blocking expectation that blocks only some analyses, the columns it `blocks`).
 - quality.failing_rows: the rows behind a failure (patient key, file, row, value), capped.
 - quality.validated_loads: which landed file versions each batch suite has already seen, so
   a night validates only what is new.
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS quality.failing_rows (
     run_id VARCHAR, checked_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
     severity VARCHAR, why VARCHAR, patient_key VARCHAR, file VARCHAR, source_row BIGINT, value VARCHAR);
 CREATE TABLE IF NOT EXISTS quality.validated_loads (load_id BIGINT, suite VARCHAR, run_id VARCHAR, validated_at TIMESTAMP);
+ALTER TABLE quality.expectation_results ADD COLUMN IF NOT EXISTS blocks VARCHAR;  -- comma-separated columns
 """
 PENDING_LOADS = """
     SELECT load_id FROM raw.landed_files
@@ -45,7 +47,7 @@ def _result_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFr
         run_id=run_id, checked_at=now, suite=s.name, guards=s.guards, scope=s.scope, rows_validated=outcome.rows_validated,
         expectation=o.expectation.type, column_name=o.expectation.column, severity=o.expectation.severity,
         why=o.expectation.why, success=o.success, element_count=o.element_count, unexpected_count=o.unexpected_count,
-        observed=o.observed,
+        observed=o.observed, blocks=",".join(o.expectation.blocks) if o.expectation.blocks else None,
     ) for o in outcome.outcomes])  # fmt: skip
 
 

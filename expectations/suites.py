@@ -4,7 +4,9 @@ A suite file names the table it guards (a Dagster asset key), its scope (`batch`
 rows of newly landed files, so a night costs in proportion to what landed; `table`: the
 whole mart), the SQL that reads the frame GX validates (projected to the columns it needs),
 and its expectations. Each expectation carries its severity (`blocking`: the statistics
-must not run on it; `warn`: reported) and why, next to it.
+must not run on it; `warn`: reported) and why, next to it. A blocking expectation may name what
+it `blocks`: the `marts.patients` columns whose values it vouches for. Its failure then blocks
+only the analyses and report sections that read one of them; without `blocks` it blocks all.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class Expectation:
     # Rows the expectation applies to: {"column": value} (equality) or {"column": "present"}.
     when: dict | None = None
     show: str | None = None  # the column reports print for a failing row, when not the checked one
+    blocks: tuple[str, ...] | None = None  # marts.patients columns it vouches for; None: everything
+
+    @property
+    def blocks_everything(self) -> bool:
+        return self.severity == "blocking" and self.blocks is None
 
     @property
     def column(self) -> str:
@@ -62,10 +69,12 @@ def _expectation(entry: dict, where: str) -> Expectation:
         raise SuiteError(f"{where}: every expectation needs {missing}") from None
     if severity not in SEVERITIES:
         raise SuiteError(f"{where}: severity {severity!r} is not one of {sorted(SEVERITIES)}")
-    when, show = entry.pop("when", None), entry.pop("show", None)
+    when, show, blocks = entry.pop("when", None), entry.pop("show", None), entry.pop("blocks", None)
+    if blocks is not None and (severity != "blocking" or not isinstance(blocks, list) or not blocks):
+        raise SuiteError(f"{where}: `blocks` lists the marts.patients columns a blocking expectation vouches for")
     if when is not None and (not isinstance(when, dict) or len(when) != 1):
         raise SuiteError(f"{where}: `when` takes one column and its value, e.g. {{crp_unit: mg/dL}}")
-    return Expectation(kind, entry, severity, why, when, show)
+    return Expectation(kind, entry, severity, why, when, show, tuple(blocks) if blocks else None)
 
 
 def read_suite(path: Path) -> Suite:

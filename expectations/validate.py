@@ -51,6 +51,11 @@ class SuiteOutcome:
     def blocking_failed(self) -> bool:
         return any(o.expectation.severity == "blocking" for o in self.failed)
 
+    @property
+    def blocks_everything(self) -> bool:
+        """A failed blocking expectation that names no `blocks`: nothing downstream may run."""
+        return any(o.expectation.blocks_everything for o in self.failed)
+
 
 TEMPLATE = Path(__file__).resolve().parent / "gx" / "great_expectations.yml"
 

@@ -84,13 +84,16 @@ def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
-def run_main_job(root: Path, faults: bool = False):
-    """Generate a landing folder in `root` and run the whole main job on it in-process, with
-    every path under `root`. Returns the job result and the generator's summary."""
+def run_main_job(root: Path, faults: bool = False, prepare=None):
+    """Generate a landing folder in `root` (then `prepare(landing)`, e.g. to strip a source) and
+    run the whole main job on it in-process, with every path under `root`. Returns the job
+    result and the generator's summary."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
         patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
         summary = generate_landing(root / "landing", faults=faults)
+        if prepare:
+            prepare(root / "landing")
         from orchestration.definitions import defs
         from orchestration.resources import default_resources
         from orchestration.run import run_main_job as run

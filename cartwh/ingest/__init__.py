@@ -52,12 +52,19 @@ class Source:
     name: str
     folder: str  # inside the landing folder
     load: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], list[str]]  # -> raw tables written
+    # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
+    # without this source (a new site, a retrospective cohort without cytometry yet).
+    create_tables: Callable[[duckdb.DuckDBPyConnection], None]
 
 
 SOURCES = {
-    "redcap": Source("redcap", "redcap", lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary())),
-    "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest),
-    "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics),
+    "redcap": Source("redcap", "redcap",
+                     lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
+                     lambda con: redcap_loader.create_form_tables(con, project_dictionary())),
+    "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
+                                 cytometry_loader.create_manifest_table),
+    "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
+                                   cytometry_loader.create_statistics_table),
 }
 
 
@@ -99,6 +106,7 @@ def read_once(path: Path) -> bytes:
 def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
+    source.create_tables(con)
     report = IngestReport(source_name)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     # The private copies hold identifiers like the landing folder: they live in the archive's

@@ -39,6 +39,15 @@ from cartwh.ingest.warehouse import ensure_table, insert_rows, quote, quote_lite
 
 SAMPLES = "raw.cytometry_samples"
 STATS = "raw.cytometry_population_stats"
+SAMPLES_COLUMNS = {
+    "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
+    "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
+    "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+}  # fmt: skip
+STATS_COLUMNS = {
+    "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
+    "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+}  # fmt: skip
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
     Rule("record_id", required=True),
@@ -50,6 +59,16 @@ _MANIFEST_RULES = [
     Rule("acquisition_date", "DATE"),
 ]
 _MANIFEST_TEXT = ("fcs_file", "instrument", "panel")  # text a lab types: checked for the record's identifiers
+
+
+def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.cytometry_samples with its full schema, empty until a manifest lands."""
+    ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
+
+
+def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.cytometry_population_stats with its full schema, empty until statistics land."""
+    ensure_table(con, STATS, STATS_COLUMNS)
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
@@ -66,11 +85,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con, files, "site")
     register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
-    ensure_table(con, SAMPLES, {
-        "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
-        "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
-        "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
-    })  # fmt: skip
+    ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     con.execute(
         f"""INSERT INTO {SAMPLES}
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
@@ -118,10 +133,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
                                                 f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
     register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
-    ensure_table(con, STATS, {
-        "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
-        "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
-    })  # fmt: skip
+    ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", measures)
     con.execute(

@@ -116,6 +116,12 @@ def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str
     return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})" if repeats else f"({any_value})"
 
 
+def create_form_tables(con: duckdb.DuckDBPyConnection, dictionary: DataDictionary) -> None:
+    """One raw table per instrument of the dictionary, with its full schema, empty until rows land."""
+    for form in dictionary.forms:
+        ensure_table(con, table_name(form), _columns(dictionary, form))
+
+
 def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], dictionary: DataDictionary) -> list[str]:
     """Insert the valid rows of a batch of exports; return the raw tables written. Problems stay in PROBLEMS."""
     header, structural = read_rows(con, files, known=dictionary.export_header())

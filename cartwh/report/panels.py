@@ -2,7 +2,10 @@
 
 A panel is a Kaplan-Meier plot of a survival analysis (with its log-rank p and, for a
 cut-off grouping, the cut-off used), box plots of table columns by that table's groups
-(with the table's p-values), or CAR-T kinetics curves by a patient column.
+(with the table's p-values), or CAR-T kinetics curves by a patient column. A panel tonight's
+data cannot give (nobody in any group, no measurement, blocked by a failed check) raises
+NotEstimable with the reason, which the report prints in the panel's place; a box panel
+missing only some of its columns is drawn with those left empty, and says why beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from matplotlib.figure import Figure
 from cartwh.contract.cytometry import DAYS_PER_MONTH
 from cartwh.report import figures
 from cartwh.report import formatting as fmt
+from cartwh.study.blocking import is_blocked
 from cartwh.study.config import Plan, ordered
 
 ENDPOINT_LABELS = {"EFS": "Event-free survival", "OS": "Overall survival", "BCA": "B-cell aplasia"}
@@ -24,6 +28,14 @@ COLUMN_LABELS = {
     "auc_14": ("AUC_14 (CAR-T/µL × days)", True),
     "pct_scm_of_cd8_car_t_at_peak": ("SCM % of CD8+ CAR-T at peak", False),
 }  # label and whether a log scale reads better
+
+
+class NotEstimable(ValueError):
+    """What a panel would show cannot be computed from tonight's data; the message says why."""
+
+
+def not_estimable(reason: str) -> str:
+    return reason if reason.startswith("not estimable") else f"not estimable: {reason}"
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,27 @@ def _km_title(name: str, endpoint: str, plan: Plan, analytics: dict) -> str:
     return title
 
 
-def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+def survival_reason(name: str, endpoint: str, plan: Plan, inputs: Inputs) -> str:
+    """Why an analysis has no curve: a check blocked it, nobody has a value to group by, or the
+    reason its test or cut-off gives."""
+    tests, by = inputs.analytics["survival_tests"], plan.survival_analysis(name).by
+    reasons = tests.query("analysis == @name and endpoint == @endpoint")["reason"].tolist() if "reason" in tests else []
+    blocked = [r for r in reasons if is_blocked(r)]
+    if blocked:
+        return blocked[0]
+    if by and inputs.patients[by].isna().all():
+        return not_estimable(f"no patient has a value of {by}")
+    cut = inputs.analytics["cutoffs"]
+    reasons += cut.query("analysis == @name and endpoint == @endpoint")["reason"].tolist() if "reason" in cut else []
+    given = [r for r in reasons if isinstance(r, str) and r]
+    return not_estimable(given[0] if given else f"no patient with an {endpoint} time has a value of {by}")
+
+
+def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
     name, endpoint = panel["km"], panel["endpoint"]
     km = inputs.analytics["km_estimates"].query("analysis == @name and endpoint == @endpoint")
+    if km.empty:
+        raise NotEstimable(survival_reason(name, endpoint, plan, inputs))
     order = km.drop_duplicates("group").sort_values("group_order")["group"].tolist()
     test = inputs.analytics["survival_tests"].query("analysis == @name and endpoint == @endpoint")
     p_text = _p_text(test["p_value"].iloc[0], "log-rank") if len(test) else None
@@ -66,7 +96,7 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
         km, title=_km_title(name, endpoint, plan, inputs.analytics), endpoint_label=ENDPOINT_LABELS.get(endpoint, endpoint),
         group_order=order, group_labels={g: plan.label(g, plan.survival_analysis(name).by) for g in order}, p_text=p_text,
         at_risk_every=plan.at_risk_every_months, xlabel=_time_axis(plan.survival_analysis(name).from_month),
-    )  # fmt: skip
+    ), []  # fmt: skip
 
 
 def _time_axis(from_month: float | None) -> str:
@@ -78,30 +108,45 @@ def _when(months: float) -> str:
     return f"day {round(months * DAYS_PER_MONTH)}" if months < 2 else f"month {round(months)}"
 
 
-def box_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+def box_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
+    """Box plots of the panel's columns. A column blocked by a failed check is drawn empty (its
+    values are not shown), as is one nobody has a value of; the notes say why."""
     table = plan.table(panel["box"])
     comparisons = inputs.analytics["group_comparisons"]
-    specs = []
+    data = inputs.patients.assign(_group=_labelled(inputs.patients[table.by], table.by, plan))
+    specs, notes = [], []
     for column in panel["columns"]:
         rows = comparisons.query("analysis == @table.name and variable == @column and subset.isna()")
         label, log_scale = COLUMN_LABELS.get(column, (column, False))
+        blocked = [r for r in rows.get("test_reason", []) if is_blocked(r)]
+        if blocked or data.loc[data["_group"].notna(), column].isna().all():
+            data[column] = None  # a blocked value is not drawn either
+            notes.append(f"{label}: {blocked[0]}" if blocked else not_estimable(f"no patient has a value of {label}"))
+            specs.append(dict(value=column, ylabel=label, title="not estimable"))
+            continue
         p = _p_text(rows["p_value"].iloc[0], fmt.TEST_ABBREVIATIONS.get(rows["test"].iloc[0])) if len(rows) else None
         specs.append(dict(value=column, ylabel=label, log_scale=log_scale, p_text=p))
-    data = inputs.patients.assign(_group=_labelled(inputs.patients[table.by], table.by, plan))
+    if len(notes) == len(specs):
+        raise NotEstimable("; ".join(notes))
     order = ordered(data["_group"], [plan.label(g, table.by) for g in table.group_order])
-    return figures.box_panels(data, panels=specs, group="_group", group_order=order, title=table.title.split(". ", 1)[-1])
+    title = table.title.split(". ", 1)[-1]
+    return figures.box_panels(data, panels=specs, group="_group", group_order=order, title=title), notes
 
 
-def kinetics_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+def kinetics_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
     by = panel["kinetics"]
     groups = inputs.patients[["patient_key", by]].assign(group=lambda d: _labelled(d[by], by, plan))
     data = inputs.kinetics.merge(groups[["patient_key", "group"]], on="patient_key")
+    if data.dropna(subset=["car_t_per_ul", "study_day", "group"]).empty:
+        raise NotEstimable(not_estimable(f"no CAR-T/µL measurement after infusion of a patient with a value of {by} "
+                                         "(marts.car_t_kinetics)"))  # fmt: skip
     order = ordered(data["group"], [plan.label(g, by) for g in plan.group_order] if by == plan.compare_by else [])
     return figures.kinetics_figure(data, group_order=order, title="CAR-T/µL in peripheral blood after infusion",
-                                   day_max=100, median_day="nominal_day")  # fmt: skip
+                                   day_max=100, median_day="nominal_day"), []  # fmt: skip
 
 
-def draw_panel(panel: dict, plan: Plan, inputs: Inputs) -> Figure:
+def draw_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
+    """The panel's figure and notes on what it leaves out; NotEstimable when nothing can be drawn."""
     if "km" in panel:
         return km_panel(panel, plan, inputs)
     if "box" in panel:

@@ -26,6 +26,7 @@ RUNS = "SELECT run_id, max(checked_at) AS at FROM quality.expectation_results GR
 LATEST_CHECKS = """
     SELECT suite, guards, scope, max(rows_validated) AS rows_validated,
            count(*) FILTER (WHERE NOT success AND severity = 'blocking') AS failed_blocking,
+           count(*) FILTER (WHERE NOT success AND severity = 'blocking' AND blocks IS NOT NULL) AS failed_scoped,
            count(*) FILTER (WHERE NOT success AND severity = 'warn') AS failed_warn, count(*) AS expectations
     FROM quality.expectation_results WHERE run_id = ? GROUP BY ALL ORDER BY scope DESC, suite
 """
@@ -109,14 +110,19 @@ def _last_nights(con):
     return nights
 
 
+SOURCE_HEALTH = """SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ?
+                   ORDER BY check_name, subject"""
+
+
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     """Everything the page shows, as DataFrames and numbers."""
     runs = con.execute(RUNS).fetchall() if _has_table(con, "quality", "expectation_results") else []
     latest = runs[0][0] if runs else None
+    health = _frame(con, SOURCE_HEALTH, [latest]) if latest and _has_table(con, "quality", "source_health") else None
     previous = runs[1] if len(runs) > 1 else None
     open_rows = _frame(con, OPEN_ROWS.format(limit=ROW_LIMIT), [latest]) if latest else None
     return dict(
-        latest_run=latest, checked_at=runs[0][1] if runs else None,
+        latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,
         checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
         mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
         open_rows=open_rows,

@@ -2,11 +2,14 @@
 figure panel as SVG and PNG files for slides and manuscripts.
 
 Everything shown is read back from the warehouse (analytics tables and marts), never
-recomputed here, so the page shows exactly what analysts can query.
+recomputed here, so the page shows exactly what analysts can query. The page always renders:
+a table row, figure panel or estimate tonight's data cannot give is printed in its place as
+"not estimable: <reason>" (a failed check that blocks it, nobody in a group, no measurement).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from string import ascii_uppercase
@@ -17,11 +20,13 @@ from cartwh.report import formatting as fmt
 from cartwh.report.figures import save
 from cartwh.report.methods import methods_paragraphs
 from cartwh.report.pages import write_page
-from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel
+from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel, not_estimable, survival_reason
 from cartwh.report.quality_report import quality_summary
 from cartwh.report.tables import display_table, group_sizes
 from cartwh.study.compute import ANALYTICS_TABLES
 from cartwh.study.config import Plan
+
+log = logging.getLogger(__name__)
 
 REPORT_FILE = "study_report.html"
 # Medians per nominal timepoint: actual draw days scatter around it (D11 +- 1, months +- 7).
@@ -48,19 +53,48 @@ def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
     for spec in plan.figures:
         panels = []
         for letter, panel in zip(ascii_uppercase, spec["panels"]):
-            figure = draw_panel(panel, plan, inputs)
-            stem = f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
-            files = save(figure, out_dir / "figures" / stem)  # [.svg, .png]
-            panels.append(dict(letter=letter if len(spec["panels"]) > 1 else "", svg=_inline(files[0]),
-                               files=[f.relative_to(out_dir).as_posix() for f in files]))  # fmt: skip
+            stem = out_dir / "figures" / f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
+            shown = dict(letter=letter if len(spec["panels"]) > 1 else "", svg=None, files=[], notes=[])
+            try:
+                figure, shown["notes"] = draw_panel(panel, plan, inputs)
+            except ValueError as error:  # NotEstimable, or data the figure functions cannot draw
+                log.warning("figure %s%s not drawn: %s", spec["id"], shown["letter"], error)
+                shown["notes"] = [not_estimable(str(error))]
+                for old in (stem.with_suffix(".svg"), stem.with_suffix(".png")):  # last night's would mislead
+                    old.unlink(missing_ok=True)
+                panels.append(shown)
+                continue
+            files = save(figure, stem)  # [.svg, .png]
+            panels.append(shown | dict(svg=_inline(files[0]), files=[f.relative_to(out_dir).as_posix() for f in files]))
         rendered.append(dict(id=spec["id"], caption=spec["caption"], panels=panels))
     return rendered
 
 
-def _survival_rows(plan: Plan, analytics: dict) -> list[dict]:
+def _missing_survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
+    """A row for every planned analysis x endpoint without estimates, and for every planned group
+    without patients, with the reason in place of the numbers."""
+    summaries, out = inputs.analytics["survival_summaries"], []
+    for a in plan.survival:
+        for endpoint in a.endpoints:
+            done = summaries.query("analysis == @a.name and endpoint == @endpoint") if len(summaries) else summaries
+            if done.empty:
+                reason = survival_reason(a.name, endpoint, plan, inputs)
+                out.append(dict(endpoint=endpoint, analysis=a.title, note=reason))
+                continue
+            planned = a.group_order or (plan.group_order if a.by == plan.compare_by else ())
+            out += [dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by),
+                         note="not estimable: no patient in this group")
+                    for g in planned if g not in set(done["group"])]  # fmt: skip
+    return out
+
+
+def _survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
+    analytics = inputs.analytics
     summaries, landmarks, tests = (analytics[n] for n in ("survival_summaries", "landmark_survival", "survival_tests"))
     rows = []
     planned = {a.name: i for i, a in enumerate(plan.survival)}
+    if summaries.empty:  # nothing estimable tonight: the reasons only
+        return _missing_survival_rows(plan, inputs)
     summaries = summaries.assign(plan_order=summaries["analysis"].map(planned))
     for s in summaries.sort_values(["endpoint", "plan_order", "group_order"], kind="stable").itertuples():
         at = landmarks.query("analysis == @s.analysis and endpoint == @s.endpoint and group == @s.group")
@@ -74,7 +108,9 @@ def _survival_rows(plan: Plan, analytics: dict) -> list[dict]:
             rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
             p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
         ))  # fmt: skip
-    return rows
+    titles = {a.title: i for i, a in enumerate(plan.survival)}
+    # A stable sort: each analysis keeps its groups in order, its groups without patients after them.
+    return sorted(rows + _missing_survival_rows(plan, inputs), key=lambda r: (r["endpoint"], titles[r["analysis"]]))
 
 
 def _headline(plan: Plan, analytics: dict, patients) -> dict:
@@ -98,14 +134,14 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
     comparisons = analytics["group_comparisons"]
     tables = [
         display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
-        for t in plan.tables
+        for t in plan.tables if "analysis" in comparisons and (comparisons["analysis"] == t.name).any()
     ]
     parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
-    first = comparisons.iloc[0]
+    first = next(f.iloc[0] for f in analytics.values() if len(f))  # provenance: every table carries the same
     return write_page(
         "study_report.html.j2", out_dir / REPORT_FILE,
         plan=plan, fmt=fmt, tables=tables, headline=_headline(plan, analytics, inputs.patients),
-        figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, analytics),
+        figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, inputs),
         cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"]),
         snapshot=first["mart_snapshot"], code_version=first["code_version"],

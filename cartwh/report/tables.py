@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cartwh.report import formatting as fmt
+from cartwh.study.blocking import is_blocked
 from cartwh.study.config import Plan
 from cartwh.study.tables import TOTAL
 
@@ -18,6 +19,7 @@ class DisplayRow:
     p: str = ""
     test: str = ""
     style: str = ""  # "heading" | "level" | ""
+    note: str = ""  # printed across the group columns instead of cells: why the row is not estimable
 
 
 @dataclass
@@ -63,6 +65,15 @@ def _notes(rows: pd.DataFrame) -> tuple[list[str], set[str]]:
     return notes, mixed
 
 
+def _not_estimable(first, item: pd.DataFrame) -> str | None:
+    """Why a table row prints no numbers: a check blocked it, or no patient has a value."""
+    if is_blocked(first.get("test_reason")):
+        return first["test_reason"]
+    if first["kind"] not in {"heading", "km_median"} and (item["n"] == 0).all():
+        return f"not estimable: no patient has a value of {first['variable']}"
+    return None
+
+
 def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -> DisplayTable:
     """`rows`: analytics.group_comparisons of one analysis; `group_sizes`: patients per group."""
     rows = rows.sort_values(["row_number", "group_order"], kind="stable")
@@ -75,6 +86,10 @@ def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -
     out = []
     for _, item in rows.groupby("row_number", sort=True):
         first = item.iloc[0]
+        note = _not_estimable(first, item)
+        if note:
+            out.append(DisplayRow(first["label"], note=note))
+            continue
         if first["kind"] == "heading":
             out.append(DisplayRow(first["label"], style="heading"))
             continue

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
+from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
 from cartwh.study.config import Plan
 from cartwh.study.survival import run_follow_up, run_survival
 from cartwh.study.tables import comparison_rows
@@ -104,12 +105,14 @@ def write_analytics(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFra
         raise
 
 
-def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan) -> dict[str, pd.DataFrame]:
+def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan,
+                      blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The plan on the marts, written to `analytics`; what `blocks` blocks holds its reason instead."""
     patients, tte = read_marts(con)
     snapshot, version = mart_snapshot(patients, tte), code_version()
     frames = {
         name: frame.assign(mart_snapshot=snapshot, code_version=version)
-        for name, frame in run_plan(patients, tte, plan).items()
+        for name, frame in apply_blocks(run_plan(patients, tte, plan), plan, blocks).items()
     }
     write_analytics(con, frames)
     return frames

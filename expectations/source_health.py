@@ -1,0 +1,203 @@
+"""Source health: broken exports stop the night loudly, naming the file and the likely cause.
+
+The Great Expectations suites judge values; these checks judge whether a source delivered at
+all. Each finding blocks the statistics, the report and publication (a blocking asset check
+on marts/patients), and the data-quality report leads with them:
+
+- a current file version whose data rows were quarantined above a share (all of them, or
+  more than `max_quarantined_share`): a changed layout or template, not a few typos;
+- a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
+  recognise (every column ignored, every cell empty);
+- a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`): a broken
+  join, filter or reference seed upstream;
+- a site whose patients vanished: after a new version of an export replaced the one that held
+  them, more than `max_vanished_share_per_site` of the site's patients are in no current
+  export (records deleted in the EDC, a changed export filter, a partial export).
+
+Limits are in the seed `dbt_project/seeds/source_health_thresholds.csv`. Findings are kept
+in `quality.source_health` per run. A finding persists while its cause is current (the file
+version, the empty mart): a corrected re-export clears it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cartwh.contract.cytometry import SUMMARY_ROWS
+from cartwh.contract.redcap import project_dictionary
+from cartwh.settings import PROJECT_ROOT
+
+THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
+DDL = """
+CREATE SCHEMA IF NOT EXISTS quality;
+CREATE TABLE IF NOT EXISTS quality.source_health (
+    run_id VARCHAR, checked_at TIMESTAMP, check_name VARCHAR, subject VARCHAR, observed DOUBLE,
+    threshold DOUBLE, message VARCHAR);
+"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients
+    subject: str  # the file, mart or site
+    observed: float | None
+    threshold: float | None
+    message: str  # names the subject and the likely cause
+
+
+def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row["parameter"]: float(row["value"]) for row in csv.DictReader(handle)}
+
+
+def _source_tables() -> dict[str, list[str]]:
+    """The raw tables each source's rows land in (ingestion's SOURCES write these)."""
+    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms],
+            "cytometry_manifest": ["raw.cytometry_samples"],
+            "cytometry_statistics": ["raw.cytometry_population_stats"]}  # fmt: skip
+
+
+def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Current file versions that quarantined a data row or landed nothing, with their counts of
+    data rows landed (distinct source rows in any raw table) and quarantined (rows > 1: row 1
+    holds header notes). Only these can fail, so the large tables are read for them alone."""
+    suspects = con.execute("""
+        SELECT f.load_id, f.source, f.file, f.archive_path,
+               count(DISTINCT q."row") FILTER (WHERE q."row" > 1) AS quarantined,
+               count(DISTINCT q.column_name) FILTER (WHERE q."row" = 1) AS columns_ignored
+        FROM raw.landed_files AS f LEFT JOIN raw.quarantine AS q USING (load_id)
+        WHERE f.superseded_by IS NULL AND (f.rows_quarantined > 0 OR f.rows_loaded = 0)
+        GROUP BY ALL ORDER BY f.file""").df()  # fmt: skip
+    suspects["landed"] = 0
+    for source, tables in _source_tables().items():
+        ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
+        if not ids:
+            continue
+        union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
+        landed = dict(con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1",
+                                  [ids] * len(tables)).fetchall())  # fmt: skip
+        suspects.loc[suspects["source"] == source, "landed"] = suspects["load_id"].map(landed).fillna(0).astype(int)
+    return suspects
+
+
+def _top_reason(con, load_id: int) -> str:
+    row = con.execute("""SELECT reason, column_name, count(*) AS n FROM raw.quarantine WHERE load_id = ? AND "row" > 1
+                         GROUP BY ALL ORDER BY n DESC, reason LIMIT 1""", [load_id]).fetchall()  # fmt: skip
+    if not row:
+        return ""
+    reason, column, n = row[0]
+    return f"; most frequent reason ({n} rows): {reason}" + (f" in column '{column}'" if column else "")
+
+
+def data_records(path: Path) -> int:
+    """Data records of a CSV export as a CSV reader counts them: header, blank lines and
+    FlowJo's summary rows are not data."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        next(rows, None)
+        return sum(1 for r in rows if any(c.strip() for c in r) and r[0].strip() not in SUMMARY_ROWS)
+
+
+def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
+    limit = limits["max_quarantined_share"]
+    findings = []
+    for f in _suspect_files(con).itertuples():
+        rows = f.landed + f.quarantined
+        if f.quarantined and f.quarantined / rows > limit:
+            findings.append(Finding("quarantined_share", f.file, f.quarantined / rows, limit, (
+                f"{f.file}: {f.quarantined} of its {rows} data rows quarantined ({100 * f.quarantined / rows:.0f} %, "
+                f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: the export's layout or "
+                "template changed (a renamed column, another date or number format, another code list); "
+                "fix the export and land it again")))  # fmt: skip
+        elif rows == 0 and Path(f.archive_path).exists() and (records := data_records(Path(f.archive_path))):
+            ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
+            findings.append(Finding("landed_nothing", f.file, 0, None, (
+                f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "
+                "Likely cause: a layout the loader does not recognise (columns renamed or labelled instead of "
+                "raw names, every value empty); compare its header with docs/data-contract.md")))  # fmt: skip
+    return findings
+
+
+# Each mart and the raw tables whose rows it must reflect: the patients' marts exist for every
+# patient the EDC sends, the cytometry marts for every tube. (Optional sources such as labs or
+# follow-up events are left out: a cohort without them legitimately has marts without them.)
+MART_DRIVERS = {
+    "patients": ["raw.redcap_demographics"],
+    "tumor_burden_transitions": ["raw.redcap_demographics"],
+    "hematotox_scores": ["raw.redcap_demographics"],
+    "time_to_event": ["raw.redcap_demographics", "raw.redcap_lymphodepletion_infusion"],
+    "car_t_kinetics": ["raw.cytometry_samples", "raw.cytometry_population_stats"],
+    "car_t_expansion": ["raw.cytometry_samples", "raw.cytometry_population_stats"],
+    "bca_episodes": ["raw.cytometry_samples", "raw.cytometry_population_stats"],
+}
+
+
+def mart_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    def count(table: str) -> int:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+    built = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
+    findings = []
+    for mart, sources in MART_DRIVERS.items():
+        if mart not in built or count(f"marts.{mart}") or not all(count(s) for s in sources):
+            continue
+        findings.append(Finding("empty_mart", f"marts.{mart}", 0, None, (
+            f"marts.{mart} has 0 rows although the raw tables it is built from hold rows ({', '.join(sources)}). "
+            "Likely cause: a join or filter upstream that no longer matches (keys that changed between exports, "
+            "a reference seed, a dbt model); the marts cannot be trusted")))  # fmt: skip
+    return findings
+
+
+VANISHED = """
+    WITH previous AS (  -- the version each current export replaced, and the current ones that replaced none
+        SELECT p.load_id, c.file FROM raw.landed_files AS p JOIN raw.landed_files AS c ON c.load_id = p.superseded_by
+        WHERE p.source = 'redcap' AND c.superseded_by IS NULL
+        UNION ALL
+        SELECT c.load_id, c.file FROM raw.landed_files AS c
+        WHERE c.source = 'redcap' AND c.superseded_by IS NULL
+          AND NOT EXISTS (SELECT 1 FROM raw.landed_files AS p WHERE p.superseded_by = c.load_id)),
+    current AS (
+        SELECT DISTINCT patient_key FROM raw.redcap_demographics
+        WHERE _load_id IN (SELECT load_id FROM raw.landed_files WHERE superseded_by IS NULL)),
+    before AS (
+        SELECT DISTINCT d.site, d.patient_key, v.file
+        FROM raw.redcap_demographics AS d JOIN previous AS v ON v.load_id = d._load_id)
+    SELECT coalesce(site, '(no data access group)') AS site, count(DISTINCT patient_key) AS patients,
+           count(DISTINCT patient_key) FILTER (WHERE gone) AS vanished,
+           string_agg(DISTINCT file, ', ' ORDER BY file) FILTER (WHERE gone) AS files
+    FROM (SELECT *, patient_key NOT IN (SELECT patient_key FROM current) AS gone FROM before) GROUP BY 1 ORDER BY 1
+"""
+
+
+def patient_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
+    limit = limits["max_vanished_share_per_site"]
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
+                       "AND table_name = 'redcap_demographics'").fetchall():  # fmt: skip
+        return []  # no REDCap source ingested yet
+    return [Finding("vanished_patients", f"site {site}", vanished / patients, limit, (
+        f"site {site}: {vanished} of its {patients} patients are in no current export since a new version of {files} "
+        f"replaced the one that held them ({100 * vanished / patients:.0f} %, limit {100 * limit:.0f} %). "
+        "Likely cause: records deleted in the EDC, a changed export filter (report, data access group) "
+        "or a partial export; re-export the full project"))
+        for site, patients, vanished, files in con.execute(VANISHED).fetchall()
+        if patients and vanished / patients > limit]  # fmt: skip
+
+
+def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
+    """Every finding of tonight's warehouse (none: the sources are healthy)."""
+    limits = limits or thresholds()
+    return file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits)
+
+
+def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:
+    con.execute(DDL)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for f in findings:
+        con.execute("INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message])  # fmt: skip
