@@ -150,7 +150,7 @@ def test_a_file_whose_records_do_not_add_up_fails_whole(wh, monkeypatch):
         con.execute("DELETE FROM raw.cytometry_samples WHERE _source_row = 3")
         return tables
 
-    monkeypatch.setitem(ingest.SOURCES, "cytometry_manifest", ingest.Source(source.name, source.folder, losing_load))
+    monkeypatch.setitem(ingest.SOURCES, "cytometry_manifest", ingest.Source(source.name, source.folder, losing_load, source.create_tables))
     name = f"{MANIFESTS}/b.csv"
     wh.write(name, ",".join(MANIFEST_HEADER) + "\n"
              + "A.fcs,R1,peripheral blood,2024-03-16,D7,,P,\nB.fcs,R2,peripheral blood,2024-03-16,D7,,P,\n")  # fmt: skip

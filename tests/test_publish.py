@@ -38,11 +38,11 @@ CREATE TABLE reference.study_parameters AS SELECT 'landmark_months' AS parameter
 CREATE TABLE ops.run_history AS SELECT 'run-1' AS run_id, 'published' AS status;
 INSERT INTO quality.expectation_results VALUES
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'raw_redcap', 'raw.redcap_laboratory', 'batch', 10, 'expect_between',
-     'crp', 'warn', 'plausible CRP', false, 10, 2, NULL),
+     'crp', 'warn', 'plausible CRP', false, 10, 2, NULL, NULL),
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'marts_patients', 'marts.patients', 'table', 1, 'expect_mean_between',
-     'age', 'blocking', 'age in range', true, 1, 0, '11.0625'),
+     'age', 'blocking', 'age in range', true, 1, 0, '11.0625', NULL),
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'marts_patients', 'marts.patients', 'table', 1, 'expect_distinct_in_set',
-     'name', 'warn', 'codes', false, 1, 1, '[''Maria Lopez'']');
+     'name', 'warn', 'codes', false, 1, 1, '[''Maria Lopez'']', NULL);
 INSERT INTO quality.failing_rows VALUES
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'raw_redcap', 'expect_between', 'crp', 'warn', 'plausible CRP', 'p1',
      'redcap/export.csv', 4, '1961-04-03'),

@@ -68,14 +68,16 @@ def test_a_few_quarantined_rows_do_not_block(warehouse, demo_warehouse):
 
 
 def test_a_non_empty_export_that_lands_nothing_blocks(warehouse):
-    # FlowJo wrote the tubes but no statistic (every cell empty): nothing to load, nothing to quarantine
+    # FlowJo wrote the tubes but no statistic (every cell empty): each tube row is quarantined
+    # ("no statistic in the row"), so the file lands nothing and all its data rows are set aside.
     _write(warehouse.landing / "cytometry" / "statistics" / "batch.csv",
            [["Sample", "Leukocytes/Lymphocytes | Count"], ["t1.fcs", ""], ["t2.fcs", ""], ["Mean", ""]])
     warehouse.ingest("cytometry_statistics")
-    assert warehouse.rows("SELECT rows_loaded, rows_quarantined FROM raw.landed_files") == [(0, 0)]
+    assert warehouse.rows("SELECT rows_loaded, rows_quarantined FROM raw.landed_files") == [(0, 2)]
     (finding,) = source_health(warehouse.con, LIMITS)
-    assert finding.check_name == "landed_nothing" and finding.subject == "cytometry/statistics/batch.csv"
-    assert finding.message.startswith("cytometry/statistics/batch.csv: 2 data row(s) in the export, none landed")
+    assert finding.check_name == "quarantined_share" and finding.subject == "cytometry/statistics/batch.csv"
+    assert finding.message.startswith("cytometry/statistics/batch.csv: 2 of its 2 data rows quarantined (100 %")
+    assert "no statistic in the row" in finding.message
 
 
 def test_data_records_count_as_a_csv_reader_does(tmp_path):

@@ -106,9 +106,9 @@ def read_once(path: Path) -> bytes:
 def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
-    source.create_tables(con)
     report = IngestReport(source_name)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
+    source.create_tables(con)
     # The private copies hold identifiers like the landing folder: they live in the archive's
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
