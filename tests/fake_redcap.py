@@ -5,7 +5,8 @@ every request is a POST of form fields with `token` and `content`; `format` (csv
 chooses the answer's shape; a wrong token gets HTTP 403 with REDCap's error text, in JSON when
 JSON was asked for and in REDCap's default XML otherwise; `content=record` honours `fields[n]`,
 `records[n]` and `dateRangeBegin` ("YYYY-MM-DD HH:MM:SS", records created or modified after it).
-The project is REDCapR's longitudinal test project (../shared/real-exports/redcap/longitudinal).
+A project is made from files REDCap wrote: REDCapR's longitudinal test project
+(../shared/real-exports/redcap/longitudinal), or a dictionary and a record export of any project.
 """
 
 from __future__ import annotations
@@ -49,8 +50,29 @@ class Project:
     header: list[str]
     rows: list[dict]
     modified: dict[str, datetime]  # record id -> last change
+    repeating: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     fail_content: str | None = None  # answer HTTP 500 to this content, to test a pull failing midway
+
+    @classmethod
+    def classic(cls, dictionary: Path, data: Path, repeating_forms: tuple[str, ...] = ()) -> "Project":
+        return cls.from_files(dictionary, data, [], [], [], [{"event_name": "", "form_name": f, "custom_form_label": ""}
+                                                          for f in repeating_forms])  # fmt: skip
+
+    @classmethod
+    def from_files(cls, dictionary: Path, data: Path, events, arms, form_events, repeating=()) -> "Project":
+        metadata = [{_UI_TO_API[k]: v for k, v in row.items()} for row in _csv_rows(dictionary)]
+        with open(data, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle))
+        rows = _csv_rows(data)
+        created = datetime(2024, 11, 3, 16, 57, 30)  # long before any pull of the tests
+        record_id = metadata[0]["field_name"]
+        return cls(metadata, events, arms, form_events, header, rows, {row[record_id]: created for row in rows},
+                   list(repeating))  # fmt: skip
+
+    @property
+    def record_id(self) -> str:
+        return self.metadata[0]["field_name"]
 
     @classmethod
     def longitudinal(cls, folder: Path) -> "Project":
@@ -61,22 +83,16 @@ class Project:
         for event in ElementTree.parse(folder / "project.xml").getroot().iter(odm + "StudyEventDef"):
             mapping += [{"arm_num": int(event.get(rc + "ArmNum")), "unique_event_name": event.get(rc + "UniqueEventName"),
                          "form": ref.get(rc + "FormName")} for ref in event.iter(odm + "FormRef")]  # fmt: skip
-        metadata = [{_UI_TO_API[k]: v for k, v in row.items()} for row in _csv_rows(folder / "dictionary.csv")]
-        with open(folder / "data.csv", newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle))
-        rows = _csv_rows(folder / "data.csv")
-        created = datetime(2024, 11, 3, 16, 57, 30)  # the project file's AsOfDateTime
-        return cls(metadata, _csv_rows(folder / "event.csv"), _csv_rows(folder / "arm.csv"), mapping, header, rows,
-                   {row["study_id"]: created for row in rows})  # fmt: skip
+        return cls.from_files(folder / "dictionary.csv", folder / "data.csv", _csv_rows(folder / "event.csv"),
+                              _csv_rows(folder / "arm.csv"), mapping)  # fmt: skip
 
     def change(self, record: str, column: str, value: str, when: datetime) -> None:
-        for row in self.rows:
-            if row["study_id"] == record and row["redcap_event_name"].startswith("enrollment"):
-                row[column] = value
+        """Change the value in the record's first row (its first event, its non-repeating row)."""
+        next(row for row in self.rows if row[self.record_id] == record)[column] = value
         self.modified[record] = when
 
     def delete(self, record: str) -> None:
-        self.rows = [r for r in self.rows if r["study_id"] != record]
+        self.rows = [r for r in self.rows if r[self.record_id] != record]
         del self.modified[record]
 
     def answer(self, form: dict[str, str]) -> tuple[int, str, str]:
@@ -93,10 +109,11 @@ class Project:
         if content == "version":
             return 200, "text/plain", "14.7.3"
         if content == "project":
-            return 200, "application/json", json.dumps({"project_id": 1, "project_title": "REDCapR: longitudinal",
-                                                        "is_longitudinal": 1, "has_repeating_instruments_or_events": 0,
+            return 200, "application/json", json.dumps({"project_id": 1, "is_longitudinal": int(bool(self.events)),
+                                                        "has_repeating_instruments_or_events": int(bool(self.repeating)),
                                                         "surveys_enabled": 0})  # fmt: skip
-        tables = {"metadata": self.metadata, "event": self.events, "arm": self.arms, "formEventMapping": self.form_events}
+        tables = {"metadata": self.metadata, "event": self.events, "arm": self.arms, "formEventMapping": self.form_events,
+                  "repeatingFormsEvents": self.repeating}  # fmt: skip
         if content in tables:
             return 200, "application/json", json.dumps(tables[content])
         if content == "record":
@@ -107,14 +124,15 @@ class Project:
         fields = [v for k, v in sorted(form.items()) if k.startswith("fields[")]
         wanted = {v for k, v in form.items() if k.startswith("records[")}
         begin = datetime.strptime(form["dateRangeBegin"], "%Y-%m-%d %H:%M:%S") if form.get("dateRangeBegin") else None
-        keys = ("study_id", "redcap_event_name")  # REDCap adds the event column to any field list
+        # REDCap adds the event, repeat and group columns to any field list that has the record id.
+        keys = [self.record_id] + [c for c in self.header if c.startswith("redcap_")]
         # A checkbox field asked by name brings all its field___code columns, in dictionary order.
         columns = [c for c in self.header if not fields or c in keys or c.split("___")[0] in fields]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in self.rows:
-            record = row["study_id"]
+            record = row[self.record_id]
             if (wanted and record not in wanted) or (begin and self.modified[record] <= begin):
                 continue
             writer.writerow([row[c] for c in columns])

@@ -164,3 +164,44 @@ def test_token_from_a_file(tmp_path):
     connection = connection_from_environment({"CARTWH_REDCAP_URL": "https://r.example.org/api/",
                                               "CARTWH_REDCAP_TOKEN_FILE": str(tmp_path / "token")})  # fmt: skip
     assert connection.token == TOKEN and TOKEN not in repr(connection) and TOKEN not in str(connection)
+
+
+def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, monkeypatch):
+    """The demo's REDCap export, served by the API and pulled, lands the same raw rows, the same
+    pseudonyms and the same quarantine as the file dropped by hand; an unchanged project pulled
+    again lands nothing new."""
+    from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
+    from cartwh.generate import generate_landing
+    from cartwh.ingest import ingest_source
+    from cartwh.ingest.warehouse import connect
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    dropped = tmp_path / "dropped"
+    generate_landing(dropped)
+    [export] = (dropped / "redcap").glob("*.csv")
+    for cytometry in (dropped / "cytometry").rglob("*.csv"):
+        cytometry.unlink()  # REDCap only
+
+    def ingested(landing: Path, name: str):
+        con = connect(tmp_path / f"{name}.duckdb")
+        report = ingest_source(con, landing, "redcap", tmp_path / f"{name}-archive")
+        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' "
+                                            "AND table_name LIKE 'redcap_%' ORDER BY 1").fetchall()]  # fmt: skip
+        counts = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
+        keys = sorted(con.execute("SELECT DISTINCT patient_key FROM raw.redcap_demographics").fetchall())
+        quarantined = con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
+        return con, report, counts, keys, quarantined
+
+    _, _, dropped_counts, dropped_keys, dropped_quarantine = ingested(dropped, "dropped")
+    project = Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
+    pulled = tmp_path / "pulled"
+    with Server(project) as url:
+        report = pull(Connection(url, TOKEN), "HUVR", pulled, tmp_path / "pulled-archive", now=FIRST)
+        assert report.rows == len(project.rows) > 0
+        con, ingest_report, counts, keys, quarantined = ingested(pulled, "pulled")
+        assert ingest_report.files_loaded == [report.records_file]  # the metadata .json files are not record exports
+        assert (counts, keys, quarantined) == (dropped_counts, dropped_keys, dropped_quarantine)
+        assert dropped_counts["redcap_demographics"] == 24
+        again = pull(Connection(url, TOKEN), "HUVR", pulled, tmp_path / "pulled-archive", now=FIRST + timedelta(days=1))
+        assert (again.records_file, again.metadata_files) == (None, [])
+        assert ingest_source(con, pulled, "redcap", tmp_path / "pulled-archive").files_loaded == []
