@@ -36,7 +36,8 @@ from pathlib import Path
 
 from cartwh.contract.redcap_dictionary import MetadataError, parse_dictionary
 
-TOKEN_VARIABLE, TOKEN_FILE_VARIABLE, URL_VARIABLE = "CARTWH_REDCAP_TOKEN", "CARTWH_REDCAP_TOKEN_FILE", "CARTWH_REDCAP_URL"
+TOKEN_VARIABLE, TOKEN_FILE_VARIABLE = "CARTWH_REDCAP_TOKEN", "CARTWH_REDCAP_TOKEN_FILE"
+URL_VARIABLE = "CARTWH_REDCAP_URL"
 OVERLAP = timedelta(minutes=10)
 TIMEOUT_SECONDS = 600  # per API call: a large project's record export takes minutes, a hung one never ends
 _TOKEN = re.compile(r"[0-9A-Fa-f]{32}")  # what REDCap issues (PyCap checks the length too)
@@ -99,11 +100,16 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
         raise PullError(f"'{site}' is not a site name (letters, digits, - and _)")
     began = now or datetime.now()
     state_file = state_path(archive, site)
-    state = json.loads(state_file.read_text()) if state_file.exists() else None
+    try:
+        state = json.loads(state_file.read_text()) if state_file.exists() else None
+        since = datetime.strptime(state["began"], _REDCAP_TIME) - OVERLAP if state else None
+        previous_ids = set(state["record_ids"]) if state else set()
+    except (ValueError, KeyError, TypeError):
+        raise PullError(f"the pull state {state_file} cannot be read: move it away to pull site {site} afresh "
+                        f"(every record, and no deletion report this once)") from None
     if state is not None and state.get("url") != connection.url:
         raise PullError(f"site {site} was last pulled from {state.get('url')}, not {connection.url}: "
                         f"move {state_file} away to start this site afresh")  # fmt: skip
-    since = datetime.strptime(state["began"], _REDCAP_TIME) - OVERLAP if state else None
     exported = _export(connection, since)
     folder = Path(landing) / "redcap" / site
     report = PullReport(site, first=state is None)
@@ -115,7 +121,7 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
         _write(folder / name, exported.records_csv)
         report.records_file, report.rows = f"redcap/{site}/{name}", len(exported.rows)
         report.records_changed = len({row[exported.record_id] for row in exported.rows})
-    deleted = sorted(set(state["record_ids"]) - set(exported.all_ids)) if state else []
+    deleted = sorted(previous_ids - set(exported.all_ids))
     if deleted:
         content = json.dumps({"deleted_since": state["began"], "found_at": f"{began:{_REDCAP_TIME}}",
                               "record_ids": deleted}, indent=1).encode()  # fmt: skip
@@ -163,7 +169,8 @@ def _export(connection: Connection, since: datetime | None) -> _Export:
         raise PullError(_refusal(error)) from None
     except MetadataError as error:
         raise PullError(f"the project's data dictionary cannot be used: {error}") from None
-    rows, all_ids = _records(records_csv, record_id), list(dict.fromkeys(r[record_id] for r in _records(ids_csv, record_id)))
+    rows = _records(records_csv, record_id)
+    all_ids = list(dict.fromkeys(r[record_id] for r in _records(ids_csv, record_id)))  # one row per event
     return _Export({n: json.dumps(v, indent=1).encode() for n, v in files.items()}, record_id,
                    records_csv.encode("utf-8"), rows, all_ids)  # fmt: skip
 

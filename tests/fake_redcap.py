@@ -81,8 +81,9 @@ class Project:
         odm, rc = "{http://www.cdisc.org/ns/odm/v1.3}", "{https://projectredcap.org}"
         mapping = []
         for event in ElementTree.parse(folder / "project.xml").getroot().iter(odm + "StudyEventDef"):
-            mapping += [{"arm_num": int(event.get(rc + "ArmNum")), "unique_event_name": event.get(rc + "UniqueEventName"),
-                         "form": ref.get(rc + "FormName")} for ref in event.iter(odm + "FormRef")]  # fmt: skip
+            arm, name = int(event.get(rc + "ArmNum")), event.get(rc + "UniqueEventName")
+            mapping += [{"arm_num": arm, "unique_event_name": name, "form": ref.get(rc + "FormName")}
+                        for ref in event.iter(odm + "FormRef")]  # fmt: skip
         return cls.from_files(folder / "dictionary.csv", folder / "data.csv", _csv_rows(folder / "event.csv"),
                               _csv_rows(folder / "arm.csv"), mapping)  # fmt: skip
 
@@ -102,18 +103,19 @@ class Project:
         if form.get("token") != TOKEN:
             if fmt == "json":
                 return 403, "application/json", json.dumps({"error": NO_RIGHTS})
-            return 403, "text/xml", f'<?xml version="1.0" encoding="UTF-8" ?>\n<hash>\n  <error>{NO_RIGHTS}</error>\n</hash>'
+            xml = f'<?xml version="1.0" encoding="UTF-8" ?>\n<hash>\n  <error>{NO_RIGHTS}</error>\n</hash>'
+            return 403, "text/xml", xml
         content = form.get("content")
         if content == self.fail_content:
             return 500, "text/plain", "Internal Server Error"
         if content == "version":
             return 200, "text/plain", "14.7.3"
         if content == "project":
-            return 200, "application/json", json.dumps({"project_id": 1, "is_longitudinal": int(bool(self.events)),
-                                                        "has_repeating_instruments_or_events": int(bool(self.repeating)),
-                                                        "surveys_enabled": 0})  # fmt: skip
-        tables = {"metadata": self.metadata, "event": self.events, "arm": self.arms, "formEventMapping": self.form_events,
-                  "repeatingFormsEvents": self.repeating}  # fmt: skip
+            info = {"project_id": 1, "is_longitudinal": int(bool(self.events)),
+                    "has_repeating_instruments_or_events": int(bool(self.repeating)), "surveys_enabled": 0}
+            return 200, "application/json", json.dumps(info)
+        tables = {"metadata": self.metadata, "event": self.events, "arm": self.arms,
+                  "formEventMapping": self.form_events, "repeatingFormsEvents": self.repeating}
         if content in tables:
             return 200, "application/json", json.dumps(tables[content])
         if content == "record":

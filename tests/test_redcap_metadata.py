@@ -17,7 +17,8 @@ import pytest
 
 from cartwh.contract.redcap import DataDictionary, ExportLayout
 from cartwh.contract.redcap_dictionary import MetadataError, parse_choice_list, parse_dictionary
-from cartwh.contract.redcap_project import parse_arms, parse_events, parse_form_events, parse_repeating, read_project_xml
+from cartwh.contract.redcap_project import (parse_arms, parse_events, parse_form_events, parse_repeating,
+                                            read_project_xml)
 from cartwh.contract.redcap_types import VALIDATION_RULES, checkbox_export_code, value_rule
 
 EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports" / "redcap"
@@ -106,8 +107,8 @@ def test_validation_types_project_maps_every_type():
     assert types["v_integer"] == "BIGINT"
     assert {types[n] for n in types if n.startswith("v_number")} == {"DOUBLE"}
     # Every validation type the project uses is one cartwh knows (none falls back to plain text).
-    validations = {r["Text Validation Type OR Show Slider Number"] for r in _csv(EXPORTS / "validation-types-1" / "dictionary.csv")
-                   if r["Field Type"] == "text"} - {""}  # fmt: skip
+    rows = _csv(EXPORTS / "validation-types-1" / "dictionary.csv")
+    validations = {r["Text Validation Type OR Show Slider Number"] for r in rows if r["Field Type"] == "text"} - {""}
     assert validations <= set(VALIDATION_RULES)
     # calc, slider and sql keep no "choices": their column holds a formula, labels or a query.
     assert [dictionary.field(n).choices for n in ("f_calculated", "f_slider", "f_sql")] == [(), (), ()]
@@ -153,7 +154,8 @@ def test_checkbox_codes_as_redcap_writes_them_in_column_names(code, column):
 
 # --- bad or unusual dictionaries -----------------------------------------------------------------
 
-HEADER = '"Variable / Field Name","Form Name","Section Header","Field Type","Field Label","Choices, Calculations, OR Slider Labels"\n'
+HEADER = ('"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+          '"Choices, Calculations, OR Slider Labels"\n')
 
 
 def _parse(text: str, name="site_a/dictionary.csv"):
@@ -161,8 +163,8 @@ def _parse(text: str, name="site_a/dictionary.csv"):
 
 
 def test_bom_and_trailing_blank_lines_are_tolerated():
-    d = parse_dictionary(("\ufeff" + HEADER + "pid,enrol,,text,ID,\nsymptoms,enrol,,checkbox,S,\"A, Fever | B, Rash\"\n\n,,,,,\n\n").encode(),
-                         "d.csv")  # fmt: skip
+    text = "\ufeff" + HEADER + 'pid,enrol,,text,ID,\nsymptoms,enrol,,checkbox,S,"A, Fever | B, Rash"\n\n,,,,,\n\n'
+    d = parse_dictionary(text.encode(), "d.csv")
     assert [f.name for f in d.fields] == ["pid", "symptoms"]
     assert d.record_export_columns() == ["pid", "symptoms___a", "symptoms___b", "enrol_complete"]
 
@@ -176,7 +178,8 @@ def test_no_field_column_fails_naming_file_and_header_row():
 def test_duplicate_field_name_fails_with_row_and_column():
     with pytest.raises(MetadataError) as error:
         _parse(HEADER + "pid,enrol,,text,ID,\nage,enrol,,text,Age,\nage,visit,,text,Age,\n")
-    assert (error.value.file, error.value.row, error.value.column) == ("site_a/dictionary.csv", 4, "Variable / Field Name")
+    where = (error.value.file, error.value.row, error.value.column)
+    assert where == ("site_a/dictionary.csv", 4, "Variable / Field Name")
     assert "defined twice (first in row 3)" in str(error.value)
 
 
@@ -233,13 +236,15 @@ def test_longitudinal_form_event_mapping_covers_every_row_of_the_data():
 
 
 def test_form_event_mapping_and_repeating_setup_from_the_api_json():
-    mapping = parse_form_events(json.dumps([{"arm_num": 1, "unique_event_name": "day_28_arm_1", "form": "marrow"},
-                                            {"arm_num": "1", "unique_event_name": "m3_arm_1", "form": "marrow"}]).encode(),
-                                "fem.json", json_text=True)  # fmt: skip
-    assert [(m.arm, m.unique_event_name, m.form) for m in mapping] == [(1, "day_28_arm_1", "marrow"), (1, "m3_arm_1", "marrow")]
-    repeating = parse_repeating(b"event_name,form_name,custom_form_label\nvisit_arm_1,,\nbaseline_arm_1,labs,[lab_date]\n",
-                                "repeating.csv")  # fmt: skip
-    assert [(r.event, r.form, r.custom_label) for r in repeating] == [("visit_arm_1", "", ""), ("baseline_arm_1", "labs", "[lab_date]")]
+    entries = [{"arm_num": 1, "unique_event_name": "day_28_arm_1", "form": "marrow"},
+               {"arm_num": "1", "unique_event_name": "m3_arm_1", "form": "marrow"}]  # REDCap writes either
+    mapping = parse_form_events(json.dumps(entries).encode(), "fem.json", json_text=True)
+    assert [(m.arm, m.unique_event_name, m.form) for m in mapping] == [(1, "day_28_arm_1", "marrow"),
+                                                                        (1, "m3_arm_1", "marrow")]  # fmt: skip
+    text = b"event_name,form_name,custom_form_label\nvisit_arm_1,,\nbaseline_arm_1,labs,[lab_date]\n"
+    repeating = parse_repeating(text, "repeating.csv")
+    expected = [("visit_arm_1", "", ""), ("baseline_arm_1", "labs", "[lab_date]")]  # a repeating event, a form
+    assert [(r.event, r.form, r.custom_label) for r in repeating] == expected
 
 
 def test_repeating_instruments_project(tmp_path):
@@ -261,4 +266,11 @@ def test_project_xml_reader_never_reads_the_clinical_data(tmp_path):
 def test_event_export_missing_a_column_fails_with_file_row_and_column():
     with pytest.raises(MetadataError) as error:
         parse_events(b"event_name,arm_num\nBaseline,1\n", "site_a/events.csv")
-    assert str(error.value) == "site_a/events.csv (row 1, column 'unique_event_name'): required column missing: unique_event_name"
+    assert str(error.value) == ("site_a/events.csv (row 1, column 'unique_event_name'): "
+                                "required column missing: unique_event_name")
+
+
+def test_json_entry_missing_a_key_fails_with_its_entry_number():
+    with pytest.raises(MetadataError) as error:
+        parse_arms(b'[{"arm_num": 1, "name": "A"}, {"arm_num": 2}]', "site_a/arms.json", json_text=True)
+    assert (error.value.row, error.value.column) == (2, "name")

@@ -57,7 +57,8 @@ def test_first_pull_lands_every_record_and_the_metadata(api, folders):
     # The landed records are REDCap's export byte for byte in content: header and every row of data.csv.
     assert _table(landing / report.records_file) == _table(EXPORTS / "data.csv")
     # The landed dictionary reads as the project's own download does.
-    assert DataDictionary.read(landing / "redcap/SITE_A/dictionary.json") == DataDictionary.read(EXPORTS / "dictionary.csv")
+    landed = DataDictionary.read(landing / "redcap/SITE_A/dictionary.json")
+    assert landed == DataDictionary.read(EXPORTS / "dictionary.csv")
     assert len(json.loads((landing / "redcap/SITE_A/events.json").read_text())) == 12
     assert len(json.loads((landing / "redcap/SITE_A/form_event_mapping.json").read_text())) == 25
     # Raw codes, flat, all of it, asked with REDCap's own parameter names.
@@ -111,7 +112,8 @@ def test_a_bad_token_writes_nothing_and_says_so_without_the_token(api, folders, 
     _, url = api
     landing, archive = folders
     wrong = "FEDCBA9876543210FEDCBA9876543210"
-    with pytest.raises(PullError, match=r"REDCap refused the API token \(HTTP 403 Forbidden: You do not have permissions to use the API\)"):
+    refused = r"REDCap refused the API token \(HTTP 403 Forbidden: You do not have permissions to use the API\)"
+    with pytest.raises(PullError, match=refused):
         pull(Connection(url, wrong), "SITE_A", landing, archive, now=FIRST)
     monkeypatch.setenv("CARTWH_REDCAP_URL", url)
     monkeypatch.setenv("CARTWH_REDCAP_TOKEN", wrong)
@@ -185,8 +187,9 @@ def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, mo
     def ingested(landing: Path, name: str):
         con = connect(tmp_path / f"{name}.duckdb")
         report = ingest_source(con, landing, "redcap", tmp_path / f"{name}-archive")
-        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' "
-                                            "AND table_name LIKE 'redcap_%' ORDER BY 1").fetchall()]  # fmt: skip
+        query = ("SELECT table_name FROM information_schema.tables "
+                 "WHERE table_schema = 'raw' AND table_name LIKE 'redcap_%' ORDER BY 1")
+        tables = [t for (t,) in con.execute(query).fetchall()]
         counts = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
         keys = sorted(con.execute("SELECT DISTINCT patient_key FROM raw.redcap_demographics").fetchall())
         quarantined = con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
@@ -205,3 +208,13 @@ def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, mo
         again = pull(Connection(url, TOKEN), "HUVR", pulled, tmp_path / "pulled-archive", now=FIRST + timedelta(days=1))
         assert (again.records_file, again.metadata_files) == (None, [])
         assert ingest_source(con, pulled, "redcap", tmp_path / "pulled-archive").files_loaded == []
+
+
+def test_an_unreadable_pull_state_stops_the_pull_before_anything_is_written(api, folders):
+    _, url = api
+    landing, archive = folders
+    state_path(archive, "SITE_A").parent.mkdir(parents=True)
+    state_path(archive, "SITE_A").write_text('{"url": "')  # cut short, as by a full disk
+    with pytest.raises(PullError, match="cannot be read: move it away to pull site SITE_A afresh"):
+        pull(Connection(url, TOKEN), "SITE_A", landing, archive, now=FIRST)
+    assert _files(landing) == []

@@ -89,7 +89,8 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
         if field_type in NO_DATA_FIELD_TYPES:
             continue
         try:
-            choices = parse_choice_list(cell("select_choices_or_calculations")) if field_type in CHOICE_FIELD_TYPES else ()
+            choice_text = cell("select_choices_or_calculations")
+            choices = parse_choice_list(choice_text) if field_type in CHOICE_FIELD_TYPES else ()
         except ValueError as error:
             raise fail("select_choices_or_calculations", f"choices of '{field_name}' do not parse: {error}") from None
         field = Field(

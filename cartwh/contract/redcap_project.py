@@ -111,8 +111,10 @@ class ProjectSetup:
 # --- the API's exports ---------------------------------------------------------------------------
 
 
-def api_table(content: bytes, name: str, required: tuple[str, ...], json_text: bool) -> list[tuple[int, dict]]:
-    """(row number, row) of an API export as CSV (header = row 1) or JSON (entry number)."""
+def api_table(content: bytes, name: str, required: tuple[str, ...], json_text: bool,
+              may_be_empty: tuple[str, ...] = ()) -> list[tuple[int, dict]]:  # fmt: skip
+    """(row number, row) of an API export as CSV (header = row 1) or JSON (entry number); every
+    `required` column is there and filled, but those that `may_be_empty`."""
     text = content.decode("utf-8-sig")
     if json_text:
         try:
@@ -135,7 +137,9 @@ def api_table(content: bytes, name: str, required: tuple[str, ...], json_text: b
         rows = [(n, dict(zip(header, r))) for n, r in enumerate(lines[1:], start=2)]
     for number, row in rows:
         for column in required:
-            if str(row.get(column) or "").strip() == "" and column != "form_name":
+            if column not in row:
+                raise MetadataError(name, f"required key missing: {column}", row=number, column=column)
+            if column not in may_be_empty and str(row[column] if row[column] is not None else "").strip() == "":
                 raise MetadataError(name, "empty value", row=number, column=column)
     return [(n, {k: str(v if v is not None else "").strip() for k, v in row.items()}) for n, row in rows]
 
@@ -174,8 +178,9 @@ def parse_form_events(content: bytes, name: str, json_text: bool = False) -> tup
 
 
 def parse_repeating(content: bytes, name: str, json_text: bool = False) -> tuple[Repeating, ...]:
-    return tuple(Repeating(r.get("event_name", ""), r.get("form_name", ""), r.get("custom_form_label", ""))
-                 for _, r in api_table(content, name, ("form_name",), json_text))  # fmt: skip
+    # An empty form_name is a whole repeating event; an empty event_name, a classic project.
+    rows = api_table(content, name, ("event_name", "form_name"), json_text, may_be_empty=("event_name", "form_name"))
+    return tuple(Repeating(r["event_name"], r["form_name"], r.get("custom_form_label", "")) for _, r in rows)
 
 
 # --- project.xml (CDISC ODM) ---------------------------------------------------------------------
