@@ -3,7 +3,8 @@
 The dictionary is the real REDCap CSV format; the project ships the one for its "CAR-T
 monitoring" project (`redcap_data_dictionary.csv`). Ingestion derives everything about a
 record export from it: which form a column belongs to, its SQL type, its choices, its
-validation range, and whether it identifies a patient.
+validation range, and whether it identifies a patient. `DataDictionary.read` also reads any
+other project's dictionary, as the UI or the API writes it (cartwh.contract.redcap_dictionary).
 """
 
 from __future__ import annotations
