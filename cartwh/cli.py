@@ -67,6 +67,25 @@ def _ingest(args) -> int:
     return 1 if failed else 0
 
 
+def _pull(args) -> int:
+    from cartwh.redcap_pull import PullError, connection_from_environment, pull
+
+    try:
+        report = pull(connection_from_environment(), args.site, settings.landing_dir(), settings.archive_dir())
+    except PullError as error:
+        print(f"cartwh pull: {error}. Nothing was written.", file=sys.stderr)
+        return 1
+    kind = "first pull: every record" if report.first else "records created or changed since the last pull"
+    print(f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
+          + (f" in {report.records_file}" if report.records_file else ""))  # fmt: skip
+    for name in report.metadata_files:
+        print(f"{report.site}: {name} written (new or changed)")
+    if report.records_deleted:
+        print(f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
+              f"(listed in redcap/{report.site}/deleted_records_*.json)")  # fmt: skip
+    return 0
+
+
 def _sql(args) -> int:
     from cartwh.sql import OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory, interactive, run_sql
 
@@ -196,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the main job (generates the demo cohort if nothing has landed)",
                               description="Materialize every asset of the main job in-process.")  # fmt: skip
     run.set_defaults(handler=_run)
+
+    pull = commands.add_parser("pull", help="export a site's REDCap project through the API into the landing folder",
+                               description="Export metadata and the records changed since the last pull (all on the "
+                                           "first) through REDCap's API, into landing/redcap/<site>/. The API address is "
+                                           "read from CARTWH_REDCAP_URL, the token from CARTWH_REDCAP_TOKEN or the file "
+                                           "named by CARTWH_REDCAP_TOKEN_FILE.")  # fmt: skip
+    pull.add_argument("--site", required=True, help="the site whose project this is: its folder landing/redcap/<site>/")
+    pull.set_defaults(handler=_pull)
 
     sql = commands.add_parser("sql", help="read-only SQL on the published warehouse (interactive without a query)",
                               description="Run queries on the published warehouse; statements that write are refused.")  # fmt: skip

@@ -3,15 +3,17 @@
 The dictionary is the real REDCap CSV format; the project ships the one for its "CAR-T
 monitoring" project (`redcap_data_dictionary.csv`). Ingestion derives everything about a
 record export from it: which form a column belongs to, its SQL type, its choices, its
-validation range, and whether it identifies a patient.
+validation range, and whether it identifies a patient. `DataDictionary.read` also reads any
+other project's dictionary, as the UI or the API writes it (cartwh.contract.redcap_dictionary).
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from cartwh.contract.redcap_types import ValueRule, checkbox_export_code, value_rule
 
 DICTIONARY_PATH = Path(__file__).with_name("redcap_data_dictionary.csv")
 
@@ -20,15 +22,6 @@ REPEAT_INSTRUMENT = "redcap_repeat_instrument"
 REPEAT_INSTANCE = "redcap_repeat_instance"
 DATA_ACCESS_GROUP = "redcap_data_access_group"
 EXPORT_META_COLUMNS = (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP)
-
-# REDCap exports dates as ISO text whatever the entry format.
-_DATE_VALIDATIONS = {"date_ymd", "date_mdy", "date_dmy"}
-_DATETIME_VALIDATIONS = {"datetime_ymd", "datetime_mdy", "datetime_dmy",
-                         "datetime_seconds_ymd", "datetime_seconds_mdy", "datetime_seconds_dmy"}
-_INTEGER_VALIDATIONS = {"integer"}
-_NUMBER_VALIDATIONS = {"number", "number_1dp", "number_2dp", "number_3dp", "number_4dp"}
-_NO_DATA_FIELD_TYPES = {"descriptive"}
-
 
 @dataclass(frozen=True)
 class Field:
@@ -48,29 +41,22 @@ class Field:
 
     @property
     def is_dated(self) -> bool:
-        return self.validation in _DATE_VALIDATIONS | _DATETIME_VALIDATIONS
+        return self.sql_type in ("DATE", "TIMESTAMP")
+
+    @property
+    def value_rule(self) -> ValueRule:
+        return value_rule(self.field_type, self.validation)
 
     @property
     def sql_type(self) -> str:
-        if self.field_type in ("yesno", "truefalse"):
-            return "BOOLEAN"
-        if self.field_type == "calc":
-            return "DOUBLE"
-        if self.validation in _DATE_VALIDATIONS:
-            return "DATE"
-        if self.validation in _DATETIME_VALIDATIONS:
-            return "TIMESTAMP"
-        if self.validation in _INTEGER_VALIDATIONS:
-            return "BIGINT"
-        if self.validation in _NUMBER_VALIDATIONS:
-            return "DOUBLE"
-        return "VARCHAR"
+        return self.value_rule.sql_type
 
     @property
     def export_columns(self) -> tuple[str, ...]:
-        """Columns this field occupies in a flat record export (checkboxes fan out)."""
+        """Columns this field occupies in a flat record export (checkboxes fan out, one column per
+        code, written as REDCap formats codes in column names)."""
         if self.field_type == "checkbox":
-            return tuple(f"{self.name}___{code}" for code, _ in self.choices)
+            return tuple(f"{self.name}___{checkbox_export_code(code)}" for code, _ in self.choices)
         return (self.name,)
 
     @property
@@ -87,8 +73,15 @@ def parse_choices(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(choices)
 
 
-def _number(text: str) -> float | None:
-    return float(text) if text and text.strip() else None
+@dataclass(frozen=True)
+class ExportLayout:
+    """The project settings that decide which columns a flat record export has besides the
+    fields (they are not in the dictionary: cartwh.contract.redcap_project reads them)."""
+
+    longitudinal: bool = False  # redcap_event_name
+    repeating: bool = False  # redcap_repeat_instrument, redcap_repeat_instance
+    data_access_groups: bool = False  # redcap_data_access_group (exportDataAccessGroups)
+    survey_forms: tuple[str, ...] = ()  # redcap_survey_identifier and <form>_timestamp (exportSurveyFields)
 
 
 @dataclass(frozen=True)
@@ -97,33 +90,11 @@ class DataDictionary:
 
     @classmethod
     def read(cls, path: Path = DICTIONARY_PATH) -> "DataDictionary":
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-        header, body = rows[0], rows[1:]
-        col = {name: i for i, name in enumerate(header)}
-        fields = []
-        for row in body:
-            get = lambda name: row[col[name]].strip() if col.get(name) is not None else ""  # noqa: E731
-            if get("Field Type") in _NO_DATA_FIELD_TYPES:
-                continue
-            validation = get("Text Validation Type OR Show Slider Number")
-            dated = validation in _DATE_VALIDATIONS | _DATETIME_VALIDATIONS
-            fields.append(
-                Field(
-                    name=get("Variable / Field Name"),
-                    form=get("Form Name"),
-                    field_type=get("Field Type"),
-                    label=get("Field Label"),
-                    choices=parse_choices(get("Choices, Calculations, OR Slider Labels")),
-                    validation=validation,
-                    minimum=None if dated else _number(get("Text Validation Min")),
-                    maximum=None if dated else _number(get("Text Validation Max")),
-                    identifier=get("Identifier?").lower() == "y",
-                    date_min=get("Text Validation Min") if dated else "",
-                    date_max=get("Text Validation Max") if dated else "",
-                )
-            )
-        return cls(tuple(fields))
+        """A dictionary as REDCap writes it: the UI's CSV download, or the API's metadata as CSV or
+        JSON (cartwh.contract.redcap_dictionary; errors name the file, row and column)."""
+        from cartwh.contract.redcap_dictionary import read_dictionary
+
+        return read_dictionary(Path(path))
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -135,11 +106,33 @@ class DataDictionary:
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
+    @property
+    def record_id_field(self) -> str:
+        """REDCap's record identifier is the dictionary's first field, whatever its name."""
+        return self.fields[0].name
+
     def export_header(self) -> list[str]:
-        """The column order of REDCap's flat CSV record export for this project."""
+        """The columns the loader expects of the shipped project's flat record export (its four
+        meta columns always; for any project, REDCap's own layout is `record_export_columns`)."""
         header = list(EXPORT_META_COLUMNS)
         for form in self.forms:
             header += [c for f in self.form_fields(form) for c in f.export_columns]
+            header.append(f"{form}_complete")
+        return header
+
+    def record_export_columns(self, layout: ExportLayout = ExportLayout()) -> list[str]:
+        """The header REDCap writes for a flat, raw record export of all fields of this project:
+        the record id, then the event, repeat and group columns its settings add, then each form
+        in dictionary order: its survey timestamp, its fields' columns, `<form>_complete`."""
+        record_id = self.record_id_field
+        header = [record_id]
+        header += ["redcap_event_name"] if layout.longitudinal else []
+        header += ["redcap_repeat_instrument", "redcap_repeat_instance"] if layout.repeating else []
+        header += ["redcap_data_access_group"] if layout.data_access_groups else []
+        header += ["redcap_survey_identifier"] if layout.survey_forms else []
+        for form in self.forms:
+            header += [f"{form}_timestamp"] if form in layout.survey_forms else []
+            header += [c for f in self.fields if f.form == form and f.name != record_id for c in f.export_columns]
             header.append(f"{form}_complete")
         return header
 

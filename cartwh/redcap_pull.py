@@ -1,0 +1,228 @@
+"""`cartwh pull`: bring a site's REDCap project into the landing folder through REDCap's API (PyCap).
+
+A pull exports the project's metadata (data dictionary; for a longitudinal project its arms,
+events and instrument-event mapping; its repeating instruments and events) and its records as a
+flat CSV of raw codes, and writes them into landing/redcap/<site>/ in the shapes a data manager
+would drop there, so ledger, archive, supersession and quarantine treat them as dropped files:
+
+  <site>_records_<YYYYMMDDTHHMMSS>.csv   the records created or changed since the last pull (all on the first)
+  dictionary.json, arms.json, events.json, form_event_mapping.json, repeating_forms_events.json
+                                        the API's JSON answers, replaced (a new version) when they change
+  deleted_records_<YYYYMMDDTHHMMSS>.json record ids that were in the project at the last pull and are gone
+
+Incremental: REDCap's `dateRangeBegin` returns the records created or modified after a time (the
+server's clock). The pull asks from the start of the previous successful pull less `OVERLAP`
+(clocks differ; a record saved while the previous pull ran must not fall between two pulls), so a
+record may come twice, never not at all. Deleted records are found by comparing the full list of
+record ids with the previous pull's (no logging rights needed). The state (that start time and the
+ids) is a small JSON file in the archive area, replaced only after every file was written.
+
+Everything is fetched before anything is written: a refused token, an unreachable server or a
+dictionary that does not parse leaves the landing folder and the state as they were. Files are
+written atomically (a hidden temporary name, then renamed), so ingestion never sees half a file.
+The token is never printed, logged or written; errors name the variable it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cartwh.contract.redcap_dictionary import MetadataError, parse_dictionary
+
+TOKEN_VARIABLE, TOKEN_FILE_VARIABLE = "CARTWH_REDCAP_TOKEN", "CARTWH_REDCAP_TOKEN_FILE"
+URL_VARIABLE = "CARTWH_REDCAP_URL"
+OVERLAP = timedelta(minutes=10)
+TIMEOUT_SECONDS = 600  # per API call: a large project's record export takes minutes, a hung one never ends
+_TOKEN = re.compile(r"[0-9A-Fa-f]{32}")  # what REDCap issues (PyCap checks the length too)
+_SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_STAMP = "%Y%m%dT%H%M%S"
+_REDCAP_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+class PullError(Exception):
+    """A pull that could not be done; nothing was written. The message never holds the token."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    url: str
+    token: str = field(repr=False)  # kept out of repr, tracebacks' locals aside
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass
+class PullReport:
+    site: str
+    first: bool
+    records_file: str | None = None  # landed name, None when no record changed
+    rows: int = 0
+    records_changed: int = 0
+    records_deleted: int = 0
+    metadata_files: list[str] = field(default_factory=list)  # written because new or changed
+
+
+def connection_from_environment(environ=os.environ) -> Connection:
+    url = environ.get(URL_VARIABLE, "").strip()
+    if not url:
+        raise PullError(f"{URL_VARIABLE} is not set: the REDCap API address, e.g. https://redcap.example.org/api/")
+    if not url.endswith("/api/"):
+        raise PullError(f"{URL_VARIABLE} must be the API address, ending in /api/ (it is {url})")
+    if environ.get(TOKEN_VARIABLE):
+        token, origin = environ[TOKEN_VARIABLE].strip(), TOKEN_VARIABLE
+    elif environ.get(TOKEN_FILE_VARIABLE):
+        origin = TOKEN_FILE_VARIABLE
+        try:
+            token = Path(environ[TOKEN_FILE_VARIABLE]).expanduser().read_text().strip()
+        except OSError as error:
+            raise PullError(f"the token file named by {TOKEN_FILE_VARIABLE} cannot be read: {error.strerror}") from None
+    else:
+        raise PullError(f"no API token: set {TOKEN_VARIABLE}, or {TOKEN_FILE_VARIABLE} to a file holding it")
+    if not _TOKEN.fullmatch(token):
+        raise PullError(f"the token from {origin} is not a REDCap API token (32 hexadecimal characters)")
+    return Connection(url, token)
+
+
+def state_path(archive: Path, site: str) -> Path:
+    return Path(archive) / "redcap_pull" / f"{site}.json"
+
+
+def pull(connection: Connection, site: str, landing: Path, archive: Path, now: datetime | None = None) -> PullReport:
+    if not _SITE.fullmatch(site):
+        raise PullError(f"'{site}' is not a site name (letters, digits, - and _)")
+    began = now or datetime.now()
+    state_file = state_path(archive, site)
+    try:
+        state = json.loads(state_file.read_text()) if state_file.exists() else None
+        since = datetime.strptime(state["began"], _REDCAP_TIME) - OVERLAP if state else None
+        previous_ids = set(state["record_ids"]) if state else set()
+    except (ValueError, KeyError, TypeError):
+        raise PullError(f"the pull state {state_file} cannot be read: move it away to pull site {site} afresh "
+                        f"(every record, and no deletion report this once)") from None
+    if state is not None and state.get("url") != connection.url:
+        raise PullError(f"site {site} was last pulled from {state.get('url')}, not {connection.url}: "
+                        f"move {state_file} away to start this site afresh")  # fmt: skip
+    exported = _export(connection, since)
+    folder = Path(landing) / "redcap" / site
+    report = PullReport(site, first=state is None)
+    for name, content in exported.metadata.items():
+        if _write_if_changed(folder / name, content):
+            report.metadata_files.append(f"redcap/{site}/{name}")
+    if exported.rows:
+        name = f"{site}_records_{began:{_STAMP}}.csv"
+        _write(folder / name, exported.records_csv)
+        report.records_file, report.rows = f"redcap/{site}/{name}", len(exported.rows)
+        report.records_changed = len({row[exported.record_id] for row in exported.rows})
+    deleted = sorted(previous_ids - set(exported.all_ids))
+    if deleted:
+        content = json.dumps({"deleted_since": state["began"], "found_at": f"{began:{_REDCAP_TIME}}",
+                              "record_ids": deleted}, indent=1).encode()  # fmt: skip
+        _write(folder / f"deleted_records_{began:{_STAMP}}.json", content)
+        report.records_deleted = len(deleted)
+    # Advanced last: a pull that failed on the way asks for the same records again next time.
+    new_state = {"url": connection.url, "began": f"{began:{_REDCAP_TIME}}", "record_ids": sorted(exported.all_ids)}
+    _write(state_file, json.dumps(new_state, indent=1).encode())
+    return report
+
+
+@dataclass
+class _Export:
+    metadata: dict[str, bytes]
+    record_id: str
+    records_csv: bytes
+    rows: list[dict]
+    all_ids: list[str]
+
+
+def _export(connection: Connection, since: datetime | None) -> _Export:
+    from redcap import Project, RedcapError  # PyCap; imported here so that `cartwh` starts fast
+
+    # PyCap returns whatever body came with an HTTP error (a proxy's "Internal Server Error" would
+    # read as a record export with no records, i.e. every record deleted): refuse those answers.
+    project = Project(connection.url, connection.token, timeout=TIMEOUT_SECONDS,
+                      hooks={"response": lambda response, *args, **kwargs: _refuse_http_error(response, RedcapError)})
+    try:
+        metadata = project.export_metadata(format_type="json")
+        dictionary = parse_dictionary(json.dumps(metadata).encode(), "the project's metadata (API)", json_text=True)
+        info = project.export_project_info(format_type="json")
+        files = {"dictionary.json": metadata}
+        if str(info.get("is_longitudinal")) == "1":
+            files["arms.json"] = project.export_arms(format_type="json")
+            files["events.json"] = project.export_events(format_type="json")
+            files["form_event_mapping.json"] = project.export_instrument_event_mappings(format_type="json")
+        if str(info.get("has_repeating_instruments_or_events")) == "1":
+            files["repeating_forms_events.json"] = project.export_repeating_instruments_events(format_type="json")
+        record_id = dictionary.record_id_field
+        ids_csv = project.export_records(format_type="csv", fields=[record_id])
+        records_csv = project.export_records(format_type="csv", raw_or_label="raw", raw_or_label_headers="raw",
+                                             export_survey_fields=True, export_data_access_groups=True,
+                                             date_begin=since)  # fmt: skip
+    except RedcapError as error:
+        raise PullError(_refusal(error)) from None
+    except MetadataError as error:
+        raise PullError(f"the project's data dictionary cannot be used: {error}") from None
+    rows = _records(records_csv, record_id)
+    all_ids = list(dict.fromkeys(r[record_id] for r in _records(ids_csv, record_id)))  # one row per event
+    return _Export({n: json.dumps(v, indent=1).encode() for n, v in files.items()}, record_id,
+                   records_csv.encode("utf-8"), rows, all_ids)  # fmt: skip
+
+
+def _records(text: str, record_id: str) -> list[dict]:
+    """The rows of a flat CSV record export; REDCap answers an empty project with nothing at all."""
+    if not text.strip():
+        return []
+    reader = csv.DictReader(io.StringIO(text))
+    if record_id not in (reader.fieldnames or []):
+        raise PullError(f"REDCap's record export has no '{record_id}' column (the dictionary's first field): "
+                        f"it is not a flat raw export")  # fmt: skip
+    return list(reader)
+
+
+def _refuse_http_error(response, error_class) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        text = body.get("error", "") if isinstance(body, dict) else ""
+    except ValueError:
+        found = re.search(r"<error>(.*?)</error>", response.text, re.S)
+        text = found.group(1) if found else response.text[:200]
+    raise error_class(f"HTTP {response.status_code} {response.reason}: {text.strip()}")
+
+
+def _refusal(error: Exception) -> str:
+    """What REDCap (or the network) said, in words; PyCap passes REDCap's error body along."""
+    detail = error.args[0] if error.args else error
+    if isinstance(detail, dict) and "error" in detail:
+        detail = detail["error"]
+    text = str(detail).strip()
+    if "permission" in text.lower() or "token" in text.lower():
+        return f"REDCap refused the API token ({text}): check the token and the account's API export right"
+    return f"REDCap's API failed: {text}"
+
+
+def _write_if_changed(path: Path, content: bytes) -> bool:
+    if path.exists() and path.read_bytes() == content:
+        return False
+    _write(path, content)
+    return True
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Whole or not at all: a hidden temporary file (no .csv ending, so no scan lists it), synced,
+    then renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(temporary, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
