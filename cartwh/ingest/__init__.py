@@ -8,7 +8,8 @@ file still loads whole (valid rows in, bad rows quarantined with file, row, colu
 or not at all, and the error names the file. A file already loaded (same checksum) is skipped;
 a new version of the same file supersedes the old one, whose rows stay in raw, marked through
 raw.landed_files.superseded_by. Content that is already current (under any path) is skipped.
-Each loaded version is archived by checksum.
+Each loaded version is archived by checksum, and recorded in the archive's own ledger once its
+transaction committed (cartwh.archive_ledger), so the archive alone can rebuild the raw layer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable
 
 import duckdb
 
+from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, ExportFile, read_header
@@ -74,8 +76,11 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
                   raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
     source = SOURCES[source_name]
     report = IngestReport(source_name)
+    ledger = ArchiveLedger(archive)
+    ledger.sync(con)  # versions a stopped run committed but could not write to the archive's ledger
     for batch in _batches(_new_files(con, Path(landing), source, report), report):
         _load(con, source, batch, archive, report)
+        ledger.sync(con)  # the versions this batch committed, durably, before the next batch
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
