@@ -48,14 +48,27 @@ def _ingest(args) -> int:
 
     from cartwh.locking import writer_lock
 
+    import duckdb
+
+    from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
+
     failed = False
     with writer_lock(settings.warehouse_path()):
+        try:
+            check_working_warehouse(settings.warehouse_path())
+        except WarehouseDamaged as error:
+            print(error, file=sys.stderr)
+            return 1
         con = connect(settings.warehouse_path())
         for source in SOURCES:
             try:
                 report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
             except IngestError as error:
                 print(error, file=sys.stderr)
+                failed = True
+                continue
+            except (OSError, duckdb.Error) as error:  # a full disk, a damaged file: one sentence
+                print(f"{source}: {describe(str(error), where=settings.warehouse_path())}", file=sys.stderr)
                 failed = True
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
@@ -92,6 +105,10 @@ def _rebuild(args) -> int:
     except (RebuildError, LedgerError) as error:
         print(error, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Interrupted: the rebuild stopped before replacing anything; the working warehouse is as it was.",
+              file=sys.stderr)  # fmt: skip
+        return 130
     seeded = f"; the ledger was seeded once from {rebuilt.seeded_from}" if rebuilt.seeded_from else ""
     aside = f"; the previous warehouse is kept as {rebuilt.set_aside.name}" if rebuilt.set_aside else ""
     print(f"Replayed {rebuilt.replayed} archived file versions into a fresh raw layer (the archive's ledger, "
@@ -128,7 +145,7 @@ def _run(args) -> int:
         if deadline is not None and time.monotonic() > deadline:
             _kill_tree(child)
         time.sleep(0.1)
-    if not requested:
+    if not requested or child.returncode in (0, 1):  # it ended by itself (an interrupt just too late)
         return child.returncode
     from cartwh import run_marker
     from cartwh.failures import describe

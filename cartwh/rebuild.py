@@ -59,7 +59,7 @@ def rebuild_raw(working: Path, archive: Path, seed_from: list[Path]) -> Rebuilt:
     remove_database(fresh)
     replay(entries, fresh, archive, history_from=[working, *seed_from])
     aside = _set_aside(working)
-    os.replace(fresh, working)
+    os.replace(fresh, working)  # atomic: the working name always holds the old or the new warehouse
     return Rebuilt(len(entries), seeded, aside)
 
 
@@ -145,14 +145,16 @@ def _carry_run_history(con: duckdb.DuckDBPyConnection, warehouses: list[Path]) -
 
 
 def _set_aside(working: Path) -> Path | None:
-    """Move the old warehouse and any write-ahead log beside it out of the way (they are kept
-    until the next rebuild)."""
+    """Keep the old warehouse (a hard link: the name `working` stays until the fresh file is
+    renamed over it) and move any write-ahead log beside it out of the way, so the fresh file
+    never meets a log that is not its own. Both are kept until the next rebuild."""
     aside = working.with_name(working.stem + ".before-rebuild.duckdb")
     wal, aside_wal = Path(f"{working}.wal"), Path(f"{aside}.wal")
     if not working.exists() and not wal.exists():
         return None
     remove_database(aside)
-    for part, target in ((working, aside), (wal, aside_wal)):
-        if part.exists():
-            os.replace(part, target)
+    if working.exists():
+        os.link(working, aside)
+    if wal.exists():
+        os.replace(wal, aside_wal)
     return aside
