@@ -361,3 +361,31 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
         open_run(working, "the-next-run")
     (_, status, message), = [r for r in _history(working) if r[0] == killed]
     assert status == "interrupted" and message == run_marker.KILLED
+
+
+# --- the sentences ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, opening", [
+    # DuckDB 2.0 on a full 600 KB tmpfs, at COMMIT
+    ('TransactionException: TransactionContext Error: Failed to commit: Could not write file "/d/w.duckdb": '
+     "No space left on device", "the disk is full"),
+    ("OSError: [Errno 28] No space left on device: '/d/archive/ab/ab.partial'", "the disk is full"),
+    # dbt wraps DuckDB's error in lines of its own
+    ("Failure: dbt build failed.\nDatabase Error in model patients\n  IO Error: Could not write file "
+     '"/d/w.duckdb.wal": No space left on device', "the disk is full"),
+    ('IOException: IO Error: Failure while replaying WAL file "/d/w.duckdb.wal": WAL does not match database file.',
+     "a warehouse file is damaged"),
+    ("Error: Corrupt database file: computed checksum 5919354292321018668 does not match stored checksum "
+     "2540703578122576776 in block at location 274432", "a warehouse file is damaged"),
+    ('IOException: IO Error: Could not read enough bytes from file "/d/w.duckdb": attempted to read 3192 bytes '
+     "from location 5000", "a warehouse file is damaged"),
+    ("DagsterExecutionInterruptedError: ", "interrupted (Ctrl-C or SIGTERM)"),
+    ("ValueError: something else\n  with detail", "ValueError: something else"),
+])  # fmt: skip
+def test_each_known_failure_is_one_sentence(text, opening):
+    from cartwh.failures import describe
+
+    sentence = describe(text)
+    assert sentence.startswith(opening) and "\n" not in sentence
+    if opening == "a warehouse file is damaged":
+        assert "run `cartwh rebuild`" in sentence
