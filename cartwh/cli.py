@@ -94,14 +94,15 @@ def _sql(args) -> int:
 
 
 def _rebuild(args) -> int:
-    from cartwh.archive_ledger import LedgerError
+    from cartwh.archive_ledger import LedgerError, ledger_path, read_ledger
     from cartwh.locking import writer_lock
-    from cartwh.rebuild import RebuildError, rebuild_raw
+    from cartwh.rebuild import RebuildError, rebuild_raw, set_aside_path
 
     working, published, archive = settings.warehouse_path(), settings.published_path(), settings.archive_dir()
     try:
         with writer_lock(working):
-            rebuilt = rebuild_raw(working, archive, seed_from=[working, published])
+            seeded = not read_ledger(archive)
+            replayed = rebuild_raw(working, [working, published], archive)
     except (RebuildError, LedgerError) as error:
         print(error, file=sys.stderr)
         return 1
@@ -109,10 +110,11 @@ def _rebuild(args) -> int:
         print("Interrupted: the rebuild stopped before replacing anything; the working warehouse is as it was.",
               file=sys.stderr)  # fmt: skip
         return 130
-    seeded = f"; the ledger was seeded once from {rebuilt.seeded_from}" if rebuilt.seeded_from else ""
-    aside = f"; the previous warehouse is kept as {rebuilt.set_aside.name}" if rebuilt.set_aside else ""
-    print(f"Replayed {rebuilt.replayed} archived file versions into a fresh raw layer (the archive's ledger, "
-          f"{archive / 'ledger.jsonl'}{seeded}){aside}. Rebuilding everything downstream...")  # fmt: skip
+    aside = set_aside_path(working)
+    print(f"Replayed {replayed} archived file versions into a fresh raw layer (the archive's ledger, "
+          f"{ledger_path(archive)}{', seeded once from the warehouse' if seeded else ''})"
+          f"{f'; the previous warehouse is kept as {aside.name}' if aside.exists() else ''}. "
+          "Rebuilding everything downstream...")  # fmt: skip
     return _run(args)
 
 

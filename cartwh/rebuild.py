@@ -18,17 +18,17 @@ carried over from the old warehouse, or the published copy, when either can stil
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, ledger_path, read_ledger
-from cartwh.ingest import ingest_source, sha256
+from cartwh.ingest import ingest_source
 from cartwh.ingest.warehouse import connect, quote_literal, remove_database
 from cartwh.run_history import DDL
 
@@ -39,17 +39,13 @@ class RebuildError(Exception):
     """The archive cannot reproduce the warehouse (no ledger, a file missing or altered)."""
 
 
-@dataclass(frozen=True)
-class Rebuilt:
-    replayed: int  # file versions replayed
-    seeded_from: Path | None  # the warehouse the ledger was seeded from, if it had to be
-    set_aside: Path | None  # where the old working warehouse went
-
-
-def rebuild_raw(working: Path, archive: Path, seed_from: list[Path]) -> Rebuilt:
-    """Replace the working warehouse by a replay of the archive's ledger (seeded once from the
-    first readable warehouse of `seed_from` if the archive has no ledger yet)."""
-    seeded = None if read_ledger(archive) else seed_ledger(archive, seed_from)
+def rebuild_raw(working: Path, ledger_from: Path | list[Path], archive: Path) -> int:
+    """Replace the working warehouse by a replay of the archive's ledger; how many file versions
+    were replayed. `ledger_from`: the warehouse(s) whose raw.landed_files seed the ledger, once,
+    if the archive has none yet (the first readable one is used)."""
+    seeds = [Path(ledger_from)] if isinstance(ledger_from, (str, Path)) else [Path(w) for w in ledger_from]
+    if not read_ledger(archive):
+        seed_ledger(archive, seeds)
     entries = read_ledger(archive)
     if not entries:
         raise RebuildError(f"Nothing to rebuild from: the archive {archive} has no ledger ({ledger_path(archive).name}) "
@@ -57,10 +53,15 @@ def rebuild_raw(working: Path, archive: Path, seed_from: list[Path]) -> Rebuilt:
     _check_archive(entries, Path(archive))
     fresh = working.with_name(working.stem + ".rebuilding.duckdb")
     remove_database(fresh)
-    replay(entries, fresh, archive, history_from=[working, *seed_from])
-    aside = _set_aside(working)
+    replay(entries, fresh, archive, history_from=[working, *seeds])
+    _set_aside(working)
     os.replace(fresh, working)  # atomic: the working name always holds the old or the new warehouse
-    return Rebuilt(len(entries), seeded, aside)
+    return len(entries)
+
+
+def set_aside_path(working: Path) -> Path:
+    """Where a rebuild keeps the warehouse it replaced (until the next rebuild)."""
+    return working.with_name(working.stem + ".before-rebuild.duckdb")
 
 
 def seed_ledger(archive: Path, warehouses: list[Path]) -> Path | None:
@@ -88,7 +89,9 @@ def _check_archive(entries: list[LedgerEntry], archive: Path) -> None:
         path = archive / relative
         if not path.exists():
             raise RebuildError(f"{path}: listed in the archive's ledger but missing from the archive; nothing was replaced.")
-        if sha256(path) != checksum:
+        with open(path, "rb") as handle:
+            altered = hashlib.file_digest(handle, "sha256").hexdigest() != checksum
+        if altered:
             raise RebuildError(f"{path}: its content no longer matches its checksum; nothing was replaced.")
 
 
@@ -144,17 +147,16 @@ def _carry_run_history(con: duckdb.DuckDBPyConnection, warehouses: list[Path]) -
             con.execute("DETACH previous")
 
 
-def _set_aside(working: Path) -> Path | None:
+def _set_aside(working: Path) -> None:
     """Keep the old warehouse (a hard link: the name `working` stays until the fresh file is
     renamed over it) and move any write-ahead log beside it out of the way, so the fresh file
     never meets a log that is not its own. Both are kept until the next rebuild."""
-    aside = working.with_name(working.stem + ".before-rebuild.duckdb")
+    aside = set_aside_path(working)
     wal, aside_wal = Path(f"{working}.wal"), Path(f"{aside}.wal")
     if not working.exists() and not wal.exists():
-        return None
+        return
     remove_database(aside)
     if working.exists():
         os.link(working, aside)
     if wal.exists():
         os.replace(wal, aside_wal)
-    return aside

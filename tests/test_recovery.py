@@ -27,7 +27,7 @@ from cartwh.ingest import ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS
 from cartwh.ingest.warehouse import connect, insert_rows
 from cartwh.locking import writer_lock
-from cartwh.rebuild import rebuild_raw
+from cartwh.rebuild import rebuild_raw, set_aside_path
 from tests.conftest import data_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,8 +152,8 @@ def test_rebuild_from_the_archive_alone_reproduces_the_raw_layer(demo_copy):
     for path in (working, published):
         path.unlink()
     (demo_copy / "published").rmdir()
-    rebuilt = rebuild_raw(working, archive, seed_from=[working, published])
-    assert (rebuilt.replayed, rebuilt.seeded_from, rebuilt.set_aside) == (226, None, None)
+    assert rebuild_raw(working, [working, published], archive) == 226
+    assert not set_aside_path(working).exists()  # there was nothing to set aside
     assert raw_state(working) == before
     assert len(read_ledger(archive)) == 226  # the replay appended nothing
 
@@ -162,8 +162,7 @@ def test_rebuild_seeds_a_missing_ledger_once_from_the_warehouse(demo_copy):
     working, archive = demo_copy / "warehouse.duckdb", demo_copy / "archive"
     before = raw_state(working)
     (archive / "ledger.jsonl").unlink()  # an archive from before the ledger existed
-    rebuilt = rebuild_raw(working, archive, seed_from=[working])
-    assert rebuilt.replayed == 225 and rebuilt.seeded_from == working
+    assert rebuild_raw(working, working, archive) == 225
     assert raw_state(working) == before and len(read_ledger(archive)) == 225
 
 
@@ -211,9 +210,10 @@ def test_stale_wal_is_set_aside_by_rebuild_and_the_failed_run_is_recorded_after_
     _stale_wal(working)
     result = _run_job(demo_copy, monkeypatch)
     assert not result.success
-    rebuilt = rebuild_raw(working, archive, seed_from=[working, demo_copy / "published" / "warehouse.duckdb"])
-    assert rebuilt.set_aside == demo_copy / "warehouse.before-rebuild.duckdb"
-    assert Path(f"{rebuilt.set_aside}.wal").exists() and not Path(f"{working}.wal").exists()
+    rebuild_raw(working, [working, demo_copy / "published" / "warehouse.duckdb"], archive)
+    aside = demo_copy / "warehouse.before-rebuild.duckdb"
+    assert set_aside_path(working) == aside and aside.exists()
+    assert Path(f"{aside}.wal").exists() and not Path(f"{working}.wal").exists()
     check_working_warehouse(working)  # opens cleanly now
     assert raw_state(working) == before
     from orchestration.run_summary import open_run
