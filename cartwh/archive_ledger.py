@@ -136,12 +136,29 @@ def _entry(source: str, file: str, sha256: str, size: int, archive_path: str, lo
     return LedgerEntry(source, file, sha256, int(size), relative, loaded_at.isoformat())
 
 
+# The versions a ledger holds, by the file's identity when it was read: a rebuild opens the same
+# unchanged ledger once per landing it replays, and a registry's ledger has ~10^5 lines.
+_HELD: dict[Path, tuple[tuple[int, int, int], Counter]] = {}
+
+
+def _held_versions(archive: Path) -> Counter:
+    path = ledger_path(archive)
+    if not path.exists():
+        return Counter()
+    stat = path.stat()
+    identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    cached = _HELD.get(path)
+    if cached is None or cached[0] != identity:
+        cached = _HELD[path] = (identity, Counter(e.key for e in read_ledger(archive)))
+    return Counter(cached[1])  # a copy: sync counts matches down
+
+
 class ArchiveLedger:
     """The ledger of one archive, kept in step with one warehouse's raw.landed_files."""
 
     def __init__(self, archive: Path):
         self.archive = Path(archive)
-        self._held = Counter(e.key for e in read_ledger(self.archive))
+        self._held = _held_versions(self.archive)
         self._synced_to = None  # the highest load_id compared so far
 
     def sync(self, con: duckdb.DuckDBPyConnection) -> int:
