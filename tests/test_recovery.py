@@ -354,10 +354,10 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
         run.wait()
     (marker,) = run_marker.markers_folder(working).glob("*.json")
     killed = json.loads(marker.read_text())["run_id"]
-    assert killed not in {r[0] for r in _history(working)}
     from orchestration.run_summary import open_run
 
-    with writer_lock(working, wait_seconds=5):  # the dead run's lock is gone
+    with writer_lock(working, wait_seconds=30):  # free once the killed processes have exited
+        assert killed not in {r[0] for r in _history(working)}
         open_run(working, "the-next-run")
     (_, status, message), = [r for r in _history(working) if r[0] == killed]
     assert status == "interrupted" and message == run_marker.KILLED
