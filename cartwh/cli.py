@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
+from contextlib import contextmanager, redirect_stderr
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cartwh import settings
@@ -43,8 +49,17 @@ def _ingest(args) -> int:
 
     from cartwh.locking import writer_lock
 
+    import duckdb
+
+    from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
+
     failed = False
     with writer_lock(settings.warehouse_path()):
+        try:
+            check_working_warehouse(settings.warehouse_path())
+        except WarehouseDamaged as error:
+            print(error, file=sys.stderr)
+            return 1
         con = connect(settings.warehouse_path())
         for source in SOURCES:
             try:
@@ -55,6 +70,10 @@ def _ingest(args) -> int:
                 return 1
             except IngestError as error:
                 print(error, file=sys.stderr)
+                failed = True
+                continue
+            except (OSError, duckdb.Error) as error:  # a full disk, a damaged file: one sentence
+                print(f"{source}: {describe(str(error), where=settings.warehouse_path())}", file=sys.stderr)
                 failed = True
                 continue
             print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
@@ -107,21 +126,111 @@ def _sql(args) -> int:
 
 
 def _rebuild(args) -> int:
+    from cartwh.archive_ledger import LedgerError, ledger_path, read_ledger
     from cartwh.locking import writer_lock
-    from cartwh.rebuild import rebuild_raw
+    from cartwh.rebuild import RebuildError, rebuild_raw, set_aside_path
 
-    working = settings.warehouse_path()
-    if not working.exists():  # the published copy holds no raw layer, so no ledger either
-        print(f"Nothing to rebuild from: no working warehouse at {working} to read the ledger from.", file=sys.stderr)
+    working, published, archive = settings.warehouse_path(), settings.published_path(), settings.archive_dir()
+    try:
+        with writer_lock(working):
+            seeded = not read_ledger(archive)
+            replayed = rebuild_raw(working, [working, published], archive)
+    except (RebuildError, LedgerError) as error:
+        print(error, file=sys.stderr)
         return 1
-    with writer_lock(working):
-        replayed = rebuild_raw(working, working, settings.archive_dir())
-    print(f"Replayed {replayed} archived file versions into a fresh raw layer (ledger of {working}); "
-          f"the previous warehouse is kept as {working.stem}.before-rebuild.duckdb. Rebuilding everything downstream...")
+    except KeyboardInterrupt:
+        print("Interrupted: the rebuild stopped before replacing anything; the working warehouse is as it was.",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    aside = set_aside_path(working)
+    print(f"Replayed {replayed} archived file versions into a fresh raw layer (the archive's ledger, "
+          f"{ledger_path(archive)}{', seeded once from the warehouse' if seeded else ''})"
+          f"{f'; the previous warehouse is kept as {aside.name}' if aside.exists() else ''}. "
+          "Rebuilding everything downstream...")  # fmt: skip
     return _run(args)
 
 
+# How long an interrupted run has to stop by itself (dbt told to stop, the run recorded) before
+# it is killed and recorded by the command that started it.
+STOP_GRACE_SECONDS = 10.0
+INTERRUPTED = ("Interrupted: the run stopped; the published copy is unchanged, the writer lock is free, and a run that "
+               "had started is recorded as interrupted in ops.run_history.")  # fmt: skip
+
+
 def _run(args) -> int:
+    """The run happens in a child process, so that an interruption (Ctrl-C, SIGTERM) always ends
+    it in seconds: the child is asked to stop (Dagster interrupts the step, dbt is told), and if
+    it has not stopped after STOP_GRACE_SECONDS (an interrupt can be swallowed, e.g. while
+    dagster-dbt sets up dbt's adapter) it is killed with its children and this process records
+    it as interrupted. Either way the writer lock is free when this returns."""
+    if getattr(args, "in_this_process", False):
+        return _run_here(Path(args.log_file))
+    log_file = settings.data_dir() / "logs" / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    requested = []
+    signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _: requested.append(signum))
+    child = subprocess.Popen([sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)],
+                             preexec_fn=_die_with_parent)  # fmt: skip
+    deadline = None
+    while child.poll() is None:
+        if requested and deadline is None:
+            child.send_signal(signal.SIGINT)  # for a SIGTERM; after a Ctrl-C the child has its own
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+        if deadline is not None and time.monotonic() > deadline:
+            _kill_tree(child)
+        time.sleep(0.1)
+    if not requested or child.returncode in (0, 1):  # it ended by itself (an interrupt just too late)
+        return child.returncode
+    from cartwh import run_marker
+    from cartwh.failures import describe
+    from cartwh.locking import writer_lock
+
+    with writer_lock(settings.warehouse_path(), wait_seconds=60):  # free now: its holder is gone
+        run_marker.record_unfinished(settings.warehouse_path(), message=describe("KeyboardInterrupt"))
+    print(f"{INTERRUPTED} Log: {log_file}", file=sys.stderr)
+    return 130
+
+
+def _die_with_parent() -> None:
+    """In the child: die if `cartwh run` itself is killed, so no run outlives its command."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_tree(child: subprocess.Popen) -> None:
+    from cartwh.processes import child_processes
+
+    for pid in [*child_processes(child.pid), child.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    child.wait()
+
+
+@contextmanager
+def _stderr_to(log_file: Path):
+    """Send everything written to stderr (Dagster's log, dbt's, tracebacks) to the run's log file:
+    the console gets one sentence per failure, the log the whole story."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_file, "a") as handle:
+        os.dup2(handle.fileno(), 2)  # dbt and anything else that writes to the descriptor
+        try:
+            with redirect_stderr(handle):  # Python's writers, whatever sys.stderr was
+                yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _run_here(log_file: Path) -> int:
     landing = settings.landing_dir()
     if not landing.exists() or not any(landing.rglob("*.csv")):
         from cartwh.generate import generate_landing
@@ -129,9 +238,19 @@ def _run(args) -> int:
         summary = generate_landing(landing, progress=True)
         print(f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
               f"{summary.files} files) to {landing}.")  # fmt: skip
-    from orchestration.run import rows_added, run_main_job
+    try:
+        with _stderr_to(log_file):
+            from orchestration.run import failure_of, rows_added, run_main_job
 
-    result = run_main_job()
+            result = run_main_job()
+    except KeyboardInterrupt:  # outside a step: the command that started this run records it
+        return 130
+    status, why = ("published", None) if result.success else failure_of(result)
+    if status == "interrupted":
+        return 130  # recorded by the run itself; the command that started it says so
+    if not any(event.is_step_start for event in result.all_events):  # refused before any step
+        print(f"The run did not start: {why}\nLog: {log_file}", file=sys.stderr)
+        return 1
     print(_status_text())
     added = rows_added(result)
     print(f"\nThis run added {sum(added.values()):,} rows "
@@ -142,10 +261,9 @@ def _run(args) -> int:
     if report.exists():
         print(f"Study report (open in a browser): {report}")
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure:
-                print(f"\nFAILED: {event.step_key}: {event.message}", file=sys.stderr)
+        print(f"\nFAILED: {why}\nLog: {log_file}", file=sys.stderr)
         return 1
+    print(f"Log: {log_file}")
     return 0
 
 
@@ -171,9 +289,15 @@ def _print_quality(result) -> None:
 
 
 def _status_text() -> str:
+    import duckdb
+
+    from cartwh.failures import describe
     from cartwh.status import warehouse_summary
 
-    return warehouse_summary(settings.warehouse_path())
+    try:
+        return warehouse_summary(settings.warehouse_path())
+    except duckdb.Error as error:  # e.g. a damaged warehouse: one sentence, not a traceback
+        return f"Warehouse {settings.warehouse_path()} cannot be read: {describe(str(error))}"
 
 
 def _print_query_help() -> None:
@@ -214,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the main job (generates the demo cohort if nothing has landed)",
                               description="Materialize every asset of the main job in-process.")  # fmt: skip
+    run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
+    run.add_argument("--log-file", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
     pull = commands.add_parser("pull", help="export a site's REDCap project through the API into the landing folder",

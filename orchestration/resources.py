@@ -15,6 +15,7 @@ from assets.transformations import DBT_PROJECT
 from cartwh import settings
 from cartwh.locking import writer_lock
 from cartwh.permissions import pipeline_file_modes
+from orchestration.run_summary import close_run, open_run
 
 
 class Warehouse(DuckDBResource):
@@ -23,14 +24,21 @@ class Warehouse(DuckDBResource):
     Unlike dagster-duckdb's resource, a run holds the writer lock for its whole duration (the
     main job runs in one process, so the resource is set up once per run) and the connection
     is also closed when a step fails: dagster-duckdb closes it only on success, and a
-    connection left open locks the file for the rest of the process."""
+    connection left open locks the file for the rest of the process. Under that lock the run
+    opens and closes its record (orchestration.run_summary): a damaged warehouse is refused at
+    the start, and every run that does not publish is recorded as it ends."""
 
     published: str
 
     @contextmanager
     def yield_for_execution(self, context):
-        with pipeline_file_modes(), writer_lock(Path(self.database)):
-            yield self
+        warehouse = Path(self.database)
+        with pipeline_file_modes(), writer_lock(warehouse):
+            open_run(warehouse, context.run.run_id)
+            try:
+                yield self
+            finally:
+                close_run(context.instance, context.run.run_id, warehouse)
 
     @contextmanager
     def get_connection(self):

@@ -6,20 +6,23 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
-from orchestration.run_summary import record_failure
+from orchestration.run_summary import why_failed
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def run_main_job(definitions: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
-    """The main job of `definitions` (the code location's by default); a failed or blocked run
-    is recorded in ops.run_history, as the failure sensor does for daemon runs."""
+    """The main job of `definitions` (the code location's by default). The run records itself in
+    ops.run_history as it ends, whatever the outcome (the warehouse resource does it under the
+    writer lock; orchestration.run_summary)."""
     instance = dg.DagsterInstance.ephemeral()
     job = (definitions or defs).resolve_job_def(MAIN_JOB)
-    result = job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=instance)
-    if not result.success:
-        record_failure(instance, result.run_id)
-    return result
+    return job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=instance)
+
+
+def failure_of(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:
+    """('interrupted' | 'failed', the one sentence that says why) for a run that did not succeed."""
+    return why_failed([event for event in result.all_events])
 
 
 def rows_added(result: dg.ExecuteInProcessResult) -> dict[str, int]:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,16 @@ def demo_identifiers(demo_warehouse) -> list[str]:
     with open(export, newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["patient_name"]]
     return [r[column] for r in rows for column in ("patient_name", "mrn", "birth_date")]
+
+
+@pytest.fixture
+def demo_copy(demo_warehouse, tmp_path) -> Path:
+    """A private copy of the demo's whole data folder (warehouse, published copy, landing, archive)."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_warehouse.parent, data, ignore=shutil.ignore_patterns("*.lock"))
+    return data
+
+
+def data_env(data: Path) -> dict:
+    """The environment of a `cartwh` process working on the data folder `data`."""
+    return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}

@@ -7,7 +7,6 @@ import hashlib
 import importlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from cartwh.landing import arrival_decision, landing_state
 from cartwh.locking import writer_lock
 from cartwh.publish import publish
 from cartwh.sql import ReadOnlyRefusal, run_sql
+from tests.conftest import data_env as _env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,18 +35,6 @@ def _digest(path: Path) -> str:
 def _tree_digest(folder: Path) -> str:
     return hashlib.sha256("".join(f"{p.relative_to(folder)}:{_digest(p)}\n"
                                   for p in sorted(folder.rglob("*")) if p.is_file()).encode()).hexdigest()  # fmt: skip
-
-
-@pytest.fixture
-def demo_copy(demo_warehouse, tmp_path) -> Path:
-    """A private copy of the demo's whole data folder (warehouse, published copy, landing, archive)."""
-    data = tmp_path / "data"
-    shutil.copytree(demo_warehouse.parent, data, ignore=shutil.ignore_patterns("*.lock"))
-    return data
-
-
-def _env(data: Path) -> dict:
-    return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
 
 
 # --- schedule and sensor -------------------------------------------------------------------

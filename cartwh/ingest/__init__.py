@@ -17,6 +17,9 @@ copy in the archive's protected area. Its checksum is of those bytes, the CSV re
 those bytes and the archive keeps those bytes, so the ledger, the rows and the archive always
 describe the same version even if the landing file is rewritten meanwhile. A file that changed
 while it was read is left for the next run ("still being written").
+
+Each loaded version is archived by checksum, and recorded in the archive's own ledger once its
+transaction committed (cartwh.archive_ledger), so the archive alone can rebuild the raw layer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Callable
 
 import duckdb
 
+from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
@@ -109,12 +113,15 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
     report = IngestReport(source_name)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     source.create_tables(con)
+    ledger = ArchiveLedger(archive)
+    ledger.sync(con)  # versions a stopped run committed but could not write to the archive's ledger
     # The private copies hold identifiers like the landing folder: they live in the archive's
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private:
         for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), report):
             _load(con, source, batch, archive, report)
+            ledger.sync(con)  # the versions this batch committed, durably, before the next batch
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
