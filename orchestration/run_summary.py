@@ -9,6 +9,7 @@ import dagster as dg
 from cartwh import settings
 from cartwh.ingest.warehouse import connect
 from cartwh.locking import writer_lock
+from cartwh.nights import leave_unpublished_marker
 from cartwh.run_history import RunSummary, record_run
 
 _ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
@@ -42,7 +43,8 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> Run
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
     """A failed or blocked run still belongs in ops.run_history (of the working warehouse; the
-    published copy carries it from the next successful run on)."""
+    published copy carries it from the next successful run on; until then the marker beside the
+    published copy says it, cartwh/nights.py)."""
     summary = summarize_run(instance, run_id, status="failed")
     with writer_lock(settings.warehouse_path()):
         con = connect(settings.warehouse_path())
@@ -50,3 +52,4 @@ def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
             record_run(con, summary)
         finally:
             con.close()
+    leave_unpublished_marker(settings.published_path(), summary)  # what analysts can read of this night
