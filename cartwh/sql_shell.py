@@ -5,8 +5,9 @@ running statement (or clears the line being typed) and the session goes on, Ctrl
 On a terminal, GNU readline (Python's standard library; no extra dependency) gives line editing
 and a history kept in ~/.cartwh_sql_history (CARTWH_SQL_HISTORY), mode 0600: it holds the
 queries typed, never their results. Each complete statement is one history entry, written as it
-is entered, so a killed session loses nothing. Piped input (`cartwh sql < queries.sql`) gets no
-readline, no prompt and its banner on stderr, so stdout holds the results only.
+is entered, so a killed session loses nothing. Piped input or output (`cartwh sql < queries.sql`,
+`cartwh sql > out.csv`) gets no readline, no prompt and its banner on stderr, so stdout holds
+the results only.
 
 Every statement, dot commands' own catalog queries included, goes through cartwh/sql.py: the
 statement filter, DuckDB's locked guards, the time limit and Ctrl-C interruption.
@@ -169,9 +170,9 @@ def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: fl
     lines and no prompt); a refused, failed or stopped statement prints its message and the
     session goes on."""
     time_limit = settings.sql_time_limit() if time_limit is None else time_limit
-    on_terminal = read is None and sys.stdin.isatty()
-    piped = read is None and not on_terminal
-    history = _History(history_path()) if on_terminal and sys.stdout.isatty() else None
+    on_terminal = read is None and sys.stdin.isatty() and sys.stdout.isatty()
+    piped = read is None and not on_terminal  # input or output (`> out.csv`) not a terminal: results only
+    history = _History(history_path()) if on_terminal else None
     if read is None:
         read = input if on_terminal else (lambda prompt: input())  # piped: no prompts among the results
     con = open_published(path)
