@@ -109,6 +109,9 @@ class Terminal:
 
 
 def test_history_recalls_statements_with_up_within_and_across_sessions(site):
+    history = site / ".cartwh_sql_history"
+    history.write_text("SELECT 'older' AS o;\n")  # left by an earlier session, readable by others
+    history.chmod(0o644)
     first = Terminal(site)
     banner = first.expect("cartwh> ")
     assert "Try:" in banner and "SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;" in banner
@@ -126,14 +129,16 @@ def test_history_recalls_statements_with_up_within_and_across_sessions(site):
     first.expect("cartwh> ")
     first.type("\x04")  # Ctrl-D leaves
     assert first.close() == 0
-    history = site / ".cartwh_sql_history"
-    assert history.stat().st_mode & 0o777 == 0o600
-    assert history.read_text().splitlines() == ["SELECT 6 * 7 AS answer;"] * 2
+    assert history.stat().st_mode & 0o777 == 0o600  # narrowed: it holds queries
+    assert history.read_text().splitlines() == ["SELECT 'older' AS o;"] + ["SELECT 6 * 7 AS answer;"] * 2
 
     second = Terminal(site)
     second.expect("cartwh> ")
     second.type("\x1b[A\r")
     second.expect("42")
+    second.expect("cartwh> ")
+    second.type("\x1b[A" * 4 + "\r")  # past the three answers: the earlier session's statement
+    second.expect("older")
     second.expect("cartwh> ")
     second.type(".quit\r")
     assert second.close() == 0
