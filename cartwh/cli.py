@@ -106,7 +106,8 @@ def _pull(args) -> int:
 
 
 def _sql(args) -> int:
-    from cartwh.sql import OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory, interactive, run_sql
+    from cartwh.sql import (INTERRUPTED, OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory,
+                            interactive, run_sql)  # fmt: skip
 
     import duckdb
 
@@ -122,6 +123,9 @@ def _sql(args) -> int:
     except MemoryError:
         print(OUT_OF_MEMORY, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while opening the copy or printing a result: one line, no traceback
+        print(INTERRUPTED.split(";")[0], file=sys.stderr)
+        return 130
     return 0
 
 
@@ -311,7 +315,13 @@ Analysts read the published copy: {path}
 
 
 def _status(args) -> int:
-    print(_status_text())
+    from cartwh.status import NothingPublished, published_summary
+
+    try:
+        print(published_summary(settings.published_path(), settings.warehouse_path()))
+    except NothingPublished as reason:
+        print(reason, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -353,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="read-only SQL on the published warehouse (interactive without a query)",
                               description="Run queries on the published warehouse; statements that write are refused.")  # fmt: skip
     sql.add_argument("query", nargs="?", help="SQL to run; omit for an interactive session")
-    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: %(default)s)")
+    sql.add_argument("--format", choices=("table", "csv", "json", "line", "markdown"), default="table",
+                     help="output (default: %(default)s); in the shell, .mode changes it")  # fmt: skip
     sql.set_defaults(handler=_sql)
 
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from scratch from the archived exports",
@@ -361,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "the main job (marts, checks, statistics, publish).")  # fmt: skip
     rebuild.set_defaults(handler=_rebuild)
 
-    status = commands.add_parser("status", help="rows per table, files ingested, quarantine summary",
-                                 description="Summarise what the warehouse holds.")  # fmt: skip
+    status = commands.add_parser("status", help="the published copy: its night, rows per table, files, quarantine",
+                                 description="Summarise what the published copy (what analysts read) holds, "
+                                             "and which night it is from.")  # fmt: skip
     status.set_defaults(handler=_status)
     return parser
 

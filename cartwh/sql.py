@@ -30,9 +30,11 @@ from pathlib import Path
 import duckdb
 
 from cartwh import settings
+from cartwh.nights import missing_copy_message
 
 QUERY = "SELECT"  # SHOW, DESCRIBE, SUMMARIZE, PIVOT ... IN parse as SELECT too
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "line", "markdown")
+SEARCH_ORDER = ("marts", "analytics", "reference", "quality", "ops", "main")
 ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
 INTERRUPTED = "stopped: the query was interrupted (Ctrl-C); the session is still usable"
 OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
@@ -113,14 +115,23 @@ def guard_settings() -> dict:
 
 
 def open_published(path: Path) -> duckdb.DuckDBPyConnection:
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no published warehouse at {path} yet: run `make run` first")
+    if not Path(path).exists():  # none yet, or the first nights were blocked: which, in one or two sentences
+        raise FileNotFoundError(missing_copy_message(path, settings.warehouse_path()))
     con = duckdb.connect(str(path), read_only=True, config=guard_settings())
     # Only settable once the database is open; with it, even a path the access check missed hits
     # a disabled file system. Then nothing can be changed any more, by SET, PRAGMA or a function.
     con.execute("SET disabled_filesystems = 'LocalFileSystem'")
+    con.execute(f"SET search_path = '{','.join(_search_path(con))}'")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def _search_path(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The copy's schemas, marts first: `FROM patients` is marts.patients, and SHOW TABLES lists the
+    tables of all of them (unqualified; `.tables` qualifies). Where two schemas hold one name,
+    the earlier schema's table answers the bare name."""
+    present = {s for (s,) in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    return [s for s in SEARCH_ORDER if s in present] + sorted(present - set(SEARCH_ORDER)) or ["main"]
 
 
 def memory_limit_bytes() -> int:
@@ -181,6 +192,10 @@ def _translated(error: duckdb.Error, time_limit: float, timed_out: bool) -> Exce
 def _render(con: duckdb.DuckDBPyConnection, statement, fmt: str) -> str:
     if fmt == "table":
         return str(con.sql(statement))
+    if fmt in {"line", "markdown"}:
+        result = con.execute(statement)
+        columns, rows = [d[0] for d in result.description], result.fetchall()
+        return _as_lines(columns, rows) if fmt == "line" else _as_markdown(columns, rows)
     frame = con.execute(statement).df()
     if fmt == "csv":
         return frame.to_csv(index=False)
@@ -238,37 +253,25 @@ def run_sql(path: Path, sql: str, fmt: str = "table", time_limit: float | None =
         con.close()
 
 
-def interactive(path: Path, fmt: str = "table", read=input, write=print, time_limit: float | None = None) -> None:
-    """A small shell: statements end with ';', `.quit` or Ctrl-D leaves; a refused, failed or
-    stopped statement prints its message and the shell goes on."""
-    time_limit = settings.sql_time_limit() if time_limit is None else time_limit
-    con = open_published(path)
-    write(f"cartwh sql on {path} (read-only; a query stops after {time_limit:g} s). "
-          f"End statements with ';', leave with .quit")  # fmt: skip
-    buffer = ""
-    try:
-        while True:
-            try:
-                line = read("cartwh> " if not buffer else "   ...> ")
-            except EOFError:
-                break
-            except KeyboardInterrupt:  # Ctrl-C at the prompt drops the statement being typed
-                buffer = ""
-                write("")
-                continue
-            if line.strip() in {".quit", ".exit"}:
-                break
-            buffer += line + "\n"
-            if not buffer.rstrip().endswith(";"):
-                continue
-            try:
-                write(run_statements(con, buffer, fmt, time_limit))
-            except (ReadOnlyRefusal, QueryStopped, duckdb.Error) as error:
-                write(str(error))
-            except MemoryError:  # Python's share of a result (csv/json) under the process cap
-                write(OUT_OF_MEMORY)
-            except KeyboardInterrupt:  # Ctrl-C just before the query started, or a second one while it stops
-                write(INTERRUPTED)
-            buffer = ""
-    finally:
-        con.close()
+def _text(value) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _as_lines(columns: list[str], rows: list[tuple]) -> str:
+    """One `column = value` line per column, a blank line between rows (the DuckDB shell's .mode line)."""
+    width = max(map(len, columns), default=0)
+    return "\n\n".join("\n".join(f"{c:>{width}} = {_text(v)}" for c, v in zip(columns, row)) for row in rows)
+
+
+def _as_markdown(columns: list[str], rows: list[tuple]) -> str:
+    def cells(values) -> str:
+        return "| " + " | ".join(_text(v).replace("|", "\\|").replace("\n", " ") for v in values) + " |"
+
+    return "\n".join([cells(columns), "|" + "|".join("---" for _ in columns) + "|", *map(cells, rows)])
+
+
+def interactive(path: Path, fmt: str = "table", read=None, write=print, time_limit: float | None = None) -> None:
+    """The interactive shell: cartwh/sql_shell.py."""
+    from cartwh.sql_shell import shell
+
+    shell(path, fmt, read, write, time_limit)

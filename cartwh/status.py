@@ -1,10 +1,21 @@
-"""What is in the warehouse: rows per table, files ingested, quarantine by reason."""
+"""What is in the warehouse: rows per table, files ingested, quarantine by reason.
+
+`cartwh status` shows the published copy, what analysts read (`published_summary`), and says
+which night it holds; `make run` prints the working warehouse it has just built (`warehouse_summary`).
+Neither waits for or dies on a lock: the published copy is only ever replaced by a rename, so a
+running night never holds it, and the working warehouse is looked at only to say why there is no copy.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cartwh.ingest.warehouse import connect
+import duckdb
+
+from cartwh.nights import describe, latest_unpublished, missing_copy_message, published_night
+
+# Row numbers and counts inside a reason vary by file; without them, one line per kind of problem.
+_REASON = "regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g')"
 
 # One line per mart: what an analyst checks first.
 MART_SUMMARIES = {
@@ -29,6 +40,8 @@ MART_SUMMARIES = {
 
 
 def warehouse_summary(path: Path) -> str:
+    from cartwh.ingest.warehouse import connect
+
     if not Path(path).exists():
         return f"No warehouse at {path} yet: run `make run`."
     con = connect(path, read_only=True)
@@ -45,16 +58,60 @@ def warehouse_summary(path: Path) -> str:
         lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]
         lines += _accounting_lines(con)
         reasons = con.execute(
-            "SELECT regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g') AS why, count(*) FROM raw.quarantine "
-            "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+            f"SELECT {_REASON} AS why, count(*) FROM raw.quarantine GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
         ).fetchall()
-        lines += ["", "quarantined values/rows by reason:" if reasons else "quarantine: empty"]
-        lines += [f"  {n:>6,}  {why}" for why, n in reasons]
-        built = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
-        marts = [m for m in MART_SUMMARIES if m in built]
-        lines += ["", "marts:" if marts else "marts: not built yet"]
-        lines += [f"  marts.{m:<26}{con.execute(MART_SUMMARIES[m]).fetchall()[0][0]}" for m in marts]
-        return "\n".join(lines)
+        return "\n".join(lines + _quarantine_lines(reasons) + _mart_lines(con))
+    finally:
+        con.close()
+
+
+def _quarantine_lines(reasons: list[tuple[str, int]]) -> list[str]:
+    return ["", "quarantined values/rows by reason:" if reasons else "quarantine: empty"] + [
+        f"  {n:>6,}  {why}" for why, n in reasons]  # fmt: skip
+
+
+def _mart_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    built = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
+    marts = [m for m in MART_SUMMARIES if m in built]
+    return ["", "marts:" if marts else "marts: not built yet"] + [
+        f"  marts.{m:<26}{con.execute(MART_SUMMARIES[m]).fetchall()[0][0]}" for m in marts]  # fmt: skip
+
+
+class NothingPublished(Exception):
+    """No published copy to show, or none that can be opened now; the message says which and why."""
+
+
+def published_summary(published: Path, working: Path) -> str:
+    """The published copy: the night it holds (and a later night that was not published), rows
+    per table, files and quarantine from its de-identified quality schema, one line per mart."""
+    if not Path(published).exists():
+        raise NothingPublished(missing_copy_message(published, working))
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error as error:  # not a lock (nothing writes the copy in place): unreadable, or not ours
+        raise NothingPublished(f"The published copy {published} cannot be opened: "
+                               f"{str(error).strip().splitlines()[0]}") from None  # fmt: skip
+    try:
+        night = published_night(con)
+        lines = [f"Published copy (what analysts read): {published}",
+                 f"It holds the night of {describe(night)}." if night else "Its run history is empty."]  # fmt: skip
+        later = latest_unpublished(published, working)
+        if later is not None and (night is None or later["started_at"] > night["started_at"]):
+            lines.append(f"A later night was not published: {describe(later)}; the copy is from the night before.")
+        tables = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        lines += ["", f"{'table':<40}{'rows':>12}"]
+        lines += [f"{t:<40}{con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:>12,}" for (t,) in tables]
+        present = {t for (t,) in tables}
+        if "quality.files_per_source" in present:
+            files = con.execute("SELECT source, current_files + superseded_files, superseded_files "
+                                "FROM quality.files_per_source ORDER BY 1").fetchall()  # fmt: skip
+            lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]
+        if "quality.quarantine_counts" in present:
+            reasons = con.execute(f"SELECT {_REASON} AS why, sum(rows_quarantined)::BIGINT "
+                                  "FROM quality.quarantine_counts WHERE in_current_files "
+                                  "GROUP BY 1 ORDER BY 2 DESC LIMIT 10").fetchall()  # fmt: skip
+            lines += _quarantine_lines(reasons)
+        return "\n".join(lines + _mart_lines(con))
     finally:
         con.close()
 

@@ -38,7 +38,7 @@ class Warehouse(DuckDBResource):
             try:
                 yield self
             finally:
-                close_run(context.instance, context.run.run_id, warehouse)
+                close_run(context.instance, context.run.run_id, warehouse, Path(self.published))
 
     @contextmanager
     def get_connection(self):

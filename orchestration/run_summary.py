@@ -16,6 +16,7 @@ from cartwh import run_marker, settings
 from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
 from cartwh.ingest.warehouse import connect
 from cartwh.locking import writer_lock
+from cartwh.nights import leave_unpublished_marker
 from cartwh.processes import stop_child_processes
 from cartwh.run_history import RunSummary, is_recorded
 
@@ -100,9 +101,10 @@ def open_run(warehouse: Path, run_id: str) -> None:
     run_marker.record_unfinished(warehouse, but=run_id)
 
 
-def close_run(instance: dg.DagsterInstance, run_id: str, warehouse: Path) -> RunSummary | None:
+def close_run(instance: dg.DagsterInstance, run_id: str, warehouse: Path, published: Path) -> RunSummary | None:
     """At the end of a run, under the writer lock: record it unless it published (the publishing
-    step recorded it) or was a run of a subset that succeeded (nothing to record)."""
+    step recorded it) or was a run of a subset that succeeded (nothing to record). A run that did
+    not publish leaves its marker beside the published copy, for analysts (cartwh/nights.py)."""
     outcome = run_outcome(instance, run_id)
     if outcome != "failed":
         run_marker.finish(warehouse, run_id)
@@ -111,12 +113,15 @@ def close_run(instance: dg.DagsterInstance, run_id: str, warehouse: Path) -> Run
     if summary.status == "interrupted":
         stop_child_processes()  # dbt may not have been told (an interrupt between its events): no writer outlives the lock
     run_marker.record_or_defer(warehouse, summary)
+    leave_unpublished_marker(published, summary)
     return summary
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
     """A failed or blocked run of the daemon still belongs in ops.run_history: the run normally
-    recorded itself as it closed; if it did not get that far, record it here."""
+    recorded itself as it closed; if it did not get that far, record it here. Until a later run
+    publishes, the marker beside the published copy tells analysts about it (cartwh/nights.py)."""
+    summary = summarize_run(instance, run_id, status="failed")
     with writer_lock(settings.warehouse_path()):
         try:
             con = connect(settings.warehouse_path())
@@ -127,4 +132,5 @@ def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
         except duckdb.Error:
             recorded = False
         if not recorded:
-            run_marker.record_or_defer(settings.warehouse_path(), summarize_run(instance, run_id, status="failed"))
+            run_marker.record_or_defer(settings.warehouse_path(), summary)
+    leave_unpublished_marker(settings.published_path(), summary)  # what analysts can read of this night
