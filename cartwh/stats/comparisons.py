@@ -2,7 +2,7 @@
 
 Counts: Fisher's exact test for a 2x2 table with any expected count below 5, otherwise
 Pearson's chi-square without continuity correction (Cochran's rule). This is the rule that
-reproduces the paper's mix of tests (DOMAIN.md: blinatumomab, MRD and CD19-negative relapse
+reproduces the paper's mix of tests (docs/definitions.md "Statistics": blinatumomab, MRD and CD19-negative relapse
 by Fisher; tocilizumab and the 2x3 burden transitions by Pearson).
 Continuous values: Mann-Whitney U for two groups (exact p for small samples without ties,
 otherwise the normal approximation with tie and continuity corrections), Kruskal-Wallis for
