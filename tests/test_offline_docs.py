@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "docs" / "definitions.md"
 PYTHON_SCHEMAS = ("analytics", "quality", "ops")
-# docs/definitions.md "Section" (the quotes may be escaped inside YAML strings)
+# a citation: docs/definitions.md, then a section's title in double quotes (escaped in YAML strings)
 CITATION = re.compile(r'docs/definitions\.md \\?"([^"\\]+)\\?"')
 
 
