@@ -74,9 +74,8 @@ def _expectation_row(result: dict) -> dict:
     }  # fmt: skip
 
 
-def _summary(validation: dict, page: Path, site: Path) -> dict:
+def _summary(validation: dict, rows: list[dict], page: Path, site: Path) -> dict:
     statistics, run = validation["statistics"], validation["meta"]["run_id"]
-    rows = [_expectation_row(r) for r in validation["results"]]
     return {
         "suite": validation["suite_name"],
         "run_name": run["run_name"],
@@ -92,10 +91,10 @@ def _summary(validation: dict, page: Path, site: Path) -> dict:
 
 def _write_validation_page(result_file: Path, page: Path, site: Path) -> dict:
     validation = json.loads(result_file.read_text(encoding="utf-8"))
-    summary = _summary(validation, page, site)
     # failures first (blocking before warn), then in the suite's order: what to look at is on top
     rows = sorted((_expectation_row(r) for r in validation["results"]),
                   key=lambda r: (r["success"], r["severity"] != "blocking", r["position"] is None, r["position"]))
+    summary = _summary(validation, rows, page, site)
     page.parent.mkdir(parents=True, exist_ok=True)
     up = "../" * (len(page.relative_to(site).parts) - 1)
     write_page("data_docs_validation.html.j2", page, v=summary, rows=rows, index=up + "index.html")
