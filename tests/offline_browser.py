@@ -12,6 +12,7 @@ that downloads a browser of its own.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -61,7 +62,8 @@ class Chromium:
              "--window-size=1280,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        self._ws = connect(self._endpoint(), max_size=None, open_timeout=30)
+        self._closing = contextlib.ExitStack()  # websockets wants its connection used as a context
+        self._ws = self._closing.enter_context(connect(self._endpoint(), max_size=None, open_timeout=30))
         self._ids = itertools.count(1)
 
     def _endpoint(self) -> str:
@@ -144,7 +146,7 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            self._ws.close()
+            self._closing.close()
         finally:
             self._process.terminate()
             try:
