@@ -45,9 +45,11 @@ serve: $(STAMP) $(MANIFEST)  ## http://127.0.0.1:3000; DAGSTER_HOME in the data 
 	# PATH: `dagster dev` re-parses the dbt project with the `dbt` it finds on PATH
 	umask 077 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# One static file (manifest and catalog inside), so it opens from disk with no server and no network.
 docs: $(STAMP) $(MANIFEST)  ## the dbt docs site: the analysts' data dictionary
-	cd dbt_project && CARTWH_WAREHOUSE=$(CURDIR)/data/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . --quiet
-	@echo "dbt docs: dbt_project/target/index.html (serve: cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir .)"
+	cd dbt_project && CARTWH_WAREHOUSE=$(or $(CARTWH_WAREHOUSE),$(or $(CARTWH_DATA),$(CURDIR)/data)/warehouse.duckdb) \
+		../$(VENV)/bin/dbt docs generate --static --profiles-dir . --quiet
+	@echo "dbt docs (one file, opens offline in a browser): $(CURDIR)/dbt_project/target/static_index.html"
 
 lock:  ## after editing dependencies: re-resolve and pin them
 	$(VENV)/bin/pip install --quiet -e '.[test]'

@@ -273,6 +273,7 @@ def _run_here(log_file: Path) -> int:
 
 def _print_quality(result) -> None:
     """Where the quality reports are, and any check that failed (blocking ones stop the statistics)."""
+    from cartwh.report.data_docs import data_docs_index
     from expectations.suites import all_suites
 
     evaluations = result.get_asset_check_evaluations()
@@ -289,7 +290,7 @@ def _print_quality(result) -> None:
     if any(e.severity.value == "ERROR" for e in failed):
         print("  The statistics and the study report were NOT recomputed: a blocking check failed.")
     print(f"Data-quality report: {settings.report_dir() / 'data_quality.html'}")
-    print(f"Great Expectations Data Docs: {settings.quality_dir() / 'gx/uncommitted/data_docs/local_site/index.html'}")
+    print(f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}")
 
 
 def _status_text() -> str:

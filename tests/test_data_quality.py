@@ -81,7 +81,7 @@ def test_clean_demo_passes_every_check(demo_warehouse):
         con.close()
     assert dict(results) == {name: True for name in SUITES}
     data = demo_warehouse.parent
-    assert (data / "quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    assert (data / "quality" / "data_docs" / "index.html").exists()
     assert "All checks passed" in (data / "reports" / "data_quality.html").read_text(encoding="utf-8")
 
 

@@ -1,6 +1,6 @@
 """The demo cohort reproduces every count cell of the paper's Tables 1-3.
 
-The counts are re-derived here from the ingested raw tables with DOMAIN.md's definitions,
+The counts are re-derived here from the ingested raw tables with the definitions of docs/definitions.md,
 written independently of the generator, and compared with numbers typed from the paper.
 """
 
@@ -95,7 +95,8 @@ def _with_cytometry(p: pd.DataFrame, raw) -> pd.DataFrame:
 
 
 def _bca_end(b: pd.DataFrame, patient) -> str:
-    """DOMAIN.md: loss = first sample > 1/uL after absolute BCA whose next sample is higher."""
+    """docs/definitions.md "B-cell aplasia": loss = first sample > 1/uL after absolute BCA whose next
+    sample is higher."""
     values, dates = b.value.to_list(), b.collection_date.to_list()
     start = next(i for i, v in enumerate(values) if v <= 1)
     loss = next((dates[i] for i in range(start + 1, len(values) - 1) if values[i] > 1 and values[i + 1] > values[i]),

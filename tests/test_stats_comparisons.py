@@ -1,4 +1,4 @@
-"""Group comparisons against values known independently of the code: the p-values DOMAIN.md
+"""Group comparisons against values known independently of the code: the p-values docs/definitions.md
 lists from the paper's own counts, and small cases computed by hand."""
 
 import math
@@ -21,7 +21,7 @@ from cartwh.stats.comparisons import (
 @pytest.mark.parametrize(
     "name, table, test, p",
     [
-        # rows: inotuzumab (n=10), chemotherapy (n=14); DOMAIN.md "Statistics the study uses"
+        # rows: inotuzumab (n=10), chemotherapy (n=14); docs/definitions.md "Statistics"
         ("prior blinatumomab 2/10 vs 0/14", [[2, 8], [0, 14]], FISHER, 0.163),
         ("undetectable MRD pre-LD 6/10 vs 2/14", [[6, 4], [2, 12]], FISHER, 0.032),
         ("CD19-negative relapse 0/10 vs 4/14", [[0, 10], [4, 10]], FISHER, 0.114),

@@ -1,7 +1,7 @@
 """The statistics and the study report, from the demo cohort through the real main job.
 
 Count cells are compared with the paper's Tables 1-3 (fixture typed from the paper) and
-p-values with the ones DOMAIN.md computes from the paper's own counts, test named.
+p-values with the ones docs/definitions.md computes from the paper's own counts, test named.
 """
 
 import json
@@ -51,7 +51,7 @@ CELLS = {
     "phenotype_studied_at_peak": ("table_3", "phenotype_at_peak_available", None),
 }
 
-# DOMAIN.md: "computed from the paper's own counts", with the test that reproduces each.
+# docs/definitions.md "Statistics": "recomputed from the paper's own counts", with the test that reproduces each.
 DOMAIN_P_VALUES = {
     ("table_1", "prior_blinatumomab", None): ("Fisher's exact", 0.163),
     ("table_1", "undetectable_mrd_pre_ld", None): ("Fisher's exact", 0.032),

@@ -48,9 +48,10 @@ MANIFEST_COLUMNS = (
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
 INSTRUMENTS = ("BD FACSCanto II", "BD FACSLyric")
 
-DAYS_PER_MONTH = 30.4375  # DOMAIN.md: months = days / 30.4375
+DAYS_PER_MONTH = 30.4375  # docs/definitions.md "Timeline and study day": months = days / 30.4375
 
-# Nominal monitoring timepoints (study day) of DOMAIN.md, plus the monthly B-cell follow-up.
+# Nominal monitoring timepoints (study day) of docs/definitions.md "Timeline and study day", plus the
+# monthly B-cell follow-up.
 TIMEPOINT_DAYS = {
     "D5": 5, "D7": 7, "D11": 11, "D14": 14, "D21": 21, "D28": 28,
     "M2": 61, "M3": 91, "M4": 122, "M6": 183, "M9": 274, "M12": 365, "M18": 548, "M24": 730,

@@ -1,7 +1,7 @@
 """Turn a cohort design (one row per patient) into what the EDC and the lab hold: dated REDCap
 rows per form and cytometry samples with their true population values.
 
-Study day 0 is the infusion; months are 30.4375 days (DOMAIN.md). Nothing after the data
+Study day 0 is the infusion; months are 30.4375 days (docs/definitions.md). Nothing after the data
 cut-off, a death, a relapse or a consolidative HSCT is monitored.
 """
 
@@ -199,7 +199,7 @@ def _marrow_rows(design, rng, d0, pre_bm, post_bm, relapse) -> pd.DataFrame:
     ])  # fmt: skip
 
 
-_UNITS = {  # field -> (code of the DOMAIN.md unit, alternative code, factor from DOMAIN unit)
+_UNITS = {  # field -> (code of the standard unit, alternative code, factor from the standard unit)
     "anc": ("1", "2", 1000.0),  # x10^9/L or cells/uL
     "hb": ("1", "2", 10.0),  # g/dL or g/L
     "crp": ("1", "2", 10.0),  # mg/dL or mg/L
@@ -223,7 +223,8 @@ def _labs(design, rng, mask, date, anc, plt, hb, crp) -> pd.DataFrame:
 
 
 def _lab_rows(design, rng, d0, ld, apheresis) -> pd.DataFrame:
-    """Pre-LD labs carry the designed Hematotox points (DOMAIN.md bands); others are context."""
+    """Pre-LD labs carry the designed Hematotox points (docs/definitions.md "ALL-Hematotox score"
+    bands); others are context."""
     n = len(design)
     u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
     plt = np.select([design["plt"] == 0, design["plt"] == 1], [u(180, 260), u(80, 170)], u(25, 72))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.report.data_docs import write_data_docs
 from cartwh.report.pages import write_page
 
 REPORT_FILE = "data_quality.html"
@@ -150,7 +151,7 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
 
 def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    docs = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    docs = write_data_docs(Path(gx_root))
     return write_page(
         "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con), row_limit=ROW_LIMIT,
         data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -3,7 +3,7 @@ every p-value.
 
 Counts: Fisher's exact test for a 2x2 table with any expected count below 5, otherwise
 Pearson's chi-square (Cochran's rule). This is the rule that reproduces the paper's mix of
-tests (DOMAIN.md: blinatumomab, MRD and CD19-negative relapse by Fisher; tocilizumab and
+tests (docs/definitions.md "Statistics": blinatumomab, MRD and CD19-negative relapse by Fisher; tocilizumab and
 the 2x3 burden transitions by Pearson). The chi-square is without continuity correction
 (`pearson`, SPSS's "Pearson Chi-Square") or, for a 2x2 table, with Yates' correction
 (`yates`, R ``chisq.test``'s default; a larger table has no correction in either).

@@ -3,7 +3,7 @@
 One output row per table row x level x group (the plan's groups, then "Total"), in long
 format so analysts can query it and the report can pivot it back into the paper's layout.
 The test and p-value of a table row are repeated on each of its output rows; which test
-ran follows DOMAIN.md's rule (`cartwh.stats.comparisons`), and how (`test_method`) the plan's
+ran follows the rule of docs/definitions.md "Statistics" (`cartwh.stats.comparisons`), and how (`test_method`) the plan's
 `conventions`. Percentages use the patients
 with a known value as denominator; the missing ones are counted beside them.
 """

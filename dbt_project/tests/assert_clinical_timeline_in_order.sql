@@ -1,4 +1,4 @@
--- DOMAIN.md timeline order: leukapheresis -> bridging -> LD -> infusion -> follow-up, and every
+-- docs/definitions.md timeline order: leukapheresis -> bridging -> LD -> infusion -> follow-up, and every
 -- follow-up date between infusion and last contact. Returns the patients out of order.
 -- Warn, not error: an error would make dbt skip every mart downstream, leaving the data
 -- manager nothing to inspect. The blocking Great Expectations suites on marts.patients and

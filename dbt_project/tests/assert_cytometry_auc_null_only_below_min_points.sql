@@ -1,4 +1,4 @@
--- DOMAIN.md AUC_14: computed (and non-negative) from auc_min_points samples on; below that NULL
+-- docs/definitions.md AUC_14: computed (and non-negative) from auc_min_points samples on; below that NULL
 -- with a reason. auc_points never exceeds the samples the kinetics hold in the AUC window.
 with window_samples as (
     select patient_key, count(car_t_per_ul) as samples_in_window

@@ -1,4 +1,4 @@
--- DOMAIN.md loss of BCA: the loss sample is above bca_limit_cells_per_ul and the confirming
+-- docs/definitions.md loss of BCA: the loss sample is above bca_limit_cells_per_ul and the confirming
 -- sample, the next one, is higher still.
 with samples as (
     select patient_key, collection_date, b_cells_per_ul

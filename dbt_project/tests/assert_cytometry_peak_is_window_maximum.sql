@@ -1,4 +1,4 @@
--- DOMAIN.md peak: day_of_peak lies in days 0..peak_last_day and no sample of that window is higher.
+-- docs/definitions.md peak: day_of_peak lies in days 0..peak_last_day and no sample of that window is higher.
 with window_max as (
     select patient_key, max(car_t_per_ul) as max_car_t_per_ul
     from {{ ref('car_t_kinetics') }}

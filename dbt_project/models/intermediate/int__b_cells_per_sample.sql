@@ -1,4 +1,4 @@
--- DOMAIN.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
+-- docs/definitions.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
 -- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others.
 -- A table, not a view: read by the BCA mart and its tests (docs/scaling.md).
 {{ config(materialized='table') }}

@@ -1,6 +1,6 @@
--- DOMAIN.md "Endpoints": the BCA rows of the ADaM-ADTTE-like table (PARAMCD 'BCA'), with exactly
+-- docs/definitions.md "Endpoints": the BCA rows of the ADaM-ADTTE-like table (PARAMCD 'BCA'), with exactly
 -- the columns of the EFS and OS rows so the three union. Time origin (startdt) is absolute BCA, as
--- DOMAIN.md's episode starts there; aval is the episode duration of bca_episodes in months.
+-- the episode starts there; aval is the episode duration of bca_episodes in months.
 -- CNSR: 0 = event, the aplasia ends by the patient's own course: loss of BCA (B-cell recovery) or
 -- relapse/progression of any CD19 status; 1 = censored, BCA persistent at the last B-cell sample;
 -- 2 = censored at consolidative HSCT; 3 = censored at death. The paper's "event free BCA

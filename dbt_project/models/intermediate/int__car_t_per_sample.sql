@@ -1,4 +1,4 @@
--- DOMAIN.md "CAR-T expansion": one row per peripheral-blood CART-DETECT sample from the infusion
+-- docs/definitions.md "CAR-T expansion": one row per peripheral-blood CART-DETECT sample from the infusion
 -- day on, with CAR-T/uL and % CAR+ of CD3+, beside the CART-MEMORY tube of the same draw (same
 -- patient and collection date): the CD8+ CAR-T phenotype as % of CD8+ CAR-T (paper Table 3,
 -- Supplementary Table 2) and SCM CD8+ CAR-negative T cells/uL (paper Figure 5B-C).

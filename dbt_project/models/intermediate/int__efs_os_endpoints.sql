@@ -1,4 +1,4 @@
--- DOMAIN.md "Endpoints", ADaM ADTTE-like: one row per patient x PARAMCD, time from infusion.
+-- docs/definitions.md "Endpoints", ADaM ADTTE-like: one row per patient x PARAMCD, time from infusion.
 -- EFS: relapse, progression / no response or death, whichever comes first, else censored at last
 -- contact; a consolidative HSCT is not an event, only flagged so a sensitivity analysis can censor
 -- there. OS: death from any cause. CNSR 0 = event, 1 = alive / event-free at last contact.

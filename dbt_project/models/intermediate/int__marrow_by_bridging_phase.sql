@@ -1,5 +1,5 @@
 -- Each marrow assessment of an infused patient placed in its phase of the bridging timeline, and
--- the last assessment of each phase flagged: DOMAIN.md's pre-BT burden is the last 'pre_bt'
+-- the last assessment of each phase flagged: the pre-BT burden is the last 'pre_bt'
 -- assessment, the post-BT (pre-LD) burden the last 'post_bt' one. Dates carry no time, so a
 -- marrow taken on the day a treatment starts is counted as taken before its first dose.
 with timeline as (

@@ -1,4 +1,4 @@
--- One row per infused patient: the dates of DOMAIN.md's timeline (leukapheresis -> bridging ->
+-- One row per infused patient: the dates of the timeline of docs/definitions.md (leukapheresis -> bridging ->
 -- lymphodepletion -> infusion = day 0 -> day 28 -> follow-up) and the bridging group.
 -- Bridging courses are those started on/after leukapheresis and before infusion; a course dated
 -- before leukapheresis is not bridging but still counts as inotuzumab before apheresis.
@@ -66,7 +66,7 @@ select
     d.d28_assessment_date,
     d.d28_response,
     e.first_relapse_date,
-    -- DOMAIN.md "progression / no response": no response at day 28 is a treatment failure on the
+    -- docs/definitions.md "Endpoints", "progression / no response": no response at day 28 is a treatment failure on the
     -- day it is assessed, unless a progression was recorded earlier.
     least(
         e.first_progression_date,

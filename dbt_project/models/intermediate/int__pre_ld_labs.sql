@@ -1,4 +1,4 @@
--- DOMAIN.md (ALL-Hematotox): the laboratory sample closest before lymphodepletion starts, within
+-- docs/definitions.md "ALL-Hematotox score": the laboratory sample closest before lymphodepletion starts, within
 -- study_parameter('pre_ld_lab_window_days'); one row per patient, none when no sample qualifies.
 -- A sample dated on the LD start day is drawn before the first dose, so it qualifies.
 with timeline as (select patient_key, ld_start_date from {{ ref('int__patient_timeline') }}),

@@ -1,4 +1,4 @@
--- DOMAIN.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
+-- docs/definitions.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
 -- use, one row per FCS file, pivoted from the current population statistics.
 -- Incremental (docs/scaling.md): a night re-pivots only the samples of file versions loaded or
 -- superseded since the last build, so its cost follows what landed, not the registry's size.

@@ -1,4 +1,4 @@
--- Paper Table 2 "B-cell aplasia (BCA) follow-up" and DOMAIN.md "B-cell aplasia", one row per
+-- Paper Table 2 "B-cell aplasia (BCA) follow-up" and docs/definitions.md "B-cell aplasia", one row per
 -- infused patient with post-infusion B-cell monitoring. The episode starts at absolute BCA (first
 -- post-infusion sample <= bca_limit_cells_per_ul) and ends at the first of: loss of BCA (the first
 -- later sample above the limit whose next sample is higher still; a rise the next sample does not

@@ -1,4 +1,4 @@
--- Paper Table 3 and DOMAIN.md "CAR-T expansion", one row per patient with a post-infusion sample:
+-- Paper Table 3 and docs/definitions.md "CAR-T expansion", one row per patient with a post-infusion sample:
 -- peak (Cmax, highest CAR-T/uL in days 0..peak_last_day, the earliest on ties) at its actual day
 -- (Tmax), expansion (peak > expansion_threshold_cells_per_ul), AUC_14 (linear trapezoid over the
 -- samples of days auc_first_day..auc_last_day at their actual days, NULL with a reason below

@@ -1,4 +1,4 @@
--- Paper Table 1 "ALL Hematotox score" (DOMAIN.md: ALL-Hematotox, Nair et al.): points per component
+-- Paper Table 1 "ALL Hematotox score" (docs/definitions.md "ALL-Hematotox score", Nair et al.): points per component
 -- from the hematotox_bands seed for the pre-LD labs (int__pre_ld_labs) and the post-BT marrow
 -- blasts, their total 0-7 and the Nair and modified risk groups from hematotox_risk_groups.
 -- A component without points leaves total and groups NULL and is named, never counted as 0.

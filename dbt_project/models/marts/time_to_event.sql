@@ -1,4 +1,4 @@
--- DOMAIN.md "Endpoints": the ADaM-ADTTE-like table, one row per patient x PARAMCD (EFS, OS, BCA).
+-- docs/definitions.md "Endpoints": the ADaM-ADTTE-like table, one row per patient x PARAMCD (EFS, OS, BCA).
 -- is_event is what lifelines wants (event = 1), derived from CNSR (0 = event) in one place.
 with endpoints as (
     select * from {{ ref('int__efs_os_endpoints') }}

@@ -1,4 +1,4 @@
--- Paper Table 1 "Tumor burden dynamics" (DOMAIN.md: tumour burden and its transition through
+-- Paper Table 1 "Tumor burden dynamics" (docs/definitions.md "Tumour burden and its transition" through
 -- bridging): the last marrow before BT starts and the last after BT and before LD, each classed
 -- high (blasts > study_parameter('htb_blast_threshold_pct')) or low (exactly 5.0 % is low), and the
 -- transition between them; NULL transition when either class is missing, with what is missing.

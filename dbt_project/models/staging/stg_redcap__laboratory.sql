@@ -1,4 +1,4 @@
--- One row per laboratory sample, every analyte converted to DOMAIN.md's unit
+-- One row per laboratory sample, every analyte converted to the unit of docs/definitions.md "Units"
 -- (ANC and platelets x10^9/L, Hb g/dL, CRP mg/dL) through the unit_conversions seed.
 with current as ({{ current_rows('redcap_laboratory') }}),
 infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }}),
