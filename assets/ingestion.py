@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
@@ -19,7 +20,6 @@ from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
-from orchestration.resources import LandingZone
 
 GROUP = "raw"
 

@@ -1,43 +1,14 @@
-"""A run's summary from Dagster's event log: step durations and check outcomes."""
+"""A failed or blocked run recorded in ops.run_history (its summary: cartwh/run_events.py)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 import dagster as dg
 
 from cartwh import settings
 from cartwh.ingest.warehouse import connect
 from cartwh.locking import writer_lock
-from cartwh.run_history import RunSummary, record_run
-
-_ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-
-
-def _at(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None)
-
-
-def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> RunSummary:
-    records = instance.all_logs(run_id)
-    started, steps = {}, {}
-    passed = failed = blocking = 0
-    for record in records:
-        event = record.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[event.step_key] = record.timestamp
-        elif event.event_type in _ENDS and event.step_key in started:
-            steps[event.step_key] = round(record.timestamp - started[event.step_key], 2)
-        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            passed += evaluation.passed
-            failed += not evaluation.passed
-            blocking += (not evaluation.passed) and evaluation.severity == dg.AssetCheckSeverity.ERROR
-    first = records[0].timestamp if records else datetime.now(timezone.utc).timestamp()
-    return RunSummary(run_id, _at(first), datetime.now(timezone.utc).replace(tzinfo=None),
-                      "blocked" if status == "failed" and blocking else status, passed, failed, blocking, steps)  # fmt: skip
+from cartwh.run_events import summarize_run
+from cartwh.run_history import record_run
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:

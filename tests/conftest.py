@@ -82,7 +82,7 @@ def run_main_job(root: Path, faults: bool = False):
     every path under `root`. Returns the job result and the generator's summary."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
-        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
+        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # the dbt resource passes it to dbt
         summary = generate_landing(root / "landing", faults=faults)
         from orchestration.definitions import defs
         from orchestration.resources import default_resources

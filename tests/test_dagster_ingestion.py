@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 from assets.ingestion import raw_assets
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
-from orchestration.resources import LandingZone
+from assets.resources import LandingZone
 
 
 def _resources(tmp_path):
