@@ -31,7 +31,8 @@ test: $(STAMP) $(MANIFEST)
 
 # Registries of 24, 1,000, 10,000 and 100,000 patients: a full build from nothing, then an
 # incremental night with 1 % new samples (BENCH_SIZES to choose, BENCH_DIR for where, default
-# data/bench); prints tables and writes docs/benchmarks.csv, .md and .png.
+# data/bench); prints tables and writes docs/benchmarks.csv, .md and .png (a subset of sizes:
+# the same files in BENCH_DIR, so the committed full-size figures stay).
 bench: $(STAMP) $(MANIFEST)
 	$(PY) -m cartwh.benchmark
 
