@@ -63,8 +63,6 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
                                    raise_on_failure=False)  # fmt: skip
         except PseudonymKeyError as error:
             raise dg.Failure(str(error)) from None
-        except IngestError as error:  # pragma: no cover - raise_on_failure=False never raises
-            raise dg.Failure(str(error)) from error
         context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
         for name in report.files_still_being_written:

@@ -247,7 +247,7 @@ NIGHT_COLUMNS = {"patients": "patients", "night_new_samples": "new samples", "ni
 def table(results: list[Result], columns: dict[str, str] = FULL_COLUMNS) -> str:
     rows = [[f"{v:,}" if isinstance(v, int) else str(v) for v in (getattr(r, c) for c in columns)] for r in results]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(columns.values())]
-    line = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    line = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
     return "\n".join([line(columns.values()), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 

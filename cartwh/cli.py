@@ -39,9 +39,8 @@ def _ingest(args) -> int:
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
-    from cartwh.pseudonym import PseudonymKeyError
-
     from cartwh.locking import writer_lock
+    from cartwh.pseudonym import PseudonymKeyError
 
     failed = False
     with writer_lock(settings.warehouse_path()):
@@ -66,9 +65,9 @@ def _ingest(args) -> int:
 
 
 def _sql(args) -> int:
-    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
-
     import duckdb
+
+    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
 
     try:
         if args.query is None:

@@ -4,7 +4,7 @@ assets importing orchestration."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -14,7 +14,7 @@ _ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
 
 
 def _at(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(timestamp, tz=UTC).replace(tzinfo=None)
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> RunSummary:
@@ -34,6 +34,6 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> Run
             passed += evaluation.passed
             failed += not evaluation.passed
             blocking += (not evaluation.passed) and evaluation.severity == dg.AssetCheckSeverity.ERROR
-    first = records[0].timestamp if records else datetime.now(timezone.utc).timestamp()
-    return RunSummary(run_id, _at(first), datetime.now(timezone.utc).replace(tzinfo=None),
+    first = records[0].timestamp if records else datetime.now(UTC).timestamp()
+    return RunSummary(run_id, _at(first), datetime.now(UTC).replace(tzinfo=None),
                       "blocked" if status == "failed" and blocking else status, passed, failed, blocking, steps)  # fmt: skip

@@ -4,9 +4,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import raw_assets
+from assets.resources import LandingZone
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
-from assets.resources import LandingZone
 
 
 def _resources(tmp_path):

@@ -88,14 +88,14 @@ class DataDictionary:
     fields: tuple[Field, ...]
 
     @classmethod
-    def read(cls, path: Path = DICTIONARY_PATH) -> "DataDictionary":
+    def read(cls, path: Path = DICTIONARY_PATH) -> DataDictionary:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
         header, body = rows[0], rows[1:]
         col = {name: i for i, name in enumerate(header)}
         fields = []
         for row in body:
-            get = lambda name: row[col[name]].strip() if col.get(name) is not None else ""  # noqa: E731
+            get = lambda name, row=row: row[col[name]].strip() if col.get(name) is not None else ""  # noqa: E731
             if get("Field Type") in _NO_DATA_FIELD_TYPES:
                 continue
             fields.append(

@@ -21,6 +21,7 @@ from cartwh.contract.redcap import (
 )
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows
 from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
     Rule,
@@ -31,7 +32,6 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
-from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
 
 AGE_COLUMN = "age_at_infusion_years"

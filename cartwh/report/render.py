@@ -7,7 +7,7 @@ recomputed here, so the page shows exactly what analysts can query.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from string import ascii_uppercase
 
@@ -47,7 +47,7 @@ def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
     rendered = []
     for spec in plan.figures:
         panels = []
-        for letter, panel in zip(ascii_uppercase, spec["panels"]):
+        for letter, panel in zip(ascii_uppercase, spec["panels"], strict=False):  # more letters than panels
             figure = draw_panel(panel, plan, inputs)
             stem = f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
             files = save(figure, out_dir / "figures" / stem)  # [.svg, .png]
@@ -109,5 +109,5 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"]),
         snapshot=first["mart_snapshot"], code_version=first["code_version"],
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip
