@@ -8,7 +8,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 
 DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
 
-.PHONY: install run test lint bench status serve docs lock clean
+.PHONY: install run test test-fast lint bench status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,11 @@ run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing
 
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q
+
+# Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
+# the lane to run while working; CI runs `make test`.
+test-fast: $(STAMP) $(MANIFEST)
+	$(PY) -m pytest -q -m "not e2e"
 
 # ruff over the Python (rules in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.

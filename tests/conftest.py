@@ -117,3 +117,15 @@ def demo_identifiers(demo_warehouse) -> list[str]:
     with open(export, newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["patient_name"]]
     return [r[column] for r in rows for column in ("patient_name", "mrn", "birth_date")]
+
+
+# Fixtures that stand for the whole main job (a session's demo warehouse, or a run of a test's
+# own cohort): every test that uses one, directly or through another fixture, is end-to-end.
+END_TO_END_FIXTURES = {"demo_warehouse", "main_job"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the end-to-end tests `e2e` (`make test-fast` leaves them out; `make test` runs all)."""
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What each package must not import, and why nothing else is forbidden: orchestration may import all.
@@ -49,6 +51,7 @@ def test_the_check_sees_an_upward_import(tmp_path):
     assert _imported(module) == {"orchestration", "assets"}
 
 
+@pytest.mark.e2e  # a fresh interpreter imports Dagster, dbt and the code location
 def test_loading_the_definitions_parses_no_dbt_and_opens_no_warehouse(tmp_path):
     """Dagster imports the code location on every reload: it must only assemble. Checked in a
     fresh interpreter (this one has long imported everything). Nor does it export the warehouse's
