@@ -8,7 +8,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 
 DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
 
-.PHONY: install run test bench status serve docs lock clean
+.PHONY: install run test test-fast lint bench status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,9 +29,21 @@ run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q
 
+# Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
+# the lane to run while working; CI runs `make test`.
+test-fast: $(STAMP) $(MANIFEST)
+	$(PY) -m pytest -q -m "not e2e"
+
+# ruff over the Python (rules in pyproject.toml), sqlfluff over the dbt models through the dbt
+# templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.
+lint: $(STAMP) $(MANIFEST)
+	$(VENV)/bin/ruff check .
+	CARTWH_WAREHOUSE=:memory: $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
+
 # Registries of 24, 1,000, 10,000 and 100,000 patients: a full build from nothing, then an
 # incremental night with 1 % new samples (BENCH_SIZES to choose, BENCH_DIR for where, default
-# data/bench); prints tables and writes docs/benchmarks.csv, .md and .png.
+# data/bench); prints tables and writes docs/benchmarks.csv, .md and .png (a subset of sizes:
+# the same files in BENCH_DIR, so the committed full-size figures stay).
 bench: $(STAMP) $(MANIFEST)
 	$(PY) -m cartwh.benchmark
 

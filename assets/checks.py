@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.resources import DataQuality
 from cartwh.report.quality_report import write_quality_report
 from expectations.results import check_suite
 from expectations.source_health import MART_DRIVERS, source_health, store_findings
 from expectations.suites import Suite, all_suites
 from expectations.validate import SuiteOutcome
-from orchestration.resources import DataQuality
 
 FAILURES_SHOWN = 10
 

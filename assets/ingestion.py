@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
@@ -19,7 +20,6 @@ from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
-from orchestration.resources import LandingZone
 
 GROUP = "raw"
 
@@ -66,8 +66,6 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
                                    raise_on_failure=False)  # fmt: skip
         except PseudonymKeyError as error:
             raise dg.Failure(str(error)) from None
-        except IngestError as error:  # pragma: no cover - raise_on_failure=False never raises
-            raise dg.Failure(str(error)) from error
         context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
         for name in report.files_still_being_written:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.resources import DataQuality, Warehouse
 from cartwh.publish import publish
 from cartwh.report.quality_report import write_quality_report
+from cartwh.run_events import summarize_run
 from cartwh.run_history import record_run
-from orchestration.resources import DataQuality, Warehouse
-from orchestration.run_summary import summarize_run
 
 
 @dg.asset(key=["published", "warehouse"], deps=[dg.AssetKey(["reports", "study_report"])], group_name="published",

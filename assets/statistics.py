@@ -8,11 +8,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.resources import StudyPlan
 from cartwh.report.render import render_report
 from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
 from cartwh.study.config import load_plan
-from orchestration.resources import StudyPlan
 
 # Every mart, not only the two read: a blocking data-quality check on any of them (they all
 # feed marts.patients) must keep the statistics from running on it.

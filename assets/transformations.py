@@ -1,21 +1,16 @@
 """The dbt project as Dagster assets: seeds and models keyed `<schema>/<name>`, grouped by
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
-unbroken from export file to mart; dbt data tests surface as asset checks.
-
-The manifest is prepared at build time (`make` runs `dbt parse`; `dagster dev` re-prepares
-it), never parsed at import.
+unbroken from export file to mart; dbt data tests surface as asset checks. The project and
+its manifest: assets/project.py.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from cartwh.settings import PROJECT_ROOT
-
-DBT_PROJECT = DbtProject(project_dir=PROJECT_ROOT / "dbt_project", profiles_dir=PROJECT_ROOT / "dbt_project")
-DBT_PROJECT.prepare_if_dev()
+from assets.project import DBT_PROJECT
 
 
 class LayeredTranslator(DagsterDbtTranslator):

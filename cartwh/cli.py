@@ -45,9 +45,8 @@ def _ingest(args) -> int:
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
-    from cartwh.pseudonym import PseudonymKeyError
-
     from cartwh.locking import writer_lock
+    from cartwh.pseudonym import PseudonymKeyError
 
     import duckdb
 
@@ -110,6 +109,8 @@ def _sql(args) -> int:
                             interactive, run_sql)  # fmt: skip
 
     import duckdb
+
+    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
 
     try:
         cap_process_memory()

@@ -83,7 +83,7 @@ def share_folder(path: Path) -> None:
 def share_tree(folder: Path) -> None:
     """A folder and everything the pipeline wrote in it, for analysts."""
     gid = _analysts_gid()
-    for parent, folders, files in os.walk(folder):
+    for parent, _folders, files in os.walk(folder):
         _set_mode(Path(parent), SHARED_FOLDER, gid)
         for name in files:
             _set_mode(Path(parent) / name, SHARED_FILE, gid)

@@ -10,7 +10,7 @@ what failed per batch and per patient, and what changed since the previous run.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -64,7 +64,7 @@ def _failing_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataF
 
 
 def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, loads: pd.DataFrame | None) -> None:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     results, failing = _result_rows(outcome, run_id, now), _failing_rows(outcome, run_id, now)
     con.execute("BEGIN TRANSACTION")
     try:

@@ -138,7 +138,7 @@ def _outcomes(suite: Suite, result, frame: pd.DataFrame) -> list[ExpectationOutc
 def _merge(parts: list[list[ExpectationOutcome]]) -> list[ExpectationOutcome]:
     """One outcome per expectation over all chunks of a batch."""
     merged = []
-    for chunks in zip(*parts):
+    for chunks in zip(*parts, strict=True):  # every chunk has one outcome per expectation
         first = chunks[0]
         counts = [c.unexpected_count for c in chunks if c.unexpected_count is not None]
         merged.append(ExpectationOutcome(

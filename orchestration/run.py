@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
-from orchestration.run_summary import why_failed
+from cartwh.run_events import why_failed
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -14,7 +14,7 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 def run_main_job(definitions: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
     """The main job of `definitions` (the code location's by default). The run records itself in
     ops.run_history as it ends, whatever the outcome (the warehouse resource does it under the
-    writer lock; orchestration.run_summary)."""
+    writer lock; cartwh.run_events)."""
     instance = dg.DagsterInstance.ephemeral()
     job = (definitions or defs).resolve_job_def(MAIN_JOB)
     return job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=instance)

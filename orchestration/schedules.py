@@ -1,11 +1,12 @@
-"""When runs start: the nightly schedule, the landing-folder sensor, and the failure recorder."""
-
-from __future__ import annotations
+"""When runs start: the nightly schedule, the landing-folder sensor, and the failure recorder. (No
+`from __future__ import annotations`: Dagster reads the sensor's resource annotation.)"""
 
 import time
+from pathlib import Path
 
 import dagster as dg
 
+from assets.resources import LandingZone
 from cartwh import settings
 from cartwh.landing import arrival_decision, landing_state
 from orchestration.jobs import main_job
@@ -19,9 +20,9 @@ nightly = dg.ScheduleDefinition(
 
 
 @dg.sensor(job=main_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def landing_arrivals(context: dg.SensorEvaluationContext):
+def landing_arrivals(context: dg.SensorEvaluationContext, landing_zone: LandingZone):
     """Start the main job when new exports have landed (and stopped changing)."""
-    state = landing_state(settings.landing_dir())
+    state = landing_state(Path(landing_zone.landing))
     decision = arrival_decision(state, context.cursor, time.time())
     if not decision.start_run:
         return dg.SkipReason(decision.reason)

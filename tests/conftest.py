@@ -91,7 +91,7 @@ def run_main_job(root: Path, faults: bool = False, prepare=None):
     result and the generator's summary."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
-        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # restored after: the resources export it
+        patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # the dbt resource passes it to dbt
         summary = generate_landing(root / "landing", faults=faults)
         if prepare:
             prepare(root / "landing")
@@ -171,3 +171,15 @@ def demo_copy(demo_warehouse, tmp_path) -> Path:
 def data_env(data: Path) -> dict:
     """The environment of a `cartwh` process working on the data folder `data`."""
     return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
+
+
+# Fixtures that stand for the whole main job (a session's demo warehouse, or a run of a test's
+# own cohort): every test that uses one, directly or through another fixture, is end-to-end.
+END_TO_END_FIXTURES = {"demo_warehouse", "main_job"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the end-to-end tests `e2e` (`make test-fast` leaves them out; `make test` runs all)."""
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

@@ -41,6 +41,7 @@ def test_generate_with_faults_writes_the_fault_list(tmp_path):
     assert again.returncode == 1 and "--force" in again.stderr
 
 
+@pytest.mark.e2e  # the CLI ingests a generated cohort in its own process
 def test_ingest_and_status_without_dagster(tmp_path):
     env = {"CARTWH_DATA": str(tmp_path)}
     assert _run(str(BIN / "cartwh"), "generate", "--landing", str(tmp_path / "landing"), env=env).returncode == 0
@@ -54,6 +55,7 @@ def test_ingest_and_status_without_dagster(tmp_path):
                              f"finished; run `make run` first (or wait for the nightly run).\n")  # fmt: skip
 
 
+@pytest.mark.e2e  # Dagster loads the code location in its own process
 def test_workspace_loads_in_dagster():
     out = _run(str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -1,12 +1,13 @@
 """The Dagster ingestion assets on the demo cohort, into a temporary DuckDB."""
 
 import dagster as dg
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import raw_assets
+from assets.resources import LandingZone
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
-from orchestration.resources import LandingZone
 
 
 def _resources(tmp_path):
@@ -16,6 +17,7 @@ def _resources(tmp_path):
     }
 
 
+@pytest.mark.e2e  # the raw assets twice through Dagster
 def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
     generate_landing(tmp_path / "landing")
     first = dg.materialize(raw_assets, resources=_resources(tmp_path))
@@ -35,6 +37,7 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
     assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24
 
 
+@pytest.mark.e2e  # the raw assets through Dagster
 def test_unparseable_file_fails_the_run_with_its_name_and_keeps_the_rest(tmp_path):
     generate_landing(tmp_path / "landing")
     bad = tmp_path / "landing" / "redcap" / "broken_export.csv"

@@ -28,6 +28,7 @@ def registry(tmp_path_factory):
     con.close()
 
 
+@pytest.mark.e2e  # three registries generated
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
     generate_landing(tmp_path / "a", patients=60, sites=2, seed=5)
     generate_landing(tmp_path / "b", patients=60, sites=2, seed=5)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from cartwh.ingest import ingest_source
 from cartwh.ingest.errors import IngestError
 from cartwh.pseudonym import pseudonymise
 from tests.conftest import Warehouse, hmac_pseudonym, hmac_tube_key

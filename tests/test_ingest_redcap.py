@@ -8,10 +8,8 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from cartwh.ingest import ingest_source
 from cartwh.ingest.errors import IngestError
 from cartwh.pseudonym import pseudonymise
 from tests.conftest import Warehouse, hmac_pseudonym

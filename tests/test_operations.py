@@ -58,21 +58,22 @@ def test_nightly_schedule_fires_at_two_in_madrid_and_is_configurable(monkeypatch
 
 
 def test_landing_sensor_starts_a_run_once_per_settled_arrival(tmp_path, monkeypatch):
+    from assets.resources import LandingZone
     from orchestration.schedules import landing_arrivals
 
     landing = tmp_path / "landing"
-    monkeypatch.setenv("CARTWH_LANDING", str(landing))
-    assert isinstance(landing_arrivals(dg.build_sensor_context()), dg.SkipReason)  # nothing landed
+    resources = {"landing_zone": LandingZone(landing=str(landing), archive=str(tmp_path / "archive"))}
+    assert isinstance(landing_arrivals(dg.build_sensor_context(resources=resources)), dg.SkipReason)  # nothing landed
     export = landing / "redcap" / "export.csv"
     export.parent.mkdir(parents=True)
     export.write_text("record_id\n1\n")
-    assert "settle" in landing_arrivals(dg.build_sensor_context()).skip_message  # still being written
+    assert "settle" in landing_arrivals(dg.build_sensor_context(resources=resources)).skip_message  # still being written
     old = time.time() - 300
     os.utime(export, (old, old))
-    context = dg.build_sensor_context()
+    context = dg.build_sensor_context(resources=resources)
     request = landing_arrivals(context)
     assert isinstance(request, dg.RunRequest) and request.run_key == context.cursor
-    again = landing_arrivals(dg.build_sensor_context(cursor=context.cursor))
+    again = landing_arrivals(dg.build_sensor_context(cursor=context.cursor, resources=resources))
     assert again.skip_message == "nothing new has landed"
 
 

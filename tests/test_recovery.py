@@ -216,7 +216,7 @@ def test_stale_wal_is_set_aside_by_rebuild_and_the_failed_run_is_recorded_after_
     assert Path(f"{aside}.wal").exists() and not Path(f"{working}.wal").exists()
     check_working_warehouse(working)  # opens cleanly now
     assert raw_state(working) == before
-    from orchestration.run_summary import open_run
+    from cartwh.run_events import open_run
 
     with writer_lock(working):
         open_run(working, "the-next-run")  # what the next run does first
@@ -354,7 +354,7 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
         run.wait()
     (marker,) = run_marker.markers_folder(working).glob("*.json")
     killed = json.loads(marker.read_text())["run_id"]
-    from orchestration.run_summary import open_run
+    from cartwh.run_events import open_run
 
     with writer_lock(working, wait_seconds=30):  # free once the killed processes have exited
         assert killed not in {r[0] for r in _history(working)}

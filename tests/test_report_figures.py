@@ -210,6 +210,6 @@ def test_a_registry_draws_a_sample_of_points_and_lines_but_summarises_everyone()
     kinetics = pd.DataFrame({"patient_key": np.repeat(np.arange(400), 2), "group": "a",
                              "study_day": np.tile([7, 14], 400), "car_t_per_ul": rng.lognormal(size=800)})
     fig = fg.kinetics_figure(kinetics, title="k")
-    patient_lines = [l for l in fig.axes[0].get_lines() if l.get_linewidth() == 0.7]
+    patient_lines = [line for line in fig.axes[0].get_lines() if line.get_linewidth() == 0.7]
     assert len(patient_lines) == fg.MAX_LINES
     assert "median (n = 400)" in fig.axes[0].get_legend().get_texts()[0].get_text()

@@ -105,7 +105,7 @@ def test_6mp_km_mean_by_hand():
     for n, d in [(21, 3), (17, 1), (15, 1), (12, 1), (11, 1), (7, 1), (6, 1)]:
         s.append(s[-1] * (1 - d / n))
     widths = [6, 1, 3, 3, 3, 6, 1, 12]
-    area = sum(si * w for si, w in zip(s, widths))
+    area = sum(si * w for si, w in zip(s, widths, strict=True))
     m = sv.km_mean(MP_T, MP_E)
     assert m.mean == pytest.approx(area, rel=1e-12)
     assert m.upper_limit == 35

@@ -22,7 +22,7 @@ def _exact_median(times, events) -> float | None:
     s = Fraction(1)
     for t in sorted(set(times)):
         at_risk = sum(1 for x in times if x >= t)
-        died = sum(1 for x, e in zip(times, events) if x == t and e)
+        died = sum(1 for x, e in zip(times, events, strict=True) if x == t and e)
         s *= Fraction(at_risk - died, at_risk)
         if died and s <= Fraction(1, 2):
             return t

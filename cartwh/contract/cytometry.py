@@ -46,7 +46,6 @@ MANIFEST_COLUMNS = (
     "acquisition_date",
 )
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
-INSTRUMENTS = ("BD FACSCanto II", "BD FACSLyric")
 
 DAYS_PER_MONTH = 30.4375  # docs/definitions.md "Timeline and study day": months = days / 30.4375
 
@@ -150,10 +149,6 @@ PANELS: dict[str, tuple[Gate, ...]] = {
     "LEUKAPHERESIS-v1": _leukapheresis(),
 }
 PANEL_V2_FROM = "2024-01-01"  # acquisitions from this date use the revised templates
-
-
-def statistic_columns(panel: str) -> list[str]:
-    return [f"{g.path}{HEADER_SEPARATOR}{s}" for g in PANELS[panel] for s in g.statistics]
 
 
 def split_column(column: str) -> tuple[str, str] | None:

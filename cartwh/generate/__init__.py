@@ -83,7 +83,7 @@ def generate_landing(
     records = redcap_export.export_records(cohort, dictionary)
     # A registry's sites number their records from 1 each (one REDCap project per site, in a folder
     # of its own); the demo is one site, numbered 1..24.
-    exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"])))
+    exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"]), strict=True))
     records["record_id"] = records["record_id"].map(exported_id)
     files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None)
     samples = cytometry_export.assign_batches(cohort.samples, rng)

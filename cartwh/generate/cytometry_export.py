@@ -37,7 +37,7 @@ def assign_batches(samples: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     s["instrument"] = np.where(acquired < _INSTRUMENT_SWITCH, "BD FACSCanto II", "BD FACSLyric")
     s["acquisition_date"] = acquired
     draw = s.groupby(["patient", "date"], sort=False).ngroup().to_numpy()  # one accession per blood draw
-    s["fcs_file"] = [f"A{d + 1:07d}_{_TUBE[k]}.fcs" for d, k in zip(draw, s["panel_kind"])]
+    s["fcs_file"] = [f"A{d + 1:07d}_{_TUBE[k]}.fcs" for d, k in zip(draw, s["panel_kind"], strict=True)]
     month = pd.to_datetime(acquired).strftime("%Y-%m")
     s["batch"] = s["site"] + "/" + month + "_" + s["panel"]
     return s

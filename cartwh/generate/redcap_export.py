@@ -41,8 +41,8 @@ def export_records(cohort: Cohort, dictionary: DataDictionary) -> pd.DataFrame:
             base[f"{form}_complete"] = 2
     base["_record_order"] = np.arange(len(base))
     base["_row_order"] = 0
-    order = dict(zip(base["record_id"], base["_record_order"]))
-    dag = dict(zip(base["record_id"], base[DATA_ACCESS_GROUP]))
+    order = dict(zip(base["record_id"], base["_record_order"], strict=True))
+    dag = dict(zip(base["record_id"], base[DATA_ACCESS_GROUP], strict=True))
     parts = [base]
     for rank, form in enumerate(REPEATING_FORMS, start=1):
         rows = cohort.repeating[form].copy()

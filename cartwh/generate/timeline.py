@@ -97,7 +97,7 @@ def _base_rows(design, rng, d0, ld, apheresis, last_contact, alive) -> pd.DataFr
     crs = design["crs"].to_numpy()
     b = pd.DataFrame({"record_id": design["record_id"].to_numpy()})
     b["redcap_data_access_group"] = design["site"].str.lower().to_numpy()
-    b["patient_name"] = [f"{f} {s}" for f, s in zip(rng.choice(_FIRST_NAMES, n), rng.choice(_SURNAMES, n))]
+    b["patient_name"] = [f"{f} {s}" for f, s in zip(rng.choice(_FIRST_NAMES, n), rng.choice(_SURNAMES, n), strict=True)]
     b["mrn"] = rng.integers(10_000_000, 99_999_999, n).astype(str)
     b["birth_date"] = _offset(d0, -age_days)
     b["sex"] = np.where(design["sex"] == "F", "2", "1")

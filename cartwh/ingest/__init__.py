@@ -29,9 +29,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -196,7 +196,7 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
     con.execute("BEGIN TRANSACTION")
     try:
         ids = sorted(r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall())
-        files = [replace(f, load_id=i) for f, i in zip(files, ids)]
+        files = [replace(f, load_id=i) for f, i in zip(files, ids, strict=True)]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR)")
         insert_rows(con, BATCH, [(f.load_id, str(f.path), f.name) for f in files])
         reset_row_keys(con)

@@ -25,6 +25,7 @@ from cartwh.contract.dates import dictionary_bound
 from cartwh.contract.free_text import withheld
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
     Rule,

@@ -9,7 +9,6 @@ import pandas as pd
 
 from cartwh import settings
 
-
 SCHEMA = "raw"
 LANDED_FILES = f"{SCHEMA}.landed_files"
 QUARANTINE = f"{SCHEMA}.quarantine"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import io
 import math
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import ascii_uppercase
-from typing import Mapping, Optional, Sequence
 
 import matplotlib
 import numpy as np
@@ -50,7 +50,7 @@ def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         raise ValueError(f"{what} lacks column(s) {missing}")
 
 
-def _groups(values: pd.Series, group_order: Optional[Sequence]) -> list[tuple[object, str]]:
+def _groups(values: pd.Series, group_order: Sequence | None) -> list[tuple[object, str]]:
     """(group, colour) to draw, in ``group_order`` or order of appearance. Absent groups of
     ``group_order`` are skipped but keep their colour; a group missing from it raises."""
     present = list(pd.unique(values.dropna()))
@@ -61,7 +61,7 @@ def _groups(values: pd.Series, group_order: Optional[Sequence]) -> list[tuple[ob
     return [(g, PALETTE[i % len(PALETTE)]) for i, g in enumerate(order) if g in present]
 
 
-def _label(g, group_labels: Optional[Mapping]) -> str:
+def _label(g, group_labels: Mapping | None) -> str:
     return str(group_labels.get(g, g)) if group_labels else str(g)
 
 
@@ -112,8 +112,8 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
 
 
 def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free survival", group_order=None,
-              group_labels: Optional[Mapping] = None, p_text: Optional[str] = None, at_risk_every: float = 6.0,
-              max_time: Optional[float] = None, xlabel: str = "Months", ci_band: bool = True) -> Figure:
+              group_labels: Mapping | None = None, p_text: str | None = None, at_risk_every: float = 6.0,
+              max_time: float | None = None, xlabel: str = "Months", ci_band: bool = True) -> Figure:
     """Kaplan-Meier curves with censoring ticks, n in the legend, the p text and a numbers-at-risk
     table under the x axis (one coloured row per group, at the x ticks).
 
@@ -146,7 +146,7 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
         cens = d["censored"].to_numpy() > 0
         ax.plot(t[cens], s[cens], ls="none", marker="|", ms=8, mew=1.2, color=colour)
         row = len(groups) - 1 - i  # first group on top, as in the legend
-        for x, v in zip(ticks, at_risk.loc[g]):
+        for x, v in zip(ticks, at_risk.loc[g], strict=True):
             table.text(x, row, str(v), ha="center", va="center", fontsize=8.5, color=colour)
         table.text(-0.03, row, _label(g, group_labels), transform=table.get_yaxis_transform(), ha="right",
                    va="center", fontsize=8.5, color=colour)
@@ -170,7 +170,7 @@ def _at_most(values: np.ndarray, limit: int, rng: np.random.Generator) -> np.nda
 
 
 def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, group_labels, ylabel: str,
-              log_scale: bool, p_text: Optional[str], title: str = "", title_size: float = 11) -> None:
+              log_scale: bool, p_text: str | None, title: str = "", title_size: float = 11) -> None:
     """One box plot per group with the points jittered on top, n under each label.
 
     Whiskers run from minimum to maximum: every point is drawn anyway, and unlike Tukey's
@@ -184,18 +184,18 @@ def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, gr
     if filled:
         boxes = ax.boxplot([vals[i] for i in filled], positions=pos[filled], widths=0.55, whis=(0, 100),
                            showfliers=False, patch_artist=True, medianprops=dict(color="black", lw=1.5))
-        for patch, i in zip(boxes["boxes"], filled):
+        for patch, i in zip(boxes["boxes"], filled, strict=True):
             patch.set_facecolor((groups[i][1], 0.2))
             patch.set_edgecolor(groups[i][1])
     rng = np.random.default_rng(JITTER_SEED)  # fresh per axes: same picture on every call
-    for p, v, (_, colour) in zip(pos, vals, groups):
+    for p, v, (_, colour) in zip(pos, vals, groups, strict=True):
         shown = _at_most(v, MAX_POINTS, rng)  # boxes use every value; a registry's points would hide them
         ax.scatter(p + rng.uniform(-0.15, 0.15, shown.size), shown, s=16 if v.size <= MAX_POINTS else 4, color=colour,
                    alpha=0.8, edgecolors="none", zorder=3)  # fmt: skip
     if log_scale:
         _log_scale(ax, np.concatenate(vals) if vals else [])
     ax.set(xlim=(0.4, len(groups) + 0.6), xticks=pos,
-           xticklabels=[f"{_label(g, group_labels)}\n(n = {v.size})" for (g, _), v in zip(groups, vals)])
+           xticklabels=[f"{_label(g, group_labels)}\n(n = {v.size})" for (g, _), v in zip(groups, vals, strict=True)])
     _finish(ax, title, ylabel, title_size)
     if p_text:
         _headroom(ax, 0.12)
@@ -203,7 +203,7 @@ def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, gr
 
 
 def box_figure(data: pd.DataFrame, *, value: str, group: str, ylabel: str, title: str, group_order=None,
-               group_labels: Optional[Mapping] = None, log_scale: bool = False, p_text: Optional[str] = None) -> Figure:
+               group_labels: Mapping | None = None, log_scale: bool = False, p_text: str | None = None) -> Figure:
     """Box plots of ``data[value]`` by ``data[group]``; NaN values are left out of n."""
     fig = Figure(figsize=(1.6 + 0.9 * max(data[group].nunique(), 1), 4.2), layout="constrained")
     ax = fig.add_subplot()
@@ -213,7 +213,7 @@ def box_figure(data: pd.DataFrame, *, value: str, group: str, ylabel: str, title
 
 
 def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, title: str, group_order=None,
-               group_labels: Optional[Mapping] = None) -> Figure:
+               group_labels: Mapping | None = None) -> Figure:
     """Box plots side by side, lettered A, B, ... (the paper's Figure 4). Each panel is a dict: ``value``
     (column, required), ``ylabel`` (default the column), ``log_scale`` (False), ``p_text``, ``title``."""
     if not panels:
@@ -221,7 +221,7 @@ def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, tit
     width = 0.9 + 0.85 * max(data[group].nunique(), 1)  # per panel: room for the group labels
     fig = Figure(figsize=(0.3 + width * len(panels), 4.4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for letter, ax, spec in zip(ascii_uppercase, axes, panels):
+    for letter, ax, spec in zip(ascii_uppercase, axes, panels, strict=False):  # more letters than panels
         unknown = set(spec) - PANEL_KEYS
         if unknown or "value" not in spec:
             raise ValueError(f"panel {letter}: needs 'value', unknown keys {sorted(unknown)}")
@@ -233,8 +233,8 @@ def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, tit
     return fig
 
 
-def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, group_labels: Optional[Mapping] = None,
-                    day_max: Optional[float] = None, median_day: str = "study_day", min_patients: int = 3) -> Figure:
+def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, group_labels: Mapping | None = None,
+                    day_max: float | None = None, median_day: str = "study_day", min_patients: int = 3) -> Figure:
     """CAR-T/uL over study day: a thin line per patient, a bold median per group.
 
     Rows with NaN CAR-T/uL or day are dropped (a missing count is not a zero). The median at a day

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -154,5 +154,5 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
     docs = write_data_docs(Path(gx_root))
     return write_page(
         "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con), row_limit=ROW_LIMIT,
-        data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip

@@ -10,7 +10,7 @@ a table row, figure panel or estimate tonight's data cannot give is printed in i
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from string import ascii_uppercase
 
@@ -52,7 +52,7 @@ def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
     rendered = []
     for spec in plan.figures:
         panels = []
-        for letter, panel in zip(ascii_uppercase, spec["panels"]):
+        for letter, panel in zip(ascii_uppercase, spec["panels"], strict=False):
             stem = out_dir / "figures" / f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
             shown = dict(letter=letter if len(spec["panels"]) > 1 else "", svg=None, files=[], notes=[])
             try:
@@ -145,5 +145,5 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"]),
         snapshot=first["mart_snapshot"], code_version=first["code_version"],
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip

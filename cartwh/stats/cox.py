@@ -174,7 +174,7 @@ def cox_model(data: pd.DataFrame, duration: str, event: str, factors: list[str],
     scale = np.array([t["scale"] for t in terms])
     coef, se = coef / scale, se / scale
     if runaway.any():
-        which = ", ".join(f"{nm} (coef {c:.3g}, se {s:.3g})" for nm, c, s, r in zip(names, coef, se, runaway) if r)
+        which = ", ".join(f"{nm} (coef {c:.3g}, se {s:.3g})" for nm, c, s, r in zip(names, coef, se, runaway, strict=True) if r)
         return not_estimable(f"monotone likelihood (separation) suspected: runaway estimate for {which}")
     if warning:
         return not_estimable(f"monotone likelihood or collinearity suspected; lifelines: {warning}")

@@ -27,7 +27,7 @@ outcome not bool or 0/1, a non-finite cut-off for ``split_at``) raises ``ValueEr
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,10 +40,10 @@ class RocAuc(NamedTuple):
     auc: float
     ci_lower: float
     ci_upper: float
-    direction: Optional[str]  # "higher" | "lower"; None when not estimable or all values tie
+    direction: str | None  # "higher" | "lower"; None when not estimable or all values tie
     n_positive: int
     n_negative: int
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 class Cutoff(NamedTuple):
@@ -51,12 +51,12 @@ class Cutoff(NamedTuple):
     sensitivity: float
     specificity: float
     youden_j: float
-    direction: Optional[str]
-    reason: Optional[str] = None
+    direction: str | None
+    reason: str | None = None
 
 
 class CutoffChoice(NamedTuple):
-    method: Optional[str]  # "roc_youden" | "median"; None when there are no values at all
+    method: str | None  # "roc_youden" | "median"; None when there are no values at all
     cutoff: float
     auc: float
     auc_ci_lower: float
@@ -64,11 +64,11 @@ class CutoffChoice(NamedTuple):
     sensitivity: float  # of the chosen cut-off, in ``direction``
     specificity: float
     youden_j: float
-    direction: Optional[str]
+    direction: str | None
     accepted: bool  # True only when AUC > min_auc and the ROC/Youden cut-off is used
     n: int
     events: int
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 def _clean(values, outcome) -> tuple[np.ndarray, np.ndarray]:

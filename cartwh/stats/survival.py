@@ -42,7 +42,7 @@ raises ``ValueError``.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,7 @@ class SurvivalAt(NamedTuple):
     estimate: float
     ci_lower: float
     ci_upper: float
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 class Median(NamedTuple):
@@ -72,7 +72,7 @@ class Median(NamedTuple):
     median: float
     ci_lower: float
     ci_upper: float
-    reason: Optional[str] = None
+    reason: str | None = None
     se: float = NAN
     band_ci: tuple[float, float] = (NAN, NAN)
     se_ci: tuple[float, float] = (NAN, NAN)
@@ -86,13 +86,13 @@ class KMMean(NamedTuple):
     ci_lower: float
     ci_upper: float
     upper_limit: float = NAN  # the time the area was integrated up to
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 class RMST(NamedTuple):
     rmst: float
     se: float
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 def _clean(durations, events=None) -> tuple[np.ndarray, np.ndarray]:

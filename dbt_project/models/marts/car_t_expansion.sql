@@ -12,7 +12,7 @@ peak_samples as (
     from samples
     where car_t_per_ul is not null
         and study_day between 0 and {{ study_parameter('peak_last_day') }}
-    qualify row_number() over (partition by patient_key order by car_t_per_ul desc, study_day) = 1
+    qualify row_number() over (partition by patient_key order by car_t_per_ul desc, study_day asc) = 1
 ),
 
 auc_rule as (

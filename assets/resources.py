@@ -1,0 +1,98 @@
+"""The resources the assets take (as dagster-open-platform's `resources.py`): what each one is,
+not where its paths come from; orchestration/resources.py fills them from cartwh.settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from cartwh.locking import writer_lock
+from cartwh.permissions import pipeline_file_modes
+from cartwh.run_events import close_run, open_run
+
+
+class Warehouse(DuckDBResource):
+    """The working warehouse, and where it is published for analysts.
+
+    Unlike dagster-duckdb's resource, a run holds the writer lock for its whole duration (the
+    main job runs in one process, so the resource is set up once per run) and the connection
+    is also closed when a step fails: dagster-duckdb closes it only on success, and a
+    connection left open locks the file for the rest of the process. Under that lock the run
+    opens and closes its record (cartwh.run_events): a damaged warehouse is refused at the
+    start, and every run that does not publish is recorded as it ends."""
+
+    published: str
+
+    @contextmanager
+    def yield_for_execution(self, context):
+        warehouse = Path(self.database)
+        with pipeline_file_modes(), writer_lock(warehouse):
+            open_run(warehouse, context.run.run_id)
+            try:
+                yield self
+            finally:
+                close_run(context.instance, context.run.run_id, warehouse, Path(self.published))
+
+    @contextmanager
+    def get_connection(self):
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
+
+
+class Dbt(DbtCliResource):
+    """dbt, writing into the warehouse Dagster ingests into, under the same memory ceiling:
+    profiles.yml reads both from the environment of dbt's process."""
+
+    warehouse: str
+    memory_limit: str
+
+    def cli(self, args: Sequence[str], **kwargs):
+        # DbtCliResource builds the child's environment from os.environ and takes no env of its
+        # own; the child is started inside cli(), so the values are set only around that call.
+        with _environment(CARTWH_WAREHOUSE=self.warehouse, CARTWH_DUCKDB_MEMORY=self.memory_limit):
+            return super().cli(args, **kwargs)
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LandingZone(dg.ConfigurableResource):
+    """The folder exports land in, and the archive every ingested version is kept in."""
+
+    landing: str
+    archive: str
+
+
+class StudyPlan(dg.ConfigurableResource):
+    """The analysis plan the statistics follow, and where the study report is written."""
+
+    analyses: str
+    reports: str
+
+
+class DataQuality(dg.ConfigurableResource):
+    """Where Great Expectations works (its file-mode project and Data Docs) and where the
+    data-quality report is written."""
+
+    gx_root: str
+    reports: str
