@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager, redirect_stderr
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cartwh import settings
@@ -42,15 +42,14 @@ def _generate(args) -> int:
 
 
 def _ingest(args) -> int:
+    import duckdb
+
+    from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock
     from cartwh.pseudonym import PseudonymKeyError
-
-    import duckdb
-
-    from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
 
     failed = False
     with writer_lock(settings.warehouse_path()):
@@ -105,12 +104,18 @@ def _pull(args) -> int:
 
 
 def _sql(args) -> int:
-    from cartwh.sql import (INTERRUPTED, OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, cap_process_memory,
-                            interactive, run_sql)  # fmt: skip
-
     import duckdb
 
-    from cartwh.sql import ReadOnlyRefusal, interactive, run_sql
+    from cartwh.sql import (
+        INTERRUPTED,
+        OUT_OF_MEMORY,
+        QueryStopped,
+        ReadOnlyRefusal,
+        cap_process_memory,
+        interactive,  # fmt: skip
+        run_sql,
+    )
+
 
     try:
         cap_process_memory()
@@ -170,7 +175,7 @@ def _run(args) -> int:
     it as interrupted. Either way the writer lock is free when this returns."""
     if getattr(args, "in_this_process", False):
         return _run_here(Path(args.log_file))
-    log_file = settings.data_dir() / "logs" / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    log_file = settings.data_dir() / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     requested = []
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, _: requested.append(signum))

@@ -64,7 +64,7 @@ def _history(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[dict]:
     rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM ops.run_history WHERE {where} "
                        "ORDER BY started_at DESC").fetchall()  # fmt: skip
     # times as text to the second, as the marker holds them
-    return [{k: str(v)[:19] if k.endswith("_at") and v is not None else v for k, v in zip(_COLUMNS, row)} for row in rows]
+    return [{k: str(v)[:19] if k.endswith("_at") and v is not None else v for k, v in zip(_COLUMNS, row, strict=True)} for row in rows]
 
 
 def published_night(con: duckdb.DuckDBPyConnection) -> dict | None:

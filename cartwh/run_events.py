@@ -8,19 +8,16 @@ importing orchestration."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from cartwh import run_marker, settings
 from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
-from cartwh.ingest.warehouse import connect
-from cartwh.locking import writer_lock
 from cartwh.nights import leave_unpublished_marker
 from cartwh.processes import stop_child_processes
-from cartwh.run_history import RunSummary, is_recorded
+from cartwh.run_history import RunSummary
 
 _ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
 _FAILURES = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE,
@@ -29,7 +26,7 @@ PUBLISHED_ASSET = dg.AssetKey(["published", "warehouse"])
 
 
 def _at(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(timestamp, tz=UTC).replace(tzinfo=None)
 
 
 def _error_text(error) -> str:
@@ -63,7 +60,7 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> Run
     if status == "failed":
         status, message = why_failed([r.dagster_event for r in records if r.dagster_event is not None])
         status = "blocked" if status == "failed" and blocking else status
-    return RunSummary(run_id, _at(first), datetime.now(timezone.utc).replace(tzinfo=None), status, passed, failed,
+    return RunSummary(run_id, _at(first), datetime.now(UTC).replace(tzinfo=None), status, passed, failed,
                       blocking, steps, message)  # fmt: skip
 
 

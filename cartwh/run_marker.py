@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -42,7 +42,7 @@ def markers_folder(warehouse: Path) -> Path:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def begin(warehouse: Path, run_id: str, started_at: datetime | None = None) -> None:
@@ -80,7 +80,7 @@ def unfinished(warehouse: Path) -> list[RunSummary]:
         except ValueError:
             log.warning("ignoring an unreadable run marker %s", path)
             continue
-        summaries.append(_summary(marker, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)))
+        summaries.append(_summary(marker, datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)))
     return sorted(summaries, key=lambda s: s.started_at)
 
 

@@ -56,7 +56,7 @@ def _explained(statement) -> str:
     tokens = duckdb.tokenize(statement.query)
     ends = [start for start, _ in tokens[1:]] + [len(text)]
     words = [(start, text[start:end].strip().lower())
-             for (start, kind), end in zip(tokens, ends) if kind != duckdb.token_type.comment]  # fmt: skip
+             for (start, kind), end in zip(tokens, ends, strict=True) if kind != duckdb.token_type.comment]  # fmt: skip
     if not words or words[0][1] != b"explain":
         return ""  # not the shape of an EXPLAIN we know: explains nothing, so it is refused
     i = 1
@@ -260,7 +260,7 @@ def _text(value) -> str:
 def _as_lines(columns: list[str], rows: list[tuple]) -> str:
     """One `column = value` line per column, a blank line between rows (the DuckDB shell's .mode line)."""
     width = max(map(len, columns), default=0)
-    return "\n\n".join("\n".join(f"{c:>{width}} = {_text(v)}" for c, v in zip(columns, row)) for row in rows)
+    return "\n\n".join("\n".join(f"{c:>{width}} = {_text(v)}" for c, v in zip(columns, row, strict=True)) for row in rows)
 
 
 def _as_markdown(columns: list[str], rows: list[tuple]) -> str:

@@ -25,8 +25,16 @@ import duckdb
 
 from cartwh import settings
 from cartwh.nights import describe, published_night
-from cartwh.sql import (FORMATS, INTERRUPTED, OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, _ctrl_c_interrupts,
-                        open_published, run_statements)  # fmt: skip
+from cartwh.sql import (
+    FORMATS,
+    INTERRUPTED,
+    OUT_OF_MEMORY,
+    QueryStopped,
+    ReadOnlyRefusal,
+    _ctrl_c_interrupts,
+    open_published,  # fmt: skip
+    run_statements,
+)
 
 HISTORY_ENTRIES = 1000
 PROMPT, CONTINUATION = "cartwh> ", "   ...> "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -197,7 +197,7 @@ def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | Non
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:
     con.execute(DDL)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for f in findings:
         con.execute("INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message])  # fmt: skip

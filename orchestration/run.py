@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cartwh.run_events import why_failed
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
-from cartwh.run_events import why_failed
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 

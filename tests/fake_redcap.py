@@ -55,12 +55,12 @@ class Project:
     fail_content: str | None = None  # answer HTTP 500 to this content, to test a pull failing midway
 
     @classmethod
-    def classic(cls, dictionary: Path, data: Path, repeating_forms: tuple[str, ...] = ()) -> "Project":
+    def classic(cls, dictionary: Path, data: Path, repeating_forms: tuple[str, ...] = ()) -> Project:
         return cls.from_files(dictionary, data, [], [], [], [{"event_name": "", "form_name": f, "custom_form_label": ""}
                                                           for f in repeating_forms])  # fmt: skip
 
     @classmethod
-    def from_files(cls, dictionary: Path, data: Path, events, arms, form_events, repeating=()) -> "Project":
+    def from_files(cls, dictionary: Path, data: Path, events, arms, form_events, repeating=()) -> Project:
         metadata = [{_UI_TO_API[k]: v for k, v in row.items()} for row in _csv_rows(dictionary)]
         with open(data, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle))
@@ -75,7 +75,7 @@ class Project:
         return self.metadata[0]["field_name"]
 
     @classmethod
-    def longitudinal(cls, folder: Path) -> "Project":
+    def longitudinal(cls, folder: Path) -> Project:
         import xml.etree.ElementTree as ElementTree
 
         odm, rc = "{http://www.cdisc.org/ns/odm/v1.3}", "{https://projectredcap.org}"
@@ -120,7 +120,7 @@ class Project:
             return 200, "application/json", json.dumps(tables[content])
         if content == "record":
             return 200, "text/csv", self._records(form)
-        return 400, "application/json", json.dumps({"error": f"The value of the parameter \"content\" is not valid"})
+        return 400, "application/json", json.dumps({"error": "The value of the parameter \"content\" is not valid"})
 
     def _records(self, form: dict[str, str]) -> str:
         fields = [v for k, v in sorted(form.items()) if k.startswith("fields[")]

@@ -26,7 +26,7 @@ from cartwh.ingest.validation import PROBLEMS, VALUES, Rule, check_rules, reset_
 from cartwh.ingest.warehouse import connect
 from cartwh.status import warehouse_summary
 from tests.conftest import Warehouse, hmac_pseudonym, hmac_tube_key
-from tests.test_ingest_redcap import HEADER, ZELDA_BASE, repeat, write_export
+from tests.test_ingest_redcap import ZELDA_BASE, repeat, write_export
 
 SECRET = "rows-accounting-test-secret"
 STATS = "cytometry/statistics"

@@ -17,8 +17,13 @@ import pytest
 
 from cartwh.contract.redcap import DataDictionary, ExportLayout
 from cartwh.contract.redcap_dictionary import MetadataError, parse_choice_list, parse_dictionary
-from cartwh.contract.redcap_project import (parse_arms, parse_events, parse_form_events, parse_repeating,
-                                            read_project_xml)
+from cartwh.contract.redcap_project import (
+    parse_arms,
+    parse_events,
+    parse_form_events,
+    parse_repeating,
+    read_project_xml,
+)
 from cartwh.contract.redcap_types import VALIDATION_RULES, checkbox_export_code, value_rule
 
 EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports" / "redcap"

@@ -5,7 +5,6 @@ serving REDCapR's longitudinal test project: 3 records, 18 rows (record x event)
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path

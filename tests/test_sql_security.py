@@ -32,7 +32,7 @@ def _write_export(path: Path) -> None:
     """A REDCap flat export in the demo's shape: identifiers beside the study fields."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = ["record_id,redcap_event_name,patient_name,mrn,birth_date,sex,bt_regimen"]
-    rows += [f"{i + 1},baseline_arm_1,{n},{m},{b},{i % 2 + 1},inotuzumab" for i, (n, m, b) in enumerate(zip(NAMES, MRNS, BIRTH_DATES))]
+    rows += [f"{i + 1},baseline_arm_1,{n},{m},{b},{i % 2 + 1},inotuzumab" for i, (n, m, b) in enumerate(zip(NAMES, MRNS, BIRTH_DATES, strict=True))]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
@@ -76,7 +76,7 @@ def test_the_site_holds_what_an_unguarded_duckdb_would_leak(site):
     """The attacks below are refused by the guards, not defeated by a missing target."""
     con = duckdb.connect()
     leaked = con.execute(f"SELECT patient_name, mrn, birth_date::VARCHAR FROM read_csv('{site}/archive/**/*.csv')").fetchall()
-    assert sorted(leaked) == sorted(zip(NAMES, MRNS, BIRTH_DATES))
+    assert sorted(leaked) == sorted(zip(NAMES, MRNS, BIRTH_DATES, strict=True))
     assert con.execute(f"SELECT count(*) FROM read_parquet('{site}/landing/export.parquet')").fetchall() == [(2,)]
     assert con.execute(f"SELECT count(*) FROM read_json('{site}/landing/export.json')").fetchall() == [(2,)]
     con.close()
@@ -348,13 +348,13 @@ def test_cartwh_sql_neither_imports_nor_reads_the_key(published, tmp_path):
     the pseudonym code or opening the key file (Python's audit hook sees every open)."""
     key_file = tmp_path / "pseudonym.key"
     key_file.write_text(KEY)
-    script = f"""
+    script = """
 import json, sys
 opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" and "pseudonym" in str(args[0]) else None)
 from cartwh.cli import main
 code = main(["sql", "--format", "csv", "SELECT count(*) AS n FROM marts.patients"])
-print(json.dumps({{"code": code, "opened": opened, "modules": sorted(m for m in sys.modules if "pseudonym" in m or m.endswith(".keys"))}}))
+print(json.dumps({"code": code, "opened": opened, "modules": sorted(m for m in sys.modules if "pseudonym" in m or m.endswith(".keys"))}))
 """
     env = {**os.environ, "CARTWH_PUBLISHED": str(published), "CARTWH_PSEUDONYM_KEY": KEY, "CARTWH_PSEUDONYM_KEY_FILE": str(key_file)}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)

@@ -23,7 +23,7 @@ DATETIME_PATTERN = DATE_PATTERN + "[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?"
 
 
 def latest_date(today: dt.date | None = None) -> dt.date:
-    return (today or dt.datetime.now(dt.timezone.utc).date()) + dt.timedelta(days=DAYS_AFTER_TODAY)
+    return (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=DAYS_AFTER_TODAY)
 
 
 def dictionary_bound(text: str, today: dt.date | None = None) -> dt.date | None:
@@ -33,7 +33,7 @@ def dictionary_bound(text: str, today: dt.date | None = None) -> dt.date | None:
     if not text:
         return None
     if text.lower() in ("today", "now"):
-        return today or dt.datetime.now(dt.timezone.utc).date()
+        return today or dt.datetime.now(dt.UTC).date()
     if not re.fullmatch(DATE_PATTERN + r"([ T].*)?", text):
         raise ValueError(f"not a date bound: {text!r}")
     return dt.date.fromisoformat(text[:10])

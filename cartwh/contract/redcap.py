@@ -89,7 +89,7 @@ class DataDictionary:
     fields: tuple[Field, ...]
 
     @classmethod
-    def read(cls, path: Path = DICTIONARY_PATH) -> "DataDictionary":
+    def read(cls, path: Path = DICTIONARY_PATH) -> DataDictionary:
         """A dictionary as REDCap writes it: the UI's CSV download, or the API's metadata as CSV or
         JSON (cartwh.contract.redcap_dictionary; errors name the file, row and column)."""
         from cartwh.contract.redcap_dictionary import read_dictionary

@@ -68,10 +68,10 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
     rows, spelling = _json_rows(text, name) if json_text else _csv_rows(text, name)
     fields, seen = [], {}
     for row_number, row in rows:
-        def cell(api_name: str) -> str:
+        def cell(api_name: str, row: dict = row) -> str:
             return str(row.get(api_name) or "").strip()
 
-        def fail(api_name: str, message: str) -> MetadataError:
+        def fail(api_name: str, message: str, row_number: int = row_number) -> MetadataError:
             return MetadataError(name, message, row=row_number, column=spelling.get(api_name, api_name))
 
         field_name, field_type = cell("field_name"), cell("field_type")
@@ -159,9 +159,9 @@ def _csv_rows(text: str, name: str) -> tuple[list[tuple[int, dict]], dict[str, s
     if "field_name" not in header:
         raise MetadataError(name, "no 'Variable / Field Name' (or API 'field_name') column: not a REDCap data "
                                     "dictionary", row=1)  # fmt: skip
-    body = [(number, dict(zip(header, row))) for number, row in enumerate(rows[1:], start=2)
+    body = [(number, dict(zip(header, row, strict=False))) for number, row in enumerate(rows[1:], start=2)
             if any(cell.strip() for cell in row)]  # fmt: skip
-    return body, dict(zip(header, spelled))
+    return body, dict(zip(header, spelled, strict=True))
 
 
 def _json_rows(text: str, name: str) -> tuple[list[tuple[int, dict]], dict[str, str]]:

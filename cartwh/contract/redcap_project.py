@@ -134,7 +134,7 @@ def api_table(content: bytes, name: str, required: tuple[str, ...], json_text: b
         missing = [c for c in required if c not in header]
         if missing:
             raise MetadataError(name, f"required column missing: {', '.join(missing)}", row=1, column=missing[0])
-        rows = [(n, dict(zip(header, r))) for n, r in enumerate(lines[1:], start=2)]
+        rows = [(n, dict(zip(header, r, strict=False))) for n, r in enumerate(lines[1:], start=2)]
     for number, row in rows:
         for column in required:
             if column not in row:
@@ -193,7 +193,7 @@ def read_project_xml(path: Path, name: str | None = None) -> ProjectSetup:
     arms: dict[int, Arm] = {}
     events, form_events = [], []
     for element in study_events:
-        attribute = lambda key: element.get(_REDCAP + key, "")  # noqa: E731
+        attribute = lambda key, element=element: element.get(_REDCAP + key, "")  # noqa: E731
         arm = int(attribute("ArmNum") or 1)
         arms.setdefault(arm, Arm(arm, attribute("ArmName")))
         unique = attribute("UniqueEventName")
@@ -221,7 +221,7 @@ def _metadata_elements(path: Path, name: str) -> list[ElementTree.Element]:
     """Every element before <ClinicalData>, parsed incrementally so the data are never read."""
     elements = []
     try:
-        for event, element in ElementTree.iterparse(path, events=("start",)):
+        for _event, element in ElementTree.iterparse(path, events=("start",)):
             if element.tag == _ODM + "ClinicalData":
                 break
             elements.append(element)

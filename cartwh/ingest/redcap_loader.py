@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import duckdb
 
+from cartwh.contract.dates import dictionary_bound
+from cartwh.contract.free_text import withheld
 from cartwh.contract.redcap import (
     DATA_ACCESS_GROUP,
     RECORD_ID,
@@ -21,10 +23,9 @@ from cartwh.contract.redcap import (
     DataDictionary,
     Field,
 )
-from cartwh.contract.dates import dictionary_bound
-from cartwh.contract.free_text import withheld
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -36,8 +37,6 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
-from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
-from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
 
 AGE_COLUMN = "age_at_infusion_years"

@@ -105,10 +105,10 @@ def _blocked_rows(comparisons: pd.DataFrame, plan: Plan, blocks: Blocks) -> pd.D
                if row.kind != "heading" and (reason := blocks.reason(row_columns(t, row)))}  # fmt: skip
     if not reasons or comparisons.empty:
         return comparisons
-    key = list(zip(comparisons["analysis"], comparisons["row_number"]))
+    key = list(zip(comparisons["analysis"], comparisons["row_number"], strict=True))
     hit = pd.Series([k in reasons for k in key], index=comparisons.index)
     blocked = comparisons.loc[hit, _ROW_IDENTITY].drop_duplicates(["analysis", "row_number", "group"])
-    reason = [reasons[k] for k in zip(blocked["analysis"], blocked["row_number"])]
+    reason = [reasons[k] for k in zip(blocked["analysis"], blocked["row_number"], strict=True)]
     blocked = blocked.assign(test_reason=reason, value_reason=reason)
     return pd.concat([comparisons[~hit], blocked]).sort_values(["analysis", "row_number", "group_order"], kind="stable",
                                                                ignore_index=True)  # fmt: skip
