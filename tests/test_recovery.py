@@ -113,9 +113,9 @@ def test_ledger_is_appended_durably_and_survives_a_torn_last_line(tmp_path):
 def test_ledger_follows_the_warehouse_as_a_multiset_in_load_order(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     a, b = "aa" * 32, "bb" * 32
-    landed = [(1, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-01", f"/old/archive/aa/{a}.csv", 2),
-              (2, "redcap", "redcap/x.csv", b, 10, 1, 0, "2026-11-02", f"/old/archive/bb/{b}.csv", 3),
-              (3, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-03", f"/old/archive/aa/{a}.csv", None)]  # A, B, A again
+    landed = [(1, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-01", f"/old/archive/aa/{a}.csv", 2, 2, 1, 1),
+              (2, "redcap", "redcap/x.csv", b, 10, 1, 0, "2026-11-02", f"/old/archive/bb/{b}.csv", 3, 2, 1, 1),
+              (3, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-03", f"/old/archive/aa/{a}.csv", None, 2, 1, 1)]  # A, B, A again
     insert_rows(con, "raw.landed_files", landed)
     archive = tmp_path / "archive"
     assert ArchiveLedger(archive).sync(con) == 3  # seeded from raw.landed_files
@@ -123,7 +123,7 @@ def test_ledger_follows_the_warehouse_as_a_multiset_in_load_order(tmp_path):
                                                                           (a, f"aa/{a}.csv")]  # fmt: skip
     assert ArchiveLedger(archive).sync(con) == 0  # already held: A twice is matched twice
     # committed, then killed before the append: the next ingestion's first sync adds just that one
-    insert_rows(con, "raw.landed_files", [(4, "redcap", "redcap/y.csv", b, 10, 1, 0, "2026-11-04", f"/a/bb/{b}.csv", None)])
+    insert_rows(con, "raw.landed_files", [(4, "redcap", "redcap/y.csv", b, 10, 1, 0, "2026-11-04", f"/a/bb/{b}.csv", None, 2, 1, 1)])
     assert ArchiveLedger(archive).sync(con) == 1
     assert [e.file for e in read_ledger(archive)][-1] == "redcap/y.csv"
     con.close()

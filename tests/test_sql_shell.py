@@ -34,7 +34,7 @@ BLOCKED_RUN = "b10cced0-0000-4000-8000-000000000002"
 
 def _history(con, run_id: str, status: str, started: str, finished: str, blocking: int) -> None:
     con.execute(DDL)
-    con.execute("INSERT INTO ops.run_history VALUES (?, ?, ?, ?, 0, 40, ?, ?, '{}', '{}')",
+    con.execute("INSERT INTO ops.run_history VALUES (?, ?, ?, ?, 0, 40, ?, ?, '{}', '{}', NULL)",
                 [run_id, started, finished, status, blocking, blocking])  # fmt: skip
 
 
