@@ -173,9 +173,9 @@ def data_env(data: Path) -> dict:
     return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
 
 
-# Fixtures that stand for the whole main job (a session's demo warehouse, or a run of a test's
+# Fixtures that stand for the whole main job (the session's demo and faults warehouses, or a run of a test's
 # own cohort): every test that uses one, directly or through another fixture, is end-to-end.
-END_TO_END_FIXTURES = {"demo_warehouse", "main_job"}
+END_TO_END_FIXTURES = {"demo_warehouse", "faults_warehouse", "main_job"}
 
 
 def pytest_collection_modifyitems(items):
