@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cartwh.contract.cytometry import SUMMARY_ROWS
+from cartwh.contract.cytometry import is_summary_row
 from cartwh.contract.redcap import project_dictionary
 from cartwh.settings import PROJECT_ROOT
 
@@ -68,7 +68,7 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     data rows landed (distinct source rows in any raw table) and quarantined (rows > 1: row 1
     holds header notes). Only these can fail, so the large tables are read for them alone."""
     suspects = con.execute("""
-        SELECT f.load_id, f.source, f.file, f.archive_path,
+        SELECT f.load_id, f.source, f.file, f.archive_path, f.records_read - f.records_skipped AS data_rows,
                count(DISTINCT q."row") FILTER (WHERE q."row" > 1) AS quarantined,
                count(DISTINCT q.column_name) FILTER (WHERE q."row" = 1) AS columns_ignored
         FROM raw.landed_files AS f LEFT JOIN raw.quarantine AS q USING (load_id)
@@ -97,11 +97,20 @@ def _top_reason(con, load_id: int) -> str:
 
 def data_records(path: Path) -> int:
     """Data records of a CSV export as a CSV reader counts them: header, blank lines and
-    FlowJo's summary rows are not data."""
+    summary rows are not data. Only for file versions ingested before the ledger counted its
+    records (raw.landed_files.records_read NULL); the others carry the count."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         rows = csv.reader(handle)
         next(rows, None)
-        return sum(1 for r in rows if any(c.strip() for c in r) and r[0].strip() not in SUMMARY_ROWS)
+        return sum(1 for r in rows if any(c.strip() for c in r) and not is_summary_row(r[0]))
+
+
+def _data_rows(f) -> int:
+    """A suspect file's data rows: the ledger's accounting, or a count of the archived file for a
+    version ingested before the ledger counted records."""
+    if not pd.isna(f.data_rows):
+        return int(f.data_rows)
+    return data_records(Path(f.archive_path)) if Path(f.archive_path).exists() else 0
 
 
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
@@ -115,7 +124,7 @@ def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> l
                 f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: the export's layout or "
                 "template changed (a renamed column, another date or number format, another code list); "
                 "fix the export and land it again")))  # fmt: skip
-        elif rows == 0 and Path(f.archive_path).exists() and (records := data_records(Path(f.archive_path))):
+        elif rows == 0 and (records := _data_rows(f)):
             ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
             findings.append(Finding("landed_nothing", f.file, 0, None, (
                 f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "

@@ -28,6 +28,15 @@ SUMMARY_ROW_KEYS = frozenset({
 })  # fmt: skip
 
 
+def summary_key(cell: str) -> str:
+    """A first-column cell as SUMMARY_ROW_KEYS spell it: lower case, ASCII letters and digits only."""
+    return "".join(c for c in cell.lower() if c.isascii() and c.isalnum())
+
+
+def is_summary_row(cell: str) -> bool:
+    return summary_key(cell) in SUMMARY_ROW_KEYS
+
+
 COUNT = "Count"
 FREQ_PARENT = "Freq. of Parent"
 FREQ_TOTAL = "Freq. of Total"

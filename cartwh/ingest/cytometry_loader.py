@@ -117,7 +117,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
         raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
     reset_problems(con, structural + for_each_file(files, notes))
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
-    # summary_key in SQL: lower case, letters and digits only.
+    # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
     rules = [Rule(sample, required=True)] + [
         Rule(column, "DOUBLE", 0, 100 if statistic in PERCENT_STATISTICS else None) for column, _, statistic in measures
