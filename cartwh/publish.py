@@ -33,6 +33,9 @@ from cartwh.ingest.warehouse import remove_database
 from cartwh.published_quality import DEIDENTIFIED_QUALITY
 
 PUBLISHED_SCHEMAS = ("marts", "analytics", "reference", "ops")
+# Columns of a published table that stay in the working warehouse: a failed run's message can
+# quote a landed file's name, and labs and sites put MRNs in file names.
+WITHHELD_COLUMNS = {("ops", "run_history"): ("message",)}
 _COPY = "analysts_copy"  # the new file's name while attached to the working connection
 
 
@@ -81,12 +84,24 @@ def _write_copy(working: duckdb.DuckDBPyConnection, target: Path) -> None:
 def _copy_tables(working: duckdb.DuckDBPyConnection, source: str) -> None:
     for schema, name in _relations(working, source):
         working.execute(f'CREATE SCHEMA IF NOT EXISTS {_COPY}."{schema}"')
-        working.execute(f'CREATE TABLE {_COPY}."{schema}"."{name}" AS SELECT * FROM "{source}"."{schema}"."{name}"')
+        withheld = _withheld(working, source, schema, name)
+        columns = f"* EXCLUDE ({', '.join(withheld)})" if withheld else "*"
+        working.execute(f'CREATE TABLE {_COPY}."{schema}"."{name}" AS SELECT {columns} FROM "{source}"."{schema}"."{name}"')
     present = _existing_tables(working, source)
     for name, needs, query in DEIDENTIFIED_QUALITY:
         if set(needs) <= present:  # e.g. no quarantine table yet: no quarantine counts
             working.execute(f"CREATE SCHEMA IF NOT EXISTS {_COPY}.quality")
             working.execute(f"CREATE TABLE {_COPY}.quality.{name} AS {query.format(db=source)}")
+
+
+def _withheld(con: duckdb.DuckDBPyConnection, database: str, schema: str, name: str) -> list[str]:
+    """The WITHHELD_COLUMNS the table has (a warehouse from before a column existed lacks it)."""
+    wanted = WITHHELD_COLUMNS.get((schema, name), ())
+    if not wanted:
+        return []
+    present = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND "
+                                         "schema_name = ? AND table_name = ?", [database, schema, name]).fetchall()}  # fmt: skip
+    return [c for c in wanted if c in present]
 
 
 def _relations(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:

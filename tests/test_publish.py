@@ -73,6 +73,18 @@ def test_only_the_analysts_schemas_are_published_and_views_become_tables(by_hand
     assert by_hand.execute("SELECT * FROM marts.patient_keys").fetchall() == [("p1",)]  # its rows; raw not needed
 
 
+def test_a_failed_runs_message_stays_in_the_working_warehouse(tmp_path):
+    # The message of a failed ingestion quotes the landed file's name, which may hold an MRN.
+    working = connect(tmp_path / "working.duckdb")
+    working.execute("CREATE SCHEMA ops; CREATE TABLE ops.run_history AS SELECT 'run-2' AS run_id, 'failed' AS status, "
+                    "'cytometry/statistics/MRN4471023_day7.csv cannot be parsed' AS message")  # fmt: skip
+    published = publish(working, tmp_path / "published" / "warehouse.duckdb")
+    working.close()
+    con = duckdb.connect(str(published), read_only=True)
+    assert con.execute("SELECT * FROM ops.run_history").fetchall() == [("run-2", "failed")]
+    con.close()
+
+
 def test_the_published_quality_view_counts_without_files_rows_or_values(by_hand):
     assert by_hand.execute("SELECT * FROM quality.quarantine_counts ORDER BY ALL").fetchall() == [
         ("redcap", "lab_date", "not a date", "p1", False, 1),
