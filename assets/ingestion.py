@@ -18,6 +18,7 @@ from cartwh.ingest import IngestReport, ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
+from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
 
@@ -48,6 +49,9 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "records_read": report.records_read,
                 "rows_landed": report.rows_landed,
                 "records_skipped": report.records_skipped,
+                "files_unrecognised": len(report.files_unrecognised),
+                # Counts by folder and kind, never the names (a landed name may hold an MRN).
+                "unrecognised": unrecognised_summary(report.files_unrecognised) or "none",
             },
         )
 
@@ -70,6 +74,8 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
         for name in report.files_still_being_written:
             context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
+        if report.files_unrecognised:
+            context.log.warning(f"{source}: {unrecognised_summary(report.files_unrecognised)}")
         results = list(_results(con, report, tables))
     if report.failures:
         raise dg.Failure(

@@ -47,6 +47,7 @@ def _ingest(args) -> int:
     from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
+    from cartwh.ingest.unrecognised import summary as unrecognised_summary
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock
     from cartwh.pseudonym import PseudonymKeyError
@@ -80,6 +81,8 @@ def _ingest(args) -> int:
                   f"quarantined + {report.records_skipped:,} skipped")  # fmt: skip
             for name in report.files_still_being_written:
                 print(f"{source}: {name} is still being written: left for the next run")
+            if report.files_unrecognised:
+                print(f"{source}: {unrecognised_summary(report.files_unrecognised)}")
         con.close()
     return 1 if failed else 0
 
@@ -250,7 +253,7 @@ def _run_here(log_file: Path) -> int:
               f"{summary.files} files) to {landing}.")  # fmt: skip
     try:
         with _stderr_to(log_file):
-            from orchestration.run import failure_of, rows_added, run_main_job
+            from orchestration.run import failure_of, rows_added, run_main_job, unrecognised_files
 
             result = run_main_job()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
@@ -265,6 +268,8 @@ def _run_here(log_file: Path) -> int:
     added = rows_added(result)
     print(f"\nThis run added {sum(added.values()):,} rows "
           f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
+    for line in unrecognised_files(result):
+        print(f"NOT READ: {line}")
     _print_query_help()
     _print_quality(result)
     report = settings.report_dir() / "study_report.html"

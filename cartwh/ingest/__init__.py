@@ -20,6 +20,12 @@ while it was read is left for the next run ("still being written").
 
 Each loaded version is archived by checksum, and recorded in the archive's own ledger once its
 transaction committed (cartwh.archive_ledger), so the archive alone can rebuild the raw layer.
+
+Every file in a source's folder is listed, not only the `.csv` ones: a file no source reading that
+folder accepts (`Source.accepts`) is reported as unrecognised (IngestReport, raw.unrecognised_files,
+cartwh.ingest.unrecognised), never skipped without a word. Hidden files (a name starting with `.`,
+in any folder of the path: editors' swap files, the pull's temporary `.<name>.partial` files) are
+not listed.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
+from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
 
@@ -59,6 +66,8 @@ class Source:
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
+    # Which files of its folder are its exports (the others are reported as unrecognised).
+    accepts: Callable[[Path], bool] = is_csv
 
 
 SOURCES = {
@@ -85,6 +94,7 @@ class IngestReport:
     records_skipped: int = 0
     failures: list[ExportError] = field(default_factory=list)
     files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
+    files_unrecognised: list[Unrecognised] = field(default_factory=list)  # in its folder, read by no source
 
 
 class StillBeingWritten(Exception):
@@ -122,6 +132,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
         for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), report):
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
+    record_unrecognised(con, source.name, report.files_unrecognised)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
@@ -136,7 +147,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
-    for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
+    for number, path in enumerate(_listed(landing, source, report)):
         name = path.relative_to(landing).as_posix()
         try:
             content = read_once(path)
@@ -157,6 +168,24 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             below = path.relative_to(folder).parts
             new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
     return new
+
+
+def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
+    """The files of the source's folder it accepts, in name order. The others are reported as
+    unrecognised unless another source whose folder holds them accepts them (its own files)."""
+    folder = landing / source.folder
+    mine = []
+    for path in sorted(folder.rglob("*")) if folder.exists() else []:
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if source.accepts(path):
+            mine.append(path)
+        elif not any(other.accepts(path) and path.is_relative_to(landing / other.folder)
+                     for other in SOURCES.values() if other is not source):  # fmt: skip
+            report.files_unrecognised.append(unrecognised(path, landing))
+            log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(),
+                        source.name)  # fmt: skip
+    return mine
 
 
 def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
