@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
+from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
@@ -116,6 +117,17 @@ def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResou
 
 
 @dg.multi_asset(
+    # After the records: a tombstone hides the rows loaded before it (cartwh/ingest/deletions.py).
+    specs=[_spec(DELETED_RECORDS, "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
+                 "record and report, which hides the record's earlier rows from staging.",
+                 deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
+    name="raw_redcap_deletions",
+)
+def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+    yield from _ingest(context, warehouse, landing_zone, "redcap_deletions", [DELETED_RECORDS])
+
+
+@dg.multi_asset(
     # After the REDCap records: a manifest row is checked against its record's identifiers.
     specs=[_spec("raw.cytometry_samples", "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
                  deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
@@ -135,4 +147,5 @@ def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckD
     yield from _ingest(context, warehouse, landing_zone, "cytometry_statistics", ["raw.cytometry_population_stats"])
 
 
-raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_cytometry_manifests, raw_cytometry_statistics]
+raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_redcap_deletions, raw_cytometry_manifests,
+              raw_cytometry_statistics]

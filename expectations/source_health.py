@@ -69,7 +69,8 @@ def _source_tables() -> dict[str, list[str]]:
     """The raw tables each source's rows land in (ingestion's SOURCES write these)."""
     return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms],
             "cytometry_manifest": ["raw.cytometry_samples"],
-            "cytometry_statistics": ["raw.cytometry_population_stats"]}  # fmt: skip
+            "cytometry_statistics": ["raw.cytometry_population_stats"],
+            "redcap_deletions": ["raw.redcap_deleted_records"]}  # fmt: skip
 
 
 def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -43,13 +43,13 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import cytometry_loader, redcap_loader
+from cartwh.ingest import cytometry_loader, deletions, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
+from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class Source:
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
     # Which files of its folder are its exports (the others are reported as unrecognised).
     accepts: Callable[[Path], bool] = is_csv
+    # A file's header: files with the same header are read as one batch.
+    header: Callable[[Path, str], list[str]] = read_header
 
 
 SOURCES = {
@@ -78,6 +80,9 @@ SOURCES = {
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
                                    cytometry_loader.create_statistics_table),
+    # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
+    "redcap_deletions": Source("redcap_deletions", "redcap", deletions.load_deletions, ensure_raw_schema,
+                               accepts=deletions.is_deletion_report, header=deletions.report_header),
 }
 
 
@@ -129,7 +134,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private:
-        for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), report):
+        for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), source, report):
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
     record_unrecognised(con, source.name, report.files_unrecognised)
@@ -163,7 +168,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             report.files_skipped.append(name)
         else:
             current.add(checksum)  # the same content twice in one night loads once
-            copy = private / f"{number}.csv"
+            copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
             new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
@@ -180,21 +185,26 @@ def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
             continue
         if source.accepts(path):
             mine.append(path)
-        elif not any(other.accepts(path) and path.is_relative_to(landing / other.folder)
-                     for other in SOURCES.values() if other is not source):  # fmt: skip
+        elif _reports_unrecognised(source, path, landing):
             report.files_unrecognised.append(unrecognised(path, landing))
             log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(),
                         source.name)  # fmt: skip
     return mine
 
 
-def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
+def _reports_unrecognised(source: Source, path: Path, landing: Path) -> bool:
+    """A file no source whose folder holds it accepts, reported by the first of those (once)."""
+    holding = [s for s in SOURCES.values() if path.is_relative_to(landing / s.folder)]
+    return not any(s.accepts(path) for s in holding) and holding[0] is source
+
+
+def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
     groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
     for file in files:
         try:
-            header = tuple(read_header(file.path, file.name))
+            header = tuple(source.header(file.path, file.name))
         except ExportError as error:
             _failed(report, error)
             continue
