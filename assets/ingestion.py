@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.pull import PULL_KEY
 from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
@@ -31,7 +32,9 @@ def _key(table: str) -> dg.AssetKey:
 
 
 def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
-    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"}, deps=deps)
+    # Every raw asset waits for the night's pull (assets/pull.py): a failed pull ingests nothing.
+    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"},
+                        deps=[PULL_KEY, *deps])  # fmt: skip
 
 
 def _results(con, report: IngestReport, tables: list[str]):

@@ -88,21 +88,15 @@ def _ingest(args) -> int:
 
 
 def _pull(args) -> int:
-    from cartwh.redcap_pull import PullError, connection_from_environment, pull
+    from cartwh.redcap_pull import PullError, connection_from_environment, describe, pull
 
     try:
-        report = pull(connection_from_environment(), args.site, settings.landing_dir(), settings.archive_dir())
+        report = pull(connection_from_environment(site=args.site), args.site, settings.landing_dir(),
+                      settings.archive_dir())  # fmt: skip
     except PullError as error:
         print(f"cartwh pull: {error}. Nothing was written.", file=sys.stderr)
         return 1
-    kind = "first pull: every record" if report.first else "records created or changed since the last pull"
-    print(f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
-          + (f" in {report.records_file}" if report.records_file else ""))  # fmt: skip
-    for name in report.metadata_files:
-        print(f"{report.site}: {name} written (new or changed)")
-    if report.records_deleted:
-        print(f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
-              f"(listed in redcap/{report.site}/deleted_records_*.json)")  # fmt: skip
+    print("\n".join(describe(report)))
     return 0
 
 
