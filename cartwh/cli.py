@@ -238,8 +238,11 @@ def _stderr_to(log_file: Path):
 
 
 def _run_here(log_file: Path) -> int:
+    from cartwh.redcap_pull import configured_sites
+
     landing = settings.landing_dir()
-    if not landing.exists() or not any(landing.rglob("*.csv")):
+    # With a REDCap pull configured the run's first step fills the landing folder: no demo cohort.
+    if not configured_sites() and (not landing.exists() or not any(landing.rglob("*.csv"))):
         from cartwh.generate import generate_landing
 
         summary = generate_landing(landing, progress=True)

@@ -78,3 +78,14 @@ def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path
     report = ingest_source(con, landing, "cytometry_statistics", tmp_path / "archive")
     assert [f.file for f in report.files_unrecognised] == [f"{STATS}/SITE7/sheet.xls"]
     con.close()
+
+
+def test_the_data_quality_report_lists_the_files_not_read(wh, tmp_path):
+    from cartwh.report.quality_report import write_quality_report
+
+    wh.write(f"{STATS}/SITE7/batch1.csv", STATS_TEXT)
+    wh.write(f"{STATS}/SITE7/batch3.xlsx", "x")
+    wh.ingest()
+    page = write_quality_report(wh.con, tmp_path / "reports", tmp_path / "gx").read_text()
+    assert "Files not read: not recognised exports (1)" in page
+    assert f"<td>{STATS}/SITE7/batch3.xlsx</td><td>.xlsx</td>" in page and "a spreadsheet, not a CSV export" in page
