@@ -71,7 +71,8 @@ SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tab
 @dg.asset_check(asset=dg.AssetKey(["marts", "patients"]), name="source_health", blocking=True,
                 additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
                 description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
-                            "an export that landed nothing, an empty mart, a site's patients vanished. "
+                            "an export that landed nothing, an empty mart, a site's patients vanished, "
+                            "a source folder holding no file it reads. "
                             "Blocks the statistics.")  # fmt: skip
 def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
     with warehouse.get_connection() as con:

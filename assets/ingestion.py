@@ -12,12 +12,15 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.pull import PULL_KEY
 from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import IngestReport, ingest_source
+from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
+from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
 
@@ -29,7 +32,9 @@ def _key(table: str) -> dg.AssetKey:
 
 
 def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
-    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"}, deps=deps)
+    # Every raw asset waits for the night's pull (assets/pull.py): a failed pull ingests nothing.
+    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"},
+                        deps=[PULL_KEY, *deps])  # fmt: skip
 
 
 def _results(con, report: IngestReport, tables: list[str]):
@@ -48,6 +53,9 @@ def _results(con, report: IngestReport, tables: list[str]):
                 "records_read": report.records_read,
                 "rows_landed": report.rows_landed,
                 "records_skipped": report.records_skipped,
+                "files_unrecognised": len(report.files_unrecognised),
+                # Counts by folder and kind, never the names (a landed name may hold an MRN).
+                "unrecognised": unrecognised_summary(report.files_unrecognised) or "none",
             },
         )
 
@@ -70,6 +78,8 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
                          f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
         for name in report.files_still_being_written:
             context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
+        if report.files_unrecognised:
+            context.log.warning(f"{source}: {unrecognised_summary(report.files_unrecognised)}")
         results = list(_results(con, report, tables))
     if report.failures:
         raise dg.Failure(
@@ -110,6 +120,17 @@ def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResou
 
 
 @dg.multi_asset(
+    # After the records: a tombstone hides the rows loaded before it (cartwh/ingest/deletions.py).
+    specs=[_spec(DELETED_RECORDS, "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
+                 "record and report, which hides the record's earlier rows from staging.",
+                 deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
+    name="raw_redcap_deletions",
+)
+def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+    yield from _ingest(context, warehouse, landing_zone, "redcap_deletions", [DELETED_RECORDS])
+
+
+@dg.multi_asset(
     # After the REDCap records: a manifest row is checked against its record's identifiers.
     specs=[_spec("raw.cytometry_samples", "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
                  deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
@@ -129,4 +150,5 @@ def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckD
     yield from _ingest(context, warehouse, landing_zone, "cytometry_statistics", ["raw.cytometry_population_stats"])
 
 
-raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_cytometry_manifests, raw_cytometry_statistics]
+raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_redcap_deletions, raw_cytometry_manifests,
+              raw_cytometry_statistics]

@@ -83,6 +83,13 @@ class LandingZone(dg.ConfigurableResource):
     archive: str
 
 
+class RedcapPull(dg.ConfigurableResource):
+    """The sites whose REDCap projects the nightly job pulls through the API (none: no pull). The
+    address and the tokens are read from the environment when the pull runs, never kept here."""
+
+    sites: list[str] = []
+
+
 class StudyPlan(dg.ConfigurableResource):
     """The analysis plan the statistics follow, and where the study report is written."""
 

@@ -47,6 +47,7 @@ def _ingest(args) -> int:
     from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
     from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
+    from cartwh.ingest.unrecognised import summary as unrecognised_summary
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock
     from cartwh.pseudonym import PseudonymKeyError
@@ -80,26 +81,22 @@ def _ingest(args) -> int:
                   f"quarantined + {report.records_skipped:,} skipped")  # fmt: skip
             for name in report.files_still_being_written:
                 print(f"{source}: {name} is still being written: left for the next run")
+            if report.files_unrecognised:
+                print(f"{source}: {unrecognised_summary(report.files_unrecognised)}")
         con.close()
     return 1 if failed else 0
 
 
 def _pull(args) -> int:
-    from cartwh.redcap_pull import PullError, connection_from_environment, pull
+    from cartwh.redcap_pull import PullError, connection_from_environment, describe, pull
 
     try:
-        report = pull(connection_from_environment(), args.site, settings.landing_dir(), settings.archive_dir())
+        report = pull(connection_from_environment(site=args.site), args.site, settings.landing_dir(),
+                      settings.archive_dir())  # fmt: skip
     except PullError as error:
         print(f"cartwh pull: {error}. Nothing was written.", file=sys.stderr)
         return 1
-    kind = "first pull: every record" if report.first else "records created or changed since the last pull"
-    print(f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
-          + (f" in {report.records_file}" if report.records_file else ""))  # fmt: skip
-    for name in report.metadata_files:
-        print(f"{report.site}: {name} written (new or changed)")
-    if report.records_deleted:
-        print(f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
-              f"(listed in redcap/{report.site}/deleted_records_*.json)")  # fmt: skip
+    print("\n".join(describe(report)))
     return 0
 
 
@@ -241,8 +238,11 @@ def _stderr_to(log_file: Path):
 
 
 def _run_here(log_file: Path) -> int:
+    from cartwh.redcap_pull import configured_sites
+
     landing = settings.landing_dir()
-    if not landing.exists() or not any(landing.rglob("*.csv")):
+    # With a REDCap pull configured the run's first step fills the landing folder: no demo cohort.
+    if not configured_sites() and (not landing.exists() or not any(landing.rglob("*.csv"))):
         from cartwh.generate import generate_landing
 
         summary = generate_landing(landing, progress=True)
@@ -250,7 +250,7 @@ def _run_here(log_file: Path) -> int:
               f"{summary.files} files) to {landing}.")  # fmt: skip
     try:
         with _stderr_to(log_file):
-            from orchestration.run import failure_of, rows_added, run_main_job
+            from orchestration.run import failure_of, rows_added, run_main_job, unrecognised_files
 
             result = run_main_job()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
@@ -265,6 +265,8 @@ def _run_here(log_file: Path) -> int:
     added = rows_added(result)
     print(f"\nThis run added {sum(added.values()):,} rows "
           f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
+    for line in unrecognised_files(result):
+        print(f"NOT READ: {line}")
     _print_query_help()
     _print_quality(result)
     report = settings.report_dir() / "study_report.html"

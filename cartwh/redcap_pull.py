@@ -21,6 +21,11 @@ Everything is fetched before anything is written: a refused token, an unreachabl
 dictionary that does not parse leaves the landing folder and the state as they were. Files are
 written atomically (a hidden temporary name, then renamed), so ingestion never sees half a file.
 The token is never printed, logged or written; errors name the variable it came from.
+
+In the nightly job (assets/pull.py) `pull_sites` pulls every site of CARTWH_REDCAP_SITES before
+anything is ingested; each site's token is CARTWH_REDCAP_TOKEN_<SITE> (or _FILE_<SITE>), else the
+common CARTWH_REDCAP_TOKEN[_FILE]. Sites are pulled in turn: a site that fails stops the night
+with its message; the sites pulled before it keep their (whole) files, ingested by the next run.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from cartwh.contract.redcap_dictionary import MetadataError, parse_dictionary
 
 TOKEN_VARIABLE, TOKEN_FILE_VARIABLE = "CARTWH_REDCAP_TOKEN", "CARTWH_REDCAP_TOKEN_FILE"
 URL_VARIABLE = "CARTWH_REDCAP_URL"
+SITES_VARIABLE = "CARTWH_REDCAP_SITES"  # comma-separated: the sites the nightly job pulls
 OVERLAP = timedelta(minutes=10)
 TIMEOUT_SECONDS = 600  # per API call: a large project's record export takes minutes, a hung one never ends
 _TOKEN = re.compile(r"[0-9A-Fa-f]{32}")  # what REDCap issues (PyCap checks the length too)
@@ -70,22 +76,28 @@ class PullReport:
     metadata_files: list[str] = field(default_factory=list)  # written because new or changed
 
 
-def connection_from_environment(environ=os.environ) -> Connection:
+def connection_from_environment(environ=os.environ, site: str | None = None) -> Connection:
+    """The API address and a token from the environment: the site's own token variables first
+    (CARTWH_REDCAP_TOKEN_<SITE>, CARTWH_REDCAP_TOKEN_FILE_<SITE>: one token per REDCap project),
+    then the common ones."""
     url = environ.get(URL_VARIABLE, "").strip()
     if not url:
         raise PullError(f"{URL_VARIABLE} is not set: the REDCap API address, e.g. https://redcap.example.org/api/")
     if not url.endswith("/api/"):
         raise PullError(f"{URL_VARIABLE} must be the API address, ending in /api/ (it is {url})")
-    if environ.get(TOKEN_VARIABLE):
-        token, origin = environ[TOKEN_VARIABLE].strip(), TOKEN_VARIABLE
-    elif environ.get(TOKEN_FILE_VARIABLE):
-        origin = TOKEN_FILE_VARIABLE
+    own = [f"{TOKEN_VARIABLE}_{site.upper()}", f"{TOKEN_FILE_VARIABLE}_{site.upper()}"] if site else []
+    token_variable, file_variable = own if any(environ.get(v) for v in own) else (TOKEN_VARIABLE, TOKEN_FILE_VARIABLE)
+    if environ.get(token_variable):
+        token, origin = environ[token_variable].strip(), token_variable
+    elif environ.get(file_variable):
+        origin = file_variable
         try:
-            token = Path(environ[TOKEN_FILE_VARIABLE]).expanduser().read_text().strip()
+            token = Path(environ[file_variable]).expanduser().read_text().strip()
         except OSError as error:
-            raise PullError(f"the token file named by {TOKEN_FILE_VARIABLE} cannot be read: {error.strerror}") from None
+            raise PullError(f"the token file named by {file_variable} cannot be read: {error.strerror}") from None
     else:
-        raise PullError(f"no API token: set {TOKEN_VARIABLE}, or {TOKEN_FILE_VARIABLE} to a file holding it")
+        raise PullError(f"no API token: set {TOKEN_VARIABLE}, or {TOKEN_FILE_VARIABLE} to a file holding it"
+                        + (f" (or {own[0]} / {own[1]} for this site)" if own else ""))
     if not _TOKEN.fullmatch(token):
         raise PullError(f"the token from {origin} is not a REDCap API token (32 hexadecimal characters)")
     return Connection(url, token)
@@ -131,6 +143,36 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
     new_state = {"url": connection.url, "began": f"{began:{_REDCAP_TIME}}", "record_ids": sorted(exported.all_ids)}
     _write(state_file, json.dumps(new_state, indent=1).encode())
     return report
+
+
+def configured_sites(environ=os.environ) -> list[str]:
+    """The sites the nightly job pulls (CARTWH_REDCAP_SITES); none: the job pulls nothing."""
+    return [site.strip() for site in environ.get(SITES_VARIABLE, "").split(",") if site.strip()]
+
+
+def pull_sites(sites: list[str], landing: Path, archive: Path, environ=os.environ,
+               now: datetime | None = None) -> list[PullReport]:  # fmt: skip
+    """Pull each site in turn; the first that fails raises PullError naming it (its files and
+    state untouched, as every pull's)."""
+    reports = []
+    for site in sites:
+        try:
+            reports.append(pull(connection_from_environment(environ, site), site, landing, archive, now))
+        except PullError as error:
+            raise PullError(f"site {site}: {error}") from None
+    return reports
+
+
+def describe(report: PullReport) -> list[str]:
+    """What a pull brought, a line each (the command line and the nightly job print these)."""
+    kind = "first pull: every record" if report.first else "records created or changed since the last pull"
+    lines = [f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
+             + (f" in {report.records_file}" if report.records_file else "")]  # fmt: skip
+    lines += [f"{report.site}: {name} written (new or changed)" for name in report.metadata_files]
+    if report.records_deleted:
+        lines.append(f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
+                     f"(listed in redcap/{report.site}/deleted_records_*.json)")  # fmt: skip
+    return lines
 
 
 @dataclass

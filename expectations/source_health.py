@@ -13,6 +13,15 @@ on marts/patients), and the data-quality report leads with them:
 - a site whose patients vanished: after a new version of an export replaced the one that held
   them, more than `max_vanished_share_per_site` of the site's patients are in no current
   export (records deleted in the EDC, a changed export filter, a partial export).
+- a source whose folder holds files but none it reads (raw.unrecognised_files): the exports
+  were saved in another format (a spreadsheet, a text export), so nothing of the source landed.
+
+A file's likely cause is read from what was quarantined (`likely_cause`): rows that do not split
+into the header's columns (another delimiter), a longitudinal export loaded without its events
+(`redcap_event_name` ignored, rows of one record conflicting), choice labels instead of raw codes
+(a labels export), codes written as decimals (a data frame written to CSV), dates or numbers in
+another format, or columns that are not the dictionary's fields (a site project with its own
+field names, which needs its mapping).
 
 Limits are in the seed `dbt_project/seeds/source_health_thresholds.csv`. Findings are kept
 in `quality.source_health` per run. A finding persists while its cause is current (the file
@@ -44,7 +53,7 @@ CREATE TABLE IF NOT EXISTS quality.source_health (
 
 @dataclass(frozen=True)
 class Finding:
-    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients
+    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised
     subject: str  # the file, mart or site
     observed: float | None
     threshold: float | None
@@ -60,7 +69,8 @@ def _source_tables() -> dict[str, list[str]]:
     """The raw tables each source's rows land in (ingestion's SOURCES write these)."""
     return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms],
             "cytometry_manifest": ["raw.cytometry_samples"],
-            "cytometry_statistics": ["raw.cytometry_population_stats"]}  # fmt: skip
+            "cytometry_statistics": ["raw.cytometry_population_stats"],
+            "redcap_deletions": ["raw.redcap_deleted_records"]}  # fmt: skip
 
 
 def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -69,6 +79,7 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     holds header notes). Only these can fail, so the large tables are read for them alone."""
     suspects = con.execute("""
         SELECT f.load_id, f.source, f.file, f.archive_path, f.records_read - f.records_skipped AS data_rows,
+               f.records_read - 1 AS records_below_header,
                count(DISTINCT q."row") FILTER (WHERE q."row" > 1) AS quarantined,
                count(DISTINCT q.column_name) FILTER (WHERE q."row" = 1) AS columns_ignored
         FROM raw.landed_files AS f LEFT JOIN raw.quarantine AS q USING (load_id)
@@ -95,6 +106,55 @@ def _top_reason(con, load_id: int) -> str:
     return f"; most frequent reason ({n} rows): {reason}" + (f" in column '{column}'" if column else "")
 
 
+# Each kind of quarantined row and what it most likely says about the whole export.
+_ROW_CAUSES = """
+    SELECT CASE
+        WHEN reason LIKE 'malformed row%' THEN 'delimiter'
+        WHEN reason LIKE 'conflicting rows%' THEN 'conflicting'
+        WHEN reason LIKE 'not one of the allowed codes%' AND regexp_full_match(trim(value), '-?[0-9]+[.]0+')
+            THEN 'decimal_codes'
+        WHEN reason LIKE 'not one of the allowed codes%' AND NOT regexp_full_match(coalesce(trim(value), ''), '-?[0-9]+')
+            THEN 'labels'
+        WHEN reason LIKE 'not a date%' THEN 'dates'
+        WHEN reason LIKE 'not a number%' OR reason LIKE 'not an integer%' THEN 'numbers'
+        ELSE 'other' END AS cause, count(DISTINCT "row") AS n
+    FROM raw.quarantine WHERE load_id = ? AND "row" > 1 GROUP BY 1 ORDER BY n DESC, cause
+"""
+_LONGITUDINAL = ("a longitudinal REDCap export (one row per record and event, `redcap_event_name`) loaded without "
+                 "its events: land the project's events, arms and instrument-event mapping beside it "
+                 "(docs/data-contract.md), or export the records of one event")
+_CAUSES = {
+    "delimiter": "the rows do not split into the header's columns: another delimiter (semicolons, tabs) or "
+                 "quoting than a comma-separated export; export comma-separated CSV again",
+    "labels": "choice labels instead of raw codes (a labels export): export again with raw codes ('Raw data' "
+              "in REDCap's export dialog)",
+    "decimal_codes": "codes written as decimals (2.0 for 2: a data frame written to CSV): export the codes as "
+                     "REDCap writes them",
+    "dates": "dates in another format (e.g. DD/MM/YYYY, or with a time): export dates as YYYY-MM-DD",
+    "numbers": "numbers in another format (a decimal comma, a unit in the cell): export numbers with a "
+               "decimal point",
+    "conflicting": "several rows per record where one is expected: a longitudinal or repeating layout without "
+                   "its event or instance columns",
+}  # fmt: skip
+_MAPPING = ("its columns are not the dictionary's field names: a site project with its own field names needs its "
+            "mapping (docs/data-contract.md), or the export has labels instead of variable names as headers")
+_GENERIC = ("the export's layout or template changed (a renamed column, another date or number format, another "
+            "code list); fix the export and land it again")
+
+
+def likely_cause(con: duckdb.DuckDBPyConnection, load_id: int) -> str:
+    """The most likely reason a file version lost (nearly) all its rows, from its quarantine:
+    the header's ignored columns first (they explain the rows), then the commonest row reason."""
+    ignored = {c for (c,) in con.execute("""SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id = ?
+                                            AND "row" = 1 AND reason LIKE 'column not in%'""", [load_id]).fetchall()}  # fmt: skip
+    if "redcap_event_name" in ignored:
+        return _LONGITUDINAL
+    causes = con.execute(_ROW_CAUSES, [load_id]).fetchall()
+    if causes and causes[0][0] in _CAUSES:
+        return _CAUSES[causes[0][0]]
+    return _MAPPING if ignored else _GENERIC
+
+
 def data_records(path: Path) -> int:
     """Data records of a CSV export as a CSV reader counts them: header, blank lines and
     summary rows are not data. Only for file versions ingested before the ledger counted its
@@ -113,6 +173,10 @@ def _data_rows(f) -> int:
     return data_records(Path(f.archive_path)) if Path(f.archive_path).exists() else 0
 
 
+_UNRECOGNISED_LAYOUT = ("a layout the loader does not recognise (columns renamed or labelled instead of raw names, "
+                        "every value empty); compare its header with docs/data-contract.md")
+
+
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
     limit = limits["max_quarantined_share"]
     findings = []
@@ -121,15 +185,14 @@ def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> l
         if f.quarantined and f.quarantined / rows > limit:
             findings.append(Finding("quarantined_share", f.file, f.quarantined / rows, limit, (
                 f"{f.file}: {f.quarantined} of its {rows} data rows quarantined ({100 * f.quarantined / rows:.0f} %, "
-                f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: the export's layout or "
-                "template changed (a renamed column, another date or number format, another code list); "
-                "fix the export and land it again")))  # fmt: skip
-        elif rows == 0 and (records := _data_rows(f)):
+                f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: "
+                f"{likely_cause(con, f.load_id)}")))  # fmt: skip
+        # Rows whose every column was ignored count as skipped (no form data): the export still lost them.
+        elif rows == 0 and (records := _data_rows(f) or (f.records_below_header if f.columns_ignored else 0)):
             ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
             findings.append(Finding("landed_nothing", f.file, 0, None, (
                 f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "
-                "Likely cause: a layout the loader does not recognise (columns renamed or labelled instead of "
-                "raw names, every value empty); compare its header with docs/data-contract.md")))  # fmt: skip
+                f"Likely cause: {_MAPPING if f.columns_ignored else _UNRECOGNISED_LAYOUT}")))  # fmt: skip
     return findings
 
 
@@ -198,10 +261,32 @@ def patient_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -
         if patients and vanished / patients > limit]  # fmt: skip
 
 
+NOTHING_RECOGNISED = """
+    SELECT u.source, count(*) AS files, string_agg(DISTINCT u.kind, ', ' ORDER BY u.kind) AS kinds
+    FROM raw.unrecognised_files AS u
+    WHERE NOT EXISTS (SELECT 1 FROM raw.landed_files AS l WHERE l.source = u.source AND l.superseded_by IS NULL)
+    GROUP BY 1 ORDER BY 1
+"""
+
+
+def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A source whose folder holds only files it does not read: nothing of it landed. (A stray
+    file beside exports that landed is reported, not blocking: cartwh/ingest/unrecognised.py.)"""
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
+                       "AND table_name = 'unrecognised_files'").fetchall():  # fmt: skip
+        return []
+    return [Finding("nothing_recognised", f"source {source}", files, None, (
+        f"source {source}: its folder holds {files} file(s) and none is an export it reads ({kinds}): nothing of "
+        "this source landed. Likely cause: the exports were saved in another format; each file, and what to do, "
+        "is listed under 'Files not read' in the data-quality report"))
+        for source, files, kinds in con.execute(NOTHING_RECOGNISED).fetchall()]  # fmt: skip
+
+
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
-    return file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits)
+    return (file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits)
+            + unrecognised_findings(con))
 
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from assets.project import DBT_PROJECT
-from assets.resources import DataQuality, Dbt, LandingZone, StudyPlan, Warehouse
+from assets.resources import DataQuality, Dbt, LandingZone, RedcapPull, StudyPlan, Warehouse
 from cartwh import settings
+from cartwh.redcap_pull import configured_sites
 
 
 def default_resources() -> dict[str, object]:
@@ -21,6 +22,7 @@ def default_resources() -> dict[str, object]:
         "dbt": Dbt(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt")),
                    warehouse=warehouse, memory_limit=memory),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),
+        "redcap": RedcapPull(sites=configured_sites()),
         "data_quality": DataQuality(gx_root=str(settings.quality_dir()), reports=str(settings.report_dir())),
         "study_plan": StudyPlan(analyses=str(settings.analyses_path()), reports=str(settings.report_dir())),
     }

@@ -34,3 +34,13 @@ def rows_added(result: dg.ExecuteInProcessResult) -> dict[str, int]:
         if value is not None:
             added[".".join(materialization.asset_key.path)] = value.value
     return added
+
+
+def unrecognised_files(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Each source's line about files it found but does not read (cartwh.ingest.unrecognised)."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        value = event.step_materialization_data.materialization.metadata.get("unrecognised")
+        if value is not None and value.value != "none" and value.value not in lines:
+            lines.append(value.value)
+    return lines

@@ -122,9 +122,9 @@ def test_a_file_removed_after_it_was_read_loads_what_was_read(wh, monkeypatch):
         wh.write(f"{STATS}/{name}.csv", f"Sample,{LEUK_COUNT}\n{name}.fcs,1\n")
     group = ingest._batches
 
-    def then_b_vanishes(files, report):
+    def then_b_vanishes(files, *rest):
         (wh.landing / STATS / "b.csv").unlink()
-        return group(files, report)
+        return group(files, *rest)
 
     monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
     assert wh.ingest().failures == []

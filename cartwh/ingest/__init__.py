@@ -20,6 +20,12 @@ while it was read is left for the next run ("still being written").
 
 Each loaded version is archived by checksum, and recorded in the archive's own ledger once its
 transaction committed (cartwh.archive_ledger), so the archive alone can rebuild the raw layer.
+
+Every file in a source's folder is listed, not only the `.csv` ones: a file no source reading that
+folder accepts (`Source.accepts`) is reported as unrecognised (IngestReport, raw.unrecognised_files,
+cartwh.ingest.unrecognised), never skipped without a word. Hidden files (a name starting with `.`,
+in any folder of the path: editors' swap files, the pull's temporary `.<name>.partial` files) are
+not listed.
 """
 
 from __future__ import annotations
@@ -37,12 +43,13 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import cytometry_loader, redcap_loader
+from cartwh.ingest import cytometry_loader, deletions, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
+from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, insert_rows
+from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,10 @@ class Source:
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
+    # Which files of its folder are its exports (the others are reported as unrecognised).
+    accepts: Callable[[Path], bool] = is_csv
+    # A file's header: files with the same header are read as one batch.
+    header: Callable[[Path, str], list[str]] = read_header
 
 
 SOURCES = {
@@ -69,6 +80,9 @@ SOURCES = {
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
                                    cytometry_loader.create_statistics_table),
+    # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
+    "redcap_deletions": Source("redcap_deletions", "redcap", deletions.load_deletions, ensure_raw_schema,
+                               accepts=deletions.is_deletion_report, header=deletions.report_header),
 }
 
 
@@ -85,6 +99,7 @@ class IngestReport:
     records_skipped: int = 0
     failures: list[ExportError] = field(default_factory=list)
     files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
+    files_unrecognised: list[Unrecognised] = field(default_factory=list)  # in its folder, read by no source
 
 
 class StillBeingWritten(Exception):
@@ -119,9 +134,10 @@ def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: st
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private:
-        for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), report):
+        for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), source, report):
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
+    record_unrecognised(con, source.name, report.files_unrecognised)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
@@ -136,7 +152,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
-    for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
+    for number, path in enumerate(_listed(landing, source, report)):
         name = path.relative_to(landing).as_posix()
         try:
             content = read_once(path)
@@ -152,20 +168,43 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             report.files_skipped.append(name)
         else:
             current.add(checksum)  # the same content twice in one night loads once
-            copy = private / f"{number}.csv"
+            copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
             new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
     return new
 
 
-def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
+def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
+    """The files of the source's folder it accepts, in name order. The others are reported as
+    unrecognised unless another source whose folder holds them accepts them (its own files)."""
+    folder = landing / source.folder
+    mine = []
+    for path in sorted(folder.rglob("*")) if folder.exists() else []:
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if source.accepts(path):
+            mine.append(path)
+        elif _reports_unrecognised(source, path, landing):
+            report.files_unrecognised.append(unrecognised(path, landing))
+            log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(),
+                        source.name)  # fmt: skip
+    return mine
+
+
+def _reports_unrecognised(source: Source, path: Path, landing: Path) -> bool:
+    """A file no source whose folder holds it accepts, reported by the first of those (once)."""
+    holding = [s for s in SOURCES.values() if path.is_relative_to(landing / s.folder)]
+    return not any(s.accepts(path) for s in holding) and holding[0] is source
+
+
+def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
     groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
     for file in files:
         try:
-            header = tuple(read_header(file.path, file.name))
+            header = tuple(source.header(file.path, file.name))
         except ExportError as error:
             _failed(report, error)
             continue

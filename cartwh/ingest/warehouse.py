@@ -12,6 +12,7 @@ from cartwh import settings
 SCHEMA = "raw"
 LANDED_FILES = f"{SCHEMA}.landed_files"
 QUARANTINE = f"{SCHEMA}.quarantine"
+DELETED_RECORDS = f"{SCHEMA}.redcap_deleted_records"
 
 _DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -43,6 +44,16 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE} (
     value VARCHAR,                    -- NULL for identifier columns
     patient_key VARCHAR,
     quarantined_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+-- Records deleted in REDCap, one row per record and deletion report (cartwh/ingest/deletions.py):
+-- always there, since every REDCap staging model reads it (macro current_rows).
+CREATE TABLE IF NOT EXISTS {DELETED_RECORDS} (
+    site VARCHAR,
+    patient_key VARCHAR NOT NULL,
+    deleted_since TIMESTAMP,          -- the previous pull's start: deleted after it
+    found_at TIMESTAMP NOT NULL,      -- the pull that found the record gone
+    _load_id BIGINT NOT NULL,         -- the deletion report's file version
+    _source_row BIGINT NOT NULL       -- n + 1 for its n-th record id
 );
 """
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.ingest.unrecognised import unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.pages import write_page
 
@@ -131,6 +132,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         if open_rows is not None else [],
         quarantine=_frame(con, QUARANTINE.format(limit=ROW_LIMIT)),
         quarantine_total=_scalar(con, "SELECT count(*) FROM raw.quarantine"),
+        unrecognised=unrecognised_files(con),
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,

@@ -1,0 +1,114 @@
+"""Files in a source's folder that no source reads: reported, never ignored without a word.
+
+Ingestion lists every file of a source's folder (cartwh.ingest._listed); one that no source
+reading that folder accepts is *unrecognised*: a spreadsheet saved instead of a CSV, a text or
+JSON export, a stray note. Each is reported with what it is and what to do, in the night's
+IngestReport, the log, the run summary (counts by folder and kind, no file names: a landed name
+may hold an MRN) and raw.unrecognised_files, which the data manager's report lists (raw is never
+published). An unrecognised file is not a failure of the night, unless a source's folder holds
+nothing else (expectations/source_health.py: `nothing_recognised`).
+
+raw.unrecognised_files holds what is in the landing folder now: a file removed (or renamed to
+.csv and landed) leaves it at the next ingestion of its source; `first_seen` survives the nights
+the file stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from cartwh.ingest.warehouse import insert_rows
+
+UNRECOGNISED_FILES = "raw.unrecognised_files"
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {UNRECOGNISED_FILES} (
+    source VARCHAR NOT NULL,       -- the source whose folder holds it
+    file VARCHAR NOT NULL,         -- path inside the landing folder
+    kind VARCHAR NOT NULL,         -- its extension, lower-cased ('no extension')
+    bytes BIGINT NOT NULL,
+    advice VARCHAR NOT NULL,       -- what it is and what to do
+    first_seen TIMESTAMP NOT NULL,
+    last_seen TIMESTAMP NOT NULL
+);
+"""
+
+# What a file of each kind usually is, and how to land it instead.
+_ADVICE = {
+    ".xls": "a spreadsheet, not a CSV export: export CSV instead (REDCap: Data Exports, CSV raw; FlowJo: the "
+            "table editor's Save as CSV), or save the sheet as CSV (UTF-8)",
+    ".txt": "a text export: save it as comma-separated values with the .csv extension",
+    ".json": "JSON is not a record export here: export the records as CSV",
+    ".zip": "an archive: unpack it into the folder",
+    ".pdf": "a document, not an export: keep it outside the landing folder",
+}  # fmt: skip
+_ADVICE |= {".xlsx": _ADVICE[".xls"], ".ods": _ADVICE[".xls"], ".tsv": _ADVICE[".txt"], ".gz": _ADVICE[".zip"]}
+
+
+def is_csv(path: Path) -> bool:
+    """The default of Source.accepts: a CSV export, whatever the case of its extension."""
+    return path.suffix.lower() == ".csv"
+
+
+@dataclass(frozen=True)
+class Unrecognised:
+    file: str  # path inside the landing folder
+    kind: str
+    bytes: int
+    advice: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.file}: not a recognised export ({self.kind}): {self.advice}"
+
+
+def unrecognised(path: Path, landing: Path) -> Unrecognised:
+    kind = path.suffix.lower() or "no extension"
+    advice = _ADVICE.get(kind, "exports land as .csv files: export CSV, or move the file out of the landing folder")
+    try:
+        size = path.stat().st_size
+    except OSError:  # gone since it was listed: still reported, as it was seen
+        size = 0
+    return Unrecognised(path.relative_to(landing).as_posix(), kind, size, advice)
+
+
+def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list[Unrecognised]) -> None:
+    """Replace the source's rows of raw.unrecognised_files with tonight's list, each file keeping
+    the night it was first seen."""
+    con.execute(_DDL)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        first = dict(con.execute(f"SELECT file, first_seen FROM {UNRECOGNISED_FILES} WHERE source = ?",
+                                 [source]).fetchall())  # fmt: skip
+        con.execute(f"DELETE FROM {UNRECOGNISED_FILES} WHERE source = ?", [source]).fetchall()
+        now = con.execute("SELECT current_timestamp::TIMESTAMP").fetchall()[0][0]
+        insert_rows(con, UNRECOGNISED_FILES, [(source, f.file, f.kind, f.bytes, f.advice, first.get(f.file, now), now)
+                                              for f in files])  # fmt: skip
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def unrecognised_files(con: duckdb.DuckDBPyConnection) -> list[Unrecognised]:
+    """What the landing folder holds that no source reads, for the data manager's report."""
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
+                       "AND table_name = 'unrecognised_files'").fetchall():  # fmt: skip
+        return []
+    rows = con.execute(f"SELECT file, kind, bytes, advice FROM {UNRECOGNISED_FILES} ORDER BY file").fetchall()
+    return [Unrecognised(*row) for row in rows]
+
+
+def summary(files: list[Unrecognised]) -> str | None:
+    """One line for the run summary: how many, of which kind, in which folder (no file names)."""
+    if not files:
+        return None
+    groups: dict[tuple[str, str], int] = {}
+    for f in files:
+        folder = f.file.rsplit("/", 1)[0] if "/" in f.file else "."
+        groups[(folder, f.kind)] = groups.get((folder, f.kind), 0) + 1
+    parts = ", ".join(f"{n} {kind} in {folder}/" for (folder, kind), n in sorted(groups.items()))
+    return (f"{len(files)} file(s) in the landing folder are not recognised exports and were not read ({parts}): "
+            "what each is and what to do is in the data-quality report (raw.unrecognised_files)")
