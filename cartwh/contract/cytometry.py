@@ -59,7 +59,7 @@ MANIFEST_COLUMNS = (
 # of blood pipetted into the tube; either may instead come from the bead_lots seed by lot.
 MANIFEST_BEAD_COLUMNS = ("bead_lot", "beads_per_tube", "sample_volume_ul")
 BEADS_PER_TUBE_RANGE = (1_000, 1_000_000)  # bead tubes and suspensions hold 10^4-10^5 beads per test
-SAMPLE_VOLUME_UL_RANGE = (10, 1_000)  # lyse-no-wash protocols pipette 20-200 uL of blood
+SAMPLE_VOLUME_UL_RANGE = (10, 10_000)  # lyse-no-wash: 20-200 uL of blood; bulk lysis for rare cells: mL
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
 
 DAYS_PER_MONTH = 30.4375  # docs/definitions.md "Timeline and study day": months = days / 30.4375
