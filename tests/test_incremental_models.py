@@ -18,7 +18,7 @@ CAR_T = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+ | Absolute Count (cells/µL)"
 B_CELLS = "Leukocytes/Lymphocytes/B cells (CD19+) | Absolute Count (cells/µL)"
 HEADER = f"Sample,{CAR_T},{B_CELLS}\n"
 SECRET = "incremental-test-secret"
-PIVOT = "SELECT tube_key, car_t_per_ul, b_cells_per_ul FROM intermediate.int__sample_populations"
+PIVOT = "SELECT tube_key, exported_car_t_per_ul, exported_b_cells_per_ul FROM intermediate.int__sample_populations"
 
 
 def pivot(wh) -> list[tuple]:

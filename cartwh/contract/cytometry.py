@@ -54,6 +54,12 @@ MANIFEST_COLUMNS = (
     "panel",
     "acquisition_date",
 )
+# Single-platform bead counting (docs/definitions.md "Absolute counts"): optional, so manifests
+# written before they existed stay valid. beads_per_tube from the lot's certificate, the volume
+# of blood pipetted into the tube; either may instead come from the bead_lots seed by lot.
+MANIFEST_BEAD_COLUMNS = ("bead_lot", "beads_per_tube", "sample_volume_ul")
+BEADS_PER_TUBE_RANGE = (1_000, 1_000_000)  # bead tubes and suspensions hold 10^4-10^5 beads per test
+SAMPLE_VOLUME_UL_RANGE = (10, 10_000)  # lyse-no-wash: 20-200 uL of blood; bulk lysis for rare cells: mL
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
 
 DAYS_PER_MONTH = 30.4375  # docs/definitions.md "Timeline and study day": months = days / 30.4375
@@ -149,12 +155,16 @@ def _leukapheresis() -> tuple[Gate, ...]:
     )
 
 
+# Counting beads are gated on scatter and their own fluorescence among all events, outside the
+# leukocyte tree; only their Count is used (docs/definitions.md "Absolute counts").
+BEADS = Gate("beads", "Beads", (COUNT,))
+
 # panel name -> gates. The v2 templates renamed gates; their populations are the same.
 PANELS: dict[str, tuple[Gate, ...]] = {
-    "CART-DETECT-v1": _detection("CAR+", "CD19+ B cells"),
-    "CART-DETECT-v2": _detection("CD19-CAR+", "B cells (CD19+)"),
-    "CART-MEMORY-v1": _memory("CAR+"),
-    "CART-MEMORY-v2": _memory("CD19-CAR+"),
+    "CART-DETECT-v1": (*_detection("CAR+", "CD19+ B cells"), BEADS),
+    "CART-DETECT-v2": (*_detection("CD19-CAR+", "B cells (CD19+)"), BEADS),
+    "CART-MEMORY-v1": (*_memory("CAR+"), BEADS),
+    "CART-MEMORY-v2": (*_memory("CD19-CAR+"), BEADS),
     "LEUKAPHERESIS-v1": _leukapheresis(),
 }
 PANEL_V2_FROM = "2024-01-01"  # acquisitions from this date use the revised templates

@@ -2,6 +2,10 @@
 
 `generate_landing()` with no patient count writes the paper's 24-patient cohort; with
 `patients=N, sites=S` a registry of the same shape. Deterministic for a given seed.
+
+The demo's laboratory exports an absolute count column besides its bead counts; a registry's
+laboratories write FlowJo's tables as they are, without one (`exported_absolute_counts` sets either),
+so their cells/uL are computed in dbt from the beads (docs/definitions.md "Absolute counts").
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from cartwh.contract.redcap import project_dictionary
-from cartwh.generate import cytometry_export, paper_cohort, redcap_export, registry
+from cartwh.generate import absolute_counts, cytometry_export, paper_cohort, redcap_export, registry
 from cartwh.generate.faults import Fault, inject_faults, truncate_file
 from cartwh.generate.timeline import realize
 
@@ -69,8 +73,12 @@ def generate_landing(
     seed: int = DEFAULT_SEED,
     faults: bool = False,
     progress: bool = False,
+    exported_absolute_counts: bool | None = None,
 ) -> LandingSummary:
     rng = np.random.default_rng(seed)
+    # Blood counts draw from a stream of their own, so adding them left every other value as it was.
+    blood_count_rng = np.random.default_rng([seed, 14])
+    exported = patients is None if exported_absolute_counts is None else exported_absolute_counts
     say = tqdm.write if progress else (lambda message: None)
     if patients is None:
         design, cutoff = paper_cohort.paper_design(), paper_cohort.DATA_CUTOFF
@@ -78,6 +86,8 @@ def generate_landing(
         design, cutoff = registry.registry_design(patients, sites, rng), registry.DATA_CUTOFF
     say(f"drawing timelines and samples of {len(design):,} patients")
     cohort = realize(design, rng, cutoff)
+    cohort.repeating["laboratory"] = absolute_counts.add_blood_counts(cohort.repeating["laboratory"], cohort.samples,
+                                                                      blood_count_rng)  # fmt: skip
     dictionary = project_dictionary()
     say("laying out the REDCap record export")
     records = redcap_export.export_records(cohort, dictionary)
@@ -86,11 +96,12 @@ def generate_landing(
     exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"]), strict=True))
     records["record_id"] = records["record_id"].map(exported_id)
     files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None)
-    samples = cytometry_export.assign_batches(cohort.samples, rng)
+    samples = absolute_counts.add_beads(cytometry_export.assign_batches(cohort.samples, rng))
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
-        files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes)
-        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes).assign(
+        files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes, exported)
+        # a registry's LIMS writes the bead lot and volume; the bead_lots seed knows the lot's count
+        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes, bead_counts=patients is None).assign(
             record_id=lambda m: m["record_id"].map(exported_id))
 
     injected: list[Fault] = []

@@ -74,6 +74,7 @@ def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
         "car_cd8": (car - car_cd4) * 0.95 * per_leukocyte,
         "carneg_cd8": (s["cd3"].to_numpy() - car) * s["carneg_cd8_frac"].to_numpy() * per_leukocyte,
         "bcells": s["bcells"].to_numpy() * per_leukocyte,
+        "beads": s["bead_events"].to_numpy(dtype=float),  # already whole events (generate.absolute_counts)
     }
     c = {k: np.round(v) for k, v in c.items()}
     for column in s.columns:
@@ -91,8 +92,9 @@ def _parent(gate: Gate, gates: tuple[Gate, ...]) -> str | None:
     return next((g.key for g in gates if g.path == parent_path), "leukocytes" if parent_path else None)
 
 
-def statistics_table(panel: str, s: pd.DataFrame) -> pd.DataFrame:
-    """One row per FCS file, one column per '<gate path> | <statistic>', then Mean and SD."""
+def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True) -> pd.DataFrame:
+    """One row per FCS file, one column per '<gate path> | <statistic>', then Mean and SD. Without
+    `exported_absolute`, no absolute count column, as FlowJo writes (its tables have no such statistic)."""
     gates = PANELS[panel]
     counts = _counts(s["panel_kind"].iloc[0], s)
     wbc, events = s["wbc"].to_numpy(), s["events"].to_numpy(dtype=float)
@@ -106,7 +108,7 @@ def statistics_table(panel: str, s: pd.DataFrame) -> pd.DataFrame:
             FREQ_TOTAL: np.round(count * 100 / events, 4),
             ABSOLUTE: np.round(count * wbc / events, 3),
         }
-        for statistic in gate.statistics:
+        for statistic in (st for st in gate.statistics if exported_absolute or st != ABSOLUTE):
             columns[f"{gate.path}{HEADER_SEPARATOR}{statistic}"] = values[statistic]
     table = pd.DataFrame(columns)
     numeric = table.drop(columns=SAMPLE_COLUMN)
@@ -117,7 +119,13 @@ def statistics_table(panel: str, s: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([table, summary], ignore_index=True)
 
 
-def manifest_table(s: pd.DataFrame) -> pd.DataFrame:
+def manifest_table(s: pd.DataFrame, bead_counts: bool = True) -> pd.DataFrame:
+    """The LIMS worklist. Without `bead_counts`, the bead lot and volume only: the bead_lots seed
+    gives the lot's beads per tube."""
+    beads = {"bead_lot": s["bead_lot"]}
+    if bead_counts:
+        beads["beads_per_tube"] = s["beads_per_tube"].astype("Int64")
+    beads["sample_volume_ul"] = s["sample_volume_ul"]
     return pd.DataFrame({
         "fcs_file": s["fcs_file"],
         "record_id": s["record_id"],
@@ -127,4 +135,5 @@ def manifest_table(s: pd.DataFrame) -> pd.DataFrame:
         "instrument": s["instrument"],
         "panel": s["panel"],
         "acquisition_date": pd.to_datetime(s["acquisition_date"]).dt.strftime("%Y-%m-%d"),
+        **beads,
     }).reset_index(drop=True)  # fmt: skip

@@ -9,10 +9,13 @@ from __future__ import annotations
 import duckdb
 
 from cartwh.contract.cytometry import (
+    BEADS_PER_TUBE_RANGE,
+    MANIFEST_BEAD_COLUMNS,
     MANIFEST_COLUMNS,
     PERCENT_STATISTICS,
     PRE_INFUSION_TIMEPOINTS,
     SAMPLE_COLUMN,
+    SAMPLE_VOLUME_UL_RANGE,
     SPECIMENS,
     STATISTICS,
     SUMMARY_ROW_KEYS,
@@ -43,6 +46,8 @@ SAMPLES_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
     "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
     "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+    # last, where ensure_table adds them to a warehouse created before bead counting
+    "bead_lot": "VARCHAR", "beads_per_tube": "DOUBLE", "sample_volume_ul": "DOUBLE",
 }  # fmt: skip
 STATS_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
@@ -57,8 +62,11 @@ _MANIFEST_RULES = [
     Rule("panel", required=True),
     Rule("instrument"),
     Rule("acquisition_date", "DATE"),
+    Rule("bead_lot"),
+    Rule("beads_per_tube", "DOUBLE", *BEADS_PER_TUBE_RANGE),
+    Rule("sample_volume_ul", "DOUBLE", *SAMPLE_VOLUME_UL_RANGE),
 ]
-_MANIFEST_TEXT = ("fcs_file", "instrument", "panel")  # text a lab types: checked for the record's identifiers
+_MANIFEST_TEXT = ("fcs_file", "instrument", "panel", "bead_lot")  # text a lab types: checked for the record's identifiers
 
 
 def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -73,23 +81,28 @@ def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert the valid rows of a batch of manifests; return the raw tables written."""
-    header, structural = read_rows(con, files, known=list(MANIFEST_COLUMNS))
+    header, structural = read_rows(con, files, known=list(MANIFEST_COLUMNS + MANIFEST_BEAD_COLUMNS))
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
     if missing:
         raise ExportError(files[0].name, "required manifest column missing", row=1, column=missing[0])
+    beads = [c for c in MANIFEST_BEAD_COLUMNS if c in header]  # optional: older manifests have none
     reset_problems(con, structural)
-    unpivot_values(con, list(MANIFEST_COLUMNS))
-    check_rules(con, _MANIFEST_RULES)
+    unpivot_values(con, list(MANIFEST_COLUMNS) + beads)
+    check_rules(con, [r for r in _MANIFEST_RULES if r.column in MANIFEST_COLUMNS or r.column in beads])
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
     register_identifiers(con, from_batch=False)
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con, files, "site")
     register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
+    bead_values = ", ".join(
+        (f"nullif(trim({quote(c)}), '')" if c == "bead_lot" else f"TRY_CAST({quote(c)} AS DOUBLE)") if c in beads
+        else "NULL" for c in MANIFEST_BEAD_COLUMNS
+    )  # fmt: skip
     con.execute(
-        f"""INSERT INTO {SAMPLES}
+        f"""INSERT INTO {SAMPLES} ({", ".join(map(quote, SAMPLES_COLUMNS))})
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
-                   panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
+                   panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row, {bead_values}
             FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t USING (fcs_file) WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]

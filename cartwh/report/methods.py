@@ -9,6 +9,8 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+import duckdb
+
 from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
 from cartwh.study.config import Plan
 
@@ -29,7 +31,42 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: str) -> list[str]:
+ROUTE_LABELS = {"exported": "the laboratory's exported count", "beads": "bead counting",
+                "dual_platform": "dual platform", None: "no route (no value)"}  # fmt: skip
+_MEASURES = {"CAR-T/µL": "car_t_per_ul_route", "B cells/µL": "b_cells_per_ul_route"}
+
+
+def absolute_count_routes(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str | None, int]]:
+    """Post-infusion samples per route (docs/definitions.md "Absolute counts"), per measure, from
+    marts.car_t_kinetics; a sample without a value counts under None."""
+    return {
+        measure: dict(con.execute(f"SELECT {column}, count(*) FROM marts.car_t_kinetics GROUP BY ALL "
+                                  f"ORDER BY count(*) DESC, {column} NULLS LAST").fetchall())
+        for measure, column in _MEASURES.items()
+    }  # fmt: skip
+
+
+def absolute_count_paragraph(routes: dict[str, dict[str | None, int]], p: dict[str, str]) -> str:
+    """How cells/µL were obtained, and which routes the cohort's samples used."""
+    used = "; ".join(
+        f"{measure}: " + ", ".join(f"{ROUTE_LABELS[route]} {n}" for route, n in counts.items())
+        for measure, counts in routes.items() if counts
+    )  # fmt: skip
+    samples = max((sum(c.values()) for c in routes.values()), default=0)
+    return (
+        "Absolute counts (cells/µL) were the laboratory's exported count where it sent one, otherwise computed from "
+        "the tube's events by single-platform bead counting (cell events ÷ bead events × beads per tube ÷ µL of "
+        "blood in the tube) or, without beads, by the dual-platform method (the population's share of the tube's "
+        "leukocytes × the white blood cell count of the same day, else of its lymphocytes × the absolute "
+        "lymphocyte count). An exported count more than "
+        f"{float(p['absolute_count_max_relative_difference']) * 100:g} % and "
+        f"{p['absolute_count_min_difference_cells_per_ul']} cells/µL away from the one computed from the same tube "
+        f"was flagged for review. Of the {samples} post-infusion samples: {used or 'none'}."
+    )
+
+
+def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: str,
+                       routes: dict[str, dict[str | None, int]] | None = None) -> list[str]:  # fmt: skip
     p = {name: _g(value) for name, value in parameters.items()}
     c = plan.conventions
     landmarks = ", ".join(_g(t) for t in plan.landmark_months)
@@ -47,6 +84,7 @@ def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: s
         f"{p['auc_first_day']}–{p['auc_last_day']} at their actual days, computed only from at least "
         f"{p['auc_min_points']} timepoints. Absolute B-cell aplasia was ≤ {p['bca_limit_cells_per_ul']} B cell/µL; "
         f"its loss the first sample above that limit followed by a higher one.",
+        *([absolute_count_paragraph(routes, p)] if routes is not None else []),
         "Event-free survival counted relapse (marrow blasts > "
         f"{p['relapse_blast_threshold_pct']} % after CR/CRi beyond day 28, or extramedullary disease), progression or "
         "death as events; consolidative HSCT was not an event. Overall survival counted death from any cause. "

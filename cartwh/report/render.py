@@ -18,7 +18,7 @@ import duckdb
 
 from cartwh.report import formatting as fmt
 from cartwh.report.figures import save
-from cartwh.report.methods import methods_paragraphs
+from cartwh.report.methods import absolute_count_routes, methods_paragraphs
 from cartwh.report.pages import write_page
 from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel, not_estimable, survival_reason
 from cartwh.report.quality_report import quality_summary
@@ -143,7 +143,7 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         plan=plan, fmt=fmt, tables=tables, headline=_headline(plan, analytics, inputs.patients),
         figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, inputs),
         cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
-        methods=methods_paragraphs(plan, parameters, first["code_version"]),
+        methods=methods_paragraphs(plan, parameters, first["code_version"], absolute_count_routes(con)),
         snapshot=first["mart_snapshot"], code_version=first["code_version"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip

@@ -1,5 +1,6 @@
 -- docs/definitions.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
--- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others.
+-- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others. Cells/uL
+-- and their route come from int__absolute_counts (docs/definitions.md "Absolute counts").
 -- A table, not a view: read by the BCA mart and its tests (docs/scaling.md).
 {{ config(materialized='table') }}
 with blood_samples as (
@@ -9,9 +10,9 @@ with blood_samples as (
 ),
 
 b_cell_counts as (
-    select tube_key, b_cells_per_ul
-    from {{ ref('int__sample_populations') }}
-    where b_cells_per_ul is not null
+    select tube_key, cells_per_ul as b_cells_per_ul, route as b_cells_per_ul_route
+    from {{ ref('int__absolute_counts') }}
+    where population = 'b_cells' and cells_per_ul is not null
 )
 
 select
@@ -22,6 +23,7 @@ select
     s.nominal_timepoint,
     s.matched_timepoint,
     b.b_cells_per_ul,
+    b.b_cells_per_ul_route,
     -- a patient without an infusion date has no study day and only pre-infusion samples
     coalesce(s.study_day < 0, true) as is_pre_infusion
 from blood_samples as s

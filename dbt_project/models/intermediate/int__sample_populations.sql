@@ -34,16 +34,22 @@ stats as (
     left join {{ ref('population_dictionary') }} as d using (gate_path)
 )
 
+-- exported_*_per_ul: the lab's own absolute count, when it sent one; *_events: the Count statistics
+-- int__absolute_counts turns into cells/uL (docs/definitions.md "Absolute counts").
 select
     tube_key,
-    max(value) filter (where population = 'car_t' and statistic = 'cells_per_ul') as car_t_per_ul,
     max(value) filter (where population = 'car_t' and statistic = 'pct_of_parent') as pct_car_of_cd3,
     {% for subset in phenotypes -%}
     max(value) filter (where population = 'car_t_cd8_{{ subset }}' and statistic = 'pct_of_parent')
         as pct_{{ subset }}_of_cd8_car_t,
     {% endfor -%}
-    max(value) filter (where population = 'car_neg_cd8_scm' and statistic = 'cells_per_ul') as car_neg_cd8_scm_per_ul,
-    max(value) filter (where population = 'b_cells' and statistic = 'cells_per_ul') as b_cells_per_ul,
+    {% for population in absolute_count_populations() -%}
+    max(value) filter (where population = '{{ population }}' and statistic = 'cells_per_ul')
+        as exported_{{ population }}_per_ul,
+    {% endfor -%}
+    {% for population in absolute_count_populations() + ['lymphocytes', 'leukocytes', 'beads'] -%}
+    max(value) filter (where population = '{{ population }}' and statistic = 'count') as {{ population }}_events,
+    {% endfor -%}
     -- a gate path the population_dictionary seed does not know yet (a renamed gate: one seed row)
     count(*) filter (where population is null) as unknown_gate_statistics,
     max(_load_id) as _load_id

@@ -26,7 +26,9 @@ auc_trapezoids as (
     select
         s.patient_key,
         count(*) as auc_points,
-        {{ trapezoid_auc('s.study_day', 's.car_t_per_ul') }} as trapezoid_auc
+        {{ trapezoid_auc('s.study_day', 's.car_t_per_ul') }} as trapezoid_auc,
+        -- the points' route, or their routes joined by '+' when they differ
+        string_agg(distinct s.car_t_per_ul_route, '+' order by s.car_t_per_ul_route) as auc_route
     from samples as s
     cross join auc_rule as r
     where s.car_t_per_ul is not null and s.study_day between r.first_day and r.last_day
@@ -37,6 +39,7 @@ auc_14 as (
     select
         p.patient_key,
         case when coalesce(t.auc_points, 0) >= r.min_points then t.trapezoid_auc end as auc_14,
+        case when coalesce(t.auc_points, 0) >= r.min_points then t.auc_route end as auc_14_route,
         coalesce(t.auc_points, 0) as auc_points,
         case when coalesce(t.auc_points, 0) < r.min_points then
             format('{} sample(s) in days {}-{}, at least {} required',
@@ -52,7 +55,8 @@ car_neg_scm_by_timepoint as (
     select
         s.patient_key,
         s.matched_timepoint,
-        arg_min(s.car_neg_cd8_scm_per_ul, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul
+        arg_min(s.car_neg_cd8_scm_per_ul, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul,
+        arg_min(s.car_neg_cd8_scm_per_ul_route, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul_route
     from samples as s
     inner join {{ ref('timepoint_windows') }} as w on w.timepoint = s.matched_timepoint
     where s.car_neg_cd8_scm_per_ul is not null
@@ -62,11 +66,13 @@ car_neg_scm_by_timepoint as (
 select
     p.patient_key,
     k.car_t_per_ul as peak_car_t_per_ul,
+    k.car_t_per_ul_route as peak_car_t_per_ul_route,
     k.study_day as day_of_peak,
     k.collection_date as peak_date,
     k.pct_car_of_cd3 as pct_car_of_cd3_at_peak,
     k.car_t_per_ul > {{ study_parameter('expansion_threshold_cells_per_ul') }} as expanded,
     a.auc_14,
+    a.auc_14_route,
     a.auc_points,
     a.auc_null_reason,
     coalesce(k.has_phenotype, false) as phenotype_at_peak_available,
@@ -74,7 +80,9 @@ select
     k.pct_{{ subset }}_of_cd8_car_t as pct_{{ subset }}_of_cd8_car_t_at_peak,
     {% endfor -%}
     d28.car_neg_cd8_scm_per_ul as car_neg_cd8_scm_per_ul_d28,
-    m3.car_neg_cd8_scm_per_ul as car_neg_cd8_scm_per_ul_m3
+    d28.car_neg_cd8_scm_per_ul_route as car_neg_cd8_scm_per_ul_d28_route,
+    m3.car_neg_cd8_scm_per_ul as car_neg_cd8_scm_per_ul_m3,
+    m3.car_neg_cd8_scm_per_ul_route as car_neg_cd8_scm_per_ul_m3_route
 from patients as p
 left join peak_samples as k using (patient_key)
 inner join auc_14 as a using (patient_key)

@@ -16,7 +16,10 @@ endpoints as (select * from {{ ref('time_to_event') }}),
 -- Table 1 "B-lymphocytes per uL peripheral blood post BT and pre-CAR-T": the last blood sample
 -- after bridging and before infusion.
 b_cells_post_bt as (
-    select b.patient_key, arg_max(b.b_cells_per_ul, b.collection_date) as b_cells_per_ul
+    select
+        b.patient_key,
+        arg_max(b.b_cells_per_ul, b.collection_date) as b_cells_per_ul,
+        arg_max(b.b_cells_per_ul_route, b.collection_date) as b_cells_per_ul_route
     from {{ ref('int__b_cells_per_sample') }} as b
     inner join timeline as t using (patient_key)
     where b.is_pre_infusion and b.collection_date > t.bt_end_date
@@ -50,6 +53,7 @@ select
     b.undetectable_mrd_pre_ld,
     b.post_bt_bcell_precursors_pct,
     pb.b_cells_per_ul as post_bt_b_cells_per_ul,
+    pb.b_cells_per_ul_route as post_bt_b_cells_per_ul_route,
     l.anc_1e9_per_l as pre_ld_anc_1e9_per_l,
     l.platelets_1e9_per_l as pre_ld_platelets_1e9_per_l,
     l.hemoglobin_g_dl as pre_ld_hemoglobin_g_dl,
@@ -78,6 +82,7 @@ select
     bca.duration_months as bca_duration_months,
     bca.censored as bca_censored,
     e.peak_car_t_per_ul,
+    e.peak_car_t_per_ul_route,
     e.day_of_peak,
     e.pct_car_of_cd3_at_peak,
     e.expanded,

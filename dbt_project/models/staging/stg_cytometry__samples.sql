@@ -18,7 +18,10 @@ select
     s.instrument,
     s.panel,
     regexp_replace(s.panel, '-v[0-9]+$', '') as panel_family,
-    s.acquisition_date
+    s.acquisition_date,
+    s.bead_lot,
+    s.beads_per_tube,
+    s.sample_volume_ul
 from current as s
 left join infusion as i using (patient_key)
 left join windows as w
