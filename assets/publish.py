@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.resources import Warehouse
 from cartwh.publish import publish
+from cartwh.report.quality_report import store_root_causes
 from cartwh.run_events import summarize_run
 from cartwh.run_history import record_run
 
@@ -20,6 +21,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse)
     summary = summarize_run(context.instance, context.run_id, status="published")
     with warehouse.get_connection() as con:
         record_run(con, summary)
+        store_root_causes(con)  # the analysts' de-identified root-cause groups, in the copy
         path = publish(con, Path(warehouse.published))
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
                                           "checks_passed": summary.checks_passed})  # fmt: skip

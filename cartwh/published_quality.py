@@ -36,6 +36,11 @@ DEIDENTIFIED_QUALITY: list[tuple[str, tuple[str, ...], str]] = [
         FROM "{db}".raw.quarantine AS q JOIN "{db}".raw.landed_files AS l USING (load_id)
         GROUP BY ALL
     """),
+    # The open issues grouped by root cause (cartwh.report.root_causes), stored by the publishing step:
+    # kind, form, field, reason and counts, patients by pseudonym.
+    ("root_causes", ("quality.root_causes",), """
+        SELECT kind, form, field, reason, severity, issues, consequences, patients FROM "{db}".quality.root_causes
+    """),
     ("files_per_source", ("raw.landed_files",), """
         SELECT source, count(*) FILTER (WHERE superseded_by IS NULL) AS current_files,
                count(superseded_by) AS superseded_files, sum(rows_loaded)::BIGINT AS rows_loaded,

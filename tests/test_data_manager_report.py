@@ -21,7 +21,9 @@ import pytest
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import ingest_source
+from cartwh.publish import publish
 from cartwh.report.data_manager_report import HISTORY_FILE, REPORT_FILE, write_data_manager_report
+from cartwh.report.quality_report import store_root_causes
 from cartwh.report.root_causes import UNKNOWN_PATIENT, root_causes
 from expectations.results import check_suite
 from expectations.suites import all_suites
@@ -142,6 +144,33 @@ def test_since_last_night_a_corrected_re_export_is_fixed(faults_warehouse, fault
     assert "0 new</b>, <b>1 fixed</b>, <b>14 still open</b>" in page
     (fixed,) = [v for v in _nights(data)[-2]["issues"].values() if v["title"] == "not one of the allowed codes (1, 2)"]
     assert f"<td>fixed</td><td>{fixed['where']}</td>" in page and "form demographics" in fixed["where"]
+
+
+def test_the_published_copy_carries_the_root_causes_and_no_record_id(faults_warehouse, faults, tmp_path):
+    """The faults night is blocked and publishes nothing: publish a copy of it here, as a night
+    that published would, and look for the one non-numeric record id of the cohort, X-999999."""
+    root, summary, issues = faults
+    working = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(root / "warehouse.duckdb", working)
+    con = duckdb.connect(str(working))
+    try:
+        store_root_causes(con)
+        published = publish(con, tmp_path / "published" / "warehouse.duckdb")
+    finally:
+        con.close()
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        groups = con.execute("SELECT kind, form, field, issues, consequences FROM quality.root_causes").fetchall()
+        columns = con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                              "WHERE data_type = 'VARCHAR'").fetchall()  # fmt: skip
+        leaks = [c for c in columns if con.execute(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE contains("{c[2]}", '
+                                                   "'X-999999')").fetchall() != [(0,)]]  # fmt: skip
+    finally:
+        con.close()
+    (sex,) = [i for i in issues if i.field == "sex"]
+    assert ("set aside at ingestion", "demographics", "sex", 1, len(sex.consequences)) in groups
+    assert sum(g[3] for g in groups) == len(issues)
+    assert leaks == [] and "record_id" not in {c[2] for c in columns}
 
 
 def _nights(data):

@@ -157,6 +157,23 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
     )  # fmt: skip
 
 
+ROOT_CAUSES_TABLE = "quality.root_causes"
+
+
+def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
+    """The analysts' root-cause groups as a table, for the published copy (cartwh.published_quality)."""
+    groups = analyst_groups(root_causes(con, archive=None))
+    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
+                    CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
+                        severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")  # fmt: skip
+    if len(groups):
+        con.register("_root_causes", groups)
+        try:
+            con.execute(f"INSERT INTO {ROOT_CAUSES_TABLE} BY NAME SELECT * FROM _root_causes")
+        finally:
+            con.unregister("_root_causes")
+
+
 def write_quality_reports(con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path,
                           archive: Path) -> tuple[Path, Path]:  # fmt: skip
     """A run's two data-quality pages, once, at its end: the analysts' (de-identified, in the
