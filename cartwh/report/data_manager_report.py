@@ -29,12 +29,11 @@ import duckdb
 
 from cartwh.permissions import make_private
 from cartwh.report.pages import write_page
-from cartwh.report.root_causes import KIND_LABELS, Issue, root_causes
+from cartwh.report.root_causes import KIND_LABELS, Issue, has_table, latest_run, root_causes
 
 REPORT_FILE = "data_manager.html"
 HISTORY_FILE = "issue_history.json"
 NIGHTS_KEPT = 60
-LATEST_RUN = "SELECT run_id, max(checked_at) FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,6 @@ class Changes:
     still_open: list[Issue]
     fixed: list[dict]  # as stored on the night they were last seen: title, where, action
 
-
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, table]).fetchall())  # fmt: skip
 
 
 def _read_history(path: Path) -> list[dict]:
@@ -98,7 +93,7 @@ def _issues_section(context: dict) -> Section:
 
 def _source_health_section(context: dict) -> Section | None:
     con, run_id = context["con"], context["run_id"]
-    if not run_id or not _has_table(con, "quality", "source_health"):
+    if not run_id or not has_table(con, "quality", "source_health"):
         return None
     findings = con.execute("SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? "
                            "ORDER BY check_name, subject", [run_id]).fetchall()  # fmt: skip
@@ -113,9 +108,8 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     make_private(folder)
-    latest = con.execute(LATEST_RUN).fetchall() if _has_table(con, "quality", "expectation_results") else []
-    run_id, checked_at = latest[0] if latest else (None, None)
-    issues = root_causes(con, archive)
+    run_id, checked_at = latest_run(con) or (None, None)
+    issues = sorted(root_causes(con, archive), key=lambda i: not i.blocks_the_night)  # what blocks the night first
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     context = {"con": con, "run_id": run_id, "issues": issues,
                "changes": record_night(folder, run_id or "no checks yet", generated, issues)}  # fmt: skip

@@ -23,7 +23,7 @@ import duckdb
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
-from cartwh.report.root_causes import analyst_groups, root_causes
+from cartwh.report.root_causes import analyst_groups, has_table, root_causes
 
 REPORT_FILE = "data_quality.html"
 
@@ -100,13 +100,9 @@ def _scalar(con, sql: str, params=None):
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, table]).fetchall())  # fmt: skip
-
 
 def _last_nights(con):
-    if not _has_table(con, "ops", "run_history"):
+    if not has_table(con, "ops", "run_history"):
         return None
     nights = _frame(con, LAST_NIGHTS)
     nights["rows"] = [sum(v for k, v in json.loads(r).items() if k.startswith("marts.")) for r in nights["rows_per_table"]]
@@ -119,9 +115,9 @@ SOURCE_HEALTH = """SELECT check_name, subject, message FROM quality.source_healt
 
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     """Everything the page shows, as DataFrames and numbers."""
-    runs = con.execute(RUNS).fetchall() if _has_table(con, "quality", "expectation_results") else []
+    runs = con.execute(RUNS).fetchall() if has_table(con, "quality", "expectation_results") else []
     latest = runs[0][0] if runs else None
-    health = _frame(con, SOURCE_HEALTH, [latest]) if latest and _has_table(con, "quality", "source_health") else None
+    health = _frame(con, SOURCE_HEALTH, [latest]) if latest and has_table(con, "quality", "source_health") else None
     previous = runs[1] if len(runs) > 1 else None
     return dict(
         latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,

@@ -78,7 +78,7 @@ MART_TABLE_FAILURES = """
         AND f.expectation = r.expectation AND f.column_name = r.column_name)
     ORDER BY r.severity, r.suite
 """
-LATEST_RUN = "SELECT run_id FROM quality.expectation_results GROUP BY 1 ORDER BY max(checked_at) DESC LIMIT 1"
+LATEST_RUN = "SELECT run_id, max(checked_at) FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
 
 
 @dataclass
@@ -122,6 +122,10 @@ class Issue:
         return f"record {self.record_id}" + (f" ({', '.join(where)})" if where else "")
 
     @property
+    def blocks_the_night(self) -> bool:
+        return self.severity == "blocking" or any(c.severity == "blocking" for c in self.consequences)
+
+    @property
     def place(self) -> str:
         """Where to look, in a few words: the record and form, or the file and row."""
         if self.record_id:
@@ -144,7 +148,7 @@ class Issue:
         return _action(self)
 
 
-def _has_table(con, schema: str, table: str) -> bool:
+def has_table(con, schema: str, table: str) -> bool:
     return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
                             [schema, table]).fetchall())  # fmt: skip
 
@@ -166,7 +170,7 @@ def root_causes(con: duckdb.DuckDBPyConnection, archive: Path | None) -> list[Is
 
 def _root_causes(con, records: dict, located: dict) -> list[Issue]:
     issues = _named_twice(_quarantined(con, records, located))
-    has_checks = _has_table(con, "quality", "failing_rows") and _has_table(con, "quality", "validated_loads")
+    has_checks = has_table(con, "quality", "failing_rows") and has_table(con, "quality", "validated_loads")
     flagged = _rows(con, OPEN_FLAGGED) if has_checks else []
     issues += [_flagged(con, r, records) for r in flagged if (r["suite"], r["column_name"]) != UNKNOWN_PATIENT_CHECK]
     by_patient: dict[str, list[Issue]] = {}
@@ -175,10 +179,18 @@ def _root_causes(con, records: dict, located: dict) -> list[Issue]:
             by_patient.setdefault(issue.patient_key, []).append(issue)
     issues += _unknown_patients(con, [r for r in flagged if (r["suite"], r["column_name"]) == UNKNOWN_PATIENT_CHECK],
                                 by_patient, records)  # fmt: skip
-    latest = con.execute(LATEST_RUN).fetchall() if has_checks else []
+    latest = latest_run(con) if has_checks else None
     if latest:
-        issues += _mart_issues(con, latest[0][0], by_patient, records)
+        issues += _mart_issues(con, latest[0], by_patient, records)
     return issues
+
+
+def latest_run(con) -> tuple[str, object] | None:
+    """(run id, when it checked) of the latest run with check results, or None."""
+    if not has_table(con, "quality", "expectation_results"):
+        return None
+    found = con.execute(LATEST_RUN).fetchall()
+    return found[0] if found else None
 
 
 def _with_record(issue: Issue, records: dict) -> Issue:
@@ -254,7 +266,7 @@ def _tube(r: dict, what: str) -> Consequence:
 
 def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) -> list[Issue]:
     known = set()
-    if rows and _has_table(con, "raw", "redcap_demographics"):
+    if rows and has_table(con, "raw", "redcap_demographics"):
         known = {k for (k,) in con.execute(
             "SELECT DISTINCT d.patient_key FROM raw.redcap_demographics d JOIN raw.landed_files l "
             "ON l.load_id = d._load_id AND l.superseded_by IS NULL").fetchall()}  # fmt: skip
@@ -279,7 +291,7 @@ def _mart_reasons(con, column: str) -> dict[str, str]:
         return {}
     table, expression = MART_REASONS[column]
     schema, name = table.split(".")
-    if not _has_table(con, schema, name):
+    if not has_table(con, schema, name):
         return {}
     return dict(con.execute(f"SELECT patient_key, {expression} FROM {table} WHERE {column} IS NULL").fetchall())
 
