@@ -33,7 +33,9 @@ from cartwh.report.root_causes import KIND_LABELS, Issue, has_table, latest_run,
 
 REPORT_FILE = "data_manager.html"
 HISTORY_FILE = "issue_history.json"
-NIGHTS_KEPT = 60
+NIGHTS_KEPT = 14
+ISSUES_SHOWN = 500  # root causes drawn on the page (blocking ones first); every key is in the history
+CONSEQUENCES_SHOWN = 50  # knock-ons listed under one cause; the count is always complete
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
                "changes": record_night(folder, run_id or "no checks yet", generated, issues)}  # fmt: skip
     sections = [s for s in (make(context) for make in SECTIONS) if s is not None]
     path = write_page("data_manager.html.j2", folder / REPORT_FILE, sections=sections, generated=generated,
-                      run_id=run_id, checked_at=checked_at, kinds=KIND_LABELS)  # fmt: skip
+                      run_id=run_id, checked_at=checked_at, kinds=KIND_LABELS, issues_shown=ISSUES_SHOWN,
+                      consequences_shown=CONSEQUENCES_SHOWN)  # fmt: skip
     make_private(path)
     return path
