@@ -39,11 +39,6 @@ MART_FAILURES = """
     SELECT suite, expectation, column_name, severity, why, unexpected_count, observed
     FROM quality.expectation_results WHERE run_id = ? AND NOT success AND scope = 'table' ORDER BY severity, suite
 """
-QUARANTINE = """
-    SELECT q.file, q."row", q.column_name, q.reason, q.patient_key FROM raw.quarantine AS q
-    JOIN raw.landed_files AS l ON l.load_id = q.load_id WHERE l.superseded_by IS NULL
-    ORDER BY q.file, q."row" LIMIT {limit}
-"""
 QUARANTINE_COUNTS = """
     SELECT l.source, q.column_name, regexp_replace(q.reason, 'row [0-9]+', 'another row') AS reason,
            count(*) AS rows_quarantined, count(DISTINCT q.patient_key) AS patients
@@ -133,11 +128,12 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
-    """The study report's short version: files ingested, the open quarantine (first 50 rows),
-    and which derived values are missing and why (the reasons the marts carry beside NULLs)."""
+    """The study report's short version: files ingested, the open quarantine counted by source,
+    column and reason (no file, row or value: the study report is the analysts'), and which
+    derived values are missing and why (the reasons the marts carry beside NULLs)."""
     return {
         "files": _frame(con, FILES),
-        "quarantine": _frame(con, QUARANTINE.format(limit=50)),
+        "quarantine": _frame(con, QUARANTINE_COUNTS),
         "quarantine_total": _scalar(con, "SELECT count(*) FROM raw.quarantine"),
         "missing": _frame(con, MISSING),
     }
