@@ -21,6 +21,8 @@ import pytest
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import ingest_source
+from cartwh.ingest.keys import reset_row_keys
+from cartwh.ingest.record_map import map_path, remember_batch
 from cartwh.publish import publish
 from cartwh.report.data_manager_report import HISTORY_FILE, REPORT_FILE, write_data_manager_report
 from cartwh.report.quality_report import store_root_causes
@@ -171,6 +173,15 @@ def test_the_published_copy_carries_the_root_causes_and_no_record_id(faults_ware
     assert ("set aside at ingestion", "demographics", "sex", 1, len(sex.consequences)) in groups
     assert sum(g[3] for g in groups) == len(issues)
     assert leaks == [] and "record_id" not in {c[2] for c in columns}
+
+
+def test_a_batch_without_csv_rows_adds_nothing_to_the_record_map(tmp_path):
+    """A loader that reads no CSV (a deletion report) leaves no row tables: the map is not touched."""
+    con = duckdb.connect()
+    reset_row_keys(con)
+    remember_batch(con, [], tmp_path)
+    con.close()
+    assert not map_path(tmp_path).exists()
 
 
 def _nights(data):

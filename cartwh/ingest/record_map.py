@@ -42,7 +42,11 @@ def map_path(archive: Path) -> Path:
 
 
 def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], archive: Path) -> None:
-    """Add the batch's patients (from the row keys) and the REDCap coordinates of its problem rows."""
+    """Add the batch's patients (from the row keys) and the REDCap coordinates of its problem rows.
+    A loader that reads no CSV rows (or names no patient) leaves the temp tables out: nothing to add."""
+    temporary = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    if not {ROW_KEYS, ROWS, PROBLEMS} <= temporary:
+        return
     patients = con.execute(f"SELECT DISTINCT patient_key, site, record_id FROM {ROW_KEYS} "
                            "WHERE patient_key IS NOT NULL AND record_id IS NOT NULL").df()  # fmt: skip
     columns = {r[0] for r in con.execute(f"SELECT name FROM pragma_table_info('{ROWS}')").fetchall()}
