@@ -5,7 +5,8 @@ lies downstream (the statistics and the report), and the check says why. When on
 expectations with a `blocks` scope failed, the check fails with severity WARN: the statistics
 run, and leave out (marked "not estimable: blocked by ...") the analyses that read those
 columns. The source-health check blocks everything it finds. The validating lives in
-`expectations`; this module only wires it. (No `from __future__ import annotations`: Dagster
+`expectations`; this module only wires it. The data-quality pages are written once per run, at
+its end, by the warehouse resource (assets/resources.py), not by each check. (No `from __future__ import annotations`: Dagster
 reads the annotations at definition time.)"""
 
 from pathlib import Path
@@ -14,7 +15,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import DataQuality
-from cartwh.report.quality_report import write_quality_report
 from expectations.results import check_suite
 from expectations.source_health import MART_DRIVERS, source_health, store_findings
 from expectations.suites import Suite, all_suites
@@ -57,7 +57,6 @@ def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
         with warehouse.get_connection() as con:
             outcome = check_suite(con, suite, Path(data_quality.gx_root), context.op_execution_context.run_id)
-            write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))
         return check_result(outcome)
 
     return _check
@@ -74,11 +73,10 @@ SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tab
                             "an export that landed nothing, an empty mart, a site's patients vanished, "
                             "a source folder holding no file it reads. "
                             "Blocks the statistics.")  # fmt: skip
-def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
+def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         findings = source_health(con)
         store_findings(con, findings, context.op_execution_context.run_id)
-        write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))
     return dg.AssetCheckResult(
         passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(f.message for f in findings[:FAILURES_SHOWN]) or None,

@@ -7,22 +7,21 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import DataQuality, Warehouse
+from assets.resources import Warehouse
 from cartwh.publish import publish
-from cartwh.report.quality_report import write_quality_report
+from cartwh.report.quality_report import store_root_causes
 from cartwh.run_events import summarize_run
 from cartwh.run_history import record_run
 
 
 @dg.asset(key=["published", "warehouse"], deps=[dg.AssetKey(["reports", "study_report"])], group_name="published",
           kinds={"duckdb"})  # fmt: skip
-def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse,
-                        data_quality: DataQuality) -> dg.MaterializeResult:  # fmt: skip
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The analysts' copy of the warehouse, replaced atomically (cartwh.publish)."""
     summary = summarize_run(context.instance, context.run_id, status="published")
     with warehouse.get_connection() as con:
         record_run(con, summary)
-        write_quality_report(con, Path(data_quality.reports), Path(data_quality.gx_root))  # with tonight in "last nights"
+        store_root_causes(con)  # the analysts' de-identified root-cause groups, in the copy
         path = publish(con, Path(warehouse.published))
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
                                           "checks_passed": summary.checks_passed})  # fmt: skip

@@ -3,6 +3,7 @@ not where its paths come from; orchestration/resources.py fills them from cartwh
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +15,21 @@ from dagster_duckdb import DuckDBResource
 
 from cartwh.locking import writer_lock
 from cartwh.permissions import pipeline_file_modes
+from cartwh.report.quality_report import write_quality_reports
 from cartwh.run_events import close_run, open_run
+
+log = logging.getLogger(__name__)
+
+
+class DataQuality(dg.ConfigurableResource):
+    """Where Great Expectations works (its file-mode project and Data Docs), where the analysts'
+    data-quality page is written, and the restricted folder of the data manager's report, which
+    reads the record map kept in the archive."""
+
+    gx_root: str
+    reports: str
+    restricted: str
+    archive: str
 
 
 class Warehouse(DuckDBResource):
@@ -25,9 +40,12 @@ class Warehouse(DuckDBResource):
     is also closed when a step fails: dagster-duckdb closes it only on success, and a
     connection left open locks the file for the rest of the process. Under that lock the run
     opens and closes its record (cartwh.run_events): a damaged warehouse is refused at the
-    start, and every run that does not publish is recorded as it ends."""
+    start, and every run that does not publish is recorded as it ends. Then, still under the lock,
+    the run's data-quality pages are written, once (after the run is recorded, so "Last nights"
+    shows it, blocked or not)."""
 
     published: str
+    data_quality: DataQuality
 
     @contextmanager
     def yield_for_execution(self, context):
@@ -38,6 +56,15 @@ class Warehouse(DuckDBResource):
                 yield self
             finally:
                 close_run(context.instance, context.run.run_id, warehouse, Path(self.published))
+                self._write_quality_reports()
+
+    def _write_quality_reports(self) -> None:
+        q = self.data_quality
+        try:
+            with self.get_connection() as con:
+                write_quality_reports(con, Path(q.reports), Path(q.gx_root), Path(q.restricted), Path(q.archive))
+        except Exception as error:  # the run's own outcome matters more than its report
+            log.warning("could not write the data-quality reports: %s", error)
 
     @contextmanager
     def get_connection(self):
@@ -96,10 +123,3 @@ class StudyPlan(dg.ConfigurableResource):
     analyses: str
     reports: str
 
-
-class DataQuality(dg.ConfigurableResource):
-    """Where Great Expectations works (its file-mode project and Data Docs) and where the
-    data-quality report is written."""
-
-    gx_root: str
-    reports: str

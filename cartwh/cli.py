@@ -298,6 +298,7 @@ def _print_quality(result) -> None:
     if any(e.severity.value == "ERROR" for e in failed):
         print("  The statistics and the study report were NOT recomputed: a blocking check failed.")
     print(f"Data-quality report: {settings.report_dir() / 'data_quality.html'}")
+    print(f"Data manager's report (restricted: record ids): {settings.data_manager_dir() / 'data_manager.html'}")
     print(f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}")
 
 

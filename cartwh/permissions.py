@@ -97,7 +97,7 @@ def make_private(path: Path) -> None:
 def private_paths() -> list[Path]:
     warehouse = settings.warehouse_path()
     paths = [warehouse, Path(f"{warehouse}.wal"), Path(f"{warehouse}.lock"), Path(f"{warehouse}.tmp"),
-             settings.archive_dir(), settings.landing_dir(), settings.quality_dir()]  # fmt: skip
+             settings.archive_dir(), settings.landing_dir(), settings.quality_dir(), settings.data_manager_dir()]  # fmt: skip
     # dbt.log. Not target/: the runs' own folders in it are created private, and the docs site
     # `make docs` writes there (the data dictionary: no patient value) is for analysts.
     paths.append(settings.PROJECT_ROOT / "dbt_project" / "logs")

@@ -21,13 +21,17 @@ DEIDENTIFIED_QUALITY: list[tuple[str, tuple[str, ...], str]] = [
         FROM "{db}".quality.expectation_results
     """),
     # failing_rows keeps at most a capped number of rows per expectation: the full count is
-    # check_results.unexpected_count. A raw batch's row counts as open while its file version is current.
-    ("failing_rows_per_patient", ("quality.failing_rows", "raw.landed_files"), """
+    # check_results.unexpected_count. A raw batch's row counts as open while the file version the
+    # check validated is current (the rule of cartwh.report.root_causes.OPEN_FLAGGED): a newer
+    # version of the same file name closes it.
+    ("failing_rows_per_patient", ("quality.failing_rows", "quality.validated_loads", "raw.landed_files"), """
         SELECT f.run_id, f.checked_at, f.suite, f.expectation, f.column_name, f.severity, f.why, f.patient_key,
                CASE WHEN f.suite LIKE 'raw%' THEN bool_or(l.load_id IS NOT NULL) END AS in_current_files,
                count(*) AS failing_rows
         FROM "{db}".quality.failing_rows AS f
-        LEFT JOIN "{db}".raw.landed_files AS l ON l.file = f.file AND l.superseded_by IS NULL
+        LEFT JOIN (SELECT v.suite, v.run_id, l.file, l.load_id FROM "{db}".quality.validated_loads AS v
+                   JOIN "{db}".raw.landed_files AS l USING (load_id) WHERE l.superseded_by IS NULL) AS l
+               ON l.suite = f.suite AND l.run_id = f.run_id AND l.file = f.file
         GROUP BY f.run_id, f.checked_at, f.suite, f.expectation, f.column_name, f.severity, f.why, f.patient_key
     """),
     ("quarantine_counts", ("raw.quarantine", "raw.landed_files"), """
@@ -35,6 +39,11 @@ DEIDENTIFIED_QUALITY: list[tuple[str, tuple[str, ...], str]] = [
                count(*) AS rows_quarantined
         FROM "{db}".raw.quarantine AS q JOIN "{db}".raw.landed_files AS l USING (load_id)
         GROUP BY ALL
+    """),
+    # The open issues grouped by root cause (cartwh.report.root_causes), stored by the publishing step:
+    # kind, form, field, reason and counts, patients by pseudonym.
+    ("root_causes", ("quality.root_causes",), """
+        SELECT kind, form, field, reason, severity, issues, consequences, patients FROM "{db}".quality.root_causes
     """),
     ("files_per_source", ("raw.landed_files",), """
         SELECT source, count(*) FILTER (WHERE superseded_by IS NULL) AS current_files,

@@ -48,6 +48,12 @@ def report_dir() -> Path:
     return _path("CARTWH_REPORTS", data_dir() / "reports")
 
 
+def data_manager_dir() -> Path:
+    """The data manager's restricted reports: record ids and file names, so private to the
+    pipeline's account like the archive (cartwh/permissions.py), never shared with analysts."""
+    return _path("CARTWH_DATA_MANAGER", data_dir() / "data_manager")
+
+
 def published_path() -> Path:
     """The copy analysts read: replaced atomically, only after a run whose blocking checks passed."""
     return _path("CARTWH_PUBLISHED", data_dir() / "published" / "warehouse.duckdb")

@@ -7,14 +7,18 @@ Generation and ingestion run once per module (about 15 s each landing).
 
 from __future__ import annotations
 
+import csv
+import stat
 from datetime import date
 
 import pytest
 
 from cartwh.generate import generate_landing
 from cartwh.ingest import ingest_source
+from cartwh.ingest.record_map import map_path, read_record_map
 from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise
+from tests.conftest import hmac_pseudonym
 
 SECRET = "faults-test-secret"
 SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
@@ -27,7 +31,8 @@ class Ingested:
     def __init__(self, root, faults: bool):
         self.summary = generate_landing(root / "landing", faults=faults)
         self.con = connect(root / "w.duckdb")
-        self.reports = {s: ingest_source(self.con, root / "landing", s, root / "archive") for s in SOURCES}
+        self.archive = root / "archive"
+        self.reports = {s: ingest_source(self.con, root / "landing", s, self.archive) for s in SOURCES}
         self.quarantine = self.rows("SELECT file, row, column_name, reason, value FROM raw.quarantine")
 
     def rows(self, sql: str, params=None) -> list[tuple]:
@@ -258,3 +263,38 @@ def test_clean_landing_loads_every_file_and_sample(clean):
             "lymphodepletion_infusion", "toxicity", "response_d28", "follow_up_event", "follow_up_status"))
     )  # fmt: skip
     assert len(fed) == clean.summary.redcap_rows
+
+
+# --- the data manager's record map (restricted) ---------------------------------------------------
+
+
+def _export_rows(run: Ingested, file: str) -> list[dict]:
+    with open(run.summary.landing / file, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_record_map_gives_each_pseudonym_its_record_id_in_the_archive_only(faulty):
+    path = map_path(faulty.archive)
+    assert path.parent == faulty.archive and stat.S_IMODE(path.stat().st_mode) == 0o600
+    patients, _ = read_record_map(faulty.archive)
+    mapped = {r.patient_key: (r.site, r.record_id) for r in patients.itertuples()}
+    export = next(f.file for f in faulty.summary.faults if f.file.startswith("redcap/"))
+    records = {r["record_id"] for r in _export_rows(faulty, export)}
+    assert len(records) == 24
+    for record in records | {"X-999999"}:  # every REDCap record, and the manifest's unknown one
+        assert mapped[hmac_pseudonym(SECRET, record, "huvr")] == ("huvr", record)
+    # The record id never reaches the warehouse: not the manifest's mistyped one in any text column.
+    columns = faulty.rows("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                          "WHERE data_type = 'VARCHAR' AND NOT internal AND database_name <> 'temp'")  # fmt: skip
+    assert [c for c in columns if faulty.rows(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE "{c[2]}" LIKE \'%X-999999%\'')
+            != [(0,)]] == []  # fmt: skip
+
+
+def test_record_map_locates_quarantined_redcap_rows_in_the_edc(faulty):
+    _, locations = read_record_map(faulty.archive)
+    (duplicate,) = [f for f in faulty.summary.faults if f.kind == "duplicate_row" and f.file.startswith("redcap/")]
+    row = _export_rows(faulty, duplicate.file)[duplicate.row - 2]  # the header is row 1
+    checksum = faulty.rows("SELECT sha256 FROM raw.landed_files WHERE file = ?", [duplicate.file])[0][0]
+    (found,) = [r for r in locations.itertuples() if (r.sha256, r.row) == (checksum, duplicate.row)]
+    assert (found.record_id, found.instrument, found.instance) == (
+        row["record_id"], row["redcap_repeat_instrument"], row["redcap_repeat_instance"])

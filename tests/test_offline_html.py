@@ -72,6 +72,15 @@ def test_data_quality_report_opens_offline(chromium, demo_warehouse, tmp_path):
     assert (reports / linked.group(1)).resolve() == (demo_warehouse.parent / "quality" / "data_docs" / "index.html")
 
 
+def test_data_managers_report_opens_offline(chromium, faults_warehouse, tmp_path):
+    """The faults run's restricted report: every root cause with what to do, tables drawn."""
+    report = faults_warehouse[0] / "data_manager" / "data_manager.html"
+    page = chromium.load(report, "Open issues by root cause", screenshot=tmp_path / "data_manager.png")
+    _offline(page)
+    assert "Since the previous night" in page.text and "What to do:" in page.text and "X-999999" in page.text
+    assert page.counts["table"] >= 3
+
+
 def test_data_docs_index_opens_offline_and_lists_every_suite(chromium, demo_warehouse, tmp_path):
     index = demo_warehouse.parent / "quality" / "data_docs" / "index.html"
     page = chromium.load(index, "All validations", screenshot=tmp_path / "data_docs_index.png")

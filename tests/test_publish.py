@@ -43,6 +43,8 @@ INSERT INTO quality.expectation_results VALUES
      'age', 'blocking', 'age in range', true, 1, 0, '11.0625', NULL),
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'marts_patients', 'marts.patients', 'table', 1, 'expect_distinct_in_set',
      'name', 'warn', 'codes', false, 1, 1, '[''Maria Lopez'']', NULL);
+INSERT INTO quality.validated_loads VALUES (2, 'raw_redcap', 'run-1', TIMESTAMP '2026-12-01 02:00'),
+    (3, 'raw_redcap', 'run-1', TIMESTAMP '2026-12-01 02:00');
 INSERT INTO quality.failing_rows VALUES
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'raw_redcap', 'expect_between', 'crp', 'warn', 'plausible CRP', 'p1',
      'redcap/export.csv', 4, '1961-04-03'),
@@ -104,6 +106,23 @@ def test_the_published_quality_view_counts_without_files_rows_or_values(by_hand)
             query = f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains("{column}", ?)'
             assert by_hand.execute(query, [planted]).fetchall() == [(0,)], (schema, table, column, planted)
     assert not {c for _, _, c in columns} & {"file", "value", "source_row", "row", "observed"}
+
+
+def test_a_failing_row_of_a_superseded_file_version_is_not_current(tmp_path):
+    """Run 0 validated version 1 of redcap/export.csv; version 2 of the same name replaced it."""
+    working = connect(tmp_path / "working.duckdb")
+    ensure_quality_schema(working)
+    working.execute(WORKING)
+    working.execute("INSERT INTO quality.validated_loads VALUES (1, 'raw_redcap', 'run-0', TIMESTAMP '2026-11-30 02:00')")
+    working.execute("INSERT INTO quality.failing_rows VALUES ('run-0', TIMESTAMP '2026-11-30 02:00', 'raw_redcap', "
+                    "'expect_between', 'crp', 'warn', 'plausible CRP', 'p2', 'redcap/export.csv', 4, '99')")  # fmt: skip
+    published = publish(working, tmp_path / "published" / "warehouse.duckdb")
+    working.close()
+    con = duckdb.connect(str(published), read_only=True)
+    rows = con.execute("SELECT run_id, patient_key, in_current_files FROM quality.failing_rows_per_patient "
+                       "ORDER BY run_id").fetchall()  # fmt: skip
+    con.close()
+    assert rows == [("run-0", "p2", False), ("run-1", "p1", True)]
 
 
 def test_the_copy_is_fsynced_before_the_rename_and_its_folder_after(tmp_path, monkeypatch):

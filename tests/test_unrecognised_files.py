@@ -37,8 +37,8 @@ def test_every_file_that_is_not_an_export_is_reported_with_what_to_do(wh):
     assert [f.file for f in unrecognised_files(wh.con)] == [f.file for f in report.files_unrecognised]
     assert summary(report.files_unrecognised) == (
         f"3 file(s) in the landing folder are not recognised exports and were not read (1 no extension in {STATS}/, "
-        f"1 .txt in {STATS}/SITE7/, 1 .xls in {STATS}/SITE7/): what each is and what to do is in the data-quality "
-        "report (raw.unrecognised_files)")  # fmt: skip
+        f"1 .txt in {STATS}/SITE7/, 1 .xls in {STATS}/SITE7/): what each is and what to do is in the data manager's "
+        "report")  # fmt: skip
 
 
 def test_the_list_follows_the_landing_folder_and_keeps_when_a_file_was_first_seen(wh):
@@ -80,7 +80,10 @@ def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path
     con.close()
 
 
-def test_the_data_quality_report_lists_the_files_not_read(wh, tmp_path):
+def test_the_reports_list_the_files_not_read(wh, tmp_path):
+    """The analysts' page counts them by folder and kind; the names (which can hold an MRN), what
+    each is and what to do are in the data manager's restricted report only."""
+    from cartwh.report.data_manager_report import write_data_manager_report
     from cartwh.report.quality_report import write_quality_report
 
     wh.write(f"{STATS}/SITE7/batch1.csv", STATS_TEXT)
@@ -88,4 +91,7 @@ def test_the_data_quality_report_lists_the_files_not_read(wh, tmp_path):
     wh.ingest()
     page = write_quality_report(wh.con, tmp_path / "reports", tmp_path / "gx").read_text()
     assert "Files not read: not recognised exports (1)" in page
-    assert f"<td>{STATS}/SITE7/batch3.xlsx</td><td>.xlsx</td>" in page and "a spreadsheet, not a CSV export" in page
+    assert f"<td>{STATS}/SITE7</td><td>.xlsx</td><td class=\"num\">1</td>" in page and "batch3" not in page
+    restricted = write_data_manager_report(wh.con, tmp_path / "dm", tmp_path / "archive").read_text()
+    assert "Files not read: not recognised exports (1)" in restricted
+    assert f"<td>{STATS}/SITE7/batch3.xlsx</td><td>.xlsx</td>" in restricted and "a spreadsheet, not a CSV export" in restricted

@@ -47,6 +47,7 @@ from cartwh.ingest import cytometry_loader, deletions, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
+from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows
@@ -248,6 +249,7 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
                 FROM {PROBLEMS} p JOIN {BATCH} b USING (load_id) LEFT JOIN {ROW_KEYS} k USING (load_id, row)
                 ORDER BY p.load_id, p.row"""
         )
+        remember_batch(con, files, archive)  # pseudonym -> record id, in the restricted area only
         accounts = _accounts(con, tables, files)
         quarantined = {i: a.quarantined for i, a in accounts.items()}
         rows = _rows_loaded(con, tables, ids)

@@ -23,7 +23,7 @@ from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 from cartwh.pseudonym import PseudonymKeyError, key_fingerprint, pseudonymise, secret
 
-ROW_KEYS = "_row_patient_keys"  # (load_id, row, site, patient_key) of the batch; empty when it names no patient
+ROW_KEYS = "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) of the batch; empty when it names no patient
 KEY_FINGERPRINT = "raw.pseudonym_key"  # the fingerprint of the key every patient_key was made with
 RECORD_SITES = "raw.redcap_record_sites"  # (record_key, site): where each REDCap record of a project was first seen
 SITE_PATTERN = "[a-z0-9_.-]+"  # REDCap's unique group names and plain folder names; never the pseudonym's separator
@@ -60,7 +60,8 @@ def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
 
 def reset_row_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Start each batch with no row keys, so quarantine rows never borrow a previous batch's."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, site VARCHAR, patient_key VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, site VARCHAR, patient_key VARCHAR, "
+                "record_id VARCHAR)")  # the record id only for the restricted record map (cartwh.ingest.record_map)
 
 
 def register_patient_keys(con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: str,
@@ -74,7 +75,7 @@ def register_patient_keys(con: duckdb.DuckDBPyConnection, files: list[ExportFile
     pairs = con.execute(f"SELECT DISTINCT key_site, record_id FROM {_ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _site_keys (site VARCHAR, record_id VARCHAR, patient_key VARCHAR)")
     insert_rows(con, "_site_keys", [(s, r, pseudonymise(r, key, site=s)) for s, r in pairs])
-    con.execute(f"""INSERT INTO {ROW_KEYS} SELECT r.load_id, r.row, r.key_site, k.patient_key
+    con.execute(f"""INSERT INTO {ROW_KEYS} SELECT r.load_id, r.row, r.key_site, k.patient_key, r.record_id
                     FROM {_ROW_SITES} r JOIN _site_keys k ON k.site = r.key_site AND k.record_id = r.record_id""")
 
 

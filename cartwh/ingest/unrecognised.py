@@ -101,14 +101,20 @@ def unrecognised_files(con: duckdb.DuckDBPyConnection) -> list[Unrecognised]:
     return [Unrecognised(*row) for row in rows]
 
 
-def summary(files: list[Unrecognised]) -> str | None:
-    """One line for the run summary: how many, of which kind, in which folder (no file names)."""
-    if not files:
-        return None
+def unrecognised_counts(files: list[Unrecognised]) -> list[tuple[str, str, int]]:
+    """(folder, kind, files) for the analysts' page: a landed name can hold an MRN, so the
+    names themselves are listed only in the data manager's restricted report."""
     groups: dict[tuple[str, str], int] = {}
     for f in files:
         folder = f.file.rsplit("/", 1)[0] if "/" in f.file else "."
         groups[(folder, f.kind)] = groups.get((folder, f.kind), 0) + 1
-    parts = ", ".join(f"{n} {kind} in {folder}/" for (folder, kind), n in sorted(groups.items()))
+    return [(folder, kind, n) for (folder, kind), n in sorted(groups.items())]
+
+
+def summary(files: list[Unrecognised]) -> str | None:
+    """One line for the run summary: how many, of which kind, in which folder (no file names)."""
+    if not files:
+        return None
+    parts = ", ".join(f"{n} {kind} in {folder}/" for folder, kind, n in unrecognised_counts(files))
     return (f"{len(files)} file(s) in the landing folder are not recognised exports and were not read ({parts}): "
-            "what each is and what to do is in the data-quality report (raw.unrecognised_files)")
+            "what each is and what to do is in the data manager's report")

@@ -1,11 +1,14 @@
-"""The data manager's morning page: what is wrong in the exports, and can the marts be trusted;
-and its short version inside the study report (`quality_summary`).
+"""The analysts' data-quality page: can the marts be trusted, and what is wrong in the exports,
+de-identified; and its short version inside the study report (`quality_summary`).
 
 Read from the warehouse: `quality.*` (check results, failing rows), `raw.quarantine` and
-`raw.landed_files`. Open issues are those in file versions still current (a corrected
-re-export supersedes them and they disappear); mart checks show the latest run; "changes"
-compares the latest run with the one before. Rewritten after every check, so it is current
-even when a blocking check stops the rest of the run.
+`raw.landed_files`. Open issues are grouped by root cause (cartwh.report.root_causes) with
+counts and patient pseudonyms: no record id, file name, row or value, which the data manager's
+restricted report (cartwh.report.data_manager_report) carries instead. Open issues are those in
+file versions still current (a corrected re-export supersedes them and they disappear); mart
+checks show the latest run; "changes" compares the latest run with the one before. Written once
+per run, at its end (`write_quality_reports`, from the run's warehouse resource), so it shows the
+run itself in "Last nights" even when a blocking check stopped the rest of the run.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.ingest.unrecognised import unrecognised_files
+from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
+from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
+from cartwh.report.root_causes import analyst_groups, has_table, root_causes
 
 REPORT_FILE = "data_quality.html"
-ROW_LIMIT = 500  # rows listed per section; counts are always complete
 
 RUNS = "SELECT run_id, max(checked_at) AS at FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 2"
 LATEST_CHECKS = """
@@ -36,18 +40,11 @@ MART_FAILURES = """
     SELECT suite, expectation, column_name, severity, why, unexpected_count, observed
     FROM quality.expectation_results WHERE run_id = ? AND NOT success AND scope = 'table' ORDER BY severity, suite
 """
-# Failing rows of raw batches whose file version is still current, plus failing mart rows of the latest run.
-OPEN_ROWS = """
-    SELECT f.suite, f.expectation, f.column_name, f.severity, f.why, f.patient_key, f.file, f.source_row, f.value
-    FROM quality.failing_rows AS f
-    LEFT JOIN raw.landed_files AS l ON l.file = f.file AND l.superseded_by IS NULL
-    WHERE (f.suite LIKE 'raw%' AND l.file IS NOT NULL) OR (f.suite NOT LIKE 'raw%' AND f.run_id = ?)
-    ORDER BY f.file, f.source_row, f.suite LIMIT {limit}
-"""
-QUARANTINE = """
-    SELECT q.file, q."row", q.column_name, q.reason, q.patient_key FROM raw.quarantine AS q
-    JOIN raw.landed_files AS l ON l.load_id = q.load_id WHERE l.superseded_by IS NULL
-    ORDER BY q.file, q."row" LIMIT {limit}
+QUARANTINE_COUNTS = """
+    SELECT l.source, q.column_name, regexp_replace(q.reason, 'row [0-9]+', 'another row') AS reason,
+           count(*) AS rows_quarantined, count(DISTINCT q.patient_key) AS patients
+    FROM raw.quarantine AS q JOIN raw.landed_files AS l USING (load_id) WHERE l.superseded_by IS NULL
+    GROUP BY ALL ORDER BY rows_quarantined DESC, l.source, q.column_name
 """
 FILES = """
     SELECT source, count(*) FILTER (WHERE superseded_by IS NULL) AS current_files,
@@ -99,13 +96,9 @@ def _scalar(con, sql: str, params=None):
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, table]).fetchall())  # fmt: skip
-
 
 def _last_nights(con):
-    if not _has_table(con, "ops", "run_history"):
+    if not has_table(con, "ops", "run_history"):
         return None
     nights = _frame(con, LAST_NIGHTS)
     nights["rows"] = [sum(v for k, v in json.loads(r).items() if k.startswith("marts.")) for r in nights["rows_per_table"]]
@@ -118,21 +111,17 @@ SOURCE_HEALTH = """SELECT check_name, subject, message FROM quality.source_healt
 
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     """Everything the page shows, as DataFrames and numbers."""
-    runs = con.execute(RUNS).fetchall() if _has_table(con, "quality", "expectation_results") else []
+    runs = con.execute(RUNS).fetchall() if has_table(con, "quality", "expectation_results") else []
     latest = runs[0][0] if runs else None
-    health = _frame(con, SOURCE_HEALTH, [latest]) if latest and _has_table(con, "quality", "source_health") else None
+    health = _frame(con, SOURCE_HEALTH, [latest]) if latest and has_table(con, "quality", "source_health") else None
     previous = runs[1] if len(runs) > 1 else None
-    open_rows = _frame(con, OPEN_ROWS.format(limit=ROW_LIMIT), [latest]) if latest else None
     return dict(
         latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,
         checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
         mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
-        open_rows=open_rows,
-        by_patient=open_rows[open_rows["patient_key"].notna()].groupby("patient_key", sort=True)
-        if open_rows is not None else [],
-        quarantine=_frame(con, QUARANTINE.format(limit=ROW_LIMIT)),
-        quarantine_total=_scalar(con, "SELECT count(*) FROM raw.quarantine"),
-        unrecognised=unrecognised_files(con),
+        root_causes=analyst_groups(root_causes(con, archive=None)),
+        quarantine=_frame(con, QUARANTINE_COUNTS),
+        unrecognised=unrecognised_counts(unrecognised_files(con)),
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
@@ -141,20 +130,47 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
-    """The study report's short version: files ingested, the open quarantine (first 50 rows),
-    and which derived values are missing and why (the reasons the marts carry beside NULLs)."""
+    """The study report's short version: files ingested, the open quarantine counted by source,
+    column and reason (no file, row or value: the study report is the analysts'), and which
+    derived values are missing and why (the reasons the marts carry beside NULLs)."""
     return {
         "files": _frame(con, FILES),
-        "quarantine": _frame(con, QUARANTINE.format(limit=50)),
+        "quarantine": _frame(con, QUARANTINE_COUNTS),
         "quarantine_total": _scalar(con, "SELECT count(*) FROM raw.quarantine"),
         "missing": _frame(con, MISSING),
     }
 
 
 def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root: Path) -> Path:
+    """The analysts' page (and the Data Docs it links to)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     docs = write_data_docs(Path(gx_root))
     return write_page(
-        "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con), row_limit=ROW_LIMIT,
+        "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con),
         data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip
+
+
+ROOT_CAUSES_TABLE = "quality.root_causes"
+
+
+def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
+    """The analysts' root-cause groups as a table, for the published copy (cartwh.published_quality)."""
+    groups = analyst_groups(root_causes(con, archive=None))
+    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
+                    CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
+                        severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")  # fmt: skip
+    if len(groups):
+        con.register("_root_causes", groups)
+        try:
+            con.execute(f"INSERT INTO {ROOT_CAUSES_TABLE} BY NAME SELECT * FROM _root_causes")
+        finally:
+            con.unregister("_root_causes")
+
+
+def write_quality_reports(con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path,
+                          archive: Path) -> tuple[Path, Path]:  # fmt: skip
+    """A run's two data-quality pages, once, at its end: the analysts' (de-identified, in the
+    shared `reports` folder) and the data manager's (record ids, in the private `restricted` one)."""
+    return (write_quality_report(con, Path(reports), Path(gx_root)),
+            write_data_manager_report(con, Path(restricted), Path(archive)))  # fmt: skip

@@ -1,0 +1,131 @@
+"""The data manager's morning page: every open issue once, at its root cause, with the REDCap
+record id, site, form, event, instance, field, value, file and row to fix it, what to do in one
+sentence, and its knock-on effects grouped under it; on top, what changed since the previous night
+(new, fixed, still open).
+
+It names records, so it is written to the restricted folder (settings.data_manager_dir(), private
+to the pipeline's account like the archive), never to the analysts' reports folder; the
+analysts' summary of the same root causes is the data-quality page (cartwh.report.quality_report).
+
+Each night's issue keys are kept beside the page (`issue_history.json`, same folder), keyed by
+record, form, instance and field (root_causes.Issue.key), so the same problem on the next night
+matches even when the new export moved its row.
+
+The page is a list of sections (SECTIONS): a section is a function of the page's context that
+returns (title, template, data) or None to leave itself out; add one by appending to the list
+and writing its template under templates/ (data_manager_<name>.html.j2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from cartwh.ingest.unrecognised import unrecognised_files
+from cartwh.permissions import make_private
+from cartwh.report.pages import write_page
+from cartwh.report.root_causes import KIND_LABELS, Issue, has_table, latest_run, root_causes
+
+REPORT_FILE = "data_manager.html"
+HISTORY_FILE = "issue_history.json"
+NIGHTS_KEPT = 14
+ISSUES_SHOWN = 500  # root causes drawn on the page (blocking ones first); every key is in the history
+CONSEQUENCES_SHOWN = 50  # knock-ons listed under one cause; the count is always complete
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    template: str  # under templates/ (data_manager_<name>.html.j2)
+    data: object
+
+
+@dataclass
+class Changes:
+    previous_run: str | None
+    previous_at: str | None
+    new: list[Issue]
+    still_open: list[Issue]
+    fixed: list[dict]  # as stored on the night they were last seen: title, where, action
+
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["nights"]
+    except (ValueError, KeyError):  # a torn or foreign file: start again rather than stop the night
+        return []
+
+
+def record_night(folder: Path, run_id: str, at: str, issues: list[Issue]) -> Changes:
+    """Compare tonight's issues with the last night before this run, and keep tonight's keys
+    (a second write for the same run replaces its entry)."""
+    path = Path(folder) / HISTORY_FILE
+    nights = [n for n in _read_history(path) if n["run_id"] != run_id]
+    previous = nights[-1] if nights else None
+    before = previous["issues"] if previous else {}
+    now = {i.key: i for i in issues}
+    changes = Changes(previous["run_id"] if previous else None, previous["at"] if previous else None,
+                      new=[i for k, i in now.items() if k not in before] if previous else list(now.values()),
+                      still_open=[i for k, i in now.items() if k in before],
+                      fixed=[v for k, v in before.items() if k not in now])  # fmt: skip
+    nights.append({"run_id": run_id, "at": at,
+                   "issues": {k: {"title": i.title, "where": i.place, "action": i.action} for k, i in now.items()}})
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"nights": nights[-NIGHTS_KEPT:]}, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+    make_private(path)
+    return changes
+
+
+def _changes_section(context: dict) -> Section:
+    return Section("Since the previous night", "data_manager_changes.html.j2", context["changes"])
+
+
+def _issues_section(context: dict) -> Section:
+    return Section(f"Open issues by root cause ({len(context['issues'])})", "data_manager_issues.html.j2", context["issues"])
+
+
+def _source_health_section(context: dict) -> Section | None:
+    con, run_id = context["con"], context["run_id"]
+    if not run_id or not has_table(con, "quality", "source_health"):
+        return None
+    findings = con.execute("SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? "
+                           "ORDER BY check_name, subject", [run_id]).fetchall()  # fmt: skip
+    return Section("Broken sources: the night is blocked", "data_manager_source_health.html.j2", findings) if findings else None
+
+
+def _unrecognised_section(context: dict) -> Section | None:
+    files = unrecognised_files(context["con"])
+    return Section(f"Files not read: not recognised exports ({len(files)})", "data_manager_unrecognised.html.j2",
+                   files) if files else None  # fmt: skip
+
+
+SECTIONS: list[Callable[[dict], Section | None]] = [_source_health_section, _changes_section, _issues_section,
+                                                     _unrecognised_section]  # fmt: skip
+
+
+def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, archive: Path) -> Path:
+    """Write the page (and tonight's issue keys) into the restricted `folder`; its path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    make_private(folder)
+    run_id, checked_at = latest_run(con) or (None, None)
+    issues = sorted(root_causes(con, archive), key=lambda i: not i.blocks_the_night)  # what blocks the night first
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    context = {"con": con, "run_id": run_id, "issues": issues,
+               "changes": record_night(folder, run_id or "no checks yet", generated, issues)}  # fmt: skip
+    sections = [s for s in (make(context) for make in SECTIONS) if s is not None]
+    path = write_page("data_manager.html.j2", folder / REPORT_FILE, sections=sections, generated=generated,
+                      run_id=run_id, checked_at=checked_at, kinds=KIND_LABELS, issues_shown=ISSUES_SHOWN,
+                      consequences_shown=CONSEQUENCES_SHOWN)  # fmt: skip
+    make_private(path)
+    return path
