@@ -31,9 +31,9 @@ def scans(monkeypatch):
     seen = []
     read = csv_reader.read_rows
 
-    def counting(con, files):
+    def counting(con, files, *args, **kwargs):
         seen.append(len(files))
-        return read(con, files)
+        return read(con, files, *args, **kwargs)
 
     for module in (ingest.cytometry_loader, ingest.redcap_loader):
         monkeypatch.setattr(module, "read_rows", counting)

@@ -10,7 +10,11 @@ them to canonical populations is reference data (a dbt seed), not code.
 
 from __future__ import annotations
 
+import csv
+import functools
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 HEADER_SEPARATOR = " | "
 SAMPLE_COLUMN = "Sample"
@@ -42,7 +46,34 @@ FREQ_PARENT = "Freq. of Parent"
 FREQ_TOTAL = "Freq. of Total"
 ABSOLUTE = "Absolute Count (cells/µL)"
 STATISTICS = (COUNT, FREQ_PARENT, FREQ_TOTAL, ABSOLUTE)
-PERCENT_STATISTICS = (FREQ_PARENT, FREQ_TOTAL)
+# The one list of statistic spellings a lab's software writes (FlowJo v10's `Freq. of Parent (%)`,
+# Infinicyt's and Kaluza's `% Parent`, `#Events`, `Cells/µL`, ...), the statistic each is, its
+# short name in the models and whether it is a percentage: a dbt seed, read here at ingestion and
+# by the `statistic_name` macro in dbt, so a new spelling is one seed row for both.
+STATISTICS_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "cytometry_statistics.csv"
+
+
+def spelling_key(name: str) -> str:
+    """How statistic spellings are compared: Unicode-normalised (the micro sign and the Greek mu
+    are one), case-folded, blanks collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@functools.cache
+def _statistics_seed() -> tuple[dict[str, str], frozenset[str]]:
+    with open(STATISTICS_SEED, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return ({spelling_key(r["spelling"]): r["statistic"] for r in rows},
+            frozenset(r["statistic"] for r in rows if r["percent"] == "true"))  # fmt: skip
+
+
+def statistic_of(spelling: str) -> str | None:
+    """The statistic (one of STATISTICS) a written statistic name is, or None when unknown."""
+    return _statistics_seed()[0].get(spelling_key(spelling))
+
+
+def is_percent(statistic: str) -> bool:
+    return statistic in _statistics_seed()[1]
 
 MANIFEST_COLUMNS = (
     "fcs_file",

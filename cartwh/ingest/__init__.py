@@ -59,6 +59,10 @@ class Source:
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
+    # Which landed files are this source's exports (by name), and whether they are a lab's
+    # exports, read in their detected dialect (cartwh.ingest.csv_reader, lab_export).
+    accepts: Callable[[Path], bool] = lambda path: path.suffix == ".csv"
+    lab_export: bool = False
 
 
 SOURCES = {
@@ -68,7 +72,8 @@ SOURCES = {
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
-                                   cytometry_loader.create_statistics_table),
+                                   cytometry_loader.create_statistics_table,
+                                   accepts=cytometry_loader.is_statistics_file, lab_export=True),
 }
 
 
@@ -136,7 +141,8 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
-    for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
+    listed = sorted(p for p in folder.rglob("*") if p.is_file() and source.accepts(p)) if folder.exists() else []
+    for number, path in enumerate(listed):
         name = path.relative_to(landing).as_posix()
         try:
             content = read_once(path)
@@ -155,7 +161,8 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy = private / f"{number}.csv"
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
-            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
+            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None,
+                                  lab_export=source.lab_export))
     return new
 
 
@@ -165,7 +172,7 @@ def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportF
     groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
     for file in files:
         try:
-            header = tuple(read_header(file.path, file.name))
+            header = tuple(read_header(file.path, file.name, file.lab_export, file.folder))
         except ExportError as error:
             _failed(report, error)
             continue

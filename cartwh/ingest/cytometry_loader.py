@@ -6,18 +6,20 @@ replaced by tube keys (cartwh.ingest.tubes): the name is not stored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from cartwh.contract.cytometry import (
     MANIFEST_COLUMNS,
-    PERCENT_STATISTICS,
     PRE_INFUSION_TIMEPOINTS,
     SAMPLE_COLUMN,
     SPECIMENS,
-    STATISTICS,
     SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
+    is_percent,
     split_column,
+    statistic_of,
 )
 from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
@@ -47,7 +49,17 @@ SAMPLES_COLUMNS = {
 STATS_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
     "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+    "significant_figures": "SMALLINT",
 }  # fmt: skip
+# The significant figures of a number as written (after cartwh.ingest.dialects rewrote it with a
+# decimal point): leading zeros never count; trailing zeros count after a decimal point, not in a
+# mantissa without one (4E+05: 1). NULL for an integer written in full (an event count, exact as
+# written) and for zero.
+_MANTISSA = "regexp_replace(regexp_replace(trim(x.v), '^[+-]', ''), '[eE].*$', '')"
+_SIGNIFICANT_FIGURES = f"""CASE
+    WHEN NOT regexp_matches(trim(x.v), '[.eE]') OR ltrim(replace({_MANTISSA}, '.', ''), '0') = '' THEN NULL
+    WHEN contains({_MANTISSA}, '.') THEN length(ltrim(replace({_MANTISSA}, '.', ''), '0'))
+    ELSE length(rtrim(ltrim({_MANTISSA}, '0'), '0')) END"""
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
     Rule("record_id", required=True),
@@ -59,6 +71,15 @@ _MANIFEST_RULES = [
     Rule("acquisition_date", "DATE"),
 ]
 _MANIFEST_TEXT = ("fcs_file", "instrument", "panel")  # text a lab types: checked for the record's identifiers
+
+
+# FlowJo's table editor writes `.csv` and tab-separated `.txt`; Windows tools may upper-case the
+# extension. Excel workbooks (`.xls`, `.xlsx`) are not read: they are not text.
+STATISTICS_SUFFIXES = (".csv", ".txt")
+
+
+def is_statistics_file(path: Path) -> bool:
+    return path.suffix.lower() in STATISTICS_SUFFIXES
 
 
 def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -97,15 +118,17 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
 
 def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert a batch of population statistics exports, melted; return the raw tables written."""
-    header, structural = read_rows(con, files)
+    header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN)
     name = files[0].name
     sample = header[0]
-    if header_key(sample) not in (header_key(SAMPLE_COLUMN), "", "name"):
+    if header_key(sample) not in (header_key(SAMPLE_COLUMN), "name"):
         raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
     measures, notes, seen = [], [], {}
     for column in header[1:]:
         parsed = split_column(column)
-        if parsed and parsed[1] in STATISTICS:
+        statistic = statistic_of(parsed[1]) if parsed else None
+        if statistic:
+            parsed = (parsed[0], statistic)  # stored under the contract's name: 'Freq. of Parent (%)' is 'Freq. of Parent'
             if parsed in seen:  # two spellings of one measure would load as two values of one tube
                 raise ExportError(name, f"column appears twice in the header (as {seen[parsed]!r} and {column!r})",
                                   row=1, column=column)  # fmt: skip
@@ -120,7 +143,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
     rules = [Rule(sample, required=True)] + [
-        Rule(column, "DOUBLE", 0, 100 if statistic in PERCENT_STATISTICS else None) for column, _, statistic in measures
+        Rule(column, "DOUBLE", 0, 100 if is_percent(statistic) else None) for column, _, statistic in measures
     ]
     unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
@@ -137,8 +160,8 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", measures)
     con.execute(
-        f"""INSERT INTO {STATS}
-            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
+        f"""INSERT INTO {STATS} (tube_key, gate_path, statistic, value, _load_id, _source_row, significant_figures)
+            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row, {_SIGNIFICANT_FIGURES}
             FROM {VALUES} x JOIN _measures m USING (column_name) JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample
             WHERE {excluded(table="x")}"""
     )

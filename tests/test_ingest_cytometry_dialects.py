@@ -1,0 +1,176 @@
+"""Cytometry statistics as the lab's software and PCs really write them (cartwh/ingest/dialects.py,
+csv_reader's lab exports): FlowJo's table editor CSV and TXT, Excel on a Spanish or German PC,
+UTF-16 "Unicode text", a UTF-8 byte-order mark. The fixtures in tests/fixtures/cytometry/ are
+written by hand in those shapes; the expected values are read off the files by eye."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cartwh.ingest.dialects import Declared, Dialect, detect, number_normaliser
+from cartwh.ingest.errors import ExportError, IngestError
+from tests.conftest import hmac_tube_key
+from tests.test_ingest_cytometry import SECRET, STATS, CytometryWarehouse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cytometry"
+CAR = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+"
+CD3 = "Leukocytes/Lymphocytes/CD3+"
+LYMPH = "Leukocytes/Lymphocytes"
+
+
+@pytest.fixture
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "SITE7")
+    return open_warehouse(CytometryWarehouse, SECRET)
+
+
+def land(wh, fixture: str, name: str | None = None) -> str:
+    target = wh.landing / STATS / "SITE7" / (name or fixture)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes((FIXTURES / fixture).read_bytes())
+    return target.relative_to(wh.landing).as_posix()
+
+
+def loaded(wh) -> list[tuple]:
+    return wh.rows("SELECT tube_key, gate_path, statistic, value, significant_figures, _source_row "
+                   "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic")  # fmt: skip
+
+
+def tube(name: str) -> str:
+    return hmac_tube_key(SECRET, name)
+
+
+# --- detection, on bytes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fixture", "expected"), [
+    ("flowjo_table_editor.csv", Dialect("utf-8", ",", ".")),
+    ("flowjo_table_editor.txt", Dialect("utf-8", "\t", ".")),
+    ("excel_es_semicolon_cp1252.csv", Dialect("cp1252", ";", ",")),
+    ("excel_unicode_text_utf16.txt", Dialect("utf-16", "\t", ",")),
+    ("utf8_bom.csv", Dialect("utf-8-sig", ",", ".")),
+])  # fmt: skip
+def test_dialect_detected_from_the_file(fixture, expected):
+    dialect, text = detect((FIXTURES / fixture).read_bytes(), fixture)
+    assert dialect == expected
+    assert not text.startswith("\ufeff")
+
+
+def test_a_decimal_mark_that_cannot_be_told_fails_naming_the_row():
+    with pytest.raises(ExportError) as failed:
+        detect((FIXTURES / "ambiguous_decimal.csv").read_bytes(), "x.csv")
+    assert failed.value.row == 2
+    assert "cannot tell the decimal mark: '1.234' could be a decimal or a thousands separator" in str(failed.value)
+    # a lab's declaration settles it
+    dialect, _ = detect((FIXTURES / "ambiguous_decimal.csv").read_bytes(), "x.csv", Declared(decimal=","))
+    assert dialect == Dialect("utf-8", ";", ",")
+
+
+def test_both_decimal_marks_in_one_file_fail():
+    with pytest.raises(ExportError, match=r"both decimal marks: '2.5' in row 2 .* '3,5' in row 3"):
+        detect(b"Sample;A | Count;B | Freq. of Parent\nx.fcs;1;2.5\ny.fcs;2;3,5\n", "x.csv")
+
+
+def test_a_delimiter_that_cannot_be_told_fails():
+    with pytest.raises(ExportError, match="cannot tell the delimiter: no comma, semicolon or tab"):
+        detect(b"Sample\nx.fcs\n", "x.csv")
+    with pytest.raises(ExportError, match="comma and semicolon both split"):
+        detect(b"Sample,a;b\nx.fcs,1;2\n", "x.csv")
+
+
+def test_undefined_windows_1252_bytes_fail_with_their_row():
+    with pytest.raises(ExportError, match=r"not Windows-1252 or UTF-8 text") as failed:
+        detect(b"Sample,A | Count\nx.fcs,1\ny\x81.fcs,2\n", "x.csv")
+    assert failed.value.row == 3
+
+
+@pytest.mark.parametrize(("dialect", "written", "read"), [
+    (Dialect("cp1252", ";", ","), "1.812,25", "1812.25"),
+    (Dialect("cp1252", ";", ","), "0,060", "0.060"),  # trailing zeros kept: they are precision
+    (Dialect("cp1252", ";", ","), "4,43E+05", "4.43E+05"),
+    (Dialect("cp1252", ";", ","), "1.234.567", "1234567"),
+    (Dialect("cp1252", ";", ","), "A0001.fcs", "A0001.fcs"),  # not a number: as written
+    (Dialect("cp1252", ";", ","), "3.5", "3.5"),  # not a number in this dialect: checked as written, then refused
+    (Dialect("utf-8", ";", "."), "1,234.5", "1234.5"),
+    (Dialect("utf-8", ",", "."), "1,5", "1,5"),
+])  # fmt: skip
+def test_numbers_rewritten_digit_for_digit(dialect, written, read):
+    assert number_normaliser(dialect)(written) == read
+
+
+# --- ingestion of each fixture ------------------------------------------------------------------
+
+
+def test_flowjo_table_editor_csv_as_written(wh):
+    name = land(wh, "flowjo_table_editor.csv")
+    report = wh.ingest()
+    assert report.files_loaded == [name] and report.rows_quarantined == 0
+    assert report.records_skipped == 3  # header, Mean, SD
+    a, b = tube("A0000001_T1.fcs"), tube("A0000002_T1.fcs")
+    assert loaded(wh) == [
+        (a, "Leukocytes", "Count", 443000.0, 3, 2),  # 4.43E+05: three figures written
+        (a, LYMPH, "Freq. of Parent", 25.5, 3, 2),
+        (a, CD3, "Freq. of Parent", 61.2, 3, 2),
+        (a, CAR, "Count", 1250.0, None, 2),  # an integer written in full: exact
+        (a, CAR, "Freq. of Total", 0.282, 3, 2),
+        (b, "Leukocytes", "Count", 50000.0, None, 3),
+        (b, LYMPH, "Freq. of Parent", 31.04, 4, 3),
+        (b, CD3, "Freq. of Parent", 58.7, 3, 3),
+        (b, CAR, "Count", 30.0, None, 3),
+        (b, CAR, "Freq. of Total", 0.06, 2, 3),  # 6.0E-02
+    ]
+    # the statistic the model does not use is reported once, at row 1, under its own name
+    assert wh.quarantine() == [(name, 1, f"{CD3} | Median : CD3 FITC-A",
+                                "not a '<gate path> | <statistic>' column of a known statistic: ignored", None, None)]
+
+
+def test_flowjo_table_editor_txt_and_upper_case_extension(wh):
+    txt = land(wh, "flowjo_table_editor.txt")
+    upper = land(wh, "flowjo_table_editor.csv", "BATCH2.CSV")
+    report = wh.ingest()
+    assert sorted(report.files_loaded) == sorted([txt, upper])
+    assert wh.rows("SELECT value FROM raw.cytometry_population_stats s JOIN raw.landed_files l ON l.load_id = "
+                   f"s._load_id WHERE l.file = '{txt}' AND gate_path = '{CAR}' ORDER BY _source_row") == [(1250.0,), (30.0,)]  # fmt: skip
+
+
+@pytest.mark.parametrize("fixture", ["excel_es_semicolon_cp1252.csv", "excel_unicode_text_utf16.txt"])
+def test_spanish_excel_decimal_commas_and_thousands(wh, fixture):
+    land(wh, fixture)
+    report = wh.ingest()
+    assert report.rows_quarantined == 0 and report.records_skipped == 2  # header, Mean
+    a, b = tube("A0000001_T1.fcs"), tube("A0000002_T1.fcs")
+    assert loaded(wh) == [
+        (a, "Leukocytes", "Count", 443012.0, None, 2),  # 443.012: '.' groups thousands
+        (a, LYMPH, "Freq. of Parent", 25.5, 3, 2),
+        (a, CD3, "Absolute Count (cells/µL)", 1812.25, 6, 2),  # the µ of a Windows-1252 file
+        (a, CAR, "Freq. of Total", 0.282, 3, 2),
+        (b, "Leukocytes", "Count", 50000.0, None, 3),
+        (b, LYMPH, "Freq. of Parent", 31.04, 4, 3),
+        (b, CD3, "Absolute Count (cells/µL)", 700.0, None, 3),
+        (b, CAR, "Freq. of Total", 0.06, 1, 3),
+    ]
+
+
+def test_utf8_bom(wh):
+    land(wh, "utf8_bom.csv")
+    wh.ingest()
+    assert loaded(wh) == [(tube("A0000001_T1.fcs"), "Leukocytes", "Count", 443012.0, None, 2),
+                          (tube("A0000001_T1.fcs"), CD3, "Absolute Count (cells/µL)", 1812.25, 6, 2)]  # fmt: skip
+
+
+def test_ambiguous_file_fails_alone_and_a_lab_declaration_loads_it(wh, monkeypatch):
+    name = land(wh, "ambiguous_decimal.csv")
+    land(wh, "utf8_bom.csv")
+    with pytest.raises(IngestError, match=r"ambiguous_decimal.csv \(row 2\): cannot tell the decimal mark"):
+        wh.ingest()
+    assert wh.rows("SELECT file FROM raw.landed_files") == [(f"{STATS}/SITE7/utf8_bom.csv",)]
+    monkeypatch.setattr("cartwh.ingest.dialects.lab_dialects", lambda: {"SITE7": Declared(decimal=",")})
+    report = wh.ingest()
+    assert report.files_loaded == [name]
+    # declared decimal commas: '.' groups thousands, so 1.234 is 1234 events and 12.500 % is 12500 %
+    assert wh.rows("SELECT statistic, value FROM raw.cytometry_population_stats s JOIN raw.landed_files l "
+                   f"ON l.load_id = s._load_id WHERE l.file = '{name}' ORDER BY 1") == [
+        ("Count", 1234.0), ("Freq. of Parent", 25.0)]  # fmt: skip
+    assert [(r[1], r[3]) for r in wh.quarantine() if r[0] == name] == [(3, "above the maximum 100.0")]
