@@ -174,3 +174,47 @@ def test_ambiguous_file_fails_alone_and_a_lab_declaration_loads_it(wh, monkeypat
                    f"ON l.load_id = s._load_id WHERE l.file = '{name}' ORDER BY 1") == [
         ("Count", 1234.0), ("Freq. of Parent", 25.0)]  # fmt: skip
     assert [(r[1], r[3]) for r in wh.quarantine() if r[0] == name] == [(3, "above the maximum 100.0")]
+
+
+# --- per-tube long layouts ----------------------------------------------------------------------
+
+
+def test_kaluza_gate_statistics_one_row_per_tube_and_gate(wh):
+    name = land(wh, "kaluza_gate_statistics.csv")
+    report = wh.ingest()
+    assert report.rows_quarantined == 0 and report.records_read == 6
+    a, b = tube("A0000001_T1.fcs"), tube("A0000002_T1.fcs")
+    rows = loaded(wh)
+    assert len(rows) == 15  # 5 gates x Number, %Gated, %Total
+    assert rows[:3] == [(a, "Leukocytes", "Count", 443012.0, None, 2),
+                        (a, "Leukocytes", "Freq. of Parent", 100.0, 5, 2),
+                        (a, "Leukocytes", "Freq. of Total", 100.0, 5, 2)]  # fmt: skip
+    assert (a, CAR, "Freq. of Total", 0.28, 2, 4) in rows and (b, LYMPH, "Count", 15520.0, None, 6) in rows
+    assert wh.quarantine() == [(name, 1, "X-Mean", "not a '<gate path> | <statistic>' column of a known statistic: "
+                                "ignored", None, None)]  # fmt: skip
+
+
+def test_infinicyt_one_row_per_population_and_statistic(wh):
+    name = land(wh, "infinicyt_population_statistics.csv")
+    report = wh.ingest()
+    a, b = tube("A0000001_T1.fcs"), tube("A0000002_T1.fcs")
+    assert loaded(wh) == [
+        (a, "Leukocytes", "Count", 443012.0, None, 2),
+        (a, LYMPH, "Freq. of Parent", 25.5, 4, 3),  # 25,50: the trailing zero is a written figure
+        (a, CD3, "Absolute Count (cells/µL)", 1812.25, 6, 4),
+        (b, "Leukocytes", "Count", 50000.0, None, 6),
+        (b, LYMPH, "Freq. of Parent", 31.04, 4, 7),
+    ]
+    assert report.records_skipped == 2  # the header and the median row
+    assert wh.quarantine() == [
+        (name, 1, "Statistic", "statistic 'Median CD3 FITC' is not one the models use: its rows are skipped", None, None),
+        (name, 8, None, "no statistic in the row", None, None),  # an empty value
+    ]
+
+
+def test_long_layout_duplicates_and_missing_tube_column(wh):
+    wh.write(f"{STATS}/SITE7/dup.csv", "File,Gate,Number\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes/Lymphocytes,4\n")
+    wh.write(f"{STATS}/SITE7/nofile.csv", "Gate,Number\nLeukocytes,10\n")
+    with pytest.raises(IngestError, match=r"nofile.csv \(row 1, column 'Gate'\): a per-tube export .* without a column of FCS"):
+        wh.ingest()
+    assert [(r[1], r[3]) for r in wh.quarantine()] == [(3, "exact duplicate of row 2")]

@@ -18,11 +18,10 @@ from cartwh.contract.cytometry import (
     SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
     is_percent,
-    split_column,
-    statistic_of,
 )
-from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
-from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest import statistics_layouts
+from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
+from cartwh.ingest.errors import ExportError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
 from cartwh.ingest.keys import join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
@@ -119,35 +118,18 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
 def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert a batch of population statistics exports, melted; return the raw tables written."""
     header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN)
-    name = files[0].name
-    sample = header[0]
-    if header_key(sample) not in (header_key(SAMPLE_COLUMN), "name"):
-        raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
-    measures, notes, seen = [], [], {}
-    for column in header[1:]:
-        parsed = split_column(column)
-        statistic = statistic_of(parsed[1]) if parsed else None
-        if statistic:
-            parsed = (parsed[0], statistic)  # stored under the contract's name: 'Freq. of Parent (%)' is 'Freq. of Parent'
-            if parsed in seen:  # two spellings of one measure would load as two values of one tube
-                raise ExportError(name, f"column appears twice in the header (as {seen[parsed]!r} and {column!r})",
-                                  row=1, column=column)  # fmt: skip
-            seen[parsed] = column
-            measures.append((column, *parsed))
-        else:
-            notes.append(Problem(1, column, "not a '<gate path> | <statistic>' column of a known statistic: ignored"))
-    if not measures:
-        raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
-    reset_problems(con, structural + for_each_file(files, notes))
+    layout = statistics_layouts.recognise(header, files[0].name)
+    sample = layout.sample
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
-    rules = [Rule(sample, required=True)] + [
-        Rule(column, "DOUBLE", 0, 100 if is_percent(statistic) else None) for column, _, statistic in measures
+    statistics_layouts.build_values(con, layout)
+    reset_problems(con, structural + for_each_file(files, layout.notes) + layout.file_notes)
+    rules = [Rule(c, required=True) for c in (sample, layout.population) if c] + [
+        Rule(column, "DOUBLE", 0, 100 if is_percent(statistic) else None) for column, _, statistic in layout.measures
     ]
-    unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
-    add_duplicate_problems(con, header, [sample], "FCS file")
+    add_duplicate_problems(con, header, layout.key, "FCS file" if len(layout.key) == 1 else "FCS file and population")
     con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
                     FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
                                                    WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
@@ -158,7 +140,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
     ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
-    insert_rows(con, "_measures", measures)
+    insert_rows(con, "_measures", layout.measures)
     con.execute(
         f"""INSERT INTO {STATS} (tube_key, gate_path, statistic, value, _load_id, _source_row, significant_figures)
             SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row, {_SIGNIFICANT_FIGURES}
