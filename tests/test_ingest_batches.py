@@ -16,7 +16,7 @@ SECRET = "batch-ingest-test-secret"
 
 
 def tube(fcs_file: str) -> str:
-    return hmac_tube_key(SECRET, fcs_file)
+    return hmac_tube_key(SECRET, fcs_file, "site7")  # CARTWH_SITE (fixture)
 
 
 @pytest.fixture

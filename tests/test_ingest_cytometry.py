@@ -38,7 +38,7 @@ def key(record_id: str) -> str:
 
 
 def tube(fcs_file: str) -> str:
-    return hmac_tube_key(SECRET, fcs_file)
+    return hmac_tube_key(SECRET, fcs_file, "site7")  # the SITE7 folder, or CARTWH_SITE (fixture)
 
 
 class CytometryWarehouse(Warehouse):

@@ -39,7 +39,7 @@ def loaded(wh) -> list[tuple]:
 
 
 def tube(name: str) -> str:
-    return hmac_tube_key(SECRET, name)
+    return hmac_tube_key(SECRET, name, "site7")
 
 
 # --- detection, on bytes ------------------------------------------------------------------------

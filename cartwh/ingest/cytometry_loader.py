@@ -6,10 +6,12 @@ replaced by tube keys (cartwh.ingest.tubes): the name is not stored."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
+from cartwh import settings
 from cartwh.contract.cytometry import (
     MANIFEST_COLUMNS,
     PRE_INFUSION_TIMEPOINTS,
@@ -23,7 +25,7 @@ from cartwh.ingest import statistics_layouts
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
-from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.keys import SITE_PATTERN, join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -104,13 +106,14 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     register_identifiers(con, from_batch=False)
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con, files, "site")
-    register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
+    register_tube_keys(con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}")  # the tube's site is its patient's
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     con.execute(
         f"""INSERT INTO {SAMPLES}
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row
-            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t USING (fcs_file) WHERE {excluded()} ORDER BY _load_id, _row"""
+            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t ON t.fcs_file = {ROWS}.fcs_file AND t.site = k.site
+            WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]
 
@@ -137,14 +140,31 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     register_tube_records(con)
     quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
                                                 f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
-    register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
+    _statistics_sites(con, files)
+    register_tube_keys(con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id")
     ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", layout.measures)
     con.execute(
         f"""INSERT INTO {STATS} (tube_key, gate_path, statistic, value, _load_id, _source_row, significant_figures)
             SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row, {_SIGNIFICANT_FIGURES}
-            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample
+            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN _statistics_sites s ON s.load_id = x._load_id
+                 JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample AND t.site = s.site
             WHERE {excluded(table="x")}"""
     )
     return [STATS]
+
+
+def _statistics_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> None:
+    """_statistics_sites := each file's site (its folder, else CARTWH_SITE; lower-cased as sites
+    compare), which its tube keys are made with; the rows of a file without one are quarantined,
+    since their tubes could not join their manifest."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _statistics_sites (load_id BIGINT, site VARCHAR)")
+    declared = [(f.load_id, (f.folder or settings.site() or "").strip().lower()) for f in files]
+    insert_rows(con, "_statistics_sites", [(i, s) for i, s in declared if re.fullmatch(SITE_PATTERN, s)])
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT _load_id, _row, NULL, NULL, 'no site: the landing declares none (a folder named after the site below '
+                   || 'cytometry/statistics/, or CARTWH_SITE), so the tubes cannot be keyed', NULL
+            FROM {ROWS} WHERE _load_id NOT IN (SELECT load_id FROM _statistics_sites)"""
+    )
