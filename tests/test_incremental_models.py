@@ -44,7 +44,7 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     wh.write(f"{STATS}/1_old.csv", HEADER + "B.fcs,20,200\nC.fcs,30,300\n")
     wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,10,100\nB.fcs,21,201\n")  # B's current values: here
     wh.ingest()
-    dbt(wh, tmp_path, "seed", "-s", "population_dictionary")
+    dbt(wh, tmp_path, "seed", "-s", "population_dictionary", "cytometry_statistics")
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
     assert pivot(wh) == [("A.fcs", 10.0, 100.0), ("B.fcs", 21.0, 201.0), ("C.fcs", 30.0, 300.0)]
 

@@ -218,3 +218,50 @@ def test_long_layout_duplicates_and_missing_tube_column(wh):
     with pytest.raises(IngestError, match=r"nofile.csv \(row 1, column 'Gate'\): a per-tube export .* without a column of FCS"):
         wh.ingest()
     assert [(r[1], r[3]) for r in wh.quarantine()] == [(3, "exact duplicate of row 2")]
+
+
+# --- a lab's own names (cytometry_lab_columns seed) ---------------------------------------------
+
+LAB_COLUMNS = """lab,lab_name,gate_path,statistic,note
+SITE7,CAR-T count,Leukocytes/Lymphocytes/CD3+/CD19-CAR+,Count,renamed in the table editor
+site7,T cells,Leukocytes/Lymphocytes/CD3+,,the lab's gate name
+"""
+
+
+@pytest.fixture
+def lab_columns(tmp_path, monkeypatch):
+    seed = tmp_path / "cytometry_lab_columns.csv"
+    seed.write_text(LAB_COLUMNS, encoding="utf-8")
+    monkeypatch.setattr("cartwh.contract.cytometry.LAB_COLUMNS_SEED", seed)
+    return seed
+
+
+def test_a_labs_renamed_columns_and_gate_names_map_onto_gate_paths(wh, lab_columns):
+    header = "Sample,CAR-T count,T cells | Freq. of Parent (%),Mystery column\n"
+    wh.write(f"{STATS}/SITE7/a.csv", header + "A.fcs,1250,61.2,7\n")
+    wh.write(f"{STATS}/SITE8/a.csv", header + "A.fcs,99,50,7\n")  # another lab: SITE7's names are not its own
+    wh.write(f"{STATS}/SITE7/long.csv", "File,Gate,Number\nB.fcs,T cells,300\nB.fcs,Leukocytes,900\n")
+    report = wh.ingest()
+    assert report.failures == []
+    site8 = hmac_tube_key(SECRET, "A.fcs", "site8")
+    assert wh.rows("SELECT tube_key, gate_path, statistic, value FROM raw.cytometry_population_stats ORDER BY value") == [
+        (site8, "T cells", "Freq. of Parent", 50.0),  # kept as written: the dictionary reports it unknown
+        (tube("A.fcs"), CD3, "Freq. of Parent", 61.2),
+        (tube("B.fcs"), CD3, "Count", 300.0),
+        (tube("B.fcs"), "Leukocytes", "Count", 900.0),
+        (tube("A.fcs"), CAR, "Count", 1250.0),
+    ]
+    ignored = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
+    assert sorted((r[0], r[2], r[3]) for r in wh.quarantine()) == [  # once per file, by name
+        (f"{STATS}/SITE7/a.csv", "Mystery column", ignored),
+        (f"{STATS}/SITE8/a.csv", "CAR-T count", ignored),
+        (f"{STATS}/SITE8/a.csv", "Mystery column", ignored),
+    ]
+
+
+def test_a_lab_map_onto_an_unknown_gate_path_fails_the_labs_files(wh, lab_columns):
+    lab_columns.write_text(LAB_COLUMNS + "SITE7,CAR+,Leukocytes/No such gate,,typo\n", encoding="utf-8")
+    wh.write(f"{STATS}/SITE7/a.csv", "Sample,CAR-T count\nA.fcs,1\n")
+    with pytest.raises(IngestError, match=r"maps 'CAR\+' of lab 'SITE7' onto 'Leukocytes/No such gate', which the "
+                                          "population dictionary does not know"):  # fmt: skip
+        wh.ingest()

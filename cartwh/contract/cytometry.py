@@ -75,6 +75,36 @@ def statistic_of(spelling: str) -> str | None:
 def is_percent(statistic: str) -> bool:
     return statistic in _statistics_seed()[1]
 
+
+# A lab's own names: a column the table editor let it rename (`CAR-T count` for
+# `Leukocytes/Lymphocytes/CD3+/CAR+ | Count`), or a gate it names differently (Kaluza's `CAR+`
+# for the template's path). Each maps onto a gate path of the population dictionary (and, for a
+# whole column, a statistic); the raw table stores that gate path, and the population dictionary
+# alone maps gate paths to populations.
+LAB_COLUMNS_SEED = STATISTICS_SEED.with_name("cytometry_lab_columns.csv")
+POPULATION_SEED = STATISTICS_SEED.with_name("population_dictionary.csv")
+
+
+def lab_names(lab: str | None) -> dict[str, tuple[str, str | None]]:
+    """The lab's names (compared as spelling_key compares) -> (gate path, statistic or None).
+    Read at every call: the seed may be edited between runs. A row naming a gate path the
+    population dictionary does not know is an error in the seed, raised here (ValueError)."""
+    if not lab:
+        return {}
+    with open(POPULATION_SEED, newline="", encoding="utf-8") as handle:
+        known = {row["gate_path"] for row in csv.DictReader(handle)}
+    names = {}
+    with open(LAB_COLUMNS_SEED, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["lab"].strip().lower() != lab.strip().lower():
+                continue
+            if row["gate_path"] not in known:
+                raise ValueError(f"cytometry_lab_columns maps {row['lab_name']!r} of lab {row['lab']!r} onto "
+                                 f"{row['gate_path']!r}, which the population dictionary does not know")  # fmt: skip
+            statistic = statistic_of(row["statistic"]) if row["statistic"].strip() else None
+            names[spelling_key(row["lab_name"])] = (row["gate_path"], statistic)
+    return names
+
 MANIFEST_COLUMNS = (
     "fcs_file",
     "record_id",

@@ -169,13 +169,15 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
 def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
-    groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
+    groups: dict[tuple[str | None, ...], list[list[ExportFile]]] = {}
     for file in files:
         try:
             header = tuple(read_header(file.path, file.name, file.lab_export, file.folder))
         except ExportError as error:
             _failed(report, error)
             continue
+        if file.lab_export:  # a lab's names for its columns are its own: one lab per batch
+            header = (file.folder, *header)
         chunks = groups.setdefault(header, [[]])
         if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])

@@ -121,7 +121,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
 def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert a batch of population statistics exports, melted; return the raw tables written."""
     header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN)
-    layout = statistics_layouts.recognise(header, files[0].name)
+    layout = statistics_layouts.recognise(header, files[0].name, files[0].folder)
     sample = layout.sample
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
