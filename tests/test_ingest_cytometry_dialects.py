@@ -265,3 +265,18 @@ def test_a_lab_map_onto_an_unknown_gate_path_fails_the_labs_files(wh, lab_column
     with pytest.raises(IngestError, match=r"maps 'CAR\+' of lab 'SITE7' onto 'Leukocytes/No such gate', which the "
                                           "population dictionary does not know"):  # fmt: skip
         wh.ingest()
+
+
+def test_statistic_spellings_are_one_list_of_the_contracts_statistics():
+    import csv
+
+    from cartwh.contract.cytometry import STATISTICS, STATISTICS_SEED, is_percent, spelling_key, statistic_of
+
+    with open(STATISTICS_SEED, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len({spelling_key(r["spelling"]) for r in rows}) == len(rows)  # no spelling twice, even as compared
+    assert {r["statistic"] for r in rows} == set(STATISTICS)
+    assert statistic_of("freq. of parent  (%)") == "Freq. of Parent"
+    assert statistic_of("Absolute Count (cells/\u03bcL)") == "Absolute Count (cells/µL)"  # Greek mu, micro sign
+    assert statistic_of("Median : CD3 FITC-A") is None
+    assert [s for s in STATISTICS if is_percent(s)] == ["Freq. of Parent", "Freq. of Total"]
