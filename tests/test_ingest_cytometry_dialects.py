@@ -280,3 +280,24 @@ def test_statistic_spellings_are_one_list_of_the_contracts_statistics():
     assert statistic_of("Absolute Count (cells/\u03bcL)") == "Absolute Count (cells/µL)"  # Greek mu, micro sign
     assert statistic_of("Median : CD3 FITC-A") is None
     assert [s for s in STATISTICS if is_percent(s)] == ["Freq. of Parent", "Freq. of Total"]
+
+
+@pytest.mark.e2e  # dbt in its own process
+def test_the_precision_check_flags_the_count_flowjo_rounded(wh, tmp_path):
+    """flowjo_table_editor.csv writes 443,012 leukocytes as 4.43E+05 (3 figures of 6 digits): the one
+    value flagged. 6.0E-02 % and 0.282 % are below 10 (fixed decimals, not checked); 30 and 50000
+    events are integers written in full."""
+    import json
+
+    from cartwh.ingest.warehouse import connect
+    from tests.conftest import run_dbt
+
+    land(wh, "flowjo_table_editor.csv")
+    wh.ingest()
+    wh.con.close()
+    seeded = run_dbt(wh.root / "w.duckdb", tmp_path, "seed", "-s", "study_parameters")
+    assert seeded.returncode == 0, seeded.stdout[-2000:]
+    done = run_dbt(wh.root / "w.duckdb", tmp_path, "test", "-s", "assert_cytometry_statistics_precise_enough")
+    wh.con = connect(wh.root / "w.duckdb")
+    (result,) = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert done.returncode == 0 and result["status"] == "warn" and result["failures"] == 1
