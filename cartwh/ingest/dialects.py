@@ -33,6 +33,7 @@ from cartwh.ingest.errors import ExportError
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 DECIMAL_MARKS = (".", ",")
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252")
+_DELIMITER_SAMPLE = 64 * 1024  # characters of a file the delimiter is told from
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,9 @@ def _delimiter(text: str, name: str) -> str:
     splits more records into as many cells as its header (malformed rows do not decide it: they
     are quarantined later); a tie fails."""
     scores = {}
+    head = text[: text.rfind("\n", 0, _DELIMITER_SAMPLE) + 1] or text  # whole lines: enough to tell, cheap to split three ways
     for delimiter in DELIMITERS:
-        records = _split(text, delimiter)
+        records = _split(head, delimiter)
         if records and len(records[0]) >= 2:
             data = [r for r in records[1:] if any(c.strip() for c in r)]
             scores[delimiter] = sum(len(r) == len(records[0]) for r in data) / max(len(data), 1)
