@@ -5,9 +5,12 @@ written by hand in those shapes; the expected values are read off the files by e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartwh.ingest.dialects import Declared, Dialect, detect, number_normaliser
 from cartwh.ingest.errors import ExportError, IngestError
@@ -301,3 +304,28 @@ def test_the_precision_check_flags_the_count_flowjo_rounded(wh, tmp_path):
     wh.con = connect(wh.root / "w.duckdb")
     (result,) = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     assert done.returncode == 0 and result["status"] == "warn" and result["failures"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(0, 999_999), st.integers(0, 6)), min_size=1, max_size=8))
+def test_property_decimal_comma_files_read_back_digit_for_digit(numbers):
+    """Numbers written as a Spanish Excel writes them (decimal comma, '.' grouping thousands) come
+    back with a decimal point and the same digits, whatever their size and decimals; the file's
+    dialect is detected from them, or refused as ambiguous only when every number is 1.234-like."""
+    written, expected = [], []
+    for whole, fraction, decimals in numbers:
+        digits = str(fraction).zfill(6)[:decimals]
+        written.append(f"{whole:,}".replace(",", ".") + ("," + digits if decimals else ""))
+        expected.append(str(whole) + ("." + digits if decimals else ""))
+    content = ("Sample;" + ";".join(f"G{i} | Count" for i in range(len(written))) + "\n"
+               + "x.fcs;" + ";".join(written) + "\n").encode("cp1252")  # fmt: skip
+    try:
+        dialect, _ = detect(content, "x.csv")
+    except ExportError as refused:  # only when every number could be read either way (1.234, 1,000)
+        assert "cannot tell the decimal mark" in str(refused)
+        assert all(w.isdigit() or re.fullmatch(r"[1-9]\d{0,2}[.,]\d{3}", w) for w in written)
+        dialect = Dialect("cp1252", ";", ",")  # what the lab would declare
+    if dialect.decimal == ".":  # nothing showed a decimal mark: plain integers only
+        assert all(w.isdigit() for w in written)
+    else:
+        assert [number_normaliser(dialect)(w) for w in written] == expected
