@@ -32,10 +32,11 @@ def hmac_pseudonym(secret: str, record_id: str, site: str | None = None) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def hmac_tube_key(secret: str, fcs_file: str) -> str:
-    """The tube key as the contract defines it (HMAC-SHA256 of the domain prefix and the FCS
-    file name), computed independently of cartwh."""
-    return hmac.new(secret.encode(), b"cartwh tube key v1\x00" + fcs_file.encode(), hashlib.sha256).hexdigest()[:16]
+def hmac_tube_key(secret: str, fcs_file: str, site: str) -> str:
+    """The tube key as the contract defines it (HMAC-SHA256 of the domain prefix, the site, a NUL
+    and the FCS file name), computed independently of cartwh."""
+    message = b"cartwh tube key v2\x00" + site.encode() + b"\x00" + fcs_file.encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]
 
 
 class Warehouse:

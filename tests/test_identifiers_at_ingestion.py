@@ -167,7 +167,7 @@ def test_identifier_in_an_fcs_file_name_quarantines_the_tube_everywhere(wh, fcs_
     assert [q[:5] for q in wh.quarantine()] == [
         (f"{MANIFESTS}/m.csv", 3, "fcs_file", f"holds the record's {kind}", None),
         (f"{STATS}/s.csv", 3, "Sample", f"holds the record's {kind}", None)]  # fmt: skip
-    good = hmac_tube_key(SECRET, "A0000001_T1.fcs")
+    good = hmac_tube_key(SECRET, "A0000001_T1.fcs", "site7")
     assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(good,)]
     assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats") == [(good,)]
     assert fcs_file not in wh.identifier_text() and "A0000001_T1" not in wh.identifier_text()

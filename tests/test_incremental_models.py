@@ -23,12 +23,13 @@ PIVOT = "SELECT tube_key, exported_car_t_per_ul, exported_b_cells_per_ul FROM in
 
 def pivot(wh) -> list[tuple]:
     """The pivot with tube keys read back as the sample names the test wrote, in name order."""
-    names = {hmac_tube_key(SECRET, f"{n}.fcs"): f"{n}.fcs" for n in "ABCDE"}
+    names = {hmac_tube_key(SECRET, f"{n}.fcs", "site7"): f"{n}.fcs" for n in "ABCDE"}
     return sorted((names[key], *values) for key, *values in wh.rows(PIVOT))
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")  # the statistics' site: their tube keys are per site
     return open_warehouse(CytometryWarehouse, SECRET)
 
 
@@ -43,7 +44,7 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     wh.write(f"{STATS}/1_old.csv", HEADER + "B.fcs,20,200\nC.fcs,30,300\n")
     wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,10,100\nB.fcs,21,201\n")  # B's current values: here
     wh.ingest()
-    dbt(wh, tmp_path, "seed", "-s", "population_dictionary")
+    dbt(wh, tmp_path, "seed", "-s", "population_dictionary", "cytometry_statistics")
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
     assert pivot(wh) == [("A.fcs", 10.0, 100.0), ("B.fcs", 21.0, 201.0), ("C.fcs", 30.0, 300.0)]
 
@@ -57,7 +58,7 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     assert night == [("A.fcs", 11.0, 110.0), ("B.fcs", 20.0, 200.0), ("C.fcs", 30.0, 300.0), ("D.fcs", 40.0, None)]
     # C was not touched: its row still comes from the first night's load of 1_old.csv
     assert wh.rows("SELECT _load_id FROM intermediate.int__sample_populations WHERE tube_key = ?",
-                   [hmac_tube_key(SECRET, "C.fcs")]) == [
+                   [hmac_tube_key(SECRET, "C.fcs", "site7")]) == [
         (loads[f"{STATS}/1_old.csv"],)
     ]
 

@@ -16,7 +16,7 @@ SECRET = "batch-ingest-test-secret"
 
 
 def tube(fcs_file: str) -> str:
-    return hmac_tube_key(SECRET, fcs_file)
+    return hmac_tube_key(SECRET, fcs_file, "site7")  # CARTWH_SITE (fixture)
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def scans(monkeypatch):
     seen = []
     read = csv_reader.read_rows
 
-    def counting(con, files):
+    def counting(con, files, *args, **kwargs):
         seen.append(len(files))
-        return read(con, files)
+        return read(con, files, *args, **kwargs)
 
     for module in (ingest.cytometry_loader, ingest.redcap_loader):
         monkeypatch.setattr(module, "read_rows", counting)

@@ -38,7 +38,7 @@ def key(record_id: str) -> str:
 
 
 def tube(fcs_file: str) -> str:
-    return hmac_tube_key(SECRET, fcs_file)
+    return hmac_tube_key(SECRET, fcs_file, "site7")  # the SITE7 folder, or CARTWH_SITE (fixture)
 
 
 class CytometryWarehouse(Warehouse):
@@ -87,7 +87,7 @@ def test_statistics_column_types(wh):
     wh.ingest("cytometry_statistics")
     assert dict((n, t) for n, t, *_ in wh.rows("DESCRIBE raw.cytometry_population_stats")) == {
         "tube_key": "VARCHAR", "gate_path": "VARCHAR", "statistic": "VARCHAR", "value": "DOUBLE",
-        "_load_id": "BIGINT", "_source_row": "BIGINT",
+        "_load_id": "BIGINT", "_source_row": "BIGINT", "significant_figures": "SMALLINT",
     }  # fmt: skip
 
 

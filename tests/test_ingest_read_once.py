@@ -25,7 +25,7 @@ ROW = re.compile(r"[A-Z]\d+-\d+\.fcs,\d+")  # a complete data row as the writer 
 def tube_row(line: str) -> str:
     """A data row as raw keeps it: the FCS file name replaced by its tube key (tests/conftest.py)."""
     name, value = line.split(",")
-    return f"{hmac_tube_key(SECRET, name)},{value}"
+    return f"{hmac_tube_key(SECRET, name, 'site7')},{value}"
 
 
 def version_text(version: int, tag: str = "T") -> str:
@@ -35,7 +35,8 @@ def version_text(version: int, tag: str = "T") -> str:
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")  # the statistics' site: their tube keys are per site
     return open_warehouse(CytometryWarehouse, SECRET)
 
 

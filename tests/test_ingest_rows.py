@@ -45,9 +45,9 @@ def key(record_id: str, site: str = "site_7") -> str:
     return hmac_pseudonym(SECRET, record_id, site)
 
 
-def tube(fcs_file: str) -> str:
-    """The tube key the contract defines for an FCS file name (tests/conftest.py)."""
-    return hmac_tube_key(SECRET, fcs_file)
+def tube(fcs_file: str, site: str = "site7") -> str:
+    """The tube key the contract defines for an FCS file name at a site (tests/conftest.py)."""
+    return hmac_tube_key(SECRET, fcs_file, site)
 
 
 class RowsWarehouse(Warehouse):
@@ -59,7 +59,8 @@ class RowsWarehouse(Warehouse):
 
 
 @pytest.fixture
-def wh(open_warehouse):
+def wh(open_warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")  # statistics landing at the top: their tube keys are this site's
     return open_warehouse(RowsWarehouse, SECRET)
 
 
@@ -343,6 +344,7 @@ def memory(monkeypatch):
     """One in-memory warehouse for all examples of a property test (schema and raw tables are
     made once); each example's file is told apart by its load id."""
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
+    monkeypatch.setenv("CARTWH_SITE", "site7")
     con = connect(":memory:")
     yield con
     con.close()

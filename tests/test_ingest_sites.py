@@ -43,8 +43,8 @@ def key(site: str, record_id: str) -> str:
     return hmac_pseudonym(SECRET, record_id, site)
 
 
-def tube(fcs_file: str) -> str:
-    return hmac_tube_key(SECRET, fcs_file)
+def tube(fcs_file: str, site: str) -> str:
+    return hmac_tube_key(SECRET, fcs_file, site)
 
 
 def two_sites(wh, with_dag_column: bool) -> None:
@@ -79,10 +79,35 @@ def test_each_sites_manifest_joins_its_own_patients(wh):
              + "col_2.fcs,2,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02, HUGM \n")  # fmt: skip
     assert wh.ingest("cytometry_manifest").failures == []
     samples = wh.rows("SELECT tube_key, patient_key FROM raw.cytometry_samples ORDER BY 1")
-    assert samples == sorted([(tube("HUVR_1.fcs"), key("huvr", "1")), (tube("col_2.fcs"), key("hugm", "2")),
-                              (tube("hugm_1.fcs"), key("hugm", "1"))])  # fmt: skip
+    assert samples == sorted([(tube("HUVR_1.fcs", "huvr"), key("huvr", "1")), (tube("col_2.fcs", "hugm"), key("hugm", "2")),
+                              (tube("hugm_1.fcs", "hugm"), key("hugm", "1"))])  # fmt: skip
     patients = {k for (k,) in wh.rows("SELECT patient_key FROM raw.redcap_demographics")}
     assert {k for _, k in samples} <= patients
+
+
+def test_the_same_fcs_file_name_at_two_sites_is_two_tubes(wh):
+    """Each lab numbers its own accessions: A0000001_T1.fcs at HUVR and at HUGM are two tubes, and
+    each site's statistics join that site's manifest row."""
+    two_sites(wh, with_dag_column=True)
+    wh.ingest()
+    for site, record, count in (("HUVR", "1", 100), ("HUGM", "2", 200)):
+        wh.write(f"{MANIFESTS}/{site}/m.csv", MANIFEST_HEADER
+                 + f"A0000001_T1.fcs,{record},peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02\n")  # fmt: skip
+        wh.write(f"cytometry/statistics/{site}/s.csv", f"Sample,Leukocytes | Count\nA0000001_T1.fcs,{count}\n")
+    wh.ingest("cytometry_manifest")
+    wh.ingest("cytometry_statistics")
+    joined = wh.rows("SELECT m.patient_key, s.value FROM raw.cytometry_samples m JOIN raw.cytometry_population_stats s "
+                     "USING (tube_key) ORDER BY s.value")  # fmt: skip
+    assert joined == [(key("huvr", "1"), 100.0), (key("hugm", "2"), 200.0)]
+    assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted(
+        [(tube("A0000001_T1.fcs", "huvr"),), (tube("A0000001_T1.fcs", "hugm"),)])
+
+
+def test_statistics_without_a_site_are_quarantined(wh):
+    wh.write("cytometry/statistics/s.csv", "Sample,Leukocytes | Count\nA.fcs,1\n")  # no folder, no CARTWH_SITE
+    report = wh.ingest("cytometry_statistics")
+    assert report.rows_quarantined == 1 and wh.rows("SELECT count(*) FROM raw.cytometry_population_stats") == [(0,)]
+    assert wh.quarantine()[0][3].startswith("no site: the landing declares none")
 
 
 def test_a_record_moving_to_another_data_access_group_is_reported_not_rekeyed(wh):

@@ -100,18 +100,18 @@ def test_a_site_project_with_its_own_field_names_lands_nothing(wh):
 def test_a_source_folder_holding_only_files_it_does_not_read(wh):
     (wh.landing / STATS).mkdir(parents=True)
     (wh.landing / STATS / "batch.xls").write_bytes(b"\xd0\xcf\x11\xe0")  # an OLE2 spreadsheet's signature
-    (wh.landing / STATS / "batch.txt").write_text(STATS_TEXT.replace(",", "\t"))
+    (wh.landing / STATS / "gating.pdf").write_bytes(b"%PDF-1.4")  # (a tab-separated .txt is FlowJo's table: read)
     finding = _finding(wh, "cytometry_statistics")
     assert (finding.check_name, finding.subject, finding.observed) == ("nothing_recognised",
                                                                        "source cytometry_statistics", 2)
     assert finding.message.startswith("source cytometry_statistics: its folder holds 2 file(s) and none is an export "
-                                      "it reads (.txt, .xls): nothing of this source landed")  # fmt: skip
+                                      "it reads (.pdf, .xls): nothing of this source landed")  # fmt: skip
 
 
 def test_a_stray_file_beside_exports_that_landed_does_not_block(wh):
     (wh.landing / STATS).mkdir(parents=True)
     (wh.landing / STATS / "batch.csv").write_text(STATS_TEXT)
-    (wh.landing / STATS / "notes.txt").write_text("gating notes")
+    (wh.landing / STATS / "gating.pdf").write_bytes(b"%PDF-1.4")
     report = wh.ingest("cytometry_statistics")
-    assert [f.file for f in report.files_unrecognised] == [f"{STATS}/notes.txt"]
+    assert [f.file for f in report.files_unrecognised] == [f"{STATS}/gating.pdf"]
     assert source_health(wh.con, thresholds()) == []

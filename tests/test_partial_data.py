@@ -36,7 +36,7 @@ def test_raw_tables_exist_empty_with_their_schema_before_anything_lands(tmp_path
         columns = [c for (c,) in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
             "AND table_name = 'cytometry_population_stats' ORDER BY ordinal_position").fetchall()]
-        assert columns == ["tube_key", "gate_path", "statistic", "value", "_load_id", "_source_row"]
+        assert columns == ["tube_key", "gate_path", "statistic", "value", "_load_id", "_source_row", "significant_figures"]
         laboratory = {c for (c,) in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
             "AND table_name = 'redcap_laboratory'").fetchall()}

@@ -67,7 +67,8 @@ def test_a_few_quarantined_rows_do_not_block(warehouse, demo_warehouse):
     assert source_health(warehouse.con, LIMITS) == []
 
 
-def test_a_non_empty_export_that_lands_nothing_blocks(warehouse):
+def test_a_non_empty_export_that_lands_nothing_blocks(warehouse, monkeypatch):
+    monkeypatch.setenv("CARTWH_SITE", "site7")  # the file's site (its tube keys are per site)
     # FlowJo wrote the tubes but no statistic (every cell empty): each tube row is quarantined
     # ("no statistic in the row"), so the file lands nothing and all its data rows are set aside.
     _write(warehouse.landing / "cytometry" / "statistics" / "batch.csv",

@@ -19,7 +19,7 @@ def test_every_file_that_is_not_an_export_is_reported_with_what_to_do(wh):
     wh.write(f"{STATS}/SITE7/batch1.csv", STATS_TEXT)
     wh.write(f"{STATS}/SITE7/batch2.CSV", STATS_TEXT.replace("A000000", "B000000"))  # upper case: an export
     wh.write(f"{STATS}/SITE7/batch3.xls", "not really a spreadsheet")
-    wh.write(f"{STATS}/SITE7/notes.txt", "gating notes\n")
+    wh.write(f"{STATS}/SITE7/gating.pdf", "%PDF-1.4 notes\n")  # (.txt is FlowJo's other table format here)
     wh.write(f"{STATS}/README", "x")
     wh.write(f"{STATS}/SITE7/.batch4.csv.123.partial", STATS_TEXT)  # a writer's hidden temporary file
     wh.write(f"{STATS}/.sync/state.db", "x")  # a hidden folder
@@ -27,17 +27,17 @@ def test_every_file_that_is_not_an_export_is_reported_with_what_to_do(wh):
     assert sorted(report.files_loaded) == [f"{STATS}/SITE7/batch1.csv", f"{STATS}/SITE7/batch2.CSV"]
     assert [(f.file, f.kind, f.bytes) for f in report.files_unrecognised] == [
         (f"{STATS}/README", "no extension", 1), (f"{STATS}/SITE7/batch3.xls", ".xls", 24),
-        (f"{STATS}/SITE7/notes.txt", ".txt", 13)]  # fmt: skip
+        (f"{STATS}/SITE7/gating.pdf", ".pdf", 15)]  # fmt: skip
     xls = report.files_unrecognised[1]
     assert xls.message == (f"{STATS}/SITE7/batch3.xls: not a recognised export (.xls): a spreadsheet, not a CSV "
                            "export: export CSV instead (REDCap: Data Exports, CSV raw; FlowJo: the table editor's "
                            "Save as CSV), or save the sheet as CSV (UTF-8)")  # fmt: skip
-    assert "save it as comma-separated values with the .csv extension" in report.files_unrecognised[2].advice
+    assert "a document, not an export: keep it outside the landing folder" in report.files_unrecognised[2].advice
     # Kept for the data manager's report; the run summary names folders and kinds, never files.
     assert [f.file for f in unrecognised_files(wh.con)] == [f.file for f in report.files_unrecognised]
     assert summary(report.files_unrecognised) == (
         f"3 file(s) in the landing folder are not recognised exports and were not read (1 no extension in {STATS}/, "
-        f"1 .txt in {STATS}/SITE7/, 1 .xls in {STATS}/SITE7/): what each is and what to do is in the data manager's "
+        f"1 .pdf in {STATS}/SITE7/, 1 .xls in {STATS}/SITE7/): what each is and what to do is in the data manager's "
         "report")  # fmt: skip
 
 
@@ -65,13 +65,13 @@ def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path
         raise AssertionError("not called")
 
     monkeypatch.setitem(SOURCES, "notes", Source("notes", "cytometry/statistics/SITE7", never, lambda con: None,
-                                                 accepts=lambda path: path.suffix == ".txt"))  # fmt: skip
+                                                 accepts=lambda path: path.suffix == ".pdf"))  # fmt: skip
     from cartwh.ingest import ingest_source
     from cartwh.ingest.warehouse import connect
 
     landing = tmp_path / "landing"
     (landing / STATS / "SITE7").mkdir(parents=True)
-    (landing / STATS / "SITE7" / "notes.txt").write_text("x")
+    (landing / STATS / "SITE7" / "gating.pdf").write_text("x")
     (landing / STATS / "SITE7" / "sheet.xls").write_text("x")
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
     con = connect(tmp_path / "w.duckdb")

@@ -10,7 +10,11 @@ them to canonical populations is reference data (a dbt seed), not code.
 
 from __future__ import annotations
 
+import csv
+import functools
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 HEADER_SEPARATOR = " | "
 SAMPLE_COLUMN = "Sample"
@@ -42,7 +46,64 @@ FREQ_PARENT = "Freq. of Parent"
 FREQ_TOTAL = "Freq. of Total"
 ABSOLUTE = "Absolute Count (cells/µL)"
 STATISTICS = (COUNT, FREQ_PARENT, FREQ_TOTAL, ABSOLUTE)
-PERCENT_STATISTICS = (FREQ_PARENT, FREQ_TOTAL)
+# The one list of statistic spellings a lab's software writes (FlowJo v10's `Freq. of Parent (%)`,
+# Infinicyt's and Kaluza's `% Parent`, `#Events`, `Cells/µL`, ...), the statistic each is, its
+# short name in the models and whether it is a percentage: a dbt seed, read here at ingestion and
+# by the `statistic_name` macro in dbt, so a new spelling is one seed row for both.
+STATISTICS_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "cytometry_statistics.csv"
+
+
+def spelling_key(name: str) -> str:
+    """How statistic spellings are compared: Unicode-normalised (the micro sign and the Greek mu
+    are one), case-folded, blanks collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@functools.cache
+def _statistics_seed() -> tuple[dict[str, str], frozenset[str]]:
+    with open(STATISTICS_SEED, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return ({spelling_key(r["spelling"]): r["statistic"] for r in rows},
+            frozenset(r["statistic"] for r in rows if r["percent"] == "true"))  # fmt: skip
+
+
+def statistic_of(spelling: str) -> str | None:
+    """The statistic (one of STATISTICS) a written statistic name is, or None when unknown."""
+    return _statistics_seed()[0].get(spelling_key(spelling))
+
+
+def is_percent(statistic: str) -> bool:
+    return statistic in _statistics_seed()[1]
+
+
+# A lab's own names: a column the table editor let it rename (`CAR-T count` for
+# `Leukocytes/Lymphocytes/CD3+/CAR+ | Count`), or a gate it names differently (Kaluza's `CAR+`
+# for the template's path). Each maps onto a gate path of the population dictionary (and, for a
+# whole column, a statistic); the raw table stores that gate path, and the population dictionary
+# alone maps gate paths to populations.
+LAB_COLUMNS_SEED = STATISTICS_SEED.with_name("cytometry_lab_columns.csv")
+POPULATION_SEED = STATISTICS_SEED.with_name("population_dictionary.csv")
+
+
+def lab_names(lab: str | None) -> dict[str, tuple[str, str | None]]:
+    """The lab's names (compared as spelling_key compares) -> (gate path, statistic or None).
+    Read at every call: the seed may be edited between runs. A row naming a gate path the
+    population dictionary does not know is an error in the seed, raised here (ValueError)."""
+    if not lab:
+        return {}
+    with open(POPULATION_SEED, newline="", encoding="utf-8") as handle:
+        known = {row["gate_path"] for row in csv.DictReader(handle)}
+    names = {}
+    with open(LAB_COLUMNS_SEED, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["lab"].strip().lower() != lab.strip().lower():
+                continue
+            if row["gate_path"] not in known:
+                raise ValueError(f"cytometry_lab_columns maps {row['lab_name']!r} of lab {row['lab']!r} onto "
+                                 f"{row['gate_path']!r}, which the population dictionary does not know")  # fmt: skip
+            statistic = statistic_of(row["statistic"]) if row["statistic"].strip() else None
+            names[spelling_key(row["lab_name"])] = (row["gate_path"], statistic)
+    return names
 
 MANIFEST_COLUMNS = (
     "fcs_file",

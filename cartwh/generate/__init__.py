@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from cartwh.contract.redcap import project_dictionary
-from cartwh.generate import absolute_counts, cytometry_export, paper_cohort, redcap_export, registry
+from cartwh.generate import absolute_counts, cytometry_export, lab_dialects, paper_cohort, redcap_export, registry
 from cartwh.generate.faults import Fault, inject_faults, truncate_file
 from cartwh.generate.timeline import realize
 
@@ -66,6 +66,19 @@ def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float, rng: np
     return files
 
 
+def _lab_dialects(files: dict, sites: pd.Series, chosen: str | None, registry: bool) -> dict[str, str]:
+    """The dialect each statistics file is written in: `chosen` for all, else canonical for the
+    demo and, in a registry, each site's lab one of lab_dialects.DIALECTS in turn."""
+    order = {site: i for i, site in enumerate(sorted(sites.unique()))}
+    dialects = {}
+    for name in files:
+        if name.startswith(STATISTICS_DIR + "/"):
+            site = name[len(STATISTICS_DIR) + 1:].split("/")[0]
+            turn = lab_dialects.DIALECTS[order.get(site, 0) % len(lab_dialects.DIALECTS)]
+            dialects[name] = chosen or (turn if registry else "canonical")
+    return dialects
+
+
 def generate_landing(
     landing: Path,
     patients: int | None = None,
@@ -74,7 +87,11 @@ def generate_landing(
     faults: bool = False,
     progress: bool = False,
     exported_absolute_counts: bool | None = None,
+    cytometry_dialect: str | None = None,
 ) -> LandingSummary:
+    """`cytometry_dialect`: how the lab writes its statistics (generate.lab_dialects); by default
+    the demo's lab writes canonical CSV and a registry's sites take the dialects in turn. Faults
+    are injected into canonical exports (their log counts rows as the canonical file has them)."""
     rng = np.random.default_rng(seed)
     # Blood counts draw from a stream of their own, so adding them left every other value as it was.
     blood_count_rng = np.random.default_rng([seed, 14])
@@ -108,10 +125,14 @@ def generate_landing(
     if faults:
         files, injected = inject_faults(files, rng)
     landing = Path(landing)
+    dialects = {} if faults else _lab_dialects(files, design["site"], cytometry_dialect, registry=patients is not None)
     for name, frame in tqdm(sorted(files.items()), desc="writing exports", unit="file", disable=not progress):
         path = landing / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, lineterminator="\n")
+        if dialects.get(name, "canonical") != "canonical":
+            path.with_suffix(lab_dialects.suffix(dialects[name])).write_bytes(lab_dialects.render(frame, dialects[name]))
+        else:
+            frame.to_csv(path, index=False, lineterminator="\n")
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
     return LandingSummary(landing, len(design), design["site"].nunique(), len(files), len(records),

@@ -44,7 +44,7 @@ import duckdb
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest import cytometry_loader, deletions, redcap_loader
-from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
+from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
@@ -67,10 +67,12 @@ class Source:
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
-    # Which files of its folder are its exports (the others are reported as unrecognised).
+    # Which files of its folder are its exports (the others are reported as unrecognised), and
+    # whether they are a lab's exports, read in their detected dialect (csv_reader, lab_export).
     accepts: Callable[[Path], bool] = is_csv
+    lab_export: bool = False
     # A file's header: files with the same header are read as one batch.
-    header: Callable[[Path, str], list[str]] = read_header
+    header: Callable[[ExportFile], list[str]] = file_header
 
 
 SOURCES = {
@@ -80,7 +82,8 @@ SOURCES = {
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
-                                   cytometry_loader.create_statistics_table),
+                                   cytometry_loader.create_statistics_table,
+                                   accepts=cytometry_loader.is_statistics_file, lab_export=True),
     # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
     "redcap_deletions": Source("redcap_deletions", "redcap", deletions.load_deletions, ensure_raw_schema,
                                accepts=deletions.is_deletion_report, header=deletions.report_header),
@@ -172,7 +175,8 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
-            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
+            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None,
+                                  lab_export=source.lab_export))
     return new
 
 
@@ -202,13 +206,15 @@ def _reports_unrecognised(source: Source, path: Path, landing: Path) -> bool:
 def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
-    groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
+    groups: dict[tuple[str | None, ...], list[list[ExportFile]]] = {}
     for file in files:
         try:
-            header = tuple(source.header(file.path, file.name))
+            header = tuple(source.header(file))
         except ExportError as error:
             _failed(report, error)
             continue
+        if file.lab_export:  # a lab's names for its columns are its own: one lab per batch
+            header = (file.folder, *header)
         chunks = groups.setdefault(header, [[]])
         if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])

@@ -8,6 +8,12 @@ row 2, and so on, whether the record is then loaded, quarantined or skipped. Not
 re-derives a row number, so two rows can never share one. Records that cannot be split into
 the header's cells become problems under their own number; blank records are skipped and
 counted (SKIPPED), so that every record of a file is accounted for (RECORDS).
+
+REDCap and the LIMS write RFC 4180 CSV in UTF-8. A lab's statistics export (an ExportFile with
+`lab_export`) is read differently: its encoding, delimiter and decimal mark are detected per file or declared
+per lab (cartwh.ingest.dialects), numbers are rewritten with a decimal point, and FlowJo's table
+editor quirks are accepted: an empty first header cell (named `first_column`) and a delimiter at
+the end of every line (an empty last column, dropped).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cartwh.ingest import dialects
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
@@ -44,6 +51,7 @@ class ExportFile:
     bytes: int
     load_id: int = 0
     folder: str | None = None
+    lab_export: bool = False  # a lab's export: read in its own dialect (module doc)
 
 
 def header_key(cell: str) -> str:
@@ -51,15 +59,24 @@ def header_key(cell: str) -> str:
     return cell.strip().casefold()
 
 
-def read_header(path: Path, name: str) -> list[str]:
+def file_header(file: ExportFile) -> list[str]:
+    """A landed file's header, read as its source reads it (a lab's export in its dialect)."""
+    return read_header(file.path, file.name, file.lab_export, file.folder)
+
+
+def read_header(path: Path, name: str, lab_export: bool = False, folder: str | None = None,
+                first_column: str = "") -> list[str]:  # fmt: skip
     """The header's cells, trimmed; a file whose header cannot be read fails here."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-    except UnicodeDecodeError as error:
-        raise ExportError(name, f"not UTF-8 text ({error.reason} at byte {error.start})", row=1) from error
-    except (OSError, csv.Error) as error:  # gone or unreadable since it was listed
-        raise ExportError(name, f"cannot be read: {getattr(error, 'strerror', None) or error}", row=1) from error
+    if lab_export:
+        header, _ = _lab_header(*_lab_text(path, name, folder), first_column)
+    else:
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeDecodeError as error:
+            raise ExportError(name, f"not UTF-8 text ({error.reason} at byte {error.start})", row=1) from error
+        except (OSError, csv.Error) as error:  # gone or unreadable since it was listed
+            raise ExportError(name, f"cannot be read: {getattr(error, 'strerror', None) or error}", row=1) from error
     if not header or not any(cell.strip() for cell in header):
         raise ExportError(name, "empty file or empty header row", row=1)
     seen: dict[str, str] = {}
@@ -72,6 +89,28 @@ def read_header(path: Path, name: str) -> list[str]:
     return [cell.strip() for cell in header]
 
 
+def _lab_text(path: Path, name: str, folder: str | None) -> tuple[dialects.Dialect, str]:
+    """A lab export's dialect (its lab's declaration, the rest detected) and decoded text."""
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise ExportError(name, f"cannot be read: {error.strerror}", row=1) from error
+    return dialects.detect(content, name, dialects.declared_for(folder))
+
+
+def _lab_header(dialect: dialects.Dialect, text: str, first_column: str) -> tuple[list[str], bool]:
+    """FlowJo's header as cells, and whether every line ends in a delimiter: a trailing
+    delimiter's empty last cell is dropped, an empty first cell (FlowJo leaves the sample-name
+    column unnamed) is named `first_column`."""
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter), [])
+    trailing = len(header) > 1 and not header[-1].strip()
+    if trailing:
+        header.pop()
+    if header and not header[0].strip() and first_column:
+        header[0] = first_column
+    return header, trailing
+
+
 def canonical_header(header: list[str], known: list[str]) -> list[str]:
     """Header cells spelled as the contract spells them when they match a known name after
     trimming and case-folding ('Record_ID' is record_id); others as exported (trimmed)."""
@@ -81,13 +120,19 @@ def canonical_header(header: list[str], known: list[str]) -> list[str]:
 
 def _records(file: ExportFile):
     """(row, first line, cells or None, why not) for every CSV record after the header."""
-    try:
-        text = file.path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ExportError(file.name, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
-    except OSError as error:
-        raise ExportError(file.name, f"cannot be read: {error.strerror}") from error
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    if file.lab_export:
+        dialect, text = _lab_text(file.path, file.name, file.folder)
+        trailing = _lab_header(dialect, text, "")[1]
+        normalise = dialects.number_normaliser(dialect)
+    else:
+        try:
+            text = file.path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ExportError(file.name, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+        except OSError as error:
+            raise ExportError(file.name, f"cannot be read: {error.strerror}") from error
+        dialect, trailing, normalise = dialects.CANONICAL, False, None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=dialect.delimiter)
     row = 0
     while True:
         line = reader.line_num + 1
@@ -99,15 +144,22 @@ def _records(file: ExportFile):
             cells, error = None, str(broken)
         row += 1
         if row > 1:
+            if cells and trailing and not cells[-1].strip():  # the delimiter FlowJo ends every line with
+                cells.pop()
+            if cells and normalise:
+                cells = [normalise(cell) for cell in cells]
             yield row, line, cells, error
 
 
-def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
-              known: list[str] = ()) -> tuple[list[str], list[tuple[int, Problem]]]:  # fmt: skip
+def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile], known: list[str] = (),
+              first_column: str = "") -> tuple[list[str], list[tuple[int, Problem]]]:  # fmt: skip
     """Load `files` (same header) into temp table ROWS, numbered; fill RECORDS and SKIPPED;
     return the header (canonical spellings of `known` names) and the records that could not
-    be split into the header's cells, per load id."""
-    header = canonical_header(read_header(files[0].path, files[0].name), list(known))
+    be split into the header's cells, per load id. `first_column`: the name of a lab export's
+    unnamed first column."""
+    first = files[0]
+    header = read_header(first.path, first.name, first.lab_export, first.folder, first_column)
+    header = canonical_header(header, list(known))
     width = len(header)
     cells_sql = ", ".join(f"{quote(c)} VARCHAR" for c in header)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} (_load_id BIGINT, _row BIGINT, {cells_sql})")

@@ -6,26 +6,29 @@ replaced by tube keys (cartwh.ingest.tubes): the name is not stored."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import duckdb
 
+from cartwh import settings
 from cartwh.contract.cytometry import (
     BEADS_PER_TUBE_RANGE,
     MANIFEST_BEAD_COLUMNS,
     MANIFEST_COLUMNS,
-    PERCENT_STATISTICS,
     PRE_INFUSION_TIMEPOINTS,
     SAMPLE_COLUMN,
     SAMPLE_VOLUME_UL_RANGE,
     SPECIMENS,
-    STATISTICS,
     SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
-    split_column,
+    is_percent,
 )
-from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
-from cartwh.ingest.errors import ExportError, Problem
+from cartwh.ingest import statistics_layouts
+from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
+from cartwh.ingest.errors import ExportError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
-from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.keys import SITE_PATTERN, join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -52,7 +55,17 @@ SAMPLES_COLUMNS = {
 STATS_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
     "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+    "significant_figures": "SMALLINT",
 }  # fmt: skip
+# The significant figures of a number as written (after cartwh.ingest.dialects rewrote it with a
+# decimal point): leading zeros never count; trailing zeros count after a decimal point, not in a
+# mantissa without one (4E+05: 1). NULL for an integer written in full (an event count, exact as
+# written) and for zero.
+_MANTISSA = "regexp_replace(regexp_replace(trim(x.v), '^[+-]', ''), '[eE].*$', '')"
+_SIGNIFICANT_FIGURES = f"""CASE
+    WHEN NOT regexp_matches(trim(x.v), '[.eE]') OR ltrim(replace({_MANTISSA}, '.', ''), '0') = '' THEN NULL
+    WHEN contains({_MANTISSA}, '.') THEN length(ltrim(replace({_MANTISSA}, '.', ''), '0'))
+    ELSE length(rtrim(ltrim({_MANTISSA}, '0'), '0')) END"""
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
     Rule("record_id", required=True),
@@ -67,6 +80,15 @@ _MANIFEST_RULES = [
     Rule("sample_volume_ul", "DOUBLE", *SAMPLE_VOLUME_UL_RANGE),
 ]
 _MANIFEST_TEXT = ("fcs_file", "instrument", "panel", "bead_lot")  # text a lab types: checked for the record's identifiers
+
+
+# FlowJo's table editor writes `.csv` and tab-separated `.txt`; Windows tools may upper-case the
+# extension. Excel workbooks (`.xls`, `.xlsx`) are not read: they are not text.
+STATISTICS_SUFFIXES = (".csv", ".txt")
+
+
+def is_statistics_file(path: Path) -> bool:
+    return path.suffix.lower() in STATISTICS_SUFFIXES
 
 
 def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -93,7 +115,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     register_identifiers(con, from_batch=False)
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
     register_patient_keys(con, files, "site")
-    register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
+    register_tube_keys(con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}")  # the tube's site is its patient's
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     bead_values = ", ".join(
         (f"nullif(trim({quote(c)}), '')" if c == "bead_lot" else f"TRY_CAST({quote(c)} AS DOUBLE)") if c in beads
@@ -103,41 +125,27 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
         f"""INSERT INTO {SAMPLES} ({", ".join(map(quote, SAMPLES_COLUMNS))})
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
                    panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row, {bead_values}
-            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t USING (fcs_file) WHERE {excluded()} ORDER BY _load_id, _row"""
+            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t ON t.fcs_file = {ROWS}.fcs_file AND t.site = k.site
+            WHERE {excluded()} ORDER BY _load_id, _row"""
     )
     return [SAMPLES]
 
 
 def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert a batch of population statistics exports, melted; return the raw tables written."""
-    header, structural = read_rows(con, files)
-    name = files[0].name
-    sample = header[0]
-    if header_key(sample) not in (header_key(SAMPLE_COLUMN), "", "name"):
-        raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
-    measures, notes, seen = [], [], {}
-    for column in header[1:]:
-        parsed = split_column(column)
-        if parsed and parsed[1] in STATISTICS:
-            if parsed in seen:  # two spellings of one measure would load as two values of one tube
-                raise ExportError(name, f"column appears twice in the header (as {seen[parsed]!r} and {column!r})",
-                                  row=1, column=column)  # fmt: skip
-            seen[parsed] = column
-            measures.append((column, *parsed))
-        else:
-            notes.append(Problem(1, column, "not a '<gate path> | <statistic>' column of a known statistic: ignored"))
-    if not measures:
-        raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
-    reset_problems(con, structural + for_each_file(files, notes))
+    header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN)
+    layout = statistics_layouts.recognise(header, files[0].name, files[0].folder)
+    sample = layout.sample
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
-    rules = [Rule(sample, required=True)] + [
-        Rule(column, "DOUBLE", 0, 100 if statistic in PERCENT_STATISTICS else None) for column, _, statistic in measures
+    statistics_layouts.build_values(con, layout)
+    reset_problems(con, structural + for_each_file(files, layout.notes) + layout.file_notes)
+    rules = [Rule(c, required=True) for c in (sample, layout.population) if c] + [
+        Rule(column, "DOUBLE", 0, 100 if is_percent(statistic) else None) for column, _, statistic in layout.measures
     ]
-    unpivot_values(con, [c for c, _, _ in measures], sample=sample)
     check_rules(con, rules)
-    add_duplicate_problems(con, header, [sample], "FCS file")
+    add_duplicate_problems(con, header, layout.key, "FCS file" if len(layout.key) == 1 else "FCS file and population")
     con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
                     FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
                                                    WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
@@ -145,14 +153,31 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     register_tube_records(con)
     quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
                                                 f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
-    register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
+    _statistics_sites(con, files)
+    register_tube_keys(con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id")
     ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
-    insert_rows(con, "_measures", measures)
+    insert_rows(con, "_measures", layout.measures)
     con.execute(
-        f"""INSERT INTO {STATS}
-            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row
-            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample
+        f"""INSERT INTO {STATS} (tube_key, gate_path, statistic, value, _load_id, _source_row, significant_figures)
+            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row, {_SIGNIFICANT_FIGURES}
+            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN _statistics_sites s ON s.load_id = x._load_id
+                 JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample AND t.site = s.site
             WHERE {excluded(table="x")}"""
     )
     return [STATS]
+
+
+def _statistics_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> None:
+    """_statistics_sites := each file's site (its folder, else CARTWH_SITE; lower-cased as sites
+    compare), which its tube keys are made with; the rows of a file without one are quarantined,
+    since their tubes could not join their manifest."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _statistics_sites (load_id BIGINT, site VARCHAR)")
+    declared = [(f.load_id, (f.folder or settings.site() or "").strip().lower()) for f in files]
+    insert_rows(con, "_statistics_sites", [(i, s) for i, s in declared if re.fullmatch(SITE_PATTERN, s)])
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT _load_id, _row, NULL, NULL, 'no site: the landing declares none (a folder named after the site below '
+                   || 'cytometry/statistics/, or CARTWH_SITE), so the tubes cannot be keyed', NULL
+            FROM {ROWS} WHERE _load_id NOT IN (SELECT load_id FROM _statistics_sites)"""
+    )

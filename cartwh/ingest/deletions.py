@@ -42,7 +42,7 @@ def is_deletion_report(path: Path) -> bool:
     return bool(_NAME.fullmatch(path.name))
 
 
-def report_header(path: Path, name: str) -> list[str]:
+def report_header(file: ExportFile) -> list[str]:
     """Every deletion report has the same shape: one batch reads them all."""
     return ["deleted_records"]
 

@@ -5,6 +5,11 @@ a file name is treated as an identifier. Ingestion replaces it by a keyed hash u
 pseudonym secret (HMAC-SHA256, its own domain prefix so a tube key can never equal a patient
 key of the same text); the manifest and the statistics of a tube still join on it, and the name
 itself stays only in the archived export.
+
+The key is of the site and the name: each site's lab numbers its own accessions, so two sites
+can both have an `A0000001_T1.fcs`, and those are two tubes. The site of a manifest row is its
+patient's (cartwh.ingest.keys); the site of a statistics file is the one its landing declares
+(the folder below `cytometry/statistics/`, else CARTWH_SITE), compared lower-cased as sites are.
 """
 
 from __future__ import annotations
@@ -17,18 +22,20 @@ import duckdb
 from cartwh.ingest.warehouse import insert_rows
 from cartwh.pseudonym import KEY_HEX_LENGTH, secret
 
-DOMAIN = b"cartwh tube key v1\x00"  # a different message space from patient pseudonyms
-TUBE_KEYS = "_tube_keys"  # temp table (fcs_file, tube_key) for the batch being loaded
+DOMAIN = b"cartwh tube key v2\x00"  # a different message space from patient pseudonyms; v2: per site
+TUBE_KEYS = "_tube_keys"  # temp table (site, fcs_file, tube_key) for the batch being loaded
 
 
-def tube_key(fcs_file: str, key: bytes | None = None) -> str:
-    """The tube's key: surrounding blanks are not part of a file name."""
-    return hmac.new(key or secret(), DOMAIN + fcs_file.strip().encode(), hashlib.sha256).hexdigest()[:KEY_HEX_LENGTH]
+def tube_key(site: str, fcs_file: str, key: bytes | None = None) -> str:
+    """The tube's key: HMAC of the site, a NUL (never in a site name) and the file name without
+    surrounding blanks."""
+    message = DOMAIN + site.encode() + b"\x00" + fcs_file.strip().encode()
+    return hmac.new(key or secret(), message, hashlib.sha256).hexdigest()[:KEY_HEX_LENGTH]
 
 
 def register_tube_keys(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
-    """TUBE_KEYS := the key of every distinct name `names_sql` selects (one VARCHAR column)."""
+    """TUBE_KEYS := the key of every distinct (site, name) `names_sql` selects (two VARCHAR columns)."""
     key = secret()
-    names = [r[0] for r in con.execute(f"SELECT DISTINCT n FROM ({names_sql}) t(n) WHERE n IS NOT NULL").fetchall()]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} (fcs_file VARCHAR, tube_key VARCHAR)")
-    insert_rows(con, TUBE_KEYS, [(n, tube_key(n, key)) for n in names])
+    pairs = con.execute(f"SELECT DISTINCT s, n FROM ({names_sql}) t(s, n) WHERE s IS NOT NULL AND n IS NOT NULL").fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} (site VARCHAR, fcs_file VARCHAR, tube_key VARCHAR)")
+    insert_rows(con, TUBE_KEYS, [(s, n, tube_key(s, n, key)) for s, n in pairs])

@@ -1,9 +1,5 @@
-{# The short name of an exported population statistic (contract: cartwh/contract/cytometry.py). #}
+{# The short name of an exported population statistic. The statistics and their spellings are the
+   cytometry_statistics seed, which ingestion reads too (cartwh/contract/cytometry.py): one rule. #}
 {% macro statistic_name(column) -%}
-    case {{ column }}
-        when 'Count' then 'count'
-        when 'Freq. of Parent' then 'pct_of_parent'
-        when 'Freq. of Total' then 'pct_of_total'
-        when 'Absolute Count (cells/µL)' then 'cells_per_ul'
-    end
+    (select min(n.name) from {{ ref('cytometry_statistics') }} as n where n.statistic = {{ column }})
 {%- endmacro %}
