@@ -37,6 +37,8 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.redcap_site import is_metadata, read_site_project
 from cartwh.ingest import cytometry_loader, redcap_loader
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
@@ -59,12 +61,19 @@ class Source:
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
+    # Files of the folder that describe the exports rather than hold records (REDCap's dictionary,
+    # events, mapping): read with the exports of their folder, never loaded as records.
+    is_metadata: Callable[[Path], bool] = lambda path: False
+    # (folder, its name in the landing, site) -> what the folder's exports are read with
+    # (ExportFile.context); raises MetadataError, and then none of the folder's files loads.
+    read_context: Callable[[Path, str, str], object] | None = None
 
 
 SOURCES = {
     "redcap": Source("redcap", "redcap",
-                     lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
-                     lambda con: redcap_loader.create_form_tables(con, project_dictionary())),
+                     redcap_loader.load_redcap_export,
+                     lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
+                     is_metadata=is_metadata, read_context=read_site_project),
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
@@ -136,8 +145,15 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
+    contexts: dict[Path, object] = {}
     for number, path in enumerate(sorted(folder.rglob("*.csv")) if folder.exists() else []):
         name = path.relative_to(landing).as_posix()
+        if source.is_metadata(path):
+            continue
+        context = _context(source, path.parent, landing, contexts)
+        if isinstance(context, MetadataError):
+            _failed(report, ExportError(name, f"not loaded: its project's metadata cannot be used: {context}"))
+            continue
         try:
             content = read_once(path)
         except StillBeingWritten:
@@ -155,21 +171,34 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy = private / f"{number}.csv"
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
-            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None))
+            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None,
+                                  context=context))
     return new
+
+
+def _context(source: Source, folder: Path, landing: Path, known: dict[Path, object]) -> object:
+    """What `folder`'s files are read with, read once per run (a MetadataError is kept, not raised)."""
+    if source.read_context is None:
+        return None
+    if folder not in known:
+        try:
+            known[folder] = source.read_context(folder, folder.relative_to(landing).as_posix(), folder.name)
+        except MetadataError as error:
+            known[folder] = error
+    return known[folder]
 
 
 def _batches(files: list[ExportFile], report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
-    groups: dict[tuple[str, ...], list[list[ExportFile]]] = {}
+    groups: dict[tuple, list[list[ExportFile]]] = {}
     for file in files:
         try:
             header = tuple(read_header(file.path, file.name))
         except ExportError as error:
             _failed(report, error)
             continue
-        chunks = groups.setdefault(header, [[]])
+        chunks = groups.setdefault((header, getattr(file.context, "sha256", "")), [[]])  # one project per batch
         if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])
         chunks[-1].append(file)
