@@ -125,7 +125,7 @@ def _field_map(key, value, name: str, site: DataDictionary, canonical: DataDicti
     choices: dict[str, str] = {}
     if isinstance(value, yaml.MappingNode):
         entries = {k.value: v for k, v in value.value}
-        unknown = [k for k in value.value if k.value not in ("to", "choices")]
+        unknown = [k for k, _ in value.value if k.value not in ("to", "choices")]
         if unknown:
             raise MappingError(name, f"'{unknown[0].value}': expected 'to' or 'choices'", _line(unknown[0]))
         if "to" not in entries:

@@ -85,13 +85,21 @@ def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
             for column in field.export_columns]  # fmt: skip
 
 
-def _loaded_fields(dictionary: DataDictionary, form: str) -> list[Field]:
-    return [f for f in dictionary.form_fields(form) if not (f.identifier or withheld(f))]
+def _loaded_fields(dictionary: DataDictionary, form: str, reviewed: frozenset[str] = frozenset()) -> list[Field]:
+    """`reviewed`: a site's free-text fields its mapping maps onto allowed canonical free text."""
+    return [f for f in dictionary.form_fields(form) if not (f.identifier or (withheld(f) and f.name not in reviewed))]
 
 
-def _text_columns(dictionary: DataDictionary, scope=lambda form: form) -> dict[str, str]:
+def _reviewed(project: SiteProject) -> frozenset[str]:
+    if project.mapping is None:
+        return frozenset()
+    canonical = project_dictionary()
+    return frozenset(m.site for m in project.mapping.fields if not withheld(canonical.field(m.canonical)))
+
+
+def _text_columns(dictionary: DataDictionary, scope=lambda form: form, reviewed: frozenset[str] = frozenset()) -> dict[str, str]:
     """Loaded columns that hold text (column -> form): where an identifier could be typed."""
-    return {c: scope(f.form) for form in dictionary.forms for f in _loaded_fields(dictionary, form)
+    return {c: scope(f.form) for form in dictionary.forms for f in _loaded_fields(dictionary, form, reviewed)
             if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
             for c in f.export_columns}  # fmt: skip
 
@@ -107,13 +115,14 @@ def _typed(field: Field, column: str, header: set[str]) -> str:
     return f"TRY_CAST({value} AS {field.sql_type})"
 
 
-def _columns(dictionary: DataDictionary, form: str, site_table: bool = False) -> dict[str, str]:
+def _columns(dictionary: DataDictionary, form: str, site_table: bool = False,
+             reviewed: frozenset[str] = frozenset()) -> dict[str, str]:  # fmt: skip
     columns = {"patient_key": "VARCHAR NOT NULL", "site": "VARCHAR", EVENT: "VARCHAR"}
     if site_table:
         columns[REPEAT_INSTANCE] = "BIGINT"
     elif form in dictionary.repeating_forms:
         columns[REPEAT_INSTANCE] = "BIGINT NOT NULL"
-    for field in _loaded_fields(dictionary, form):
+    for field in _loaded_fields(dictionary, form, reviewed):
         for column in field.export_columns:
             columns[column] = "BOOLEAN" if field.field_type == "checkbox" else field.sql_type
     if form == "demographics" and not site_table:
@@ -149,6 +158,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
         project = SiteProject(dictionary)
     site = project.dictionary
     record_field = site.record_id_field
+    reviewed = _reviewed(project)
     header, structural = read_rows(con, files, known=_known_header(site))
     _refuse_labels_export(con, files, header, site)
     if record_field not in header:
@@ -162,7 +172,8 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
     known = set(_known_header(site))
     free_text = {c: "contact detail or birth date: not loaded" if f.field_type == "text" and f.validation else
                  "free text not on the reviewed allow-list: not loaded"
-                 for f in site.fields if f.name != record_field and withheld(f) for c in f.export_columns}  # fmt: skip
+                 for f in site.fields if f.name != record_field and withheld(f) and f.name not in reviewed
+                 for c in f.export_columns}  # fmt: skip
     notes = [Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known]
     notes += [Problem(1, c, free_text[c]) for c in header if c in free_text]
     notes += [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")] if SURVEY_IDENTIFIER in present else []
@@ -187,7 +198,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(con, _text_columns(site, scope), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:
@@ -203,7 +214,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
     tables = []
     for form in site.forms:
         tables.append(project.table_prefix + form)
-        _insert_form(con, site, form, present, tables[-1], scope=scope(form), site_table=True)
+        _insert_form(con, site, form, present, tables[-1], scope=scope(form), site_table=True, reviewed=reviewed)
     if project.mapping is not None:
         tables += _load_mapped(con, project, present, scope)
     con.execute(f"UPDATE {PROBLEMS} SET column_name = ? WHERE column_name = ?", [record_field, RECORD_ID])
@@ -364,13 +375,13 @@ def _ages(con, present: set[str]) -> None:
 
 
 def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], table: str, scope: str | None = None,
-                 site_table: bool = False) -> None:  # fmt: skip
-    columns = _columns(dictionary, form, site_table)
+                 site_table: bool = False, reviewed: frozenset[str] = frozenset()) -> None:  # fmt: skip
+    columns = _columns(dictionary, form, site_table, reviewed)
     ensure_table(con, table, columns)
     select = {"patient_key": "k.patient_key", "site": "k.site", EVENT: EVENT if EVENT in present else "NULL"}
     if REPEAT_INSTANCE in columns:
         select[REPEAT_INSTANCE] = "fr.instance"
-    for field in _loaded_fields(dictionary, form):
+    for field in _loaded_fields(dictionary, form, reviewed):
         select |= {c: _typed(field, c, present) for c in field.export_columns}
     join_age = ""
     if AGE_COLUMN in columns:

@@ -1,0 +1,51 @@
+"""Issue 13's "done when": the demo cohort's REDCap export written as a site's own longitudinal
+project (own field names and codes, events, a repeating event for monitoring visits, checkbox
+codes as letters, unit declarations, its mapping.yml) goes through the main job to the same marts
+and analytics, table by table, as the canonical layout (the session's demo warehouse)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from cartwh.generate import generate_landing
+
+# Columns that say when or in which load a row was built, not what it holds.
+RUN_COLUMNS = {"_load_id", "_source_row", "load_id", "loaded_at", "built_at", "run_id", "generated_at", "computed_at"}
+
+
+def _longitudinal_redcap(landing: Path) -> None:
+    """Replace the classic export by the same cohort in the longitudinal layout."""
+    shutil.rmtree(landing / "redcap")
+    other = landing.parent / "longitudinal-landing"
+    generate_landing(other, redcap_layout="longitudinal")
+    shutil.copytree(other / "redcap", landing / "redcap")
+    shutil.rmtree(other)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    tables = {}
+    for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN "
+                                     "('marts', 'analytics') UNION SELECT schema_name, view_name FROM duckdb_views() "
+                                     "WHERE schema_name IN ('marts', 'analytics') ORDER BY ALL").fetchall():  # fmt: skip
+        columns = [c for (c, *_) in con.execute(f'DESCRIBE "{schema}"."{table}"').fetchall() if c not in RUN_COLUMNS]
+        rows = con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{schema}"."{table}"').fetchall()
+        tables[f"{schema}.{table}"] = sorted(rows, key=repr)
+    return tables
+
+
+def test_longitudinal_site_layout_gives_the_same_marts_and_analytics(demo_warehouse, main_job, tmp_path):
+    result, _ = main_job(tmp_path, prepare=_longitudinal_redcap)
+    assert result.success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        site = con.execute("SELECT count(*) FROM raw.landed_file_projects WHERE mapped").fetchall()
+        longitudinal = _tables(con)
+    with duckdb.connect(str(demo_warehouse), read_only=True) as con:
+        canonical = _tables(con)
+    assert site == [(1,)]  # the site's project, read with its mapping
+    assert sorted(longitudinal) == sorted(canonical) and len(canonical) > 10
+    different = [t for t in canonical if canonical[t] != longitudinal[t]]
+    assert different == []
+    assert sum(len(rows) for rows in canonical.values()) > 1000
