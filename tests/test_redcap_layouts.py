@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from cartwh.generate import generate_landing
 
@@ -49,3 +50,39 @@ def test_longitudinal_site_layout_gives_the_same_marts_and_analytics(demo_wareho
     different = [t for t in canonical if canonical[t] != longitudinal[t]]
     assert different == []
     assert sum(len(rows) for rows in canonical.values()) > 1000
+
+
+def _current_canonical_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    from cartwh.contract.redcap import project_dictionary
+
+    tables = {}
+    for form in project_dictionary().forms:
+        columns = [c for (c, *_) in con.execute(f"DESCRIBE raw.redcap_{form}").fetchall()
+                   if c not in {"_load_id", "_source_row", "redcap_event_name"}]  # fmt: skip
+        tables[form] = sorted(con.execute(
+            f"SELECT {', '.join(columns)} FROM raw.redcap_{form} r JOIN raw.landed_files f ON f.load_id = r._load_id "
+            "WHERE f.superseded_by IS NULL").fetchall(), key=repr)  # fmt: skip
+    return tables
+
+
+@pytest.mark.e2e  # two registries generated and ingested: about 10 s
+def test_a_registry_mixing_both_layouts_lands_the_same_canonical_rows(tmp_path, monkeypatch):
+    from cartwh.ingest import ingest_source
+    from cartwh.ingest.warehouse import connect
+
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "mixed-layouts-test-secret")
+    landed = {}
+    for layout in ("classic", "mixed"):
+        root = tmp_path / layout
+        generate_landing(root / "landing", patients=30, sites=2, redcap_layout=layout)
+        con = connect(root / "w.duckdb")
+        report = ingest_source(con, root / "landing", "redcap", root / "archive")
+        assert report.failures == [] and report.rows_quarantined == 0
+        landed[layout] = (_current_canonical_rows(con), con.execute(
+            "SELECT project, mapped FROM raw.landed_file_projects ORDER BY load_id").fetchall())  # fmt: skip
+        con.close()
+    assert landed["mixed"][0] == landed["classic"][0]
+    assert sum(len(rows) for rows in landed["classic"][0].values()) > 200
+    # S001 exports the shipped project, S002 its own longitudinal project with mapping.yml (main and late export)
+    assert sorted(set(landed["mixed"][1])) == [("S001", False), ("S002", True)]
+    assert (tmp_path / "mixed" / "landing" / "redcap" / "S002" / "mapping.yml").exists()

@@ -226,3 +226,23 @@ def test_dictionary_version_is_recorded_and_a_change_is_a_new_version(wh):
     assert versions == [(2, 2)]
     assert dictionary_changes(wh.con) == [{"project": site, "first_load_id": 2, "added": ["new_score"], "removed": [],
                                           "retyped": [], "choices_changed": ["check_two"]}]  # fmt: skip
+
+
+def test_the_quality_report_shows_a_changed_dictionary(wh, tmp_path):
+    from cartwh.report.pages import write_page
+    from cartwh.report.quality_report import ROW_LIMIT, quality_context
+
+    site = land(wh.landing, "checkboxes-1")
+    wh.ingest()
+    folder = wh.landing / "redcap" / site
+    text = (folder / "dictionary.csv").read_text(encoding="utf-8-sig")
+    (folder / "dictionary.csv").write_text(text.replace("desired_result,form_2,,notes", "desired_result,form_2,,text"),
+                                           encoding="utf-8")  # fmt: skip
+    with open(folder / "records.csv", "a", encoding="utf-8") as handle:
+        handle.write("\n")
+    wh.ingest()
+    q = quality_context(wh.con)
+    assert [(c["project"], c["retyped"]) for c in q["dictionary_changes"]] == [(site, ["desired_result"])]
+    page = write_page("data_quality.html.j2", tmp_path / "q.html", q=q, row_limit=ROW_LIMIT, data_docs="d.html",
+                      generated="now").read_text(encoding="utf-8")  # fmt: skip
+    assert "REDCap dictionary changes" in page and "<td>desired_result</td>" in page

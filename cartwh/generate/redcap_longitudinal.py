@@ -185,8 +185,10 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
             if any(pd.notna(v) for c, v in values.items() if not c.endswith("_complete")):
                 rows.append({**keys, **values})
     frame = pd.DataFrame(rows)
+    for column in (REPEAT_INSTRUMENT, REPEAT_INSTANCE):  # an export without repeating rows has neither
+        frame[column] = frame[column] if column in frame else None
     frame["_event"] = frame[EVENT_COLUMN].map({e: i for i, (e, _, _) in enumerate(event_forms(dictionary))})
-    frame["_instrument"] = frame.get(REPEAT_INSTRUMENT, pd.Series(index=frame.index)).notna()
+    frame["_instrument"] = frame[REPEAT_INSTRUMENT].notna()
     frame = frame.sort_values(["_order", "_event", "_instrument", REPEAT_INSTANCE], kind="stable", na_position="first")
     frame = frame.rename(columns=rename)
     for column, codes in recoders.items():

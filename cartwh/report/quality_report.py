@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.ingest.redcap_versions import dictionary_changes
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.pages import write_page
 
@@ -135,6 +136,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
         last_nights=_last_nights(con),
+        dictionary_changes=dictionary_changes(con),  # a site's REDCap dictionary, version to version
     )  # fmt: skip
 
 
