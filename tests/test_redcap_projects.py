@@ -246,3 +246,27 @@ def test_the_quality_report_shows_a_changed_dictionary(wh, tmp_path):
     page = write_page("data_quality.html.j2", tmp_path / "q.html", q=q, row_limit=ROW_LIMIT, data_docs="d.html",
                       generated="now").read_text(encoding="utf-8")  # fmt: skip
     assert "REDCap dictionary changes" in page and "<td>desired_result</td>" in page
+
+
+def test_a_repeating_event_of_the_shipped_project_doubles_nothing(wh):
+    """The issue's case: the shipped dictionary exported from a longitudinal copy of the project
+    with a repeating monitoring event (instance set, instrument empty). The record's one
+    demographics row lands once; each visit's labs are laboratory instances 1, 2 in event order."""
+    import json
+
+    folder = wh.landing / "redcap"
+    folder.mkdir(parents=True)
+    events = ["screening_arm_1", "day_7_arm_1", "monitoring_arm_1"]
+    (folder / "events.json").write_text(json.dumps([{"event_name": e, "arm_num": 1, "unique_event_name": e} for e in events]))
+    (folder / "repeating_forms_events.json").write_text(json.dumps([{"event_name": "monitoring_arm_1", "form_name": ""}]))
+    header = "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,demographics_complete," \
+             "lab_date,anc_value,anc_unit,laboratory_complete"  # fmt: skip
+    rows = ["7,screening_arm_1,,,2,2,,,,", "7,monitoring_arm_1,,2,,,2024-03-01,1.5,1,2", "7,day_7_arm_1,,,,,2024-01-08,0.5,1,2",
+            "7,monitoring_arm_1,,1,,,2024-02-01,1.1,1,2"]  # fmt: skip
+    (folder / "site_1_records.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    report = wh.ingest()
+    assert report.failures == [] and report.rows_quarantined == 0
+    assert wh.rows("SELECT sex, redcap_event_name FROM raw.redcap_demographics") == [("2", "screening_arm_1")]
+    assert wh.rows("SELECT redcap_repeat_instance, lab_date::VARCHAR, redcap_event_name FROM raw.redcap_laboratory "
+                   "ORDER BY 1") == [(1, "2024-01-08", "day_7_arm_1"), (2, "2024-02-01", "monitoring_arm_1"),
+                                     (3, "2024-03-01", "monitoring_arm_1")]  # fmt: skip

@@ -231,16 +231,19 @@ def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dicti
               "again as 'CSV / Microsoft Excel (raw data)' (API: rawOrLabel=raw)")  # fmt: skip
     if named and dictionary.record_id_field not in header:
         raise ExportError(files[0].name, advice, row=1, column=named[0])
-    for f in dictionary.fields:
-        if not f.is_coded or f.name not in header:
-            continue
+    coded = [f for f in dictionary.fields if f.is_coded and f.name in header]
+    if not coded:
+        return
+    checks = []
+    for f in coded:  # one scan: per coded column, the first row holding a label, and how many hold a code
         codes = [c for c, _ in f.choices]
-        as_labels = [label for code, label in f.choices if label not in codes]
-        hit = con.execute(f"""SELECT min(_row) FILTER (WHERE trim({quote(f.name)}) IN (SELECT unnest($labels))),
-                                     count(*) FILTER (WHERE trim({quote(f.name)}) IN (SELECT unnest($codes)))
-                              FROM {ROWS}""", {"labels": as_labels or [""], "codes": codes}).fetchall()[0]  # fmt: skip
-        if hit[0] is not None and hit[1] == 0:
-            raise ExportError(files[0].name, advice, row=hit[0], column=f.name)
+        labels = [label for _, label in f.choices if label not in codes] or [""]
+        checks += [f"min(_row) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in labels)}))",
+                   f"count(*) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in codes)}))"]
+    found = con.execute(f"SELECT {', '.join(checks)} FROM {ROWS}").fetchall()[0]
+    for f, first_label, codes in zip(coded, found[0::2], found[1::2], strict=True):
+        if first_label is not None and codes == 0:
+            raise ExportError(files[0].name, advice, row=first_label, column=f.name)
 
 
 def _normalise_values(con, dictionary: DataDictionary, present: set[str]) -> None:
@@ -251,12 +254,15 @@ def _normalise_values(con, dictionary: DataDictionary, present: set[str]) -> Non
     for f in dictionary.fields:
         coded = f.field_type in _FLAG_TYPES or (f.is_coded and all(code.lstrip("-").isdigit() for code, _ in f.choices))
         integral += list(f.export_columns) if coded else []
-    sets = [f"{quote(c)} = regexp_replace({quote(c)}, '^\\s*(-?[0-9]+)\\.0+\\s*$', '\\1')" for c in integral if c in present]
+    integral = [c for c in integral if c in present]
+    floats = [f"{quote(c)} = regexp_replace({quote(c)}, '^\\s*(-?[0-9]+)\\.0+\\s*$', '\\1')" for c in integral]
+    if floats:  # only the rows that hold such a value are rewritten
+        con.execute(f"UPDATE {ROWS} SET {', '.join(floats)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%.0%'" for c in integral))
     commas = [c for f in dictionary.fields if f.value_rule.decimal_comma for c in f.export_columns if c in present]
-    sets += [f"{quote(c)} = CASE WHEN regexp_full_match(trim({quote(c)}), '[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)') "
+    swaps = [f"{quote(c)} = CASE WHEN regexp_full_match(trim({quote(c)}), '[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)') "
              f"THEN replace(trim({quote(c)}), ',', '.') ELSE {quote(c)} END" for c in commas]  # fmt: skip
-    if sets:
-        con.execute(f"UPDATE {ROWS} SET {', '.join(sets)}")
+    if swaps:
+        con.execute(f"UPDATE {ROWS} SET {', '.join(swaps)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%,%'" for c in commas))
 
 
 def _repeating_forms(project: SiteProject, con, present: set[str]) -> tuple[str, ...]:
