@@ -190,3 +190,27 @@ def test_site_tables_are_named_after_the_folder():
     from cartwh.contract.redcap_site import SiteProject
 
     assert SiteProject(site(), folder="ULM-2").table_prefix == "raw.redcap_site_ulm_2__"
+
+
+def test_rebuild_reads_each_version_with_the_project_it_was_read_with(ulm, tmp_path):
+    """The archive alone rebuilds a mapped site: its metadata files are archived with each record
+    version and put back beside it, even after the landing folder is gone."""
+    import shutil
+
+    from cartwh.archive_ledger import read_ledger
+    from cartwh.ingest.warehouse import connect
+    from cartwh.rebuild import replay
+
+    ulm.ingest()
+    before = ulm.rows("SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM raw.redcap_laboratory "
+                      "ORDER BY ALL")  # fmt: skip
+    shutil.rmtree(ulm.landing)
+    assert replay(read_ledger(ulm.archive), tmp_path / "rebuilt.duckdb", ulm.archive) == 1
+    rebuilt = connect(tmp_path / "rebuilt.duckdb")
+    try:
+        after = rebuilt.execute("SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM "
+                                "raw.redcap_laboratory ORDER BY ALL").fetchall()  # fmt: skip
+        mapped = rebuilt.execute("SELECT mapped FROM raw.landed_file_projects").fetchall()
+    finally:
+        rebuilt.close()
+    assert after == before and len(before) == 3 and mapped == [(True,)]

@@ -80,6 +80,7 @@ class SiteProject:
     folder: str = ""  # below redcap/ ('' at the top)
     sha256: str = ""  # of every metadata file read ('' for the shipped project with no file)
     files: tuple[tuple[str, str], ...] = field(default=())  # (landed name, sha256) of those files
+    contents: tuple[bytes, ...] = field(default=(), compare=False, repr=False)  # their bytes, as read
 
     @property
     def canonical(self) -> bool:
@@ -122,9 +123,11 @@ def read_site_project(folder: Path, landed_folder: str, site: str = "") -> SiteP
     if "mapping" in contents:
         mapping = read_mapping(contents["mapping"][1].decode("utf-8-sig"), named["mapping"], dictionary,
                                project_dictionary(), tuple(e.unique_event_name for e in setup.events))  # fmt: skip
-    files = tuple((named[kind], hashlib.sha256(content).hexdigest()) for kind, (_, content) in sorted(contents.items()))
+    read = sorted(contents.items())
+    files = tuple((named[kind], hashlib.sha256(content).hexdigest()) for kind, (_, content) in read)
     fingerprint = hashlib.sha256("\n".join(f"{n} {s}" for n, s in files).encode()).hexdigest() if files else ""
-    return SiteProject(dictionary, setup, mapping, landed_folder.removeprefix("redcap").strip("/"), fingerprint, files)
+    return SiteProject(dictionary, setup, mapping, landed_folder.removeprefix("redcap").strip("/"), fingerprint, files,
+                       tuple(content for _, (_, content) in read))  # fmt: skip
 
 
 def _setup(contents: dict[str, tuple[Path, bytes]], named: dict[str, str]) -> ProjectSetup:

@@ -39,7 +39,7 @@ from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
 from cartwh.contract.redcap_site import is_metadata, read_site_project
-from cartwh.ingest import cytometry_loader, redcap_loader
+from cartwh.ingest import cytometry_loader, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, read_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
@@ -67,13 +67,18 @@ class Source:
     # (folder, its name in the landing, site) -> what the folder's exports are read with
     # (ExportFile.context); raises MetadataError, and then none of the folder's files loads.
     read_context: Callable[[Path, str, str], object] | None = None
+    # (file, archive): archive what a version was read with; (archive, sha256, landing): put it
+    # back beside the version when `cartwh rebuild` replays it.
+    archive_context: Callable[[ExportFile, Path], None] | None = None
+    restore_context: Callable[[Path, str, Path], None] | None = None
 
 
 SOURCES = {
     "redcap": Source("redcap", "redcap",
                      redcap_loader.load_redcap_export,
                      lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
-                     is_metadata=is_metadata, read_context=read_site_project),
+                     is_metadata=is_metadata, read_context=read_site_project,
+                     archive_context=redcap_versions.archive_project, restore_context=redcap_versions.restore_project),
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
@@ -253,6 +258,8 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
                    "records_read, rows_landed, records_skipped")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT {columns} FROM {LANDED_FILES} LIMIT 0")
         insert_rows(con, "_ledger", ledger)
+        for f in files if source.archive_context else []:
+            source.archive_context(f, archive)
         con.execute(f"INSERT INTO {LANDED_FILES} ({columns}, loaded_at) SELECT *, current_timestamp FROM _ledger")
         con.execute("COMMIT")
     except BaseException:

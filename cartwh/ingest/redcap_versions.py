@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import duckdb
 
@@ -22,6 +24,9 @@ from cartwh.ingest.warehouse import insert_rows
 FILE_PROJECTS = "raw.landed_file_projects"
 DICTIONARY_FIELDS = "raw.dictionary_fields"
 PROJECT_FILES = "raw.project_metadata_files"
+# In the archive: <record file sha256>.json, the metadata files (archived by checksum) it was read
+# with, so `cartwh rebuild` reads every version with its own project again.
+PROJECTS_DIR = "redcap_projects"
 
 
 def dictionary_sha256(dictionary: DataDictionary) -> str:
@@ -81,3 +86,34 @@ def dictionary_changes(con: duckdb.DuckDBPyConnection) -> list[dict]:
                         "retyped": sorted(n for n in set(old) & set(new) if old[n][:2] != new[n][:2]),
                         "choices_changed": sorted(n for n in set(old) & set(new) if old[n][2] != new[n][2])})  # fmt: skip
     return changes
+
+
+def archive_project(file: ExportFile, archive: Path) -> None:
+    """Archive the metadata files `file` was read with (by checksum) and which they were."""
+    project = file.context
+    if not isinstance(project, SiteProject) or not project.files:
+        return
+    entries = []
+    for (name, sha), content in zip(project.files, project.contents, strict=True):
+        target = Path(archive) / sha[:2] / f"{sha}{Path(name).suffix}"
+        if not target.exists():
+            _write_atomically(target, content)
+        entries.append({"file": name, "sha256": sha, "archive_path": target.relative_to(archive).as_posix()})
+    _write_atomically(Path(archive) / PROJECTS_DIR / f"{file.checksum}.json", json.dumps(entries, indent=1).encode())
+
+
+def restore_project(archive: Path, record_sha256: str, landing: Path) -> None:
+    """Put the metadata files an archived record version was read with back beside it."""
+    sidecar = Path(archive) / PROJECTS_DIR / f"{record_sha256}.json"
+    if sidecar.exists():
+        for entry in json.loads(sidecar.read_text(encoding="utf-8")):
+            target = Path(landing) / entry["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(archive) / entry["archive_path"], target)
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(content)
+    partial.replace(target)
