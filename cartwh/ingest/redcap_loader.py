@@ -169,34 +169,13 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
         con.execute(f"ALTER TABLE {ROWS} RENAME COLUMN {quote(record_field)} TO {RECORD_ID}")
     present = set(header) - {record_field} | {RECORD_ID}
     _normalise_values(con, site, present)
-    known = set(_known_header(site))
-    free_text = {c: "contact detail or birth date: not loaded" if f.field_type == "text" and f.validation else
-                 "free text not on the reviewed allow-list: not loaded"
-                 for f in site.fields if f.name != record_field and withheld(f) and f.name not in reviewed
-                 for c in f.export_columns}  # fmt: skip
-    notes = [Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known]
-    notes += [Problem(1, c, free_text[c]) for c in header if c in free_text]
-    notes += [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")] if SURVEY_IDENTIFIER in present else []
     canonical = project.canonical or dictionary is not None
-    notes += [] if canonical else _mapping_notes(project, header)
+    notes = _header_notes(project, header, reviewed, canonical)
     reset_problems(con, structural + for_each_file(files, notes))
     register_patient_keys(con, files, DATA_ACCESS_GROUP, track_moves=True)
     repeating = _repeating_forms(project, con, present)
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
-    rules = [Rule(RECORD_ID, required=True), Rule(REPEAT_INSTRUMENT, choices=repeating or site.forms),
-             Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
-    if project.setup.events:
-        rules.append(Rule(EVENT, choices=tuple(e.unique_event_name for e in project.setup.events)))
-    rules += [r for f in site.fields if f.name != record_field for r in field_rules(f, scope(f.form)) if r.column in present]
-    unpivot_values(con, [r.column for r in rules if r.column in present])
-    check_rules(con, rules)
-    key = [c for c in (RECORD_ID, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present]
-    what = "record, event, repeating instrument and instance" if EVENT in present else "record, repeating instrument and instance"
-    add_duplicate_problems(con, [RECORD_ID if c == record_field else c for c in header], key, what)
-    if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
-        con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
-                    f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
-                    f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
+    _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
     quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
     _skip_rows_without_form_data(con, site, present)
@@ -207,18 +186,52 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
         for form in site.forms:
             _insert_form(con, site, form, present, table_name(form))
         tables = [table_name(form) for form in site.forms]
-        if record_field != RECORD_ID:
-            con.execute(f"UPDATE {PROBLEMS} SET column_name = ? WHERE column_name = ?", [record_field, RECORD_ID])
-        return tables
-    _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
-    tables = []
-    for form in site.forms:
-        tables.append(project.table_prefix + form)
-        _insert_form(con, site, form, present, tables[-1], scope=scope(form), site_table=True, reviewed=reviewed)
-    if project.mapping is not None:
-        tables += _load_mapped(con, project, present, scope)
+    else:
+        _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
+        tables = [project.table_prefix + form for form in site.forms]
+        for form, table in zip(site.forms, tables, strict=True):
+            _insert_form(con, site, form, present, table, scope=scope(form), site_table=True, reviewed=reviewed)
+        if project.mapping is not None:
+            tables += _load_mapped(con, project, present)
+    # errors name the record id as the export does
     con.execute(f"UPDATE {PROBLEMS} SET column_name = ? WHERE column_name = ?", [record_field, RECORD_ID])
     return tables
+
+
+def _header_notes(project: SiteProject, header: list[str], reviewed: frozenset[str], canonical: bool) -> list[Problem]:
+    """Row-1 notes of every file: columns ignored, not loaded, or not reaching the canonical model."""
+    site = project.dictionary
+    known = set(_known_header(site))
+    free_text = {c: "contact detail or birth date: not loaded" if f.field_type == "text" and f.validation else
+                 "free text not on the reviewed allow-list: not loaded"
+                 for f in site.fields if f.name != site.record_id_field and withheld(f) and f.name not in reviewed
+                 for c in f.export_columns}  # fmt: skip
+    notes = [Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known]
+    notes += [Problem(1, c, free_text[c]) for c in header if c in free_text]
+    notes += [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")] if SURVEY_IDENTIFIER in header else []
+    return notes if canonical else notes + _mapping_notes(project, header)
+
+
+def _check_rows(con, project: SiteProject, header: list[str], present: set[str], repeating: tuple[str, ...],
+                scope) -> None:  # fmt: skip
+    """Every value against the site's dictionary; duplicates and conflicts per record, event,
+    repeat instrument and instance."""
+    site = project.dictionary
+    rules = [Rule(RECORD_ID, required=True), Rule(REPEAT_INSTRUMENT, choices=repeating or site.forms),
+             Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
+    if project.setup.events:
+        rules.append(Rule(EVENT, choices=tuple(e.unique_event_name for e in project.setup.events)))
+    rules += [r for f in site.fields if f.name != site.record_id_field for r in field_rules(f, scope(f.form))
+              if r.column in present]  # fmt: skip
+    unpivot_values(con, [r.column for r in rules if r.column in present])
+    check_rules(con, rules)
+    key = [c for c in (RECORD_ID, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present]
+    what = "record, event, repeating instrument and instance" if EVENT in present else "record, repeating instrument and instance"
+    add_duplicate_problems(con, [RECORD_ID if c == site.record_id_field else c for c in header], key, what)
+    if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
+        con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
+                    f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
+                    f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
 
 
 def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dictionary: DataDictionary) -> None:
@@ -413,7 +426,7 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
 # --- a mapped site: its rows translated onto the canonical fields ------------------------------
 
 
-def _load_mapped(con, project: SiteProject, present: set[str], scope) -> list[str]:
+def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
     """Translate ROWS onto the canonical dictionary's columns (site codes recoded, unit columns
     from the declarations, events restricted to the forms they feed), check them with the
     canonical rules and insert them into the canonical tables. Problems name the site columns."""
