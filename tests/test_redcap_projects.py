@@ -270,3 +270,42 @@ def test_a_repeating_event_of_the_shipped_project_doubles_nothing(wh):
     assert wh.rows("SELECT redcap_repeat_instance, lab_date::VARCHAR, redcap_event_name FROM raw.redcap_laboratory "
                    "ORDER BY 1") == [(1, "2024-01-08", "day_7_arm_1"), (2, "2024-02-01", "monitoring_arm_1"),
                                      (3, "2024-03-01", "monitoring_arm_1")]  # fmt: skip
+
+
+def test_a_bad_contact_detail_is_set_aside_without_its_value(wh):
+    site = land(wh.landing, "validation-types-1")
+    records = wh.landing / "redcap" / site / "records.csv"
+    rows = list(csv.DictReader(open(records, encoding="utf-8", newline="")))
+    rows[0]["v_email"] = "quentin.ardmore at example.org"  # not an e-mail address: breaks the validation
+    with open(records, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    wh.ingest()
+    assert wh.rows("SELECT row, column_name, value FROM raw.quarantine WHERE row > 1") == [(2, "v_email", None)]
+    assert "ardmore" not in str(wh.rows("SELECT * FROM raw.quarantine"))
+
+
+def test_times_and_text_validations_are_checked(wh):
+    site = land(wh.landing, "validation-types-1")
+    records = wh.landing / "redcap" / site / "records.csv"
+    rows = list(csv.DictReader(open(records, encoding="utf-8", newline="")))
+    rows[0] |= {"v_time_hh_mm": "25:99", "v_time_hh_mm_ss": "12:30:15", "v_time_mm_ss": "05:30", "v_alpha_only": "abc1"}
+    with open(records, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    wh.ingest()
+    assert wh.rows("SELECT row, column_name, reason, value FROM raw.quarantine WHERE row > 1 ORDER BY column_name") == [
+        (2, "v_alpha_only", "not a valid value of its text validation (alpha_only) [form form_1]", "abc1"),
+        (2, "v_time_hh_mm", "not a time (HH:MM[:SS]) [form form_1]", "25:99"),
+    ]  # fmt: skip
+    assert wh.rows(f"SELECT count(*) FROM raw.redcap_site_{site}__form_1") == [(0,)]  # its only form: set aside
+    rows[0] |= {"v_time_hh_mm": "07:05", "v_alpha_only": "abc"}  # corrected and exported again
+    with open(records, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    wh.ingest()
+    assert wh.rows(f"SELECT v_time_hh_mm::VARCHAR, v_time_hh_mm_ss::VARCHAR, v_time_mm_ss, v_alpha_only FROM "
+                   f"raw.redcap_site_{site}__form_1") == [("07:05:00", "12:30:15", "05:30", "abc")]  # fmt: skip

@@ -81,7 +81,12 @@ def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
     else:
         choices, sql_type = None, field.sql_type
     window = {"earliest": dictionary_bound(field.date_min), "latest": dictionary_bound(field.date_max)}
-    return [Rule(column, sql_type, field.minimum, field.maximum, choices, scope or field.form, field.identifier, **window)
+    hide = field.identifier or withheld(field)  # a bad e-mail or birth date is not shown either
+    rule = field.value_rule
+    # Text validations without an SQL type of their own (e-mail, phone, alpha_only, ...) by their pattern.
+    form = {"pattern": rule.pattern, "pattern_name": field.validation} if sql_type == "VARCHAR" and not choices and \
+        field.field_type == "text" and rule.pattern else {}  # fmt: skip
+    return [Rule(column, sql_type, field.minimum, field.maximum, choices, scope or field.form, hide, **window, **form)
             for column in field.export_columns]  # fmt: skip
 
 
