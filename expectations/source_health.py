@@ -56,9 +56,12 @@ def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
         return {row["parameter"]: float(row["value"]) for row in csv.DictReader(handle)}
 
 
-def _source_tables() -> dict[str, list[str]]:
-    """The raw tables each source's rows land in (ingestion's SOURCES write these)."""
-    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms],
+def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The raw tables each source's rows land in (ingestion's SOURCES write these; a site's own
+    REDCap project also lands in its raw.redcap_site_<site>__<form> tables)."""
+    sites = [f"raw.{t}" for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+                                                "AND starts_with(table_name, 'redcap_site_') ORDER BY 1").fetchall()]  # fmt: skip
+    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
             "cytometry_manifest": ["raw.cytometry_samples"],
             "cytometry_statistics": ["raw.cytometry_population_stats"]}  # fmt: skip
 
@@ -75,7 +78,7 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE f.superseded_by IS NULL AND (f.rows_quarantined > 0 OR f.rows_loaded = 0)
         GROUP BY ALL ORDER BY f.file""").df()  # fmt: skip
     suspects["landed"] = 0
-    for source, tables in _source_tables().items():
+    for source, tables in _source_tables(con).items():
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue

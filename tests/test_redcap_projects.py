@@ -309,3 +309,18 @@ def test_times_and_text_validations_are_checked(wh):
     wh.ingest()
     assert wh.rows(f"SELECT v_time_hh_mm::VARCHAR, v_time_hh_mm_ss::VARCHAR, v_time_mm_ss, v_alpha_only FROM "
                    f"raw.redcap_site_{site}__form_1") == [("07:05:00", "12:30:15", "05:30", "abc")]  # fmt: skip
+
+
+def test_source_health_counts_a_site_projects_own_tables(wh):
+    """A site project's file with one bad row is not "all quarantined": its rows landed in the
+    site's own tables."""
+    from expectations.source_health import file_findings, thresholds
+
+    site = land(wh.landing, "repeating-instruments")
+    records = wh.landing / "redcap" / site / "records.csv"
+    text = records.read_text(encoding="utf-8").split("\n")
+    text[1] = text[1].replace("2019-10-14", "2019-13-14", 1)  # one bad date: its row is set aside from its form
+    records.write_text("\n".join(text), encoding="utf-8")
+    wh.ingest()
+    assert wh.rows("SELECT count(DISTINCT row) FROM raw.quarantine WHERE row > 1") == [(1,)]
+    assert file_findings(wh.con, thresholds()) == []
