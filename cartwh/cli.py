@@ -25,7 +25,8 @@ def _generate(args) -> int:
         print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
         return 1
     summary = generate_landing(landing, args.patients, args.sites, DEFAULT_SEED if args.seed is None else args.seed,
-                               args.faults, progress=True, exported_absolute_counts=args.absolute_counts)
+                               args.faults, progress=True, exported_absolute_counts=args.absolute_counts,
+                               redcap_layout=args.redcap_layout)
     kind = "paper cohort" if args.patients is None else "registry"
     print(f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
           f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--absolute-counts", action=argparse.BooleanOptionalAction, default=None,
                           help="write the lab's absolute count column (default: the demo does, a registry, "
                                "as FlowJo, does not; cells/uL then come from the beads)")  # fmt: skip
+    generate.add_argument("--redcap-layout", choices=("classic", "longitudinal", "mixed"), default="classic",
+                          help="REDCap exports as the shipped project (classic), as each site's own longitudinal "
+                               "project with its mapping.yml, or mixed (every other registry site longitudinal)")
     generate.set_defaults(handler=_generate)
 
     ingest = commands.add_parser("ingest", help="ingest the landing folder into the raw layer (no Dagster)",

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, ledger_path, read_ledger
-from cartwh.ingest import ingest_source
+from cartwh.ingest import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect, quote_literal, remove_database
 from cartwh.run_history import DDL
 
@@ -109,6 +109,8 @@ def replay(entries: list[LedgerEntry], target: Path, archive: Path, history_from
                     path = landing / name
                     path.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(archived, path)
+                    if SOURCES[source].restore_context:  # e.g. the REDCap project the version was read with
+                        SOURCES[source].restore_context(archive, Path(archived).stem, landing)
                 ingest_source(con, landing, source, archive)
         _carry_run_history(con, history_from)
     finally:

@@ -65,9 +65,12 @@ def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
         return {row["parameter"]: float(row["value"]) for row in csv.DictReader(handle)}
 
 
-def _source_tables() -> dict[str, list[str]]:
-    """The raw tables each source's rows land in (ingestion's SOURCES write these)."""
-    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms],
+def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The raw tables each source's rows land in (ingestion's SOURCES write these; a site's own
+    REDCap project also lands in its raw.redcap_site_<site>__<form> tables)."""
+    sites = [f"raw.{t}" for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+                                                "AND starts_with(table_name, 'redcap_site_') ORDER BY 1").fetchall()]  # fmt: skip
+    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
             "cytometry_manifest": ["raw.cytometry_samples"],
             "cytometry_statistics": ["raw.cytometry_population_stats"],
             "redcap_deletions": ["raw.redcap_deleted_records"]}  # fmt: skip
@@ -86,7 +89,7 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE f.superseded_by IS NULL AND (f.rows_quarantined > 0 OR f.rows_loaded = 0)
         GROUP BY ALL ORDER BY f.file""").df()  # fmt: skip
     suspects["landed"] = 0
-    for source, tables in _source_tables().items():
+    for source, tables in _source_tables(con).items():
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue
@@ -110,6 +113,7 @@ def _top_reason(con, load_id: int) -> str:
 _ROW_CAUSES = """
     SELECT CASE
         WHEN reason LIKE 'malformed row%' THEN 'delimiter'
+        WHEN reason LIKE 'conflicting rows%filled in more than one event%' THEN 'events'
         WHEN reason LIKE 'conflicting rows%' THEN 'conflicting'
         WHEN reason LIKE 'not one of the allowed codes%' AND regexp_full_match(trim(value), '-?[0-9]+[.]0+')
             THEN 'decimal_codes'
@@ -120,10 +124,12 @@ _ROW_CAUSES = """
         ELSE 'other' END AS cause, count(DISTINCT "row") AS n
     FROM raw.quarantine WHERE load_id = ? AND "row" > 1 GROUP BY 1 ORDER BY n DESC, cause
 """
-_LONGITUDINAL = ("a longitudinal REDCap export (one row per record and event, `redcap_event_name`) loaded without "
-                 "its events: land the project's events, arms and instrument-event mapping beside it "
-                 "(docs/data-contract.md), or export the records of one event")
 _CAUSES = {
+    # A form the shipped project holds once per patient, filled in several events: the export is
+    # longitudinal but its folder has no events, arms and mapping to say which event is which.
+    "events": "a longitudinal REDCap export (one row per record and event, `redcap_event_name`) loaded without "
+              "its events: land the project's events, arms and instrument-event mapping (or its site mapping) "
+              "beside it (docs/data-contract.md)",
     "delimiter": "the rows do not split into the header's columns: another delimiter (semicolons, tabs) or "
                  "quoting than a comma-separated export; export comma-separated CSV again",
     "labels": "choice labels instead of raw codes (a labels export): export again with raw codes ('Raw data' "
@@ -147,8 +153,6 @@ def likely_cause(con: duckdb.DuckDBPyConnection, load_id: int) -> str:
     the header's ignored columns first (they explain the rows), then the commonest row reason."""
     ignored = {c for (c,) in con.execute("""SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id = ?
                                             AND "row" = 1 AND reason LIKE 'column not in%'""", [load_id]).fetchall()}  # fmt: skip
-    if "redcap_event_name" in ignored:
-        return _LONGITUDINAL
     causes = con.execute(_ROW_CAUSES, [load_id]).fetchall()
     if causes and causes[0][0] in _CAUSES:
         return _CAUSES[causes[0][0]]

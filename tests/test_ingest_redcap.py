@@ -122,7 +122,8 @@ def test_report_counts(loaded):
 
 def test_column_types(loaded):
     demo = column_types(loaded, "raw.redcap_demographics")
-    assert demo == {"patient_key": "VARCHAR", "site": "VARCHAR", "sex": "VARCHAR", "consent_date": "DATE",
+    assert demo == {"patient_key": "VARCHAR", "site": "VARCHAR", "redcap_event_name": "VARCHAR", "sex": "VARCHAR",
+                    "consent_date": "DATE",
                     "age_at_infusion_years": "BIGINT", "form_status": "SMALLINT", "_load_id": "BIGINT",
                     "_source_row": "BIGINT"}  # fmt: skip
     history = column_types(loaded, "raw.redcap_disease_history")

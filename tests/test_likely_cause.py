@@ -37,29 +37,34 @@ def test_a_longitudinal_export_without_its_events(wh):
     assert finding.message.startswith("redcap/long.csv: 4 of its 4 data rows quarantined (100 %, limit 50 %)")
     assert "Likely cause: a longitudinal REDCap export (one row per record and event, `redcap_event_name`) " \
            "loaded without its events" in finding.message
+    assert "filled in more than one event" in finding.message  # the loader's own reason, quoted
 
 
-def test_a_labels_export(wh):
+def test_a_labels_export_is_refused_whole_with_what_to_do(wh):
+    """A labels export is recognised by the loader and refused (nothing of it lands), with the
+    action in the error; source health has nothing to add."""
     labels = {"sex": {"1": "Male", "2": "Female"}, "tp53_mutated": {"0": "No", "1": "Yes"},
               "prior_hsct": {"0": "No", "1": "Yes"}, "bm_mrd_status": {"2": "Negative"},
               "crp_unit": {"1": "mg/dL", "2": "mg/L"},
               "redcap_repeat_instrument": {"marrow_assessment": "Marrow Assessment", "laboratory": "Laboratory"}}  # fmt: skip
     rows = [{k: labels.get(k, {}).get(v, v) for k, v in row.items()} for row in GOOD_ROWS]
     wh.export("labels.csv", rows)
-    finding = _finding(wh)
-    # Rows 2-7 each carry a label in a coded field: all 6 quarantined; the two base rows also landed in
-    # their forms without a coded field, so source health counts 6 of 8 (landed + quarantined).
-    assert finding.message.startswith("redcap/labels.csv: 6 of its 8 data rows quarantined (75 %")
-    assert "Likely cause: choice labels instead of raw codes (a labels export): export again with raw codes" \
-           in finding.message
+    report = wh.ingest("redcap", raise_on_failure=False)
+    (failure,) = report.failures
+    assert "a labels export (choice labels instead of raw codes): refused, nothing loaded" in str(failure)
+    assert "(API: rawOrLabel=raw)" in str(failure)
+    assert wh.rows("SELECT count(*) FROM raw.redcap_demographics") == [(0,)]
 
 
-def test_codes_written_as_decimals_by_a_data_frame(wh):
+def test_codes_written_as_decimals_by_a_data_frame_are_read_as_codes(wh):
+    """PyCap's DataFrame written to CSV writes integer codes as 2.0: the loader reads them as the
+    codes they are (cartwh/ingest/redcap_loader.py), so nothing is lost and nothing blocks."""
     coded = {"sex", "tp53_mutated", "prior_hsct", "bm_mrd_status", "crp_unit", "crs_grade"}
     rows = [{k: f"{v}.0" if k in coded and v else v for k, v in row.items()} for row in GOOD_ROWS]
     wh.export("pycap.csv", rows)
-    finding = _finding(wh)
-    assert "Likely cause: codes written as decimals (2.0 for 2: a data frame written to CSV)" in finding.message
+    report = wh.ingest("redcap", raise_on_failure=False)
+    assert report.failures == [] and report.rows_quarantined == 0
+    assert source_health(wh.con, thresholds()) == []
 
 
 def test_dates_in_another_format(wh):

@@ -188,10 +188,10 @@ def test_form_fields_exclude_record_id():
 
 
 def test_export_header_of_tiny_dictionary(tiny_dictionary):
-    # The first field of a hand-written dictionary is *not* called record_id, so it stays a form field.
+    # The first field of a dictionary is the record id, whatever its name (issue 13): not a form field.
     assert tiny_dictionary.export_header() == [
-        "record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
-        "study_id", "full_name", "dob", "arm", "enrolment_complete",
+        "study_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
+        "full_name", "dob", "arm", "enrolment_complete",
         "score", "n_doses", "symptoms___1", "symptoms___2", "symptoms___3", "smoker", "notes", "visit_complete",
     ]  # fmt: skip
 

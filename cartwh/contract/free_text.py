@@ -10,6 +10,7 @@ any other is left out of raw with a header note. A field the dictionary gives a 
 from __future__ import annotations
 
 import csv
+import re
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +37,23 @@ def allowed_free_text(path: Path = ALLOW_LIST_PATH) -> frozenset[str]:
     return frozenset(r["field"].strip() for r in rows)
 
 
+# Text validations whose values are contact details or identifiers by definition (a site's own
+# project may use them): never loaded, like free text, whatever the Identifier? column says.
+IDENTIFYING_VALIDATIONS = frozenset({"email", "phone", "phone_australia", "ssn", "mrn_10d", "mrn_generic", "vmrn",
+                                     "zipcode", "postalcode_australia", "postalcode_canada", "postalcode_french",
+                                     "postalcode_germany"})  # fmt: skip
+
+
+# A birth date a site's dictionary forgot to flag as an identifier (REDCap's own survey demo does).
+_BIRTH_DATE = re.compile(r"\b(dob|date of birth|birth ?date|birthday)\b", re.IGNORECASE)
+
+
 def withheld(field: Field) -> bool:
-    """Free text not on the allow-list: never loaded."""
+    """Free text not on the allow-list, a contact detail or a birth date: never loaded."""
+    if field.identifier:
+        return False  # an identifier is never loaded anyway (and is not noted as withheld)
+    if field.field_type == "text" and field.validation in IDENTIFYING_VALIDATIONS:
+        return True
+    if field.is_dated and (_BIRTH_DATE.search(field.name.replace("_", " ")) or _BIRTH_DATE.search(field.label)):
+        return True
     return is_free_text(field) and field.name not in allowed_free_text()

@@ -101,10 +101,16 @@ class DataDictionary:
         return tuple(dict.fromkeys(f.form for f in self.fields))
 
     def form_fields(self, form: str) -> tuple[Field, ...]:
-        return tuple(f for f in self.fields if f.form == form and f.name != RECORD_ID)
+        """The form's fields, without the record id (REDCap's first field, in every row)."""
+        return tuple(f for f in self.fields if f.form == form and f.name != self.record_id_field)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+    @property
+    def repeating_forms(self) -> tuple[str, ...]:
+        """The forms that repeat when nothing else says so: the shipped project's four."""
+        return tuple(f for f in REPEATING_FORMS if f in self.forms)
 
     @property
     def record_id_field(self) -> str:
@@ -114,7 +120,7 @@ class DataDictionary:
     def export_header(self) -> list[str]:
         """The columns the loader expects of the shipped project's flat record export (its four
         meta columns always; for any project, REDCap's own layout is `record_export_columns`)."""
-        header = list(EXPORT_META_COLUMNS)
+        header = [self.record_id_field, *EXPORT_META_COLUMNS[1:]]
         for form in self.forms:
             header += [c for f in self.form_fields(form) for c in f.export_columns]
             header.append(f"{form}_complete")

@@ -18,7 +18,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from cartwh.contract.redcap import project_dictionary
-from cartwh.generate import absolute_counts, cytometry_export, lab_dialects, paper_cohort, redcap_export, registry
+from cartwh.generate import (
+    absolute_counts,
+    cytometry_export,
+    lab_dialects,
+    paper_cohort,
+    redcap_export,
+    redcap_longitudinal,
+    registry,
+)
 from cartwh.generate.faults import Fault, inject_faults, truncate_file
 from cartwh.generate.timeline import realize
 
@@ -26,7 +34,8 @@ DEFAULT_SEED = 20251125
 REDCAP_DIR = "redcap"
 STATISTICS_DIR = "cytometry/statistics"
 MANIFEST_DIR = "cytometry/manifests"
-LATE_EXPORT_SHARE = 0.03  # registry records whose follow-up reached the EDC after the main export
+LATE_EXPORT_SHARE = 0.03
+REDCAP_LAYOUTS = ("classic", "longitudinal", "mixed")  # registry records whose follow-up reached the EDC after the main export
 
 
 @dataclass
@@ -79,6 +88,18 @@ def _lab_dialects(files: dict, sites: pd.Series, chosen: str | None, registry: b
     return dialects
 
 
+def _relayout(files: dict[str, pd.DataFrame], dictionary, layout: str) -> dict[str, str]:
+    """Re-lay the REDCap exports of the longitudinal sites in place; return their metadata files."""
+    folders = sorted({name.rsplit("/", 1)[0] for name in files if name.startswith(REDCAP_DIR + "/")})
+    longitudinal = [f for i, f in enumerate(folders) if layout == "longitudinal" or (layout == "mixed" and i % 2 == 1)]
+    texts = {}
+    for folder in longitudinal:
+        for name in [n for n in files if n.rsplit("/", 1)[0] == folder]:
+            files[name] = redcap_longitudinal.site_records(files[name], dictionary)
+        texts |= {f"{folder}/{name}": text for name, text in redcap_longitudinal.site_project(dictionary).items()}
+    return texts
+
+
 def generate_landing(
     landing: Path,
     patients: int | None = None,
@@ -88,10 +109,17 @@ def generate_landing(
     progress: bool = False,
     exported_absolute_counts: bool | None = None,
     cytometry_dialect: str | None = None,
+    redcap_layout: str = "classic",
 ) -> LandingSummary:
     """`cytometry_dialect`: how the lab writes its statistics (generate.lab_dialects); by default
     the demo's lab writes canonical CSV and a registry's sites take the dialects in turn. Faults
-    are injected into canonical exports (their log counts rows as the canonical file has them)."""
+    are injected into canonical exports (their log counts rows as the canonical file has them).
+    `redcap_layout`: "classic" (the shipped project), "longitudinal" (each site's own project,
+    cartwh.generate.redcap_longitudinal) or "mixed" (a registry's sites alternate, the first classic)."""
+    if redcap_layout not in REDCAP_LAYOUTS:
+        raise ValueError(f"unknown REDCap layout {redcap_layout!r} (one of {', '.join(REDCAP_LAYOUTS)})")
+    if faults and redcap_layout != "classic":
+        raise ValueError("the generator's faults are written for the classic REDCap layout only")
     rng = np.random.default_rng(seed)
     # Blood counts draw from a stream of their own, so adding them left every other value as it was.
     blood_count_rng = np.random.default_rng([seed, 14])
@@ -121,6 +149,7 @@ def generate_landing(
         files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes, bead_counts=patients is None).assign(
             record_id=lambda m: m["record_id"].map(exported_id))
 
+    texts = _relayout(files, dictionary, redcap_layout)
     injected: list[Fault] = []
     if faults:
         files, injected = inject_faults(files, rng)
@@ -133,6 +162,9 @@ def generate_landing(
             path.with_suffix(lab_dialects.suffix(dialects[name])).write_bytes(lab_dialects.render(frame, dialects[name]))
         else:
             frame.to_csv(path, index=False, lineterminator="\n")
+    for name, text in sorted(texts.items()):
+        (landing / name).parent.mkdir(parents=True, exist_ok=True)
+        (landing / name).write_text(text, encoding="utf-8")
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
     return LandingSummary(landing, len(design), design["site"].nunique(), len(files), len(records),

@@ -43,7 +43,9 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import cytometry_loader, deletions, redcap_loader
+from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.redcap_site import is_metadata, read_site_project
+from cartwh.ingest import cytometry_loader, deletions, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
@@ -73,12 +75,25 @@ class Source:
     lab_export: bool = False
     # A file's header: files with the same header are read as one batch.
     header: Callable[[ExportFile], list[str]] = file_header
+    # Files of the folder that describe the exports rather than hold records (REDCap's dictionary,
+    # events, mapping): read with the exports of their folder, never loaded as records.
+    is_metadata: Callable[[Path], bool] = lambda path: False
+    # (folder, its name in the landing, site) -> what the folder's exports are read with
+    # (ExportFile.context); raises MetadataError, and then none of the folder's files loads.
+    read_context: Callable[[Path, str, str], object] | None = None
+    # (file, archive): archive what a version was read with; (archive, sha256, landing): put it
+    # back beside the version when `cartwh rebuild` replays it.
+    archive_context: Callable[[ExportFile, Path], None] | None = None
+    restore_context: Callable[[Path, str, Path], None] | None = None
 
 
 SOURCES = {
     "redcap": Source("redcap", "redcap",
-                     lambda con, files: redcap_loader.load_redcap_export(con, files, project_dictionary()),
-                     lambda con: redcap_loader.create_form_tables(con, project_dictionary())),
+                     redcap_loader.load_redcap_export,
+                     lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
+                     accepts=lambda path: is_csv(path) or is_metadata(path), is_metadata=is_metadata,
+                     read_context=read_site_project,
+                     archive_context=redcap_versions.archive_project, restore_context=redcap_versions.restore_project),
     "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
                                  cytometry_loader.create_manifest_table),
     "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
@@ -156,8 +171,15 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
                                              [source.name]).fetchall()}  # fmt: skip
     folder = landing / source.folder
     new = []
+    contexts: dict[Path, object] = {}
     for number, path in enumerate(_listed(landing, source, report)):
         name = path.relative_to(landing).as_posix()
+        if source.is_metadata(path):
+            continue
+        context = _context(source, path.parent, landing, contexts)
+        if isinstance(context, MetadataError):
+            _failed(report, ExportError(name, f"not loaded: its project's metadata cannot be used: {context}"))
+            continue
         try:
             content = read_once(path)
         except StillBeingWritten:
@@ -176,8 +198,20 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
             new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None,
-                                  lab_export=source.lab_export))
+                                  lab_export=source.lab_export, context=context))
     return new
+
+
+def _context(source: Source, folder: Path, landing: Path, known: dict[Path, object]) -> object:
+    """What `folder`'s files are read with, read once per run (a MetadataError is kept, not raised)."""
+    if source.read_context is None:
+        return None
+    if folder not in known:
+        try:
+            known[folder] = source.read_context(folder, folder.relative_to(landing).as_posix(), folder.name)
+        except MetadataError as error:
+            known[folder] = error
+    return known[folder]
 
 
 def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
@@ -206,7 +240,7 @@ def _reports_unrecognised(source: Source, path: Path, landing: Path) -> bool:
 def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
     each. A file whose header cannot be read fails here, alone."""
-    groups: dict[tuple[str | None, ...], list[list[ExportFile]]] = {}
+    groups: dict[tuple, list[list[ExportFile]]] = {}
     for file in files:
         try:
             header = tuple(source.header(file))
@@ -215,7 +249,7 @@ def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> l
             continue
         if file.lab_export:  # a lab's names for its columns are its own: one lab per batch
             header = (file.folder, *header)
-        chunks = groups.setdefault(header, [[]])
+        chunks = groups.setdefault((header, getattr(file.context, "sha256", "")), [[]])  # one project per batch
         if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])
         chunks[-1].append(file)
@@ -271,6 +305,8 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
                    "records_read, rows_landed, records_skipped")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT {columns} FROM {LANDED_FILES} LIMIT 0")
         insert_rows(con, "_ledger", ledger)
+        for f in files if source.archive_context else []:
+            source.archive_context(f, archive)
         con.execute(f"INSERT INTO {LANDED_FILES} ({columns}, loaded_at) SELECT *, current_timestamp FROM _ledger")
         con.execute("COMMIT")
     except BaseException:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -52,6 +52,9 @@ class ExportFile:
     load_id: int = 0
     folder: str | None = None
     lab_export: bool = False  # a lab's export: read in its own dialect (module doc)
+    # What the source reads the file with, from its folder (REDCap: the site's project,
+    # cartwh.contract.redcap_site); files with different contexts never share a batch.
+    context: object = field(default=None, compare=False)
 
 
 def header_key(cell: str) -> str:

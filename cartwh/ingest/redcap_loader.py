@@ -1,11 +1,26 @@
 """Load one REDCap flat record export into raw.redcap_<form>, one table per instrument.
 
-The data dictionary types and validates every column. Identifier fields (name, MRN, birth
-date) stop here: the record id becomes a keyed-hash pseudonym, the birth date becomes age at
-infusion, and quarantine rows show no identifier values. Free text not on the reviewed allow-list
-is not loaded (cartwh.contract.free_text), and loaded text holding the record's own name, MRN or
-birth date is quarantined (cartwh.ingest.identifiers). A bad value quarantines the row for
-its form only, so one typo in the toxicity form does not lose the patient's demographics.
+The data dictionary of the export's project (cartwh.contract.redcap_site: the shipped one, or the
+site's own) types and validates every column. Identifier fields (name, MRN, birth date) stop
+here: the record id becomes a keyed-hash pseudonym, the birth date becomes age at infusion, and
+quarantine rows show no identifier values. Free text not on the reviewed allow-list is not
+loaded (cartwh.contract.free_text), and loaded text holding the record's own name, MRN or birth
+date is quarantined (cartwh.ingest.identifiers). A bad value quarantines the row for its form
+only, so one typo in the toxicity form does not lose the patient's demographics.
+
+Rows are keyed as REDCap keys them: record, event (`redcap_event_name`, longitudinal projects),
+repeat instrument and instance. A row holds form F when F is its repeat instrument, or, with no
+repeat instrument, when it has a value in one of F's fields: so a non-repeating form, a
+repeating instrument, a repeating *event* (instance set, no instrument: the row holds every form
+of the event) and a longitudinal event row each land once, keyed by their event and instance.
+
+A site with its own dictionary lands all its fields in its own tables
+(raw.redcap_site_<site>__<form>, keyed by record, event and instance). With a mapping
+(cartwh.contract.site_mapping) its rows are also translated onto the canonical fields and land in
+the canonical tables; there a repeating canonical form gets instance numbers 1, 2, ... per record
+in event order (the project's order of events, else first appearance in the file), then REDCap
+instance, then file row, and a non-repeating canonical form fed by two rows of a record is a
+conflict. Problems always name the site's own column.
 """
 
 from __future__ import annotations
@@ -19,14 +34,17 @@ from cartwh.contract.redcap import (
     RECORD_ID,
     REPEAT_INSTANCE,
     REPEAT_INSTRUMENT,
-    REPEATING_FORMS,
     DataDictionary,
     Field,
+    project_dictionary,
 )
+from cartwh.contract.redcap_site import SiteProject
+from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.redcap_versions import record_project_versions
 from cartwh.ingest.validation import (
     PROBLEMS,
     Rule,
@@ -40,80 +58,86 @@ from cartwh.ingest.validation import (
 from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
 
 AGE_COLUMN = "age_at_infusion_years"
+EVENT = "redcap_event_name"
+SURVEY_IDENTIFIER = "redcap_survey_identifier"
+_FORM_ROWS = "_form_rows"  # (load_id, row, form, instance): which rows hold which form
+_FLAG_TYPES = ("yesno", "truefalse", "checkbox")
+# The header a labels export ("Export labels" instead of raw codes) starts with.
+_LABEL_HEADERS = {"record id", "event name", "repeat instrument", "repeat instance", "data access group",
+                  "survey identifier"}  # fmt: skip
+_TIMESTAMP = "TRY_CAST(nullif({c}, '[not completed]') AS TIMESTAMP)"
 
 
 def table_name(form: str) -> str:
     return f"raw.redcap_{form}"
 
 
-def field_rules(field: Field) -> list[Rule]:
+def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
     """What the dictionary allows in each export column of a field."""
-    if field.field_type in ("yesno", "truefalse", "checkbox"):
+    if field.field_type in _FLAG_TYPES:
         choices, sql_type = ("0", "1"), "VARCHAR"
     elif field.is_coded:
         choices, sql_type = tuple(code for code, _ in field.choices), "VARCHAR"
     else:
         choices, sql_type = None, field.sql_type
     window = {"earliest": dictionary_bound(field.date_min), "latest": dictionary_bound(field.date_max)}
-    return [Rule(column, sql_type, field.minimum, field.maximum, choices, field.form, field.identifier, **window)
+    hide = field.identifier or withheld(field)  # a bad e-mail or birth date is not shown either
+    rule = field.value_rule
+    # Text validations without an SQL type of their own (e-mail, phone, alpha_only, ...) by their pattern.
+    form = {"pattern": rule.pattern, "pattern_name": field.validation} if sql_type == "VARCHAR" and not choices and \
+        field.field_type == "text" and rule.pattern else {}  # fmt: skip
+    return [Rule(column, sql_type, field.minimum, field.maximum, choices, scope or field.form, hide, **window, **form)
             for column in field.export_columns]  # fmt: skip
 
 
-def _text_columns(dictionary: DataDictionary) -> dict[str, str]:
+def _loaded_fields(dictionary: DataDictionary, form: str, reviewed: frozenset[str] = frozenset()) -> list[Field]:
+    """`reviewed`: a site's free-text fields its mapping maps onto allowed canonical free text."""
+    return [f for f in dictionary.form_fields(form) if not (f.identifier or (withheld(f) and f.name not in reviewed))]
+
+
+def _reviewed(project: SiteProject) -> frozenset[str]:
+    if project.mapping is None:
+        return frozenset()
+    canonical = project_dictionary()
+    return frozenset(m.site for m in project.mapping.fields if not withheld(canonical.field(m.canonical)))
+
+
+def _text_columns(dictionary: DataDictionary, scope=lambda form: form, reviewed: frozenset[str] = frozenset()) -> dict[str, str]:
     """Loaded columns that hold text (column -> form): where an identifier could be typed."""
-    return {c: f.form for f in dictionary.fields
-            if f.name != RECORD_ID and not f.identifier and not withheld(f) and f.sql_type == "VARCHAR"
-            and not f.is_coded and f.field_type not in ("yesno", "truefalse", "checkbox") for c in f.export_columns}  # fmt: skip
+    return {c: scope(f.form) for form in dictionary.forms for f in _loaded_fields(dictionary, form, reviewed)
+            if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
+            for c in f.export_columns}  # fmt: skip
 
 
 def _typed(field: Field, column: str, header: set[str]) -> str:
     if column not in header:
         return "NULL"
     value = quote(column)
-    if field.field_type in ("yesno", "truefalse", "checkbox"):
+    if field.field_type in _FLAG_TYPES:
         return f"({value} = '1')"
     if field.sql_type == "VARCHAR":
         return value
     return f"TRY_CAST({value} AS {field.sql_type})"
 
 
-def _columns(dictionary: DataDictionary, form: str) -> dict[str, str]:
-    columns = {"patient_key": "VARCHAR NOT NULL", "site": "VARCHAR"}
-    if form in REPEATING_FORMS:
+def _columns(dictionary: DataDictionary, form: str, site_table: bool = False,
+             reviewed: frozenset[str] = frozenset()) -> dict[str, str]:  # fmt: skip
+    columns = {"patient_key": "VARCHAR NOT NULL", "site": "VARCHAR", EVENT: "VARCHAR"}
+    if site_table:
+        columns[REPEAT_INSTANCE] = "BIGINT"
+    elif form in dictionary.repeating_forms:
         columns[REPEAT_INSTANCE] = "BIGINT NOT NULL"
-    for field in dictionary.form_fields(form):
-        if field.identifier or withheld(field):
-            continue
+    for field in _loaded_fields(dictionary, form, reviewed):
         for column in field.export_columns:
             columns[column] = "BOOLEAN" if field.field_type == "checkbox" else field.sql_type
-    if form == "demographics":
+    if form == "demographics" and not site_table:
         columns[AGE_COLUMN] = "BIGINT"
+    if site_table:
+        columns[f"{form}_timestamp"] = "TIMESTAMP"
     columns["form_status"] = "SMALLINT"
     columns["_load_id"] = "BIGINT NOT NULL"
     columns["_source_row"] = "BIGINT NOT NULL"
     return columns
-
-
-def _age_at_infusion(header: set[str]) -> str:
-    """Whole years from birth to infusion, computed before the birth date is dropped; NULL when
-    either date broke its rule (a cast alone reads '12025-02-09' or 'infinity' as a date)."""
-    if not {"birth_date", "infusion_date"} <= header:
-        return "NULL"
-    born, infused = "TRY_CAST(trim(birth_date) AS DATE)", "TRY_CAST(trim(infusion_date) AS DATE)"
-    valid = (f"NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {ROWS}._load_id AND p.row = {ROWS}._row "
-             "AND p.column_name IN ('birth_date', 'infusion_date'))")
-    return (f"CASE WHEN {valid} THEN date_diff('year', {born}, {infused}) - "
-            f"CASE WHEN strftime({infused}, '%m-%d') < strftime({born}, '%m-%d') THEN 1 ELSE 0 END END")  # fmt: skip
-
-
-def _form_filter(dictionary: DataDictionary, form: str, header: set[str]) -> str:
-    """Rows of `form`. REDCap leaves the repeat columns out when no repeating form is exported."""
-    repeats = REPEAT_INSTRUMENT in header
-    if form in REPEATING_FORMS:
-        return f"{quote(REPEAT_INSTRUMENT)} = {quote_literal(form)}" if repeats else "FALSE"
-    columns = [c for f in dictionary.form_fields(form) for c in f.export_columns if c in header]
-    any_value = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) or "FALSE"
-    return f"{quote(REPEAT_INSTRUMENT)} IS NULL AND ({any_value})" if repeats else f"({any_value})"
 
 
 def create_form_tables(con: duckdb.DuckDBPyConnection, dictionary: DataDictionary) -> None:
@@ -122,60 +146,275 @@ def create_form_tables(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
         ensure_table(con, table_name(form), _columns(dictionary, form))
 
 
-def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], dictionary: DataDictionary) -> list[str]:
-    """Insert the valid rows of a batch of exports; return the raw tables written. Problems stay in PROBLEMS."""
-    header, structural = read_rows(con, files, known=dictionary.export_header())
-    if RECORD_ID not in header:
-        raise ExportError(files[0].name, "required column missing: not a REDCap record export?", row=1, column=RECORD_ID)
-    present = set(header)
-    known = set(dictionary.export_header())
-    free_text = {c for f in dictionary.fields if withheld(f) for c in f.export_columns}
-    reset_problems(con, structural + for_each_file(files, [
-        Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known
-    ] + [Problem(1, c, "free text not on the reviewed allow-list: not loaded") for c in header if c in free_text]))  # fmt: skip
+def _known_header(dictionary: DataDictionary) -> list[str]:
+    header = [dictionary.record_id_field, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP, SURVEY_IDENTIFIER]
+    for form in dictionary.forms:
+        header += [f"{form}_timestamp", *(c for f in dictionary.form_fields(form) for c in f.export_columns),
+                   f"{form}_complete"]  # fmt: skip
+    return header
+
+
+def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
+                       dictionary: DataDictionary | None = None) -> list[str]:  # fmt: skip
+    """Insert the valid rows of a batch of exports (one project's); return the raw tables written.
+    Problems stay in PROBLEMS. `dictionary` replaces the shipped one (tests)."""
+    project = files[0].context or SiteProject(project_dictionary())
+    if dictionary is not None:
+        project = SiteProject(dictionary)
+    site = project.dictionary
+    record_field = site.record_id_field
+    reviewed = _reviewed(project)
+    header, structural = read_rows(con, files, known=_known_header(site))
+    _refuse_labels_export(con, files, header, site)
+    if record_field not in header:
+        raise ExportError(files[0].name, f"required column missing: no '{record_field}' (the first field of the data "
+                                         "dictionary): not a REDCap record export of this project?", row=1,
+                          column=record_field)  # fmt: skip
+    if record_field != RECORD_ID:  # the warehouse's key helpers read ROWS.record_id
+        con.execute(f"ALTER TABLE {ROWS} RENAME COLUMN {quote(record_field)} TO {RECORD_ID}")
+    present = set(header) - {record_field} | {RECORD_ID}
+    _normalise_values(con, site, present)
+    canonical = project.canonical or dictionary is not None
+    notes = _header_notes(project, header, reviewed, canonical)
+    reset_problems(con, structural + for_each_file(files, notes))
     register_patient_keys(con, files, DATA_ACCESS_GROUP, track_moves=True)
-    rules = [Rule(RECORD_ID, required=True),
-             Rule(REPEAT_INSTRUMENT, choices=REPEATING_FORMS),
+    repeating = _repeating_forms(project, con, present)
+    scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
+    _check_rows(con, project, header, present, repeating, scope)
+    register_identifiers(con, from_batch=True, dictionary=site)
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
+    _skip_rows_without_form_data(con, site, present)
+    record_project_versions(con, files, project)
+    if canonical:
+        _form_rows(con, site, present, repeating, renumber=EVENT in present, event_order=_event_order(project))
+        _conflicts(con, site, repeating, EVENT in present)
+        for form in site.forms:
+            _insert_form(con, site, form, present, table_name(form))
+        tables = [table_name(form) for form in site.forms]
+    else:
+        _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
+        tables = [project.table_prefix + form for form in site.forms]
+        for form, table in zip(site.forms, tables, strict=True):
+            _insert_form(con, site, form, present, table, scope=scope(form), site_table=True, reviewed=reviewed)
+        if project.mapping is not None:
+            tables += _load_mapped(con, project, present)
+    # errors name the record id as the export does
+    con.execute(f"UPDATE {PROBLEMS} SET column_name = ? WHERE column_name = ?", [record_field, RECORD_ID])
+    return tables
+
+
+def _header_notes(project: SiteProject, header: list[str], reviewed: frozenset[str], canonical: bool) -> list[Problem]:
+    """Row-1 notes of every file: columns ignored, not loaded, or not reaching the canonical model."""
+    site = project.dictionary
+    known = set(_known_header(site))
+    free_text = {c: "contact detail or birth date: not loaded" if f.field_type == "text" and f.validation else
+                 "free text not on the reviewed allow-list: not loaded"
+                 for f in site.fields if f.name != site.record_id_field and withheld(f) and f.name not in reviewed
+                 for c in f.export_columns}  # fmt: skip
+    notes = [Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known]
+    notes += [Problem(1, c, free_text[c]) for c in header if c in free_text]
+    notes += [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")] if SURVEY_IDENTIFIER in header else []
+    return notes if canonical else notes + _mapping_notes(project, header)
+
+
+def _check_rows(con, project: SiteProject, header: list[str], present: set[str], repeating: tuple[str, ...],
+                scope) -> None:  # fmt: skip
+    """Every value against the site's dictionary; duplicates and conflicts per record, event,
+    repeat instrument and instance."""
+    site = project.dictionary
+    rules = [Rule(RECORD_ID, required=True), Rule(REPEAT_INSTRUMENT, choices=repeating or site.forms),
              Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
-    rules += [r for f in dictionary.fields if f.name != RECORD_ID for r in field_rules(f) if r.column in present]
+    if project.setup.events:
+        rules.append(Rule(EVENT, choices=tuple(e.unique_event_name for e in project.setup.events)))
+    rules += [r for f in site.fields if f.name != site.record_id_field for r in field_rules(f, scope(f.form))
+              if r.column in present]  # fmt: skip
     unpivot_values(con, [r.column for r in rules if r.column in present])
     check_rules(con, rules)
-    add_duplicate_problems(con, header, [c for c in (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present],
-                           "record, repeating instrument and instance")  # fmt: skip
+    key = [c for c in (RECORD_ID, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present]
+    what = "record, event, repeating instrument and instance" if EVENT in present else "record, repeating instrument and instance"
+    add_duplicate_problems(con, [RECORD_ID if c == site.record_id_field else c for c in header], key, what)
     if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
         con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
-    register_identifiers(con, from_batch=True, dictionary=dictionary)
-    quarantine_identifiers(con, _text_columns(dictionary), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
-    _skip_rows_without_form_data(con, dictionary, present)
-    for form in dictionary.forms:
-        _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present))
-    return [table_name(form) for form in dictionary.forms]
+
+
+def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dictionary: DataDictionary) -> None:
+    """A labels export (choice labels instead of codes) would decode wrongly or not at all: it is
+    refused whole, with what to export instead. Recognised by its header (REDCap writes field
+    labels, "Record ID", "Event Name", ...) or by coded columns holding labels but no code."""
+    labels = {f.label.strip().lower() for f in dictionary.fields if f.label}
+    named = [c for c in header if c.lower() in _LABEL_HEADERS or (c not in _known_header(dictionary) and c.lower() in labels)]
+    advice = ("a labels export (choice labels instead of raw codes): refused, nothing loaded. Export the records "
+              "again as 'CSV / Microsoft Excel (raw data)' (API: rawOrLabel=raw)")  # fmt: skip
+    if named and dictionary.record_id_field not in header:
+        raise ExportError(files[0].name, advice, row=1, column=named[0])
+    coded = [f for f in dictionary.fields if f.is_coded and f.name in header]
+    if not coded:
+        return
+    checks = []
+    for f in coded:  # one scan: per coded column, the first row holding a label, and how many hold a code
+        codes = [c for c, _ in f.choices]
+        labels = [label for _, label in f.choices if label not in codes] or [""]
+        checks += [f"min(_row) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in labels)}))",
+                   f"count(*) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in codes)}))"]
+    found = con.execute(f"SELECT {', '.join(checks)} FROM {ROWS}").fetchall()[0]
+    for f, first_label, codes in zip(coded, found[0::2], found[1::2], strict=True):
+        if first_label is not None and codes == 0:
+            raise ExportError(files[0].name, advice, row=first_label, column=f.name)
+
+
+def _normalise_values(con, dictionary: DataDictionary, present: set[str]) -> None:
+    """Values as a raw export writes them: a pandas DataFrame written to CSV (PyCap's
+    `format_type='df'`) prints integer codes of columns with gaps as floats ('2.0'), and
+    `number_comma_decimal` fields are written with a comma ('1,54')."""
+    integral = [REPEAT_INSTANCE] + [c for c in present if c.endswith("_complete")]
+    for f in dictionary.fields:
+        coded = f.field_type in _FLAG_TYPES or (f.is_coded and all(code.lstrip("-").isdigit() for code, _ in f.choices))
+        integral += list(f.export_columns) if coded else []
+    integral = [c for c in integral if c in present]
+    floats = [f"{quote(c)} = regexp_replace({quote(c)}, '^\\s*(-?[0-9]+)\\.0+\\s*$', '\\1')" for c in integral]
+    if floats:  # only the rows that hold such a value are rewritten
+        con.execute(f"UPDATE {ROWS} SET {', '.join(floats)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%.0%'" for c in integral))
+    commas = [c for f in dictionary.fields if f.value_rule.decimal_comma for c in f.export_columns if c in present]
+    swaps = [f"{quote(c)} = CASE WHEN regexp_full_match(trim({quote(c)}), '[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)') "
+             f"THEN replace(trim({quote(c)}), ',', '.') ELSE {quote(c)} END" for c in commas]  # fmt: skip
+    if swaps:
+        con.execute(f"UPDATE {ROWS} SET {', '.join(swaps)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%,%'" for c in commas))
+
+
+def _repeating_forms(project: SiteProject, con, present: set[str]) -> tuple[str, ...]:
+    """The repeating instruments: the project setup's, else the shipped four (canonical), else the
+    forms the export names in redcap_repeat_instrument."""
+    if project.setup.repeating_forms:
+        return tuple(dict.fromkeys(form for _, form in project.setup.repeating_forms))
+    if project.canonical or REPEAT_INSTRUMENT not in present:
+        return project.dictionary.repeating_forms
+    named = {r[0] for r in con.execute(f"SELECT DISTINCT trim({REPEAT_INSTRUMENT}) FROM {ROWS} "
+                                       f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL").fetchall()}  # fmt: skip
+    return tuple(f for f in project.dictionary.forms if f in named)
+
+
+def _event_order(project: SiteProject) -> list[str]:
+    return [e.unique_event_name for e in project.setup.events]
+
+
+def _mapping_notes(project: SiteProject, header: list[str]) -> list[Problem]:
+    """Reported once per file version: what of a site's project does not reach the canonical model."""
+    if project.mapping is None:
+        return [Problem(1, None, "the site's project has no mapping onto the canonical dictionary "
+                                 "(mapping.yml): its records stay in its own raw tables only")]  # fmt: skip
+    mapped = {m.site for m in project.mapping.fields}
+    fields = {c: f.name for f in project.dictionary.fields for c in f.export_columns}
+    return [Problem(1, c, "site field not mapped to the canonical dictionary: kept in the site's raw tables only")
+            for c in header if c in fields and fields[c] not in mapped and fields[c] != project.dictionary.record_id_field]  # fmt: skip
 
 
 def _skip_rows_without_form_data(con, dictionary: DataDictionary, present: set[str]) -> None:
     """A record's non-repeating row whose every field is empty fills no form: REDCap exports one
-    for a record that so far has only repeating instruments. It is counted as skipped, not lost.
-    (Rows with a problem stay: they are quarantined.)"""
-    columns = [c for f in dictionary.fields if f.name != RECORD_ID for c in f.export_columns if c in present]
+    for a record that so far has only repeating instruments (or an event with nothing entered).
+    It is counted as skipped, not lost. (Rows with a problem stay: they are quarantined.)"""
+    columns = [c for form in dictionary.forms for f in dictionary.form_fields(form) for c in f.export_columns if c in present]
     empty = " AND ".join(f"{quote(c)} IS NULL" for c in columns) or "TRUE"
     base = f"{quote(REPEAT_INSTRUMENT)} IS NULL AND " if REPEAT_INSTRUMENT in present else ""
     skip_rows(con, f"{base}{empty} AND {excluded()}", "record row without form data")
 
 
-def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], where: str) -> None:
-    table = table_name(form)
-    columns = _columns(dictionary, form)
+def _holds(dictionary: DataDictionary, form: str, present: set[str]) -> str:
+    columns = [c for f in dictionary.form_fields(form) for c in f.export_columns if c in present]
+    return " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) or "FALSE"
+
+
+def _form_rows(con, dictionary: DataDictionary, present: set[str], repeating: tuple[str, ...], renumber: bool,
+               event_order: list[str]) -> None:  # fmt: skip
+    """_FORM_ROWS := the rows holding each form, with the form's instance. With `renumber`
+    (canonical tables fed by events) a repeating form's instances are numbered per record in
+    event order, then REDCap instance, then file row; otherwise the row's own instance."""
+    instrument = REPEAT_INSTRUMENT in present
+    instance = f"TRY_CAST({REPEAT_INSTANCE} AS BIGINT)" if REPEAT_INSTANCE in present else "NULL::BIGINT"
+    event = EVENT if EVENT in present else "NULL"
+    con.execute("CREATE OR REPLACE TEMP TABLE _event_rank (event VARCHAR, rank BIGINT)")
+    if event_order:
+        con.execute("INSERT INTO _event_rank SELECT unnest($e), generate_subscripts($e, 1)", {"e": event_order})
+    elif EVENT in present:
+        con.execute(f"""INSERT INTO _event_rank SELECT {EVENT}, row_number() OVER (ORDER BY min(_load_id), min(_row))
+                        FROM {ROWS} WHERE {EVENT} IS NOT NULL GROUP BY 1""")  # fmt: skip
+    parts = []
+    for form in dictionary.forms:
+        holds = _holds(dictionary, form, present)
+        if form in repeating and instrument:
+            where = f"trim({REPEAT_INSTRUMENT}) = {quote_literal(form)}"
+            where += f" OR ({REPEAT_INSTRUMENT} IS NULL AND ({holds}))" if EVENT in present else ""
+        elif form in repeating:
+            where = f"({holds})" if EVENT in present else "FALSE"
+        else:
+            where = f"{REPEAT_INSTRUMENT} IS NULL AND ({holds})" if instrument else f"({holds})"
+        number = instance
+        if renumber and form in repeating:
+            number = (f"row_number() OVER (PARTITION BY _load_id, trim({RECORD_ID}) ORDER BY coalesce(e.rank, 0), "
+                      f"coalesce({instance}, 1), _row)")  # fmt: skip
+        elif renumber:
+            number = "NULL::BIGINT"
+        parts.append(f"SELECT _load_id AS load_id, _row AS row, {quote_literal(form)} AS form, {number} AS instance "
+                     f"FROM {ROWS} LEFT JOIN _event_rank e ON e.event = {event} WHERE {where}")  # fmt: skip
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FORM_ROWS} AS {' UNION ALL '.join(parts)}")
+
+
+def _conflicts(con, dictionary: DataDictionary, repeating: tuple[str, ...], by_event: bool) -> None:
+    """A non-repeating canonical form held by two rows of one record (two events, or an event and
+    a repeating event) is a conflict: every such row is set aside for that form."""
+    if not by_event:
+        return  # a classic export's rows are unique by record (add_duplicate_problems)
+    forms = [f for f in dictionary.forms if f not in repeating]
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            WITH held AS (SELECT f.load_id, f.row, f.form, trim(r.{RECORD_ID}) AS record FROM {_FORM_ROWS} f
+                          JOIN {ROWS} r ON r._load_id = f.load_id AND r._row = f.row WHERE f.form IN (SELECT unnest($forms))),
+                 many AS (SELECT load_id, record, form, string_agg(row::VARCHAR, ', ' ORDER BY row) AS rows
+                          FROM held GROUP BY ALL HAVING count(*) > 1)
+            SELECT h.load_id, h.row, h.form, NULL, 'conflicting rows for the same record and form (rows ' || m.rows
+                   || '): a form entered once per patient is filled in more than one event', NULL
+            FROM held h JOIN many m USING (load_id, record, form)""",
+        {"forms": forms or [""]},
+    )  # fmt: skip
+
+
+def _ages(con, present: set[str]) -> None:
+    """_ages := (load_id, record, age at infusion in whole years) from the record's rows: the birth
+    date and the infusion date may be in different events. NULL when either date broke its rule
+    (a cast alone reads '12025-02-09' or 'infinity' as a date)."""
+    dates = {}
+    for column in ("birth_date", "infusion_date"):
+        if column in present:
+            dates[column] = (f"max(TRY_CAST(trim({column}) AS DATE)) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p "
+                             f"WHERE p.load_id = {ROWS}._load_id AND p.row = {ROWS}._row AND p.column_name = '{column}'))")  # fmt: skip
+    born, infused = dates.get("birth_date", "NULL::DATE"), dates.get("infusion_date", "NULL::DATE")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ages AS
+                    SELECT load_id, record, CASE WHEN bad = 0 THEN date_diff('year', born, infused) -
+                           CASE WHEN strftime(infused, '%m-%d') < strftime(born, '%m-%d') THEN 1 ELSE 0 END END AS age
+                    FROM (SELECT _load_id AS load_id, trim({RECORD_ID}) AS record, {born} AS born, {infused} AS infused,
+                                 count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {ROWS}._load_id
+                                     AND p.row = {ROWS}._row AND p.column_name IN ('birth_date', 'infusion_date'))) AS bad
+                          FROM {ROWS} GROUP BY ALL)""")  # fmt: skip
+
+
+def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], table: str, scope: str | None = None,
+                 site_table: bool = False, reviewed: frozenset[str] = frozenset()) -> None:  # fmt: skip
+    columns = _columns(dictionary, form, site_table, reviewed)
     ensure_table(con, table, columns)
-    select = {"patient_key": "k.patient_key", "site": "k.site"}
-    if form in REPEATING_FORMS:
-        select[REPEAT_INSTANCE] = f"TRY_CAST({quote(REPEAT_INSTANCE)} AS BIGINT)" if REPEAT_INSTANCE in present else "NULL"
-    for field in dictionary.form_fields(form):
-        if not (field.identifier or withheld(field)):
-            select |= {c: _typed(field, c, present) for c in field.export_columns}
-    if form == "demographics":
-        select[AGE_COLUMN] = _age_at_infusion(present)
+    select = {"patient_key": "k.patient_key", "site": "k.site", EVENT: EVENT if EVENT in present else "NULL"}
+    if REPEAT_INSTANCE in columns:
+        select[REPEAT_INSTANCE] = "fr.instance"
+    for field in _loaded_fields(dictionary, form, reviewed):
+        select |= {c: _typed(field, c, present) for c in field.export_columns}
+    join_age = ""
+    if AGE_COLUMN in columns:
+        _ages(con, present)
+        select[AGE_COLUMN] = "a.age"
+        join_age = f"LEFT JOIN _ages a ON a.load_id = {ROWS}._load_id AND a.record = trim({ROWS}.{RECORD_ID})"
+    if site_table:
+        stamp = f"{form}_timestamp"
+        select[stamp] = _TIMESTAMP.format(c=quote(stamp)) if stamp in present else "NULL"
     status = f"{form}_complete"
     select["form_status"] = f"TRY_CAST({quote(status)} AS SMALLINT)" if status in present else "NULL"
     select["_load_id"] = "_load_id"
@@ -183,6 +422,109 @@ def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], 
     names = ", ".join(quote(c) for c in select)
     values = ", ".join(select.values())
     con.execute(
-        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} "
-        f"{join_keys()} WHERE {where} AND {excluded(form)} ORDER BY _load_id, _row"  # file order, whatever the join
+        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
+        f"JOIN {_FORM_ROWS} fr ON fr.load_id = {ROWS}._load_id AND fr.row = {ROWS}._row AND fr.form = {quote_literal(form)} "
+        f"{join_age} WHERE {excluded(scope or form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )
+
+
+# --- a mapped site: its rows translated onto the canonical fields ------------------------------
+
+
+def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
+    """Translate ROWS onto the canonical dictionary's columns (site codes recoded, unit columns
+    from the declarations, events restricted to the forms they feed), check them with the
+    canonical rules and insert them into the canonical tables. Problems name the site columns."""
+    canonical = project_dictionary()
+    mapping = project.mapping
+    translated, back = _translation(project.dictionary, canonical, mapping, present)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _site_rows AS SELECT * FROM {ROWS}")
+    keep = [c for c in (RECORD_ID, DATA_ACCESS_GROUP, EVENT, REPEAT_INSTANCE) if c in present]
+    select = ", ".join(["_load_id", "_row", *keep, *(f"{sql} AS {quote(c)}" for c, sql in translated.items())])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT {select} FROM _site_rows")
+    columns = set(keep) | set(translated)
+    rules = [r for f in canonical.fields if f.name != RECORD_ID for r in field_rules(f) if r.column in columns]
+    unpivot_values(con, [r.column for r in rules])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _site_problems AS SELECT * FROM {PROBLEMS} WHERE scope IS NOT NULL")
+    check_rules(con, rules)
+    # A site value that broke the site's rule sets aside the canonical row it feeds too.
+    con.execute("CREATE OR REPLACE TEMP TABLE _feeds (site VARCHAR, canonical VARCHAR, form VARCHAR)")
+    names = {f.name: f.form for f in canonical.fields}
+    con.executemany("INSERT INTO _feeds VALUES (?, ?, ?)", [(s, c, names[_base(c)]) for c, s in back.items() if _base(c) in names])
+    con.execute(f"""INSERT INTO {PROBLEMS}
+                    SELECT s.load_id, s.row, f.form, f.canonical, s.reason, s.value FROM _site_problems s
+                    JOIN _feeds f ON f.site = s.column_name
+                    WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = s.load_id AND p.row = s.row
+                                      AND p.column_name = f.canonical AND p.scope = f.form)""")  # fmt: skip
+    present = columns
+    _form_rows(con, canonical, present, canonical.repeating_forms, renumber=True, event_order=_event_order(project))
+    _conflicts(con, canonical, canonical.repeating_forms, by_event=True)
+    forms = [form for form in canonical.forms if any(c in present for f in canonical.form_fields(form) for c in f.export_columns)]
+    for form in forms:
+        _insert_form(con, canonical, form, present, table_name(form))
+    con.execute(f"""UPDATE {PROBLEMS} p SET column_name = f.site FROM _feeds f
+                    WHERE p.column_name = f.canonical AND p.scope = f.form""")  # the site's own column names
+    return [table_name(form) for form in forms]
+
+
+def _base(column: str) -> str:
+    return column.split("___")[0].removesuffix("_complete")
+
+
+def _translation(site: DataDictionary, canonical: DataDictionary, mapping: SiteMapping,
+                 present: set[str]) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+    """(canonical column -> SQL over the site's columns, canonical column -> site column)."""
+    translated, back = {}, {}
+    status_from: dict[str, str] = {}
+    for m in mapping.fields:
+        s, c = site.field(m.site), canonical.field(m.canonical)
+        allowed = _event_filter(mapping, c.form, present)
+        status_from.setdefault(c.form, f"{s.form}_complete")
+        if c.field_type == "checkbox":
+            for code, _ in c.choices:
+                sources = [sc for sc, _ in s.choices if m.choices.get(sc, sc) == code]
+                columns = [quote(f"{m.site}___{_export_code(sc)}") for sc in sources if f"{m.site}___{_export_code(sc)}" in present]
+                all_columns = [quote(col) for col in s.export_columns if col in present]
+                if not all_columns:
+                    continue
+                value = f"greatest({', '.join(columns)})" if columns else \
+                    f"CASE WHEN coalesce({', '.join(all_columns)}) IS NOT NULL THEN '0' END"  # fmt: skip
+                target = f"{m.canonical}___{_export_code(code)}"
+                translated[target] = f"CASE WHEN {allowed} THEN {value} END"
+                back[target] = f"{m.site}___{_export_code(sources[0])}" if sources else f"{m.site}"
+            continue
+        if m.site not in present:
+            continue
+        value = quote(m.site)
+        if m.choices:
+            cases = " ".join(f"WHEN {quote_literal(sc)} THEN {quote_literal(cc)}" for sc, cc in m.choices.items())
+            value = f"CASE trim({value}) {cases} ELSE {value} END"
+        translated[m.canonical] = f"CASE WHEN {allowed} THEN {value} END"
+        back[m.canonical] = m.site
+    for site_field, code in mapping.units.items():
+        m = mapping.for_site_field(site_field)
+        if m.site in present:
+            unit = unit_field_of(m.canonical)
+            translated[unit] = f"CASE WHEN {translated[m.canonical]} IS NOT NULL THEN {quote_literal(code)} END"
+            back[unit] = m.site
+    for form, status in status_from.items():
+        if status in present:
+            translated[f"{form}_complete"] = f"CASE WHEN {_event_filter(mapping, form, present)} THEN {quote(status)} END"
+            back[f"{form}_complete"] = status
+    return translated, back
+
+
+def _event_filter(mapping: SiteMapping, form: str, present: set[str]) -> str:
+    """SQL: the row's event feeds canonical `form` (every event does, unless the mapping lists it)."""
+    if not mapping.events or EVENT not in present:
+        return "TRUE"
+    feeding = [e for e in mapping.events if mapping.feeds(e, form)]
+    listed = ", ".join(quote_literal(e) for e in mapping.events)
+    return (f"({EVENT} NOT IN ({listed})" + (f" OR {EVENT} IN ({', '.join(quote_literal(e) for e in feeding)})" if feeding
+            else "") + ")")  # fmt: skip
+
+
+def _export_code(code: str) -> str:
+    from cartwh.contract.redcap_types import checkbox_export_code
+
+    return checkbox_export_code(code)

@@ -25,7 +25,8 @@ VALUES = "_export_values"  # (_load_id, _row, column_name, v): every non-empty c
 
 _TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])",
                 "BIGINT": "an integer",
-                "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)"}  # fmt: skip
+                "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)",
+                "TIME": "a time (HH:MM[:SS])"}  # fmt: skip
 
 
 # What a valid text value of each type looks like. Casts alone are too lenient: DuckDB rounds
@@ -37,6 +38,7 @@ _VALID = {
     "BIGINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS BIGINT) IS NOT NULL",
     "SMALLINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS SMALLINT) IS NOT NULL",
     "DOUBLE": "coalesce(isfinite(TRY_CAST(x.v AS DOUBLE)), false)",
+    "TIME": "regexp_full_match(trim(x.v), '[0-9]{2}:[0-9]{2}(:[0-9]{2})?') AND TRY_CAST(trim(x.v) AS TIME) IS NOT NULL",
 }
 
 
@@ -52,6 +54,10 @@ class Rule:
     required: bool = False
     earliest: dt.date | None = None  # DATE / TIMESTAMP: the plausible window (contract.dates by default)
     latest: dt.date | None = None
+    # A text value's form (REDCap's text validations: e-mail, phone, ...), as a regular expression
+    # Python and DuckDB read alike, and the validation's name for the reason.
+    pattern: str | None = None
+    pattern_name: str | None = None
 
 
 def reset_problems(con: duckdb.DuckDBPyConnection, structural: list[tuple[int, Problem]]) -> None:
@@ -90,10 +96,11 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     required column left empty."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, sql_type VARCHAR, minimum DOUBLE, "
-        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE)"
+        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE, pattern VARCHAR, "
+        "pattern_name VARCHAR)"
     )
     insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
-                  r.scope, r.hide_value, *_date_window(r)) for r in rules])  # fmt: skip
+                  r.scope, r.hide_value, *_date_window(r), r.pattern, r.pattern_name) for r in rules])  # fmt: skip
     type_reasons = "\n".join(f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'"
                              for t, label in _TYPE_LABELS.items())  # fmt: skip
     con.execute(
@@ -103,6 +110,8 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
                     WHEN r.choices IS NOT NULL AND NOT list_contains(r.choices, x.v)
                         THEN 'not one of the allowed codes (' || array_to_string(r.choices, ', ') || ')'
                     {type_reasons}
+                    WHEN r.pattern IS NOT NULL AND NOT regexp_full_match(trim(x.v), r.pattern)
+                        THEN 'not a valid value of its text validation (' || r.pattern_name || ')'
                     WHEN TRY_CAST(x.v AS DOUBLE) < r.minimum THEN 'below the minimum ' || r.minimum
                     WHEN TRY_CAST(x.v AS DOUBLE) > r.maximum THEN 'above the maximum ' || r.maximum
                     WHEN r.earliest IS NOT NULL AND TRY_CAST(trim(x.v) AS TIMESTAMP) < r.earliest

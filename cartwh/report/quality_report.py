@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.ingest.redcap_versions import dictionary_changes
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
@@ -126,6 +127,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
         last_nights=_last_nights(con),
+        dictionary_changes=dictionary_changes(con),  # a site's REDCap dictionary, version to version
     )  # fmt: skip
 
 

@@ -1,0 +1,119 @@
+"""Which project (dictionary, setup, mapping) each REDCap file version was read with.
+
+Every loaded record file is linked to its project's version in raw.landed_file_projects; each
+dictionary version is stored once, by the hash of its content, field by field, in
+raw.dictionary_fields, and the metadata files read in raw.project_metadata_files. A changed
+dictionary is a new hash: `dictionary_changes` lists what changed between a site's successive
+dictionaries (fields added, removed, retyped, choices changed) for the data-quality report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from cartwh.contract.redcap import DataDictionary
+from cartwh.contract.redcap_site import SiteProject
+from cartwh.ingest.csv_reader import ExportFile
+from cartwh.ingest.warehouse import insert_rows
+
+FILE_PROJECTS = "raw.landed_file_projects"
+DICTIONARY_FIELDS = "raw.dictionary_fields"
+PROJECT_FILES = "raw.project_metadata_files"
+# In the archive: <record file sha256>.json, the metadata files (archived by checksum) it was read
+# with, so `cartwh rebuild` reads every version with its own project again.
+PROJECTS_DIR = "redcap_projects"
+
+
+def dictionary_sha256(dictionary: DataDictionary) -> str:
+    return hashlib.sha256(json.dumps([_described(f) for f in dictionary.fields]).encode()).hexdigest()
+
+
+def _described(f) -> list:
+    return [f.name, f.form, f.field_type, f.validation, " | ".join(f"{c}, {label}" for c, label in f.choices),
+            f.identifier]  # fmt: skip
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {FILE_PROJECTS} (load_id BIGINT PRIMARY KEY, project VARCHAR,
+                    project_sha256 VARCHAR, dictionary_sha256 VARCHAR NOT NULL, record_id_field VARCHAR,
+                    longitudinal BOOLEAN, mapped BOOLEAN)""")  # fmt: skip
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {DICTIONARY_FIELDS} (dictionary_sha256 VARCHAR, position INTEGER,
+                    field_name VARCHAR, form VARCHAR, field_type VARCHAR, validation VARCHAR, choices VARCHAR,
+                    identifier BOOLEAN)""")  # fmt: skip
+    con.execute(f"CREATE TABLE IF NOT EXISTS {PROJECT_FILES} (project_sha256 VARCHAR, file VARCHAR, sha256 VARCHAR)")
+
+
+def record_project_versions(con: duckdb.DuckDBPyConnection, files: list[ExportFile], project: SiteProject) -> None:
+    """Part of the batch's transaction: rolled back with it."""
+    create_tables(con)
+    digest = dictionary_sha256(project.dictionary)
+    if not con.execute(f"SELECT 1 FROM {DICTIONARY_FIELDS} WHERE dictionary_sha256 = ? LIMIT 1", [digest]).fetchall():
+        insert_rows(con, DICTIONARY_FIELDS, [(digest, i, *_described(f)) for i, f in enumerate(project.dictionary.fields)])
+    if project.sha256 and not con.execute(f"SELECT 1 FROM {PROJECT_FILES} WHERE project_sha256 = ? LIMIT 1",
+                                          [project.sha256]).fetchall():  # fmt: skip
+        insert_rows(con, PROJECT_FILES, [(project.sha256, name, sha) for name, sha in project.files])
+    insert_rows(con, FILE_PROJECTS, [(f.load_id, project.folder, project.sha256 or None, digest,
+                                      project.dictionary.record_id_field, project.setup.longitudinal,
+                                      project.mapping is not None) for f in files])  # fmt: skip
+
+
+def dictionary_changes(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per site project, each change of dictionary between successive loads, oldest first:
+    {project, first_load_id, added, removed, retyped, choices_changed} (field names)."""
+    exists = con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'landed_file_projects'")
+    if not exists.fetchall():
+        return []
+    versions = con.execute(f"""SELECT project, dictionary_sha256, min(load_id) AS first FROM {FILE_PROJECTS}
+                               GROUP BY ALL ORDER BY project, first""").fetchall()  # fmt: skip
+    fields = {}
+    for digest, name, field_type, validation, choices in con.execute(
+            f"SELECT dictionary_sha256, field_name, field_type, validation, choices FROM {DICTIONARY_FIELDS}").fetchall():  # fmt: skip
+        fields.setdefault(digest, {})[name] = (field_type, validation, choices)
+    changes, previous = [], {}
+    for project, digest, first in versions:
+        before = previous.get(project)
+        previous[project] = digest
+        if before is None or before == digest:
+            continue
+        old, new = fields[before], fields[digest]
+        changes.append({"project": project or "(top folder)", "first_load_id": first,
+                        "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
+                        "retyped": sorted(n for n in set(old) & set(new) if old[n][:2] != new[n][:2]),
+                        "choices_changed": sorted(n for n in set(old) & set(new) if old[n][2] != new[n][2])})  # fmt: skip
+    return changes
+
+
+def archive_project(file: ExportFile, archive: Path) -> None:
+    """Archive the metadata files `file` was read with (by checksum) and which they were."""
+    project = file.context
+    if not isinstance(project, SiteProject) or not project.files:
+        return
+    entries = []
+    for (name, sha), content in zip(project.files, project.contents, strict=True):
+        target = Path(archive) / sha[:2] / f"{sha}{Path(name).suffix}"
+        if not target.exists():
+            _write_atomically(target, content)
+        entries.append({"file": name, "sha256": sha, "archive_path": target.relative_to(archive).as_posix()})
+    _write_atomically(Path(archive) / PROJECTS_DIR / f"{file.checksum}.json", json.dumps(entries, indent=1).encode())
+
+
+def restore_project(archive: Path, record_sha256: str, landing: Path) -> None:
+    """Put the metadata files an archived record version was read with back beside it."""
+    sidecar = Path(archive) / PROJECTS_DIR / f"{record_sha256}.json"
+    if sidecar.exists():
+        for entry in json.loads(sidecar.read_text(encoding="utf-8")):
+            target = Path(landing) / entry["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(archive) / entry["archive_path"], target)
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(content)
+    partial.replace(target)
