@@ -130,3 +130,23 @@ def test_analytics_assets_are_described_from_the_analysis_plan():
     assert all(entry["name"] in cox for entry in plan["cox"])
     comparisons = descriptions[ANALYTICS_KEYS["group_comparisons"]]
     assert all(table["title"] in comparisons for table in plan["tables"])
+
+
+def test_a_held_lock_names_the_run_holding_it_and_since_when(tmp_path, caplog):
+    import json
+    import os
+
+    from cartwh.locking import WarehouseBusy, writer_lock
+    from cartwh.run_marker import markers_folder
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    markers_folder(warehouse).mkdir()
+    marker = {"run_id": "4be1c0de-0000-4000-8000-000000000001", "started_at": "2026-12-01T02:00:03",
+              "status": "running", "pid": os.getpid()}  # fmt: skip
+    (markers_folder(warehouse) / "a.json").write_text(json.dumps(marker))
+    dead = dict(marker, run_id="deadbeef-0000", pid=2**22 + 1)  # a run killed long ago: not the holder
+    (markers_folder(warehouse) / "b.json").write_text(json.dumps(dead))
+    with writer_lock(warehouse), pytest.raises(WarehouseBusy) as busy, writer_lock(warehouse, wait_seconds=0.1):
+        pass
+    said = "(run 4be1c0de, running since 2026-12-01 02:00 UTC)"
+    assert said in str(busy.value) and said in caplog.text and "deadbeef" not in caplog.text
