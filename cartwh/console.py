@@ -72,9 +72,12 @@ class StageConsole:
             if record.level >= logging.WARNING:
                 self.warn(record.user_message, step=record.step_key)
             return
-        stage = self.stages.get(event.step_key or "")
-        if stage is None:
+        if not event.step_key:
             return
+        if event.step_key not in self.stages:  # a step no stage names (a new asset): a line of its own
+            self.stages[event.step_key] = event.step_key
+            self.pending[event.step_key] += 1
+        stage = self.stages[event.step_key]
         if event.event_type == dg.DagsterEventType.STEP_START:
             self.started[event.step_key] = record.timestamp
             if stage == BAR_STAGE:

@@ -150,3 +150,17 @@ def test_a_held_lock_names_the_run_holding_it_and_since_when(tmp_path, caplog):
         pass
     said = "(run 4be1c0de, running since 2026-12-01 02:00 UTC)"
     assert said in str(busy.value) and said in caplog.text and "deadbeef" not in caplog.text
+
+
+def test_a_step_no_stage_names_gets_a_line_of_its_own(demo_events):
+    from orchestration.run import stages
+
+    known = {key: stage for key, stage in stages().items() if key != "study_statistics"}  # as if it were new
+    out = io.StringIO()
+    console = StageConsole(known, out)
+    for record in demo_events:
+        console(record)
+    console.finish()
+    lines = out.getvalue().splitlines()
+    assert any(line.split()[:2] == ["study_statistics", "done"] for line in lines)
+    assert not any(line.split()[:1] == ["statistics"] for line in lines)  # no stage left without steps
