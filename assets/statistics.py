@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import StudyPlan
+from cartwh import settings
 from cartwh.report.render import render_report
 from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
@@ -20,11 +21,48 @@ MARTS = ("patients", "time_to_event", "tumor_burden_transitions", "hematotox_sco
          "car_t_kinetics", "bca_episodes")  # fmt: skip
 MART_INPUTS = [dg.AssetKey(["marts", name]) for name in MARTS]
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
+# What each table holds (README, "analytics"); the analyses it holds are added from the plan.
+HOLDS = {
+    "km_estimates": "Kaplan-Meier S(t) with its 95 % log-log CI, at risk, events, censored; per analysis, endpoint, group, time",
+    "survival_tests": "log-rank test per analysis and endpoint (statistic, df, p), or why not estimable",
+    "landmark_survival": "S(t) with CI at the landmark months of the plan's settings",
+    "survival_summaries": "KM median with SE and CI, SPSS-style KM mean, RMST at tau; per analysis, endpoint, group",
+    "follow_up": "median follow-up by reverse Kaplan-Meier, with SE and both CIs",
+    "group_comparisons": "the plan's tables in long form: n (%), median (range / 95 % CI), test and p per row and group",
+    "cutoffs": "ROC AUC (DeLong CI), Youden or median cut-off, sensitivity, specificity",
+    "cox_models": "Cox hazard ratios with 95 % CI and Wald p, concordance, or why not estimable",
+}  # fmt: skip
+
+
+def describe_analytics(plan_path: Path) -> dict[str, str]:
+    """Each analytics table's description for the Dagster UI: what it holds and the analyses of
+    analyses.yml that write it (by title or name), read when the code location loads. A plan
+    that cannot be read leaves the bare descriptions: the run itself names its mistake."""
+    import yaml
+
+    try:
+        plan = yaml.safe_load(Path(plan_path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        plan = {}
+    survival = [f"{a.get('title', a.get('name'))} ({', '.join(a.get('endpoints', []))})" for a in plan.get("survival", [])]
+    written_by = {
+        **dict.fromkeys(("km_estimates", "survival_tests", "landmark_survival", "survival_summaries"), survival),
+        "follow_up": [f"{a.get('name')} ({', '.join(a.get('endpoints', []))})" for a in plan.get("follow_up", [])],
+        "group_comparisons": [t.get("title", t.get("name")) for t in plan.get("tables", [])],
+        "cutoffs": [a.get("title", a.get("name")) for a in plan.get("survival", []) if a.get("cutoff")],
+        "cox_models": [f"{m.get('name')} ({m.get('endpoint')} ~ {' + '.join(m.get('factors', []))})" for m in plan.get("cox", [])],
+    }  # fmt: skip
+    return {name: f"analytics.{name}: {HOLDS[name]}." + (
+        " Analyses (analyses.yml): " + "; ".join(str(a) for a in written_by[name]) + "." if written_by[name] else "")
+        for name in ANALYTICS_TABLES}  # fmt: skip
+
+
+_DESCRIPTIONS = describe_analytics(settings.analyses_path())
 
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(key, deps=MART_INPUTS, group_name="analytics", kinds={"duckdb", "python"},
-                        description=f"analytics.{name}: see analyses.yml and cartwh.study")
+                        description=_DESCRIPTIONS[name])
            for name, key in ANALYTICS_KEYS.items()],
 )  # fmt: skip
 def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):

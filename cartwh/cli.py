@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager, redirect_stderr
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -221,21 +221,28 @@ def _kill_tree(child: subprocess.Popen) -> None:
 
 
 @contextmanager
-def _stderr_to(log_file: Path):
-    """Send everything written to stderr (Dagster's log, dbt's, tracebacks) to the run's log file:
-    the console gets one sentence per failure, the log the whole story."""
+def _output_to(log_file: Path):
+    """Send everything written to stdout and stderr (dbt's per-node lines, Dagster's log,
+    tracebacks) to the run's log file, and yield a stream on the console (what stdout was): the
+    console gets the stage lines and one sentence per failure, the log the whole story."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
-    with open(log_file, "a") as handle:
-        os.dup2(handle.fileno(), 2)  # dbt and anything else that writes to the descriptor
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    console = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")
+    with open(log_file, "a", buffering=1, encoding="utf-8", errors="replace") as handle:
+        for fd in saved:
+            os.dup2(handle.fileno(), fd)  # dbt and anything else that writes to the descriptors
         try:
-            with redirect_stderr(handle):  # Python's writers, whatever sys.stderr was
-                yield
+            with redirect_stdout(handle), redirect_stderr(handle):  # Python's writers
+                yield console
         finally:
+            sys.stdout.flush()
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            console.close()
 
 
 def _run_here(log_file: Path) -> int:
@@ -246,83 +253,41 @@ def _run_here(log_file: Path) -> int:
     if not configured_sites() and (not landing.exists() or not any(landing.rglob("*.csv"))):
         from cartwh.generate import generate_landing
 
-        summary = generate_landing(landing, progress=True)
+        summary = generate_landing(landing, progress=sys.stdout.isatty())
         print(f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
               f"{summary.files} files) to {landing}.")  # fmt: skip
     try:
-        with _stderr_to(log_file):
-            from orchestration.run import failure_of, rows_added, run_main_job, unrecognised_files
+        with _output_to(log_file) as console:
+            from cartwh.console import ConsoleWarnings, StageConsole
+            from orchestration.run import dbt_node_count, failure_of, run_main_job, stages
 
-            result = run_main_job()
+            stage_console = StageConsole(stages(), console, dbt_nodes=dbt_node_count())
+            warnings = ConsoleWarnings(stage_console)
+            logging.getLogger().addHandler(warnings)
+            logging.getLogger("dagster").propagate = False  # Dagster's console logger writes it to the log once
+            try:
+                result = run_main_job(on_event=stage_console)
+            finally:
+                logging.getLogger().removeHandler(warnings)
+                stage_console.close()
+            status, why = ("published", None) if result.success else failure_of(result)
+            started = any(event.is_step_start for event in result.all_events)
+            if status != "interrupted" and started:  # an interruption is one line, from the command that started this run
+                stage_console.finish()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
         return 130
-    status, why = ("published", None) if result.success else failure_of(result)
+    from orchestration.run_summary import console_summary
+
     if status == "interrupted":
         return 130  # recorded by the run itself; the command that started it says so
-    if not any(event.is_step_start for event in result.all_events):  # refused before any step
+    if not started:  # refused before any step
         print(f"The run did not start: {why}\nLog: {log_file}", file=sys.stderr)
         return 1
-    print(_status_text())
-    added = rows_added(result)
-    print(f"\nThis run added {sum(added.values()):,} rows "
-          f"({', '.join(f'{t}: {n:,}' for t, n in sorted(added.items()) if n) or 'nothing new had landed'}).")
-    for line in unrecognised_files(result):
-        print(f"NOT READ: {line}")
-    _print_query_help()
-    _print_quality(result)
-    report = settings.report_dir() / "study_report.html"
-    if report.exists():
-        print(f"Study report (open in a browser): {report}")
+    print("\n".join(console_summary(result, log_file)))
     if not result.success:
         print(f"\nFAILED: {why}\nLog: {log_file}", file=sys.stderr)
         return 1
-    print(f"Log: {log_file}")
     return 0
-
-
-def _print_quality(result) -> None:
-    """Where the quality reports are, and any check that failed (blocking ones stop the statistics)."""
-    from cartwh.report.data_docs import data_docs_index
-    from expectations.suites import all_suites
-
-    evaluations = result.get_asset_check_evaluations()
-    suites = {s.name for s in all_suites()} | {"source_health"}
-    failed = [e for e in evaluations if not e.passed]
-    ran = sum(e.check_name in suites for e in evaluations)
-    print(f"\nData-quality checks: {ran} checks (Great Expectations suites, source health) and "
-          f"{len(evaluations) - ran} dbt tests ran, "
-          f"{len(failed)} failed.")  # fmt: skip
-    for evaluation in failed:
-        blocking = evaluation.severity.value == "ERROR"
-        print(f"  {'BLOCKING' if blocking else 'warning '} {evaluation.check_name} on "
-              f"{'/'.join(evaluation.asset_key.path)}: {evaluation.description or 'see dbt test results'}")  # fmt: skip
-    if any(e.severity.value == "ERROR" for e in failed):
-        print("  The statistics and the study report were NOT recomputed: a blocking check failed.")
-    print(f"Data-quality report: {settings.report_dir() / 'data_quality.html'}")
-    print(f"Data manager's report (restricted: record ids): {settings.data_manager_dir() / 'data_manager.html'}")
-    print(f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}")
-
-
-def _status_text() -> str:
-    import duckdb
-
-    from cartwh.failures import describe
-    from cartwh.status import warehouse_summary
-
-    try:
-        return warehouse_summary(settings.warehouse_path())
-    except duckdb.Error as error:  # e.g. a damaged warehouse: one sentence, not a traceback
-        return f"Warehouse {settings.warehouse_path()} cannot be read: {describe(str(error))}"
-
-
-def _print_query_help() -> None:
-    path = settings.published_path()
-    if not path.exists():
-        return
-    print(f"""
-Analysts read the published copy: {path}
-  .venv/bin/cartwh sql "SELECT * FROM analytics.landmark_survival"       (read-only; no query: interactive)
-  duckdb.connect('{path}', read_only=True).sql('SELECT ...').df()         (Python / pandas)""")
 
 
 def _status(args) -> int:

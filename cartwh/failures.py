@@ -18,6 +18,9 @@ _DISK_FULL = ("No space left on device", "ENOSPC", "Disk quota exceeded", "could
 _DAMAGED = ("Failure while replaying WAL", "Corrupt WAL", "Corrupt database file", "not a valid DuckDB database",
             "Could not read enough bytes", "WAL does not match database file", "database file is corrupt")  # fmt: skip
 _INTERRUPTED = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+# Dagster's error when a blocking asset check fails: "N blocking asset check(s) failed with ERROR
+# severity:" then one "<asset/key>: <check name>" line per check (Dagster 1.13).
+_CHECK_FAILED = "blocking asset check"
 
 
 class WarehouseDamaged(Exception):
@@ -68,6 +71,8 @@ def describe(text: str, kind: str = "", where: Path | None = None) -> str:
     """One sentence for a failure, from its message (and class name, `kind`)."""
     if _mentions(f"{kind} {text}", _INTERRUPTED):
         return "interrupted (Ctrl-C or SIGTERM) before it finished; the published copy is unchanged."
+    if _mentions(text, (_CHECK_FAILED,)):
+        return _blocked(text)
     if _mentions(text, _DISK_FULL):
         volume = f" (the volume of {where})" if where else ""
         return (f"the disk is full{volume}: {_first_line(_around(text, _DISK_FULL))}. Nothing half-written was kept "
@@ -79,6 +84,20 @@ def describe(text: str, kind: str = "", where: Path | None = None) -> str:
         return (f"a warehouse file is damaged ({_first_line(_around(text, _DAMAGED))}); run `cartwh rebuild` to "
                 "rebuild it from the archive.")  # fmt: skip
     return _first_line(text)
+
+
+def _blocked(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if _CHECK_FAILED in line.lower()) + 1
+    checks = []
+    for line in lines[start:]:
+        if ": " not in line or line.startswith("Stack Trace"):
+            break
+        asset, check = line.split(": ", 1)
+        checks.append(f"{check} on {asset}")
+    return (f"blocked by a failed blocking data-quality check ({', '.join(checks) or 'see the log'}): the statistics, "
+            "the study report and publication did not run and the published copy is unchanged; the data-quality "
+            "report says what to correct.")  # fmt: skip
 
 
 def _is_lock_conflict(text: str) -> bool:

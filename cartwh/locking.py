@@ -7,7 +7,9 @@ leaves the warehouse locked."""
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +35,44 @@ def writer_lock(warehouse: Path, wait_seconds: float = 6 * 3600):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusy(f"{warehouse} is still being written by another run") from None
+                    raise WarehouseBusy(f"{warehouse} is still being written by another run{holder(warehouse)}; "
+                                        "try again when it has finished") from None  # fmt: skip
                 if not waited:
-                    log.warning("another run is writing %s: waiting for it to finish", warehouse)
+                    log.warning("another run is writing %s%s: waiting for it to finish (Ctrl-C stops waiting)",
+                                warehouse, holder(warehouse))  # fmt: skip
                     waited = True
                 time.sleep(POLL_SECONDS)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def holder(warehouse: Path) -> str:
+    """Which run holds the writer lock and since when, from the marker a run leaves while it runs
+    (cartwh.run_marker): " (run 1a2b3c4d, running since 2026-12-01 02:00 UTC)"; "" when no live
+    run left one (`cartwh ingest` and `cartwh rebuild` hold the lock without a marker)."""
+    from cartwh.run_marker import markers_folder
+
+    running = []
+    for path in markers_folder(warehouse).glob("*.json"):
+        try:
+            marker = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if marker.get("status") == "running" and _alive(marker.get("pid")):
+            running.append(marker)
+    if not running:
+        return ""
+    latest = max(running, key=lambda m: m["started_at"])
+    return f" (run {latest['run_id'][:8]}, running since {latest['started_at'][:16].replace('T', ' ')} UTC)"
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return False
+    except PermissionError:  # another account's process: alive
+        return True
+    return True

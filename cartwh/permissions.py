@@ -101,9 +101,10 @@ def private_paths() -> list[Path]:
     # dbt.log. Not target/: the runs' own folders in it are created private, and the docs site
     # `make docs` writes there (the data dictionary: no patient value) is for analysts.
     paths.append(settings.PROJECT_ROOT / "dbt_project" / "logs")
-    for variable in ("DAGSTER_HOME", "CARTWH_PSEUDONYM_KEY_FILE"):  # Dagster's storage; the key, when read from a file
-        if os.environ.get(variable):
-            paths.append(Path(os.environ[variable]))
+    paths.append(settings.dagster_home())  # Dagster's storage, DAGSTER_HOME or the data folder's
+    paths.append(settings.data_dir() / "logs")  # `cartwh run`'s logs: tracebacks can quote an export's line
+    if os.environ.get("CARTWH_PSEUDONYM_KEY_FILE"):  # the key, when read from a file
+        paths.append(Path(os.environ["CARTWH_PSEUDONYM_KEY_FILE"]))
     return paths
 
 

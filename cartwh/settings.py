@@ -18,6 +18,11 @@ def data_dir() -> Path:
     return _path("CARTWH_DATA", PROJECT_ROOT / "data")
 
 
+def dagster_home() -> Path:
+    """Dagster's instance (runs, event logs) shared by `cartwh run` and `make serve`, so the UI lists both."""
+    return _path("DAGSTER_HOME", data_dir() / "dagster_home")
+
+
 def warehouse_path() -> Path:
     """The one DuckDB file shared by ingestion, dbt and the statistics."""
     return _path("CARTWH_WAREHOUSE", data_dir() / "warehouse.duckdb")

@@ -65,6 +65,37 @@ def warehouse_summary(path: Path) -> str:
         con.close()
 
 
+def run_summary_lines(path: Path, added: dict[str, int]) -> list[str]:
+    """The working warehouse after a run, in a few lines (`cartwh run`'s summary; `cartwh status`
+    has the whole table): rows this run added, files, the record accounting, the quarantine's
+    three main reasons, one line per mart."""
+    from cartwh.ingest.warehouse import connect
+
+    con = connect(path, read_only=True)
+    try:
+        files = con.execute("SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1").fetchall()
+        read, landed, quarantined, skipped = con.execute(
+            "SELECT sum(records_read), sum(rows_landed), sum(rows_quarantined) FILTER (records_read IS NOT NULL), "
+            "sum(records_skipped) FROM raw.landed_files").fetchall()[0]  # fmt: skip
+        reasons = con.execute(f"SELECT {_REASON} AS why, count(*) FROM raw.quarantine GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3").fetchall()
+        total = con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0]
+        new = ", ".join(f"{t.removeprefix('raw.')} {n:,}" for t, n in sorted(added.items(), key=lambda a: -a[1]) if n)
+        lines = [f"Working warehouse {path}",
+                 f"  this run added {sum(added.values()):,} rows" + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
+                 "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),
+                 f"  records read {read or 0:,} = {landed or 0:,} landed + {quarantined or 0:,} quarantined + "
+                 f"{skipped or 0:,} skipped (header, blank, summary rows)",
+                 f"  quarantine: {total:,} value(s)/row(s)" + ("" if total else ", empty")]  # fmt: skip
+        lines += [f"    {n:>6,}  {_shorten(why, 100)}" for why, n in reasons]
+        return lines + _mart_lines(con)[1:]
+    finally:
+        con.close()
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _quarantine_lines(reasons: list[tuple[str, int]]) -> list[str]:
     return ["", "quarantined values/rows by reason:" if reasons else "quarantine: empty"] + [
         f"  {n:>6,}  {why}" for why, n in reasons]  # fmt: skip

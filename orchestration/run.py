@@ -1,23 +1,74 @@
-"""Run the main job in-process (what `make run` and `cartwh run` do without a daemon)."""
+"""Run the main job in-process (what `make run` and `cartwh run` do without a daemon), on the same
+persistent Dagster instance as `make serve` (DAGSTER_HOME in the data folder), so the Dagster UI
+lists these runs beside the nightly ones."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
 import dagster as dg
 
+from assets.checks import quality_checks
+from assets.ingestion import raw_assets
+from assets.publish import published_warehouse
+from assets.pull import redcap_pull
+from assets.statistics import study_report, study_statistics
+from assets.transformations import dbt_models
+from cartwh import settings
 from cartwh.run_events import why_failed
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
 
+INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# The steps of each console stage (cartwh.console.STAGES), by the definitions that make them.
+_STAGE_DEFINITIONS = [("pull", [redcap_pull]), ("ingest", raw_assets), ("dbt build", [dbt_models]), ("checks", quality_checks),
+                      ("statistics", [study_statistics]), ("reports", [study_report]),
+                      ("publish", [published_warehouse])]  # fmt: skip
 
 
-def run_main_job(definitions: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
-    """The main job of `definitions` (the code location's by default). The run records itself in
-    ops.run_history as it ends, whatever the outcome (the warehouse resource does it under the
-    writer lock; cartwh.run_events)."""
-    instance = dg.DagsterInstance.ephemeral()
+def instance(home: Path | None = None) -> dg.DagsterInstance:
+    """The persistent instance in `home` (settings.dagster_home()), its dagster.yaml the one
+    `make serve` copies there. Created under the caller's umask (077 for every cartwh command:
+    Dagster's storage is the pipeline's account's only)."""
+    home = Path(home or settings.dagster_home())
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() != INSTANCE_CONFIG.read_text():
+        config.write_text(INSTANCE_CONFIG.read_text())
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def stages() -> dict[str, str]:
+    """Step key -> console stage, for every step of the main job."""
+    return {definition.node_def.name: stage for stage, group in _STAGE_DEFINITIONS for definition in group}
+
+
+def dbt_node_count() -> int:
+    """The dbt nodes whose end Dagster reports (cartwh.console counts them): a materialization per
+    model and seed, a check evaluation per test that is an asset check."""
+    return len(dbt_models.keys) + len(dbt_models.check_keys)
+
+
+def run_main_job(definitions: dg.Definitions | None = None, on_event: Callable[[dg.EventLogEntry], None] | None = None,
+                 dagster_instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
+    """The main job of `definitions` (the code location's by default), on the persistent instance
+    of this data folder unless one is given; `on_event` sees every event record as it happens.
+    The run records itself in ops.run_history as it ends, whatever the outcome (the warehouse
+    resource does it under the writer lock; cartwh.run_events)."""
     job = (definitions or defs).resolve_job_def(MAIN_JOB)
-    return job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=instance)
+    run_id = str(uuid.uuid4())
+    here = dagster_instance or instance()
+    if on_event is not None:
+        here.add_event_listener(run_id, on_event)
+    try:
+        return job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=here, run_id=run_id)
+    finally:
+        if dagster_instance is None:
+            here.dispose()  # its storage's connections; the result keeps its events in memory
 
 
 def failure_of(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:

@@ -1,12 +1,16 @@
-"""A failed or blocked daemon run recorded in ops.run_history (the summary and the run's own
-record as it opens and closes: cartwh/run_events.py)."""
+"""A run's summaries: a failed or blocked daemon run recorded in ops.run_history (the summary
+and the run's own record as it opens and closes: cartwh/run_events.py), and what `cartwh run`
+prints when a run ends (`console_summary`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from cartwh import run_marker, settings
+from cartwh.failures import describe
 from cartwh.ingest.warehouse import connect
 from cartwh.locking import writer_lock
 from cartwh.nights import leave_unpublished_marker
@@ -31,3 +35,59 @@ def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
         if not recorded:
             run_marker.record_or_defer(settings.warehouse_path(), summary)
     leave_unpublished_marker(settings.published_path(), summary)  # what analysts can read of this night
+
+
+# Failed checks listed one per line on the console; the rest are counted (every one is in the
+# data-quality report, so the summary still fits on one screen on a faulty night).
+FAILED_CHECKS_SHOWN = 8
+
+
+def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[str]:
+    """What `cartwh run` prints after its stage lines: the working warehouse in a few lines, the
+    data-quality checks (failed ones first), where the reports and the published copy are, and the
+    log. A list of lines, in the order printed: a new line is one more entry."""
+    from cartwh.report.data_docs import data_docs_index
+    from cartwh.status import run_summary_lines
+    from orchestration.run import rows_added, unrecognised_files
+
+    try:
+        lines = [""] + run_summary_lines(settings.warehouse_path(), rows_added(result))
+    except duckdb.Error as error:  # e.g. a damaged warehouse: one sentence, not a traceback
+        lines = ["", f"Warehouse {settings.warehouse_path()} cannot be read: {describe(str(error))}"]
+    lines += [f"NOT READ: {line}" for line in unrecognised_files(result)]
+    lines += [""] + _quality_lines(result)
+    reports = settings.report_dir()
+    lines += [f"Data-quality report: {reports / 'data_quality.html'}",
+              f"Data manager's report (restricted: record ids): {settings.data_manager_dir() / 'data_manager.html'}",
+              f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}"]  # fmt: skip
+    if (reports / "study_report.html").exists():
+        lines.append(f"Study report (open in a browser): {reports / 'study_report.html'}")
+    published = settings.published_path()
+    if published.exists():
+        lines += ["", f"Analysts read the published copy: {published}",
+                  '  .venv/bin/cartwh sql "SELECT * FROM analytics.landmark_survival"   (no query: interactive)']  # fmt: skip
+    lines.append(f"Dagster UI (`make serve`, http://127.0.0.1:3000) lists this run: {result.run_id[:8]}")
+    lines.append(f"Log (dbt, Dagster, tracebacks): {log_file}")
+    return lines
+
+
+def _quality_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The checks that ran and the ones that failed, blocking first."""
+    from expectations.suites import all_suites
+
+    evaluations = result.get_asset_check_evaluations()
+    suites = {s.name for s in all_suites()} | {"source_health"}
+    failed = sorted((e for e in evaluations if not e.passed), key=lambda e: e.severity != dg.AssetCheckSeverity.ERROR)
+    ran = sum(e.check_name in suites for e in evaluations)
+    lines = [f"Data-quality checks: {ran} checks (Great Expectations suites, source health) and "
+             f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed."]  # fmt: skip
+    for evaluation in failed[:FAILED_CHECKS_SHOWN]:
+        blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
+        why = " ".join((evaluation.description or "see dbt test results").split())
+        line = f"  {'BLOCKING' if blocking else 'warning '} {evaluation.check_name} on {'/'.join(evaluation.asset_key.path)}: {why}"
+        lines.append(line if len(line) <= 160 else line[:157] + "...")
+    if len(failed) > FAILED_CHECKS_SHOWN:
+        lines.append(f"  ... and {len(failed) - FAILED_CHECKS_SHOWN} more (the data-quality report lists every one)")
+    if any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed):
+        lines.append("  The statistics and the study report were NOT recomputed: a blocking check failed.")
+    return lines

@@ -112,14 +112,21 @@ def main_job():
 
 
 @pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory) -> Path:
+def demo_run(tmp_path_factory):
     """The demo cohort through the whole main job (ingestion, dbt build, checks, statistics,
-    report) into a temporary data folder, built once per test session; reports in
-    <data>/reports, Great Expectations in <data>/quality."""
+    report) into a temporary data folder, built once per test session: (data folder, job
+    result). Reports in <data>/reports, Great Expectations in <data>/quality, the Dagster
+    instance (the run and its event log) in <data>/dagster_home."""
     root = tmp_path_factory.mktemp("marts")
     result, _ = run_main_job(root)
     assert result.success
-    return root / "warehouse.duckdb"
+    return root, result
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_run) -> Path:
+    """The session demo run's working warehouse."""
+    return demo_run[0] / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="session")
@@ -129,26 +136,18 @@ def faults_warehouse(tmp_path_factory):
     (data folder, job result, landing summary, Dagster event log entries). Every Python log
     record of the run is also written to <data>/run.log."""
     root = tmp_path_factory.mktemp("faults")
-    instances = []
-    ephemeral = dg.DagsterInstance.ephemeral
-
-    def recorded(*args, **kwargs):
-        instances.append(ephemeral(*args, **kwargs))
-        return instances[-1]
-
     handler = logging.FileHandler(root / "run.log", encoding="utf-8")
     logging.getLogger().addHandler(handler)
     previous_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(recorded))
-            result, summary = run_main_job(root, faults=True)
+        result, summary = run_main_job(root, faults=True)
     finally:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(previous_level)
         handler.close()
-    entries = instances[-1].all_logs(result.run_id) if instances else []
+    with dg.DagsterInstance.from_config(str(root / "dagster_home")) as instance:  # the run's own, in its data folder
+        entries = instance.all_logs(result.run_id)
     return root, result, summary, entries
 
 
@@ -176,7 +175,7 @@ def data_env(data: Path) -> dict:
 
 # Fixtures that stand for the whole main job (the session's demo and faults warehouses, or a run of a test's
 # own cohort): every test that uses one, directly or through another fixture, is end-to-end.
-END_TO_END_FIXTURES = {"demo_warehouse", "faults_warehouse", "main_job"}
+END_TO_END_FIXTURES = {"demo_run", "demo_warehouse", "faults_warehouse", "main_job"}
 
 
 def pytest_collection_modifyitems(items):

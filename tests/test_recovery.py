@@ -380,6 +380,10 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
     ('IOException: IO Error: Could not read enough bytes from file "/d/w.duckdb": attempted to read 3192 bytes '
      "from location 5000", "a warehouse file is damaged"),
     ("DagsterExecutionInterruptedError: ", "interrupted (Ctrl-C or SIGTERM)"),
+    # Dagster 1.13 when a blocking check fails (the faulty cohort's run log)
+    ("DagsterAssetCheckFailedError: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed "
+     "with ERROR severity:\nmarts/patients: marts_patients\n\nStack Trace:\n  File ...",
+     "blocked by a failed blocking data-quality check (marts_patients on marts/patients): "),
     ("ValueError: something else\n  with detail", "ValueError: something else"),
 ])  # fmt: skip
 def test_each_known_failure_is_one_sentence(text, opening):

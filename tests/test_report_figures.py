@@ -102,10 +102,97 @@ def test_km_figure_one_step_line_per_group_and_censor_marks_on_the_curve():
 
 
 def test_km_figure_single_group_with_ci_band():
-    ax = fg.km_figure(km_table(B_T, B_E, "All patients"), title="OS", endpoint_label="Overall survival").axes[0]
+    ax = fg.km_figure(km_table(B_T, B_E, "All patients"), title="OS", endpoint_label="Overall survival",
+                      ci_band=True).axes[0]  # fmt: skip
     assert len([ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"]) == 1
     assert len(ax.collections) == 1  # the 95 % CI band
     assert ax.get_ylabel() == "Overall survival (probability)"
+
+
+def test_ci_bands_are_off_by_default_and_one_per_group_when_on():
+    km = two_groups()
+    assert len(fg.km_figure(km, title="EFS").axes[0].collections) == 0  # survminer's conf.int = FALSE
+    bands = fg.km_figure(km, title="EFS", ci_band=True).axes[0].collections
+    assert len(bands) == 2
+    # each band spans its group's lifelines CI: its vertical extent is [min lower, max upper]
+    for band, group in zip(bands, ["a", "b"], strict=True):
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        d = km[km["group"] == group]
+        assert ys.min() == pytest.approx(d["ci_lower"].min()) and ys.max() == pytest.approx(d["ci_upper"].max())
+
+
+def _drawn_points(ax) -> np.ndarray:
+    """Points along every curve as drawn (the steps of each step line, every censoring mark), in
+    display coordinates, computed here from the lines' data: 200 points per segment."""
+    points = []
+    for line in ax.get_lines():
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        if line.get_drawstyle() == "steps-post":  # (x0, y0) -> (x1, y0) -> (x1, y1) ...
+            x, y = np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]
+        for (x0, y0), (x1, y1) in zip(zip(x[:-1], y[:-1], strict=True), zip(x[1:], y[1:], strict=True), strict=True):
+            t = np.linspace(0, 1, 200)
+            points.append(np.column_stack([x0 + t * (x1 - x0), y0 + t * (y1 - y0)]))
+        points.append(np.column_stack([x, y]))
+    return ax.transData.transform(np.concatenate(points))
+
+
+def _p_label(ax, text):
+    (label,) = [t for t in ax.texts if t.get_text() == text]
+    return label.get_window_extent(ax.figure.canvas.get_renderer())
+
+
+def test_p_label_is_placed_where_no_curve_passes():
+    # Both groups fall to 0 by month 3 and stay there: the curves run along the bottom, where the
+    # p label would go first (bottom left), so it must move.
+    early = pd.concat([km_table([1, 2, 2, 3], [1, 1, 1, 1], "a"), km_table([1, 1, 2, 3, 10], [1, 1, 1, 1, 0], "b")],
+                      ignore_index=True)  # fmt: skip
+    for km in (two_groups(), early):
+        ax = fg.km_figure(km, title="EFS", p_text="log-rank p = 0.04").axes[0]
+        box = _p_label(ax, "log-rank p = 0.04")
+        points = _drawn_points(ax)
+        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        assert not inside.any()
+        assert ax.get_window_extent().contains(box.x0, box.y0)  # inside the axes while there is room
+
+
+def test_p_label_goes_above_the_axes_when_the_curves_leave_no_room():
+    full = two_groups().assign(ci_lower=0.0, ci_upper=1.0)  # bands covering the whole plot
+    ax = fg.km_figure(full, title="EFS", p_text="p = 0.3", ci_band=True, max_time=9).axes[0]  # b: bands to t = 9
+    assert _p_label(ax, "p = 0.3").y0 >= ax.get_window_extent().y1
+
+
+def _kinetics() -> pd.DataFrame:
+    return pd.DataFrame({"patient_key": ["p1", "p1", "p2", "p2"], "group": ["x"] * 4, "study_day": [0, 7, 0, 7],
+                         "nominal_day": [0, 7, 0, 7], "car_t_per_ul": [0.0, 10.0, 1.0, 20.0]})  # fmt: skip
+
+
+def _every_kind_of_panel():
+    return [
+        fg.km_figure(two_groups(), title="EFS", p_text="p = 0.1"),
+        fg.km_figure(two_groups(), title="EFS", group_labels={"a": "Intermediate (3–4 points)", "b": "b"}),
+        fg.box_figure(box_data(), value="pct", group="bridging", ylabel="x", title="t"),
+        fg.box_panels(box_data(), group="bridging", title="Figure 4", panels=[dict(value="pct"), dict(value="car_t"),
+                                                                              dict(value="pct")]),  # fmt: skip
+        fg.kinetics_figure(_kinetics(), title="Kinetics", median_day="nominal_day", min_patients=1),
+    ]
+
+
+def test_every_panel_is_drawn_at_one_size_and_unlettered():
+    sizes = set()
+    for fig in _every_kind_of_panel():
+        assert tuple(fig.get_size_inches()) == fg.PANEL_SIZE
+        root = ET.fromstring(fg.to_svg(fig))
+        sizes.add((root.get("width"), root.get("height")))
+        # the report letters panels (A, B, ...): no letter alone inside an image
+        assert not [t for _, _, t in svg_texts(fg.to_svg(fig)) if len(t.strip()) == 1 and t.strip().isupper()]
+    assert sizes == {(f"{fg.PANEL_SIZE[0] * 72:g}pt", f"{fg.PANEL_SIZE[1] * 72:g}pt")}
+
+
+def test_risk_table_labels_stay_inside_the_figure():
+    fig = fg.km_figure(two_groups(), title="EFS", group_labels={"a": "Intermediate (3–4 points)", "b": "b"})
+    renderer = fig.canvas.get_renderer()
+    labels = [t for ax in fig.axes for t in ax.texts if t.get_text().startswith("Intermediate")]
+    assert labels and all(t.get_window_extent(renderer).x0 >= 0 for t in labels)
 
 
 def test_km_figure_group_missing_from_order_raises():
@@ -154,7 +241,7 @@ def test_box_panels_side_by_side():
     ])  # fmt: skip
     a, b = fig.axes
     assert [a.get_yscale(), b.get_yscale()] == ["linear", "symlog"]
-    assert a.get_title(loc="left") == "A" and b.get_title(loc="left") == "B"
+    assert a.get_title(loc="left") == "" and b.get_title(loc="left") == ""  # the report letters panels
     assert [t.get_text() for t in b.get_xticklabels()] == ["ino\n(n = 3)", "chemo\n(n = 3)"]
     with pytest.raises(ValueError, match="unknown keys"):
         fg.box_panels(box_data(), group="bridging", title="t", panels=[dict(value="pct", ylable="typo")])

@@ -22,6 +22,8 @@ def test_the_shipped_plan_covers_the_paper():
     assert [t.name for t in plan.tables][:3] == ["table_1", "table_2", "table_3"]
     assert [f["id"] for f in plan.figures] == ["1", "2", "3", "4", "5"]
     assert plan.landmark_months == (12.0,) and plan.cutoff_min_roc_auc == 0.70
+    assert plan.ci_bands is False  # survminer's default: no CI bands
+    assert parse_plan(_with(lambda d: d["settings"].update(ci_bands=True))).ci_bands is True
     assert plan.label("inotuzumab", "bridging_group") == "Inotuzumab"
     assert plan.label("unlabelled", "bridging_group") == "unlabelled"
 
@@ -33,6 +35,7 @@ def test_the_shipped_plan_covers_the_paper():
     (lambda d: d["tables"][0]["rows"][0].update(kind="mean_sd"), r"table_1\.rows\[0\]"),
     (lambda d: d["tables"][0]["rows"][0].pop("column"), "needs a column"),
     (lambda d: d["figures"][0]["panels"][0].update(km="by_nothing"), "no survival analysis named 'by_nothing'"),
+    (lambda d: d["settings"].update(ci_bands="yes"), "settings.ci_bands: 'yes' is not true or false"),
 ])  # fmt: skip
 def test_mistakes_are_refused_naming_the_entry(change, message):
     with pytest.raises(PlanError, match=message):

@@ -136,3 +136,16 @@ def test_report_holds_no_direct_identifier(demo_warehouse, demo_identifiers):
     assert demo_identifiers
     for value in demo_identifiers:
         assert value not in html, value
+
+
+def test_panels_are_lettered_once_by_the_report_at_one_size(demo_warehouse):
+    import re
+
+    reports = demo_warehouse.parent / "reports"
+    html = (reports / "study_report.html").read_text(encoding="utf-8")
+    # Figures 1 and 3 have A-B, 4 A-D, 5 A-C: 11 letters beside the images; Figure 2 has one panel
+    assert re.findall(r'<span class="letter">([A-Z])</span>', html) == list("AB" "AB" "ABCD" "ABC")
+    svgs = [p.read_text(encoding="utf-8") for p in sorted((reports / "figures").glob("*.svg"))]
+    lone_letters = [t for svg in svgs for t in re.findall(r"<text[^>]*>\s*([A-Z])\s*</text>", svg)]
+    assert lone_letters == []  # and none inside an image
+    assert len({re.search(r'<svg[^>]* width="([^"]+)" height="([^"]+)"', svg).groups() for svg in svgs}) == 1

@@ -9,6 +9,11 @@ threads. ``to_svg`` and ``save`` write them out deterministically.
   ``censored`` = counts at exactly that time, a time-0 row per group).
 * Colours are Okabe-Ito, given by position in ``group_order``: a group keeps its colour in
   every figure drawn with the same order.
+* Every panel is one figure of PANEL_SIZE, fonts sized for it (FONT), saved without trimming:
+  the report shows panels side by side at one width, so equal sizes mean equal lettering. Panel
+  letters are the report's (beside each image), never drawn inside one.
+* The log-rank p label goes where no curve, censoring mark or CI band passes (`clear_spot`),
+  or above the axes when the curves leave no room inside.
 * A log axis becomes "symlog" when the data hold zeros (CAR-T below detection): logarithmic
   down to the decade at or below the smallest positive value, linear from there to 0, so
   zeros stay visible at 0 instead of being dropped or clipped.
@@ -21,14 +26,17 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from string import ascii_uppercase
 
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cbook import STEP_LOOKUP_MAP
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.path import Path as CurvePath
 from matplotlib.ticker import MultipleLocator
+from matplotlib.transforms import Bbox
 
 # Okabe & Ito (2008), colour-blind safe; their yellow is left out (unreadable on white).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
@@ -39,6 +47,13 @@ JITTER_SEED = 0
 # points per box and patient lines per group: beyond that they only hide the summary (and make
 # the page megabytes of SVG).
 MAX_POINTS, MAX_LINES = 500, 150
+PANEL_SIZE = (6.4, 4.8)  # inches, every panel
+FONT = {"title": 11, "label": 10, "tick": 9, "note": 9}  # points, for PANEL_SIZE shown at half a page's width
+# Where the p label may go, in axes fractions (x, y, ha, va), in order of preference: survminer's
+# bottom left first, then the other corners and edges.
+P_SPOTS = [(0.03, 0.04, "left", "bottom"), (0.97, 0.04, "right", "bottom"), (0.97, 0.96, "right", "top"),
+           (0.5, 0.04, "center", "bottom"), (0.03, 0.5, "left", "center"), (0.97, 0.5, "right", "center"),
+           (0.5, 0.96, "center", "top"), (0.03, 0.96, "left", "top")]  # fmt: skip
 SVG_SALT = "cartwh"
 PNG_DPI = 200
 _SVG_LOCK = threading.Lock()  # svg.* settings exist only as rcParams: one temporary change at a time
@@ -78,10 +93,54 @@ def _log_scale(ax, values) -> None:
     ax.set_yscale("symlog", linthresh=floor, linscale=0.5)
 
 
-def _finish(ax, title: str, ylabel: str, title_size: float = 11) -> None:
-    ax.set_title(title, fontsize=title_size)
-    ax.set_ylabel(ylabel)
+def _finish(ax, title: str, ylabel: str, title_size: float = FONT["title"]) -> None:
+    ax.set_title(title, fontsize=title_size, wrap=True)
+    ax.set_ylabel(ylabel, fontsize=FONT["label"])
+    ax.xaxis.label.set_fontsize(FONT["label"])
+    ax.tick_params(labelsize=FONT["tick"])
     ax.spines[["top", "right"]].set_visible(False)
+
+
+def _renderer(fig: Figure):
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    return canvas.get_renderer()
+
+
+def curve_paths(ax) -> list[CurvePath]:
+    """What is drawn on `ax`, in display coordinates: each line as drawn (its steps, for a step
+    plot), each marker as a small square around it, each CI band as its polygon."""
+    paths = []
+    for line in ax.get_lines():
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(x) > 1:
+            steps = STEP_LOOKUP_MAP[line.get_drawstyle() or "default"](x, y)
+            paths.append(CurvePath(ax.transData.transform(np.column_stack(steps))))
+        if line.get_marker() not in (None, "None", "none", "", " "):
+            half = line.get_markersize() * ax.figure.dpi / 72 / 2
+            for px, py in ax.transData.transform(np.column_stack([x, y])):
+                paths.append(CurvePath.unit_rectangle().transformed(
+                    matplotlib.transforms.Affine2D().scale(2 * half).translate(px - half, py - half)))
+    for collection in ax.collections:  # fill_between: the CI bands
+        paths += [collection.get_transform().transform_path(p) for p in collection.get_paths()]
+    return paths
+
+
+def _crosses(box: Bbox, paths: Sequence[CurvePath]) -> bool:
+    return any(path.intersects_bbox(box, filled=len(path.vertices) > 2 and path.codes is not None)
+               or path.contains_points(box.corners()).any() for path in paths)  # fmt: skip
+
+
+def clear_spot(ax, text: str, fontsize: float = FONT["note"]):
+    """Write `text` at the first of P_SPOTS where its box crosses nothing drawn on `ax`
+    (`curve_paths`, the display extent of the drawn data); when every spot is taken, above the
+    axes at the right. Returns the Text."""
+    renderer, paths = _renderer(ax.figure), curve_paths(ax)
+    for x, y, ha, va in P_SPOTS:
+        label = ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize, zorder=5)
+        if not _crosses(label.get_window_extent(renderer).expanded(1.1, 1.3), paths):
+            return label
+        label.remove()
+    return ax.text(1.0, 1.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=fontsize)
 
 
 def _headroom(ax, fraction: float) -> None:
@@ -113,11 +172,12 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
 
 def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free survival", group_order=None,
               group_labels: Mapping | None = None, p_text: str | None = None, at_risk_every: float = 6.0,
-              max_time: float | None = None, xlabel: str = "Months", ci_band: bool = True) -> Figure:
-    """Kaplan-Meier curves with censoring ticks, n in the legend, the p text and a numbers-at-risk
-    table under the x axis (one coloured row per group, at the x ticks).
+              max_time: float | None = None, xlabel: str = "Months", ci_band: bool = False) -> Figure:
+    """Kaplan-Meier curves with censoring ticks, n in the legend, the p text where no curve passes
+    (`clear_spot`) and a numbers-at-risk table under the x axis (one coloured row per group, at
+    the x ticks; its labels' width sets the left margin).
 
-    ``ci_band`` shades the 95 % CI of a single group only (several bands are unreadable).
+    ``ci_band`` shades each group's 95 % CI in its colour (survminer's conf.int, off by default).
     ``max_time`` defaults to the last time rounded up to a multiple of ``at_risk_every``.
     """
     _require(km, KM_INPUT, "KM table")
@@ -130,36 +190,40 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
     x_max = float(max_time) if max_time is not None else last
     ticks = list(np.arange(0.0, x_max + at_risk_every / 1000, at_risk_every))
     at_risk = numbers_at_risk(km, ticks)
-    fig = Figure(figsize=(6.5, 4.8))
-    table_h = 0.045 * len(groups)  # one text row per group
-    bottom = 0.04 + table_h + 0.155  # room for tick labels, x label and the table title
-    ax = fig.add_axes((0.17, bottom, 0.79, 0.91 - bottom))
-    table = fig.add_axes((0.17, 0.04, 0.79, table_h), sharex=ax)
+    fig = Figure(figsize=PANEL_SIZE)
+    renderer = _renderer(fig)
+    widest = max(fig.text(0, 0, _label(g, group_labels), fontsize=FONT["note"]).get_window_extent(renderer).width
+                 for g, _ in groups) / fig.dpi  # fmt: skip
+    fig.texts.clear()
+    left = min(max(0.13, (widest + 0.25) / PANEL_SIZE[0]), 0.45)  # the risk table's group labels fit
+    table_h = 0.05 * len(groups)  # one text row per group
+    bottom = 0.04 + table_h + 0.16  # room for tick labels, x label and the table title
+    ax = fig.add_axes((left, bottom, 0.96 - left, 0.88 - bottom))
+    table = fig.add_axes((left, 0.04, 0.96 - left, table_h), sharex=ax)
     for i, (g, colour) in enumerate(groups):
         d = km[km["group"] == g].sort_values("time")
         t, s = d["time"].to_numpy(dtype=float), d["survival"].to_numpy(dtype=float)
-        if ci_band and len(groups) == 1:
+        if ci_band:
             ax.fill_between(t, d["ci_lower"].to_numpy(dtype=float), d["ci_upper"].to_numpy(dtype=float),
-                            step="post", color=colour, alpha=0.15, lw=0, label="95 % CI")
+                            step="post", color=colour, alpha=0.2 if len(groups) > 1 else 0.25, lw=0)
         n = d["at_risk"].iloc[0]
         ax.step(t, s, where="post", color=colour, lw=1.8, label=f"{_label(g, group_labels)} (n = {n})")
         cens = d["censored"].to_numpy() > 0
         ax.plot(t[cens], s[cens], ls="none", marker="|", ms=8, mew=1.2, color=colour)
         row = len(groups) - 1 - i  # first group on top, as in the legend
         for x, v in zip(ticks, at_risk.loc[g], strict=True):
-            table.text(x, row, str(v), ha="center", va="center", fontsize=8.5, color=colour)
+            table.text(x, row, str(v), ha="center", va="center", fontsize=FONT["note"], color=colour)
         table.text(-0.03, row, _label(g, group_labels), transform=table.get_yaxis_transform(), ha="right",
-                   va="center", fontsize=8.5, color=colour)
+                   va="center", fontsize=FONT["note"], color=colour)
     table.set_ylim(-0.5, len(groups) - 0.5)
     table.axis("off")
-    table.set_title("Number at risk", loc="left", fontsize=9, pad=3)
+    table.set_title("Number at risk", loc="left", fontsize=FONT["note"], pad=3)
     ax.set(xlim=(0, x_max), ylim=(0, 1.02), yticks=np.linspace(0, 1, 6), xlabel=xlabel)
     ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
     _finish(ax, title, f"{endpoint_label} (probability)")
     if p_text:
-        ax.text(0.03, 0.05, p_text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9, zorder=5,
-                bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=2))  # legible over a curve
-    ax.legend(loc="best", frameon=False, fontsize=8.5)  # "best" also avoids the p text
+        clear_spot(ax, p_text)
+    ax.legend(loc="best", frameon=False, fontsize=FONT["note"])  # "best" avoids the curves and the p text
     return fig
 
 
@@ -170,7 +234,7 @@ def _at_most(values: np.ndarray, limit: int, rng: np.random.Generator) -> np.nda
 
 
 def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, group_labels, ylabel: str,
-              log_scale: bool, p_text: str | None, title: str = "", title_size: float = 11) -> None:
+              log_scale: bool, p_text: str | None, title: str = "", title_size: float = FONT["title"]) -> None:
     """One box plot per group with the points jittered on top, n under each label.
 
     Whiskers run from minimum to maximum: every point is drawn anyway, and unlike Tukey's
@@ -199,13 +263,13 @@ def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, gr
     _finish(ax, title, ylabel, title_size)
     if p_text:
         _headroom(ax, 0.12)
-        ax.text(0.5, 0.98, p_text, transform=ax.transAxes, ha="center", va="top", fontsize=9)
+        ax.text(0.5, 0.98, p_text, transform=ax.transAxes, ha="center", va="top", fontsize=FONT["note"])
 
 
 def box_figure(data: pd.DataFrame, *, value: str, group: str, ylabel: str, title: str, group_order=None,
                group_labels: Mapping | None = None, log_scale: bool = False, p_text: str | None = None) -> Figure:
     """Box plots of ``data[value]`` by ``data[group]``; NaN values are left out of n."""
-    fig = Figure(figsize=(1.6 + 0.9 * max(data[group].nunique(), 1), 4.2), layout="constrained")
+    fig = Figure(figsize=PANEL_SIZE, layout="constrained")
     ax = fig.add_subplot()
     _box_axes(ax, data, value=value, group=group, group_order=group_order, group_labels=group_labels,
               ylabel=ylabel, log_scale=log_scale, p_text=p_text, title=title)
@@ -214,22 +278,21 @@ def box_figure(data: pd.DataFrame, *, value: str, group: str, ylabel: str, title
 
 def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, title: str, group_order=None,
                group_labels: Mapping | None = None) -> Figure:
-    """Box plots side by side, lettered A, B, ... (the paper's Figure 4). Each panel is a dict: ``value``
-    (column, required), ``ylabel`` (default the column), ``log_scale`` (False), ``p_text``, ``title``."""
+    """Box plots side by side in one panel (the paper's Figure 4A: three measures), unlettered: the
+    report letters panels, not the plots inside one. Each plot is a dict: ``value`` (column,
+    required), ``ylabel`` (default the column), ``log_scale`` (False), ``p_text``, ``title``."""
     if not panels:
         raise ValueError("no panels")
-    width = 0.9 + 0.85 * max(data[group].nunique(), 1)  # per panel: room for the group labels
-    fig = Figure(figsize=(0.3 + width * len(panels), 4.4), layout="constrained")
+    fig = Figure(figsize=PANEL_SIZE, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for letter, ax, spec in zip(ascii_uppercase, axes, panels, strict=False):  # more letters than panels
+    for number, (ax, spec) in enumerate(zip(axes, panels, strict=True), start=1):
         unknown = set(spec) - PANEL_KEYS
         if unknown or "value" not in spec:
-            raise ValueError(f"panel {letter}: needs 'value', unknown keys {sorted(unknown)}")
+            raise ValueError(f"plot {number}: needs 'value', unknown keys {sorted(unknown)}")
         _box_axes(ax, data, value=spec["value"], group=group, group_order=group_order, group_labels=group_labels,
                   ylabel=spec.get("ylabel", spec["value"]), log_scale=spec.get("log_scale", False),
-                  p_text=spec.get("p_text"), title=spec.get("title") or "", title_size=10)
-        ax.set_title(letter, loc="left", fontweight="bold")
-    fig.suptitle(title, fontsize=11)
+                  p_text=spec.get("p_text"), title=spec.get("title") or "", title_size=FONT["label"])
+    fig.suptitle(title, fontsize=FONT["title"])
     return fig
 
 
@@ -247,7 +310,7 @@ def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, gro
     if day_max is not None:
         k = k[k["study_day"] <= day_max]
     groups = _groups(kinetics["group"], group_order)
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    fig = Figure(figsize=PANEL_SIZE, layout="constrained")
     ax, handles = fig.add_subplot(), []
     for g, colour in groups:
         kg = k[k["group"] == g]
@@ -270,16 +333,17 @@ def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, gro
     if hi <= 63:
         ax.xaxis.set_major_locator(MultipleLocator(7))  # weekly ticks for the expansion phase
     _finish(ax, title, "CAR-T cells/µL")
-    ax.legend(handles=handles, loc="best", frameon=False, fontsize=8.5)
+    ax.legend(handles=handles, loc="best", frameon=False, fontsize=FONT["note"])
     return fig
 
 
 def to_svg(fig: Figure) -> str:
     """SVG text of ``fig``: fixed hash salt and no date, so equal figures give equal text; text stays
-    ``<text>`` (svg.fonttype 'none': searchable, small, drawn in the viewer's sans-serif font)."""
+    ``<text>`` (svg.fonttype 'none': searchable, small, drawn in the viewer's sans-serif font).
+    Not trimmed to its content: every panel keeps PANEL_SIZE."""
     buf = io.BytesIO()
     with _SVG_LOCK, matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     return buf.getvalue().decode("utf-8")
 
 
@@ -287,7 +351,10 @@ def save(fig: Figure, path_without_suffix) -> list[Path]:
     """Write ``<path>.svg`` (``to_svg``) and ``<path>.png`` (200 dpi); returns both paths."""
     base = Path(path_without_suffix)
     base.parent.mkdir(parents=True, exist_ok=True)
+    if fig.get_layout_engine() is not None:  # one layout for both files (it depends on the output's dpi)
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")
     svg, png = base.with_name(base.name + ".svg"), base.with_name(base.name + ".png")
     svg.write_text(to_svg(fig), encoding="utf-8")
-    fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    fig.savefig(png, format="png", dpi=PNG_DPI)
     return [svg, png]

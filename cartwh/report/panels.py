@@ -96,6 +96,7 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]
         km, title=_km_title(name, endpoint, plan, inputs.analytics), endpoint_label=ENDPOINT_LABELS.get(endpoint, endpoint),
         group_order=order, group_labels={g: plan.label(g, plan.survival_analysis(name).by) for g in order}, p_text=p_text,
         at_risk_every=plan.at_risk_every_months, xlabel=_time_axis(plan.survival_analysis(name).from_month),
+        ci_band=plan.ci_bands,
     ), []  # fmt: skip
 
 

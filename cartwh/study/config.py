@@ -106,6 +106,7 @@ class Plan:
     figures: tuple[dict, ...]
     source: str = ""
     conventions: Conventions = Conventions()
+    ci_bands: bool = False  # shade each KM curve's 95 % CI (survminer's conf.int; off by default, as there)
 
     def label(self, value, column: str | None = None) -> str:
         """How a value of `column` prints; the value itself when no label is set."""
@@ -162,6 +163,13 @@ def _conventions(entry: dict) -> Conventions:
     return conventions
 
 
+def _flag(section: dict, name: str) -> bool:
+    value = section.get(name, False)
+    if not isinstance(value, bool):
+        raise PlanError(f"settings.{name}: {value!r} is not true or false")
+    return value
+
+
 def parse_plan(document: dict, source: str = "") -> Plan:
     study, s = document["study"], document["settings"]
     survival = tuple(_build(SurvivalAnalysis, e, f"survival.{e.get('name')}") for e in document.get("survival", []))
@@ -182,6 +190,7 @@ def parse_plan(document: dict, source: str = "") -> Plan:
         survival=survival, follow_up=follow_up, cox=cox, tables=tables,
         figures=tuple(document.get("figures", [])), source=source,
         conventions=_conventions(document.get("conventions") or {}),
+        ci_bands=_flag(s, "ci_bands"),
     )  # fmt: skip
     _check_figures(plan)
     return plan
