@@ -22,7 +22,7 @@ from cartwh.contract.cytometry import (
 from cartwh.ingest.csv_reader import ROWS, ExportFile, header_key, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
-from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -81,9 +81,9 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     unpivot_values(con, list(MANIFEST_COLUMNS))
     check_rules(con, _MANIFEST_RULES)
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
+    register_patient_keys(con, files, "site")  # first: a row's record is its (site, record id)
     register_identifiers(con, from_batch=False)
-    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
-    register_patient_keys(con, files, "site")
+    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
     register_tube_keys(con, f"SELECT fcs_file FROM {ROWS}")
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     con.execute(
@@ -130,7 +130,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
                                                    WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
     register_identifiers(con, from_batch=False)
     register_tube_records(con)
-    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
+    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.site, t.record_id FROM {ROWS} x "
                                                 f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
     register_tube_keys(con, f"SELECT {quote(sample)} FROM {ROWS}")
     ensure_table(con, STATS, STATS_COLUMNS)

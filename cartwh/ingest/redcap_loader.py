@@ -26,7 +26,7 @@ from cartwh.contract.redcap import (
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
-from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
     Rule,
@@ -147,7 +147,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile], 
                     f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
                     f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
     register_identifiers(con, from_batch=True, dictionary=dictionary)
-    quarantine_identifiers(con, _text_columns(dictionary), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
+    quarantine_identifiers(con, _text_columns(dictionary), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
     _skip_rows_without_form_data(con, dictionary, present)
     for form in dictionary.forms:
         _insert_form(con, dictionary, form, present, _form_filter(dictionary, form, present))
