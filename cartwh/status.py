@@ -40,7 +40,7 @@ MART_SUMMARIES = {
 
 
 def warehouse_summary(path: Path) -> str:
-    from cartwh.ingest.warehouse import connect
+    from cartwh.warehouse import connect
 
     if not Path(path).exists():
         return f"No warehouse at {path} yet: run `make run`."
