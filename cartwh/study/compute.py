@@ -17,8 +17,8 @@ from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
 from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
 from cartwh.study.config import Plan
-from cartwh.study.survival import run_follow_up, run_survival
-from cartwh.study.tables import comparison_rows
+from cartwh.study.group_comparisons import comparison_rows
+from cartwh.study.survival_analyses import run_follow_up, run_survival
 from cartwh.warehouse import transaction
 
 ANALYTICS_TABLES = (
