@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.resources import StudyPlan
 from cartwh import settings
+from cartwh.dbt_manifest import mart_names
 from cartwh.report.render import render_report
 from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
@@ -17,9 +18,7 @@ from cartwh.study.config import load_plan
 
 # Every mart, not only the two read: a blocking data-quality check on any of them (they all
 # feed marts.patients) must keep the statistics from running on it.
-MARTS = ("patients", "time_to_event", "tumor_burden_transitions", "hematotox_scores", "car_t_expansion",
-         "car_t_kinetics", "bca_episodes")  # fmt: skip
-MART_INPUTS = [dg.AssetKey(["marts", name]) for name in MARTS]
+MART_INPUTS = [dg.AssetKey(["marts", name]) for name in mart_names()]  # the models of models/marts
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
 # What each table holds (README, "analytics"); the analyses it holds are added from the plan.
 HOLDS = {

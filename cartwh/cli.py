@@ -345,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="read-only SQL on the published warehouse (interactive without a query)",
                               description="Run queries on the published warehouse; statements that write are refused.")  # fmt: skip
     sql.add_argument("query", nargs="?", help="SQL to run; omit for an interactive session")
-    sql.add_argument("--format", choices=("table", "csv", "json", "line", "markdown"), default="table",
+    from cartwh.sql import FORMATS  # the formats the query runner writes
+
+    sql.add_argument("--format", choices=FORMATS, default=FORMATS[0],
                      help="output (default: %(default)s); in the shell, .mode changes it")  # fmt: skip
     sql.set_defaults(handler=_sql)
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import duckdb
 
 from cartwh import permissions
-from cartwh.ingest.warehouse import remove_database
 from cartwh.published_quality import DEIDENTIFIED_QUALITY
+from cartwh.warehouse import remove_database, transaction
 
 PUBLISHED_SCHEMAS = ("marts", "analytics", "reference", "ops")
 # Columns of a published table that stay in the working warehouse: a failed run's message can
@@ -69,13 +69,8 @@ def _write_copy(working: duckdb.DuckDBPyConnection, target: Path) -> None:
     source = working.execute("SELECT current_database()").fetchall()[0][0]
     working.execute(f"ATTACH '{str(target).replace(chr(39), chr(39) * 2)}' AS {_COPY}")
     try:
-        working.execute("BEGIN TRANSACTION")  # one state of the working warehouse, read once
-        try:
+        with transaction(working):  # one state of the working warehouse, read once
             _copy_tables(working, source)
-            working.execute("COMMIT")
-        except BaseException:
-            working.execute("ROLLBACK")
-            raise
         working.execute(f"CHECKPOINT {_COPY}")  # everything in the file, nothing in its write-ahead log
     finally:
         working.execute(f"DETACH {_COPY}")

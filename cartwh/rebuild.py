@@ -29,8 +29,8 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, ledger_path, read_ledger
 from cartwh.ingest import SOURCES, ingest_source
-from cartwh.ingest.warehouse import connect, quote_literal, remove_database
 from cartwh.run_history import DDL
+from cartwh.warehouse import connect, quote_literal, remove_database
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import duckdb
 
+from cartwh.warehouse import transaction
+
 DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE TABLE IF NOT EXISTS ops.run_history (
@@ -48,8 +50,7 @@ def rows_per_table(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     con.execute(DDL)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM ops.run_history WHERE run_id = ?", [summary.run_id])
         con.execute(
             """INSERT INTO ops.run_history (run_id, started_at, finished_at, status, duration_seconds, checks_passed,
@@ -60,13 +61,6 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
              summary.blocking_checks_failed, json.dumps(rows_per_table(con)), json.dumps(summary.step_seconds),
              summary.message],
         )  # fmt: skip
-        con.execute("COMMIT")
-    except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # a COMMIT that failed has already rolled back
-        raise
 
 
 def is_recorded(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:

@@ -27,8 +27,8 @@ from pathlib import Path
 import duckdb
 
 from cartwh.failures import describe
-from cartwh.ingest.warehouse import connect
 from cartwh.run_history import RunSummary, record_run
+from cartwh.warehouse import connect
 
 log = logging.getLogger(__name__)
 

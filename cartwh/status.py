@@ -17,7 +17,7 @@ from cartwh.nights import describe, latest_unpublished, missing_copy_message, pu
 # Row numbers and counts inside a reason vary by file; without them, one line per kind of problem.
 _REASON = "regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g')"
 
-# One line per mart: what an analyst checks first.
+# One line per mart: what an analyst checks first (a mart without a summary here: its row count).
 MART_SUMMARIES = {
     "patients": "SELECT string_agg(bridging_group || ' ' || n, ', ') FROM "
                 "(SELECT bridging_group, count(*) AS n FROM marts.patients GROUP BY 1 ORDER BY 1)",
@@ -40,7 +40,7 @@ MART_SUMMARIES = {
 
 
 def warehouse_summary(path: Path) -> str:
-    from cartwh.ingest.warehouse import connect
+    from cartwh.warehouse import connect
 
     if not Path(path).exists():
         return f"No warehouse at {path} yet: run `make run`."
@@ -102,10 +102,12 @@ def _quarantine_lines(reasons: list[tuple[str, int]]) -> list[str]:
 
 
 def _mart_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    # The marts the copy holds (the dbt project's models/marts, as built), summarised ones first.
     built = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
-    marts = [m for m in MART_SUMMARIES if m in built]
+    marts = [m for m in MART_SUMMARIES if m in built] + sorted(built - set(MART_SUMMARIES))
+    summary = lambda m: MART_SUMMARIES.get(m, f"SELECT count(*) || ' rows' FROM marts.{m}")  # noqa: E731
     return ["", "marts:" if marts else "marts: not built yet"] + [
-        f"  marts.{m:<26}{con.execute(MART_SUMMARIES[m]).fetchall()[0][0]}" for m in marts]  # fmt: skip
+        f"  marts.{m:<26}{con.execute(summary(m)).fetchall()[0][0]}" for m in marts]  # fmt: skip
 
 
 class NothingPublished(Exception):

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cartwh.warehouse import transaction
 from expectations.suites import Suite
 from expectations.validate import SuiteOutcome, run_suite
 
@@ -66,8 +67,7 @@ def _failing_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataF
 def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, loads: pd.DataFrame | None) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     results, failing = _result_rows(outcome, run_id, now), _failing_rows(outcome, run_id, now)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if len(results):
             con.execute("INSERT INTO quality.expectation_results BY NAME SELECT * FROM results")
         if len(failing):
@@ -75,10 +75,6 @@ def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, l
         if loads is not None and len(loads):
             con.execute("INSERT INTO quality.validated_loads SELECT load_id, ?, ?, ? FROM loads",
                         [outcome.suite.name, run_id, now])  # fmt: skip
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, gx_root: Path, run_id: str) -> SuiteOutcome:

@@ -11,11 +11,11 @@ import duckdb
 
 from cartwh import run_marker, settings
 from cartwh.failures import describe
-from cartwh.ingest.warehouse import connect
 from cartwh.locking import writer_lock
 from cartwh.nights import leave_unpublished_marker
 from cartwh.run_events import summarize_run
 from cartwh.run_history import is_recorded
+from cartwh.warehouse import connect
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:

@@ -36,7 +36,7 @@ class IdentWarehouse(CytometryWarehouse):
 
 @pytest.fixture
 def wh(open_warehouse, monkeypatch):
-    monkeypatch.setenv("CARTWH_SITE", "site7")  # every export here is one site's, landing in its source's folder
+    monkeypatch.setenv("CARTWH_SITE", "site_7")  # every export here is the REDCap group site_7's, landing in its source's folder
     return open_warehouse(IdentWarehouse, SECRET)
 
 
@@ -167,10 +167,25 @@ def test_identifier_in_an_fcs_file_name_quarantines_the_tube_everywhere(wh, fcs_
     assert [q[:5] for q in wh.quarantine()] == [
         (f"{MANIFESTS}/m.csv", 3, "fcs_file", f"holds the record's {kind}", None),
         (f"{STATS}/s.csv", 3, "Sample", f"holds the record's {kind}", None)]  # fmt: skip
-    good = hmac_tube_key(SECRET, "A0000001_T1.fcs", "site7")
+    good = hmac_tube_key(SECRET, "A0000001_T1.fcs", "site_7")
     assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(good,)]
     assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats") == [(good,)]
     assert fcs_file not in wh.identifier_text() and "A0000001_T1" not in wh.identifier_text()
+
+
+def test_a_record_is_matched_with_its_own_sites_identifiers_only(wh):
+    # Record ids restart at every site: SITE7-0042 of site_8 is another patient than Zelda.
+    wh.export([ZELDA_BASE])
+    wh.ingest("redcap")
+    wh.write(f"{MANIFESTS}/site_8/m.csv", MANIFEST_HEADER + ROW.format("MRN5550123_D7.fcs"))
+    wh.write(f"{MANIFESTS}/site_7/m.csv", MANIFEST_HEADER + ROW.format("QUIXOTE_Z_D7.fcs"))
+    wh.write(f"{STATS}/s.csv", f"Sample,{LEUK_COUNT}\nMRN5550123_D7.fcs,100\nQUIXOTE_Z_D7.fcs,200\n")
+    wh.ingest("cytometry_manifest")
+    wh.ingest("cytometry_statistics")
+    assert [q[:5] for q in wh.quarantine()] == [
+        (f"{MANIFESTS}/site_7/m.csv", 2, "fcs_file", "holds the record's name", None),
+        (f"{STATS}/s.csv", 3, "Sample", "holds the record's name", None)]  # fmt: skip
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(hmac_tube_key(SECRET, "MRN5550123_D7.fcs", "site_8"),)]  # its manifest is site_8's
 
 
 def test_manifest_text_columns_are_checked_too(wh):

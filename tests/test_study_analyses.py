@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from cartwh.study.config import Conventions, SurvivalAnalysis, TableRow, TableSpec, load_plan
-from cartwh.study.survival import run_survival
-from cartwh.study.tables import comparison_rows
+from cartwh.study.group_comparisons import comparison_rows
+from cartwh.study.survival_analyses import run_survival
 
 PATIENTS = pd.DataFrame({
     "patient_key": ["a1", "a2", "a3", "b1", "b2"],

@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from cartwh.contract.reference import seed_rows, study_parameter
+
 HEADER_SEPARATOR = " | "
 SAMPLE_COLUMN = "Sample"
 SUMMARY_ROWS = ("Mean", "SD")  # FlowJo appends these; they are not samples
@@ -123,15 +125,13 @@ BEADS_PER_TUBE_RANGE = (1_000, 1_000_000)  # bead tubes and suspensions hold 10^
 SAMPLE_VOLUME_UL_RANGE = (10, 10_000)  # lyse-no-wash: 20-200 uL of blood; bulk lysis for rare cells: mL
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")
 
-DAYS_PER_MONTH = 30.4375  # docs/definitions.md "Timeline and study day": months = days / 30.4375
+# docs/definitions.md "Timeline and study day": months = days / 30.4375 (the study_parameters seed).
+DAYS_PER_MONTH = study_parameter("days_per_month")
 
 # Nominal monitoring timepoints (study day) of docs/definitions.md "Timeline and study day", plus the
-# monthly B-cell follow-up.
-TIMEPOINT_DAYS = {
-    "D5": 5, "D7": 7, "D11": 11, "D14": 14, "D21": 21, "D28": 28,
-    "M2": 61, "M3": 91, "M4": 122, "M6": 183, "M9": 274, "M12": 365, "M18": 548, "M24": 730,
-}  # fmt: skip
-PRE_INFUSION_TIMEPOINTS = ("APHERESIS", "PRE_LD")
+# monthly B-cell follow-up, and the pre-infusion ones (no nominal day): the timepoint_windows seed.
+TIMEPOINT_DAYS = {r["timepoint"]: int(r["nominal_day"]) for r in seed_rows("timepoint_windows") if r["nominal_day"]}
+PRE_INFUSION_TIMEPOINTS = tuple(r["timepoint"] for r in seed_rows("timepoint_windows") if not r["nominal_day"])
 
 
 @dataclass(frozen=True)

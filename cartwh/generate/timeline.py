@@ -199,10 +199,22 @@ def _marrow_rows(design, rng, d0, pre_bm, post_bm, relapse) -> pd.DataFrame:
     ])  # fmt: skip
 
 
-_UNITS = {  # field -> (code of the standard unit, alternative code, factor from the standard unit)
+# field -> (code of the standard unit, alternative code, factor from the standard unit): the
+# unit_conversions seed's codes and factors (tests/test_generator_reference.py pins them).
+_UNITS = {
     "anc": ("1", "2", 1000.0),  # x10^9/L or cells/uL
     "hb": ("1", "2", 10.0),  # g/dL or g/L
     "crp": ("1", "2", 10.0),  # mg/dL or mg/L
+}
+
+
+# Hematotox component -> designed points -> (low, high) of the pre-LD value drawn, in the standard
+# unit: inside that points' band of the hematotox_bands seed (tests/test_generator_reference.py).
+PRE_LD_LAB_RANGES = {
+    "platelets": {0: (180, 260), 1: (80, 170), 2: (25, 72)},
+    "anc": {0: (1.3, 2.4), 1: (0.25, 1.15)},
+    "hemoglobin": {0: (9.4, 12.6), 1: (7.2, 8.8)},
+    "crp": {0: (0.05, 2.5), 1: (3.2, 9.5)},
 }
 
 
@@ -227,10 +239,12 @@ def _lab_rows(design, rng, d0, ld, apheresis) -> pd.DataFrame:
     bands); others are context."""
     n = len(design)
     u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
-    plt = np.select([design["plt"] == 0, design["plt"] == 1], [u(180, 260), u(80, 170)], u(25, 72))
-    anc = np.where(design["anc"] == 1, u(0.25, 1.15), u(1.3, 2.4))
-    hb = np.where(design["hb"] == 1, u(7.2, 8.8), u(9.4, 12.6))
-    crp = np.where(design["crp"] == 1, u(3.2, 9.5), np.exp(u(np.log(0.05), np.log(2.5))))
+    r = PRE_LD_LAB_RANGES
+    plt = np.select([design["plt"] == 0, design["plt"] == 1], [u(*r["platelets"][0]), u(*r["platelets"][1])],
+                    u(*r["platelets"][2]))  # fmt: skip
+    anc = np.where(design["anc"] == 1, u(*r["anc"][1]), u(*r["anc"][0]))
+    hb = np.where(design["hb"] == 1, u(*r["hemoglobin"][1]), u(*r["hemoglobin"][0]))
+    crp = np.where(design["crp"] == 1, u(*r["crp"][1]), np.exp(u(*np.log(r["crp"][0]))))  # points 0: log-uniform
     always = np.ones(n)
     return _stack(design, [
         _labs(design, rng, always, apheresis, u(0.5, 3), u(40, 250), u(8, 13), u(0.05, 2)),

@@ -52,7 +52,7 @@ from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows
+from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows, transaction
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +273,7 @@ def _failed(report: IngestReport, error: ExportError) -> None:
 
 
 def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, report: IngestReport) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         ids = sorted(r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall())
         files = [replace(f, load_id=i) for f, i in zip(files, ids, strict=True)]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR)")
@@ -308,10 +307,6 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
         for f in files if source.archive_context else []:
             source.archive_context(f, archive)
         con.execute(f"INSERT INTO {LANDED_FILES} ({columns}, loaded_at) SELECT *, current_timestamp FROM _ledger")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     for f in files:
         report.files_loaded.append(f.name)
         for table, count in rows[f.load_id].items():

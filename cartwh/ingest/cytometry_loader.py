@@ -28,7 +28,7 @@ from cartwh.ingest import statistics_layouts
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
-from cartwh.ingest.keys import SITE_PATTERN, join_keys, register_patient_keys
+from cartwh.ingest.keys import ROW_SITES, SITE_PATTERN, join_keys, register_patient_keys
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -112,9 +112,9 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     unpivot_values(con, list(MANIFEST_COLUMNS) + beads)
     check_rules(con, [r for r in _MANIFEST_RULES if r.column in MANIFEST_COLUMNS or r.column in beads])
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
+    register_patient_keys(con, files, "site")  # first: a row's record is its (site, record id)
     register_identifiers(con, from_batch=False)
-    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT _load_id, _row, trim(record_id) FROM {ROWS}")
-    register_patient_keys(con, files, "site")
+    quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
     register_tube_keys(con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}")  # the tube's site is its patient's
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     bead_values = ", ".join(
@@ -151,7 +151,7 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
                                                    WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
     register_identifiers(con, from_batch=False)
     register_tube_records(con)
-    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.record_id FROM {ROWS} x "
+    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.site, t.record_id FROM {ROWS} x "
                                                 f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
     _statistics_sites(con, files)
     register_tube_keys(con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id")

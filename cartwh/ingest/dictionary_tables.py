@@ -5,15 +5,14 @@ from __future__ import annotations
 import duckdb
 
 from cartwh.contract.redcap import DataDictionary
-from cartwh.ingest.warehouse import insert_rows
+from cartwh.ingest.warehouse import insert_rows, transaction
 
 FIELDS = "raw.redcap_fields"
 CHOICES = "raw.redcap_choices"
 
 
 def publish_dictionary(con: duckdb.DuckDBPyConnection, dictionary: DataDictionary) -> dict[str, int]:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"""CREATE OR REPLACE TABLE {FIELDS} (field_name VARCHAR PRIMARY KEY, form VARCHAR,
             field_type VARCHAR, label VARCHAR, validation VARCHAR, minimum DOUBLE, maximum DOUBLE,
             identifier BOOLEAN, sql_type VARCHAR)""")  # fmt: skip
@@ -21,8 +20,4 @@ def publish_dictionary(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
         insert_rows(con, FIELDS, [(f.name, f.form, f.field_type, f.label, f.validation or None, f.minimum,
                                    f.maximum, f.identifier, f.sql_type) for f in dictionary.fields])  # fmt: skip
         insert_rows(con, CHOICES, [(f.name, code, label) for f in dictionary.fields for code, label in f.choices])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in (FIELDS, CHOICES)}

@@ -7,26 +7,35 @@ one is kept.
 The record's identifiers come from the REDCap rows of the batch and from the current REDCap
 exports in the archive (a manifest or a statistics file carries no name, MRN or birth date of
 its own); a statistics row's record is the one its tube's current manifest names. They live
-only in temp tables of the loading connection, never in a table of the warehouse.
+only in temp tables of the loading connection, never in a table of the warehouse. A record is
+(site, record id), as patients are keyed (cartwh.ingest.keys): record ids restart at every site,
+so record 1 of one site is never matched against the identifiers of record 1 of another.
 
 Matching is on normalised text (lower case, accents stripped, every run of other characters
 one separator): a name matches when any of its words of three letters or more appears as a
 word, or the whole name runs together; an MRN when its characters appear in that order
 anywhere (also without leading zeros); a birth date in the spellings of `date_spellings`.
+A word needle is looked up by its first word among the text's words (a join), and only then
+checked as a phrase, so the cost grows with the text, not with text times needles.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import PurePosixPath
 
 import duckdb
 
-from cartwh.contract.redcap import RECORD_ID, DataDictionary, project_dictionary
+from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary, project_dictionary
 from cartwh.ingest.csv_reader import ROWS
+from cartwh.ingest.keys import ROW_SITES, declared_site, site_sql
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 
-NEEDLES = "_identifier_needles"  # (record_id, field, mode, needle): what a record's text must not hold
+# (site, record_id, field, mode, needle, first_word): what a record's text must not hold
+NEEDLES = "_identifier_needles"
+# Where each source's exports land (as cartwh.ingest.SOURCES declares): the folder below is a site.
+_SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}
 _KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # how a reason names them
 # Words of a name too common to be told from ordinary text.
 _NAME_PARTICLES = ("de", "del", "la", "las", "los", "y", "da", "das", "do", "dos", "di", "van", "von", "der", "el")
@@ -64,34 +73,51 @@ def date_spellings(day: date) -> list[tuple[str, str]]:
 
 
 def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str:
-    """A temp table of (record_id, field, value) from the current REDCap exports in the archive."""
+    """A temp table of (site, record_id, field, value) from the current REDCap exports in the archive."""
     paths = _current_archive(con, "redcap")
-    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
+    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
     if paths:
         scan = _read_archived(paths)
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         fields = [f for f in fields if f in present]
+        site = site_sql(quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL", "a.site")
         if RECORD_ID in present and fields:
-            select = " UNION ALL ".join(f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan}"
-                                        for f in fields)  # fmt: skip
-    return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(record_id, field, value)")
+            select = " UNION ALL ".join(f"SELECT {site}, trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan} "
+                                        "JOIN _archive_sites a USING (archive_path)" for f in fields)  # fmt: skip
+    return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(site, record_id, field, value)")
 
 
 def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
-    return [r[0] for r in con.execute(f"SELECT archive_path FROM {LANDED_FILES} WHERE source = ? "
-                                      "AND superseded_by IS NULL ORDER BY load_id", [source]).fetchall()]  # fmt: skip
+    """The archive paths of the source's current file versions; _archive_sites := the site each declares."""
+    rows = con.execute(f"SELECT archive_path, file FROM {LANDED_FILES} WHERE source = ? "
+                       "AND superseded_by IS NULL ORDER BY load_id", [source]).fetchall()  # fmt: skip
+    con.execute("CREATE OR REPLACE TEMP TABLE _archive_sites (archive_path VARCHAR, site VARCHAR)")
+    insert_rows(con, "_archive_sites", [(path, declared_site(_landing_folder(file, _SOURCE_FOLDERS[source])))
+                                        for path, file in rows])  # fmt: skip
+    return [path for path, _ in rows]
+
+
+def _landing_folder(file: str, source_folder: str) -> str | None:
+    """The folder right below the source's folder that a landed file sits in, None at the top."""
+    below = PurePosixPath(file).relative_to(source_folder).parts
+    return below[0] if len(below) > 1 else None
 
 
 def _cached(con: duckdb.DuckDBPyConnection, table: str, paths: list[str], select: str) -> str:
     """Temp table `table` := `select`, read again only when the archived files it reads changed:
     a night of many batches reads the archive once, not once per batch."""
     signature = "\n".join(paths)
-    known = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
-    if known and con.execute(f"SELECT signature FROM {table}_of").fetchall() == [(signature,)]:
+    if _signature(con, table) == signature:
         return table
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ? AS signature", [signature])
     return table
+
+
+def _signature(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """What temp table `table` was made from (`{table}_of`), None if it was not made yet."""
+    known = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
+    return con.execute(f"SELECT signature FROM {table}_of").fetchall()[0][0] if known else None
 
 
 def _read_archived(paths: list[str]) -> str:
@@ -99,23 +125,31 @@ def _read_archived(paths: list[str]) -> str:
     quarantined when their file was loaded."""
     listed = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
     return (f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
-            "quote = '\"', escape = '\"', ignore_errors = true)")  # fmt: skip
+            "quote = '\"', escape = '\"', ignore_errors = true, filename = 'archive_path')")  # fmt: skip
 
 
 def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
                          dictionary: DataDictionary | None = None) -> None:  # fmt: skip
     """NEEDLES := the identifiers of every record known, normalised for matching: those of the
-    current archived REDCap exports, and (`from_batch`) those of the REDCap rows being loaded."""
+    current archived REDCap exports, and (`from_batch`) those of the REDCap rows being loaded.
+    Built from the archive alone, it is kept while the archive's REDCap exports stay the same: a
+    night of many cytometry batches spells every birth date once, not once per batch."""
+    archived = None if from_batch else "\n".join(_current_archive(con, "redcap"))
+    if archived is not None and _signature(con, NEEDLES) == archived:
+        return
     identifiers = [f for f in (dictionary or project_dictionary()).fields if f.identifier and f.name != RECORD_ID]
     names = [f.name for f in identifiers]
     parts = []
-    if from_batch:
+    if from_batch:  # the batch's rows have their sites (cartwh.ingest.keys.register_patient_keys)
         header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
-        parts += [f"SELECT trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {ROWS}" for f in names if f in header]
+        parts += [f"SELECT s.site, s.record_id, {quote_literal(f)}, {quote(f)} FROM {ROWS} "
+                  f"JOIN {ROW_SITES} s ON s.load_id = _load_id AND s.row = _row" for f in names if f in header]  # fmt: skip
     parts.append(f"SELECT * FROM {_archived_identifiers(con, names)}")
     union = " UNION ALL ".join(parts)
+    # A row without a site (quarantined for that) is matched with the identifiers of its record
+    # among the rows without a site: '' stands for none, as NULL would join nothing.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
-                    SELECT DISTINCT * FROM ({union}) t(record_id, field, value)
+                    SELECT DISTINCT coalesce(site, '') AS site, record_id, field, value FROM ({union}) t(site, record_id, field, value)
                     WHERE record_id IS NOT NULL AND trim(value) <> ''""")  # fmt: skip
     dated = [f.name for f in identifiers if f.sql_type == "DATE"]
     days = [r[0] for r in con.execute(
@@ -129,35 +163,43 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {NEEDLES} AS
             WITH texts AS (SELECT * FROM _identifiers WHERE field NOT IN ({_listed(dated)})),
-            words AS (SELECT record_id, field, unnest(string_split(trim({words_sql('value')}), ' ')) AS word FROM texts),
-            compact AS (SELECT record_id, field, {compact_sql('value')} AS c FROM texts)
-            SELECT DISTINCT record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
-                WHERE length(word) >= 3 AND word NOT IN ({particles})
-            UNION SELECT record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
-            UNION SELECT record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
-            UNION SELECT record_id, field, 'compact', {compact_sql('value')} FROM _identifiers
-                  WHERE field IN ({_listed(dated)}) AND length({compact_sql('value')}) >= 6  -- also as typed, if no date
-            UNION SELECT i.record_id, i.field, s.mode,
-                         CASE s.mode WHEN 'word' THEN {words_sql('s.spelling')} ELSE {compact_sql('s.spelling')} END
-                  FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
-                  WHERE i.field IN ({_listed(dated)})"""
+            words AS (SELECT site, record_id, field, unnest(string_split(trim({words_sql('value')}), ' ')) AS word
+                      FROM texts),
+            compact AS (SELECT site, record_id, field, {compact_sql('value')} AS c FROM texts),
+            needles AS (
+                SELECT DISTINCT site, record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
+                    WHERE length(word) >= 3 AND word NOT IN ({particles})
+                UNION SELECT site, record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
+                UNION SELECT site, record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
+                UNION SELECT site, record_id, field, 'compact', {compact_sql('value')} FROM _identifiers
+                      WHERE field IN ({_listed(dated)}) AND length({compact_sql('value')}) >= 6  -- also as typed, if no date
+                UNION SELECT i.site, i.record_id, i.field, s.mode,
+                             CASE s.mode WHEN 'word' THEN {words_sql('s.spelling')} ELSE {compact_sql('s.spelling')} END
+                      FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
+                      WHERE i.field IN ({_listed(dated)}))
+            SELECT *, CASE mode WHEN 'word' THEN split_part(trim(needle), ' ', 1) END AS first_word FROM needles"""
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NEEDLES}_of AS SELECT ?::VARCHAR AS signature", [archived])
 
 
 def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
-    """_tube_records := (fcs_file, record_id) of every tube of the current archived manifests: the
-    record a statistics row belongs to."""
+    """_tube_records := (fcs_file, site, record_id) of every tube of the current archived
+    manifests: the record a statistics row belongs to."""
     paths = _current_archive(con, "cytometry_manifest")
-    select = "SELECT NULL::VARCHAR AS fcs_file, NULL::VARCHAR AS record_id WHERE FALSE"
+    select = "SELECT NULL::VARCHAR AS fcs_file, NULL::VARCHAR AS site, NULL::VARCHAR AS record_id WHERE FALSE"
     if paths:
-        select = f"SELECT DISTINCT trim(fcs_file) AS fcs_file, trim(record_id) AS record_id FROM {_read_archived(paths)}"
+        scan = _read_archived(paths)
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        site = site_sql("site" if "site" in present else "NULL", "a.site")
+        select = (f"SELECT DISTINCT trim(fcs_file) AS fcs_file, coalesce({site}, '') AS site, trim(record_id) AS record_id "
+                  f"FROM {scan} JOIN _archive_sites a USING (archive_path)")  # fmt: skip
     _cached(con, "_tube_records", paths, select)
 
 
 def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[str, str | None], records_sql: str) -> None:
     """Add a problem for every text column of a row (`text_columns`: column -> scope) and every
     quarantined value that holds its record's identifiers, and forget those values.
-    `records_sql` selects (_load_id, _row, record_id) for the rows of ROWS."""
+    `records_sql` selects (_load_id, _row, site, record_id) for the rows of ROWS."""
     header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
     columns = [c for c in text_columns if c in header]
     texts = [f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(text_columns[c])}, {quote(c)} FROM {ROWS} "
@@ -165,13 +207,21 @@ def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[st
     texts.append(f"SELECT load_id, row, column_name, scope, value FROM {PROBLEMS} WHERE value IS NOT NULL")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _identifier_hits AS
-            WITH scanned AS (
-                SELECT s.*, {words_sql('s.v')} AS words, {compact_sql('s.v')} AS compact
-                FROM ({' UNION ALL '.join(texts)}) s(load_id, row, column_name, scope, v)),
-            records AS (SELECT * FROM ({records_sql}) r(load_id, row, record_id) WHERE record_id IS NOT NULL)
-            SELECT DISTINCT s.load_id, s.row, s.column_name, s.scope, n.field
-            FROM scanned s JOIN records r USING (load_id, row) JOIN {NEEDLES} n USING (record_id)
-            WHERE CASE n.mode WHEN 'word' THEN contains(s.words, n.needle) ELSE contains(s.compact, n.needle) END"""
+            WITH records AS (
+                SELECT load_id, row, coalesce(site, '') AS site, record_id
+                FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
+            scanned AS (
+                SELECT s.*, r.site, r.record_id, {words_sql('s.v')} AS words, {compact_sql('s.v')} AS compact
+                FROM ({' UNION ALL '.join(texts)}) s(load_id, row, column_name, scope, v) JOIN records r USING (load_id, row)),
+            scanned_words AS (SELECT *, unnest(string_split(trim(words), ' ')) AS word FROM scanned),
+            words AS (SELECT s.load_id, s.row, s.column_name, s.scope, n.field
+                      FROM scanned_words s JOIN {NEEDLES} n
+                        ON n.site = s.site AND n.record_id = s.record_id AND n.first_word = s.word
+                      WHERE n.mode = 'word' AND contains(s.words, n.needle)),
+            compacts AS (SELECT s.load_id, s.row, s.column_name, s.scope, n.field
+                         FROM scanned s JOIN {NEEDLES} n USING (site, record_id)
+                         WHERE n.mode = 'compact' AND contains(s.compact, n.needle))
+            SELECT DISTINCT * FROM (SELECT * FROM words UNION ALL SELECT * FROM compacts)"""
     )
     reasons = " ".join(f"WHEN {quote_literal(f)} THEN {quote_literal(kind)}" for f, kind in _KIND.items())
     con.execute(

@@ -27,7 +27,7 @@ ROW_KEYS = "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) o
 KEY_FINGERPRINT = "raw.pseudonym_key"  # the fingerprint of the key every patient_key was made with
 RECORD_SITES = "raw.redcap_record_sites"  # (record_key, site): where each REDCap record of a project was first seen
 SITE_PATTERN = "[a-z0-9_.-]+"  # REDCap's unique group names and plain folder names; never the pseudonym's separator
-_ROW_SITES = "_row_sites"
+ROW_SITES = "_row_sites"  # (load_id, row, record_id, site, project, key_site) of the batch
 
 
 class PseudonymKeyMismatch(PseudonymKeyError):
@@ -72,11 +72,22 @@ def register_patient_keys(con: duckdb.DuckDBPyConnection, files: list[ExportFile
     _row_sites(con, files, site_column)
     if track_moves:
         _check_moves(con, key, site_column)
-    pairs = con.execute(f"SELECT DISTINCT key_site, record_id FROM {_ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
+    pairs = con.execute(f"SELECT DISTINCT key_site, record_id FROM {ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _site_keys (site VARCHAR, record_id VARCHAR, patient_key VARCHAR)")
     insert_rows(con, "_site_keys", [(s, r, pseudonymise(r, key, site=s)) for s, r in pairs])
     con.execute(f"""INSERT INTO {ROW_KEYS} SELECT r.load_id, r.row, r.key_site, k.patient_key, r.record_id
-                    FROM {_ROW_SITES} r JOIN _site_keys k ON k.site = r.key_site AND k.record_id = r.record_id""")
+                    FROM {ROW_SITES} r JOIN _site_keys k ON k.site = r.key_site AND k.record_id = r.record_id""")
+
+
+def declared_site(folder: str | None) -> str | None:
+    """The site a landed file declares: the folder right below its source's folder, else CARTWH_SITE."""
+    return folder or settings.site()
+
+
+def site_sql(own: str, declared: str) -> str:
+    """A row's site, as patients are keyed: its own site column where that has a value, else the
+    site its file declares; trimmed and lower-cased."""
+    return f"lower(trim(coalesce(nullif(trim({own}), ''), {declared})))"
 
 
 def join_keys(rows: str = ROWS) -> str:
@@ -84,15 +95,15 @@ def join_keys(rows: str = ROWS) -> str:
 
 
 def _row_sites(con, files: list[ExportFile], site_column: str) -> None:
-    """_ROW_SITES := (load_id, row, record_id, site, project, key_site) of every row with a record id."""
+    """ROW_SITES := (load_id, row, record_id, site, project, key_site) of every row with a record id."""
     con.execute("CREATE OR REPLACE TEMP TABLE _file_sites (load_id BIGINT, site VARCHAR, project VARCHAR)")
-    insert_rows(con, "_file_sites", [(f.load_id, f.folder or settings.site(), f.folder or "") for f in files])
+    insert_rows(con, "_file_sites", [(f.load_id, declared_site(f.folder), f.folder or "") for f in files])
     columns = {r[0] for r in con.execute(f"SELECT name FROM pragma_table_info('{ROWS}')").fetchall()}
-    own = f"nullif(trim(r.{quote(site_column)}), '')" if site_column in columns else "NULL"
+    own = f"r.{quote(site_column)}" if site_column in columns else "NULL"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_ROW_SITES} AS
+        f"""CREATE OR REPLACE TEMP TABLE {ROW_SITES} AS
             SELECT r._load_id AS load_id, r._row AS row, trim(r.record_id) AS record_id,
-                   lower(trim(coalesce({own}, f.site))) AS site, f.project
+                   {site_sql(own, 'f.site')} AS site, f.project
             FROM {ROWS} r JOIN _file_sites f ON f.load_id = r._load_id
             WHERE nullif(trim(r.record_id), '') IS NOT NULL"""
     )
@@ -103,10 +114,10 @@ def _row_sites(con, files: list[ExportFile], site_column: str) -> None:
                 THEN 'no site: the row has no {site_column} and the landing declares none (a folder named '
                      || 'after the site below the source''s folder, or CARTWH_SITE)'
                 ELSE 'not a site name (letters, digits, ''_'', ''-'', ''.'')' END, site
-            FROM {_ROW_SITES} WHERE NOT coalesce(regexp_full_match(site, '{SITE_PATTERN}'), false)"""
+            FROM {ROW_SITES} WHERE NOT coalesce(regexp_full_match(site, '{SITE_PATTERN}'), false)"""
     )
-    con.execute(f"""ALTER TABLE {_ROW_SITES} ADD COLUMN key_site VARCHAR;
-                    UPDATE {_ROW_SITES} SET key_site = site WHERE regexp_full_match(site, '{SITE_PATTERN}')""")
+    con.execute(f"""ALTER TABLE {ROW_SITES} ADD COLUMN key_site VARCHAR;
+                    UPDATE {ROW_SITES} SET key_site = site WHERE regexp_full_match(site, '{SITE_PATTERN}')""")
 
 
 def _check_moves(con, key: bytes, site_column: str) -> None:
@@ -115,7 +126,7 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
     remembered. The record is named by a keyed hash of (project, record id), never by its id."""
     con.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_SITES} (record_key VARCHAR PRIMARY KEY, site VARCHAR NOT NULL, "
                 "first_load_id BIGINT NOT NULL)")  # fmt: skip
-    records = con.execute(f"SELECT DISTINCT project, record_id FROM {_ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
+    records = con.execute(f"SELECT DISTINCT project, record_id FROM {ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _record_keys (project VARCHAR, record_id VARCHAR, record_key VARCHAR)")
     # ':' is not a site character: a record key never equals a patient key.
     insert_rows(con, "_record_keys", [(p, r, pseudonymise(r, key, site=f"project:{p}")) for p, r in records])
@@ -123,7 +134,7 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _record_site AS
             SELECT k.project, k.record_id, k.record_key, coalesce(any_value(s.site), arg_min(r.key_site, (r.load_id, r.row)))
                    AS first_site, min(r.load_id) AS first_load_id, any_value(s.site) IS NOT NULL AS known
-            FROM {_ROW_SITES} r JOIN _record_keys k USING (project, record_id) LEFT JOIN {RECORD_SITES} s USING (record_key)
+            FROM {ROW_SITES} r JOIN _record_keys k USING (project, record_id) LEFT JOIN {RECORD_SITES} s USING (record_key)
             WHERE r.key_site IS NOT NULL GROUP BY ALL"""
     )
     con.execute(
@@ -132,9 +143,9 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
                    'the record was at site ''' || f.first_site || ''' and now is at site ''' || r.key_site
                    || ''' (moved between data access groups?): set aside, not re-keyed; check the record''s '
                    || 'data access group in REDCap', r.key_site
-            FROM {_ROW_SITES} r JOIN _record_site f USING (project, record_id)
+            FROM {ROW_SITES} r JOIN _record_site f USING (project, record_id)
             WHERE r.key_site <> f.first_site"""
     )
-    con.execute(f"""UPDATE {_ROW_SITES} r SET key_site = f.first_site FROM _record_site f
+    con.execute(f"""UPDATE {ROW_SITES} r SET key_site = f.first_site FROM _record_site f
                     WHERE f.project = r.project AND f.record_id = r.record_id""")
     con.execute(f"INSERT INTO {RECORD_SITES} SELECT record_key, first_site, first_load_id FROM _record_site WHERE NOT known")

@@ -43,7 +43,7 @@ from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
-from cartwh.ingest.keys import join_keys, register_patient_keys
+from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.redcap_versions import record_project_versions
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -182,7 +182,7 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
     _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT _load_id, _row, trim({RECORD_ID}) FROM {ROWS}")
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:

@@ -1,100 +1,24 @@
-"""The raw layer's bookkeeping: which file versions were loaded, and what was quarantined."""
+"""What only ingestion uses of the warehouse: raw tables that grow with the dictionary or panel.
+The rest (connecting, the raw bookkeeping tables, quoting, transactions) is cartwh.warehouse, also
+importable from here, as ingestion's modules do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
-import pandas as pd
 
-from cartwh import settings
-
-SCHEMA = "raw"
-LANDED_FILES = f"{SCHEMA}.landed_files"
-QUARANTINE = f"{SCHEMA}.quarantine"
-DELETED_RECORDS = f"{SCHEMA}.redcap_deleted_records"
-
-_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE SEQUENCE IF NOT EXISTS {SCHEMA}.load_id_seq START 1;
-CREATE TABLE IF NOT EXISTS {LANDED_FILES} (
-    load_id BIGINT PRIMARY KEY,
-    source VARCHAR NOT NULL,          -- redcap | cytometry_manifest | cytometry_statistics
-    file VARCHAR NOT NULL,            -- path inside the landing folder: the batch's identity
-    sha256 VARCHAR NOT NULL,
-    bytes BIGINT NOT NULL,
-    rows_loaded BIGINT NOT NULL,
-    rows_quarantined BIGINT NOT NULL,
-    loaded_at TIMESTAMP NOT NULL,
-    archive_path VARCHAR NOT NULL,
-    superseded_by BIGINT              -- a later version of the same file; its rows stay, marked
-);
--- Every CSV record of a file version accounted for: records_read = rows_landed +
--- rows_quarantined + records_skipped (docs/data-contract.md section 5). NULL for versions loaded
--- before these columns existed.
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_read BIGINT;
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS rows_landed BIGINT;
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_skipped BIGINT;
-CREATE TABLE IF NOT EXISTS {QUARANTINE} (
-    load_id BIGINT NOT NULL,
-    file VARCHAR NOT NULL,
-    row BIGINT NOT NULL,
-    column_name VARCHAR,
-    reason VARCHAR NOT NULL,
-    value VARCHAR,                    -- NULL for identifier columns
-    patient_key VARCHAR,
-    quarantined_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-);
--- Records deleted in REDCap, one row per record and deletion report (cartwh/ingest/deletions.py):
--- always there, since every REDCap staging model reads it (macro current_rows).
-CREATE TABLE IF NOT EXISTS {DELETED_RECORDS} (
-    site VARCHAR,
-    patient_key VARCHAR NOT NULL,
-    deleted_since TIMESTAMP,          -- the previous pull's start: deleted after it
-    found_at TIMESTAMP NOT NULL,      -- the pull that found the record gone
-    _load_id BIGINT NOT NULL,         -- the deletion report's file version
-    _source_row BIGINT NOT NULL       -- n + 1 for its n-th record id
-);
-"""
-
-
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    if not read_only:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory_limit()})
-    if not read_only:
-        ensure_raw_schema(con)
-    return con
-
-
-def remove_database(path: Path) -> None:
-    """Delete a DuckDB file and its write-ahead log, if there (a leftover of an interrupted build)."""
-    for part in (Path(path), Path(f"{path}.wal")):
-        part.unlink(missing_ok=True)
-
-
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_DDL)
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def quote_literal(text: str | None) -> str:
-    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
-
-
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
-    """Append Python rows in one statement (DuckDB's executemany goes row by row)."""
-    if not rows:
-        return
-    frame = pd.DataFrame(rows, dtype=object)
-    con.register("_python_rows", frame)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _python_rows")
-    finally:
-        con.unregister("_python_rows")
+from cartwh.warehouse import (  # noqa: F401  (ingestion's modules import these from here)
+    DELETED_RECORDS,
+    LANDED_FILES,
+    QUARANTINE,
+    SCHEMA,
+    connect,
+    ensure_raw_schema,
+    insert_rows,
+    quote,
+    quote_literal,
+    remove_database,
+    transaction,
+)
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 from cartwh.report import formatting as fmt
 from cartwh.study.blocking import is_blocked
 from cartwh.study.config import Plan
-from cartwh.study.tables import TOTAL
+from cartwh.study.group_comparisons import TOTAL
 
 
 @dataclass

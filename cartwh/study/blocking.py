@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from cartwh.study.config import CoxAnalysis, FollowUpAnalysis, Plan, SurvivalAnalysis, TableRow, TableSpec
-from cartwh.study.survival import ALL
+from cartwh.study.survival_analyses import ALL
 
 BLOCKED_PREFIX = "not estimable: blocked by "
 # Failed blocking expectations of one run that block only some columns.

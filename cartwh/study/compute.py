@@ -17,8 +17,9 @@ from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
 from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
 from cartwh.study.config import Plan
-from cartwh.study.survival import run_follow_up, run_survival
-from cartwh.study.tables import comparison_rows
+from cartwh.study.group_comparisons import comparison_rows
+from cartwh.study.survival_analyses import run_follow_up, run_survival
+from cartwh.warehouse import transaction
 
 ANALYTICS_TABLES = (
     "km_estimates", "survival_tests", "landmark_survival", "survival_summaries",
@@ -92,17 +93,12 @@ def run_plan(patients: pd.DataFrame, tte: pd.DataFrame, plan: Plan) -> dict[str,
 
 def write_analytics(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> None:
     """Replace the analytics tables together: readers never see half of a new set."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("CREATE SCHEMA IF NOT EXISTS analytics")
         for name, frame in frames.items():
             con.register("_analytics_frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE analytics.{name} AS SELECT * FROM _analytics_frame")
             con.unregister("_analytics_frame")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan,

@@ -3,4 +3,4 @@
 select t.patient_key, t.death_date, s.vital_status
 from {{ ref('int__patient_timeline') }} as t
 left join {{ ref('stg_redcap__follow_up_status') }} as s using (patient_key)
-where (t.death_date is not null) <> (s.vital_status = 'Dead')
+where (t.death_date is not null) <> s.is_dead

@@ -5,7 +5,8 @@
 select m.patient_key, m.bm_date, m.blasts_pct, m.em_disease, t.first_relapse_date, t.progression_date
 from {{ ref('int__marrow_by_bridging_phase') }} as m
 inner join {{ ref('int__patient_timeline') }} as t using (patient_key)
-where t.d28_response in ('CR', 'CRi')
+inner join {{ ref('stg_redcap__response_d28') }} as r using (patient_key)
+where r.d28_in_remission
     and m.bm_date > t.d28_assessment_date
     and (m.blasts_pct > {{ study_parameter('relapse_blast_threshold_pct') }} or m.em_disease)
     and coalesce(least(t.first_relapse_date, t.progression_date) <= m.bm_date, false) = false

@@ -5,7 +5,7 @@
 {{ config(materialized='table') }}
 with blood_samples as (
     select tube_key, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
-    from {{ ref('stg_cytometry__samples') }}
+    from {{ ref('int__sample_timepoints') }}
     where specimen = 'peripheral blood'
 ),
 

@@ -12,6 +12,7 @@ marrow as (select * from {{ ref('stg_redcap__marrow_assessment') }}),
 phased as (
     select
         m.*,
+        {{ study_day('m.bm_date', 't.infusion_date') }} as study_day,
         case
             when m.bm_date > t.infusion_date then 'post_infusion'
             when m.bm_date > t.ld_start_date then 'lymphodepletion'

@@ -37,7 +37,7 @@ inotuzumab_before_apheresis as (
 ),
 
 day_28 as (
-    select patient_key, d28_assessment_date, d28_response
+    select patient_key, d28_assessment_date, d28_response, d28_no_response
     from {{ ref('stg_redcap__response_d28') }}
 ),
 
@@ -70,7 +70,7 @@ select
     -- day it is assessed, unless a progression was recorded earlier.
     least(
         e.first_progression_date,
-        case when d.d28_response = 'No response' then d.d28_assessment_date end
+        case when d.d28_no_response then d.d28_assessment_date end
     ) as progression_date,
     e.consolidative_hsct_date,
     e.death_date,

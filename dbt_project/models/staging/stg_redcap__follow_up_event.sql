@@ -1,6 +1,5 @@
 -- One row per follow-up event (relapse, progression, consolidative HSCT, death).
-with current as ({{ current_rows('redcap_follow_up_event') }}),
-infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }})
+with current as ({{ current_rows('redcap_follow_up_event') }})
 
 select
     e.patient_key,
@@ -8,10 +7,8 @@ select
     case e.event_type when '1' then 'relapse' when '2' then 'progression'
                       when '3' then 'consolidative_hsct' when '4' then 'death' end as event_type,
     e.event_date,
-    {{ study_day('e.event_date', 'i.infusion_date') }} as study_day,
     case e.relapse_cd19 when '1' then 'positive' when '2' then 'negative' when '3' then 'not_assessed' end
         as relapse_cd19,
     {{ decode_choice('relapse_site', 'e.relapse_site') }} as relapse_site,
     {{ decode_choice('death_cause', 'e.death_cause') }} as death_cause
 from current as e
-left join infusion as i using (patient_key)

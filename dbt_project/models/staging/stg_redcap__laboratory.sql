@@ -1,14 +1,12 @@
 -- One row per laboratory sample, every analyte converted to the unit of docs/definitions.md "Units"
 -- (ANC, platelets, WBC and ALC x10^9/L, Hb g/dL, CRP mg/dL) through the unit_conversions seed.
 with current as ({{ current_rows('redcap_laboratory') }}),
-infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }}),
 units as (select analyte, unit_code, factor_to_standard from {{ ref('unit_conversions') }})
 
 select
     l.patient_key,
     l.redcap_repeat_instance as instance,
     l.lab_date,
-    {{ study_day('l.lab_date', 'i.infusion_date') }} as study_day,
     l.anc_value * anc.factor_to_standard as anc_1e9_per_l,
     l.plt_value * plt.factor_to_standard as platelets_1e9_per_l,
     l.hb_value * hb.factor_to_standard as hemoglobin_g_dl,
@@ -18,7 +16,6 @@ select
     l.wbc_value * wbc.factor_to_standard as wbc_1e9_per_l,
     l.alc_value * alc.factor_to_standard as alc_1e9_per_l
 from current as l
-left join infusion as i using (patient_key)
 left join units as anc on anc.analyte = 'anc' and anc.unit_code = l.anc_unit
 left join units as plt on plt.analyte = 'platelets' and plt.unit_code = l.plt_unit
 left join units as hb on hb.analyte = 'hemoglobin' and hb.unit_code = l.hb_unit

@@ -1,12 +1,10 @@
--- One row per bone-marrow assessment, with its study day.
-with current as ({{ current_rows('redcap_marrow_assessment') }}),
-infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }})
+-- One row per bone-marrow assessment (its study day: int__marrow_by_bridging_phase).
+with current as ({{ current_rows('redcap_marrow_assessment') }})
 
 select
     m.patient_key,
     m.redcap_repeat_instance as instance,
     m.bm_date,
-    {{ study_day('m.bm_date', 'i.infusion_date') }} as study_day,
     m.bm_blasts_pct as blasts_pct,
     {{ decode_choice('bm_mrd_status', 'm.bm_mrd_status') }} as mrd_status,
     m.bm_mrd_status = '2' as mrd_undetectable,
@@ -15,4 +13,3 @@ select
     m.bm_bcell_precursors_pct as bcell_precursors_pct,
     m.bm_em_disease as em_disease
 from current as m
-left join infusion as i using (patient_key)
