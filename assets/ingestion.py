@@ -15,11 +15,11 @@ from dagster_duckdb import DuckDBResource
 from assets.pull import PULL_KEY
 from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import IngestReport, ingest_source
 from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
+from cartwh.ingest.load import IngestReport, ingest_source
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError

@@ -46,8 +46,8 @@ def _ingest(args) -> int:
     import duckdb
 
     from cartwh.failures import WarehouseDamaged, check_working_warehouse, describe
-    from cartwh.ingest import SOURCES, ingest_source
     from cartwh.ingest.errors import IngestError
+    from cartwh.ingest.load import SOURCES, ingest_source
     from cartwh.ingest.unrecognised import summary as unrecognised_summary
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, ledger_path, read_ledger
-from cartwh.ingest import SOURCES, ingest_source
+from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.run_history import DDL
 from cartwh.warehouse import connect, quote_literal, remove_database
 

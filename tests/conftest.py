@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 
 from cartwh.generate import generate_landing
-from cartwh.ingest import ingest_source
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"

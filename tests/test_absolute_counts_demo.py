@@ -19,8 +19,8 @@ import pytest
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.generate import generate_landing
-from cartwh.ingest import ingest_source
 from cartwh.ingest.dictionary_tables import publish_dictionary
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from tests.conftest import run_dbt
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from cartwh.contract.redcap import project_dictionary
 from cartwh.generate import generate_landing
-from cartwh.ingest import ingest_source
 from cartwh.ingest.dictionary_tables import publish_dictionary
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from expectations.results import check_suite
 from expectations.suites import all_suites

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import ingest_source
 from cartwh.ingest.keys import reset_row_keys
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.record_map import map_path, remember_batch
 from cartwh.publish import publish
 from cartwh.report.data_manager_report import HISTORY_FILE, REPORT_FILE, write_data_manager_report

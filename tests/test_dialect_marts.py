@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from cartwh.generate import lab_dialects
-from cartwh.ingest import ingest_source
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from tests.conftest import run_dbt
 

@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 
 from cartwh.generate import generate_landing
-from cartwh.ingest import ingest_source
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.record_map import map_path, read_record_map
 from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from cartwh.generate import generate_landing, lab_dialects
-from cartwh.ingest import ingest_source
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 
 VALUES = "SELECT tube_key, gate_path, statistic, value FROM raw.cytometry_population_stats ORDER BY ALL"

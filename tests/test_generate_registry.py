@@ -8,7 +8,7 @@ import pytest
 
 from cartwh.generate import generate_landing
 from cartwh.generate.registry import registry_design
-from cartwh.ingest import SOURCES, ingest_source
+from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
 
 

@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-import cartwh.ingest as ingest
+import cartwh.ingest.load as ingest
 from cartwh.contract.redcap import DICTIONARY_PATH, DataDictionary
 from cartwh.ingest import redcap_loader
 from cartwh.ingest.identifiers import date_spellings

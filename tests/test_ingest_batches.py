@@ -1,4 +1,4 @@
-"""Batched ingestion (cartwh/ingest/__init__.py): files of a source that share a header are read
+"""Batched ingestion (cartwh/ingest/load.py): files of a source that share a header are read
 by one scan and validated together, yet every row, problem and count stays with its own file,
 and a file that cannot be read fails alone while the rest of its batch loads."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import cartwh.ingest as ingest
+import cartwh.ingest.load as ingest
 from cartwh.ingest import csv_reader
 from cartwh.ingest.errors import IngestError
 from tests.conftest import hmac_tube_key

@@ -1,4 +1,4 @@
-"""What is ingested is what was archived (cartwh/ingest/__init__.py, `read_once`): each landed file
+"""What is ingested is what was archived (cartwh/ingest/load.py, `read_once`): each landed file
 is read once into a private copy, and its checksum, its rows and its archive copy all come from
 those bytes, however the landing file is rewritten meanwhile."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import cartwh.ingest as ingest
+import cartwh.ingest.load as ingest
 from tests.conftest import hmac_tube_key
 from tests.test_ingest_cytometry import LEUK_COUNT, STATS, CytometryWarehouse
 

@@ -1,5 +1,5 @@
 """Ingestion of REDCap flat record exports (cartwh/ingest/redcap_loader.py and the ledger in
-cartwh/ingest/__init__.py), on small exports written by hand in each test."""
+cartwh/ingest/load.py), on small exports written by hand in each test."""
 
 from __future__ import annotations
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from cartwh.contract.dates import dictionary_bound, latest_date
 from cartwh.contract.redcap import Field
-from cartwh.ingest import ingest_source
 from cartwh.ingest.csv_reader import ROWS
 from cartwh.ingest.errors import IngestError
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.redcap_loader import field_rules
 from cartwh.ingest.validation import PROBLEMS, VALUES, Rule, check_rules, reset_problems, unpivot_values
 from cartwh.ingest.warehouse import connect
@@ -142,7 +142,7 @@ def test_redcap_record_row_without_form_data_is_skipped_not_lost(wh):
 
 def test_a_file_whose_records_do_not_add_up_fails_whole(wh, monkeypatch):
     # A loader that loses a row (the failure the ledger's check exists for) must not commit.
-    from cartwh import ingest
+    from cartwh.ingest import load as ingest
 
     source = ingest.SOURCES["cytometry_manifest"]
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cartwh.generate import generate_landing
-from cartwh.ingest import SOURCES, ingest_source
+from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
 
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "paper_table_counts.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 
 from assets.checks import check_result
 from cartwh.contract.redcap import project_dictionary
-from cartwh.ingest import SOURCES, ingest_source
+from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
 from cartwh.report.render import render_report
 from cartwh.study.blocking import NO_BLOCKS, is_blocked, read_blocks

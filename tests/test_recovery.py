@@ -23,8 +23,8 @@ import pytest
 from cartwh import archive_ledger, run_marker
 from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, LedgerError, append_entries, read_ledger
 from cartwh.failures import WarehouseDamaged, check_working_warehouse
-from cartwh.ingest import ingest_source
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS
+from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect, insert_rows
 from cartwh.locking import writer_lock
 from cartwh.rebuild import rebuild_raw, set_aside_path

@@ -29,8 +29,8 @@ class PulledWarehouse(Warehouse):
     def ingest_redcap(self):
         """What the night's raw assets do: the dictionary, then every source (cytometry: none, its tables empty)."""
         from cartwh.contract.redcap import project_dictionary
-        from cartwh.ingest import SOURCES
         from cartwh.ingest.dictionary_tables import publish_dictionary
+        from cartwh.ingest.load import SOURCES
 
         publish_dictionary(self.con, project_dictionary())
         reports = {source: self.ingest(source) for source in SOURCES}

@@ -67,7 +67,7 @@ def _current_canonical_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 
 @pytest.mark.e2e  # two registries generated and ingested: about 10 s
 def test_a_registry_mixing_both_layouts_lands_the_same_canonical_rows(tmp_path, monkeypatch):
-    from cartwh.ingest import ingest_source
+    from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "mixed-layouts-test-secret")

@@ -173,7 +173,7 @@ def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, mo
     again lands nothing new."""
     from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
     from cartwh.generate import generate_landing
-    from cartwh.ingest import ingest_source
+    from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")

@@ -59,14 +59,14 @@ def test_the_list_follows_the_landing_folder_and_keeps_when_a_file_was_first_see
 def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path, monkeypatch):
     """A source's folder may hold another source's files (REDCap's deletion reports beside its
     record exports): only a file that no source reading it accepts is reported."""
-    from cartwh.ingest import SOURCES, Source
+    from cartwh.ingest.load import SOURCES, Source
 
     def never(con, files):
         raise AssertionError("not called")
 
     monkeypatch.setitem(SOURCES, "notes", Source("notes", "cytometry/statistics/SITE7", never, lambda con: None,
                                                  accepts=lambda path: path.suffix == ".pdf"))  # fmt: skip
-    from cartwh.ingest import ingest_source
+    from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
     landing = tmp_path / "landing"

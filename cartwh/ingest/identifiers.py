@@ -34,7 +34,7 @@ from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_lite
 
 # (site, record_id, field, mode, needle, first_word): what a record's text must not hold
 NEEDLES = "_identifier_needles"
-# Where each source's exports land (as cartwh.ingest.SOURCES declares): the folder below is a site.
+# Where each source's exports land (as cartwh.ingest.load.SOURCES declares): the folder below is a site.
 _SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}
 _KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # how a reason names them
 # Words of a name too common to be told from ordinary text.

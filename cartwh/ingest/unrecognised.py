@@ -1,6 +1,6 @@
 """Files in a source's folder that no source reads: reported, never ignored without a word.
 
-Ingestion lists every file of a source's folder (cartwh.ingest._listed); one that no source
+Ingestion lists every file of a source's folder (cartwh.ingest.load._listed); one that no source
 reading that folder accepts is *unrecognised*: a spreadsheet saved instead of a CSV, a text or
 JSON export, a stray note. Each is reported with what it is and what to do, in the night's
 IngestReport, the log, the run summary (counts by folder and kind, no file names: a landed name
