@@ -24,9 +24,13 @@ def _generate(args) -> int:
     if landing.exists() and any(landing.rglob("*.csv")) and not args.force:
         print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
         return 1
-    summary = generate_landing(landing, args.patients, args.sites, DEFAULT_SEED if args.seed is None else args.seed,
-                               args.faults, progress=True, exported_absolute_counts=args.absolute_counts,
-                               redcap_layout=args.redcap_layout)
+    try:
+        summary = generate_landing(landing, args.patients, args.sites, DEFAULT_SEED if args.seed is None else args.seed,
+                                   args.faults, progress=True, exported_absolute_counts=args.absolute_counts,
+                                   redcap_layout=args.redcap_layout, cytometry_dialect=args.cytometry_dialect)
+    except ValueError as error:  # an unknown layout or dialect, or faults asked of the longitudinal layout
+        print(f"cartwh generate: {error}", file=sys.stderr)
+        return 2
     kind = "paper cohort" if args.patients is None else "registry"
     print(f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
           f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
@@ -322,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--redcap-layout", choices=("classic", "longitudinal", "mixed"), default="classic",
                           help="REDCap exports as the shipped project (classic), as each site's own longitudinal "
                                "project with its mapping.yml, or mixed (every other registry site longitudinal)")
+    generate.add_argument("--cytometry-dialect", default=None, metavar="DIALECT",
+                          help="how every lab writes its statistics tables, one of cartwh.generate.lab_dialects."
+                               "DIALECTS (default: the demo canonical CSV, a registry's sites each in turn)")  # fmt: skip
     generate.set_defaults(handler=_generate)
 
     ingest = commands.add_parser("ingest", help="ingest the landing folder into the raw layer (no Dagster)",

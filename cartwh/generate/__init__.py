@@ -118,6 +118,8 @@ def generate_landing(
     cartwh.generate.redcap_longitudinal) or "mixed" (a registry's sites alternate, the first classic)."""
     if redcap_layout not in REDCAP_LAYOUTS:
         raise ValueError(f"unknown REDCap layout {redcap_layout!r} (one of {', '.join(REDCAP_LAYOUTS)})")
+    if cytometry_dialect not in (None, *lab_dialects.DIALECTS):
+        raise ValueError(f"unknown cytometry dialect {cytometry_dialect!r} (one of {', '.join(lab_dialects.DIALECTS)})")
     if faults and redcap_layout != "classic":
         raise ValueError("the generator's faults are written for the classic REDCap layout only")
     rng = np.random.default_rng(seed)
