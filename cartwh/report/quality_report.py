@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.redcap_versions import dictionary_changes
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
@@ -120,6 +121,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,
         checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
         mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
+        dbt_tests=dbt_test_results(con),  # the latest dbt build's tests that warned or failed
         root_causes=analyst_groups(root_causes(con, archive=None)),
         quarantine=_frame(con, QUARANTINE_COUNTS),
         unrecognised=unrecognised_counts(unrecognised_files(con)),
