@@ -22,6 +22,8 @@ import re
 import duckdb
 import pandas as pd
 
+from cartwh.ingest.warehouse import insert_frame
+
 RESULTS_TABLE = "quality.dbt_test_results"
 ROWS_TABLE = "quality.dbt_test_rows"
 ROWS_KEPT = 1000  # failing rows kept per test (their count is always complete, from dbt)
@@ -91,13 +93,7 @@ def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: d
                      result.get("message")])  # fmt: skip
         kept += 1
         if status != "error" and result.get("compiled_code"):
-            keys = _failing_keys(con, result["compiled_code"]).assign(run_id=run_id, test=test)
-            if len(keys):
-                con.register("_failing_keys", keys)
-                try:
-                    con.execute(f"INSERT INTO {ROWS_TABLE} BY NAME SELECT * FROM _failing_keys")
-                finally:
-                    con.unregister("_failing_keys")
+            insert_frame(con, ROWS_TABLE, _failing_keys(con, result["compiled_code"]).assign(run_id=run_id, test=test))
     return kept
 
 

@@ -97,6 +97,17 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -
         con.unregister("_python_rows")
 
 
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append a DataFrame's rows to `table`, its columns matched by name."""
+    if not len(frame):
+        return
+    con.register("_frame_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame_rows")
+    finally:
+        con.unregister("_frame_rows")
+
+
 def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     """Create `table`, or add the columns a newer dictionary or panel brought (never drop any)."""
     schema, name = table.split(".")

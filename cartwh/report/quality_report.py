@@ -23,6 +23,7 @@ import duckdb
 from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.redcap_versions import dictionary_changes
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
+from cartwh.ingest.warehouse import insert_frame
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
@@ -164,12 +165,7 @@ def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
                     CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
                         severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")  # fmt: skip
-    if len(groups):
-        con.register("_root_causes", groups)
-        try:
-            con.execute(f"INSERT INTO {ROOT_CAUSES_TABLE} BY NAME SELECT * FROM _root_causes")
-        finally:
-            con.unregister("_root_causes")
+    insert_frame(con, ROOT_CAUSES_TABLE, groups)
 
 
 def write_quality_reports(con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path,
