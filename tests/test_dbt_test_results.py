@@ -17,6 +17,7 @@ from cartwh.generate import generate_landing
 from cartwh.ingest import ingest_source
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.warehouse import connect
+from cartwh.publish import publish
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.quality_report import write_quality_report
 from cartwh.report.root_causes import DBT_TEST, root_causes
@@ -78,6 +79,8 @@ def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement
     assert row["patient_key"] == tube_patient[0][0]
     page = write_quality_report(con, root / "reports", root / "gx").read_text(encoding="utf-8")
     assert "dbt tests that warned or failed" in page and f"<code>{CROSS_CHECK}</code>" in page
+    with duckdb.connect(str(publish(con, root / "published" / "warehouse.duckdb")), read_only=True) as published:
+        assert published.execute("SELECT failures FROM quality.dbt_tests WHERE test = ?", [CROSS_CHECK]).fetchall() == [(1,)]
 
 
 @pytest.mark.e2e
