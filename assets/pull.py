@@ -23,10 +23,10 @@ LANDING_TRIGGER = ("cartwh/trigger", "landing")  # the tag the landing sensor's 
 def redcap_pull(context: dg.AssetExecutionContext, landing_zone: LandingZone, redcap: RedcapPull):
     if not redcap.sites:
         context.log.info(f"REDCap pull: not configured ({SITES_VARIABLE} is not set): ingesting what landed")
-        return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": "not configured"})
+        return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": f"not configured ({SITES_VARIABLE})"})
     if context.run.tags.get(LANDING_TRIGGER[0]) == LANDING_TRIGGER[1]:
         context.log.info("REDCap pull: skipped in a run started by files landing (the nightly run pulls)")
-        return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": "run started by the landing sensor"})
+        return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": "skipped (a run started by files landing does not pull)"})
     try:
         reports = pull_sites(list(redcap.sites), Path(landing_zone.landing), Path(landing_zone.archive))
     except PullError as error:

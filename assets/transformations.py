@@ -1,7 +1,8 @@
 """The dbt project as Dagster assets: seeds and models keyed `<schema>/<name>`, grouped by
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
 unbroken from export file to mart; dbt data tests surface as asset checks. The project and
-its manifest: assets/project.py.
+its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
+pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json).
 """
 
 from collections.abc import Mapping
@@ -9,8 +10,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
+from cartwh.dbt_tests import record_dbt_tests
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -24,5 +27,23 @@ class LayeredTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=LayeredTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+    invocation = dbt.cli(["build"], context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        _keep_test_results(context, invocation, warehouse)
+
+
+def _keep_test_results(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource) -> None:
+    results = invocation.target_path / "run_results.json"
+    if not results.exists():  # dbt stopped before it ran anything (interrupted, a parse error)
+        return
+    try:
+        with warehouse.get_connection() as con:
+            kept = record_dbt_tests(con, context.run.run_id, invocation.get_artifact("run_results.json"),
+                                    invocation.get_artifact("manifest.json"))  # fmt: skip
+    except Exception as error:  # the build's own outcome stands; the pages then lack its tests
+        context.log.warning(f"the dbt tests that warned or failed could not be kept for the data-quality pages: {error}")
+        return
+    context.log.info(f"dbt tests that warned or failed, kept for the data-quality pages: {kept}")

@@ -5,7 +5,9 @@ tracebacks) goes to the run's log file only.
 Plain logic over Dagster's event records, so a test can feed it a recorded run. A stage is a set
 of steps (`stages`, step key -> stage name); its line is written when its last step ends (steps
 of two stages may interleave: raw batch checks run beside ingestion and after dbt), and stages
-that never ran (a failed step stops what lies downstream) are named as not run at the end.
+that never ran (a failed step stops what lies downstream) are named as not run at the end. A stage
+whose every step said it had nothing to do (materialization metadata `skipped`: the REDCap pull
+when no site is configured) gets that reason instead of a duration and a step count.
 The bar is drawn only on a terminal: a file or a pipe gets plain lines, no carriage returns.
 """
 
@@ -37,6 +39,12 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 90 else f"{int(value // 60)} min {int(value % 60):02d} s"
 
 
+def _skipped(event: dg.DagsterEvent) -> str | None:
+    """The reason a step gave for doing nothing (its materialization's `skipped` metadata), or None."""
+    entry = event.step_materialization_data.materialization.metadata.get("skipped")
+    return str(entry.value) if entry is not None else None
+
+
 class StageConsole:
     """Receives every event record of one run (`__call__`) and writes the stage lines to `out`."""
 
@@ -49,6 +57,7 @@ class StageConsole:
         self.failed: set[str] = set()
         self.done: list[str] = []  # stages whose line is written
         self.warned: set[str] = set()
+        self.skipped: dict[str, list[str]] = {}  # stage -> the reasons its steps gave for doing nothing
         self.nodes = 0
         self.broken = False
         self._bar = None
@@ -82,6 +91,8 @@ class StageConsole:
             self.started[event.step_key] = record.timestamp
             if stage == BAR_STAGE:
                 self._open_bar()
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and _skipped(event):
+            self.skipped.setdefault(stage, []).append(_skipped(event))
         elif event.event_type in _NODE_DONE and stage == BAR_STAGE:
             self.nodes += 1
             if self._bar is not None:
@@ -119,6 +130,10 @@ class StageConsole:
             return
         what = f"{self.nodes}/{self.dbt_nodes} models, seeds and tests" if stage == BAR_STAGE and self.dbt_nodes else \
             f"{steps} step{'s' * (steps != 1)}"  # fmt: skip
+        reasons = self.skipped.get(stage, [])
+        if ended and stage not in self.failed and len(reasons) == steps:
+            self._write(f"  {stage:<{WIDTH}} {'; '.join(dict.fromkeys(reasons))}")
+            return
         outcome = "FAILED" if stage in self.failed else ("stopped" if not ended else "done")
         self._write(f"  {stage:<{WIDTH}} {outcome:<8}{_seconds(self.seconds[stage]):>12}   {what}")
 

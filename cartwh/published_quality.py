@@ -45,6 +45,11 @@ DEIDENTIFIED_QUALITY: list[tuple[str, tuple[str, ...], str]] = [
     ("root_causes", ("quality.root_causes",), """
         SELECT kind, form, field, reason, severity, issues, consequences, patients FROM "{db}".quality.root_causes
     """),
+    # The latest dbt build's tests that warned or failed (cartwh.dbt_tests): written by dbt and the
+    # tests' own SQL comments; dbt's message and the failing rows' keys stay in the working warehouse.
+    ("dbt_tests", ("quality.dbt_test_results",), """
+        SELECT run_id, test, models, status, severity, failures, meaning FROM "{db}".quality.dbt_test_results
+    """),
     ("files_per_source", ("raw.landed_files",), """
         SELECT source, count(*) FILTER (WHERE superseded_by IS NULL) AS current_files,
                count(superseded_by) AS superseded_files, sum(rows_loaded)::BIGINT AS rows_loaded,

@@ -116,3 +116,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         except duckdb.Error:
             pass  # a COMMIT that failed has already rolled back: the block's own error is the one to see
         raise
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append a DataFrame's rows to `table`, its columns matched by name."""
+    if not len(frame):
+        return
+    con.register("_frame_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame_rows")
+    finally:
+        con.unregister("_frame_rows")

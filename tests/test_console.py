@@ -57,7 +57,9 @@ def test_the_demo_run_fits_on_one_screen_with_its_summary(demo_run, demo_events,
     stages = [line.split()[0] + (" build" if line.split()[0] == "dbt" else "") for line in stage_lines
               if not line.startswith("  warning:")]  # fmt: skip
     assert stages == list(STAGES)
-    assert all(" done " in line for line in stage_lines if not line.startswith("  warning:"))
+    # No REDCap site is configured in the demo: the pull stage says so rather than "done 0.0 s".
+    assert "  pull         not configured (CARTWH_REDCAP_SITES)" in stage_lines
+    assert all(" done " in line for line in stage_lines if not line.startswith(("  warning:", "  pull ")))
     nodes = dbt_node_count()
     # The bar's total is what the dbt build reported: a materialization per model and seed, a
     # check evaluation per test (221 on the demo before other branches add models).
@@ -171,3 +173,29 @@ def test_a_step_no_stage_names_gets_a_line_of_its_own(demo_events):
     lines = out.getvalue().splitlines()
     assert any(line.split()[:2] == ["study_statistics", "done"] for line in lines)
     assert not any(line.split()[:1] == ["statistics"] for line in lines)  # no stage left without steps
+
+
+def test_a_stage_that_had_nothing_to_do_says_why_and_one_that_worked_says_done(tmp_path):
+    """The pull step alone, not configured, then a stage of it and a step that did work (the
+    materialization without `skipped` metadata of a stand-in asset)."""
+    from assets.pull import redcap_pull
+    from assets.resources import LandingZone, RedcapPull
+
+    @dg.asset
+    def worked():
+        return dg.MaterializeResult(metadata={"rows": 1})
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([redcap_pull, worked], instance=instance, resources={
+            "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
+            "redcap": RedcapPull(sites=[])})  # fmt: skip
+        events = instance.all_logs(result.run_id)
+    out = io.StringIO()
+    console = StageConsole({redcap_pull.node_def.name: "pull", "worked": "ingest"}, out)
+    for record in events:
+        console(record)
+    console.finish()
+    lines = out.getvalue().splitlines()
+    assert "  pull         not configured (CARTWH_REDCAP_SITES)" in lines
+    assert sorted(line.split()[0] for line in lines) == ["ingest", "pull"]
+    assert re.fullmatch(r"  ingest       done +\d+\.\d s   1 step", next(line for line in lines if "ingest" in line))

@@ -73,7 +73,7 @@ def test_not_configured_the_night_ingests_what_landed(tmp_path):
     result = dg.materialize([redcap_pull], resources=_resources(tmp_path, []))
     assert result.success
     [event] = result.get_asset_materialization_events()
-    assert event.step_materialization_data.materialization.metadata["skipped"].value == "not configured"
+    assert event.step_materialization_data.materialization.metadata["skipped"].value == "not configured (CARTWH_REDCAP_SITES)"
     assert _files(tmp_path) == []
 
 

@@ -5,7 +5,8 @@
 
 The demo's laboratory exports an absolute count column besides its bead counts; a registry's
 laboratories write FlowJo's tables as they are, without one (`exported_absolute_counts` sets either),
-so their cells/uL are computed in dbt from the beads (docs/definitions.md "Absolute counts").
+so their cells/uL are computed in dbt from the beads (docs/definitions.md "Absolute counts"), or,
+at every third site, whose lab has no counting beads, from the same day's blood count (dual platform).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class LandingSummary:
     redcap_rows: int
     samples: int
     faults: list[Fault] = field(default_factory=list)
+    # The truth behind the cytometry exports, one row per tube: site, exported record_id, fcs_file,
+    # date, panel_kind, events (leukocytes acquired), wbc and car (true leukocytes and CAR-T per uL).
+    tubes: pd.DataFrame | None = None
 
 
 def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float, rng: np.random.Generator,
@@ -133,8 +137,9 @@ def generate_landing(
         design, cutoff = registry.registry_design(patients, sites, rng), registry.DATA_CUTOFF
     say(f"drawing timelines and samples of {len(design):,} patients")
     cohort = realize(design, rng, cutoff)
-    cohort.repeating["laboratory"] = absolute_counts.add_blood_counts(cohort.repeating["laboratory"], cohort.samples,
-                                                                      blood_count_rng)  # fmt: skip
+    dual_platform = absolute_counts.dual_platform_sites(design["site"]) if patients is not None else set()
+    labs = absolute_counts.add_dual_platform_days(cohort.repeating["laboratory"], cohort.samples, dual_platform)
+    cohort.repeating["laboratory"] = absolute_counts.add_blood_counts(labs, cohort.samples, blood_count_rng)
     dictionary = project_dictionary()
     say("laying out the REDCap record export")
     records = redcap_export.export_records(cohort, dictionary)
@@ -143,7 +148,7 @@ def generate_landing(
     exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"]), strict=True))
     records["record_id"] = records["record_id"].map(exported_id)
     files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None)
-    samples = absolute_counts.add_beads(cytometry_export.assign_batches(cohort.samples, rng))
+    samples = absolute_counts.add_beads(cytometry_export.assign_batches(cohort.samples, rng), dual_platform)
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
         files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes, exported)
@@ -169,5 +174,7 @@ def generate_landing(
         (landing / name).write_text(text, encoding="utf-8")
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
+    truth = samples[["site", "record_id", "fcs_file", "date", "panel_kind", "events", "wbc", "car"]].assign(
+        record_id=lambda t: t["record_id"].map(exported_id))
     return LandingSummary(landing, len(design), design["site"].nunique(), len(files), len(records),
-                          len(samples), injected)  # fmt: skip
+                          len(samples), injected, truth.reset_index(drop=True))  # fmt: skip

@@ -27,12 +27,23 @@ _MAX_ACQUIRED_SHARE = 0.8
 _BEAD_PANELS = ("DETECT", "MEMORY")  # the leukapheresis product is not counted per uL
 
 
-def add_beads(samples: pd.DataFrame) -> pd.DataFrame:
+DUAL_PLATFORM_EVERY = 3  # a registry's sites S003, S006, ... count without beads
+
+
+def dual_platform_sites(sites: pd.Series) -> set[str]:
+    """The sites whose laboratory has no counting beads: every DUAL_PLATFORM_EVERY-th, in order."""
+    ordered = sorted(sites.unique())
+    return {site for i, site in enumerate(ordered, start=1) if i % DUAL_PLATFORM_EVERY == 0}
+
+
+def add_beads(samples: pd.DataFrame, dual_platform: set[str] = frozenset()) -> pd.DataFrame:
     """Bead lot, beads per tube, volume and bead events of each detection and memory tube
-    (NaN / None for the leukapheresis tubes). `samples` holds `events` (leukocytes acquired),
-    `wbc` (true leukocytes/uL) and `acquisition_date`."""
+    (NaN / None for the leukapheresis tubes and every tube of a `dual_platform` site). `samples`
+    holds `site`, `events` (leukocytes acquired), `wbc` (true leukocytes/uL) and `acquisition_date`."""
     s = samples.copy()
     counted = s["panel_kind"].isin(_BEAD_PANELS).to_numpy()
+    if dual_platform:
+        counted &= ~s["site"].isin(dual_platform).to_numpy()
     lot = "TC" + pd.to_datetime(s["acquisition_date"]).dt.year.astype(str)
     acquired_ul = s["events"].to_numpy(dtype=float) / s["wbc"].to_numpy(dtype=float)
     beads = lot.map(BEAD_LOTS).to_numpy(dtype=float)
@@ -65,3 +76,29 @@ def add_blood_counts(labs: pd.DataFrame, samples: pd.DataFrame, rng: np.random.G
         out[f"{name}_value"] = np.where(per_ul, np.round(value, 2) * 1000, np.round(value, 2))
         out[f"{name}_unit"] = np.where(per_ul, "2", "1")
     return out
+
+
+def add_dual_platform_days(labs: pd.DataFrame, samples: pd.DataFrame, dual_platform: set[str]) -> pd.DataFrame:
+    """A laboratory without beads needs the blood count of every day it measures: the laboratory
+    form gains a row (WBC and ALC only, the other analytes empty) on each detection-tube day of a
+    `dual_platform` site that has none, numbered after the record's last instance; `add_blood_counts`
+    then writes the day's true counts into it. Not on a day between the pre-lymphodepletion sample
+    and the infusion: that row would become the Hematotox score's "closest before LD" sample, without
+    its analytes (such a tube has no count, so no cells/uL)."""
+    detect = samples[(samples["panel_kind"] == "DETECT") & samples["site"].isin(dual_platform)]
+    if detect.empty:
+        return labs
+    dates = pd.to_datetime(labs["lab_date"])
+    have = set(zip(labs["record_id"], dates, strict=True))
+    infusion = (pd.to_datetime(samples["date"]) - pd.to_timedelta(samples["day"], unit="D")).groupby(samples["record_id"]).first()
+    days = detect.drop_duplicates(["record_id", "date"])
+    pre_ld = pd.Series(dates.to_numpy(), index=labs["record_id"].to_numpy())
+    pre_ld = pre_ld[pre_ld < pd.to_datetime(labs["record_id"].map(infusion)).to_numpy()].groupby(level=0).max()
+    new = days[[(r, pd.Timestamp(d)) not in have and (day >= 0 or pd.Timestamp(d) < pre_ld.get(r, pd.Timestamp.max))
+                for r, d, day in zip(days["record_id"], days["date"], days["day"], strict=True)]]  # fmt: skip
+    if new.empty:
+        return labs
+    last = labs.groupby("record_id")["redcap_repeat_instance"].max()
+    rows = pd.DataFrame({"record_id": new["record_id"].to_numpy(), "lab_date": pd.to_datetime(new["date"]).to_numpy()})
+    rows["redcap_repeat_instance"] = rows["record_id"].map(last).fillna(0).astype(int) + rows.groupby("record_id").cumcount() + 1
+    return pd.concat([labs, rows], ignore_index=True)

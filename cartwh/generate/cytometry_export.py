@@ -96,6 +96,8 @@ def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True
     """One row per FCS file, one column per '<gate path> | <statistic>', then Mean and SD. Without
     `exported_absolute`, no absolute count column, as FlowJo writes (its tables have no such statistic)."""
     gates = PANELS[panel]
+    if "bead_events" in s and s["bead_events"].isna().all():  # a laboratory without counting beads
+        gates = tuple(g for g in gates if g.key != "beads")
     counts = _counts(s["panel_kind"].iloc[0], s)
     wbc, events = s["wbc"].to_numpy(), s["events"].to_numpy(dtype=float)
     columns = {SAMPLE_COLUMN: s["fcs_file"].to_numpy()}
@@ -121,11 +123,14 @@ def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True
 
 def manifest_table(s: pd.DataFrame, bead_counts: bool = True) -> pd.DataFrame:
     """The LIMS worklist. Without `bead_counts`, the bead lot and volume only: the bead_lots seed
-    gives the lot's beads per tube."""
-    beads = {"bead_lot": s["bead_lot"]}
-    if bead_counts:
-        beads["beads_per_tube"] = s["beads_per_tube"].astype("Int64")
-    beads["sample_volume_ul"] = s["sample_volume_ul"]
+    gives the lot's beads per tube. A laboratory without counting beads (no tube of the batch has a
+    lot) writes no bead column."""
+    beads = {}
+    if s["bead_lot"].notna().any():
+        beads["bead_lot"] = s["bead_lot"]
+        if bead_counts:
+            beads["beads_per_tube"] = s["beads_per_tube"].astype("Int64")
+        beads["sample_volume_ul"] = s["sample_volume_ul"]
     return pd.DataFrame({
         "fcs_file": s["fcs_file"],
         "record_id": s["record_id"],

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.unrecognised import unrecognised_files
 from cartwh.permissions import make_private
 from cartwh.report.pages import write_page
@@ -109,8 +110,14 @@ def _unrecognised_section(context: dict) -> Section | None:
                    files) if files else None  # fmt: skip
 
 
+def _dbt_tests_section(context: dict) -> Section | None:
+    tests = dbt_test_results(context["con"])
+    return Section(f"dbt tests that warned or failed ({len(tests)})", "data_manager_dbt_tests.html.j2",
+                   tests) if len(tests) else None  # fmt: skip
+
+
 SECTIONS: list[Callable[[dict], Section | None]] = [_source_health_section, _changes_section, _issues_section,
-                                                     _unrecognised_section]  # fmt: skip
+                                                     _dbt_tests_section, _unrecognised_section]  # fmt: skip
 
 
 def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, archive: Path) -> Path:

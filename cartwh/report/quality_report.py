@@ -20,12 +20,14 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.redcap_versions import dictionary_changes
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
 from cartwh.report.root_causes import analyst_groups, has_table, root_causes
+from cartwh.warehouse import insert_frame
 
 REPORT_FILE = "data_quality.html"
 
@@ -120,6 +122,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,
         checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
         mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
+        dbt_tests=dbt_test_results(con),  # the latest dbt build's tests that warned or failed
         root_causes=analyst_groups(root_causes(con, archive=None)),
         quarantine=_frame(con, QUARANTINE_COUNTS),
         unrecognised=unrecognised_counts(unrecognised_files(con)),
@@ -162,12 +165,7 @@ def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
                     CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
                         severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")  # fmt: skip
-    if len(groups):
-        con.register("_root_causes", groups)
-        try:
-            con.execute(f"INSERT INTO {ROOT_CAUSES_TABLE} BY NAME SELECT * FROM _root_causes")
-        finally:
-            con.unregister("_root_causes")
+    insert_frame(con, ROOT_CAUSES_TABLE, groups)
 
 
 def write_quality_reports(con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path,

@@ -7,7 +7,9 @@ the tubes of a patient whose demographics row was quarantined are "unknown patie
 every manifest that names them; a patient whose marrow or labs were set aside is unscored in the
 marts. They are listed under their cause, never as issues of their own. What has no cause
 upstream is its own root cause: a record id in the lab's manifest that REDCap does not have, a
-patient left out of a mart with the reason the mart gives, a mart check without failing rows.
+patient left out of a mart with the reason the mart gives, a mart check without failing rows, the
+failing rows of a dbt test that warned or failed (cartwh.dbt_tests: the cross-check of a lab's
+absolute counts, a bead lot, a statistic's precision) when they name a patient or a tube.
 
 Grouping rules (written once, here):
 - quarantine rows of one (file version, row, column) are one issue (a birth date typed as a lab
@@ -16,7 +18,11 @@ Grouping rules (written once, here):
   any; tubes of a patient whose demographics have landed since are resolved; the rest are one
   issue per record id;
 - a failing mart row belongs to the first root cause of the same patient (by file and row); when
-  the patient has several, the knock-on names the others as possible causes too.
+  the patient has several, the knock-on names the others as possible causes too;
+- a dbt test's failing rows likewise; those of a patient with no other cause are one issue per
+  (test, patient), each failing row (tube) a knock-on under it. A test whose failing rows name no
+  patient or tube (dbt's generic tests return only the column they test) is no issue here: both
+  reports list every test that warned or failed, with its failing-row count.
 
 Issues carry record ids (from the restricted record map, cartwh.ingest.record_map) for the data
 manager's report; `analyst_groups` drops them, and everything else that can carry an identifier
@@ -34,11 +40,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cartwh.dbt_tests import dbt_test_rows
 from cartwh.ingest.record_map import read_record_map
 
 QUARANTINED, FLAGGED, UNKNOWN_PATIENT, MART = "quarantined", "flagged", "unknown patient", "mart"
+DBT_TEST = "dbt test"
 KIND_LABELS = {QUARANTINED: "set aside at ingestion", FLAGGED: "flagged by a check of the exports",
-               UNKNOWN_PATIENT: "tube of a patient not in REDCap", MART: "left out of or flagged in a mart"}  # fmt: skip
+               UNKNOWN_PATIENT: "tube of a patient not in REDCap", MART: "left out of or flagged in a mart",
+               DBT_TEST: "flagged by a dbt test of the models"}  # fmt: skip
 UNKNOWN_PATIENT_CHECK = ("raw_cytometry_samples", "known_patient")  # expectations/suites/raw_cytometry_samples.yml
 # The reason a mart already gives beside a NULL it was flagged for (column -> mart, reason expression).
 MART_REASONS = {
@@ -182,7 +191,7 @@ def _root_causes(con, records: dict, located: dict) -> list[Issue]:
     latest = latest_run(con) if has_checks else None
     if latest:
         issues += _mart_issues(con, latest[0], by_patient, records)
-    return issues
+    return issues + _dbt_test_issues(con, by_patient, records)
 
 
 def latest_run(con) -> tuple[str, object] | None:
@@ -323,6 +332,29 @@ def _mart_issues(con, run_id: str, by_patient: dict, records: dict) -> list[Issu
     return issues
 
 
+def _dbt_test_issues(con, by_patient: dict, records: dict) -> list[Issue]:
+    issues: dict[tuple[str, str], Issue] = {}
+    rows = dbt_test_rows(con) if has_table(con, "raw", "cytometry_samples") else []
+    for r in rows:
+        key, tube = r["patient_key"], r["tube_key"]
+        if tube:
+            day = f"{r['collection_date']:%Y-%m-%d}" if r["collection_date"] is not None else "date unknown"
+            what = f"{r['panel'] or 'tube'} tube collected {day} ({r['timepoint'] or 'no time point'}, tube key {tube})"
+        else:
+            what = f"a row of {r['models']}"
+        what += f": flagged by dbt test {r['test']}"
+        causes = by_patient.get(key, []) if key else []
+        if causes:
+            causes[0].consequences.append(Consequence(what, r["severity"], key))
+            continue
+        if (r["test"], key or tube) not in issues:
+            issues[(r["test"], key or tube)] = _with_record(Issue(
+                DBT_TEST, f"{r['test']}: {r['meaning']}", r["severity"], field=r["test"], patient_key=key,
+                source="cytometry" if tube else None), records)  # fmt: skip
+        issues[(r["test"], key or tube)].consequences.append(Consequence(what, r["severity"], key))
+    return list(issues.values())
+
+
 def _action(issue: Issue) -> str:
     """What to do, in one sentence, with where to do it."""
     record = issue.record or (f"row {issue.row} of {issue.file}" if issue.file else "")
@@ -333,6 +365,13 @@ def _action(issue: Issue) -> str:
         who = issue.record or "a record id"
         return (f"{who} is named in {issue.file} (row {issue.row}) but REDCap has no such record: correct the record id "
                 "in the lab's system or create the record in REDCap, then export again")  # fmt: skip
+    if issue.kind == DBT_TEST:
+        if issue.record and issue.source == "cytometry":
+            return (f"ask the laboratory which values of the tube(s) of {issue.record} listed below are right "
+                    f"({issue.field}); have them corrected in its system and exported again")  # fmt: skip
+        if issue.record:
+            return f"check {issue.record} in REDCap for what {issue.field} flags; correct it, then re-export"
+        return f"find the patient {issue.patient_key or ''} of the rows {issue.field} flags (the record map has no record for it)"
     if issue.kind == MART:
         if issue.record:
             return f"check in REDCap what {issue.record} lacks for {issue.field} ({issue.title}); enter it if it was measured"
