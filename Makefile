@@ -34,10 +34,11 @@ test: $(STAMP) $(MANIFEST)
 test-fast: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q -m "not e2e"
 
-# ruff over the Python (rules in pyproject.toml), sqlfluff over the dbt models through the dbt
+# ruff over the Python (lint rules and the formatter's style in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.
 lint: $(STAMP) $(MANIFEST)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	CARTWH_WAREHOUSE=:memory: $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
 
 # Registries of 24, 1,000, 10,000 and 100,000 patients: a full build from nothing, then an

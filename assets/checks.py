@@ -33,9 +33,11 @@ def _scope(expectation) -> str:
 
 def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     failed = outcome.failed
-    lines = [f"{o.expectation.severity.upper()}{_scope(o.expectation)} {o.expectation.type}({o.expectation.column}): "
-             f"{o.unexpected_count if o.unexpected_count is not None else o.observed} unexpected; {o.expectation.why}"
-             for o in failed[:FAILURES_SHOWN]]  # fmt: skip
+    lines = [
+        f"{o.expectation.severity.upper()}{_scope(o.expectation)} {o.expectation.type}({o.expectation.column}): "
+        f"{o.unexpected_count if o.unexpected_count is not None else o.observed} unexpected; {o.expectation.why}"
+        for o in failed[:FAILURES_SHOWN]
+    ]
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR if outcome.blocks_everything else dg.AssetCheckSeverity.WARN,
@@ -51,9 +53,13 @@ def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
 
 
 def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=_key(suite.guards), name=suite.name, blocking=suite.blocking,
-                    additional_deps=[_key(n) for n in suite.needs],
-                    description=f"Great Expectations suite expectations/suites/{suite.name}.yml ({suite.scope})")  # fmt: skip
+    @dg.asset_check(
+        asset=_key(suite.guards),
+        name=suite.name,
+        blocking=suite.blocking,
+        additional_deps=[_key(n) for n in suite.needs],
+        description=f"Great Expectations suite expectations/suites/{suite.name}.yml ({suite.scope})",
+    )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, data_quality: DataQuality):
         with warehouse.get_connection() as con:
             outcome = check_suite(con, suite, Path(data_quality.gx_root), context.op_execution_context.run_id)
@@ -67,21 +73,26 @@ def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
 SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tables})
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "patients"]), name="source_health", blocking=True,
-                additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
-                description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
-                            "an export that landed nothing, an empty mart, a site's patients vanished, "
-                            "a source folder holding no file it reads. "
-                            "Blocks the statistics.")  # fmt: skip
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "patients"]),
+    name="source_health",
+    blocking=True,
+    additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
+    description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
+    "an export that landed nothing, an empty mart, a site's patients vanished, "
+    "a source folder holding no file it reads. "
+    "Blocks the statistics.",
+)
 def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         findings = source_health(con)
         store_findings(con, findings, context.op_execution_context.run_id)
     return dg.AssetCheckResult(
-        passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
+        passed=not findings,
+        severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(f.message for f in findings[:FAILURES_SHOWN]) or None,
         metadata={"findings": len(findings), "subjects": ", ".join(f.subject for f in findings) or "none"},
-    )  # fmt: skip
+    )
 
 
 quality_checks = [_asset_check(suite) for suite in all_suites()] + [source_health_check]

@@ -6,7 +6,6 @@ A file that cannot be parsed fails the run with the file named; every other file
 run was still loaded, each in its own transaction.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -33,8 +32,9 @@ def _key(table: str) -> dg.AssetKey:
 
 def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
     # Every raw asset waits for the night's pull (assets/pull.py): a failed pull ingests nothing.
-    return dg.AssetSpec(_key(table), description=description, group_name=GROUP, kinds={"duckdb"},
-                        deps=[PULL_KEY, *deps])  # fmt: skip
+    return dg.AssetSpec(
+        _key(table), description=description, group_name=GROUP, kinds={"duckdb"}, deps=[PULL_KEY, *deps]
+    )
 
 
 def _results(con, report: IngestReport, tables: list[str]):
@@ -62,20 +62,24 @@ def _results(con, report: IngestReport, tables: list[str]):
 
 def _exists(con, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, name]).fetchall())  # fmt: skip
+    return bool(
+        con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]).fetchall()
+    )
 
 
 def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, source: str, tables: list[str]):
     with warehouse.get_connection() as con:
         ensure_raw_schema(con)
         try:
-            report = ingest_source(con, Path(landing_zone.landing), source, Path(landing_zone.archive),
-                                   raise_on_failure=False)  # fmt: skip
+            report = ingest_source(
+                con, Path(landing_zone.landing), source, Path(landing_zone.archive), raise_on_failure=False
+            )
         except PseudonymKeyError as error:
             raise dg.Failure(str(error)) from None
-        context.log.info(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
-                         f"already ingested, {report.rows_quarantined} row(s) quarantined")  # fmt: skip
+        context.log.info(
+            f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
+            f"already ingested, {report.rows_quarantined} row(s) quarantined"
+        )
         for name in report.files_still_being_written:
             context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
         if report.files_unrecognised:
@@ -94,8 +98,10 @@ _REDCAP_TABLES = [f"raw.redcap_{form}" for form in project_dictionary().forms]
 
 
 @dg.multi_asset(
-    specs=[_spec(FIELDS, "Fields of the REDCap data dictionary (type, validation, identifier flag)."),
-           _spec(CHOICES, "Codes and labels of every coded REDCap field, for decoding in staging.")],  # fmt: skip
+    specs=[
+        _spec(FIELDS, "Fields of the REDCap data dictionary (type, validation, identifier flag)."),
+        _spec(CHOICES, "Codes and labels of every coded REDCap field, for decoding in staging."),
+    ],
     name="raw_redcap_dictionary",
 )
 def raw_redcap_dictionary(warehouse: DuckDBResource):
@@ -111,8 +117,14 @@ def raw_redcap_dictionary(warehouse: DuckDBResource):
 
 
 @dg.multi_asset(
-    specs=[_spec(t, f"REDCap instrument '{t.removeprefix('raw.redcap_')}': typed rows of every export version, "
-                    "pseudonymised.", deps=[_key(FIELDS)]) for t in _REDCAP_TABLES],  # fmt: skip
+    specs=[
+        _spec(
+            t,
+            f"REDCap instrument '{t.removeprefix('raw.redcap_')}': typed rows of every export version, pseudonymised.",
+            deps=[_key(FIELDS)],
+        )
+        for t in _REDCAP_TABLES
+    ],
     name="raw_redcap_records",
 )
 def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
@@ -121,9 +133,14 @@ def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResou
 
 @dg.multi_asset(
     # After the records: a tombstone hides the rows loaded before it (cartwh/ingest/deletions.py).
-    specs=[_spec(DELETED_RECORDS, "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
-                 "record and report, which hides the record's earlier rows from staging.",
-                 deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
+    specs=[
+        _spec(
+            DELETED_RECORDS,
+            "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
+            "record and report, which hides the record's earlier rows from staging.",
+            deps=[_key(t) for t in _REDCAP_TABLES],
+        )
+    ],
     name="raw_redcap_deletions",
 )
 def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
@@ -132,8 +149,13 @@ def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBRes
 
 @dg.multi_asset(
     # After the REDCap records: a manifest row is checked against its record's identifiers.
-    specs=[_spec("raw.cytometry_samples", "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
-                 deps=[_key(t) for t in _REDCAP_TABLES])],  # fmt: skip
+    specs=[
+        _spec(
+            "raw.cytometry_samples",
+            "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
+            deps=[_key(t) for t in _REDCAP_TABLES],
+        )
+    ],
     name="raw_cytometry_manifests",
 )
 def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
@@ -141,14 +163,23 @@ def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDB
 
 
 @dg.multi_asset(
-    specs=[_spec("raw.cytometry_population_stats",
-                 "Population statistics, one row per tube key x gate path x statistic.",
-                 deps=[_key("raw.cytometry_samples")])],  # fmt: skip
+    specs=[
+        _spec(
+            "raw.cytometry_population_stats",
+            "Population statistics, one row per tube key x gate path x statistic.",
+            deps=[_key("raw.cytometry_samples")],
+        )
+    ],
     name="raw_cytometry_statistics",
 )
 def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
     yield from _ingest(context, warehouse, landing_zone, "cytometry_statistics", ["raw.cytometry_population_stats"])
 
 
-raw_assets = [raw_redcap_dictionary, raw_redcap_records, raw_redcap_deletions, raw_cytometry_manifests,
-              raw_cytometry_statistics]
+raw_assets = [
+    raw_redcap_dictionary,
+    raw_redcap_records,
+    raw_redcap_deletions,
+    raw_cytometry_manifests,
+    raw_cytometry_statistics,
+]

@@ -14,8 +14,12 @@ from cartwh.run_events import summarize_run
 from cartwh.run_history import record_run
 
 
-@dg.asset(key=["published", "warehouse"], deps=[dg.AssetKey(["reports", "study_report"])], group_name="published",
-          kinds={"duckdb"})  # fmt: skip
+@dg.asset(
+    key=["published", "warehouse"],
+    deps=[dg.AssetKey(["reports", "study_report"])],
+    group_name="published",
+    kinds={"duckdb"},
+)
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The analysts' copy of the warehouse, replaced atomically (cartwh.publish)."""
     summary = summarize_run(context.instance, context.run_id, status="published")
@@ -23,5 +27,6 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse)
         record_run(con, summary)
         store_root_causes(con)  # the analysts' de-identified root-cause groups, in the copy
         path = publish(con, Path(warehouse.published))
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
-                                          "checks_passed": summary.checks_passed})  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "checks_passed": summary.checks_passed}
+    )

@@ -17,16 +17,22 @@ PULL_KEY = dg.AssetKey(["landing", "redcap_pull"])
 LANDING_TRIGGER = ("cartwh/trigger", "landing")  # the tag the landing sensor's runs carry
 
 
-@dg.asset(key=PULL_KEY, group_name="landing", kinds={"python"},
-          description="REDCap's API -> landing/redcap/<site>/ (records changed since the last pull, metadata, "
-                      f"deletion reports) for each site of {SITES_VARIABLE}; skipped when it is not set.")  # fmt: skip
+@dg.asset(
+    key=PULL_KEY,
+    group_name="landing",
+    kinds={"python"},
+    description="REDCap's API -> landing/redcap/<site>/ (records changed since the last pull, metadata, "
+    f"deletion reports) for each site of {SITES_VARIABLE}; skipped when it is not set.",
+)
 def redcap_pull(context: dg.AssetExecutionContext, landing_zone: LandingZone, redcap: RedcapPull):
     if not redcap.sites:
         context.log.info(f"REDCap pull: not configured ({SITES_VARIABLE} is not set): ingesting what landed")
         return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": f"not configured ({SITES_VARIABLE})"})
     if context.run.tags.get(LANDING_TRIGGER[0]) == LANDING_TRIGGER[1]:
         context.log.info("REDCap pull: skipped in a run started by files landing (the nightly run pulls)")
-        return dg.MaterializeResult(metadata={"sites_pulled": 0, "skipped": "skipped (a run started by files landing does not pull)"})
+        return dg.MaterializeResult(
+            metadata={"sites_pulled": 0, "skipped": "skipped (a run started by files landing does not pull)"}
+        )
     try:
         reports = pull_sites(list(redcap.sites), Path(landing_zone.landing), Path(landing_zone.archive))
     except PullError as error:
@@ -34,10 +40,14 @@ def redcap_pull(context: dg.AssetExecutionContext, landing_zone: LandingZone, re
     for report in reports:
         for line in describe(report):
             context.log.info(f"REDCap pull: {line}")
-    return dg.MaterializeResult(metadata={
-        "sites_pulled": len(reports),
-        "records_changed": sum(r.records_changed for r in reports),
-        "rows": sum(r.rows for r in reports),
-        "records_deleted": sum(r.records_deleted for r in reports),
-        "files_written": sum(bool(r.records_file) + len(r.metadata_files) + bool(r.records_deleted) for r in reports),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "sites_pulled": len(reports),
+            "records_changed": sum(r.records_changed for r in reports),
+            "rows": sum(r.rows for r in reports),
+            "records_deleted": sum(r.records_deleted for r in reports),
+            "files_written": sum(
+                bool(r.records_file) + len(r.metadata_files) + bool(r.records_deleted) for r in reports
+            ),
+        }
+    )

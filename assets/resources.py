@@ -122,4 +122,3 @@ class StudyPlan(dg.ConfigurableResource):
 
     analyses: str
     reports: str
-

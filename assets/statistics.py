@@ -30,7 +30,7 @@ HOLDS = {
     "group_comparisons": "the plan's tables in long form: n (%), median (range / 95 % CI), test and p per row and group",
     "cutoffs": "ROC AUC (DeLong CI), Youden or median cut-off, sensitivity, specificity",
     "cox_models": "Cox hazard ratios with 95 % CI and Wald p, concordance, or why not estimable",
-}  # fmt: skip
+}
 
 
 def describe_analytics(plan_path: Path) -> dict[str, str]:
@@ -43,27 +43,36 @@ def describe_analytics(plan_path: Path) -> dict[str, str]:
         plan = yaml.safe_load(Path(plan_path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         plan = {}
-    survival = [f"{a.get('title', a.get('name'))} ({', '.join(a.get('endpoints', []))})" for a in plan.get("survival", [])]
+    survival = [
+        f"{a.get('title', a.get('name'))} ({', '.join(a.get('endpoints', []))})" for a in plan.get("survival", [])
+    ]
     written_by = {
         **dict.fromkeys(("km_estimates", "survival_tests", "landmark_survival", "survival_summaries"), survival),
         "follow_up": [f"{a.get('name')} ({', '.join(a.get('endpoints', []))})" for a in plan.get("follow_up", [])],
         "group_comparisons": [t.get("title", t.get("name")) for t in plan.get("tables", [])],
         "cutoffs": [a.get("title", a.get("name")) for a in plan.get("survival", []) if a.get("cutoff")],
-        "cox_models": [f"{m.get('name')} ({m.get('endpoint')} ~ {' + '.join(m.get('factors', []))})" for m in plan.get("cox", [])],
-    }  # fmt: skip
-    return {name: f"analytics.{name}: {HOLDS[name]}." + (
-        " Analyses (analyses.yml): " + "; ".join(str(a) for a in written_by[name]) + "." if written_by[name] else "")
-        for name in ANALYTICS_TABLES}  # fmt: skip
+        "cox_models": [
+            f"{m.get('name')} ({m.get('endpoint')} ~ {' + '.join(m.get('factors', []))})" for m in plan.get("cox", [])
+        ],
+    }
+    return {
+        name: f"analytics.{name}: {HOLDS[name]}."
+        + (" Analyses (analyses.yml): " + "; ".join(str(a) for a in written_by[name]) + "." if written_by[name] else "")
+        for name in ANALYTICS_TABLES
+    }
 
 
 _DESCRIPTIONS = describe_analytics(settings.analyses_path())
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key, deps=MART_INPUTS, group_name="analytics", kinds={"duckdb", "python"},
-                        description=_DESCRIPTIONS[name])
-           for name, key in ANALYTICS_KEYS.items()],
-)  # fmt: skip
+    specs=[
+        dg.AssetSpec(
+            key, deps=MART_INPUTS, group_name="analytics", kinds={"duckdb", "python"}, description=_DESCRIPTIONS[name]
+        )
+        for name, key in ANALYTICS_KEYS.items()
+    ],
+)
 def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):
     """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs and
     Cox models for every analysis of the plan, written together in one transaction. Analyses
@@ -76,14 +85,22 @@ def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
         frames = compute_analytics(con, plan, blocks)
     for name, frame in frames.items():
         analyses = sorted(frame["analysis"].dropna().unique()) if len(frame) else []
-        yield dg.MaterializeResult(asset_key=ANALYTICS_KEYS[name], metadata={
-            "rows": len(frame), "analyses": ", ".join(analyses),
-            "mart_snapshot": frame["mart_snapshot"].iloc[0] if len(frame) else "",
-        })  # fmt: skip
+        yield dg.MaterializeResult(
+            asset_key=ANALYTICS_KEYS[name],
+            metadata={
+                "rows": len(frame),
+                "analyses": ", ".join(analyses),
+                "mart_snapshot": frame["mart_snapshot"].iloc[0] if len(frame) else "",
+            },
+        )
 
 
-@dg.asset(key=["reports", "study_report"], deps=list(ANALYTICS_KEYS.values()) + [dg.AssetKey(["marts", "car_t_kinetics"])],
-          group_name="reports", kinds={"html"})  # fmt: skip
+@dg.asset(
+    key=["reports", "study_report"],
+    deps=list(ANALYTICS_KEYS.values()) + [dg.AssetKey(["marts", "car_t_kinetics"])],
+    group_name="reports",
+    kinds={"html"},
+)
 def study_report(warehouse: DuckDBResource, study_plan: StudyPlan) -> dg.MaterializeResult:
     """The study report (HTML with Tables 1-3, Figures 1-5, data quality and methods)."""
     plan = load_plan(Path(study_plan.analyses))

@@ -41,9 +41,15 @@ def _keep_test_results(context: dg.AssetExecutionContext, invocation, warehouse:
         return
     try:
         with warehouse.get_connection() as con:
-            kept = record_dbt_tests(con, context.run.run_id, invocation.get_artifact("run_results.json"),
-                                    invocation.get_artifact("manifest.json"))  # fmt: skip
+            kept = record_dbt_tests(
+                con,
+                context.run.run_id,
+                invocation.get_artifact("run_results.json"),
+                invocation.get_artifact("manifest.json"),
+            )
     except Exception as error:  # the build's own outcome stands; the pages then lack its tests
-        context.log.warning(f"the dbt tests that warned or failed could not be kept for the data-quality pages: {error}")
+        context.log.warning(
+            f"the dbt tests that warned or failed could not be kept for the data-quality pages: {error}"
+        )
         return
     context.log.info(f"dbt tests that warned or failed, kept for the data-quality pages: {kept}")

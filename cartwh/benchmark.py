@@ -104,8 +104,11 @@ def declared_columns(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], columns: dict[str, str]) -> None:
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, header = true, auto_detect = false, "
-                "delim = ',', quote = '\"', escape = '\"', columns = ?)", [[str(p) for p in files], columns])
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, header = true, auto_detect = false, "
+        "delim = ',', quote = '\"', escape = '\"', columns = ?)",
+        [[str(p) for p in files], columns],
+    )
 
 
 def load_floor(landing: Path, scratch: Path) -> tuple[float, int]:
@@ -185,8 +188,9 @@ def night(cartwh: str, env: dict, data: Path) -> tuple[float, float, str, dict[s
     seconds, peak, status = measured([cartwh, "run"], env)
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
     try:
-        steps = json.loads(con.execute("SELECT step_seconds FROM ops.run_history ORDER BY started_at DESC LIMIT 1")
-                           .fetchall()[0][0])  # fmt: skip
+        steps = json.loads(
+            con.execute("SELECT step_seconds FROM ops.run_history ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+        )
         raw_rows = con.execute("SELECT sum(rows_loaded) FROM raw.landed_files").fetchall()[0][0]
     finally:
         con.close()
@@ -201,9 +205,24 @@ def run_size(patients: int, root: Path) -> Result:
     cartwh = str(Path(sys.executable).with_name("cartwh"))
     if not (data / "landing").exists():
         sites = max(1, min(20, patients // 5_000))
-        subprocess.run([cartwh, "generate", "--landing", str(data / "landing"), "--patients", str(patients),
-                        "--sites", str(sites), "--cytometry-dialect", "canonical"], env=env, check=True, stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [
+                cartwh,
+                "generate",
+                "--landing",
+                str(data / "landing"),
+                "--patients",
+                str(patients),
+                "--sites",
+                str(sites),
+                "--cytometry-dialect",
+                "canonical",
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     held = data / "held_back"
     if held.exists():  # an interrupted benchmark: the whole registry lands again first
         land(held, data / "landing")
@@ -217,34 +236,80 @@ def run_size(patients: int, root: Path) -> Result:
     land(held, data / "landing")
     n_seconds, n_peak, n_status, n_stages, _ = night(cartwh, env, data)
     return Result(
-        patients, len(files), round(sum(p.stat().st_size for p in files) / 1e6, 1), raw_rows, round(seconds, 1),
-        round(peak), *(round(stages[k], 1) for k in STAGES), round(floor, 2), as_text,
+        patients,
+        len(files),
+        round(sum(p.stat().st_size for p in files) / 1e6, 1),
+        raw_rows,
+        round(seconds, 1),
+        round(peak),
+        *(round(stages[k], 1) for k in STAGES),
+        round(floor, 2),
+        as_text,
         round(raw_rows / stages["ingest"]) if stages["ingest"] else 0,
-        round(stages["ingest"] / floor, 1) if floor else 0.0, status,
-        new_samples, new_files, round(n_seconds, 1), round(n_peak), *(round(n_stages[k], 1) for k in STAGES),
-        round(n_seconds / seconds, 2), n_status,
-    )  # fmt: skip
+        round(stages["ingest"] / floor, 1) if floor else 0.0,
+        status,
+        new_samples,
+        new_files,
+        round(n_seconds, 1),
+        round(n_peak),
+        *(round(n_stages[k], 1) for k in STAGES),
+        round(n_seconds / seconds, 2),
+        n_status,
+    )
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
-    memory_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                         if line.startswith("MemTotal")))  # fmt: skip
-    return (f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.0f} GB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.0f} GB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
 
 
-FULL_COLUMNS = {"patients": "patients", "export_files": "files", "export_mb": "MB", "raw_rows": "raw rows",
-                "total_seconds": "total s", "peak_rss_mb": "peak MB", "ingest_seconds": "ingest s", "dbt_seconds": "dbt s",
-                "checks_seconds": "checks s", "statistics_seconds": "stats s", "report_seconds": "report s",
-                "other_seconds": "other s", "load_floor_seconds": "floor s", "floor_headers_as_text": "as text",
-                "ingest_rows_per_second": "rows/s", "ingest_vs_floor": "ingest/floor", "status": "status"}  # fmt: skip
-NIGHT_COLUMNS = {"patients": "patients", "night_new_samples": "new samples", "night_new_files": "new files",
-                 "night_seconds": "total s", "night_peak_rss_mb": "peak MB", "night_ingest_seconds": "ingest s",
-                 "night_dbt_seconds": "dbt s", "night_checks_seconds": "checks s", "night_statistics_seconds": "stats s",
-                 "night_report_seconds": "report s", "night_other_seconds": "other s", "night_vs_full": "of full build",
-                 "night_status": "status"}  # fmt: skip
+FULL_COLUMNS = {
+    "patients": "patients",
+    "export_files": "files",
+    "export_mb": "MB",
+    "raw_rows": "raw rows",
+    "total_seconds": "total s",
+    "peak_rss_mb": "peak MB",
+    "ingest_seconds": "ingest s",
+    "dbt_seconds": "dbt s",
+    "checks_seconds": "checks s",
+    "statistics_seconds": "stats s",
+    "report_seconds": "report s",
+    "other_seconds": "other s",
+    "load_floor_seconds": "floor s",
+    "floor_headers_as_text": "as text",
+    "ingest_rows_per_second": "rows/s",
+    "ingest_vs_floor": "ingest/floor",
+    "status": "status",
+}
+NIGHT_COLUMNS = {
+    "patients": "patients",
+    "night_new_samples": "new samples",
+    "night_new_files": "new files",
+    "night_seconds": "total s",
+    "night_peak_rss_mb": "peak MB",
+    "night_ingest_seconds": "ingest s",
+    "night_dbt_seconds": "dbt s",
+    "night_checks_seconds": "checks s",
+    "night_statistics_seconds": "stats s",
+    "night_report_seconds": "report s",
+    "night_other_seconds": "other s",
+    "night_vs_full": "of full build",
+    "night_status": "status",
+}
 
 
 def table(results: list[Result], columns: dict[str, str] = FULL_COLUMNS) -> str:
@@ -262,15 +327,32 @@ def plot_curve(results: list[Result], path: Path) -> Path:
     patients = [r.patients for r in results]
     fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    for field, label in (("total_seconds", "total"), ("ingest_seconds", "ingest"), ("dbt_seconds", "dbt"),
-                         ("checks_seconds", "checks"), ("report_seconds", "report"),
-                         ("night_seconds", "incremental night (1 % new samples)")):  # fmt: skip
-        ax.plot(patients, [getattr(r, field) for r in results], marker="o", lw=2 if label == "total" else 1, label=label)
+    for field, label in (
+        ("total_seconds", "total"),
+        ("ingest_seconds", "ingest"),
+        ("dbt_seconds", "dbt"),
+        ("checks_seconds", "checks"),
+        ("report_seconds", "report"),
+        ("night_seconds", "incremental night (1 % new samples)"),
+    ):
+        ax.plot(
+            patients, [getattr(r, field) for r in results], marker="o", lw=2 if label == "total" else 1, label=label
+        )
     last = results[-1]  # the small sizes are fixed costs: anchor the slope-1 line at the largest
-    ax.plot(patients, [last.total_seconds * p / last.patients for p in patients], ls=":", color="grey",
-            label="linear growth (slope 1) through the largest")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="patients in the registry", ylabel="seconds",
-           title="Nightly run: time against registry size")  # fmt: skip
+    ax.plot(
+        patients,
+        [last.total_seconds * p / last.patients for p in patients],
+        ls=":",
+        color="grey",
+        label="linear growth (slope 1) through the largest",
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="patients in the registry",
+        ylabel="seconds",
+        title="Nightly run: time against registry size",
+    )
     ax.legend(frameon=False, fontsize=8)
     fig.savefig(path, dpi=150)
     return path

@@ -25,16 +25,26 @@ def _generate(args) -> int:
         print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
         return 1
     try:
-        summary = generate_landing(landing, args.patients, args.sites, DEFAULT_SEED if args.seed is None else args.seed,
-                                   args.faults, progress=True, exported_absolute_counts=args.absolute_counts,
-                                   redcap_layout=args.redcap_layout, cytometry_dialect=args.cytometry_dialect)
+        summary = generate_landing(
+            landing,
+            args.patients,
+            args.sites,
+            DEFAULT_SEED if args.seed is None else args.seed,
+            args.faults,
+            progress=True,
+            exported_absolute_counts=args.absolute_counts,
+            redcap_layout=args.redcap_layout,
+            cytometry_dialect=args.cytometry_dialect,
+        )
     except ValueError as error:  # an unknown layout or dialect, or faults asked of the longitudinal layout
         print(f"cartwh generate: {error}", file=sys.stderr)
         return 2
     kind = "paper cohort" if args.patients is None else "registry"
-    print(f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
-          f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
-          f"{summary.samples:,} cytometry tubes.")  # fmt: skip
+    print(
+        f"Wrote {summary.files:,} export files for {summary.patients:,} patients ({kind}, "
+        f"{summary.sites} site(s)) to {landing}: {summary.redcap_rows:,} REDCap rows, "
+        f"{summary.samples:,} cytometry tubes."
+    )
     if args.faults:
         log = Path(args.faults_log)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -80,10 +90,12 @@ def _ingest(args) -> int:
                 print(f"{source}: {describe(str(error), where=settings.warehouse_path())}", file=sys.stderr)
                 failed = True
                 continue
-            print(f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
-                  f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined; records read "
-                  f"{report.records_read:,} = {report.rows_landed:,} landed + {report.rows_quarantined:,} "
-                  f"quarantined + {report.records_skipped:,} skipped")  # fmt: skip
+            print(
+                f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} already ingested, "
+                f"{sum(report.rows.values()):,} rows added, {report.rows_quarantined} quarantined; records read "
+                f"{report.records_read:,} = {report.rows_landed:,} landed + {report.rows_quarantined:,} "
+                f"quarantined + {report.records_skipped:,} skipped"
+            )
             for name in report.files_still_being_written:
                 print(f"{source}: {name} is still being written: left for the next run")
             if report.files_unrecognised:
@@ -96,8 +108,9 @@ def _pull(args) -> int:
     from cartwh.redcap_pull import PullError, connection_from_environment, describe, pull
 
     try:
-        report = pull(connection_from_environment(site=args.site), args.site, settings.landing_dir(),
-                      settings.archive_dir())  # fmt: skip
+        report = pull(
+            connection_from_environment(site=args.site), args.site, settings.landing_dir(), settings.archive_dir()
+        )
     except PullError as error:
         print(f"cartwh pull: {error}. Nothing was written.", file=sys.stderr)
         return 1
@@ -114,10 +127,9 @@ def _sql(args) -> int:
         QueryStopped,
         ReadOnlyRefusal,
         cap_process_memory,
-        interactive,  # fmt: skip
+        interactive,
         run_sql,
     )
-
 
     try:
         cap_process_memory()
@@ -151,22 +163,28 @@ def _rebuild(args) -> int:
         print(error, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted: the rebuild stopped before replacing anything; the working warehouse is as it was.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "Interrupted: the rebuild stopped before replacing anything; the working warehouse is as it was.",
+            file=sys.stderr,
+        )
         return 130
     aside = set_aside_path(working)
-    print(f"Replayed {replayed} archived file versions into a fresh raw layer (the archive's ledger, "
-          f"{ledger_path(archive)}{', seeded once from the warehouse' if seeded else ''})"
-          f"{f'; the previous warehouse is kept as {aside.name}' if aside.exists() else ''}. "
-          "Rebuilding everything downstream...")  # fmt: skip
+    print(
+        f"Replayed {replayed} archived file versions into a fresh raw layer (the archive's ledger, "
+        f"{ledger_path(archive)}{', seeded once from the warehouse' if seeded else ''})"
+        f"{f'; the previous warehouse is kept as {aside.name}' if aside.exists() else ''}. "
+        "Rebuilding everything downstream..."
+    )
     return _run(args)
 
 
 # How long an interrupted run has to stop by itself (dbt told to stop, the run recorded) before
 # it is killed and recorded by the command that started it.
 STOP_GRACE_SECONDS = 10.0
-INTERRUPTED = ("Interrupted: the run stopped; the published copy is unchanged, the writer lock is free, and a run that "
-               "had started is recorded as interrupted in ops.run_history.")  # fmt: skip
+INTERRUPTED = (
+    "Interrupted: the run stopped; the published copy is unchanged, the writer lock is free, and a run that "
+    "had started is recorded as interrupted in ops.run_history."
+)
 
 
 def _run(args) -> int:
@@ -181,8 +199,10 @@ def _run(args) -> int:
     requested = []
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, _: requested.append(signum))
-    child = subprocess.Popen([sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)],
-                             preexec_fn=_die_with_parent)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)],
+        preexec_fn=_die_with_parent,
+    )
     deadline = None
     while child.poll() is None:
         if requested and deadline is None:
@@ -258,8 +278,10 @@ def _run_here(log_file: Path) -> int:
         from cartwh.generate import generate_landing
 
         summary = generate_landing(landing, progress=sys.stdout.isatty())
-        print(f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
-              f"{summary.files} files) to {landing}.")  # fmt: skip
+        print(
+            f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
+            f"{summary.files} files) to {landing}."
+        )
     try:
         with _output_to(log_file) as console:
             from cartwh.console import ConsoleWarnings, StageConsole
@@ -276,7 +298,9 @@ def _run_here(log_file: Path) -> int:
                 stage_console.close()
             status, why = ("published", None) if result.success else failure_of(result)
             started = any(event.is_step_start for event in result.all_events)
-            if status != "interrupted" and started:  # an interruption is one line, from the command that started this run
+            if (
+                status != "interrupted" and started
+            ):  # an interruption is one line, from the command that started this run
                 stage_console.finish()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
         return 130
@@ -309,63 +333,104 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cartwh", description="CAR-T monitoring data warehouse.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    generate = commands.add_parser("generate", help="write a synthetic landing folder (paper cohort or registry)",
-                                   description="Write synthetic REDCap and cytometry exports in the contract's formats.")  # fmt: skip
-    generate.add_argument("--landing", default=str(settings.landing_dir()), help="folder to write (default: %(default)s)")
+    generate = commands.add_parser(
+        "generate",
+        help="write a synthetic landing folder (paper cohort or registry)",
+        description="Write synthetic REDCap and cytometry exports in the contract's formats.",
+    )
+    generate.add_argument(
+        "--landing", default=str(settings.landing_dir()), help="folder to write (default: %(default)s)"
+    )
     generate.add_argument("--patients", type=int, help="registry size; omit for the paper's 24-patient cohort")
     generate.add_argument("--sites", type=int, default=1, help="centres of the registry (default: %(default)s)")
     # No default imported here: `cartwh sql` must start without the generator (or anything near the key)
     generate.add_argument("--seed", type=int, help="random seed (default: the generator's fixed seed)")
     generate.add_argument("--faults", action="store_true", help="inject realistic export faults")
-    generate.add_argument("--faults-log", default=str(settings.data_dir() / "faults_injected.csv"),
-                          help="where to list the injected faults (default: %(default)s)")  # fmt: skip
+    generate.add_argument(
+        "--faults-log",
+        default=str(settings.data_dir() / "faults_injected.csv"),
+        help="where to list the injected faults (default: %(default)s)",
+    )
     generate.add_argument("--force", action="store_true", help="write even if the folder holds exports")
-    generate.add_argument("--absolute-counts", action=argparse.BooleanOptionalAction, default=None,
-                          help="write the lab's absolute count column (default: the demo does, a registry, "
-                               "as FlowJo, does not; cells/uL then come from the beads)")  # fmt: skip
-    generate.add_argument("--redcap-layout", choices=("classic", "longitudinal", "mixed"), default="classic",
-                          help="REDCap exports as the shipped project (classic), as each site's own longitudinal "
-                               "project with its mapping.yml, or mixed (every other registry site longitudinal)")
-    generate.add_argument("--cytometry-dialect", default=None, metavar="DIALECT",
-                          help="how every lab writes its statistics tables, one of cartwh.generate.lab_dialects."
-                               "DIALECTS (default: the demo canonical CSV, a registry's sites each in turn)")  # fmt: skip
+    generate.add_argument(
+        "--absolute-counts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the lab's absolute count column (default: the demo does, a registry, "
+        "as FlowJo, does not; cells/uL then come from the beads)",
+    )
+    generate.add_argument(
+        "--redcap-layout",
+        choices=("classic", "longitudinal", "mixed"),
+        default="classic",
+        help="REDCap exports as the shipped project (classic), as each site's own longitudinal "
+        "project with its mapping.yml, or mixed (every other registry site longitudinal)",
+    )
+    generate.add_argument(
+        "--cytometry-dialect",
+        default=None,
+        metavar="DIALECT",
+        help="how every lab writes its statistics tables, one of cartwh.generate.lab_dialects."
+        "DIALECTS (default: the demo canonical CSV, a registry's sites each in turn)",
+    )
     generate.set_defaults(handler=_generate)
 
-    ingest = commands.add_parser("ingest", help="ingest the landing folder into the raw layer (no Dagster)",
-                                 description="Load new export files into the DuckDB raw schema.")  # fmt: skip
+    ingest = commands.add_parser(
+        "ingest",
+        help="ingest the landing folder into the raw layer (no Dagster)",
+        description="Load new export files into the DuckDB raw schema.",
+    )
     ingest.set_defaults(handler=_ingest)
 
-    run = commands.add_parser("run", help="run the main job (generates the demo cohort if nothing has landed)",
-                              description="Materialize every asset of the main job in-process.")  # fmt: skip
+    run = commands.add_parser(
+        "run",
+        help="run the main job (generates the demo cohort if nothing has landed)",
+        description="Materialize every asset of the main job in-process.",
+    )
     run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
     run.add_argument("--log-file", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
-    pull = commands.add_parser("pull", help="export a site's REDCap project through the API into the landing folder",
-                               description="Export metadata and the records changed since the last pull (all on the "
-                                           "first) through REDCap's API, into landing/redcap/<site>/. The API address is "
-                                           "read from CARTWH_REDCAP_URL, the token from CARTWH_REDCAP_TOKEN or the file "
-                                           "named by CARTWH_REDCAP_TOKEN_FILE.")  # fmt: skip
+    pull = commands.add_parser(
+        "pull",
+        help="export a site's REDCap project through the API into the landing folder",
+        description="Export metadata and the records changed since the last pull (all on the "
+        "first) through REDCap's API, into landing/redcap/<site>/. The API address is "
+        "read from CARTWH_REDCAP_URL, the token from CARTWH_REDCAP_TOKEN or the file "
+        "named by CARTWH_REDCAP_TOKEN_FILE.",
+    )
     pull.add_argument("--site", required=True, help="the site whose project this is: its folder landing/redcap/<site>/")
     pull.set_defaults(handler=_pull)
 
-    sql = commands.add_parser("sql", help="read-only SQL on the published warehouse (interactive without a query)",
-                              description="Run queries on the published warehouse; statements that write are refused.")  # fmt: skip
+    sql = commands.add_parser(
+        "sql",
+        help="read-only SQL on the published warehouse (interactive without a query)",
+        description="Run queries on the published warehouse; statements that write are refused.",
+    )
     sql.add_argument("query", nargs="?", help="SQL to run; omit for an interactive session")
     from cartwh.sql import FORMATS  # the formats the query runner writes
 
-    sql.add_argument("--format", choices=FORMATS, default=FORMATS[0],
-                     help="output (default: %(default)s); in the shell, .mode changes it")  # fmt: skip
+    sql.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=FORMATS[0],
+        help="output (default: %(default)s); in the shell, .mode changes it",
+    )
     sql.set_defaults(handler=_sql)
 
-    rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from scratch from the archived exports",
-                                  description="Replay every archived export version into a fresh warehouse, then run "
-                                              "the main job (marts, checks, statistics, publish).")  # fmt: skip
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild the warehouse from scratch from the archived exports",
+        description="Replay every archived export version into a fresh warehouse, then run "
+        "the main job (marts, checks, statistics, publish).",
+    )
     rebuild.set_defaults(handler=_rebuild)
 
-    status = commands.add_parser("status", help="the published copy: its night, rows per table, files, quarantine",
-                                 description="Summarise what the published copy (what analysts read) holds, "
-                                             "and which night it is from.")  # fmt: skip
+    status = commands.add_parser(
+        "status",
+        help="the published copy: its night, rows per table, files, quarantine",
+        description="Summarise what the published copy (what analysts read) holds, and which night it is from.",
+    )
     status.set_defaults(handler=_status)
     return parser
 

@@ -128,8 +128,11 @@ class StageConsole:
         if not ended and not self.seconds[stage]:
             self._write(f"  {stage:<{WIDTH}} not run")
             return
-        what = f"{self.nodes}/{self.dbt_nodes} models, seeds and tests" if stage == BAR_STAGE and self.dbt_nodes else \
-            f"{steps} step{'s' * (steps != 1)}"  # fmt: skip
+        what = (
+            f"{self.nodes}/{self.dbt_nodes} models, seeds and tests"
+            if stage == BAR_STAGE and self.dbt_nodes
+            else f"{steps} step{'s' * (steps != 1)}"
+        )
         reasons = self.skipped.get(stage, [])
         if ended and stage not in self.failed and len(reasons) == steps:
             self._write(f"  {stage:<{WIDTH}} {'; '.join(dict.fromkeys(reasons))}")
@@ -141,9 +144,14 @@ class StageConsole:
         if self._bar is None and self.bar_wanted and self.dbt_nodes:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.dbt_nodes, file=self.out, leave=False, mininterval=0.5,
-                             bar_format=f"  {BAR_STAGE:<{WIDTH}} {{percentage:3.0f}} % |{{bar:30}}| "
-                                        "{n_fmt}/{total_fmt} models, seeds and tests  {elapsed}")  # fmt: skip
+            self._bar = tqdm(
+                total=self.dbt_nodes,
+                file=self.out,
+                leave=False,
+                mininterval=0.5,
+                bar_format=f"  {BAR_STAGE:<{WIDTH}} {{percentage:3.0f}} % |{{bar:30}}| "
+                "{n_fmt}/{total_fmt} models, seeds and tests  {elapsed}",
+            )
 
     def _close_bar(self) -> None:
         if self._bar is not None:

@@ -54,7 +54,11 @@ def _readable(text: str) -> str:
 
 
 def _models(node: dict) -> str:
-    parents = [uid.split(".")[-1] for uid in node.get("depends_on", {}).get("nodes", []) if uid.startswith(("model.", "seed.", "snapshot."))]
+    parents = [
+        uid.split(".")[-1]
+        for uid in node.get("depends_on", {}).get("nodes", [])
+        if uid.startswith(("model.", "seed.", "snapshot."))
+    ]
     return ", ".join(sorted(set(parents)))
 
 
@@ -80,7 +84,7 @@ def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: d
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
         CREATE OR REPLACE TABLE {RESULTS_TABLE} (run_id VARCHAR, test VARCHAR, models VARCHAR, status VARCHAR,
             severity VARCHAR, failures BIGINT, meaning VARCHAR, message VARCHAR);
-        CREATE OR REPLACE TABLE {ROWS_TABLE} (run_id VARCHAR, test VARCHAR, patient_key VARCHAR, tube_key VARCHAR)""")  # fmt: skip
+        CREATE OR REPLACE TABLE {ROWS_TABLE} (run_id VARCHAR, test VARCHAR, patient_key VARCHAR, tube_key VARCHAR)""")
     kept = 0
     for result in run_results.get("results", []):
         uid, status = result["unique_id"], result["status"]
@@ -88,9 +92,19 @@ def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: d
             continue
         node = manifest.get("nodes", {}).get(uid, {})
         test = node.get("name", uid.split(".")[-1])
-        con.execute(f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, test, _models(node), status, NOT_PASSED[status], result.get("failures"), _meaning(node),
-                     result.get("message")])  # fmt: skip
+        con.execute(
+            f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                test,
+                _models(node),
+                status,
+                NOT_PASSED[status],
+                result.get("failures"),
+                _meaning(node),
+                result.get("message"),
+            ],
+        )
         kept += 1
         if status != "error" and result.get("compiled_code"):
             try:
@@ -103,16 +117,20 @@ def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: d
 
 def _kept(con: duckdb.DuckDBPyConnection) -> bool:
     schema, table = ROWS_TABLE.split(".")
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, table]).fetchall())  # fmt: skip
+    return bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
+        ).fetchall()
+    )
 
 
 def dbt_test_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The latest build's tests that did not pass: test, models, status, severity, failures, meaning."""
     if not _kept(con):
         return pd.DataFrame(columns=["test", "models", "status", "severity", "failures", "meaning"])
-    return con.execute(f"SELECT test, models, status, severity, failures, meaning FROM {RESULTS_TABLE} "
-                       "ORDER BY severity, test").df()  # fmt: skip
+    return con.execute(
+        f"SELECT test, models, status, severity, failures, meaning FROM {RESULTS_TABLE} ORDER BY severity, test"
+    ).df()
 
 
 def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -120,10 +138,14 @@ def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     for a tube what the lab knows it by: its panel, collection date and time point."""
     if not _kept(con):
         return []
-    frame = con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, r.patient_key, r.tube_key,
+    frame = (
+        con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, r.patient_key, r.tube_key,
                s.panel, s.collection_date, s.timepoint
         FROM {ROWS_TABLE} AS r JOIN {RESULTS_TABLE} AS t USING (run_id, test)
         LEFT JOIN (SELECT tube_key, any_value(panel) AS panel, any_value(collection_date) AS collection_date,
                           any_value(timepoint) AS timepoint FROM raw.cytometry_samples GROUP BY 1) AS s USING (tube_key)
-        ORDER BY r.test, r.patient_key, s.collection_date, r.tube_key""").df().astype(object)  # fmt: skip
+        ORDER BY r.test, r.patient_key, s.collection_date, r.tube_key""")
+        .df()
+        .astype(object)
+    )
     return frame.where(frame.notna(), None).to_dict("records")

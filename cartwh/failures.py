@@ -15,8 +15,15 @@ import duckdb
 
 # How DuckDB and the OS word the failures (checked on DuckDB 1.4-2.0 and Linux).
 _DISK_FULL = ("No space left on device", "ENOSPC", "Disk quota exceeded", "could not allocate block")
-_DAMAGED = ("Failure while replaying WAL", "Corrupt WAL", "Corrupt database file", "not a valid DuckDB database",
-            "Could not read enough bytes", "WAL does not match database file", "database file is corrupt")  # fmt: skip
+_DAMAGED = (
+    "Failure while replaying WAL",
+    "Corrupt WAL",
+    "Corrupt database file",
+    "not a valid DuckDB database",
+    "Could not read enough bytes",
+    "WAL does not match database file",
+    "database file is corrupt",
+)
 _INTERRUPTED = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 # Dagster's error when a blocking asset check fails: "N blocking asset check(s) failed with ERROR
 # severity:" then one "<asset/key>: <check name>" line per check (Dagster 1.13).
@@ -30,9 +37,11 @@ class WarehouseDamaged(Exception):
 
     def __init__(self, path: Path, cause: str):
         self.path = path
-        super().__init__(f"{self.OPENING}{path} is damaged ({_first_line(cause)}). Nothing was changed and the "
-                         "published copy is intact. Run `cartwh rebuild` to rebuild it from the archive (the damaged "
-                         "file and its write-ahead log are kept aside as *.before-rebuild.duckdb).")  # fmt: skip
+        super().__init__(
+            f"{self.OPENING}{path} is damaged ({_first_line(cause)}). Nothing was changed and the "
+            "published copy is intact. Run `cartwh rebuild` to rebuild it from the archive (the damaged "
+            "file and its write-ahead log are kept aside as *.before-rebuild.duckdb)."
+        )
 
 
 def check_working_warehouse(path: Path) -> None:
@@ -54,7 +63,9 @@ def check_working_warehouse(path: Path) -> None:
     try:
         tables = {r[0] for r in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
         if "raw.landed_files" in tables:
-            con.execute("SELECT count(*), sum(bytes), max(sha256), max(file), max(archive_path) FROM raw.landed_files").fetchall()
+            con.execute(
+                "SELECT count(*), sum(bytes), max(sha256), max(file), max(archive_path) FROM raw.landed_files"
+            ).fetchall()
         if "ops.run_history" in tables:
             con.execute("SELECT count(*), max(run_id), max(status) FROM ops.run_history").fetchall()
     except duckdb.Error as error:
@@ -64,7 +75,9 @@ def check_working_warehouse(path: Path) -> None:
 
 
 def is_disk_full(error: BaseException) -> bool:
-    return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or _mentions(str(error), _DISK_FULL)
+    return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or _mentions(
+        str(error), _DISK_FULL
+    )
 
 
 def describe(text: str, kind: str = "", where: Path | None = None) -> str:
@@ -75,14 +88,18 @@ def describe(text: str, kind: str = "", where: Path | None = None) -> str:
         return _blocked(text)
     if _mentions(text, _DISK_FULL):
         volume = f" (the volume of {where})" if where else ""
-        return (f"the disk is full{volume}: {_first_line(_around(text, _DISK_FULL))}. Nothing half-written was kept "
-                "and the published copy is unchanged; free space, then run again.")  # fmt: skip
+        return (
+            f"the disk is full{volume}: {_first_line(_around(text, _DISK_FULL))}. Nothing half-written was kept "
+            "and the published copy is unchanged; free space, then run again."
+        )
     if _mentions(text, _DAMAGED):
         ours = _around(text, (WarehouseDamaged.OPENING,))
         if WarehouseDamaged.OPENING in ours:  # already our sentence, behind Dagster's class names
-            return ours[ours.index(WarehouseDamaged.OPENING):].strip()
-        return (f"a warehouse file is damaged ({_first_line(_around(text, _DAMAGED))}); run `cartwh rebuild` to "
-                "rebuild it from the archive.")  # fmt: skip
+            return ours[ours.index(WarehouseDamaged.OPENING) :].strip()
+        return (
+            f"a warehouse file is damaged ({_first_line(_around(text, _DAMAGED))}); run `cartwh rebuild` to "
+            "rebuild it from the archive."
+        )
     return _first_line(text)
 
 
@@ -95,9 +112,11 @@ def _blocked(text: str) -> str:
             break
         asset, check = line.split(": ", 1)
         checks.append(f"{check} on {asset}")
-    return (f"blocked by a failed blocking data-quality check ({', '.join(checks) or 'see the log'}): the statistics, "
-            "the study report and publication did not run and the published copy is unchanged; the data-quality "
-            "report says what to correct.")  # fmt: skip
+    return (
+        f"blocked by a failed blocking data-quality check ({', '.join(checks) or 'see the log'}): the statistics, "
+        "the study report and publication did not run and the published copy is unchanged; the data-quality "
+        "report says what to correct."
+    )
 
 
 def _is_lock_conflict(text: str) -> bool:

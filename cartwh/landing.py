@@ -33,11 +33,15 @@ def landing_state(landing: Path) -> LandingState:
     return LandingState(digest.hexdigest()[:24], count, newest)
 
 
-def arrival_decision(state: LandingState, cursor: str | None, now: float, settle_seconds: float = SETTLE_SECONDS) -> Decision:
+def arrival_decision(
+    state: LandingState, cursor: str | None, now: float, settle_seconds: float = SETTLE_SECONDS
+) -> Decision:
     if state.files == 0:
         return Decision(False, "the landing folder holds no export")
     if state.fingerprint == cursor:
         return Decision(False, "nothing new has landed")
     if now - state.newest_mtime < settle_seconds:
-        return Decision(False, f"a file changed less than {settle_seconds:.0f} s ago: waiting for the transfer to settle")
+        return Decision(
+            False, f"a file changed less than {settle_seconds:.0f} s ago: waiting for the transfer to settle"
+        )
     return Decision(True, f"new or changed exports ({state.files} files in the landing folder)")

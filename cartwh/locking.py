@@ -35,11 +35,16 @@ def writer_lock(warehouse: Path, wait_seconds: float = 6 * 3600):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusy(f"{warehouse} is still being written by another run{holder(warehouse)}; "
-                                        "try again when it has finished") from None  # fmt: skip
+                    raise WarehouseBusy(
+                        f"{warehouse} is still being written by another run{holder(warehouse)}; "
+                        "try again when it has finished"
+                    ) from None
                 if not waited:
-                    log.warning("another run is writing %s%s: waiting for it to finish (Ctrl-C stops waiting)",
-                                warehouse, holder(warehouse))  # fmt: skip
+                    log.warning(
+                        "another run is writing %s%s: waiting for it to finish (Ctrl-C stops waiting)",
+                        warehouse,
+                        holder(warehouse),
+                    )
                     waited = True
                 time.sleep(POLL_SECONDS)
         try:

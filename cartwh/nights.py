@@ -37,10 +37,14 @@ def leave_unpublished_marker(published: Path, summary) -> None:
     if not marker.parent.exists():  # a first night that failed: the folder analysts will find the copy in
         marker.parent.mkdir(parents=True)
         permissions.share_folder(marker.parent)
-    night = {"run_id": summary.run_id, "started_at": summary.started_at.isoformat(sep=" ", timespec="seconds"),
-             "finished_at": summary.finished_at.isoformat(sep=" ", timespec="seconds"), "status": summary.status,
-             "blocking_checks_failed": summary.blocking_checks_failed,
-             "checks_failed": summary.checks_failed}  # fmt: skip
+    night = {
+        "run_id": summary.run_id,
+        "started_at": summary.started_at.isoformat(sep=" ", timespec="seconds"),
+        "finished_at": summary.finished_at.isoformat(sep=" ", timespec="seconds"),
+        "status": summary.status,
+        "blocking_checks_failed": summary.blocking_checks_failed,
+        "checks_failed": summary.checks_failed,
+    }
     temporary = marker.with_name(marker.name + ".next")
     temporary.write_text(json.dumps(night) + "\n", encoding="utf-8")
     permissions.share_file(temporary)
@@ -57,14 +61,19 @@ def _read_marker(published: Path) -> dict | None:
 
 def _history(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[dict]:
     """Rows of ops.run_history, newest first; none if the table is not there."""
-    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' "
-                          "AND table_name = 'run_history'").fetchone()[0]  # fmt: skip
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'run_history'"
+    ).fetchone()[0]
     if not present:
         return []
-    rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM ops.run_history WHERE {where} "
-                       "ORDER BY started_at DESC").fetchall()  # fmt: skip
+    rows = con.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM ops.run_history WHERE {where} ORDER BY started_at DESC"
+    ).fetchall()
     # times as text to the second, as the marker holds them
-    return [{k: str(v)[:19] if k.endswith("_at") and v is not None else v for k, v in zip(_COLUMNS, row, strict=True)} for row in rows]
+    return [
+        {k: str(v)[:19] if k.endswith("_at") and v is not None else v for k, v in zip(_COLUMNS, row, strict=True)}
+        for row in rows
+    ]
 
 
 def published_night(con: duckdb.DuckDBPyConnection) -> dict | None:
@@ -132,12 +141,16 @@ def missing_copy_message(published: Path, working: Path) -> str:
     head = f"No published warehouse at {published}"
     night = latest_unpublished(published, working)
     if night is not None and night["status"] == "blocked":
-        return (f"{head}: the last run, {describe(night)}, was stopped by its data-quality checks, so nothing was "
-                f"published. Fix what the failing checks name (`make run` prints them; the data-quality report lists "
-                f"them) and the next run publishes.")  # fmt: skip
+        return (
+            f"{head}: the last run, {describe(night)}, was stopped by its data-quality checks, so nothing was "
+            f"published. Fix what the failing checks name (`make run` prints them; the data-quality report lists "
+            f"them) and the next run publishes."
+        )
     if night is not None:
-        return (f"{head}: the last run, {describe(night)}, ended before publishing. Its error is in the run's "
-                f"output (or the Dagster UI); the next successful run publishes.")  # fmt: skip
+        return (
+            f"{head}: the last run, {describe(night)}, ended before publishing. Its error is in the run's "
+            f"output (or the Dagster UI); the next successful run publishes."
+        )
     if run_in_progress(working):
         return f"{head} yet: a run is writing the warehouse now; the copy appears when it has finished."
     return f"{head} yet: no run has finished; run `make run` first (or wait for the nightly run)."

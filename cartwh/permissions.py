@@ -65,8 +65,10 @@ def _set_mode(path: Path, mode: int, gid: int = -1) -> None:
         try:
             os.chown(path, -1, gid)
         except PermissionError:
-            raise PermissionError(f"{path}: cannot give it to group CARTWH_ANALYSTS_GROUP={settings.analysts_group()}: "
-                                  "the pipeline's account must be a member of that group") from None
+            raise PermissionError(
+                f"{path}: cannot give it to group CARTWH_ANALYSTS_GROUP={settings.analysts_group()}: "
+                "the pipeline's account must be a member of that group"
+            ) from None
     os.chmod(path, mode)
 
 
@@ -96,8 +98,16 @@ def make_private(path: Path) -> None:
 
 def private_paths() -> list[Path]:
     warehouse = settings.warehouse_path()
-    paths = [warehouse, Path(f"{warehouse}.wal"), Path(f"{warehouse}.lock"), Path(f"{warehouse}.tmp"),
-             settings.archive_dir(), settings.landing_dir(), settings.quality_dir(), settings.data_manager_dir()]  # fmt: skip
+    paths = [
+        warehouse,
+        Path(f"{warehouse}.wal"),
+        Path(f"{warehouse}.lock"),
+        Path(f"{warehouse}.tmp"),
+        settings.archive_dir(),
+        settings.landing_dir(),
+        settings.quality_dir(),
+        settings.data_manager_dir(),
+    ]
     # dbt.log. Not target/: the runs' own folders in it are created private, and the docs site
     # `make docs` writes there (the data dictionary: no patient value) is for analysts.
     paths.append(settings.PROJECT_ROOT / "dbt_project" / "logs")

@@ -81,7 +81,9 @@ def _copy_tables(working: duckdb.DuckDBPyConnection, source: str) -> None:
         working.execute(f'CREATE SCHEMA IF NOT EXISTS {_COPY}."{schema}"')
         withheld = _withheld(working, source, schema, name)
         columns = f"* EXCLUDE ({', '.join(withheld)})" if withheld else "*"
-        working.execute(f'CREATE TABLE {_COPY}."{schema}"."{name}" AS SELECT {columns} FROM "{source}"."{schema}"."{name}"')
+        working.execute(
+            f'CREATE TABLE {_COPY}."{schema}"."{name}" AS SELECT {columns} FROM "{source}"."{schema}"."{name}"'
+        )
     present = _existing_tables(working, source)
     for name, needs, query in DEIDENTIFIED_QUALITY:
         if set(needs) <= present:  # e.g. no quarantine table yet: no quarantine counts
@@ -94,8 +96,13 @@ def _withheld(con: duckdb.DuckDBPyConnection, database: str, schema: str, name: 
     wanted = WITHHELD_COLUMNS.get((schema, name), ())
     if not wanted:
         return []
-    present = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND "
-                                         "schema_name = ? AND table_name = ?", [database, schema, name]).fetchall()}  # fmt: skip
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [database, schema, name],
+        ).fetchall()
+    }
     return [c for c in wanted if c in present]
 
 
@@ -106,12 +113,13 @@ def _relations(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str,
         "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
         "WHERE database_name = ? AND schema_name IN ? AND NOT internal ORDER BY ALL",
         [database, list(PUBLISHED_SCHEMAS), database, list(PUBLISHED_SCHEMAS)],
-    ).fetchall()  # fmt: skip
+    ).fetchall()
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
-    rows = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?",
-                       [database]).fetchall()  # fmt: skip
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?", [database]
+    ).fetchall()
     return {t for (t,) in rows}
 
 

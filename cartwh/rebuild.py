@@ -48,8 +48,10 @@ def rebuild_raw(working: Path, ledger_from: Path | list[Path], archive: Path) ->
         seed_ledger(archive, seeds)
     entries = read_ledger(archive)
     if not entries:
-        raise RebuildError(f"Nothing to rebuild from: the archive {archive} has no ledger ({ledger_path(archive).name}) "
-                           "and no readable warehouse holds one to seed it.")  # fmt: skip
+        raise RebuildError(
+            f"Nothing to rebuild from: the archive {archive} has no ledger ({ledger_path(archive).name}) "
+            "and no readable warehouse holds one to seed it."
+        )
     _check_archive(entries, Path(archive))
     fresh = working.with_name(working.stem + ".rebuilding.duckdb")
     remove_database(fresh)
@@ -88,7 +90,9 @@ def _check_archive(entries: list[LedgerEntry], archive: Path) -> None:
     for relative, checksum in dict.fromkeys((e.archive_path, e.sha256) for e in entries):
         path = archive / relative
         if not path.exists():
-            raise RebuildError(f"{path}: listed in the archive's ledger but missing from the archive; nothing was replaced.")
+            raise RebuildError(
+                f"{path}: listed in the archive's ledger but missing from the archive; nothing was replaced."
+            )
         with open(path, "rb") as handle:
             altered = hashlib.file_digest(handle, "sha256").hexdigest() != checksum
         if altered:
@@ -138,8 +142,10 @@ def _carry_run_history(con: duckdb.DuckDBPyConnection, warehouses: list[Path]) -
         except duckdb.Error:
             continue
         try:
-            if con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = 'previous' AND schema_name = 'ops' "
-                           "AND table_name = 'run_history'").fetchall():  # fmt: skip
+            if con.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = 'previous' AND schema_name = 'ops' "
+                "AND table_name = 'run_history'"
+            ).fetchall():
                 con.execute(DDL)
                 con.execute("INSERT INTO ops.run_history BY NAME SELECT * FROM previous.ops.run_history")
                 return

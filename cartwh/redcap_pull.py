@@ -96,8 +96,10 @@ def connection_from_environment(environ=os.environ, site: str | None = None) -> 
         except OSError as error:
             raise PullError(f"the token file named by {file_variable} cannot be read: {error.strerror}") from None
     else:
-        raise PullError(f"no API token: set {TOKEN_VARIABLE}, or {TOKEN_FILE_VARIABLE} to a file holding it"
-                        + (f" (or {own[0]} / {own[1]} for this site)" if own else ""))
+        raise PullError(
+            f"no API token: set {TOKEN_VARIABLE}, or {TOKEN_FILE_VARIABLE} to a file holding it"
+            + (f" (or {own[0]} / {own[1]} for this site)" if own else "")
+        )
     if not _TOKEN.fullmatch(token):
         raise PullError(f"the token from {origin} is not a REDCap API token (32 hexadecimal characters)")
     return Connection(url, token)
@@ -117,11 +119,15 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
         since = datetime.strptime(state["began"], _REDCAP_TIME) - OVERLAP if state else None
         previous_ids = set(state["record_ids"]) if state else set()
     except (ValueError, KeyError, TypeError):
-        raise PullError(f"the pull state {state_file} cannot be read: move it away to pull site {site} afresh "
-                        f"(every record, and no deletion report this once)") from None
+        raise PullError(
+            f"the pull state {state_file} cannot be read: move it away to pull site {site} afresh "
+            f"(every record, and no deletion report this once)"
+        ) from None
     if state is not None and state.get("url") != connection.url:
-        raise PullError(f"site {site} was last pulled from {state.get('url')}, not {connection.url}: "
-                        f"move {state_file} away to start this site afresh")  # fmt: skip
+        raise PullError(
+            f"site {site} was last pulled from {state.get('url')}, not {connection.url}: "
+            f"move {state_file} away to start this site afresh"
+        )
     exported = _export(connection, since)
     folder = Path(landing) / "redcap" / site
     report = PullReport(site, first=state is None)
@@ -135,8 +141,9 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
         report.records_changed = len({row[exported.record_id] for row in exported.rows})
     deleted = sorted(previous_ids - set(exported.all_ids))
     if deleted:
-        content = json.dumps({"deleted_since": state["began"], "found_at": f"{began:{_REDCAP_TIME}}",
-                              "record_ids": deleted}, indent=1).encode()  # fmt: skip
+        content = json.dumps(
+            {"deleted_since": state["began"], "found_at": f"{began:{_REDCAP_TIME}}", "record_ids": deleted}, indent=1
+        ).encode()
         _write(folder / f"deleted_records_{began:{_STAMP}}.json", content)
         report.records_deleted = len(deleted)
     # Advanced last: a pull that failed on the way asks for the same records again next time.
@@ -150,8 +157,9 @@ def configured_sites(environ=os.environ) -> list[str]:
     return [site.strip() for site in environ.get(SITES_VARIABLE, "").split(",") if site.strip()]
 
 
-def pull_sites(sites: list[str], landing: Path, archive: Path, environ=os.environ,
-               now: datetime | None = None) -> list[PullReport]:  # fmt: skip
+def pull_sites(
+    sites: list[str], landing: Path, archive: Path, environ=os.environ, now: datetime | None = None
+) -> list[PullReport]:
     """Pull each site in turn; the first that fails raises PullError naming it (its files and
     state untouched, as every pull's)."""
     reports = []
@@ -166,12 +174,16 @@ def pull_sites(sites: list[str], landing: Path, archive: Path, environ=os.enviro
 def describe(report: PullReport) -> list[str]:
     """What a pull brought, a line each (the command line and the nightly job print these)."""
     kind = "first pull: every record" if report.first else "records created or changed since the last pull"
-    lines = [f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
-             + (f" in {report.records_file}" if report.records_file else "")]  # fmt: skip
+    lines = [
+        f"{report.site}: {kind}: {report.records_changed:,} record(s), {report.rows:,} row(s)"
+        + (f" in {report.records_file}" if report.records_file else "")
+    ]
     lines += [f"{report.site}: {name} written (new or changed)" for name in report.metadata_files]
     if report.records_deleted:
-        lines.append(f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
-                     f"(listed in redcap/{report.site}/deleted_records_*.json)")  # fmt: skip
+        lines.append(
+            f"{report.site}: {report.records_deleted} record(s) deleted in REDCap since the last pull "
+            f"(listed in redcap/{report.site}/deleted_records_*.json)"
+        )
     return lines
 
 
@@ -189,8 +201,12 @@ def _export(connection: Connection, since: datetime | None) -> _Export:
 
     # PyCap returns whatever body came with an HTTP error (a proxy's "Internal Server Error" would
     # read as a record export with no records, i.e. every record deleted): refuse those answers.
-    project = Project(connection.url, connection.token, timeout=TIMEOUT_SECONDS,
-                      hooks={"response": lambda response, *args, **kwargs: _refuse_http_error(response, RedcapError)})
+    project = Project(
+        connection.url,
+        connection.token,
+        timeout=TIMEOUT_SECONDS,
+        hooks={"response": lambda response, *args, **kwargs: _refuse_http_error(response, RedcapError)},
+    )
     try:
         metadata = project.export_metadata(format_type="json")
         dictionary = parse_dictionary(json.dumps(metadata).encode(), "the project's metadata (API)", json_text=True)
@@ -204,17 +220,27 @@ def _export(connection: Connection, since: datetime | None) -> _Export:
             files["repeating_forms_events.json"] = project.export_repeating_instruments_events(format_type="json")
         record_id = dictionary.record_id_field
         ids_csv = project.export_records(format_type="csv", fields=[record_id])
-        records_csv = project.export_records(format_type="csv", raw_or_label="raw", raw_or_label_headers="raw",
-                                             export_survey_fields=True, export_data_access_groups=True,
-                                             date_begin=since)  # fmt: skip
+        records_csv = project.export_records(
+            format_type="csv",
+            raw_or_label="raw",
+            raw_or_label_headers="raw",
+            export_survey_fields=True,
+            export_data_access_groups=True,
+            date_begin=since,
+        )
     except RedcapError as error:
         raise PullError(_refusal(error)) from None
     except MetadataError as error:
         raise PullError(f"the project's data dictionary cannot be used: {error}") from None
     rows = _records(records_csv, record_id)
     all_ids = list(dict.fromkeys(r[record_id] for r in _records(ids_csv, record_id)))  # one row per event
-    return _Export({n: json.dumps(v, indent=1).encode() for n, v in files.items()}, record_id,
-                   records_csv.encode("utf-8"), rows, all_ids)  # fmt: skip
+    return _Export(
+        {n: json.dumps(v, indent=1).encode() for n, v in files.items()},
+        record_id,
+        records_csv.encode("utf-8"),
+        rows,
+        all_ids,
+    )
 
 
 def _records(text: str, record_id: str) -> list[dict]:
@@ -223,8 +249,10 @@ def _records(text: str, record_id: str) -> list[dict]:
         return []
     reader = csv.DictReader(io.StringIO(text))
     if record_id not in (reader.fieldnames or []):
-        raise PullError(f"REDCap's record export has no '{record_id}' column (the dictionary's first field): "
-                        f"it is not a flat raw export")  # fmt: skip
+        raise PullError(
+            f"REDCap's record export has no '{record_id}' column (the dictionary's first field): "
+            f"it is not a flat raw export"
+        )
     return list(reader)
 
 

@@ -20,8 +20,11 @@ from cartwh.processes import stop_child_processes
 from cartwh.run_history import RunSummary
 
 _ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-_FAILURES = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE,
-             dg.DagsterEventType.RUN_FAILURE}  # fmt: skip
+_FAILURES = {
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.RESOURCE_INIT_FAILURE,
+    dg.DagsterEventType.RUN_FAILURE,
+}
 PUBLISHED_ASSET = dg.AssetKey(["published", "warehouse"])
 
 
@@ -60,21 +63,27 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, status: str) -> Run
     if status == "failed":
         status, message = why_failed([r.dagster_event for r in records if r.dagster_event is not None])
         status = "blocked" if status == "failed" and blocking else status
-    return RunSummary(run_id, _at(first), datetime.now(UTC).replace(tzinfo=None), status, passed, failed,
-                      blocking, steps, message)  # fmt: skip
+    return RunSummary(
+        run_id, _at(first), datetime.now(UTC).replace(tzinfo=None), status, passed, failed, blocking, steps, message
+    )
 
 
 def why_failed(events: list[dg.DagsterEvent]) -> tuple[str, str | None]:
     """('interrupted' or 'failed', one sentence) for a run that did not succeed: the first
     interruption if there was one, else its first error."""
-    errors = [(e.step_key, _error_text(e.event_specific_data.error)) for e in events
-              if e.event_type in _FAILURES and getattr(e.event_specific_data, "error", None) is not None]  # fmt: skip
+    errors = [
+        (e.step_key, _error_text(e.event_specific_data.error))
+        for e in events
+        if e.event_type in _FAILURES and getattr(e.event_specific_data, "error", None) is not None
+    ]
     interrupted = [e for e in errors if describe(e[1]).startswith("interrupted")]
     if not errors:
         return "failed", None
     step, text = (interrupted or errors)[0]
-    return ("interrupted" if interrupted else "failed",
-            (f"{step}: " if step else "") + describe(text, where=settings.warehouse_path()))  # fmt: skip
+    return (
+        "interrupted" if interrupted else "failed",
+        (f"{step}: " if step else "") + describe(text, where=settings.warehouse_path()),
+    )
 
 
 def run_outcome(instance: dg.DagsterInstance, run_id: str) -> str:

@@ -56,11 +56,20 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
             """INSERT INTO ops.run_history (run_id, started_at, finished_at, status, duration_seconds, checks_passed,
                    checks_failed, blocking_checks_failed, rows_per_table, step_seconds, message)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [summary.run_id, summary.started_at, summary.finished_at, summary.status,
-             (summary.finished_at - summary.started_at).total_seconds(), summary.checks_passed, summary.checks_failed,
-             summary.blocking_checks_failed, json.dumps(rows_per_table(con)), json.dumps(summary.step_seconds),
-             summary.message],
-        )  # fmt: skip
+            [
+                summary.run_id,
+                summary.started_at,
+                summary.finished_at,
+                summary.status,
+                (summary.finished_at - summary.started_at).total_seconds(),
+                summary.checks_passed,
+                summary.checks_failed,
+                summary.blocking_checks_failed,
+                json.dumps(rows_per_table(con)),
+                json.dumps(summary.step_seconds),
+                summary.message,
+            ],
+        )
 
 
 def is_recorded(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:

@@ -46,23 +46,36 @@ def now() -> datetime:
 
 
 def begin(warehouse: Path, run_id: str, started_at: datetime | None = None) -> None:
-    _write(warehouse, {"run_id": run_id, "started_at": (started_at or now()).isoformat(), "status": "running",
-                       "pid": os.getpid()})  # fmt: skip
+    _write(
+        warehouse,
+        {"run_id": run_id, "started_at": (started_at or now()).isoformat(), "status": "running", "pid": os.getpid()},
+    )
 
 
 def defer(warehouse: Path, summary: RunSummary) -> bool:
     """Keep `summary` for the next run to record; False if even that failed."""
     try:
-        _write(warehouse, {"run_id": summary.run_id, "started_at": summary.started_at.isoformat(),
-                           "finished_at": summary.finished_at.isoformat(), "status": summary.status,
-                           "message": summary.message, "checks_passed": summary.checks_passed,
-                           "checks_failed": summary.checks_failed,
-                           "blocking_checks_failed": summary.blocking_checks_failed,
-                           "step_seconds": summary.step_seconds})  # fmt: skip
+        _write(
+            warehouse,
+            {
+                "run_id": summary.run_id,
+                "started_at": summary.started_at.isoformat(),
+                "finished_at": summary.finished_at.isoformat(),
+                "status": summary.status,
+                "message": summary.message,
+                "checks_passed": summary.checks_passed,
+                "checks_failed": summary.checks_failed,
+                "blocking_checks_failed": summary.blocking_checks_failed,
+                "step_seconds": summary.step_seconds,
+            },
+        )
         return True
     except OSError as error:
-        log.error("could not keep the summary of run %s for the next run (%s): it will be recorded as interrupted",
-                  summary.run_id, error)  # fmt: skip
+        log.error(
+            "could not keep the summary of run %s for the next run (%s): it will be recorded as interrupted",
+            summary.run_id,
+            error,
+        )
         return False
 
 
@@ -88,9 +101,17 @@ def _summary(marker: dict, last_seen: datetime) -> RunSummary:
     started = datetime.fromisoformat(marker["started_at"])
     if marker["status"] == "running":  # its process is gone: it never got to record itself
         return RunSummary(marker["run_id"], started, max(last_seen, started), "interrupted", message=KILLED)
-    return RunSummary(marker["run_id"], started, datetime.fromisoformat(marker["finished_at"]), marker["status"],
-                      marker.get("checks_passed", 0), marker.get("checks_failed", 0),
-                      marker.get("blocking_checks_failed", 0), marker.get("step_seconds", {}), marker.get("message"))  # fmt: skip
+    return RunSummary(
+        marker["run_id"],
+        started,
+        datetime.fromisoformat(marker["finished_at"]),
+        marker["status"],
+        marker.get("checks_passed", 0),
+        marker.get("checks_failed", 0),
+        marker.get("blocking_checks_failed", 0),
+        marker.get("step_seconds", {}),
+        marker.get("message"),
+    )
 
 
 def _marker(warehouse: Path, run_id: str) -> Path:
@@ -135,8 +156,12 @@ def record_or_defer(warehouse: Path, summary: RunSummary) -> bool:
         finally:
             con.close()
     except (duckdb.Error, OSError) as error:
-        log.error("run %s could not be recorded in %s (%s); the next run will record it", summary.run_id,
-                  warehouse, describe(str(error)))  # fmt: skip
+        log.error(
+            "run %s could not be recorded in %s (%s); the next run will record it",
+            summary.run_id,
+            warehouse,
+            describe(str(error)),
+        )
         defer(warehouse, summary)
         return False
     finish(warehouse, summary.run_id)

@@ -37,7 +37,9 @@ FORMATS = ("table", "csv", "json", "line", "markdown")
 SEARCH_ORDER = ("marts", "analytics", "reference", "quality", "ops", "main")
 ALLOWED_TEXT = "queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT) and EXPLAIN [ANALYZE] of a query"
 INTERRUPTED = "stopped: the query was interrupted (Ctrl-C); the session is still usable"
-OUT_OF_MEMORY = "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
+OUT_OF_MEMORY = (
+    "stopped: the result does not fit in this session's memory (CARTWH_SQL_MEMORY); filter or aggregate earlier"
+)
 
 
 class ReadOnlyRefusal(ValueError):
@@ -50,13 +52,17 @@ class QueryStopped(RuntimeError):
 
 # --- the first, friendly refusal --------------------------------------------------------------
 
+
 def _explained(statement) -> str:
     """The text of the statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
     text = statement.query.encode()  # the tokenizer's positions are byte offsets
     tokens = duckdb.tokenize(statement.query)
     ends = [start for start, _ in tokens[1:]] + [len(text)]
-    words = [(start, text[start:end].strip().lower())
-             for (start, kind), end in zip(tokens, ends, strict=True) if kind != duckdb.token_type.comment]  # fmt: skip
+    words = [
+        (start, text[start:end].strip().lower())
+        for (start, kind), end in zip(tokens, ends, strict=True)
+        if kind != duckdb.token_type.comment
+    ]
     if not words or words[0][1] != b"explain":
         return ""  # not the shape of an EXPLAIN we know: explains nothing, so it is refused
     i = 1
@@ -69,7 +75,7 @@ def _explained(statement) -> str:
             i += 1
             if depth == 0:
                 break
-    return text[words[i][0]:].decode() if i < len(words) else ""
+    return text[words[i][0] :].decode() if i < len(words) else ""
 
 
 def _kind(statement) -> str:
@@ -88,18 +94,25 @@ def read_only_statements(sql: str) -> list:
             inner = [_kind(s) for s in duckdb.extract_statements(explained)] if explained.strip() else []
             if inner != [QUERY]:
                 kind = inner[0] if len(inner) == 1 else "non-query"
-                raise ReadOnlyRefusal(f"refused: EXPLAIN of a {kind} statement; EXPLAIN ANALYZE runs what it explains, "
-                                      f"so cartwh sql explains queries only")  # fmt: skip
+                raise ReadOnlyRefusal(
+                    f"refused: EXPLAIN of a {kind} statement; EXPLAIN ANALYZE runs what it explains, "
+                    f"so cartwh sql explains queries only"
+                )
         elif _kind(statement) == "MULTI":  # PIVOT without an IN list first creates a type, then queries
-            raise ReadOnlyRefusal("refused: PIVOT without an IN list runs as several statements; name the values: "
-                                  "PIVOT t ON c IN ('a', 'b') USING ...")  # fmt: skip
+            raise ReadOnlyRefusal(
+                "refused: PIVOT without an IN list runs as several statements; name the values: "
+                "PIVOT t ON c IN ('a', 'b') USING ..."
+            )
         elif _kind(statement) != QUERY:
-            raise ReadOnlyRefusal(f"refused: {_kind(statement)} statement; cartwh sql runs only {ALLOWED_TEXT}, and the "
-                                  f"published warehouse changes only through the exports and a run")  # fmt: skip
+            raise ReadOnlyRefusal(
+                f"refused: {_kind(statement)} statement; cartwh sql runs only {ALLOWED_TEXT}, and the "
+                f"published warehouse changes only through the exports and a run"
+            )
     return statements
 
 
 # --- DuckDB's own guards ----------------------------------------------------------------------
+
 
 def guard_settings() -> dict:
     """The configuration the published copy is opened with (then locked)."""
@@ -162,6 +175,7 @@ def cap_process_memory() -> int:
 
 # --- running one statement within its limits --------------------------------------------------
 
+
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
@@ -171,15 +185,20 @@ def _translated(error: duckdb.Error, time_limit: float, timed_out: bool) -> Exce
     message = _first_line(error)
     if isinstance(error, duckdb.InterruptException):
         if timed_out:
-            return QueryStopped(f"stopped: the query ran longer than its time limit of {time_limit:g} s "
-                                f"(CARTWH_SQL_TIMEOUT) and was interrupted; the session is still usable")  # fmt: skip
+            return QueryStopped(
+                f"stopped: the query ran longer than its time limit of {time_limit:g} s "
+                f"(CARTWH_SQL_TIMEOUT) and was interrupted; the session is still usable"
+            )
         return QueryStopped(INTERRUPTED)
     if isinstance(error, duckdb.OutOfMemoryException):
-        return QueryStopped(f"stopped: the query needs more than the memory limit of {settings.sql_memory_limit()} "
-                            f"(CARTWH_SQL_MEMORY); filter or aggregate earlier ({message})")  # fmt: skip
+        return QueryStopped(
+            f"stopped: the query needs more than the memory limit of {settings.sql_memory_limit()} "
+            f"(CARTWH_SQL_MEMORY); filter or aggregate earlier ({message})"
+        )
     if isinstance(error, duckdb.PermissionException):
-        return ReadOnlyRefusal(f"refused: cartwh sql cannot read or write files, reach the network or load "
-                               f"extensions ({message})")  # fmt: skip
+        return ReadOnlyRefusal(
+            f"refused: cartwh sql cannot read or write files, reach the network or load extensions ({message})"
+        )
     if "configuration has been locked" in message:
         return ReadOnlyRefusal(f"refused: settings are fixed in cartwh sql ({message})")
     if isinstance(error, duckdb.ParserException) and "Expected a single SELECT statement" in message:
@@ -260,7 +279,9 @@ def _text(value) -> str:
 def _as_lines(columns: list[str], rows: list[tuple]) -> str:
     """One `column = value` line per column, a blank line between rows (the DuckDB shell's .mode line)."""
     width = max(map(len, columns), default=0)
-    return "\n\n".join("\n".join(f"{c:>{width}} = {_text(v)}" for c, v in zip(columns, row, strict=True)) for row in rows)
+    return "\n\n".join(
+        "\n".join(f"{c:>{width}} = {_text(v)}" for c, v in zip(columns, row, strict=True)) for row in rows
+    )
 
 
 def _as_markdown(columns: list[str], rows: list[tuple]) -> str:

@@ -32,7 +32,7 @@ from cartwh.sql import (
     QueryStopped,
     ReadOnlyRefusal,
     _ctrl_c_interrupts,
-    open_published,  # fmt: skip
+    open_published,
     run_statements,
 )
 
@@ -42,7 +42,7 @@ COMMANDS = ".tables .schema .mode .help .quit .exit"
 HELP = f"""\
 .tables [PATTERN]   the copy's tables as schema.table (PATTERN as in LIKE: .tables marts.%)
 .schema [TABLE]     CREATE TABLE statements: columns and types (every table, or TABLE)
-.mode [MODE]        output as {', '.join(FORMATS[:-1])} or {FORMATS[-1]}; no MODE: the current one
+.mode [MODE]        output as {", ".join(FORMATS[:-1])} or {FORMATS[-1]}; no MODE: the current one
 .help               this text
 .quit, .exit        leave (Ctrl-D too)
 Statements end with ';' and may span lines. Ctrl-C stops the running statement,
@@ -51,7 +51,7 @@ FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT, EXPLAIN of a query).
 Bare names resolve in marts first, then analytics, reference, quality, ops:
 FROM patients is marts.patients. SHOW TABLES lists every table (unqualified),
 SHOW ALL TABLES with schemas and columns, DESCRIBE marts.patients the columns.
-History (queries, not results): {{history}}"""  # fmt: skip
+History (queries, not results): {{history}}"""
 
 
 def history_path() -> Path:
@@ -60,6 +60,7 @@ def history_path() -> Path:
 
 
 # --- history and line editing on a terminal -----------------------------------------------------
+
 
 class _History:
     """GNU readline with a private history file; entries are whole statements."""
@@ -99,6 +100,7 @@ class _History:
 
 # --- dot commands -------------------------------------------------------------------------------
 
+
 def _catalog(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[tuple]:
     return _ctrl_c_interrupts(con, lambda: con.execute(sql, parameters).fetchall())
 
@@ -110,22 +112,29 @@ def _in_columns(names: list[str], width: int) -> str:
     cell = max(map(len, names)) + 2
     per_line = max(1, width // cell)
     lines = math.ceil(len(names) / per_line)
-    columns = [names[i * lines:(i + 1) * lines] for i in range(per_line)]
+    columns = [names[i * lines : (i + 1) * lines] for i in range(per_line)]
     return "\n".join("".join(f"{c[row]:<{cell}}" for c in columns if row < len(c)).rstrip() for row in range(lines))
 
 
 def _tables(con: duckdb.DuckDBPyConnection, argument: str) -> str:
-    rows = _catalog(con, "SELECT schema_name || '.' || table_name AS name FROM duckdb_tables() "
-                         "WHERE name ILIKE ? ORDER BY schema_name = 'marts' DESC, name", [argument or "%"])  # fmt: skip
+    rows = _catalog(
+        con,
+        "SELECT schema_name || '.' || table_name AS name FROM duckdb_tables() "
+        "WHERE name ILIKE ? ORDER BY schema_name = 'marts' DESC, name",
+        [argument or "%"],
+    )
     if not rows:
         return f"no table matches {argument!r}" if argument else "the published copy holds no tables"
     return _in_columns([name for (name,) in rows], shutil.get_terminal_size((80, 24)).columns)
 
 
 def _schema(con: duckdb.DuckDBPyConnection, argument: str) -> str:
-    rows = _catalog(con, "SELECT sql FROM duckdb_tables() WHERE ? = '' OR schema_name || '.' || table_name ILIKE ? "
-                         "OR table_name ILIKE ? ORDER BY schema_name = 'marts' DESC, schema_name, table_name",
-                    [argument, argument, argument])  # fmt: skip
+    rows = _catalog(
+        con,
+        "SELECT sql FROM duckdb_tables() WHERE ? = '' OR schema_name || '.' || table_name ILIKE ? "
+        "OR table_name ILIKE ? ORDER BY schema_name = 'marts' DESC, schema_name, table_name",
+        [argument, argument, argument],
+    )
     if not rows:
         return f"no table named {argument!r}; .tables lists them"
     return "\n".join(sql for (sql,) in rows)
@@ -155,21 +164,28 @@ def _dot_command(con, line: str, state: dict) -> str | None:
 
 # --- the session ------------------------------------------------------------------------------
 
+
 def banner(con: duckdb.DuckDBPyConnection, path: Path, time_limit: float) -> str:
     """What the session starts with, every line within 80 columns (the path's own line aside)."""
     night = published_night(con)
-    has_patients = _catalog(con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' "
-                                 "AND table_name = 'patients'", [])[0][0]  # fmt: skip
-    example = ("SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;" if has_patients
-               else "SHOW ALL TABLES;")  # fmt: skip
-    return "\n".join([
-        f"cartwh sql on the published copy (read-only; a query stops after {time_limit:g} s):",
-        f"  {path}",
-        f"Night of {describe(night)}." if night else "Its run history is empty.",
-        "End statements with ';'. .tables lists tables, .help commands; Ctrl-D leaves.",
-        "Try:",
-        f"  {example}",
-    ])  # fmt: skip
+    has_patients = _catalog(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = 'patients'", []
+    )[0][0]
+    example = (
+        "SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;"
+        if has_patients
+        else "SHOW ALL TABLES;"
+    )
+    return "\n".join(
+        [
+            f"cartwh sql on the published copy (read-only; a query stops after {time_limit:g} s):",
+            f"  {path}",
+            f"Night of {describe(night)}." if night else "Its run history is empty.",
+            "End statements with ';'. .tables lists tables, .help commands; Ctrl-D leaves.",
+            "Try:",
+            f"  {example}",
+        ]
+    )
 
 
 def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: float | None = None) -> None:

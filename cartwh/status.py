@@ -20,23 +20,23 @@ _REASON = "regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g')"
 # One line per mart: what an analyst checks first (a mart without a summary here: its row count).
 MART_SUMMARIES = {
     "patients": "SELECT string_agg(bridging_group || ' ' || n, ', ') FROM "
-                "(SELECT bridging_group, count(*) AS n FROM marts.patients GROUP BY 1 ORDER BY 1)",
+    "(SELECT bridging_group, count(*) AS n FROM marts.patients GROUP BY 1 ORDER BY 1)",
     "tumor_burden_transitions": "SELECT string_agg(coalesce(tumor_burden_transition, 'missing') || ' ' || n, ', ') FROM "
-                                "(SELECT tumor_burden_transition, count(*) AS n FROM marts.tumor_burden_transitions "
-                                "GROUP BY 1 ORDER BY 1)",
+    "(SELECT tumor_burden_transition, count(*) AS n FROM marts.tumor_burden_transitions "
+    "GROUP BY 1 ORDER BY 1)",
     "hematotox_scores": "SELECT count(hematotox_score) || ' scored, ' || count(*) - count(hematotox_score) "
-                        "|| ' not estimable' FROM marts.hematotox_scores",
+    "|| ' not estimable' FROM marts.hematotox_scores",
     "car_t_expansion": "SELECT count(*) FILTER (WHERE expanded) || ' of ' || count(*) || ' expanded > 5/uL, median peak '"
-                       " || round(median(peak_car_t_per_ul), 1) || ' CAR-T/uL, AUC_14 for ' || count(auc_14) "
-                       "FROM marts.car_t_expansion",
+    " || round(median(peak_car_t_per_ul), 1) || ' CAR-T/uL, AUC_14 for ' || count(auc_14) "
+    "FROM marts.car_t_expansion",
     "car_t_kinetics": "SELECT count(*) || ' samples of ' || count(DISTINCT patient_key) || ' patients' "
-                      "FROM marts.car_t_kinetics",
+    "FROM marts.car_t_kinetics",
     "bca_episodes": "SELECT string_agg(bca_outcome || ' ' || n, ', ') FROM "
-                    "(SELECT bca_outcome, count(*) AS n FROM marts.bca_episodes GROUP BY 1 ORDER BY 1)",
+    "(SELECT bca_outcome, count(*) AS n FROM marts.bca_episodes GROUP BY 1 ORDER BY 1)",
     "time_to_event": "SELECT string_agg(paramcd || ' ' || events || '/' || n || ' events', ', ') FROM "
-                     "(SELECT paramcd, count(*) AS n, count(*) FILTER (WHERE is_event) AS events "
-                     "FROM marts.time_to_event GROUP BY 1 ORDER BY 1)",
-}  # fmt: skip
+    "(SELECT paramcd, count(*) AS n, count(*) FILTER (WHERE is_event) AS events "
+    "FROM marts.time_to_event GROUP BY 1 ORDER BY 1)",
+}
 
 
 def warehouse_summary(path: Path) -> str:
@@ -54,7 +54,9 @@ def warehouse_summary(path: Path) -> str:
         for table, _ in tables:
             count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             lines.append(f"{table:<40}{count:>12,}")
-        files = con.execute("SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1").fetchall()
+        files = con.execute(
+            "SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]
         lines += _accounting_lines(con)
         reasons = con.execute(
@@ -73,19 +75,27 @@ def run_summary_lines(path: Path, added: dict[str, int]) -> list[str]:
 
     con = connect(path, read_only=True)
     try:
-        files = con.execute("SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1").fetchall()
+        files = con.execute(
+            "SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         read, landed, quarantined, skipped = con.execute(
             "SELECT sum(records_read), sum(rows_landed), sum(rows_quarantined) FILTER (records_read IS NOT NULL), "
-            "sum(records_skipped) FROM raw.landed_files").fetchall()[0]  # fmt: skip
-        reasons = con.execute(f"SELECT {_REASON} AS why, count(*) FROM raw.quarantine GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3").fetchall()
+            "sum(records_skipped) FROM raw.landed_files"
+        ).fetchall()[0]
+        reasons = con.execute(
+            f"SELECT {_REASON} AS why, count(*) FROM raw.quarantine GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3"
+        ).fetchall()
         total = con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0]
         new = ", ".join(f"{t.removeprefix('raw.')} {n:,}" for t, n in sorted(added.items(), key=lambda a: -a[1]) if n)
-        lines = [f"Working warehouse {path}",
-                 f"  this run added {sum(added.values()):,} rows" + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
-                 "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),
-                 f"  records read {read or 0:,} = {landed or 0:,} landed + {quarantined or 0:,} quarantined + "
-                 f"{skipped or 0:,} skipped (header, blank, summary rows)",
-                 f"  quarantine: {total:,} value(s)/row(s)" + ("" if total else ", empty")]  # fmt: skip
+        lines = [
+            f"Working warehouse {path}",
+            f"  this run added {sum(added.values()):,} rows"
+            + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
+            "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),
+            f"  records read {read or 0:,} = {landed or 0:,} landed + {quarantined or 0:,} quarantined + "
+            f"{skipped or 0:,} skipped (header, blank, summary rows)",
+            f"  quarantine: {total:,} value(s)/row(s)" + ("" if total else ", empty"),
+        ]
         lines += [f"    {n:>6,}  {_shorten(why, 100)}" for why, n in reasons]
         return lines + _mart_lines(con)[1:]
     finally:
@@ -98,7 +108,8 @@ def _shorten(text: str, width: int) -> str:
 
 def _quarantine_lines(reasons: list[tuple[str, int]]) -> list[str]:
     return ["", "quarantined values/rows by reason:" if reasons else "quarantine: empty"] + [
-        f"  {n:>6,}  {why}" for why, n in reasons]  # fmt: skip
+        f"  {n:>6,}  {why}" for why, n in reasons
+    ]
 
 
 def _mart_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -107,7 +118,8 @@ def _mart_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     marts = [m for m in MART_SUMMARIES if m in built] + sorted(built - set(MART_SUMMARIES))
     summary = lambda m: MART_SUMMARIES.get(m, f"SELECT count(*) || ' rows' FROM marts.{m}")  # noqa: E731
     return ["", "marts:" if marts else "marts: not built yet"] + [
-        f"  marts.{m:<26}{con.execute(summary(m)).fetchall()[0][0]}" for m in marts]  # fmt: skip
+        f"  marts.{m:<26}{con.execute(summary(m)).fetchall()[0][0]}" for m in marts
+    ]
 
 
 class NothingPublished(Exception):
@@ -122,12 +134,15 @@ def published_summary(published: Path, working: Path) -> str:
     try:
         con = duckdb.connect(str(published), read_only=True)
     except duckdb.Error as error:  # not a lock (nothing writes the copy in place): unreadable, or not ours
-        raise NothingPublished(f"The published copy {published} cannot be opened: "
-                               f"{str(error).strip().splitlines()[0]}") from None  # fmt: skip
+        raise NothingPublished(
+            f"The published copy {published} cannot be opened: {str(error).strip().splitlines()[0]}"
+        ) from None
     try:
         night = published_night(con)
-        lines = [f"Published copy (what analysts read): {published}",
-                 f"It holds the night of {describe(night)}." if night else "Its run history is empty."]  # fmt: skip
+        lines = [
+            f"Published copy (what analysts read): {published}",
+            f"It holds the night of {describe(night)}." if night else "Its run history is empty.",
+        ]
         later = latest_unpublished(published, working)
         if later is not None and (night is None or later["started_at"] > night["started_at"]):
             lines.append(f"A later night was not published: {describe(later)}; the copy is from the night before.")
@@ -136,13 +151,17 @@ def published_summary(published: Path, working: Path) -> str:
         lines += [f"{t:<40}{con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:>12,}" for (t,) in tables]
         present = {t for (t,) in tables}
         if "quality.files_per_source" in present:
-            files = con.execute("SELECT source, current_files + superseded_files, superseded_files "
-                                "FROM quality.files_per_source ORDER BY 1").fetchall()  # fmt: skip
+            files = con.execute(
+                "SELECT source, current_files + superseded_files, superseded_files "
+                "FROM quality.files_per_source ORDER BY 1"
+            ).fetchall()
             lines += ["", "files ingested (superseded):"] + [f"  {s:<24}{n:>8,} ({sup})" for s, n, sup in files]
         if "quality.quarantine_counts" in present:
-            reasons = con.execute(f"SELECT {_REASON} AS why, sum(rows_quarantined)::BIGINT "
-                                  "FROM quality.quarantine_counts WHERE in_current_files "
-                                  "GROUP BY 1 ORDER BY 2 DESC LIMIT 10").fetchall()  # fmt: skip
+            reasons = con.execute(
+                f"SELECT {_REASON} AS why, sum(rows_quarantined)::BIGINT "
+                "FROM quality.quarantine_counts WHERE in_current_files "
+                "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+            ).fetchall()
             lines += _quarantine_lines(reasons)
         return "\n".join(lines + _mart_lines(con))
     finally:
@@ -161,6 +180,8 @@ def _accounting_lines(con) -> list[str]:
     lines = ["", "records read = landed + quarantined + skipped:"]
     for source, read, landed, quarantined, skipped, uncounted in totals:
         counts = f"{read or 0:>12,} = {landed or 0:>12,} + {quarantined or 0:>12,} + {skipped or 0:>10,}"
-        lines.append(f"  {source:<24}{counts}"
-                     + (f"  ({uncounted} file version(s) loaded before records were counted)" if uncounted else ""))
+        lines.append(
+            f"  {source:<24}{counts}"
+            + (f"  ({uncounted} file version(s) loaded before records were counted)" if uncounted else "")
+        )
     return lines

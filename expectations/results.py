@@ -44,23 +44,57 @@ def ensure_quality_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _result_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFrame:
     s = outcome.suite
-    return pd.DataFrame([dict(
-        run_id=run_id, checked_at=now, suite=s.name, guards=s.guards, scope=s.scope, rows_validated=outcome.rows_validated,
-        expectation=o.expectation.type, column_name=o.expectation.column, severity=o.expectation.severity,
-        why=o.expectation.why, success=o.success, element_count=o.element_count, unexpected_count=o.unexpected_count,
-        observed=o.observed, blocks=",".join(o.expectation.blocks) if o.expectation.blocks else None,
-    ) for o in outcome.outcomes])  # fmt: skip
+    return pd.DataFrame(
+        [
+            dict(
+                run_id=run_id,
+                checked_at=now,
+                suite=s.name,
+                guards=s.guards,
+                scope=s.scope,
+                rows_validated=outcome.rows_validated,
+                expectation=o.expectation.type,
+                column_name=o.expectation.column,
+                severity=o.expectation.severity,
+                why=o.expectation.why,
+                success=o.success,
+                element_count=o.element_count,
+                unexpected_count=o.unexpected_count,
+                observed=o.observed,
+                blocks=",".join(o.expectation.blocks) if o.expectation.blocks else None,
+            )
+            for o in outcome.outcomes
+        ]
+    )
 
 
 def _failing_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFrame:
     frames = [
         o.failing_rows.reindex(columns=["patient_key", "file", "source_row", "value"]).assign(
-            run_id=run_id, checked_at=now, suite=outcome.suite.name, expectation=o.expectation.type,
-            column_name=o.expectation.column, severity=o.expectation.severity, why=o.expectation.why)
-        for o in outcome.failed if len(o.failing_rows)
-    ]  # fmt: skip
-    columns = ["run_id", "checked_at", "suite", "expectation", "column_name", "severity", "why",
-               "patient_key", "file", "source_row", "value"]  # fmt: skip
+            run_id=run_id,
+            checked_at=now,
+            suite=outcome.suite.name,
+            expectation=o.expectation.type,
+            column_name=o.expectation.column,
+            severity=o.expectation.severity,
+            why=o.expectation.why,
+        )
+        for o in outcome.failed
+        if len(o.failing_rows)
+    ]
+    columns = [
+        "run_id",
+        "checked_at",
+        "suite",
+        "expectation",
+        "column_name",
+        "severity",
+        "why",
+        "patient_key",
+        "file",
+        "source_row",
+        "value",
+    ]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
@@ -73,8 +107,10 @@ def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, l
         if len(failing):
             con.execute("INSERT INTO quality.failing_rows BY NAME SELECT * FROM failing")
         if loads is not None and len(loads):
-            con.execute("INSERT INTO quality.validated_loads SELECT load_id, ?, ?, ? FROM loads",
-                        [outcome.suite.name, run_id, now])  # fmt: skip
+            con.execute(
+                "INSERT INTO quality.validated_loads SELECT load_id, ?, ?, ? FROM loads",
+                [outcome.suite.name, run_id, now],
+            )
 
 
 def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, gx_root: Path, run_id: str) -> SuiteOutcome:

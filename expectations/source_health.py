@@ -68,12 +68,19 @@ def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
 def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """The raw tables each source's rows land in (ingestion's SOURCES write these; a site's own
     REDCap project also lands in its raw.redcap_site_<site>__<form> tables)."""
-    sites = [f"raw.{t}" for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
-                                                "AND starts_with(table_name, 'redcap_site_') ORDER BY 1").fetchall()]  # fmt: skip
-    return {"redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
-            "cytometry_manifest": ["raw.cytometry_samples"],
-            "cytometry_statistics": ["raw.cytometry_population_stats"],
-            "redcap_deletions": ["raw.redcap_deleted_records"]}  # fmt: skip
+    sites = [
+        f"raw.{t}"
+        for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+            "AND starts_with(table_name, 'redcap_site_') ORDER BY 1"
+        ).fetchall()
+    ]
+    return {
+        "redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
+        "cytometry_manifest": ["raw.cytometry_samples"],
+        "cytometry_statistics": ["raw.cytometry_population_stats"],
+        "redcap_deletions": ["raw.redcap_deleted_records"],
+    }
 
 
 def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -87,22 +94,26 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                count(DISTINCT q.column_name) FILTER (WHERE q."row" = 1) AS columns_ignored
         FROM raw.landed_files AS f LEFT JOIN raw.quarantine AS q USING (load_id)
         WHERE f.superseded_by IS NULL AND (f.rows_quarantined > 0 OR f.rows_loaded = 0)
-        GROUP BY ALL ORDER BY f.file""").df()  # fmt: skip
+        GROUP BY ALL ORDER BY f.file""").df()
     suspects["landed"] = 0
     for source, tables in _source_tables(con).items():
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue
         union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
-        landed = dict(con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1",
-                                  [ids] * len(tables)).fetchall())  # fmt: skip
+        landed = dict(
+            con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1", [ids] * len(tables)).fetchall()
+        )
         suspects.loc[suspects["source"] == source, "landed"] = suspects["load_id"].map(landed).fillna(0).astype(int)
     return suspects
 
 
 def _top_reason(con, load_id: int) -> str:
-    row = con.execute("""SELECT reason, column_name, count(*) AS n FROM raw.quarantine WHERE load_id = ? AND "row" > 1
-                         GROUP BY ALL ORDER BY n DESC, reason LIMIT 1""", [load_id]).fetchall()  # fmt: skip
+    row = con.execute(
+        """SELECT reason, column_name, count(*) AS n FROM raw.quarantine WHERE load_id = ? AND "row" > 1
+                         GROUP BY ALL ORDER BY n DESC, reason LIMIT 1""",
+        [load_id],
+    ).fetchall()
     if not row:
         return ""
     reason, column, n = row[0]
@@ -128,31 +139,40 @@ _CAUSES = {
     # A form the shipped project holds once per patient, filled in several events: the export is
     # longitudinal but its folder has no events, arms and mapping to say which event is which.
     "events": "a longitudinal REDCap export (one row per record and event, `redcap_event_name`) loaded without "
-              "its events: land the project's events, arms and instrument-event mapping (or its site mapping) "
-              "beside it (docs/data-contract.md)",
+    "its events: land the project's events, arms and instrument-event mapping (or its site mapping) "
+    "beside it (docs/data-contract.md)",
     "delimiter": "the rows do not split into the header's columns: another delimiter (semicolons, tabs) or "
-                 "quoting than a comma-separated export; export comma-separated CSV again",
+    "quoting than a comma-separated export; export comma-separated CSV again",
     "labels": "choice labels instead of raw codes (a labels export): export again with raw codes ('Raw data' "
-              "in REDCap's export dialog)",
+    "in REDCap's export dialog)",
     "decimal_codes": "codes written as decimals (2.0 for 2: a data frame written to CSV): export the codes as "
-                     "REDCap writes them",
+    "REDCap writes them",
     "dates": "dates in another format (e.g. DD/MM/YYYY, or with a time): export dates as YYYY-MM-DD",
-    "numbers": "numbers in another format (a decimal comma, a unit in the cell): export numbers with a "
-               "decimal point",
+    "numbers": "numbers in another format (a decimal comma, a unit in the cell): export numbers with a decimal point",
     "conflicting": "several rows per record where one is expected: a longitudinal or repeating layout without "
-                   "its event or instance columns",
-}  # fmt: skip
-_MAPPING = ("its columns are not the dictionary's field names: a site project with its own field names needs its "
-            "mapping (docs/data-contract.md), or the export has labels instead of variable names as headers")
-_GENERIC = ("the export's layout or template changed (a renamed column, another date or number format, another "
-            "code list); fix the export and land it again")
+    "its event or instance columns",
+}
+_MAPPING = (
+    "its columns are not the dictionary's field names: a site project with its own field names needs its "
+    "mapping (docs/data-contract.md), or the export has labels instead of variable names as headers"
+)
+_GENERIC = (
+    "the export's layout or template changed (a renamed column, another date or number format, another "
+    "code list); fix the export and land it again"
+)
 
 
 def likely_cause(con: duckdb.DuckDBPyConnection, load_id: int) -> str:
     """The most likely reason a file version lost (nearly) all its rows, from its quarantine:
     the header's ignored columns first (they explain the rows), then the commonest row reason."""
-    ignored = {c for (c,) in con.execute("""SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id = ?
-                                            AND "row" = 1 AND reason LIKE 'column not in%'""", [load_id]).fetchall()}  # fmt: skip
+    ignored = {
+        c
+        for (c,) in con.execute(
+            """SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id = ?
+                                            AND "row" = 1 AND reason LIKE 'column not in%'""",
+            [load_id],
+        ).fetchall()
+    }
     causes = con.execute(_ROW_CAUSES, [load_id]).fetchall()
     if causes and causes[0][0] in _CAUSES:
         return _CAUSES[causes[0][0]]
@@ -177,8 +197,10 @@ def _data_rows(f) -> int:
     return data_records(Path(f.archive_path)) if Path(f.archive_path).exists() else 0
 
 
-_UNRECOGNISED_LAYOUT = ("a layout the loader does not recognise (columns renamed or labelled instead of raw names, "
-                        "every value empty); compare its header with docs/data-contract.md")
+_UNRECOGNISED_LAYOUT = (
+    "a layout the loader does not recognise (columns renamed or labelled instead of raw names, "
+    "every value empty); compare its header with docs/data-contract.md"
+)
 
 
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
@@ -187,16 +209,34 @@ def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> l
     for f in _suspect_files(con).itertuples():
         rows = f.landed + f.quarantined
         if f.quarantined and f.quarantined / rows > limit:
-            findings.append(Finding("quarantined_share", f.file, f.quarantined / rows, limit, (
-                f"{f.file}: {f.quarantined} of its {rows} data rows quarantined ({100 * f.quarantined / rows:.0f} %, "
-                f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: "
-                f"{likely_cause(con, f.load_id)}")))  # fmt: skip
+            findings.append(
+                Finding(
+                    "quarantined_share",
+                    f.file,
+                    f.quarantined / rows,
+                    limit,
+                    (
+                        f"{f.file}: {f.quarantined} of its {rows} data rows quarantined ({100 * f.quarantined / rows:.0f} %, "
+                        f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: "
+                        f"{likely_cause(con, f.load_id)}"
+                    ),
+                )
+            )
         # Rows whose every column was ignored count as skipped (no form data): the export still lost them.
         elif rows == 0 and (records := _data_rows(f) or (f.records_below_header if f.columns_ignored else 0)):
             ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
-            findings.append(Finding("landed_nothing", f.file, 0, None, (
-                f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "
-                f"Likely cause: {_MAPPING if f.columns_ignored else _UNRECOGNISED_LAYOUT}")))  # fmt: skip
+            findings.append(
+                Finding(
+                    "landed_nothing",
+                    f.file,
+                    0,
+                    None,
+                    (
+                        f"{f.file}: {records} data row(s) in the export, none landed and none quarantined{ignored}. "
+                        f"Likely cause: {_MAPPING if f.columns_ignored else _UNRECOGNISED_LAYOUT}"
+                    ),
+                )
+            )
     return findings
 
 
@@ -223,10 +263,19 @@ def mart_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     for mart, sources in MART_DRIVERS.items():
         if mart not in built or count(f"marts.{mart}") or not all(count(s) for s in sources):
             continue
-        findings.append(Finding("empty_mart", f"marts.{mart}", 0, None, (
-            f"marts.{mart} has 0 rows although the raw tables it is built from hold rows ({', '.join(sources)}). "
-            "Likely cause: a join or filter upstream that no longer matches (keys that changed between exports, "
-            "a reference seed, a dbt model); the marts cannot be trusted")))  # fmt: skip
+        findings.append(
+            Finding(
+                "empty_mart",
+                f"marts.{mart}",
+                0,
+                None,
+                (
+                    f"marts.{mart} has 0 rows although the raw tables it is built from hold rows ({', '.join(sources)}). "
+                    "Likely cause: a join or filter upstream that no longer matches (keys that changed between exports, "
+                    "a reference seed, a dbt model); the marts cannot be trusted"
+                ),
+            )
+        )
     return findings
 
 
@@ -253,16 +302,26 @@ VANISHED = """
 
 def patient_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
     limit = limits["max_vanished_share_per_site"]
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
-                       "AND table_name = 'redcap_demographics'").fetchall():  # fmt: skip
+    if not con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'redcap_demographics'"
+    ).fetchall():
         return []  # no REDCap source ingested yet
-    return [Finding("vanished_patients", f"site {site}", vanished / patients, limit, (
-        f"site {site}: {vanished} of its {patients} patients are in no current export since a new version of {files} "
-        f"replaced the one that held them ({100 * vanished / patients:.0f} %, limit {100 * limit:.0f} %). "
-        "Likely cause: records deleted in the EDC, a changed export filter (report, data access group) "
-        "or a partial export; re-export the full project"))
+    return [
+        Finding(
+            "vanished_patients",
+            f"site {site}",
+            vanished / patients,
+            limit,
+            (
+                f"site {site}: {vanished} of its {patients} patients are in no current export since a new version of {files} "
+                f"replaced the one that held them ({100 * vanished / patients:.0f} %, limit {100 * limit:.0f} %). "
+                "Likely cause: records deleted in the EDC, a changed export filter (report, data access group) "
+                "or a partial export; re-export the full project"
+            ),
+        )
         for site, patients, vanished, files in con.execute(VANISHED).fetchall()
-        if patients and vanished / patients > limit]  # fmt: skip
+        if patients and vanished / patients > limit
+    ]
 
 
 NOTHING_RECOGNISED = """
@@ -276,26 +335,37 @@ NOTHING_RECOGNISED = """
 def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     """A source whose folder holds only files it does not read: nothing of it landed. (A stray
     file beside exports that landed is reported, not blocking: cartwh/ingest/unrecognised.py.)"""
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
-                       "AND table_name = 'unrecognised_files'").fetchall():  # fmt: skip
+    if not con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'unrecognised_files'"
+    ).fetchall():
         return []
-    return [Finding("nothing_recognised", f"source {source}", files, None, (
-        f"source {source}: its folder holds {files} file(s) and none is an export it reads ({kinds}): nothing of "
-        "this source landed. Likely cause: the exports were saved in another format; each file, and what to do, "
-        "is listed under 'Files not read' in the data-quality report"))
-        for source, files, kinds in con.execute(NOTHING_RECOGNISED).fetchall()]  # fmt: skip
+    return [
+        Finding(
+            "nothing_recognised",
+            f"source {source}",
+            files,
+            None,
+            (
+                f"source {source}: its folder holds {files} file(s) and none is an export it reads ({kinds}): nothing of "
+                "this source landed. Likely cause: the exports were saved in another format; each file, and what to do, "
+                "is listed under 'Files not read' in the data-quality report"
+            ),
+        )
+        for source, files, kinds in con.execute(NOTHING_RECOGNISED).fetchall()
+    ]
 
 
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
-    return (file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits)
-            + unrecognised_findings(con))
+    return file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits) + unrecognised_findings(con)
 
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:
     con.execute(DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
     for f in findings:
-        con.execute("INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message])  # fmt: skip
+        con.execute(
+            "INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message],
+        )

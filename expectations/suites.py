@@ -84,8 +84,14 @@ def read_suite(path: Path) -> Suite:
     expectations = tuple(
         _expectation(e, f"{path.name} expectation {i + 1}") for i, e in enumerate(document.get("expectations", []))
     )
-    return Suite(document["suite"], document["guards"], document["scope"], document["sql"], expectations,
-                 tuple(document.get("needs", [])))  # fmt: skip
+    return Suite(
+        document["suite"],
+        document["guards"],
+        document["scope"],
+        document["sql"],
+        expectations,
+        tuple(document.get("needs", [])),
+    )
 
 
 @cache

@@ -89,18 +89,32 @@ def _checkpoint(context, suite: Suite):
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    batch = context.data_sources.add_or_update_pandas(suite.name).add_dataframe_asset("frame") \
-        .add_batch_definition_whole_dataframe("frame")  # fmt: skip
-    gx_suite = gx.ExpectationSuite(name=suite.name, expectations=[
-        getattr(gxe, e.type)(**e.kwargs, **_row_condition(e), meta={"position": i, "severity": e.severity, "why": e.why})
-        for i, e in enumerate(suite.expectations)
-    ])  # fmt: skip
+    batch = (
+        context.data_sources.add_or_update_pandas(suite.name)
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("frame")
+    )
+    gx_suite = gx.ExpectationSuite(
+        name=suite.name,
+        expectations=[
+            getattr(gxe, e.type)(
+                **e.kwargs, **_row_condition(e), meta={"position": i, "severity": e.severity, "why": e.why}
+            )
+            for i, e in enumerate(suite.expectations)
+        ],
+    )
     gx_suite = context.suites.add_or_update(gx_suite)
-    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite))
-    return context.checkpoints.add_or_update(gx.Checkpoint(
-        name=suite.name, validation_definitions=[definition], actions=[],
-        result_format={"result_format": "COMPLETE"},
-    ))  # fmt: skip
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+    )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=[],
+            result_format={"result_format": "COMPLETE"},
+        )
+    )
 
 
 def _observed(value) -> str | None:
@@ -129,9 +143,16 @@ def _outcomes(suite: Suite, result, frame: pd.DataFrame) -> list[ExpectationOutc
         index = (r.result or {}).get("unexpected_index_list") or []
         rows = frame.loc[index[:MAX_ROWS_KEPT], [k for k in REPORTED_KEYS if k in frame.columns]].copy()
         rows["value"] = _values(frame.loc[index[:MAX_ROWS_KEPT]], expectation)
-        out.append(ExpectationOutcome(expectation, bool(r.success), (r.result or {}).get("element_count"),
-                                      (r.result or {}).get("unexpected_count"),
-                                      _observed((r.result or {}).get("observed_value")), rows))  # fmt: skip
+        out.append(
+            ExpectationOutcome(
+                expectation,
+                bool(r.success),
+                (r.result or {}).get("element_count"),
+                (r.result or {}).get("unexpected_count"),
+                _observed((r.result or {}).get("observed_value")),
+                rows,
+            )
+        )
     return out
 
 
@@ -141,11 +162,16 @@ def _merge(parts: list[list[ExpectationOutcome]]) -> list[ExpectationOutcome]:
     for chunks in zip(*parts, strict=True):  # every chunk has one outcome per expectation
         first = chunks[0]
         counts = [c.unexpected_count for c in chunks if c.unexpected_count is not None]
-        merged.append(ExpectationOutcome(
-            first.expectation, all(c.success for c in chunks),
-            sum(c.element_count or 0 for c in chunks), sum(counts) if counts else None,
-            first.observed, pd.concat([c.failing_rows for c in chunks], ignore_index=True),
-        ))  # fmt: skip
+        merged.append(
+            ExpectationOutcome(
+                first.expectation,
+                all(c.success for c in chunks),
+                sum(c.element_count or 0 for c in chunks),
+                sum(counts) if counts else None,
+                first.observed,
+                pd.concat([c.failing_rows for c in chunks], ignore_index=True),
+            )
+        )
     return merged
 
 

@@ -15,14 +15,26 @@ def default_resources() -> dict[str, object]:
     """Read from the environment when called, not at import: a test (or a bench run) that points
     CARTWH_DATA elsewhere gets resources of its own paths. Nothing here writes the environment."""
     warehouse, memory = str(settings.warehouse_path()), settings.duckdb_memory_limit()
-    data_quality = DataQuality(gx_root=str(settings.quality_dir()), reports=str(settings.report_dir()),
-                               restricted=str(settings.data_manager_dir()), archive=str(settings.archive_dir()))
+    data_quality = DataQuality(
+        gx_root=str(settings.quality_dir()),
+        reports=str(settings.report_dir()),
+        restricted=str(settings.data_manager_dir()),
+        archive=str(settings.archive_dir()),
+    )
     return {
-        "warehouse": Warehouse(database=warehouse, published=str(settings.published_path()),
-                               connection_config={"memory_limit": memory}, data_quality=data_quality),
+        "warehouse": Warehouse(
+            database=warehouse,
+            published=str(settings.published_path()),
+            connection_config={"memory_limit": memory},
+            data_quality=data_quality,
+        ),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
-        "dbt": Dbt(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt")),
-                   warehouse=warehouse, memory_limit=memory),
+        "dbt": Dbt(
+            project_dir=DBT_PROJECT,
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            warehouse=warehouse,
+            memory_limit=memory,
+        ),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),
         "redcap": RedcapPull(sites=configured_sites()),
         "data_quality": data_quality,

@@ -24,9 +24,15 @@ from orchestration.jobs import MAIN_JOB
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 # The steps of each console stage (cartwh.console.STAGES), by the definitions that make them.
-_STAGE_DEFINITIONS = [("pull", [redcap_pull]), ("ingest", raw_assets), ("dbt build", [dbt_models]), ("checks", quality_checks),
-                      ("statistics", [study_statistics]), ("reports", [study_report]),
-                      ("publish", [published_warehouse])]  # fmt: skip
+_STAGE_DEFINITIONS = [
+    ("pull", [redcap_pull]),
+    ("ingest", raw_assets),
+    ("dbt build", [dbt_models]),
+    ("checks", quality_checks),
+    ("statistics", [study_statistics]),
+    ("reports", [study_report]),
+    ("publish", [published_warehouse]),
+]
 
 
 def instance(home: Path | None = None) -> dg.DagsterInstance:
@@ -53,8 +59,11 @@ def dbt_node_count() -> int:
     return len(dbt_models.keys) + len(dbt_models.check_keys)
 
 
-def run_main_job(definitions: dg.Definitions | None = None, on_event: Callable[[dg.EventLogEntry], None] | None = None,
-                 dagster_instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
+def run_main_job(
+    definitions: dg.Definitions | None = None,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
+    dagster_instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
     """The main job of `definitions` (the code location's by default), on the persistent instance
     of this data folder unless one is given; `on_event` sees every event record as it happens.
     The run records itself in ops.run_history as it ends, whatever the outcome (the warehouse

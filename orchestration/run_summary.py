@@ -57,15 +57,20 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     lines += [f"NOT READ: {line}" for line in unrecognised_files(result)]
     lines += [""] + _quality_lines(result)
     reports = settings.report_dir()
-    lines += [f"Data-quality report: {reports / 'data_quality.html'}",
-              f"Data manager's report (restricted: record ids): {settings.data_manager_dir() / 'data_manager.html'}",
-              f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}"]  # fmt: skip
+    lines += [
+        f"Data-quality report: {reports / 'data_quality.html'}",
+        f"Data manager's report (restricted: record ids): {settings.data_manager_dir() / 'data_manager.html'}",
+        f"Great Expectations Data Docs: {data_docs_index(settings.quality_dir())}",
+    ]
     if (reports / "study_report.html").exists():
         lines.append(f"Study report (open in a browser): {reports / 'study_report.html'}")
     published = settings.published_path()
     if published.exists():
-        lines += ["", f"Analysts read the published copy: {published}",
-                  '  .venv/bin/cartwh sql "SELECT * FROM analytics.landmark_survival"   (no query: interactive)']  # fmt: skip
+        lines += [
+            "",
+            f"Analysts read the published copy: {published}",
+            '  .venv/bin/cartwh sql "SELECT * FROM analytics.landmark_survival"   (no query: interactive)',
+        ]
     lines.append(f"Dagster UI (`make serve`, http://127.0.0.1:3000) lists this run: {result.run_id[:8]}")
     lines.append(f"Log (dbt, Dagster, tracebacks): {log_file}")
     return lines
@@ -79,8 +84,10 @@ def _quality_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     suites = {s.name for s in all_suites()} | {"source_health"}
     failed = sorted((e for e in evaluations if not e.passed), key=lambda e: e.severity != dg.AssetCheckSeverity.ERROR)
     ran = sum(e.check_name in suites for e in evaluations)
-    lines = [f"Data-quality checks: {ran} checks (Great Expectations suites, source health) and "
-             f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed."]  # fmt: skip
+    lines = [
+        f"Data-quality checks: {ran} checks (Great Expectations suites, source health) and "
+        f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed."
+    ]
     for evaluation in failed[:FAILED_CHECKS_SHOWN]:
         blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
         why = " ".join((evaluation.description or "see dbt test results").split())

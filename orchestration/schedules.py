@@ -13,10 +13,13 @@ from orchestration.jobs import main_job
 from orchestration.run_summary import record_failure
 
 nightly = dg.ScheduleDefinition(
-    name="nightly", job=main_job, cron_schedule=settings.nightly_cron(), execution_timezone=settings.timezone(),
+    name="nightly",
+    job=main_job,
+    cron_schedule=settings.nightly_cron(),
+    execution_timezone=settings.timezone(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Ingest whatever landed, rebuild the marts, validate, recompute statistics and reports, publish.",
-)  # fmt: skip
+)
 
 
 @dg.sensor(job=main_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -57,8 +57,10 @@ class Warehouse:
         return self.con.execute(sql, params or []).fetchall()
 
     def quarantine(self) -> list[tuple]:
-        return self.rows("SELECT file, row, column_name, reason, value, patient_key FROM raw.quarantine "
-                         "ORDER BY load_id, row, column_name")  # fmt: skip
+        return self.rows(
+            "SELECT file, row, column_name, reason, value, patient_key FROM raw.quarantine "
+            "ORDER BY load_id, row, column_name"
+        )
 
 
 @pytest.fixture
@@ -79,11 +81,22 @@ def open_warehouse(tmp_path, monkeypatch):
 def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     """dbt `args` in its own process on `warehouse`, with its target and logs under `out`."""
     return subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", ".", "--target-path", str(out / "target"),
-         "--log-path", str(out / "logs")],
-        cwd=Path(__file__).resolve().parent.parent / "dbt_project", env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)},
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            *args,
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(out / "target"),
+            "--log-path",
+            str(out / "logs"),
+        ],
+        cwd=Path(__file__).resolve().parent.parent / "dbt_project",
+        env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def run_main_job(root: Path, faults: bool = False, prepare=None):
@@ -100,8 +113,9 @@ def run_main_job(root: Path, faults: bool = False, prepare=None):
         from orchestration.resources import default_resources
         from orchestration.run import run_main_job as run
 
-        here = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                              resources=default_resources())  # the resources of this root's paths
+        here = dg.Definitions(
+            assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=default_resources()
+        )  # the resources of this root's paths
         return run(here), summary
 
 

@@ -23,16 +23,25 @@ from urllib.parse import parse_qs
 
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
 _UI_TO_API = {
-    "Variable / Field Name": "field_name", "Form Name": "form_name", "Section Header": "section_header",
-    "Field Type": "field_type", "Field Label": "field_label",
-    "Choices, Calculations, OR Slider Labels": "select_choices_or_calculations", "Field Note": "field_note",
+    "Variable / Field Name": "field_name",
+    "Form Name": "form_name",
+    "Section Header": "section_header",
+    "Field Type": "field_type",
+    "Field Label": "field_label",
+    "Choices, Calculations, OR Slider Labels": "select_choices_or_calculations",
+    "Field Note": "field_note",
     "Text Validation Type OR Show Slider Number": "text_validation_type_or_show_slider_number",
-    "Text Validation Min": "text_validation_min", "Text Validation Max": "text_validation_max",
-    "Identifier?": "identifier", "Branching Logic (Show field only if...)": "branching_logic",
-    "Required Field?": "required_field", "Custom Alignment": "custom_alignment",
-    "Question Number (surveys only)": "question_number", "Matrix Group Name": "matrix_group_name",
-    "Matrix Ranking?": "matrix_ranking", "Field Annotation": "field_annotation",
-}  # fmt: skip
+    "Text Validation Min": "text_validation_min",
+    "Text Validation Max": "text_validation_max",
+    "Identifier?": "identifier",
+    "Branching Logic (Show field only if...)": "branching_logic",
+    "Required Field?": "required_field",
+    "Custom Alignment": "custom_alignment",
+    "Question Number (surveys only)": "question_number",
+    "Matrix Group Name": "matrix_group_name",
+    "Matrix Ranking?": "matrix_ranking",
+    "Field Annotation": "field_annotation",
+}
 NO_RIGHTS = "You do not have permissions to use the API"
 
 
@@ -56,8 +65,14 @@ class Project:
 
     @classmethod
     def classic(cls, dictionary: Path, data: Path, repeating_forms: tuple[str, ...] = ()) -> Project:
-        return cls.from_files(dictionary, data, [], [], [], [{"event_name": "", "form_name": f, "custom_form_label": ""}
-                                                          for f in repeating_forms])  # fmt: skip
+        return cls.from_files(
+            dictionary,
+            data,
+            [],
+            [],
+            [],
+            [{"event_name": "", "form_name": f, "custom_form_label": ""} for f in repeating_forms],
+        )
 
     @classmethod
     def from_files(cls, dictionary: Path, data: Path, events, arms, form_events, repeating=()) -> Project:
@@ -67,8 +82,16 @@ class Project:
         rows = _csv_rows(data)
         created = datetime(2024, 11, 3, 16, 57, 30)  # long before any pull of the tests
         record_id = metadata[0]["field_name"]
-        return cls(metadata, events, arms, form_events, header, rows, {row[record_id]: created for row in rows},
-                   list(repeating))  # fmt: skip
+        return cls(
+            metadata,
+            events,
+            arms,
+            form_events,
+            header,
+            rows,
+            {row[record_id]: created for row in rows},
+            list(repeating),
+        )
 
     @property
     def record_id(self) -> str:
@@ -82,10 +105,17 @@ class Project:
         mapping = []
         for event in ElementTree.parse(folder / "project.xml").getroot().iter(odm + "StudyEventDef"):
             arm, name = int(event.get(rc + "ArmNum")), event.get(rc + "UniqueEventName")
-            mapping += [{"arm_num": arm, "unique_event_name": name, "form": ref.get(rc + "FormName")}
-                        for ref in event.iter(odm + "FormRef")]  # fmt: skip
-        return cls.from_files(folder / "dictionary.csv", folder / "data.csv", _csv_rows(folder / "event.csv"),
-                              _csv_rows(folder / "arm.csv"), mapping)  # fmt: skip
+            mapping += [
+                {"arm_num": arm, "unique_event_name": name, "form": ref.get(rc + "FormName")}
+                for ref in event.iter(odm + "FormRef")
+            ]
+        return cls.from_files(
+            folder / "dictionary.csv",
+            folder / "data.csv",
+            _csv_rows(folder / "event.csv"),
+            _csv_rows(folder / "arm.csv"),
+            mapping,
+        )
 
     def change(self, record: str, column: str, value: str, when: datetime) -> None:
         """Change the value in the record's first row (its first event, its non-repeating row)."""
@@ -111,16 +141,25 @@ class Project:
         if content == "version":
             return 200, "text/plain", "14.7.3"
         if content == "project":
-            info = {"project_id": 1, "is_longitudinal": int(bool(self.events)),
-                    "has_repeating_instruments_or_events": int(bool(self.repeating)), "surveys_enabled": 0}
+            info = {
+                "project_id": 1,
+                "is_longitudinal": int(bool(self.events)),
+                "has_repeating_instruments_or_events": int(bool(self.repeating)),
+                "surveys_enabled": 0,
+            }
             return 200, "application/json", json.dumps(info)
-        tables = {"metadata": self.metadata, "event": self.events, "arm": self.arms,
-                  "formEventMapping": self.form_events, "repeatingFormsEvents": self.repeating}
+        tables = {
+            "metadata": self.metadata,
+            "event": self.events,
+            "arm": self.arms,
+            "formEventMapping": self.form_events,
+            "repeatingFormsEvents": self.repeating,
+        }
         if content in tables:
             return 200, "application/json", json.dumps(tables[content])
         if content == "record":
             return 200, "text/csv", self._records(form)
-        return 400, "application/json", json.dumps({"error": "The value of the parameter \"content\" is not valid"})
+        return 400, "application/json", json.dumps({"error": 'The value of the parameter "content" is not valid'})
 
     def _records(self, form: dict[str, str]) -> str:
         fields = [v for k, v in sorted(form.items()) if k.startswith("fields[")]

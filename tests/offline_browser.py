@@ -56,12 +56,27 @@ class Chromium:
     def __init__(self, executable: str):
         self._profile = tempfile.mkdtemp(prefix="cartwh-chromium-")
         self._process = subprocess.Popen(
-            [executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-port=0", f"--user-data-dir={self._profile}",
-             "--window-size=1280,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                executable,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self._profile}",
+                "--window-size=1280,1000",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._closing = contextlib.ExitStack()  # websockets wants its connection used as a context
         self._ws = self._closing.enter_context(connect(self._endpoint(), max_size=None, open_timeout=30))
         self._ids = itertools.count(1)
@@ -77,8 +92,9 @@ class Chromium:
                 break
         raise RuntimeError("Chromium did not open its DevTools endpoint")
 
-    def _send(self, method: str, params: dict | None = None, session: str | None = None,
-              events: list | None = None) -> dict:  # fmt: skip
+    def _send(
+        self, method: str, params: dict | None = None, session: str | None = None, events: list | None = None
+    ) -> dict:
         """Send one command and wait for its answer; events received meanwhile go to `events`."""
         message_id = next(self._ids)
         message = {"id": message_id, "method": method, "params": params or {}}
@@ -104,8 +120,9 @@ class Chromium:
             if "method" in reply:
                 events.append(reply)
 
-    def load(self, path: Path, expect: str, screenshot: Path | None = None, fragment: str = "",
-             timeout: float = 30) -> PageLoad:  # fmt: skip
+    def load(
+        self, path: Path, expect: str, screenshot: Path | None = None, fragment: str = "", timeout: float = 30
+    ) -> PageLoad:
         """Open `path` as a file:// URL (with `fragment`, e.g. a route of a one-page app) and wait
         until its text contains `expect` (pages drawn by JavaScript render after the load event),
         then report what it requested and shows."""
@@ -116,8 +133,12 @@ class Chromium:
         try:
             for domain in ("Network", "Page", "Runtime", "Log"):
                 self._send(f"{domain}.enable", session=session, events=events)
-            self._send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1,
-                                                            "uploadThroughput": -1}, session=session, events=events)  # fmt: skip
+            self._send(
+                "Network.emulateNetworkConditions",
+                {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+                session=session,
+                events=events,
+            )
             self._send("Page.navigate", {"url": url}, session=session, events=events)
             page = PageLoad(url)
             deadline = time.monotonic() + timeout
@@ -127,10 +148,14 @@ class Chromium:
                 if expect in page.text or time.monotonic() > deadline:
                     break
             self._drain(events, 1.0)  # whatever the page still requests once drawn
-            page.counts = {s: self._evaluate(f"document.querySelectorAll('{s}').length", session, events) for s in COUNTED}
+            page.counts = {
+                s: self._evaluate(f"document.querySelectorAll('{s}').length", session, events) for s in COUNTED
+            }
             page.broken_images = self._evaluate(
                 "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)",
-                session, events)  # fmt: skip
+                session,
+                events,
+            )
             if screenshot:
                 shot = self._send("Page.captureScreenshot", {"format": "png"}, session=session, events=events)
                 Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
@@ -140,8 +165,9 @@ class Chromium:
             self._send("Target.closeTarget", {"targetId": target})
 
     def _evaluate(self, expression: str, session: str, events: list):
-        result = self._send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                            session=session, events=events)  # fmt: skip
+        result = self._send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session, events=events
+        )
         return result["result"].get("value")
 
     def close(self) -> None:
@@ -164,7 +190,9 @@ def _record(page: PageLoad, events: list[dict]) -> None:
             urls[params["requestId"]] = params["request"]["url"]
             page.requests.append(params["request"]["url"])
         elif method == "Network.loadingFailed" and not params.get("canceled"):
-            page.failed.append(f"{urls.get(params['requestId'], '?')}: {params.get('errorText') or params.get('blockedReason')}")
+            page.failed.append(
+                f"{urls.get(params['requestId'], '?')}: {params.get('errorText') or params.get('blockedReason')}"
+            )
         elif method == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
             page.errors.append((details.get("exception") or {}).get("description") or details.get("text", ""))

@@ -52,10 +52,12 @@ def _mart(con, mart: str) -> pd.DataFrame:
 
 
 def test_the_flowjo_demo_has_no_exported_count_and_uses_beads(flowjo_warehouse):
-    assert flowjo_warehouse.execute("SELECT count(*) FROM raw.cytometry_population_stats "
-                                    "WHERE statistic LIKE 'Absolute Count%'").fetchall() == [(0,)]  # fmt: skip
-    routes = flowjo_warehouse.execute("SELECT DISTINCT car_t_per_ul_route, b_cells_per_ul_route "
-                                  "FROM marts.car_t_kinetics").fetchall()  # fmt: skip
+    assert flowjo_warehouse.execute(
+        "SELECT count(*) FROM raw.cytometry_population_stats WHERE statistic LIKE 'Absolute Count%'"
+    ).fetchall() == [(0,)]
+    routes = flowjo_warehouse.execute(
+        "SELECT DISTINCT car_t_per_ul_route, b_cells_per_ul_route FROM marts.car_t_kinetics"
+    ).fetchall()
     assert routes == [("beads", "beads")]
 
 
@@ -80,7 +82,9 @@ def test_marts_agree_with_the_exported_demo(flowjo_warehouse, demo_warehouse, ma
     with duckdb.connect(str(demo_warehouse), read_only=True) as demo:
         exported = _mart(demo, mart)
     beads = _mart(flowjo_warehouse, mart)
-    smallest = flowjo_warehouse.execute("SELECT min(beads_events) FROM intermediate.int__bead_counting_tubes").fetchall()[0][0]
+    smallest = flowjo_warehouse.execute(
+        "SELECT min(beads_events) FROM intermediate.int__bead_counting_tubes"
+    ).fetchall()[0][0]
     relative = 0.5 / (smallest - 0.5)
     assert list(beads.columns) == list(exported.columns) and len(beads) == len(exported) > 0
     for column in exported.columns:

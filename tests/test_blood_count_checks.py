@@ -17,10 +17,15 @@ def test_a_blood_count_in_the_wrong_unit_is_flagged(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     publish_dictionary(con, project_dictionary())
     ingest_source(con, tmp_path / "landing", "redcap", tmp_path / "archive")
-    first = con.execute("SELECT patient_key, redcap_repeat_instance FROM raw.redcap_laboratory "
-                        "WHERE wbc_unit = '1' AND alc_unit = '1' ORDER BY ALL LIMIT 1").fetchone()  # fmt: skip
-    con.execute("UPDATE raw.redcap_laboratory SET wbc_value = 4200, alc_value = 1300 "
-                "WHERE patient_key = ? AND redcap_repeat_instance = ?", list(first))  # cells/uL under x10^9/L
+    first = con.execute(
+        "SELECT patient_key, redcap_repeat_instance FROM raw.redcap_laboratory "
+        "WHERE wbc_unit = '1' AND alc_unit = '1' ORDER BY ALL LIMIT 1"
+    ).fetchone()
+    con.execute(
+        "UPDATE raw.redcap_laboratory SET wbc_value = 4200, alc_value = 1300 "
+        "WHERE patient_key = ? AND redcap_repeat_instance = ?",
+        list(first),
+    )  # cells/uL under x10^9/L
     suite = next(s for s in all_suites() if s.name == "raw_laboratory")
     outcome = check_suite(con, suite, tmp_path / "quality", run_id="unit-error")
     con.close()

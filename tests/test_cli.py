@@ -12,8 +12,9 @@ BIN = Path(sys.executable).parent
 
 
 def _run(*args, env=None):
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
 
 
 def test_help_lists_every_subcommand():
@@ -31,8 +32,9 @@ def test_each_subcommand_has_help(command):
 
 def test_generate_with_faults_writes_the_fault_list(tmp_path):
     log = tmp_path / "faults.csv"
-    out = _run(str(BIN / "cartwh"), "generate", "--landing", str(tmp_path / "landing"), "--faults",
-               "--faults-log", str(log))  # fmt: skip
+    out = _run(
+        str(BIN / "cartwh"), "generate", "--landing", str(tmp_path / "landing"), "--faults", "--faults-log", str(log)
+    )
     assert out.returncode == 0, out.stderr
     lines = log.read_text().splitlines()
     assert lines[0] == "kind,file,row,column,detail,caught_by" and len(lines) == 17  # 16 faults, 4 of identifiers
@@ -51,8 +53,10 @@ def test_ingest_and_status_without_dagster(tmp_path):
     # `cartwh status` shows the published copy: after an ingest alone there is none, and no run has finished
     status = _run(str(BIN / "cartwh"), "status", env=env)
     assert status.returncode == 1 and "Traceback" not in status.stderr
-    assert status.stderr == (f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'} yet: no run has "
-                             f"finished; run `make run` first (or wait for the nightly run).\n")  # fmt: skip
+    assert status.stderr == (
+        f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'} yet: no run has "
+        f"finished; run `make run` first (or wait for the nightly run).\n"
+    )
 
 
 @pytest.mark.e2e  # Dagster loads the code location in its own process

@@ -54,8 +54,11 @@ def test_the_demo_run_fits_on_one_screen_with_its_summary(demo_run, demo_events,
     stage_lines = _replayed(demo_events, io.StringIO()).splitlines()
     summary = console_summary(result, root / "logs" / "run-x.log")
     assert "\r" not in "".join(stage_lines)  # not a terminal: plain lines, no bar
-    stages = [line.split()[0] + (" build" if line.split()[0] == "dbt" else "") for line in stage_lines
-              if not line.startswith("  warning:")]  # fmt: skip
+    stages = [
+        line.split()[0] + (" build" if line.split()[0] == "dbt" else "")
+        for line in stage_lines
+        if not line.startswith("  warning:")
+    ]
     assert stages == list(STAGES)
     # No REDCap site is configured in the demo: the pull stage says so rather than "done 0.0 s".
     assert "  pull         not configured (CARTWH_REDCAP_SITES)" in stage_lines
@@ -63,16 +66,26 @@ def test_the_demo_run_fits_on_one_screen_with_its_summary(demo_run, demo_events,
     nodes = dbt_node_count()
     # The bar's total is what the dbt build reported: a materialization per model and seed, a
     # check evaluation per test (221 on the demo before other branches add models).
-    reported = [r for r in demo_events if r.dagster_event and r.dagster_event.step_key == "dbt_models"
-                and r.dagster_event.event_type in (dg.DagsterEventType.ASSET_MATERIALIZATION,
-                                                   dg.DagsterEventType.ASSET_CHECK_EVALUATION)]  # fmt: skip
+    reported = [
+        r
+        for r in demo_events
+        if r.dagster_event
+        and r.dagster_event.step_key == "dbt_models"
+        and r.dagster_event.event_type
+        in (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
     assert nodes == len(reported) > 200
     assert f"{nodes}/{nodes} models, seeds and tests" in next(line for line in stage_lines if "dbt build" in line)
     assert HEADER_LINES + len(stage_lines) + len(summary) <= 45
     text = "\n".join(stage_lines + summary)
     assert re.search(r"^Data-quality checks: \d+ checks .* ran, 0 failed\.$", text, re.MULTILINE)
-    for marker in ("Study report", "Analysts read the published copy",
-                   f"lists this run: {result.run_id[:8]}", "Log (dbt, Dagster, tracebacks)", "marts.time_to_event"):
+    for marker in (
+        "Study report",
+        "Analysts read the published copy",
+        f"lists this run: {result.run_id[:8]}",
+        "Log (dbt, Dagster, tracebacks)",
+        "marts.time_to_event",
+    ):
         assert marker in text
     for noise in ("AssetObservation", "START sql", " of 247 ", "dagster - INFO", "Traceback"):
         assert noise not in text
@@ -150,8 +163,12 @@ def test_a_held_lock_names_the_run_holding_it_and_since_when(tmp_path, caplog):
 
     warehouse = tmp_path / "warehouse.duckdb"
     markers_folder(warehouse).mkdir()
-    marker = {"run_id": "4be1c0de-0000-4000-8000-000000000001", "started_at": "2026-12-01T02:00:03",
-              "status": "running", "pid": os.getpid()}  # fmt: skip
+    marker = {
+        "run_id": "4be1c0de-0000-4000-8000-000000000001",
+        "started_at": "2026-12-01T02:00:03",
+        "status": "running",
+        "pid": os.getpid(),
+    }
     (markers_folder(warehouse) / "a.json").write_text(json.dumps(marker))
     dead = dict(marker, run_id="deadbeef-0000", pid=2**22 + 1)  # a run killed long ago: not the holder
     (markers_folder(warehouse) / "b.json").write_text(json.dumps(dead))
@@ -186,9 +203,14 @@ def test_a_stage_that_had_nothing_to_do_says_why_and_one_that_worked_says_done(t
         return dg.MaterializeResult(metadata={"rows": 1})
 
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([redcap_pull, worked], instance=instance, resources={
-            "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
-            "redcap": RedcapPull(sites=[])})  # fmt: skip
+        result = dg.materialize(
+            [redcap_pull, worked],
+            instance=instance,
+            resources={
+                "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
+                "redcap": RedcapPull(sites=[]),
+            },
+        )
         events = instance.all_logs(result.run_id)
     out = io.StringIO()
     console = StageConsole({redcap_pull.node_def.name: "pull", "worked": "ingest"}, out)

@@ -22,16 +22,20 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
     generate_landing(tmp_path / "landing")
     first = dg.materialize(raw_assets, resources=_resources(tmp_path))
     assert first.success
-    meta = {".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
-            for e in first.get_asset_materialization_events()}  # fmt: skip
+    meta = {
+        ".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
+        for e in first.get_asset_materialization_events()
+    }
     assert meta["raw.redcap_demographics"]["rows_added"].value == 24
     assert meta["raw.redcap_demographics"]["rows_quarantined"].value == 0
     assert meta["raw.cytometry_samples"]["files_loaded"].value > 0
 
     second = dg.materialize(raw_assets, resources=_resources(tmp_path))
     assert second.success
-    added = [e.step_materialization_data.materialization.metadata.get("rows_added")
-             for e in second.get_asset_materialization_events()]  # fmt: skip
+    added = [
+        e.step_materialization_data.materialization.metadata.get("rows_added")
+        for e in second.get_asset_materialization_events()
+    ]
     assert all(a is None or a.value == 0 for a in added)
     con = connect(tmp_path / "w.duckdb", read_only=True)
     assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24

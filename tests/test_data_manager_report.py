@@ -82,8 +82,10 @@ def test_actions_say_what_to_do_in_a_sentence(faults):
     (sex,) = [f for f in summary.faults if f.kind == "invalid_code"]
     record = _landed_row(summary, sex.file, sex.row)["record_id"]
     actions = {i.field: i.action for i in issues}
-    assert actions["sex"] == (f"correct sex in demographics of record {record} (site huvr) in REDCap "
-                              "(exported '9': not one of the allowed codes (1, 2)), then re-export")  # fmt: skip
+    assert actions["sex"] == (
+        f"correct sex in demographics of record {record} (site huvr) in REDCap "
+        "(exported '9': not one of the allowed codes (1, 2)), then re-export"
+    )
     assert actions["record_id"].startswith("record X-999999 (site huvr) is named in cytometry/manifests/")
     assert "REDCap has no such record" in actions["record_id"]
     assert actions["bt_regimen"].startswith("remove the patient's name from bt_regimen in bridging_therapy of record ")
@@ -94,16 +96,21 @@ def test_knock_ons_are_grouped_under_their_one_cause(faults_warehouse, faults):
     (sex,) = [i for i in issues if i.field == "sex"]
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     try:
-        tubes = con.execute("SELECT count(*) FROM quality.failing_rows WHERE suite = 'raw_cytometry_samples' "
-                            "AND column_name = 'known_patient' AND patient_key = ?", [sex.patient_key]).fetchall()  # fmt: skip
+        tubes = con.execute(
+            "SELECT count(*) FROM quality.failing_rows WHERE suite = 'raw_cytometry_samples' "
+            "AND column_name = 'known_patient' AND patient_key = ?",
+            [sex.patient_key],
+        ).fetchall()
     finally:
         con.close()
     assert tubes[0][0] >= 10 and len(sex.consequences) == tubes[0][0]  # every unknown-patient tube of that record
     assert all(c.file.startswith("cytometry/manifests/") for c in sex.consequences)
     assert [i for i in issues if i.kind == UNKNOWN_PATIENT and i.patient_key == sex.patient_key] == []
     (dates,) = [i for i in issues if i.field == "infusion_date vs ld_start_date"]
-    assert any(c.what.startswith("marts_patients ExpectColumnPairValuesAToBeGreaterThanB") and c.severity == "blocking"
-               for c in dates.consequences)  # fmt: skip
+    assert any(
+        c.what.startswith("marts_patients ExpectColumnPairValuesAToBeGreaterThanB") and c.severity == "blocking"
+        for c in dates.consequences
+    )
     (blasts,) = [i for i in issues if i.field == "bm_blasts_pct"]
     assert any("hematotox_score): missing: marrow_blasts" in c.what for c in blasts.consequences)  # the mart's reason
 
@@ -163,10 +170,15 @@ def test_the_published_copy_carries_the_root_causes_and_no_record_id(faults_ware
     con = duckdb.connect(str(published), read_only=True)
     try:
         groups = con.execute("SELECT kind, form, field, issues, consequences FROM quality.root_causes").fetchall()
-        columns = con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                              "WHERE data_type = 'VARCHAR'").fetchall()  # fmt: skip
-        leaks = [c for c in columns if con.execute(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE contains("{c[2]}", '
-                                                   "'X-999999')").fetchall() != [(0,)]]  # fmt: skip
+        columns = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
+        ).fetchall()
+        leaks = [
+            c
+            for c in columns
+            if con.execute(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE contains("{c[2]}", \'X-999999\')').fetchall()
+            != [(0,)]
+        ]
     finally:
         con.close()
     (sex,) = [i for i in issues if i.field == "sex"]

@@ -51,8 +51,11 @@ def test_every_injected_fault_kind_is_found_where_the_generator_says(faults_run)
 
 def test_check_level_faults_carry_their_reason(faults_run):
     _, _, _, con = faults_run
-    reasons = dict(con.execute("SELECT suite || '.' || column_name, any_value(why) FROM quality.failing_rows "
-                               "GROUP BY 1").fetchall())  # fmt: skip
+    reasons = dict(
+        con.execute(
+            "SELECT suite || '.' || column_name, any_value(why) FROM quality.failing_rows GROUP BY 1"
+        ).fetchall()
+    )
     assert "mg/L value labelled mg/dL" in reasons["raw_laboratory.crp_value"]
     assert "infusion (day 0) follows lymphodepletion" in reasons["raw_patient_dates.infusion_date vs ld_start_date"]
     assert "not in the EDC demographics" in reasons["raw_cytometry_samples.known_patient"]
@@ -71,7 +74,9 @@ def test_blocking_checks_stop_the_statistics_and_say_why(faults_run):
     assert "The marts cannot be trusted" in page
     # the file to fix is named in the data manager's restricted report, not in the analysts' page
     assert "cart_monitoring_huvr" in (root / "data_manager" / "data_manager.html").read_text(encoding="utf-8")
-    assert con.execute("SELECT status, blocking_checks_failed > 0 FROM ops.run_history").fetchall() == [("blocked", True)]
+    assert con.execute("SELECT status, blocking_checks_failed > 0 FROM ops.run_history").fetchall() == [
+        ("blocked", True)
+    ]
     assert not (root / "published" / "warehouse.duckdb").exists()  # nothing trustworthy was ever published
 
 

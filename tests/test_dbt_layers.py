@@ -11,9 +11,19 @@ LAYERS = ("staging", "intermediate", "marts")
 
 def test_every_mart_has_an_enforced_contract_typing_every_column():
     marts = [n for n in models() if layer(n) == "marts"]
-    assert {n["name"] for n in marts} == set(mart_names()) == {
-        "patients", "time_to_event", "tumor_burden_transitions", "hematotox_scores", "car_t_expansion",
-        "car_t_kinetics", "bca_episodes"}  # fmt: skip
+    assert (
+        {n["name"] for n in marts}
+        == set(mart_names())
+        == {
+            "patients",
+            "time_to_event",
+            "tumor_burden_transitions",
+            "hematotox_scores",
+            "car_t_expansion",
+            "car_t_kinetics",
+            "bca_episodes",
+        }
+    )
     for node in marts:
         assert node["config"]["contract"]["enforced"], node["name"]
         assert node["columns"], node["name"]
@@ -23,8 +33,12 @@ def test_every_mart_has_an_enforced_contract_typing_every_column():
 
 def test_models_read_only_their_own_or_an_earlier_layer():
     by_id = {n["unique_id"]: n for n in models()}
-    upward = [(n["name"], by_id[parent]["name"]) for n in by_id.values() for parent in n["depends_on"]["nodes"]
-              if parent in by_id and LAYERS.index(layer(by_id[parent])) > LAYERS.index(layer(n))]  # fmt: skip
+    upward = [
+        (n["name"], by_id[parent]["name"])
+        for n in by_id.values()
+        for parent in n["depends_on"]["nodes"]
+        if parent in by_id and LAYERS.index(layer(by_id[parent])) > LAYERS.index(layer(n))
+    ]
     assert upward == []
 
 

@@ -60,8 +60,12 @@ def disagreement(tmp_path_factory):
     assert done.returncode == 0, done.stdout[-3000:]
     con = duckdb.connect(str(root / "w.duckdb"))
     target = root / "target"
-    kept = record_dbt_tests(con, "run-1", json.loads((target / "run_results.json").read_text()),
-                            json.loads((target / "manifest.json").read_text()))  # fmt: skip
+    kept = record_dbt_tests(
+        con,
+        "run-1",
+        json.loads((target / "run_results.json").read_text()),
+        json.loads((target / "manifest.json").read_text()),
+    )
     yield root, con, kept, fcs_file, tube
     con.close()
 
@@ -75,12 +79,16 @@ def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement
     assert (found.status, found.severity, found.failures, found.models) == ("warn", "warn", 1, "int__absolute_counts")
     assert found.meaning.startswith('docs/definitions.md "Absolute counts", the cross-check')
     [row] = [r for r in dbt_test_rows(con) if r["test"] == CROSS_CHECK]
-    tube_patient = con.execute("SELECT patient_key FROM raw.cytometry_samples WHERE tube_key = ?", [row["tube_key"]]).fetchall()
+    tube_patient = con.execute(
+        "SELECT patient_key FROM raw.cytometry_samples WHERE tube_key = ?", [row["tube_key"]]
+    ).fetchall()
     assert row["patient_key"] == tube_patient[0][0]
     page = write_quality_report(con, root / "reports", root / "gx").read_text(encoding="utf-8")
     assert "dbt tests that warned or failed" in page and f"<code>{CROSS_CHECK}</code>" in page
     with duckdb.connect(str(publish(con, root / "published" / "warehouse.duckdb")), read_only=True) as published:
-        assert published.execute("SELECT failures FROM quality.dbt_tests WHERE test = ?", [CROSS_CHECK]).fetchall() == [(1,)]
+        assert published.execute("SELECT failures FROM quality.dbt_tests WHERE test = ?", [CROSS_CHECK]).fetchall() == [
+            (1,)
+        ]
 
 
 @pytest.mark.e2e
@@ -105,5 +113,7 @@ def test_the_demo_run_kept_its_dbt_tests(demo_warehouse):
     the shape the pages read)."""
     with duckdb.connect(str(demo_warehouse), read_only=True) as con:
         assert {"test", "models", "status", "failures", "meaning"} <= set(dbt_test_results(con).columns)
-        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'quality' "
-                           "AND table_name IN ('dbt_test_results', 'dbt_test_rows')").fetchall() == [(2,)]  # fmt: skip
+        assert con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'quality' "
+            "AND table_name IN ('dbt_test_results', 'dbt_test_rows')"
+        ).fetchall() == [(2,)]

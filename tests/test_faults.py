@@ -22,8 +22,16 @@ from tests.conftest import hmac_pseudonym
 
 SECRET = "faults-test-secret"
 SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
-INGESTION_KINDS = {"impossible_value", "malformed_value", "invalid_code", "duplicate_row", "truncated_file",
-                   "identifier_in_free_text", "identifier_in_file_name", "identifier_in_quarantined_value"}
+INGESTION_KINDS = {
+    "impossible_value",
+    "malformed_value",
+    "invalid_code",
+    "duplicate_row",
+    "truncated_file",
+    "identifier_in_free_text",
+    "identifier_in_file_name",
+    "identifier_in_quarantined_value",
+}
 CHECKS_KINDS = {"unit_mixup", "dates_out_of_order", "unknown_patient"}
 
 
@@ -110,8 +118,11 @@ def test_value_faults_quarantined_at_file_row_column_with_value(faulty, kind):
 
 
 def test_value_fault_reasons(faulty):
-    reasons = {(f.kind, f.column): [q[3] for q in faulty.quarantined_at(f)] for f in faulty.summary.faults
-               if f.kind in ("impossible_value", "malformed_value", "invalid_code")}  # fmt: skip
+    reasons = {
+        (f.kind, f.column): [q[3] for q in faulty.quarantined_at(f)]
+        for f in faulty.summary.faults
+        if f.kind in ("impossible_value", "malformed_value", "invalid_code")
+    }
     assert reasons[("impossible_value", "bm_blasts_pct")] == ["above the maximum 100.0 [form marrow_assessment]"]
     assert reasons[("impossible_value", "anc_value")] == ["below the minimum 0.0 [form laboratory]"]
     assert reasons[("malformed_value", "lab_date")] == ["not a date (YYYY-MM-DD) [form laboratory]"]
@@ -134,7 +145,9 @@ def test_injected_redcap_values_match_the_fault_log(faulty):
 
 def test_duplicate_rows_quarantined_as_exact_duplicates(faulty):
     for fault in faults_of(faulty, "duplicate_row"):
-        assert [(q[2], q[3]) for q in faulty.quarantined_at(fault)] == [(None, f"exact duplicate of row {fault.row - 1}")]
+        assert [(q[2], q[3]) for q in faulty.quarantined_at(fault)] == [
+            (None, f"exact duplicate of row {fault.row - 1}")
+        ]
         # The first copy, one row above, is not quarantined.
         assert [q for q in faulty.quarantine if (q[0], q[1]) == (fault.file, fault.row - 1)] == []
 
@@ -143,11 +156,16 @@ def test_duplicate_first_copy_loaded(faulty):
     for fault in faults_of(faulty, "duplicate_row"):
         load_id = faulty.load_id(fault.file)
         if fault.file.startswith("redcap/"):
-            loaded = faulty.rows("SELECT count(*) FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
-                                 [load_id, fault.row - 1])  # fmt: skip
+            loaded = faulty.rows(
+                "SELECT count(*) FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
+                [load_id, fault.row - 1],
+            )
         else:
-            loaded = faulty.rows("SELECT count(DISTINCT tube_key) FROM raw.cytometry_population_stats "
-                                 "WHERE _load_id = ? AND _source_row = ?", [load_id, fault.row - 1])  # fmt: skip
+            loaded = faulty.rows(
+                "SELECT count(DISTINCT tube_key) FROM raw.cytometry_population_stats "
+                "WHERE _load_id = ? AND _source_row = ?",
+                [load_id, fault.row - 1],
+            )
         assert loaded == [(1,)], fault
 
 
@@ -158,8 +176,9 @@ def test_truncated_file_last_row_quarantined(faulty):
     assert hits[0][3].startswith("malformed row (missing columns): expected ")
     assert hits[0][4] is None
     load_id = faulty.load_id(fault.file)
-    assert faulty.rows("SELECT DISTINCT _source_row FROM raw.cytometry_population_stats WHERE _load_id = ? "
-                       "ORDER BY 1", [load_id]) == [(r,) for r in range(2, fault.row)]  # fmt: skip
+    assert faulty.rows(
+        "SELECT DISTINCT _source_row FROM raw.cytometry_population_stats WHERE _load_id = ? ORDER BY 1", [load_id]
+    ) == [(r,) for r in range(2, fault.row)]
 
 
 def test_form_scoped_faults_keep_the_other_forms_of_the_row(faulty):
@@ -168,7 +187,9 @@ def test_form_scoped_faults_keep_the_other_forms_of_the_row(faulty):
     where = "WHERE _load_id = ? AND _source_row = ?"
     assert faulty.rows(f"SELECT count(*) FROM raw.redcap_demographics {where}", [load_id, sex.row]) == [(0,)]
     assert faulty.rows(f"SELECT count(*) FROM raw.redcap_disease_history {where}", [load_id, sex.row]) == [(1,)]
-    assert faulty.rows(f"SELECT count(*) FROM raw.redcap_lymphodepletion_infusion {where}", [load_id, sex.row]) == [(1,)]
+    assert faulty.rows(f"SELECT count(*) FROM raw.redcap_lymphodepletion_infusion {where}", [load_id, sex.row]) == [
+        (1,)
+    ]
 
 
 def test_no_quarantine_row_without_an_ingestion_fault(faulty):
@@ -184,8 +205,10 @@ def test_report_counts_quarantined_rows(faulty):
 
 
 def test_quarantine_holds_no_identifier_values(faulty):
-    assert faulty.rows("SELECT count(*) FROM raw.quarantine WHERE column_name IN ('patient_name', 'mrn', "
-                       "'birth_date', 'record_id') AND value IS NOT NULL") == [(0,)]  # fmt: skip
+    assert faulty.rows(
+        "SELECT count(*) FROM raw.quarantine WHERE column_name IN ('patient_name', 'mrn', "
+        "'birth_date', 'record_id') AND value IS NOT NULL"
+    ) == [(0,)]
 
 
 def test_planted_identifiers_quarantined_without_their_value(faulty):
@@ -194,10 +217,15 @@ def test_planted_identifiers_quarantined_without_their_value(faulty):
         reasons.setdefault(fault.kind, set()).update((q[2], q[3], q[4]) for q in faulty.quarantined_at(fault))
     assert reasons == {
         "identifier_in_free_text": {("bt_regimen", "holds the record's name [form bridging_therapy]", None)},
-        "identifier_in_quarantined_value": {("lab_date", "holds the record's birth date [form laboratory]", None),
-                                            ("lab_date", "not a date (YYYY-MM-DD) [form laboratory]", None)},
-        "identifier_in_file_name": {("fcs_file", "holds the record's MRN", None), ("Sample", "holds the record's MRN", None)},
-    }  # fmt: skip
+        "identifier_in_quarantined_value": {
+            ("lab_date", "holds the record's birth date [form laboratory]", None),
+            ("lab_date", "not a date (YYYY-MM-DD) [form laboratory]", None),
+        },
+        "identifier_in_file_name": {
+            ("fcs_file", "holds the record's MRN", None),
+            ("Sample", "holds the record's MRN", None),
+        },
+    }
     files = {f.file.split("/")[1] for f in faults_of(faulty, "identifier_in_file_name")}
     assert files == {"manifests", "statistics"}  # the lab's manifest and statistics name the tube alike
 
@@ -216,16 +244,21 @@ def test_unit_mixup_crp_value_landed_tenfold(faulty):
     (fault,) = faults_of(faulty, "unit_mixup")
     before, injected = (float(v) for v in fault.detail.split(" -> "))
     assert injected == pytest.approx(round(before * 10, 2))
-    rows = faulty.rows("SELECT crp_value, crp_unit FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
-                       [faulty.load_id(fault.file), fault.row])  # fmt: skip
+    rows = faulty.rows(
+        "SELECT crp_value, crp_unit FROM raw.redcap_laboratory WHERE _load_id = ? AND _source_row = ?",
+        [faulty.load_id(fault.file), fault.row],
+    )
     assert rows == [(pytest.approx(injected), "1")]
 
 
 def test_dates_out_of_order_landed(faulty):
     (fault,) = faults_of(faulty, "dates_out_of_order")
-    rows = faulty.rows("SELECT infusion_date, ld_start_date FROM raw.redcap_lymphodepletion_infusion "
-                       "WHERE _load_id = ? AND _source_row = ?", [faulty.load_id(fault.file), fault.row])  # fmt: skip
-    (infusion, ld_start), = rows
+    rows = faulty.rows(
+        "SELECT infusion_date, ld_start_date FROM raw.redcap_lymphodepletion_infusion "
+        "WHERE _load_id = ? AND _source_row = ?",
+        [faulty.load_id(fault.file), fault.row],
+    )
+    ((infusion, ld_start),) = rows
     assert infusion == date.fromisoformat(after(fault))
     assert (ld_start - infusion).days == 3
 
@@ -236,8 +269,10 @@ def test_unknown_patient_manifest_row_landed_with_its_pseudonym(faulty):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
         unknown = pseudonymise("X-999999", site="huvr")  # the demo's manifests land in cytometry/manifests/HUVR/
-    rows = faulty.rows("SELECT patient_key FROM raw.cytometry_samples WHERE _load_id = ? AND _source_row = ?",
-                       [faulty.load_id(fault.file), fault.row])  # fmt: skip
+    rows = faulty.rows(
+        "SELECT patient_key FROM raw.cytometry_samples WHERE _load_id = ? AND _source_row = ?",
+        [faulty.load_id(fault.file), fault.row],
+    )
     assert rows == [(unknown,)]
     # No REDCap record has that key: the checks, not ingestion, must flag it.
     assert faulty.rows("SELECT count(*) FROM raw.redcap_demographics WHERE patient_key = ?", [unknown]) == [(0,)]
@@ -258,10 +293,23 @@ def test_clean_landing_loads_every_file_and_sample(clean):
     assert clean.rows("SELECT count(*) FROM raw.cytometry_samples") == [(clean.summary.samples,)]
     # Every REDCap export row lands in at least one raw table (base rows in several).
     fed = clean.rows(
-        " UNION ".join(f"SELECT _load_id, _source_row FROM raw.redcap_{form}" for form in (
-            "demographics", "disease_history", "leukapheresis", "bridging_therapy", "marrow_assessment", "laboratory",
-            "lymphodepletion_infusion", "toxicity", "response_d28", "follow_up_event", "follow_up_status"))
-    )  # fmt: skip
+        " UNION ".join(
+            f"SELECT _load_id, _source_row FROM raw.redcap_{form}"
+            for form in (
+                "demographics",
+                "disease_history",
+                "leukapheresis",
+                "bridging_therapy",
+                "marrow_assessment",
+                "laboratory",
+                "lymphodepletion_infusion",
+                "toxicity",
+                "response_d28",
+                "follow_up_event",
+                "follow_up_status",
+            )
+        )
+    )
     assert len(fed) == clean.summary.redcap_rows
 
 
@@ -284,10 +332,15 @@ def test_record_map_gives_each_pseudonym_its_record_id_in_the_archive_only(fault
     for record in records | {"X-999999"}:  # every REDCap record, and the manifest's unknown one
         assert mapped[hmac_pseudonym(SECRET, record, "huvr")] == ("huvr", record)
     # The record id never reaches the warehouse: not the manifest's mistyped one in any text column.
-    columns = faulty.rows("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-                          "WHERE data_type = 'VARCHAR' AND NOT internal AND database_name <> 'temp'")  # fmt: skip
-    assert [c for c in columns if faulty.rows(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE "{c[2]}" LIKE \'%X-999999%\'')
-            != [(0,)]] == []  # fmt: skip
+    columns = faulty.rows(
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+        "WHERE data_type = 'VARCHAR' AND NOT internal AND database_name <> 'temp'"
+    )
+    assert [
+        c
+        for c in columns
+        if faulty.rows(f'SELECT count(*) FROM "{c[0]}"."{c[1]}" WHERE "{c[2]}" LIKE \'%X-999999%\'') != [(0,)]
+    ] == []
 
 
 def test_record_map_locates_quarantined_redcap_rows_in_the_edc(faulty):
@@ -297,4 +350,7 @@ def test_record_map_locates_quarantined_redcap_rows_in_the_edc(faulty):
     checksum = faulty.rows("SELECT sha256 FROM raw.landed_files WHERE file = ?", [duplicate.file])[0][0]
     (found,) = [r for r in locations.itertuples() if (r.sha256, r.row) == (checksum, duplicate.row)]
     assert (found.record_id, found.instrument, found.instance) == (
-        row["record_id"], row["redcap_repeat_instrument"], row["redcap_repeat_instance"])
+        row["record_id"],
+        row["redcap_repeat_instrument"],
+        row["redcap_repeat_instance"],
+    )

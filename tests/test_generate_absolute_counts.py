@@ -17,12 +17,14 @@ SEED = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "bead_
 
 
 def _tubes() -> pd.DataFrame:
-    return pd.DataFrame({
-        "panel_kind": ["DETECT", "MEMORY", "LEUKAPHERESIS", "DETECT"],
-        "events": [200_000, 150_000, 500_000, 300_000],
-        "wbc": [4000.0, 250.0, 9000.0, 150.0],  # true leukocytes/uL
-        "acquisition_date": pd.to_datetime(["2022-05-01", "2024-02-10", "2022-05-01", "2023-07-07"]),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "panel_kind": ["DETECT", "MEMORY", "LEUKAPHERESIS", "DETECT"],
+            "events": [200_000, 150_000, 500_000, 300_000],
+            "wbc": [4000.0, 250.0, 9000.0, 150.0],  # true leukocytes/uL
+            "acquisition_date": pd.to_datetime(["2022-05-01", "2024-02-10", "2022-05-01", "2023-07-07"]),
+        }
+    )
 
 
 def test_generator_bead_lots_are_the_seed():
@@ -48,9 +50,21 @@ def test_bead_events_give_back_the_true_concentration():
 
 def test_flowjo_tables_have_beads_and_no_absolute_count():
     assert BEADS in PANELS["CART-DETECT-v2"] and BEADS not in PANELS["LEUKAPHERESIS-v1"]
-    tubes = pd.DataFrame({"fcs_file": ["A.fcs"], "panel_kind": ["DETECT"], "events": [200_000], "wbc": [4000.0],
-                          "lymph": [1200.0], "cd3": [900.0], "car": [40.0], "car_cd4_frac": [0.4],
-                          "carneg_cd8_frac": [0.3], "bcells": [0.5], "bead_events": [25615.0]})  # fmt: skip
+    tubes = pd.DataFrame(
+        {
+            "fcs_file": ["A.fcs"],
+            "panel_kind": ["DETECT"],
+            "events": [200_000],
+            "wbc": [4000.0],
+            "lymph": [1200.0],
+            "cd3": [900.0],
+            "car": [40.0],
+            "car_cd4_frac": [0.4],
+            "carneg_cd8_frac": [0.3],
+            "bcells": [0.5],
+            "bead_events": [25615.0],
+        }
+    )
     exported = cytometry_export.statistics_table("CART-DETECT-v2", tubes)
     flowjo = cytometry_export.statistics_table("CART-DETECT-v2", tubes, exported_absolute=False)
     assert "Beads | Count" in flowjo.columns and flowjo.loc[0, "Beads | Count"] == 25615
@@ -59,8 +73,15 @@ def test_flowjo_tables_have_beads_and_no_absolute_count():
 
 
 def test_blood_count_of_a_detection_day_is_the_tube_truth():
-    samples = pd.DataFrame({"record_id": ["1", "1"], "date": pd.to_datetime(["2024-01-07", "2024-01-07"]),
-                            "panel_kind": ["DETECT", "MEMORY"], "wbc": [3456.0, 9999.0], "lymph": [1234.0, 1.0]})  # fmt: skip
+    samples = pd.DataFrame(
+        {
+            "record_id": ["1", "1"],
+            "date": pd.to_datetime(["2024-01-07", "2024-01-07"]),
+            "panel_kind": ["DETECT", "MEMORY"],
+            "wbc": [3456.0, 9999.0],
+            "lymph": [1234.0, 1.0],
+        }
+    )
     labs = pd.DataFrame({"record_id": ["1", "1"], "lab_date": pd.to_datetime(["2024-01-07", "2024-01-28"])})
     out = absolute_counts.add_blood_counts(labs, samples, np.random.default_rng(0))
     wbc = np.where(out["wbc_unit"] == "2", out["wbc_value"] / 1000, out["wbc_value"])

@@ -35,8 +35,9 @@ def registry(tmp_path_factory):
     for source in ("redcap", "cytometry_manifest", "cytometry_statistics"):
         ingest_source(con, root / "landing", source, root / "archive")
     con.close()
-    done = run_dbt(root / "w.duckdb", root, "build", "-s", "+car_t_kinetics", "--resource-type", "model",
-                   "--resource-type", "seed")  # fmt: skip
+    done = run_dbt(
+        root / "w.duckdb", root, "build", "-s", "+car_t_kinetics", "--resource-type", "model", "--resource-type", "seed"
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     yield root, summary, con
@@ -48,7 +49,7 @@ def _kinetics(root, con) -> pd.DataFrame:
     rows = con.execute("""
         SELECT s.patient_key, s.collection_date, k.car_t_per_ul, k.car_t_per_ul_route
         FROM marts.car_t_kinetics AS k JOIN raw.cytometry_samples AS s USING (tube_key)
-        WHERE s.panel LIKE 'CART-DETECT%'""").df()  # fmt: skip
+        WHERE s.panel LIKE 'CART-DETECT%'""").df()
     patients, _ = read_record_map(root / "archive")
     return rows.merge(patients, on="patient_key").assign(site=lambda r: r["site"].str.upper())
 
@@ -57,14 +58,19 @@ def test_the_site_without_beads_exports_no_bead_gate_or_lot(registry):
     root, _, _ = registry
     landing = root / "landing" / "cytometry"
     assert all("Beads" not in p.read_text(encoding="utf-8") for p in (landing / "statistics" / "S003").iterdir())
-    assert all("bead_lot" not in p.read_text(encoding="utf-8").splitlines()[0] for p in (landing / "manifests" / "S003").iterdir())
+    assert all(
+        "bead_lot" not in p.read_text(encoding="utf-8").splitlines()[0]
+        for p in (landing / "manifests" / "S003").iterdir()
+    )
     assert all("Beads" in p.read_text(encoding="utf-8") for p in (landing / "statistics" / "S001").glob("*DETECT*"))
 
 
 def test_its_car_t_per_ul_is_dual_platform_and_the_true_value_within_the_rounding(registry):
     root, summary, con = registry
     kinetics = _kinetics(root, con)
-    truth = summary.tubes[summary.tubes["panel_kind"] == "DETECT"].assign(collection_date=lambda t: pd.to_datetime(t["date"]))
+    truth = summary.tubes[summary.tubes["panel_kind"] == "DETECT"].assign(
+        collection_date=lambda t: pd.to_datetime(t["date"])
+    )
     both = kinetics.merge(truth, on=["site", "record_id", "collection_date"], validate="one_to_one")
     assert len(both) == len(kinetics) and set(both["site"]) == {"S001", "S002", "S003"}
     # The kinetics start at study day 0: the one detection tube of each patient they leave out is the pre-LD one.

@@ -69,4 +69,5 @@ def test_generate_landing_writes_the_chosen_dialect_with_its_quirks(canonical, t
     assert "E+05" in text and "\nMean," in text and "\nSD," in text
     shutil.rmtree(tmp_path / STATISTICS)  # everything else is written as the canonical demo writes it
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == sorted(
-        p.relative_to(canonical[0]) for p in canonical[0].rglob("*") if p.is_file() and STATISTICS not in str(p))
+        p.relative_to(canonical[0]) for p in canonical[0].rglob("*") if p.is_file() and STATISTICS not in str(p)
+    )

@@ -58,8 +58,9 @@ def test_registry_has_late_exports_superseding_base_rows(registry):
     root, _, con = registry
     exports = sorted(p.relative_to(root / "landing").as_posix() for p in (root / "landing" / "redcap").rglob("*.csv"))
     assert len(exports) == 4  # a main and a late export per site, each site's in its own project folder
-    assert [e.rsplit("_", 1)[0] for e in exports] == ["redcap/S001/cart_monitoring_s001"] * 2 + \
-                                                     ["redcap/S002/cart_monitoring_s002"] * 2  # fmt: skip
+    assert [e.rsplit("_", 1)[0] for e in exports] == ["redcap/S001/cart_monitoring_s001"] * 2 + [
+        "redcap/S002/cart_monitoring_s002"
+    ] * 2
     versions = con.execute(
         "SELECT max(n) FROM (SELECT patient_key, count(*) AS n FROM raw.redcap_follow_up_status GROUP BY 1)"
     ).fetchall()[0][0]

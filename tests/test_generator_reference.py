@@ -24,10 +24,12 @@ def _seed(name: str) -> list[dict[str, str]]:
 
 
 def _in_band(value: float, band: dict[str, str]) -> bool:
-    above = (not band["lower"] or (value >= float(band["lower"]) if band["lower_inclusive"] == "true"
-                                   else value > float(band["lower"])))  # fmt: skip
-    below = (not band["upper"] or (value <= float(band["upper"]) if band["upper_inclusive"] == "true"
-                                   else value < float(band["upper"])))  # fmt: skip
+    above = not band["lower"] or (
+        value >= float(band["lower"]) if band["lower_inclusive"] == "true" else value > float(band["lower"])
+    )
+    below = not band["upper"] or (
+        value <= float(band["upper"]) if band["upper_inclusive"] == "true" else value < float(band["upper"])
+    )
     return above and below
 
 
@@ -55,5 +57,8 @@ def test_the_contracts_timepoints_and_month_are_the_seeds():
     assert TIMEPOINT_DAYS == {w["timepoint"]: int(w["nominal_day"]) for w in windows if w["nominal_day"]}
     assert PRE_INFUSION_TIMEPOINTS == ("APHERESIS", "PRE_LD")
     assert TIMEPOINT_DAYS["D28"] == 28 and TIMEPOINT_DAYS["M3"] == 91  # docs/definitions.md
-    assert DAYS_PER_MONTH == 30.4375 == next(float(p["value"]) for p in _seed("study_parameters")
-                                             if p["parameter"] == "days_per_month")  # fmt: skip
+    assert (
+        DAYS_PER_MONTH
+        == 30.4375
+        == next(float(p["value"]) for p in _seed("study_parameters") if p["parameter"] == "days_per_month")
+    )

@@ -37,8 +37,17 @@ def spellings(name: str, mrn: str, born: str) -> tuple[set[str], set[str]]:
     words = name.split()
     reordered = f"{words[-1]}, {' '.join(words[:-1])}"
     day = date.fromisoformat(born)
-    texts = {name, _plain(name), reordered, _plain(reordered), born, f"{day:%d/%m/%Y}", f"{day:%m/%d/%Y}",
-             f"{day:%d.%m.%Y}", f"{day:%d-%m-%Y}"}  # fmt: skip
+    texts = {
+        name,
+        _plain(name),
+        reordered,
+        _plain(reordered),
+        born,
+        f"{day:%d/%m/%Y}",
+        f"{day:%m/%d/%Y}",
+        f"{day:%d.%m.%Y}",
+        f"{day:%d-%m-%Y}",
+    }
     return {t.lower() for t in texts}, {mrn, f"{day:%Y%m%d}", f"{day:%d%m%Y}"}
 
 
@@ -46,8 +55,11 @@ def _landed_identifiers(root: Path) -> list[dict]:
     rows = []
     for export in sorted((root / "landing" / "redcap").glob("*.csv")):
         with open(export, newline="", encoding="utf-8") as handle:
-            rows += [{c: r[c] for c in ("patient_name", "mrn", "birth_date")} for r in csv.DictReader(handle)
-                     if r["patient_name"]]  # fmt: skip
+            rows += [
+                {c: r[c] for c in ("patient_name", "mrn", "birth_date")}
+                for r in csv.DictReader(handle)
+                if r["patient_name"]
+            ]
     return rows
 
 
@@ -62,14 +74,19 @@ class Scanner:
             texts |= t
             numbers |= n
         # RE2 has no look-behind: a digit run is bounded by a non-digit or an end.
-        self.regex = "|".join([re.escape(t) for t in sorted(texts)] + [f"(^|[^0-9]){n}([^0-9]|$)" for n in sorted(numbers)])
+        self.regex = "|".join(
+            [re.escape(t) for t in sorted(texts)] + [f"(^|[^0-9]){n}([^0-9]|$)" for n in sorted(numbers)]
+        )
         self.con = duckdb.connect()
 
     def hits(self, named: dict[str, str]) -> dict[str, list[str]]:
         """name -> what matched, for the texts that hold any spelling."""
         self.con.register("_texts", pd.DataFrame({"name": list(named), "text": list(named.values())}, dtype=object))
-        found = self.con.execute("SELECT name, list_distinct(regexp_extract_all(lower(text), ?)) FROM _texts "
-                                 "WHERE regexp_matches(lower(text), ?)", [self.regex, self.regex]).fetchall()  # fmt: skip
+        found = self.con.execute(
+            "SELECT name, list_distinct(regexp_extract_all(lower(text), ?)) FROM _texts "
+            "WHERE regexp_matches(lower(text), ?)",
+            [self.regex, self.regex],
+        ).fetchall()
         self.con.unregister("_texts")
         return {name: sorted(matched)[:5] for name, matched in found}
 
@@ -96,8 +113,12 @@ def _written_files(root: Path) -> list[Path]:
     target/ and logs/ (shared by the session's runs) since the run started."""
     since = min(p.stat().st_mtime for p in (root / "landing").rglob("*.csv")) - 1
     mine = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in INPUTS]
-    dbt = [p for folder in ("target", "logs") for p in (ROOT / "dbt_project" / folder).rglob("*")
-           if p.is_file() and p.stat().st_mtime >= since]  # fmt: skip
+    dbt = [
+        p
+        for folder in ("target", "logs")
+        for p in (ROOT / "dbt_project" / folder).rglob("*")
+        if p.is_file() and p.stat().st_mtime >= since
+    ]
     return mine + dbt
 
 
@@ -127,8 +148,9 @@ def test_no_file_the_run_wrote_holds_an_identifier(scan, demo_root, run):
     assert scanner.hits(texts) == {}
 
 
-@pytest.mark.parametrize("warehouse", ["faults/warehouse.duckdb", "demo/warehouse.duckdb",
-                                       "demo/published/warehouse.duckdb"])  # fmt: skip
+@pytest.mark.parametrize(
+    "warehouse", ["faults/warehouse.duckdb", "demo/warehouse.duckdb", "demo/published/warehouse.duckdb"]
+)
 def test_no_text_column_of_a_warehouse_holds_an_identifier(scan, demo_root, warehouse):
     run, path = warehouse.split("/", 1)
     con = duckdb.connect(str((scan[0] if run == "faults" else demo_root) / path), read_only=True)
@@ -136,10 +158,15 @@ def test_no_text_column_of_a_warehouse_holds_an_identifier(scan, demo_root, ware
         columns = con.execute(
             """SELECT c.schema_name, c.table_name, c.column_name FROM duckdb_columns() c
                JOIN duckdb_tables() t USING (database_name, schema_name, table_name)
-               WHERE c.data_type = 'VARCHAR' AND NOT c.internal""").fetchall()  # fmt: skip
-        leaks = [(s, t, c) for s, t, c in columns
-                 if con.execute(f'SELECT count(*) FROM "{s}"."{t}" WHERE regexp_matches("{c}", ?)',
-                                [scan[5].sql_regex()]).fetchone()[0]]  # fmt: skip
+               WHERE c.data_type = 'VARCHAR' AND NOT c.internal"""
+        ).fetchall()
+        leaks = [
+            (s, t, c)
+            for s, t, c in columns
+            if con.execute(
+                f'SELECT count(*) FROM "{s}"."{t}" WHERE regexp_matches("{c}", ?)', [scan[5].sql_regex()]
+            ).fetchone()[0]
+        ]
     finally:
         con.close()
     assert len(columns) > 60  # raw, staging tables, marts, analytics, quality, ops: every text column
@@ -163,5 +190,6 @@ def test_quarantine_of_the_faults_run_keeps_no_value_of_a_planted_identifier(sca
     planted = {(f.file, f.row) for f in summary.faults if f.kind.startswith("identifier_")}
     at = [r for r in rows if (r[0], r[1]) in planted]
     assert {(r[0], r[1]) for r in at} == planted
-    assert all(r[3] is None for r in at) and all(any("holds the record's" in r[2] for r in at if (r[0], r[1]) == p)
-                                                for p in planted)  # fmt: skip
+    assert all(r[3] is None for r in at) and all(
+        any("holds the record's" in r[2] for r in at if (r[0], r[1]) == p) for p in planted
+    )

@@ -36,36 +36,49 @@ class IdentWarehouse(CytometryWarehouse):
 
 @pytest.fixture
 def wh(open_warehouse, monkeypatch):
-    monkeypatch.setenv("CARTWH_SITE", "site_7")  # every export here is the REDCap group site_7's, landing in its source's folder
+    monkeypatch.setenv(
+        "CARTWH_SITE", "site_7"
+    )  # every export here is the REDCap group site_7's, landing in its source's folder
     return open_warehouse(IdentWarehouse, SECRET)
 
 
 def bridging(regimen: str, instance: int = 1) -> dict:
-    return repeat("SITE7-0042", "bridging_therapy", instance, bt_agent="2", bt_regimen=regimen,
-                  bt_start_date="2024-02-25", bridging_therapy_complete="2")  # fmt: skip
+    return repeat(
+        "SITE7-0042",
+        "bridging_therapy",
+        instance,
+        bt_agent="2",
+        bt_regimen=regimen,
+        bt_start_date="2024-02-25",
+        bridging_therapy_complete="2",
+    )
 
 
 # --- REDCap free text ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("regimen, kind", [
-    ("Dexamethasone (pt. QUIXOTE)", "name"),
-    ("FLAG-Ida for zelda", "name"),
-    ("ZeldaQuixote protocol", "name"),
-    ("see chart mrn 555 0123", "MRN"),
-    ("see chart 5550123", "MRN"),
-    ("born 10/03/1987", "birth date"),
-    ("born 10.3.1987", "birth date"),
-    ("DOB 1987-03-10", "birth date"),
-    ("DOB 19870310", "birth date"),
-    ("born March 10, 1987", "birth date"),
-    ("nacida el 10 de marzo de 1987", "birth date"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "regimen, kind",
+    [
+        ("Dexamethasone (pt. QUIXOTE)", "name"),
+        ("FLAG-Ida for zelda", "name"),
+        ("ZeldaQuixote protocol", "name"),
+        ("see chart mrn 555 0123", "MRN"),
+        ("see chart 5550123", "MRN"),
+        ("born 10/03/1987", "birth date"),
+        ("born 10.3.1987", "birth date"),
+        ("DOB 1987-03-10", "birth date"),
+        ("DOB 19870310", "birth date"),
+        ("born March 10, 1987", "birth date"),
+        ("nacida el 10 de marzo de 1987", "birth date"),
+    ],
+)
 def test_identifier_in_free_text_is_quarantined_for_its_form_without_the_value(wh, regimen, kind):
     wh.export([ZELDA_BASE, bridging(regimen), bridging("Dexamethasone", 2)])
     report = wh.ingest("redcap")
     assert wh.quarantine() == [
-        ("redcap/a.csv", 3, "bt_regimen", f"holds the record's {kind} [form bridging_therapy]", None, key("SITE7-0042"))]
+        ("redcap/a.csv", 3, "bt_regimen", f"holds the record's {kind} [form bridging_therapy]", None, key("SITE7-0042"))
+    ]
     assert report.rows_quarantined == 1
     # The other instance and the record's other forms load; the text with the identifier does not.
     assert wh.rows("SELECT bt_regimen FROM raw.redcap_bridging_therapy") == [("Dexamethasone",)]
@@ -75,8 +88,15 @@ def test_identifier_in_free_text_is_quarantined_for_its_form_without_the_value(w
 
 def test_ordinary_regimens_and_other_records_identifiers_are_not_flagged(wh):
     # "Zelda" is the other record's name: only the record's own identifiers are looked for.
-    yorick_regimen = repeat("SITE7-0043", "bridging_therapy", 1, bt_agent="1", bt_regimen="Inotuzumab for Zelda",
-                            bt_start_date="2024-02-25", bridging_therapy_complete="2")  # fmt: skip
+    yorick_regimen = repeat(
+        "SITE7-0043",
+        "bridging_therapy",
+        1,
+        bt_agent="1",
+        bt_regimen="Inotuzumab for Zelda",
+        bt_start_date="2024-02-25",
+        bridging_therapy_complete="2",
+    )
     wh.export([ZELDA_BASE, bridging("Inotuzumab ozogamicin 0.5 mg/m2 d1, d8, d15"), YORICK_BASE, yorick_regimen])
     wh.ingest("redcap")
     assert wh.quarantine() == []
@@ -84,15 +104,35 @@ def test_ordinary_regimens_and_other_records_identifiers_are_not_flagged(wh):
 
 
 def test_a_birth_date_in_a_number_field_is_not_kept_in_quarantine(wh):
-    marrow = repeat("SITE7-0042", "marrow_assessment", 1, bm_date="2024-04-06", bm_blasts_pct="10/03/1987",
-                    bm_mrd_status="2", marrow_assessment_complete="2")  # fmt: skip
+    marrow = repeat(
+        "SITE7-0042",
+        "marrow_assessment",
+        1,
+        bm_date="2024-04-06",
+        bm_blasts_pct="10/03/1987",
+        bm_mrd_status="2",
+        marrow_assessment_complete="2",
+    )
     wh.export([ZELDA_BASE, marrow])
     wh.ingest("redcap")
     assert sorted(wh.quarantine()) == [
-        ("redcap/a.csv", 3, "bm_blasts_pct", "holds the record's birth date [form marrow_assessment]", None, key("SITE7-0042")),
-        ("redcap/a.csv", 3, "bm_blasts_pct", "not a number (with a decimal point) [form marrow_assessment]", None,
-         key("SITE7-0042")),
-    ]  # fmt: skip
+        (
+            "redcap/a.csv",
+            3,
+            "bm_blasts_pct",
+            "holds the record's birth date [form marrow_assessment]",
+            None,
+            key("SITE7-0042"),
+        ),
+        (
+            "redcap/a.csv",
+            3,
+            "bm_blasts_pct",
+            "not a number (with a decimal point) [form marrow_assessment]",
+            None,
+            key("SITE7-0042"),
+        ),
+    ]
     assert "10/03/1987" not in wh.identifier_text()
 
 
@@ -101,7 +141,8 @@ def test_a_name_typed_as_a_code_is_not_kept_in_quarantine(wh):
     wh.ingest("redcap")
     assert sorted((q[2], q[3], q[4]) for q in wh.quarantine()) == [
         ("sex", "holds the record's name [form demographics]", None),
-        ("sex", "not one of the allowed codes (1, 2) [form demographics]", None)]  # fmt: skip
+        ("sex", "not one of the allowed codes (1, 2) [form demographics]", None),
+    ]
 
 
 def test_identifiers_of_an_earlier_export_are_known_to_a_later_one(wh):
@@ -110,14 +151,29 @@ def test_identifiers_of_an_earlier_export_are_known_to_a_later_one(wh):
     wh.export([bridging("for Quixote")], "redcap/b.csv")  # a late export without the demographics row
     wh.ingest("redcap")
     assert [(q[0], q[1], q[3]) for q in wh.quarantine()] == [
-        ("redcap/b.csv", 2, "holds the record's name [form bridging_therapy]")]
+        ("redcap/b.csv", 2, "holds the record's name [form bridging_therapy]")
+    ]
 
 
 def test_date_spellings_of_a_birth_date():
     words = {s for mode, s in date_spellings(date(1987, 3, 10)) if mode == "word"}
     compact = {s for mode, s in date_spellings(date(1987, 3, 10)) if mode == "compact"}
-    assert {"1987 03 10", "1987 3 10", "10 03 1987", "10 3 1987", "03 10 1987", "3 10 1987", "10 03 87", "03 10 87",
-            "100387", "870310", "10 March 1987", "10 Mar 1987", "March 10 1987", "10 de marzo de 1987"} <= words
+    assert {
+        "1987 03 10",
+        "1987 3 10",
+        "10 03 1987",
+        "10 3 1987",
+        "03 10 1987",
+        "3 10 1987",
+        "10 03 87",
+        "03 10 87",
+        "100387",
+        "870310",
+        "10 March 1987",
+        "10 Mar 1987",
+        "March 10 1987",
+        "10 de marzo de 1987",
+    } <= words
     assert compact == {"19870310", "10031987", "03101987"}
 
 
@@ -130,13 +186,17 @@ def test_free_text_not_on_the_allow_list_is_not_loaded(wh, tmp_path, monkeypatch
     with open(dictionary, "a", encoding="utf-8") as handle:  # a notes field, as projects add them
         handle.write('toxicity_notes,toxicity,,notes,"Comments",,,,,,,,,,,,,\n')
     custom = DataDictionary.read(dictionary)
-    monkeypatch.setitem(ingest.SOURCES, "redcap", replace(
-        ingest.SOURCES["redcap"], load=lambda con, files: redcap_loader.load_redcap_export(con, files, custom)))
+    monkeypatch.setitem(
+        ingest.SOURCES,
+        "redcap",
+        replace(ingest.SOURCES["redcap"], load=lambda con, files: redcap_loader.load_redcap_export(con, files, custom)),
+    )
     header = HEADER[:-1] + ["toxicity_notes", "toxicity_complete"]
     wh.export([dict(ZELDA_BASE, toxicity_notes="Zelda's husband called, 555 0199")], header=header)
     report = wh.ingest("redcap")
     assert wh.quarantine() == [
-        ("redcap/a.csv", 1, "toxicity_notes", "free text not on the reviewed allow-list: not loaded", None, None)]
+        ("redcap/a.csv", 1, "toxicity_notes", "free text not on the reviewed allow-list: not loaded", None, None)
+    ]
     assert report.rows["raw.redcap_toxicity"] == 1  # the form loads, without the notes
     columns = [r[0] for r in wh.rows("DESCRIBE raw.redcap_toxicity")]
     assert "toxicity_notes" not in columns and "crs_grade" in columns
@@ -155,8 +215,9 @@ def test_the_canonical_dictionary_loads_only_reviewed_free_text():
 ROW = "{},SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"
 
 
-@pytest.mark.parametrize("fcs_file, kind", [("MRN5550123_D7.fcs", "MRN"), ("QUIXOTE_Z_D7.fcs", "name"),
-                                            ("A1_19870310.fcs", "birth date")])  # fmt: skip
+@pytest.mark.parametrize(
+    "fcs_file, kind", [("MRN5550123_D7.fcs", "MRN"), ("QUIXOTE_Z_D7.fcs", "name"), ("A1_19870310.fcs", "birth date")]
+)
 def test_identifier_in_an_fcs_file_name_quarantines_the_tube_everywhere(wh, fcs_file, kind):
     wh.export([ZELDA_BASE])
     wh.ingest("redcap")
@@ -166,7 +227,8 @@ def test_identifier_in_an_fcs_file_name_quarantines_the_tube_everywhere(wh, fcs_
     wh.ingest("cytometry_statistics")
     assert [q[:5] for q in wh.quarantine()] == [
         (f"{MANIFESTS}/m.csv", 3, "fcs_file", f"holds the record's {kind}", None),
-        (f"{STATS}/s.csv", 3, "Sample", f"holds the record's {kind}", None)]  # fmt: skip
+        (f"{STATS}/s.csv", 3, "Sample", f"holds the record's {kind}", None),
+    ]
     good = hmac_tube_key(SECRET, "A0000001_T1.fcs", "site_7")
     assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(good,)]
     assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats") == [(good,)]
@@ -184,8 +246,11 @@ def test_a_record_is_matched_with_its_own_sites_identifiers_only(wh):
     wh.ingest("cytometry_statistics")
     assert [q[:5] for q in wh.quarantine()] == [
         (f"{MANIFESTS}/site_7/m.csv", 2, "fcs_file", "holds the record's name", None),
-        (f"{STATS}/s.csv", 3, "Sample", "holds the record's name", None)]  # fmt: skip
-    assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(hmac_tube_key(SECRET, "MRN5550123_D7.fcs", "site_8"),)]  # its manifest is site_8's
+        (f"{STATS}/s.csv", 3, "Sample", "holds the record's name", None),
+    ]
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [
+        (hmac_tube_key(SECRET, "MRN5550123_D7.fcs", "site_8"),)
+    ]  # its manifest is site_8's
 
 
 def test_manifest_text_columns_are_checked_too(wh):
@@ -212,4 +277,5 @@ def test_a_birth_date_that_is_not_a_date_is_still_looked_for_as_typed(wh):
     wh.ingest("redcap")
     assert sorted(q[2:5] for q in wh.quarantine()) == [
         ("birth_date", "not a date (YYYY-MM-DD) [form demographics]", None),
-        ("bt_regimen", "holds the record's birth date [form bridging_therapy]", None)]  # fmt: skip
+        ("bt_regimen", "holds the record's birth date [form bridging_therapy]", None),
+    ]

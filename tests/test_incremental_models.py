@@ -57,10 +57,10 @@ def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_pa
     night = pivot(wh)
     assert night == [("A.fcs", 11.0, 110.0), ("B.fcs", 20.0, 200.0), ("C.fcs", 30.0, 300.0), ("D.fcs", 40.0, None)]
     # C was not touched: its row still comes from the first night's load of 1_old.csv
-    assert wh.rows("SELECT _load_id FROM intermediate.int__sample_populations WHERE tube_key = ?",
-                   [hmac_tube_key(SECRET, "C.fcs", "site7")]) == [
-        (loads[f"{STATS}/1_old.csv"],)
-    ]
+    assert wh.rows(
+        "SELECT _load_id FROM intermediate.int__sample_populations WHERE tube_key = ?",
+        [hmac_tube_key(SECRET, "C.fcs", "site7")],
+    ) == [(loads[f"{STATS}/1_old.csv"],)]
 
     # A version that drops a sample no other file holds: the sample goes.
     wh.write(f"{STATS}/3_more.csv", HEADER + "E.fcs,50,500\n")

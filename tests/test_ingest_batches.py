@@ -52,11 +52,17 @@ def test_one_scan_keeps_rows_problems_and_counts_per_file(wh, scans):
         (f"{STATS}/a.csv", 3, None, "exact duplicate of row 2"),
         (f"{STATS}/b.csv", 3, LEUK_COUNT, "below the minimum 0.0"),
     ]
-    loaded = wh.rows("SELECT l.file, s.tube_key, s.value, s._source_row FROM raw.cytometry_population_stats s "
-                     "JOIN raw.landed_files l ON l.load_id = s._load_id ORDER BY l.file, s._source_row")  # fmt: skip
-    assert loaded == [(f"{STATS}/a.csv", tube("A.fcs"), 100.0, 2), (f"{STATS}/a.csv", tube("B.fcs"), 200.0, 4),
-                      (f"{STATS}/b.csv", tube("A.fcs"), 300.0, 2), (f"{STATS}/b.csv", tube("D.fcs"), 400.0, 4),
-                      (f"{STATS}/c.csv", tube("E.fcs"), 500.0, 2)]  # fmt: skip
+    loaded = wh.rows(
+        "SELECT l.file, s.tube_key, s.value, s._source_row FROM raw.cytometry_population_stats s "
+        "JOIN raw.landed_files l ON l.load_id = s._load_id ORDER BY l.file, s._source_row"
+    )
+    assert loaded == [
+        (f"{STATS}/a.csv", tube("A.fcs"), 100.0, 2),
+        (f"{STATS}/a.csv", tube("B.fcs"), 200.0, 4),
+        (f"{STATS}/b.csv", tube("A.fcs"), 300.0, 2),
+        (f"{STATS}/b.csv", tube("D.fcs"), 400.0, 4),
+        (f"{STATS}/c.csv", tube("E.fcs"), 500.0, 2),
+    ]
     ledger = wh.rows("SELECT file, rows_loaded, rows_quarantined FROM raw.landed_files ORDER BY load_id")
     assert ledger == [(f"{STATS}/a.csv", 2, 1), (f"{STATS}/b.csv", 2, 1), (f"{STATS}/c.csv", 1, 0)]
 
@@ -66,8 +72,12 @@ def test_malformed_rows_are_numbered_within_their_own_file(wh):
     wh.write(f"{STATS}/b.csv", f"Sample,{LEUK_COUNT}\nE.fcs,5\nF.fcs,6,extra\nG.fcs,7\n")
     wh.ingest()
     assert [r[:2] for r in wh.quarantine()] == [(f"{STATS}/a.csv", 2), (f"{STATS}/a.csv", 4), (f"{STATS}/b.csv", 3)]
-    assert {(r[0], r[4]) for r in wh.stats()} == {(tube("B.fcs"), 3), (tube("D.fcs"), 5), (tube("E.fcs"), 2),
-                                                   (tube("G.fcs"), 4)}  # fmt: skip
+    assert {(r[0], r[4]) for r in wh.stats()} == {
+        (tube("B.fcs"), 3),
+        (tube("D.fcs"), 5),
+        (tube("E.fcs"), 2),
+        (tube("G.fcs"), 4),
+    }
 
 
 def test_headers_split_batches_and_size_bounds_them(wh, scans, monkeypatch):
@@ -83,14 +93,25 @@ def test_headers_split_batches_and_size_bounds_them(wh, scans, monkeypatch):
 def test_a_file_with_a_bad_header_fails_alone_and_each_failure_names_its_file(wh):
     good = "A.fcs,P1,peripheral blood,2024-01-02,D7,Lyric,CART-DETECT-v2,2024-01-02\n"
     wh.write(f"{MANIFESTS}/a.csv", MANIFEST_HEADER + good)
-    wh.write(f"{MANIFESTS}/b_no_panel.csv", MANIFEST_HEADER.replace(",panel", "") + "B.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n")
-    wh.write(f"{MANIFESTS}/c_no_panel.csv", MANIFEST_HEADER.replace(",panel", "") + "C.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n")
+    wh.write(
+        f"{MANIFESTS}/b_no_panel.csv",
+        MANIFEST_HEADER.replace(",panel", "") + "B.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n",
+    )
+    wh.write(
+        f"{MANIFESTS}/c_no_panel.csv",
+        MANIFEST_HEADER.replace(",panel", "") + "C.fcs,P1,PB,2024-01-02,D7,Lyric,2024-01-02\n",
+    )
     wh.write(f"{MANIFESTS}/d.csv", MANIFEST_HEADER + good.replace("A.fcs", "D.fcs"))
     with pytest.raises(IngestError) as raised:
         wh.ingest("cytometry_manifest")
-    assert [(f.file, f.column) for f in raised.value.failures] == [(f"{MANIFESTS}/b_no_panel.csv", "panel"),
-                                                                   (f"{MANIFESTS}/c_no_panel.csv", "panel")]  # fmt: skip
-    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [(f"{MANIFESTS}/a.csv",), (f"{MANIFESTS}/d.csv",)]
+    assert [(f.file, f.column) for f in raised.value.failures] == [
+        (f"{MANIFESTS}/b_no_panel.csv", "panel"),
+        (f"{MANIFESTS}/c_no_panel.csv", "panel"),
+    ]
+    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [
+        (f"{MANIFESTS}/a.csv",),
+        (f"{MANIFESTS}/d.csv",),
+    ]
     assert set(wh.rows("SELECT tube_key FROM raw.cytometry_samples")) == {(tube("A.fcs"),), (tube("D.fcs"),)}
 
 
@@ -128,4 +149,6 @@ def test_a_file_removed_after_it_was_read_loads_what_was_read(wh, monkeypatch):
 
     monkeypatch.setattr(ingest, "_batches", then_b_vanishes)
     assert wh.ingest().failures == []
-    assert wh.rows("SELECT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted([(tube("a.fcs"),), (tube("b.fcs"),)])
+    assert wh.rows("SELECT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted(
+        [(tube("a.fcs"),), (tube("b.fcs"),)]
+    )

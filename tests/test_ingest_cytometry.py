@@ -51,8 +51,10 @@ class CytometryWarehouse(Warehouse):
         return path
 
     def stats(self) -> list[tuple]:
-        return self.rows("SELECT tube_key, gate_path, statistic, value, _source_row "
-                         "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic")  # fmt: skip
+        return self.rows(
+            "SELECT tube_key, gate_path, statistic, value, _source_row "
+            "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic"
+        )
 
 
 @pytest.fixture
@@ -86,28 +88,38 @@ def test_statistics_column_types(wh):
     wh.write(f"{STATS}/b.csv", STATS_TEXT)
     wh.ingest("cytometry_statistics")
     assert dict((n, t) for n, t, *_ in wh.rows("DESCRIBE raw.cytometry_population_stats")) == {
-        "tube_key": "VARCHAR", "gate_path": "VARCHAR", "statistic": "VARCHAR", "value": "DOUBLE",
-        "_load_id": "BIGINT", "_source_row": "BIGINT", "significant_figures": "SMALLINT",
-    }  # fmt: skip
+        "tube_key": "VARCHAR",
+        "gate_path": "VARCHAR",
+        "statistic": "VARCHAR",
+        "value": "DOUBLE",
+        "_load_id": "BIGINT",
+        "_source_row": "BIGINT",
+        "significant_figures": "SMALLINT",
+    }
 
 
 def test_summary_rows_are_not_samples(wh):
     wh.write(f"{STATS}/b.csv", STATS_TEXT)
     wh.ingest("cytometry_statistics")
     assert set(wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats")) == {
-        (tube("A0000001_T1.fcs"),), (tube("A0000002_T1.fcs"),)}  # fmt: skip
+        (tube("A0000001_T1.fcs"),),
+        (tube("A0000002_T1.fcs"),),
+    }
 
 
 def test_impossible_statistics_quarantine_the_sample_row(wh):
     name = f"{STATS}/b.csv"
-    wh.write(name, f"""Sample,{LEUK_COUNT},{LYMPH_FREQ},{CD3_ABS},{CAR_TOTAL}
+    wh.write(
+        name,
+        f"""Sample,{LEUK_COUNT},{LYMPH_FREQ},{CD3_ABS},{CAR_TOTAL}
 A0000001_T1.fcs,50000,25.5,812.25,0.42
 A0000002_T1.fcs,40000,130,700,0.1
 A0000003_T1.fcs,-5,20,600,0.2
 A0000004_T1.fcs,30000,20,-1.5,100.5
 A0000005_T1.fcs,30000,20,abc,0.3
 Mean,1,1,1,1
-""")
+""",
+    )
     report = wh.ingest("cytometry_statistics")
     assert wh.quarantine() == [
         (name, 3, LYMPH_FREQ, "above the maximum 100.0", "130", None),
@@ -132,8 +144,10 @@ def test_unknown_columns_are_noted_as_ignored(wh):
     wh.write(name, f"Sample,{LEUK_COUNT},Comment,Leukocytes | Median FSC-A\nA.fcs,100,looks fine,5000\n")
     report = wh.ingest("cytometry_statistics")
     reason = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
-    assert wh.quarantine() == [(name, 1, "Comment", reason, None, None),
-                               (name, 1, "Leukocytes | Median FSC-A", reason, None, None)]  # fmt: skip
+    assert wh.quarantine() == [
+        (name, 1, "Comment", reason, None, None),
+        (name, 1, "Leukocytes | Median FSC-A", reason, None, None),
+    ]
     assert wh.stats() == [(tube("A.fcs"), "Leukocytes", "Count", 100.0, 2)]
     assert report.rows == {"raw.cytometry_population_stats": 1}
 
@@ -203,18 +217,41 @@ def test_non_finite_count_is_quarantined(wh):
 
 def test_manifest_loaded_with_pseudonymised_patient(wh):
     name = f"{MANIFESTS}/SITE7/2024-03_CART-DETECT-v2.csv"
-    wh.write(name, MANIFEST_HEADER
-             + "A0000001_T1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"
-             + "A0000002_LK.fcs, SITE7-0043 ,leukapheresis,2024-01-05,APHERESIS,,LEUKAPHERESIS-v1,\n")  # fmt: skip
+    wh.write(
+        name,
+        MANIFEST_HEADER
+        + "A0000001_T1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"
+        + "A0000002_LK.fcs, SITE7-0043 ,leukapheresis,2024-01-05,APHERESIS,,LEUKAPHERESIS-v1,\n",
+    )
     report = wh.ingest("cytometry_manifest")
     assert report.rows == {"raw.cytometry_samples": 2}
-    assert wh.rows("SELECT tube_key, patient_key, specimen, collection_date, timepoint, instrument, panel, "
-                   "acquisition_date, _source_row FROM raw.cytometry_samples ORDER BY _source_row") == [
-        (tube("A0000001_T1.fcs"), key("SITE7-0042"), "peripheral blood", date(2024, 3, 16), "D7", "BD FACSLyric",
-         "CART-DETECT-v2", date(2024, 3, 17), 2),
-        (tube("A0000002_LK.fcs"), key("SITE7-0043"), "leukapheresis", date(2024, 1, 5), "APHERESIS", None,
-         "LEUKAPHERESIS-v1", None, 3),
-    ]  # fmt: skip
+    assert wh.rows(
+        "SELECT tube_key, patient_key, specimen, collection_date, timepoint, instrument, panel, "
+        "acquisition_date, _source_row FROM raw.cytometry_samples ORDER BY _source_row"
+    ) == [
+        (
+            tube("A0000001_T1.fcs"),
+            key("SITE7-0042"),
+            "peripheral blood",
+            date(2024, 3, 16),
+            "D7",
+            "BD FACSLyric",
+            "CART-DETECT-v2",
+            date(2024, 3, 17),
+            2,
+        ),
+        (
+            tube("A0000002_LK.fcs"),
+            key("SITE7-0043"),
+            "leukapheresis",
+            date(2024, 1, 5),
+            "APHERESIS",
+            None,
+            "LEUKAPHERESIS-v1",
+            None,
+            3,
+        ),
+    ]
     assert key("SITE7-0042") == pseudonymise("SITE7-0042", site="site7")
     columns = [n for n, *_ in wh.rows("DESCRIBE raw.cytometry_samples")]
     assert "record_id" not in columns
@@ -225,24 +262,33 @@ def test_manifest_loaded_with_pseudonymised_patient(wh):
 
 def test_manifest_values_outside_the_contract_are_quarantined(wh):
     name = f"{MANIFESTS}/b.csv"
-    wh.write(name, MANIFEST_HEADER
-             + "A1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 2
-             + "A2.fcs,SITE7-0042,blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 3
-             + "A3.fcs,SITE7-0042,bone marrow,2024-03-16,D8,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 4
-             + "A4.fcs,SITE7-0043,bone marrow,16/03/2024,D28,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 5
-             + "A5.fcs,,bone marrow,2024-03-16,D28,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 6
-             + "A6.fcs,SITE7-0043,bone marrow,2024-03-16,,BD FACSLyric,CART-DETECT-v2,2024-03-17\n")  # 7 fmt: skip
+    wh.write(
+        name,
+        MANIFEST_HEADER
+        + "A1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 2
+        + "A2.fcs,SITE7-0042,blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 3
+        + "A3.fcs,SITE7-0042,bone marrow,2024-03-16,D8,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 4
+        + "A4.fcs,SITE7-0043,bone marrow,16/03/2024,D28,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 5
+        + "A5.fcs,,bone marrow,2024-03-16,D28,BD FACSLyric,CART-DETECT-v2,2024-03-17\n"  # 6
+        + "A6.fcs,SITE7-0043,bone marrow,2024-03-16,,BD FACSLyric,CART-DETECT-v2,2024-03-17\n",
+    )  # 7
     report = wh.ingest("cytometry_manifest")
     zelda, yorick = key("SITE7-0042"), key("SITE7-0043")
     timepoints = "D5, D7, D11, D14, D21, D28, M2, M3, M4, M6, M9, M12, M18, M24, APHERESIS, PRE_LD"
     assert wh.quarantine() == [
-        (name, 3, "specimen", "not one of the allowed codes (peripheral blood, bone marrow, leukapheresis)", "blood",
-         zelda),
+        (
+            name,
+            3,
+            "specimen",
+            "not one of the allowed codes (peripheral blood, bone marrow, leukapheresis)",
+            "blood",
+            zelda,
+        ),
         (name, 4, "timepoint", f"not one of the allowed codes ({timepoints})", "D8", zelda),
         (name, 5, "collection_date", "not a date (YYYY-MM-DD)", "16/03/2024", yorick),
         (name, 6, "record_id", "required value is empty", None, None),
         (name, 7, "timepoint", "required value is empty", None, yorick),
-    ]  # fmt: skip
+    ]
     assert report.rows_quarantined == 5
     assert wh.rows("SELECT tube_key FROM raw.cytometry_samples") == [(tube("A1.fcs"),)]
 
@@ -259,8 +305,10 @@ def test_manifest_duplicate_fcs_file(wh):
 
 def test_manifest_missing_column_fails_alone(wh):
     wh.write(f"{MANIFESTS}/a_bad.csv", "fcs_file,record_id,specimen\nA1.fcs,SITE7-0042,bone marrow\n")
-    wh.write(f"{MANIFESTS}/b_good.csv", MANIFEST_HEADER
-             + "A1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n")
+    wh.write(
+        f"{MANIFESTS}/b_good.csv",
+        MANIFEST_HEADER + "A1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n",
+    )
     with pytest.raises(IngestError) as raised:
         wh.ingest("cytometry_manifest")
     (failure,) = raised.value.failures
@@ -271,11 +319,16 @@ def test_manifest_missing_column_fails_alone(wh):
 
 def test_sources_read_only_their_own_folder(wh):
     wh.write(f"{STATS}/b.csv", STATS_TEXT)
-    wh.write(f"{MANIFESTS}/b.csv", MANIFEST_HEADER
-             + "A0000001_T1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n")
+    wh.write(
+        f"{MANIFESTS}/b.csv",
+        MANIFEST_HEADER
+        + "A0000001_T1.fcs,SITE7-0042,peripheral blood,2024-03-16,D7,BD FACSLyric,CART-DETECT-v2,2024-03-17\n",
+    )
     manifests = wh.ingest("cytometry_manifest")
     statistics = wh.ingest("cytometry_statistics")
     assert manifests.files_loaded == [f"{MANIFESTS}/b.csv"]
     assert statistics.files_loaded == [f"{STATS}/b.csv"]
     assert wh.rows("SELECT source, file FROM raw.landed_files ORDER BY load_id") == [
-        ("cytometry_manifest", f"{MANIFESTS}/b.csv"), ("cytometry_statistics", f"{STATS}/b.csv")]  # fmt: skip
+        ("cytometry_manifest", f"{MANIFESTS}/b.csv"),
+        ("cytometry_statistics", f"{STATS}/b.csv"),
+    ]

@@ -37,8 +37,10 @@ def land(wh, fixture: str, name: str | None = None) -> str:
 
 
 def loaded(wh) -> list[tuple]:
-    return wh.rows("SELECT tube_key, gate_path, statistic, value, significant_figures, _source_row "
-                   "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic")  # fmt: skip
+    return wh.rows(
+        "SELECT tube_key, gate_path, statistic, value, significant_figures, _source_row "
+        "FROM raw.cytometry_population_stats ORDER BY _source_row, gate_path, statistic"
+    )
 
 
 def tube(name: str) -> str:
@@ -48,13 +50,16 @@ def tube(name: str) -> str:
 # --- detection, on bytes ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fixture", "expected"), [
-    ("flowjo_table_editor.csv", Dialect("utf-8", ",", ".")),
-    ("flowjo_table_editor.txt", Dialect("utf-8", "\t", ".")),
-    ("excel_es_semicolon_cp1252.csv", Dialect("cp1252", ";", ",")),
-    ("excel_unicode_text_utf16.txt", Dialect("utf-16", "\t", ",")),
-    ("utf8_bom.csv", Dialect("utf-8-sig", ",", ".")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("flowjo_table_editor.csv", Dialect("utf-8", ",", ".")),
+        ("flowjo_table_editor.txt", Dialect("utf-8", "\t", ".")),
+        ("excel_es_semicolon_cp1252.csv", Dialect("cp1252", ";", ",")),
+        ("excel_unicode_text_utf16.txt", Dialect("utf-16", "\t", ",")),
+        ("utf8_bom.csv", Dialect("utf-8-sig", ",", ".")),
+    ],
+)
 def test_dialect_detected_from_the_file(fixture, expected):
     dialect, text = detect((FIXTURES / fixture).read_bytes(), fixture)
     assert dialect == expected
@@ -89,16 +94,19 @@ def test_undefined_windows_1252_bytes_fail_with_their_row():
     assert failed.value.row == 3
 
 
-@pytest.mark.parametrize(("dialect", "written", "read"), [
-    (Dialect("cp1252", ";", ","), "1.812,25", "1812.25"),
-    (Dialect("cp1252", ";", ","), "0,060", "0.060"),  # trailing zeros kept: they are precision
-    (Dialect("cp1252", ";", ","), "4,43E+05", "4.43E+05"),
-    (Dialect("cp1252", ";", ","), "1.234.567", "1234567"),
-    (Dialect("cp1252", ";", ","), "A0001.fcs", "A0001.fcs"),  # not a number: as written
-    (Dialect("cp1252", ";", ","), "3.5", "3.5"),  # not a number in this dialect: checked as written, then refused
-    (Dialect("utf-8", ";", "."), "1,234.5", "1234.5"),
-    (Dialect("utf-8", ",", "."), "1,5", "1,5"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("dialect", "written", "read"),
+    [
+        (Dialect("cp1252", ";", ","), "1.812,25", "1812.25"),
+        (Dialect("cp1252", ";", ","), "0,060", "0.060"),  # trailing zeros kept: they are precision
+        (Dialect("cp1252", ";", ","), "4,43E+05", "4.43E+05"),
+        (Dialect("cp1252", ";", ","), "1.234.567", "1234567"),
+        (Dialect("cp1252", ";", ","), "A0001.fcs", "A0001.fcs"),  # not a number: as written
+        (Dialect("cp1252", ";", ","), "3.5", "3.5"),  # not a number in this dialect: checked as written, then refused
+        (Dialect("utf-8", ";", "."), "1,234.5", "1234.5"),
+        (Dialect("utf-8", ",", "."), "1,5", "1,5"),
+    ],
+)
 def test_numbers_rewritten_digit_for_digit(dialect, written, read):
     assert number_normaliser(dialect)(written) == read
 
@@ -125,8 +133,16 @@ def test_flowjo_table_editor_csv_as_written(wh):
         (b, CAR, "Freq. of Total", 0.06, 2, 3),  # 6.0E-02
     ]
     # the statistic the model does not use is reported once, at row 1, under its own name
-    assert wh.quarantine() == [(name, 1, f"{CD3} | Median : CD3 FITC-A",
-                                "not a '<gate path> | <statistic>' column of a known statistic: ignored", None, None)]
+    assert wh.quarantine() == [
+        (
+            name,
+            1,
+            f"{CD3} | Median : CD3 FITC-A",
+            "not a '<gate path> | <statistic>' column of a known statistic: ignored",
+            None,
+            None,
+        )
+    ]
 
 
 def test_flowjo_table_editor_txt_and_upper_case_extension(wh):
@@ -134,8 +150,10 @@ def test_flowjo_table_editor_txt_and_upper_case_extension(wh):
     upper = land(wh, "flowjo_table_editor.csv", "BATCH2.CSV")
     report = wh.ingest()
     assert sorted(report.files_loaded) == sorted([txt, upper])
-    assert wh.rows("SELECT value FROM raw.cytometry_population_stats s JOIN raw.landed_files l ON l.load_id = "
-                   f"s._load_id WHERE l.file = '{txt}' AND gate_path = '{CAR}' ORDER BY _source_row") == [(1250.0,), (30.0,)]  # fmt: skip
+    assert wh.rows(
+        "SELECT value FROM raw.cytometry_population_stats s JOIN raw.landed_files l ON l.load_id = "
+        f"s._load_id WHERE l.file = '{txt}' AND gate_path = '{CAR}' ORDER BY _source_row"
+    ) == [(1250.0,), (30.0,)]
 
 
 @pytest.mark.parametrize("fixture", ["excel_es_semicolon_cp1252.csv", "excel_unicode_text_utf16.txt"])
@@ -159,8 +177,10 @@ def test_spanish_excel_decimal_commas_and_thousands(wh, fixture):
 def test_utf8_bom(wh):
     land(wh, "utf8_bom.csv")
     wh.ingest()
-    assert loaded(wh) == [(tube("A0000001_T1.fcs"), "Leukocytes", "Count", 443012.0, None, 2),
-                          (tube("A0000001_T1.fcs"), CD3, "Absolute Count (cells/µL)", 1812.25, 6, 2)]  # fmt: skip
+    assert loaded(wh) == [
+        (tube("A0000001_T1.fcs"), "Leukocytes", "Count", 443012.0, None, 2),
+        (tube("A0000001_T1.fcs"), CD3, "Absolute Count (cells/µL)", 1812.25, 6, 2),
+    ]
 
 
 def test_ambiguous_file_fails_alone_and_a_lab_declaration_loads_it(wh, monkeypatch):
@@ -173,9 +193,10 @@ def test_ambiguous_file_fails_alone_and_a_lab_declaration_loads_it(wh, monkeypat
     report = wh.ingest()
     assert report.files_loaded == [name]
     # declared decimal commas: '.' groups thousands, so 1.234 is 1234 events and 12.500 % is 12500 %
-    assert wh.rows("SELECT statistic, value FROM raw.cytometry_population_stats s JOIN raw.landed_files l "
-                   f"ON l.load_id = s._load_id WHERE l.file = '{name}' ORDER BY 1") == [
-        ("Count", 1234.0), ("Freq. of Parent", 25.0)]  # fmt: skip
+    assert wh.rows(
+        "SELECT statistic, value FROM raw.cytometry_population_stats s JOIN raw.landed_files l "
+        f"ON l.load_id = s._load_id WHERE l.file = '{name}' ORDER BY 1"
+    ) == [("Count", 1234.0), ("Freq. of Parent", 25.0)]
     assert [(r[1], r[3]) for r in wh.quarantine() if r[0] == name] == [(3, "above the maximum 100.0")]
 
 
@@ -189,12 +210,15 @@ def test_kaluza_gate_statistics_one_row_per_tube_and_gate(wh):
     a, b = tube("A0000001_T1.fcs"), tube("A0000002_T1.fcs")
     rows = loaded(wh)
     assert len(rows) == 15  # 5 gates x Number, %Gated, %Total
-    assert rows[:3] == [(a, "Leukocytes", "Count", 443012.0, None, 2),
-                        (a, "Leukocytes", "Freq. of Parent", 100.0, 5, 2),
-                        (a, "Leukocytes", "Freq. of Total", 100.0, 5, 2)]  # fmt: skip
+    assert rows[:3] == [
+        (a, "Leukocytes", "Count", 443012.0, None, 2),
+        (a, "Leukocytes", "Freq. of Parent", 100.0, 5, 2),
+        (a, "Leukocytes", "Freq. of Total", 100.0, 5, 2),
+    ]
     assert (a, CAR, "Freq. of Total", 0.28, 2, 4) in rows and (b, LYMPH, "Count", 15520.0, None, 6) in rows
-    assert wh.quarantine() == [(name, 1, "X-Mean", "not a '<gate path> | <statistic>' column of a known statistic: "
-                                "ignored", None, None)]  # fmt: skip
+    assert wh.quarantine() == [
+        (name, 1, "X-Mean", "not a '<gate path> | <statistic>' column of a known statistic: ignored", None, None)
+    ]
 
 
 def test_infinicyt_one_row_per_population_and_statistic(wh):
@@ -210,15 +234,27 @@ def test_infinicyt_one_row_per_population_and_statistic(wh):
     ]
     assert report.records_skipped == 2  # the header and the median row
     assert wh.quarantine() == [
-        (name, 1, "Statistic", "statistic 'Median CD3 FITC' is not one the models use: its rows are skipped", None, None),
+        (
+            name,
+            1,
+            "Statistic",
+            "statistic 'Median CD3 FITC' is not one the models use: its rows are skipped",
+            None,
+            None,
+        ),
         (name, 8, None, "no statistic in the row", None, None),  # an empty value
     ]
 
 
 def test_long_layout_duplicates_and_missing_tube_column(wh):
-    wh.write(f"{STATS}/SITE7/dup.csv", "File,Gate,Number\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes/Lymphocytes,4\n")
+    wh.write(
+        f"{STATS}/SITE7/dup.csv",
+        "File,Gate,Number\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes,10\nA.fcs,Leukocytes/Lymphocytes,4\n",
+    )
     wh.write(f"{STATS}/SITE7/nofile.csv", "Gate,Number\nLeukocytes,10\n")
-    with pytest.raises(IngestError, match=r"nofile.csv \(row 1, column 'Gate'\): a per-tube export .* without a column of FCS"):
+    with pytest.raises(
+        IngestError, match=r"nofile.csv \(row 1, column 'Gate'\): a per-tube export .* without a column of FCS"
+    ):
         wh.ingest()
     assert [(r[1], r[3]) for r in wh.quarantine()] == [(3, "exact duplicate of row 2")]
 
@@ -247,7 +283,9 @@ def test_a_labs_renamed_columns_and_gate_names_map_onto_gate_paths(wh, lab_colum
     report = wh.ingest()
     assert report.failures == []
     site8 = hmac_tube_key(SECRET, "A.fcs", "site8")
-    assert wh.rows("SELECT tube_key, gate_path, statistic, value FROM raw.cytometry_population_stats ORDER BY value") == [
+    assert wh.rows(
+        "SELECT tube_key, gate_path, statistic, value FROM raw.cytometry_population_stats ORDER BY value"
+    ) == [
         (site8, "T cells", "Freq. of Parent", 50.0),  # kept as written: the dictionary reports it unknown
         (tube("A.fcs"), CD3, "Freq. of Parent", 61.2),
         (tube("B.fcs"), CD3, "Count", 300.0),
@@ -265,8 +303,11 @@ def test_a_labs_renamed_columns_and_gate_names_map_onto_gate_paths(wh, lab_colum
 def test_a_lab_map_onto_an_unknown_gate_path_fails_the_labs_files(wh, lab_columns):
     lab_columns.write_text(LAB_COLUMNS + "SITE7,CAR+,Leukocytes/No such gate,,typo\n", encoding="utf-8")
     wh.write(f"{STATS}/SITE7/a.csv", "Sample,CAR-T count\nA.fcs,1\n")
-    with pytest.raises(IngestError, match=r"maps 'CAR\+' of lab 'SITE7' onto 'Leukocytes/No such gate', which the "
-                                          "population dictionary does not know"):  # fmt: skip
+    with pytest.raises(
+        IngestError,
+        match=r"maps 'CAR\+' of lab 'SITE7' onto 'Leukocytes/No such gate', which the "
+        "population dictionary does not know",
+    ):
         wh.ingest()
 
 
@@ -317,8 +358,9 @@ def test_property_decimal_comma_files_read_back_digit_for_digit(numbers):
         digits = str(fraction).zfill(6)[:decimals]
         written.append(f"{whole:,}".replace(",", ".") + ("," + digits if decimals else ""))
         expected.append(str(whole) + ("." + digits if decimals else ""))
-    content = ("Sample;" + ";".join(f"G{i} | Count" for i in range(len(written))) + "\n"
-               + "x.fcs;" + ";".join(written) + "\n").encode("cp1252")  # fmt: skip
+    content = (
+        "Sample;" + ";".join(f"G{i} | Count" for i in range(len(written))) + "\n" + "x.fcs;" + ";".join(written) + "\n"
+    ).encode("cp1252")
     try:
         dialect, _ = detect(content, "x.csv")
     except ExportError as refused:  # only when every number could be read either way (1.234, 1,000)

@@ -72,8 +72,11 @@ def test_race_ledger_archive_and_rows_always_agree(wh):
     """An exporter rewrites one file in place (truncating, in small chunks), overwrites another
     without truncating first (a sync tool), and a third is replaced by rename, as fast as it can
     for two seconds, while ingestion runs again and again."""
-    names = {"in_place": f"{STATS}/in_place.csv", "overwrite": f"{STATS}/overwrite.csv",
-             "replaced": f"{STATS}/replaced.csv"}  # fmt: skip
+    names = {
+        "in_place": f"{STATS}/in_place.csv",
+        "overwrite": f"{STATS}/overwrite.csv",
+        "replaced": f"{STATS}/replaced.csv",
+    }
     for name in names.values():
         wh.write(name, version_text(1, tag(name)))
     stop, final = threading.Event(), {}
@@ -85,7 +88,7 @@ def test_race_ledger_archive_and_rows_always_agree(wh):
             text = {kind: version_text(version, tag(name)).encode() for kind, name in names.items()}
             with open(wh.landing / names["in_place"], "wb") as handle:
                 for start in range(0, len(text["in_place"]), 512):
-                    handle.write(text["in_place"][start:start + 512])
+                    handle.write(text["in_place"][start : start + 512])
                     handle.flush()
             with open(wh.landing / names["overwrite"], "r+b") as handle:
                 handle.write(text["overwrite"])
@@ -107,16 +110,21 @@ def test_race_ledger_archive_and_rows_always_agree(wh):
         writer.join()
     reports.append(wh.ingest(raise_on_failure=False))  # quiet now: the last versions load
 
-    ledger = wh.rows("SELECT load_id, file, sha256, bytes, rows_loaded, archive_path, superseded_by "
-                     "FROM raw.landed_files ORDER BY load_id")  # fmt: skip
+    ledger = wh.rows(
+        "SELECT load_id, file, sha256, bytes, rows_loaded, archive_path, superseded_by "
+        "FROM raw.landed_files ORDER BY load_id"
+    )
     assert len(ledger) > 3 * len(names)  # versions were really replaced under ingestion, many times
     for load_id, file, checksum, size, rows_loaded, archive_path, _ in ledger:
         archived = Path(archive_path).read_bytes()
         assert hashlib.sha256(archived).hexdigest() == checksum and len(archived) == size, file
         # Every row loaded is a row of the archived bytes, and every complete row of them loaded.
         expected = sorted(tube_row(line) for line in archived.decode().splitlines() if ROW.fullmatch(line))
-        loaded = wh.rows("SELECT tube_key || ',' || CAST(value AS BIGINT) FROM raw.cytometry_population_stats "
-                         "WHERE _load_id = ? ORDER BY 1", [load_id])  # fmt: skip
+        loaded = wh.rows(
+            "SELECT tube_key || ',' || CAST(value AS BIGINT) FROM raw.cytometry_population_stats "
+            "WHERE _load_id = ? ORDER BY 1",
+            [load_id],
+        )
         assert [r[0] for r in loaded] == expected, file
         assert rows_loaded == len(expected), file
         assert rows_loaded > 0 or not expected, file  # 0 rows only for bytes that held no complete row

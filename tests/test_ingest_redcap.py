@@ -18,53 +18,125 @@ SECRET = "redcap-ingest-test-secret"
 
 # A hand-picked subset of the project's export columns, in REDCap's order.
 HEADER = [
-    "record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
-    "patient_name", "mrn", "birth_date", "sex", "consent_date", "demographics_complete",
-    "diagnosis_date", "cytogenetics", "tp53_mutated", "prior_lines", "prior_hsct", "disease_history_complete",
-    "bm_date", "bm_blasts_pct", "bm_mrd_status", "marrow_assessment_complete",
-    "lab_date", "crp_value", "crp_unit", "laboratory_complete",
-    "infusion_date", "car_t_dose_1e6_per_kg", "lymphodepletion_infusion_complete",
-    "crs_grade", "anticytokine___1", "anticytokine___2", "anticytokine___3", "anticytokine___4",
-    "tocilizumab_doses", "toxicity_complete",
-]  # fmt: skip
+    "record_id",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+    "patient_name",
+    "mrn",
+    "birth_date",
+    "sex",
+    "consent_date",
+    "demographics_complete",
+    "diagnosis_date",
+    "cytogenetics",
+    "tp53_mutated",
+    "prior_lines",
+    "prior_hsct",
+    "disease_history_complete",
+    "bm_date",
+    "bm_blasts_pct",
+    "bm_mrd_status",
+    "marrow_assessment_complete",
+    "lab_date",
+    "crp_value",
+    "crp_unit",
+    "laboratory_complete",
+    "infusion_date",
+    "car_t_dose_1e6_per_kg",
+    "lymphodepletion_infusion_complete",
+    "crs_grade",
+    "anticytokine___1",
+    "anticytokine___2",
+    "anticytokine___3",
+    "anticytokine___4",
+    "tocilizumab_doses",
+    "toxicity_complete",
+]
 
 # Identifying values of the fixture patients: none of them may reach the warehouse.
 ZELDA = dict(record_id="SITE7-0042", patient_name="Zelda Quixote", mrn="MRN-5550123", birth_date="1987-03-10")
 YORICK = dict(record_id="SITE7-0043", patient_name="Yorick Brandt", mrn="MRN-5550999", birth_date="1990-03-09")
 
 ZELDA_BASE = dict(
-    ZELDA, redcap_data_access_group="site_7", sex="2", consent_date="2024-02-20", demographics_complete="2",
-    diagnosis_date="2019-11-05", cytogenetics="9", tp53_mutated="1", prior_lines="3", prior_hsct="0",
-    disease_history_complete="2", infusion_date="2024-03-09", car_t_dose_1e6_per_kg="1.7",
-    lymphodepletion_infusion_complete="2", crs_grade="1", anticytokine___1="1", anticytokine___2="0",
-    anticytokine___3="0", anticytokine___4="1", tocilizumab_doses="2", toxicity_complete="1",
-)  # fmt: skip
+    ZELDA,
+    redcap_data_access_group="site_7",
+    sex="2",
+    consent_date="2024-02-20",
+    demographics_complete="2",
+    diagnosis_date="2019-11-05",
+    cytogenetics="9",
+    tp53_mutated="1",
+    prior_lines="3",
+    prior_hsct="0",
+    disease_history_complete="2",
+    infusion_date="2024-03-09",
+    car_t_dose_1e6_per_kg="1.7",
+    lymphodepletion_infusion_complete="2",
+    crs_grade="1",
+    anticytokine___1="1",
+    anticytokine___2="0",
+    anticytokine___3="0",
+    anticytokine___4="1",
+    tocilizumab_doses="2",
+    toxicity_complete="1",
+)
 YORICK_BASE = dict(
-    YORICK, redcap_data_access_group="site_7", sex="1", consent_date="2024-02-21", demographics_complete="2",
-    diagnosis_date="2021-06-30", cytogenetics="99", tp53_mutated="0", prior_lines="1", prior_hsct="1",
-    disease_history_complete="2", infusion_date="2024-03-09", car_t_dose_1e6_per_kg="0.9",
-    lymphodepletion_infusion_complete="2", crs_grade="0", anticytokine___1="0", anticytokine___2="0",
-    anticytokine___3="0", anticytokine___4="0", toxicity_complete="2",
-)  # fmt: skip
+    YORICK,
+    redcap_data_access_group="site_7",
+    sex="1",
+    consent_date="2024-02-21",
+    demographics_complete="2",
+    diagnosis_date="2021-06-30",
+    cytogenetics="99",
+    tp53_mutated="0",
+    prior_lines="1",
+    prior_hsct="1",
+    disease_history_complete="2",
+    infusion_date="2024-03-09",
+    car_t_dose_1e6_per_kg="0.9",
+    lymphodepletion_infusion_complete="2",
+    crs_grade="0",
+    anticytokine___1="0",
+    anticytokine___2="0",
+    anticytokine___3="0",
+    anticytokine___4="0",
+    toxicity_complete="2",
+)
 
 
 def repeat(record_id, form, instance, **values):
-    return dict(record_id=record_id, redcap_repeat_instrument=form, redcap_repeat_instance=str(instance),
-                redcap_data_access_group="site_7", **values)  # fmt: skip
+    return dict(
+        record_id=record_id,
+        redcap_repeat_instrument=form,
+        redcap_repeat_instance=str(instance),
+        redcap_data_access_group="site_7",
+        **values,
+    )
 
 
 GOOD_ROWS = [
     ZELDA_BASE,  # row 2
-    repeat("SITE7-0042", "marrow_assessment", 1, bm_date="2024-04-06", bm_blasts_pct="0.5", bm_mrd_status="2",
-           marrow_assessment_complete="2"),  # row 3
-    repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="12.5", crp_unit="2",
-           laboratory_complete="2"),  # row 4
-    repeat("SITE7-0042", "laboratory", 2, lab_date="2024-03-12", crp_value="3.25", crp_unit="1",
-           laboratory_complete="1"),  # row 5
+    repeat(
+        "SITE7-0042",
+        "marrow_assessment",
+        1,
+        bm_date="2024-04-06",
+        bm_blasts_pct="0.5",
+        bm_mrd_status="2",
+        marrow_assessment_complete="2",
+    ),  # row 3
+    repeat(
+        "SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="12.5", crp_unit="2", laboratory_complete="2"
+    ),  # row 4
+    repeat(
+        "SITE7-0042", "laboratory", 2, lab_date="2024-03-12", crp_value="3.25", crp_unit="1", laboratory_complete="1"
+    ),  # row 5
     YORICK_BASE,  # row 6
-    repeat("SITE7-0043", "laboratory", 1, lab_date="2024-03-10", crp_value="0.8", crp_unit="1",
-           laboratory_complete="2"),  # row 7
-]  # fmt: skip
+    repeat(
+        "SITE7-0043", "laboratory", 1, lab_date="2024-03-10", crp_value="0.8", crp_unit="1", laboratory_complete="2"
+    ),  # row 7
+]
 
 
 def key(record_id: str, site: str = "site_7") -> str:
@@ -122,10 +194,17 @@ def test_report_counts(loaded):
 
 def test_column_types(loaded):
     demo = column_types(loaded, "raw.redcap_demographics")
-    assert demo == {"patient_key": "VARCHAR", "site": "VARCHAR", "redcap_event_name": "VARCHAR", "sex": "VARCHAR",
-                    "consent_date": "DATE",
-                    "age_at_infusion_years": "BIGINT", "form_status": "SMALLINT", "_load_id": "BIGINT",
-                    "_source_row": "BIGINT"}  # fmt: skip
+    assert demo == {
+        "patient_key": "VARCHAR",
+        "site": "VARCHAR",
+        "redcap_event_name": "VARCHAR",
+        "sex": "VARCHAR",
+        "consent_date": "DATE",
+        "age_at_infusion_years": "BIGINT",
+        "form_status": "SMALLINT",
+        "_load_id": "BIGINT",
+        "_source_row": "BIGINT",
+    }
     history = column_types(loaded, "raw.redcap_disease_history")
     assert history["diagnosis_date"] == "DATE"
     assert history["cytogenetics"] == "VARCHAR"
@@ -196,13 +275,18 @@ def test_base_rows_do_not_create_repeating_rows(loaded):
 
 def test_patient_key_is_the_pseudonym_of_the_record_id(loaded):
     keys = {k for (k,) in loaded.rows("SELECT DISTINCT patient_key FROM raw.redcap_laboratory")}
-    assert keys == {pseudonymise("SITE7-0042", site="site_7"), pseudonymise("SITE7-0043", site="site_7")} \
+    assert (
+        keys
+        == {pseudonymise("SITE7-0042", site="site_7"), pseudonymise("SITE7-0043", site="site_7")}
         == {key("SITE7-0042"), key("SITE7-0043")}
+    )
 
 
 def test_record_id_whitespace_does_not_split_a_patient(wh):
-    wh.export("a.csv", [dict(ZELDA_BASE, record_id=" SITE7-0042 "),
-                        repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10")])  # fmt: skip
+    wh.export(
+        "a.csv",
+        [dict(ZELDA_BASE, record_id=" SITE7-0042 "), repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10")],
+    )
     wh.ingest()
     assert wh.rows("SELECT patient_key FROM raw.redcap_demographics") == [(key("SITE7-0042"),)]
     assert wh.rows("SELECT patient_key FROM raw.redcap_laboratory") == [(key("SITE7-0042"),)]
@@ -231,7 +315,7 @@ def test_identifiers_absent_from_raw_values(loaded):
         for secret in secrets:
             hits = loaded.rows(
                 f"SELECT count(*) FROM raw.{table} WHERE "
-                + " OR ".join(f"contains(CAST(\"{c}\" AS VARCHAR), ?)" for c in columns),
+                + " OR ".join(f'contains(CAST("{c}" AS VARCHAR), ?)' for c in columns),
                 [secret] * len(columns),
             )[0][0]
             assert hits == 0, f"{secret!r} found in raw.{table}"
@@ -272,14 +356,17 @@ FILE = "redcap/site7_20240501.csv"
 
 
 def test_value_problems_quarantined_with_file_row_column_reason(wh):
-    wh.export("site7_20240501.csv", [
-        ZELDA_BASE,  # row 2
-        repeat("SITE7-0042", "marrow_assessment", 1, bm_date="2024-04-06", bm_blasts_pct="140"),  # row 3
-        repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="10,5", crp_unit="2"),  # row 4
-        repeat("SITE7-0042", "laboratory", 2, lab_date="31/02/2024", crp_value="1.5", crp_unit="1"),  # row 5
-        repeat("SITE7-0042", "laboratory", 3, lab_date="2024-03-14", crp_value="2.5", crp_unit="1"),  # row 6
-        dict(YORICK_BASE, sex="9"),  # row 7
-    ])  # fmt: skip
+    wh.export(
+        "site7_20240501.csv",
+        [
+            ZELDA_BASE,  # row 2
+            repeat("SITE7-0042", "marrow_assessment", 1, bm_date="2024-04-06", bm_blasts_pct="140"),  # row 3
+            repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="10,5", crp_unit="2"),  # row 4
+            repeat("SITE7-0042", "laboratory", 2, lab_date="31/02/2024", crp_value="1.5", crp_unit="1"),  # row 5
+            repeat("SITE7-0042", "laboratory", 3, lab_date="2024-03-14", crp_value="2.5", crp_unit="1"),  # row 6
+            dict(YORICK_BASE, sex="9"),  # row 7
+        ],
+    )
     report = wh.ingest()
     zelda, yorick = key("SITE7-0042"), key("SITE7-0043")
     assert wh.quarantine() == [
@@ -296,10 +383,13 @@ def test_value_problems_quarantined_with_file_row_column_reason(wh):
 
 
 def test_below_minimum_and_out_of_range_integer(wh):
-    wh.export("a.csv", [
-        dict(ZELDA_BASE, prior_lines="0", tocilizumab_doses="11"),  # row 2
-        repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="-1"),  # row 3
-    ])  # fmt: skip
+    wh.export(
+        "a.csv",
+        [
+            dict(ZELDA_BASE, prior_lines="0", tocilizumab_doses="11"),  # row 2
+            repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10", crp_value="-1"),  # row 3
+        ],
+    )
     wh.ingest()
     zelda = key("SITE7-0042")
     assert wh.quarantine() == [
@@ -315,7 +405,14 @@ def test_bad_value_quarantines_only_its_form_of_a_base_row(wh):
     zelda, yorick = key("SITE7-0042"), key("SITE7-0043")
     assert wh.quarantine() == [
         ("redcap/a.csv", 2, "sex", "not one of the allowed codes (1, 2) [form demographics]", "9", zelda),
-        ("redcap/a.csv", 3, "crs_grade", "not one of the allowed codes (0, 1, 2, 3, 4, 5) [form toxicity]", "7", yorick),
+        (
+            "redcap/a.csv",
+            3,
+            "crs_grade",
+            "not one of the allowed codes (0, 1, 2, 3, 4, 5) [form toxicity]",
+            "7",
+            yorick,
+        ),
     ]
     assert wh.rows("SELECT patient_key FROM raw.redcap_demographics") == [(yorick,)]
     assert wh.rows("SELECT patient_key FROM raw.redcap_toxicity") == [(zelda,)]
@@ -347,22 +444,36 @@ def test_quarantine_never_stores_identifier_values(wh):
 
 
 def test_repeating_row_without_instance_and_unknown_instrument(wh):
-    wh.export("a.csv", [
-        ZELDA_BASE,  # row 2
-        dict(repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10"), redcap_repeat_instance=""),  # row 3
-        repeat("SITE7-0042", "labs", 1, lab_date="2024-03-10"),  # row 4
-        repeat("SITE7-0042", "laboratory", 0, lab_date="2024-03-10"),  # row 5
-    ])  # fmt: skip
+    wh.export(
+        "a.csv",
+        [
+            ZELDA_BASE,  # row 2
+            dict(repeat("SITE7-0042", "laboratory", 1, lab_date="2024-03-10"), redcap_repeat_instance=""),  # row 3
+            repeat("SITE7-0042", "labs", 1, lab_date="2024-03-10"),  # row 4
+            repeat("SITE7-0042", "laboratory", 0, lab_date="2024-03-10"),  # row 5
+        ],
+    )
     wh.ingest()
     zelda = key("SITE7-0042")
     assert wh.quarantine() == [
-        ("redcap/a.csv", 3, "redcap_repeat_instance", "a repeating instrument row without an instance number", None,
-         zelda),
-        ("redcap/a.csv", 4, "redcap_repeat_instrument",
-         "not one of the allowed codes (bridging_therapy, marrow_assessment, laboratory, follow_up_event)", "labs",
-         zelda),
+        (
+            "redcap/a.csv",
+            3,
+            "redcap_repeat_instance",
+            "a repeating instrument row without an instance number",
+            None,
+            zelda,
+        ),
+        (
+            "redcap/a.csv",
+            4,
+            "redcap_repeat_instrument",
+            "not one of the allowed codes (bridging_therapy, marrow_assessment, laboratory, follow_up_event)",
+            "labs",
+            zelda,
+        ),
         ("redcap/a.csv", 5, "redcap_repeat_instance", "below the minimum 1.0", "0", zelda),
-    ]  # fmt: skip
+    ]
     assert wh.rows("SELECT count(*) FROM raw.redcap_laboratory") == [(0,)]
     assert wh.rows("SELECT count(*) FROM raw.redcap_demographics") == [(1,)]
 
@@ -390,25 +501,48 @@ def test_rejected_line_in_the_middle_keeps_later_row_numbers(wh):
     wh.ingest()
     assert wh.quarantine() == [
         ("redcap/a.csv", 4, "sex", "malformed row (missing columns): expected 34 columns", None, None),
-    ]  # fmt: skip
-    assert wh.rows("SELECT redcap_repeat_instance, _source_row FROM raw.redcap_laboratory ORDER BY 2") == [(2, 5), (1, 7)]
+    ]
+    assert wh.rows("SELECT redcap_repeat_instance, _source_row FROM raw.redcap_laboratory ORDER BY 2") == [
+        (2, 5),
+        (1, 7),
+    ]
     assert wh.rows("SELECT _source_row FROM raw.redcap_demographics ORDER BY 1") == [(2,), (6,)]
 
 
 def test_row_numbers_count_records_not_lines(wh):
     # A quoted free-text value with an embedded newline is one row in spreadsheet numbering.
     header = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "bt_agent", "bt_regimen"]
-    wh.export("a.csv", [
-        {"record_id": "SITE7-0042", "redcap_repeat_instrument": "bridging_therapy", "redcap_repeat_instance": "1",
-         "bt_agent": "2", "bt_regimen": "vincristine\ndexamethasone"},  # row 2
-        {"record_id": "SITE7-0042", "redcap_repeat_instrument": "bridging_therapy", "redcap_repeat_instance": "2",
-         "bt_agent": "6", "bt_regimen": "other"},  # row 3
-    ], header)  # fmt: skip
+    wh.export(
+        "a.csv",
+        [
+            {
+                "record_id": "SITE7-0042",
+                "redcap_repeat_instrument": "bridging_therapy",
+                "redcap_repeat_instance": "1",
+                "bt_agent": "2",
+                "bt_regimen": "vincristine\ndexamethasone",
+            },  # row 2
+            {
+                "record_id": "SITE7-0042",
+                "redcap_repeat_instrument": "bridging_therapy",
+                "redcap_repeat_instance": "2",
+                "bt_agent": "6",
+                "bt_regimen": "other",
+            },  # row 3
+        ],
+        header,
+    )
     wh.ingest()
     assert wh.quarantine() == [
-        ("redcap/a.csv", 3, "bt_agent", "not one of the allowed codes (1, 2, 3, 4, 5) [form bridging_therapy]", "6",
-         key("SITE7-0042")),
-    ]  # fmt: skip
+        (
+            "redcap/a.csv",
+            3,
+            "bt_agent",
+            "not one of the allowed codes (1, 2, 3, 4, 5) [form bridging_therapy]",
+            "6",
+            key("SITE7-0042"),
+        ),
+    ]
     assert wh.rows("SELECT bt_regimen, _source_row FROM raw.redcap_bridging_therapy") == [
         ("vincristine\ndexamethasone", 2)
     ]
@@ -419,8 +553,10 @@ def test_exact_duplicate_row(wh):
     wh.export("a.csv", rows)
     wh.ingest()
     assert wh.quarantine() == [("redcap/a.csv", 6, None, "exact duplicate of row 5", None, key("SITE7-0042"))]
-    assert wh.rows("SELECT redcap_repeat_instance, _source_row FROM raw.redcap_laboratory "
-                   "WHERE patient_key = ? ORDER BY 2", [key("SITE7-0042")]) == [(1, 4), (2, 5)]  # fmt: skip
+    assert wh.rows(
+        "SELECT redcap_repeat_instance, _source_row FROM raw.redcap_laboratory WHERE patient_key = ? ORDER BY 2",
+        [key("SITE7-0042")],
+    ) == [(1, 4), (2, 5)]
 
 
 def test_conflicting_duplicates_quarantine_every_version(wh):
@@ -429,8 +565,10 @@ def test_conflicting_duplicates_quarantine_every_version(wh):
     wh.ingest()
     reason = "conflicting rows for the same record, repeating instrument and instance (rows 5, 6)"
     zelda = key("SITE7-0042")
-    assert wh.quarantine() == [("redcap/a.csv", 5, None, reason, None, zelda),
-                               ("redcap/a.csv", 6, None, reason, None, zelda)]  # fmt: skip
+    assert wh.quarantine() == [
+        ("redcap/a.csv", 5, None, reason, None, zelda),
+        ("redcap/a.csv", 6, None, reason, None, zelda),
+    ]
     assert wh.rows("SELECT redcap_repeat_instance FROM raw.redcap_laboratory WHERE patient_key = ?", [zelda]) == [(1,)]
 
 
@@ -447,8 +585,9 @@ def test_column_not_in_dictionary_is_noted_and_ignored(wh):
     header = HEADER + ["patient_email"]
     wh.export("a.csv", [dict(ZELDA_BASE, patient_email="zelda@example.org")], header)
     wh.ingest()
-    assert wh.quarantine() == [("redcap/a.csv", 1, "patient_email", "column not in the data dictionary: ignored", None,
-                                None)]  # fmt: skip
+    assert wh.quarantine() == [
+        ("redcap/a.csv", 1, "patient_email", "column not in the data dictionary: ignored", None, None)
+    ]
     assert wh.rows("SELECT count(*) FROM raw.redcap_demographics") == [(1,)]
 
 
@@ -464,7 +603,10 @@ def test_file_without_record_id_fails_alone(wh):
         wh.ingest()
     assert "redcap/b_no_record_id.csv" in str(raised.value)
     assert [(f.file, f.column) for f in raised.value.failures] == [("redcap/b_no_record_id.csv", "record_id")]
-    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [("redcap/a_good.csv",), ("redcap/c_good.csv",)]
+    assert wh.rows("SELECT file FROM raw.landed_files ORDER BY file") == [
+        ("redcap/a_good.csv",),
+        ("redcap/c_good.csv",),
+    ]
     assert wh.rows("SELECT count(*) FROM raw.redcap_demographics") == [(3,)]
     assert wh.rows("SELECT count(*) FROM raw.quarantine") == [(0,)]
 
@@ -524,12 +666,17 @@ def test_changed_file_supersedes_earlier_version(loaded):
     assert report.files_superseding == ["redcap/site7_20240501.csv"]
     (second_id,) = [i for (i,) in loaded.rows("SELECT load_id FROM raw.landed_files WHERE load_id <> ?", [first_id])]
     assert loaded.rows("SELECT load_id, superseded_by FROM raw.landed_files ORDER BY load_id") == [
-        (first_id, second_id), (second_id, None)]  # fmt: skip
+        (first_id, second_id),
+        (second_id, None),
+    ]
     # Both versions stay in raw, each marked with its own load.
-    assert loaded.rows("SELECT _load_id, crs_grade FROM raw.redcap_toxicity WHERE patient_key = ? ORDER BY 1",
-                       [key("SITE7-0042")]) == [(first_id, "1"), (second_id, "2")]  # fmt: skip
+    assert loaded.rows(
+        "SELECT _load_id, crs_grade FROM raw.redcap_toxicity WHERE patient_key = ? ORDER BY 1", [key("SITE7-0042")]
+    ) == [(first_id, "1"), (second_id, "2")]
     assert loaded.rows("SELECT _load_id, count(*) FROM raw.redcap_laboratory GROUP BY 1 ORDER BY 1") == [
-        (first_id, 3), (second_id, 3)]  # fmt: skip
+        (first_id, 3),
+        (second_id, 3),
+    ]
 
 
 def test_third_version_supersedes_only_the_current_one(loaded):
@@ -538,7 +685,10 @@ def test_third_version_supersedes_only_the_current_one(loaded):
     loaded.export("site7_20240501.csv", [dict(GOOD_ROWS[0], crs_grade="3")] + GOOD_ROWS[1:])
     loaded.ingest()
     assert loaded.rows("SELECT load_id, superseded_by FROM raw.landed_files ORDER BY load_id") == [
-        (1, 2), (2, 3), (3, None)]  # fmt: skip
+        (1, 2),
+        (2, 3),
+        (3, None),
+    ]
 
 
 def test_another_file_does_not_supersede(loaded):
@@ -557,9 +707,13 @@ def test_file_reverted_to_an_earlier_version_becomes_current_again(loaded):
     report = loaded.ingest()
     assert report.files_loaded == report.files_superseding == ["redcap/site7_20240501.csv"]
     assert loaded.rows("SELECT load_id, superseded_by FROM raw.landed_files ORDER BY load_id") == [
-        (1, 2), (2, 3), (3, None)]  # fmt: skip
-    assert loaded.rows("SELECT _load_id, crs_grade FROM raw.redcap_toxicity WHERE patient_key = ? ORDER BY 1",
-                       [key("SITE7-0042")]) == [(1, "1"), (2, "2"), (3, "1")]  # fmt: skip
+        (1, 2),
+        (2, 3),
+        (3, None),
+    ]
+    assert loaded.rows(
+        "SELECT _load_id, crs_grade FROM raw.redcap_toxicity WHERE patient_key = ? ORDER BY 1", [key("SITE7-0042")]
+    ) == [(1, "1"), (2, "2"), (3, "1")]
 
 
 def test_archive_copy_by_checksum(loaded):
@@ -568,11 +722,12 @@ def test_archive_copy_by_checksum(loaded):
     sha = hashlib.sha256(content).hexdigest()
     target = loaded.archive / sha[:2] / f"{sha}.csv"
     assert target.read_bytes() == content
-    assert loaded.rows("SELECT sha256, bytes, archive_path, rows_loaded, rows_quarantined, source, file "
-                       "FROM raw.landed_files") == [
-        (sha, len(content), str(target), 12, 0, "redcap", "redcap/site7_20240501.csv")]  # fmt: skip
-    assert sorted(loaded.archive.rglob("*")) == sorted([target.parent, target, loaded.archive / "ledger.jsonl",
-                                                        loaded.archive / "record_ids.duckdb"])  # the restricted record map
+    assert loaded.rows(
+        "SELECT sha256, bytes, archive_path, rows_loaded, rows_quarantined, source, file FROM raw.landed_files"
+    ) == [(sha, len(content), str(target), 12, 0, "redcap", "redcap/site7_20240501.csv")]
+    assert sorted(loaded.archive.rglob("*")) == sorted(
+        [target.parent, target, loaded.archive / "ledger.jsonl", loaded.archive / "record_ids.duckdb"]
+    )  # the restricted record map
 
 
 def test_superseded_version_stays_archived(loaded):
@@ -600,7 +755,8 @@ def test_decimal_in_integer_field_is_quarantined(wh):
     wh.export("a.csv", [dict(ZELDA_BASE, prior_lines="2.5")])
     wh.ingest()
     assert [(q[1], q[2], q[3], q[4]) for q in wh.quarantine()] == [
-        (2, "prior_lines", "not an integer [form disease_history]", "2.5")]  # fmt: skip
+        (2, "prior_lines", "not an integer [form disease_history]", "2.5")
+    ]
 
 
 def test_non_finite_number_is_quarantined(wh):

@@ -14,15 +14,31 @@ from tests.test_ingest_cytometry import MANIFEST_HEADER, MANIFESTS, CytometryWar
 from tests.test_ingest_redcap import write_export
 
 SECRET = "site-keying-test-secret"
-HEADER = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
-          "patient_name", "sex", "demographics_complete", "infusion_date", "lymphodepletion_infusion_complete"]  # fmt: skip
+HEADER = [
+    "record_id",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+    "patient_name",
+    "sex",
+    "demographics_complete",
+    "infusion_date",
+    "lymphodepletion_infusion_complete",
+]
 # Site A's five patients are women infused in March, site B's five are men infused in May.
 SITE_VALUES = {"huvr": ("2", "2024-03-0{}"), "hugm": ("1", "2024-05-1{}")}
 
 
 def base_row(record_id: str, dag: str, sex: str, infusion: str) -> dict:
-    return dict(record_id=record_id, redcap_data_access_group=dag, patient_name=f"Zelda Nombre{record_id}", sex=sex,
-                demographics_complete="2", infusion_date=infusion, lymphodepletion_infusion_complete="2")  # fmt: skip
+    return dict(
+        record_id=record_id,
+        redcap_data_access_group=dag,
+        patient_name=f"Zelda Nombre{record_id}",
+        sex=sex,
+        demographics_complete="2",
+        infusion_date=infusion,
+        lymphodepletion_infusion_complete="2",
+    )
 
 
 class SiteWarehouse(CytometryWarehouse):
@@ -62,8 +78,9 @@ def test_two_sites_with_the_same_record_ids_are_ten_patients(wh, with_dag_column
     assert wh.ingest().failures == []
     assert wh.quarantine() == []
     demographics = wh.rows("SELECT patient_key, site, sex FROM raw.redcap_demographics ORDER BY site, _source_row")
-    assert demographics == [(key("hugm", str(i)), "hugm", "1") for i in range(1, 6)] + \
-                           [(key("huvr", str(i)), "huvr", "2") for i in range(1, 6)]  # fmt: skip
+    assert demographics == [(key("hugm", str(i)), "hugm", "1") for i in range(1, 6)] + [
+        (key("huvr", str(i)), "huvr", "2") for i in range(1, 6)
+    ]
     infusions = dict(wh.rows("SELECT patient_key, infusion_date FROM raw.redcap_lymphodepletion_infusion"))
     assert len(infusions) == 10
     assert infusions[key("huvr", "3")] == date(2024, 3, 3) and infusions[key("hugm", "3")] == date(2024, 5, 13)
@@ -73,14 +90,24 @@ def test_each_sites_manifest_joins_its_own_patients(wh):
     two_sites(wh, with_dag_column=True)
     wh.ingest()
     for site in ("HUVR", "hugm"):  # the lab's folder in capitals, or as REDCap spells the group
-        wh.write(f"{MANIFESTS}/{site}/2024-06_CART-DETECT-v2.csv", MANIFEST_HEADER
-                 + f"{site}_1.fcs,1,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02\n")  # fmt: skip
-    wh.write(f"{MANIFESTS}/with_site_column.csv", MANIFEST_HEADER.replace("\n", ",site\n")
-             + "col_2.fcs,2,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02, HUGM \n")  # fmt: skip
+        wh.write(
+            f"{MANIFESTS}/{site}/2024-06_CART-DETECT-v2.csv",
+            MANIFEST_HEADER + f"{site}_1.fcs,1,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02\n",
+        )
+    wh.write(
+        f"{MANIFESTS}/with_site_column.csv",
+        MANIFEST_HEADER.replace("\n", ",site\n")
+        + "col_2.fcs,2,peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02, HUGM \n",
+    )
     assert wh.ingest("cytometry_manifest").failures == []
     samples = wh.rows("SELECT tube_key, patient_key FROM raw.cytometry_samples ORDER BY 1")
-    assert samples == sorted([(tube("HUVR_1.fcs", "huvr"), key("huvr", "1")), (tube("col_2.fcs", "hugm"), key("hugm", "2")),
-                              (tube("hugm_1.fcs", "hugm"), key("hugm", "1"))])  # fmt: skip
+    assert samples == sorted(
+        [
+            (tube("HUVR_1.fcs", "huvr"), key("huvr", "1")),
+            (tube("col_2.fcs", "hugm"), key("hugm", "2")),
+            (tube("hugm_1.fcs", "hugm"), key("hugm", "1")),
+        ]
+    )
     patients = {k for (k,) in wh.rows("SELECT patient_key FROM raw.redcap_demographics")}
     assert {k for _, k in samples} <= patients
 
@@ -91,16 +118,22 @@ def test_the_same_fcs_file_name_at_two_sites_is_two_tubes(wh):
     two_sites(wh, with_dag_column=True)
     wh.ingest()
     for site, record, count in (("HUVR", "1", 100), ("HUGM", "2", 200)):
-        wh.write(f"{MANIFESTS}/{site}/m.csv", MANIFEST_HEADER
-                 + f"A0000001_T1.fcs,{record},peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02\n")  # fmt: skip
+        wh.write(
+            f"{MANIFESTS}/{site}/m.csv",
+            MANIFEST_HEADER
+            + f"A0000001_T1.fcs,{record},peripheral blood,2024-06-02,D7,BD FACSLyric,CART-DETECT-v2,2024-06-02\n",
+        )
         wh.write(f"cytometry/statistics/{site}/s.csv", f"Sample,Leukocytes | Count\nA0000001_T1.fcs,{count}\n")
     wh.ingest("cytometry_manifest")
     wh.ingest("cytometry_statistics")
-    joined = wh.rows("SELECT m.patient_key, s.value FROM raw.cytometry_samples m JOIN raw.cytometry_population_stats s "
-                     "USING (tube_key) ORDER BY s.value")  # fmt: skip
+    joined = wh.rows(
+        "SELECT m.patient_key, s.value FROM raw.cytometry_samples m JOIN raw.cytometry_population_stats s "
+        "USING (tube_key) ORDER BY s.value"
+    )
     assert joined == [(key("huvr", "1"), 100.0), (key("hugm", "2"), 200.0)]
     assert wh.rows("SELECT DISTINCT tube_key FROM raw.cytometry_population_stats ORDER BY 1") == sorted(
-        [(tube("A0000001_T1.fcs", "huvr"),), (tube("A0000001_T1.fcs", "hugm"),)])
+        [(tube("A0000001_T1.fcs", "huvr"),), (tube("A0000001_T1.fcs", "hugm"),)]
+    )
 
 
 def test_statistics_without_a_site_are_quarantined(wh):
@@ -114,16 +147,29 @@ def test_a_record_moving_to_another_data_access_group_is_reported_not_rekeyed(wh
     """One multi-site project (exports directly in redcap/): record 2 turns up under site b."""
     wh.export("cart_monitoring_20240601.csv", [base_row(str(i), "a", "2", "2024-03-01") for i in (1, 2, 3)])
     wh.ingest()
-    wh.export("cart_monitoring_20240701.csv", [base_row("2", "b", "1", "2024-04-01"), base_row("4", "b", "1", "2024-04-02")])
+    wh.export(
+        "cart_monitoring_20240701.csv", [base_row("2", "b", "1", "2024-04-01"), base_row("4", "b", "1", "2024-04-02")]
+    )
     report = wh.ingest()
     assert report.failures == [] and report.rows_quarantined == 1
-    assert wh.quarantine() == [(
-        "redcap/cart_monitoring_20240701.csv", 2, "redcap_data_access_group",
-        "the record was at site 'a' and now is at site 'b' (moved between data access groups?): set aside, "
-        "not re-keyed; check the record's data access group in REDCap", "b", key("a", "2"))]  # fmt: skip
+    assert wh.quarantine() == [
+        (
+            "redcap/cart_monitoring_20240701.csv",
+            2,
+            "redcap_data_access_group",
+            "the record was at site 'a' and now is at site 'b' (moved between data access groups?): set aside, "
+            "not re-keyed; check the record's data access group in REDCap",
+            "b",
+            key("a", "2"),
+        )
+    ]
     patients = wh.rows("SELECT patient_key, site, sex FROM raw.redcap_demographics ORDER BY _load_id, _source_row")
-    assert patients == [(key("a", "1"), "a", "2"), (key("a", "2"), "a", "2"), (key("a", "3"), "a", "2"),
-                        (key("b", "4"), "b", "1")]  # fmt: skip
+    assert patients == [
+        (key("a", "1"), "a", "2"),
+        (key("a", "2"), "a", "2"),
+        (key("a", "3"), "a", "2"),
+        (key("b", "4"), "b", "1"),
+    ]
 
 
 def test_a_record_under_two_groups_in_one_delivery_keeps_the_first(wh):
@@ -131,7 +177,8 @@ def test_a_record_under_two_groups_in_one_delivery_keeps_the_first(wh):
     wh.export("x_2.csv", [base_row("7", "b", "1", "2024-03-01")])  # same header: one batch
     wh.ingest()
     assert [(f, r, reason[:45]) for f, r, _, reason, _, _ in wh.quarantine()] == [
-        ("redcap/x_2.csv", 2, "the record was at site 'a' and now is at site")]
+        ("redcap/x_2.csv", 2, "the record was at site 'a' and now is at site")
+    ]
     assert wh.rows("SELECT patient_key, site FROM raw.redcap_demographics") == [(key("a", "7"), "a")]
 
 
@@ -140,19 +187,26 @@ def test_a_row_without_a_site_is_quarantined_and_cartwh_site_names_a_single_site
     wh.export("flat.csv", [base_row("1", "", "2", "2024-03-01")], header)
     wh.export("dag.csv", [base_row("2", "", "2", "2024-03-01")])  # the column is there, but empty
     wh.ingest()
-    reason = ("no site: the row has no redcap_data_access_group and the landing declares none (a folder named after "
-              "the site below the source's folder, or CARTWH_SITE)")  # fmt: skip
-    assert wh.quarantine() == [("redcap/dag.csv", 2, "redcap_data_access_group", reason, None, None),
-                               ("redcap/flat.csv", 2, "redcap_data_access_group", reason, None, None)]  # fmt: skip
+    reason = (
+        "no site: the row has no redcap_data_access_group and the landing declares none (a folder named after "
+        "the site below the source's folder, or CARTWH_SITE)"
+    )
+    assert wh.quarantine() == [
+        ("redcap/dag.csv", 2, "redcap_data_access_group", reason, None, None),
+        ("redcap/flat.csv", 2, "redcap_data_access_group", reason, None, None),
+    ]
     monkeypatch.setenv("CARTWH_SITE", "HUVR")
     wh.export("flat.csv", [base_row("1", "", "2", "2024-03-01"), base_row("3", "", "2", "2024-03-01")], header)
     wh.ingest()
-    assert wh.rows("SELECT patient_key, site FROM raw.redcap_demographics") == [(key("huvr", "1"), "huvr"),
-                                                                                (key("huvr", "3"), "huvr")]  # fmt: skip
+    assert wh.rows("SELECT patient_key, site FROM raw.redcap_demographics") == [
+        (key("huvr", "1"), "huvr"),
+        (key("huvr", "3"), "huvr"),
+    ]
 
 
 def test_a_site_name_that_could_be_confused_is_refused(wh):
     wh.export("a.csv", [base_row("1", "site a/b", "2", "2024-03-01")])
     wh.ingest()
     assert [(r[2], r[3], r[4]) for r in wh.quarantine()] == [
-        ("redcap_data_access_group", "not a site name (letters, digits, '_', '-', '.')", "site a/b")]
+        ("redcap_data_access_group", "not a site name (letters, digits, '_', '-', '.')", "site a/b")
+    ]

@@ -29,24 +29,33 @@ def _finding(wh, source="redcap"):
 def test_a_longitudinal_export_without_its_events(wh):
     # REDCap's longitudinal flat export: one row per record and event, the event in redcap_event_name.
     header = ["record_id", "redcap_event_name", *HEADER[3:]]
-    rows = [dict({k: v for k, v in base.items() if k in header}, redcap_event_name=event)
-            for base in (ZELDA_BASE, YORICK_BASE) for event in ("screening_arm_1", "day_28_arm_1")]  # fmt: skip
+    rows = [
+        dict({k: v for k, v in base.items() if k in header}, redcap_event_name=event)
+        for base in (ZELDA_BASE, YORICK_BASE)
+        for event in ("screening_arm_1", "day_28_arm_1")
+    ]
     wh.export("long.csv", rows, header)
     finding = _finding(wh)
     assert (finding.check_name, finding.observed) == ("quarantined_share", 1.0)
     assert finding.message.startswith("redcap/long.csv: 4 of its 4 data rows quarantined (100 %, limit 50 %)")
-    assert "Likely cause: a longitudinal REDCap export (one row per record and event, `redcap_event_name`) " \
-           "loaded without its events" in finding.message
+    assert (
+        "Likely cause: a longitudinal REDCap export (one row per record and event, `redcap_event_name`) "
+        "loaded without its events" in finding.message
+    )
     assert "filled in more than one event" in finding.message  # the loader's own reason, quoted
 
 
 def test_a_labels_export_is_refused_whole_with_what_to_do(wh):
     """A labels export is recognised by the loader and refused (nothing of it lands), with the
     action in the error; source health has nothing to add."""
-    labels = {"sex": {"1": "Male", "2": "Female"}, "tp53_mutated": {"0": "No", "1": "Yes"},
-              "prior_hsct": {"0": "No", "1": "Yes"}, "bm_mrd_status": {"2": "Negative"},
-              "crp_unit": {"1": "mg/dL", "2": "mg/L"},
-              "redcap_repeat_instrument": {"marrow_assessment": "Marrow Assessment", "laboratory": "Laboratory"}}  # fmt: skip
+    labels = {
+        "sex": {"1": "Male", "2": "Female"},
+        "tp53_mutated": {"0": "No", "1": "Yes"},
+        "prior_hsct": {"0": "No", "1": "Yes"},
+        "bm_mrd_status": {"2": "Negative"},
+        "crp_unit": {"1": "mg/dL", "2": "mg/L"},
+        "redcap_repeat_instrument": {"marrow_assessment": "Marrow Assessment", "laboratory": "Laboratory"},
+    }
     rows = [{k: labels.get(k, {}).get(v, v) for k, v in row.items()} for row in GOOD_ROWS]
     wh.export("labels.csv", rows)
     report = wh.ingest("redcap", raise_on_failure=False)
@@ -96,10 +105,14 @@ def test_a_site_project_with_its_own_field_names_lands_nothing(wh):
     wh.export("own_names.csv", rows, header)
     finding = _finding(wh)
     assert finding.check_name == "landed_nothing"
-    assert finding.message.startswith(f"redcap/own_names.csv: 2 data row(s) in the export, none landed and none "
-                                      f"quarantined; {len(HEADER) - len(KEYS)} column(s) ignored as unknown")  # fmt: skip
-    assert "Likely cause: its columns are not the dictionary's field names: a site project with its own field " \
-           "names needs its mapping" in finding.message
+    assert finding.message.startswith(
+        f"redcap/own_names.csv: 2 data row(s) in the export, none landed and none "
+        f"quarantined; {len(HEADER) - len(KEYS)} column(s) ignored as unknown"
+    )
+    assert (
+        "Likely cause: its columns are not the dictionary's field names: a site project with its own field "
+        "names needs its mapping" in finding.message
+    )
 
 
 def test_a_source_folder_holding_only_files_it_does_not_read(wh):
@@ -107,10 +120,15 @@ def test_a_source_folder_holding_only_files_it_does_not_read(wh):
     (wh.landing / STATS / "batch.xls").write_bytes(b"\xd0\xcf\x11\xe0")  # an OLE2 spreadsheet's signature
     (wh.landing / STATS / "gating.pdf").write_bytes(b"%PDF-1.4")  # (a tab-separated .txt is FlowJo's table: read)
     finding = _finding(wh, "cytometry_statistics")
-    assert (finding.check_name, finding.subject, finding.observed) == ("nothing_recognised",
-                                                                       "source cytometry_statistics", 2)
-    assert finding.message.startswith("source cytometry_statistics: its folder holds 2 file(s) and none is an export "
-                                      "it reads (.pdf, .xls): nothing of this source landed")  # fmt: skip
+    assert (finding.check_name, finding.subject, finding.observed) == (
+        "nothing_recognised",
+        "source cytometry_statistics",
+        2,
+    )
+    assert finding.message.startswith(
+        "source cytometry_statistics: its folder holds 2 file(s) and none is an export "
+        "it reads (.pdf, .xls): nothing of this source landed"
+    )
 
 
 def test_a_stray_file_beside_exports_that_landed_does_not_block(wh):

@@ -65,8 +65,11 @@ def marts(warehouse):
 def test_every_count_cell_of_tables_1_to_3(marts):
     counts = {}
     for name, predicate in CELLS.items():
-        rows = dict(marts.execute(f"SELECT bridging_group, count(*) FILTER (WHERE {predicate}) "
-                                  "FROM marts.patients GROUP BY 1").fetchall())  # fmt: skip
+        rows = dict(
+            marts.execute(
+                f"SELECT bridging_group, count(*) FILTER (WHERE {predicate}) FROM marts.patients GROUP BY 1"
+            ).fetchall()
+        )
         counts[name] = [rows["inotuzumab"], rows["chemotherapy"]]
     assert counts == {k: v for k, v in EXPECTED.items() if not k.startswith("_")}
 
@@ -86,14 +89,20 @@ def test_group_medians_printed_in_the_paper(marts):
 
 
 def test_time_to_event_has_every_patient_for_each_endpoint(marts):
-    rows = marts.execute("SELECT paramcd, count(*), count(DISTINCT patient_key), sum(is_event::INT) "
-                         "FROM marts.time_to_event GROUP BY 1 ORDER BY 1").fetchall()  # fmt: skip
+    rows = marts.execute(
+        "SELECT paramcd, count(*), count(DISTINCT patient_key), sum(is_event::INT) "
+        "FROM marts.time_to_event GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert rows == [("BCA", 24, 24, 15), ("EFS", 24, 24, 9), ("OS", 24, 24, 6)]
 
 
 def test_marts_hold_no_identifier(marts):
-    columns = {r[0] for r in marts.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts'").fetchall()}  # fmt: skip
+    columns = {
+        r[0]
+        for r in marts.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts'"
+        ).fetchall()
+    }
     assert not columns & {"record_id", "patient_name", "mrn", "birth_date"}
 
 

@@ -43,11 +43,16 @@ def test_the_sites_come_from_one_setting():
 
 def test_a_site_s_own_token_comes_before_the_common_one(tmp_path):
     (tmp_path / "token").write_text(TOKEN)
-    environ = {"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN": WRONG,
-               "CARTWH_REDCAP_TOKEN_FILE_HUVR": str(tmp_path / "token")}  # fmt: skip
+    environ = {
+        "CARTWH_REDCAP_URL": "https://r.example.org/api/",
+        "CARTWH_REDCAP_TOKEN": WRONG,
+        "CARTWH_REDCAP_TOKEN_FILE_HUVR": str(tmp_path / "token"),
+    }
     assert connection_from_environment(environ, "huvr").token == TOKEN
     assert connection_from_environment(environ, "HMAR").token == WRONG
-    with pytest.raises(PullError, match=r"\(or CARTWH_REDCAP_TOKEN_HMAR / CARTWH_REDCAP_TOKEN_FILE_HMAR for this site\)"):
+    with pytest.raises(
+        PullError, match=r"\(or CARTWH_REDCAP_TOKEN_HMAR / CARTWH_REDCAP_TOKEN_FILE_HMAR for this site\)"
+    ):
         connection_from_environment({"CARTWH_REDCAP_URL": "https://r.example.org/api/"}, "hmar")
 
 
@@ -64,16 +69,21 @@ def test_sites_are_pulled_in_turn_and_the_first_failure_names_its_site(server, t
 
 
 def _resources(tmp_path, sites):
-    return {"warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
-            "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
-            "redcap": RedcapPull(sites=sites)}  # fmt: skip
+    return {
+        "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
+        "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
+        "redcap": RedcapPull(sites=sites),
+    }
 
 
 def test_not_configured_the_night_ingests_what_landed(tmp_path):
     result = dg.materialize([redcap_pull], resources=_resources(tmp_path, []))
     assert result.success
     [event] = result.get_asset_materialization_events()
-    assert event.step_materialization_data.materialization.metadata["skipped"].value == "not configured (CARTWH_REDCAP_SITES)"
+    assert (
+        event.step_materialization_data.materialization.metadata["skipped"].value
+        == "not configured (CARTWH_REDCAP_SITES)"
+    )
     assert _files(tmp_path) == []
 
 
@@ -92,7 +102,8 @@ def test_a_failed_pull_fails_the_night_before_anything_is_ingested(server, tmp_p
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "landing__redcap_pull"
     assert failure.step_failure_data.user_failure_data.description.startswith(
-        "REDCap pull failed, nothing was ingested: site HUVR: REDCap refused the API token (HTTP 403 Forbidden")
+        "REDCap pull failed, nothing was ingested: site HUVR: REDCap refused the API token (HTTP 403 Forbidden"
+    )
     assert result.get_asset_materialization_events() == []  # no raw asset ran
     assert all(WRONG not in (e.message or "") for e in result.all_events)
     assert _files(tmp_path / "landing") == []
@@ -104,8 +115,10 @@ def test_the_pull_lands_what_the_same_night_ingests(server, tmp_path, monkeypatc
     monkeypatch.setenv("CARTWH_REDCAP_TOKEN", TOKEN)
     result = dg.materialize([redcap_pull, *raw_assets], resources=_resources(tmp_path, ["HUVR"]))
     assert result.success
-    meta = {".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
-            for e in result.get_asset_materialization_events()}  # fmt: skip
+    meta = {
+        ".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
     assert meta[".".join(PULL_KEY.path)]["sites_pulled"].value == 1
     assert meta["raw.redcap_demographics"]["rows_added"].value == 24
     con = connect(tmp_path / "w.duckdb", read_only=True)

@@ -29,15 +29,26 @@ def _text(path: Path) -> str | None:
 
 
 def test_no_file_cites_a_document_outside_the_repository():
-    citing = [str(p.relative_to(ROOT)) for p in _tracked_files() if "DOMAIN.md" in (_text(p) or "")
-              and p != Path(__file__).resolve()]  # fmt: skip
+    citing = [
+        str(p.relative_to(ROOT))
+        for p in _tracked_files()
+        if "DOMAIN.md" in (_text(p) or "") and p != Path(__file__).resolve()
+    ]
     assert citing == []
 
 
 def test_every_citation_of_the_definitions_names_one_of_its_sections():
     sections = set(re.findall(r"^## (.+)$", DEFINITIONS.read_text(encoding="utf-8"), re.M))
-    assert {"Tumour burden and its transition", "Undetectable MRD", "ALL-Hematotox score", "CAR-T expansion",
-            "B-cell aplasia", "Endpoints", "Timepoint windows", "Statistics"} <= sections  # fmt: skip
+    assert {
+        "Tumour burden and its transition",
+        "Undetectable MRD",
+        "ALL-Hematotox score",
+        "CAR-T expansion",
+        "B-cell aplasia",
+        "Endpoints",
+        "Timepoint windows",
+        "Statistics",
+    } <= sections
     cited = {}
     for path in _tracked_files():
         for section in CITATION.findall(_text(path) or ""):
@@ -56,7 +67,8 @@ def _documented_sources() -> dict[str, dict[str, set[str]]]:
             for table in source.get("tables", []):
                 assert table.get("description"), (source["name"], table["name"])
                 documented.setdefault(source.get("schema", source["name"]), {})[table["name"]] = {
-                    c["name"] for c in table.get("columns", []) if c.get("description")}  # fmt: skip
+                    c["name"] for c in table.get("columns", []) if c.get("description")
+                }
     return documented
 
 
@@ -66,12 +78,14 @@ def test_every_table_python_writes_is_documented_column_by_column(demo_warehouse
         written = con.execute(
             "SELECT table_schema, table_name, list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
             f"WHERE table_schema IN {PYTHON_SCHEMAS} GROUP BY ALL ORDER BY ALL"
-        ).fetchall()  # fmt: skip
+        ).fetchall()
     finally:
         con.close()
     documented = _documented_sources()
     assert {schema for schema, _, _ in written} == set(PYTHON_SCHEMAS)
     assert len(written) >= 12  # 8 analytics, 3 quality, 1 ops tables in the demo
-    undocumented = {f"{schema}.{table}": sorted(set(columns) - documented.get(schema, {}).get(table, set()))
-                    for schema, table, columns in written}  # fmt: skip
+    undocumented = {
+        f"{schema}.{table}": sorted(set(columns) - documented.get(schema, {}).get(table, set()))
+        for schema, table, columns in written
+    }
     assert {t: c for t, c in undocumented.items() if c} == {}

@@ -52,11 +52,19 @@ def _offline(page, tolerated=None):
 
 
 def test_study_report_opens_offline(chromium, demo_warehouse, tmp_path):
-    page = chromium.load(demo_warehouse.parent / "reports" / "study_report.html", "Methods",
-                         screenshot=tmp_path / "study_report.png")  # fmt: skip
+    page = chromium.load(
+        demo_warehouse.parent / "reports" / "study_report.html", "Methods", screenshot=tmp_path / "study_report.png"
+    )
     _offline(page)
-    for heading in ("Table 1. Patient characteristics", "Table 2.", "Table 3.", "Figure 1.", "Figure 5.",
-                    "Hazard ratios", "Methods"):  # fmt: skip
+    for heading in (
+        "Table 1. Patient characteristics",
+        "Table 2.",
+        "Table 3.",
+        "Figure 1.",
+        "Figure 5.",
+        "Hazard ratios",
+        "Methods",
+    ):
         assert heading in page.text, heading
     assert page.counts["table"] >= 6 and page.counts["svg"] + page.counts["img"] >= 5, page.counts
     assert (tmp_path / "study_report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -68,7 +76,9 @@ def test_data_quality_report_opens_offline(chromium, demo_warehouse, tmp_path):
     _offline(page)
     assert "All checks passed" in page.text and "Checks of the latest run" in page.text
     assert page.counts["table"] >= 1
-    linked = re.search(r'href="([^"]*index\.html)">Great Expectations Data Docs', (reports / "data_quality.html").read_text())
+    linked = re.search(
+        r'href="([^"]*index\.html)">Great Expectations Data Docs', (reports / "data_quality.html").read_text()
+    )
     assert (reports / linked.group(1)).resolve() == (demo_warehouse.parent / "quality" / "data_docs" / "index.html")
 
 

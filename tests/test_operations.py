@@ -33,11 +33,13 @@ def _digest(path: Path) -> str:
 
 
 def _tree_digest(folder: Path) -> str:
-    return hashlib.sha256("".join(f"{p.relative_to(folder)}:{_digest(p)}\n"
-                                  for p in sorted(folder.rglob("*")) if p.is_file()).encode()).hexdigest()  # fmt: skip
+    return hashlib.sha256(
+        "".join(f"{p.relative_to(folder)}:{_digest(p)}\n" for p in sorted(folder.rglob("*")) if p.is_file()).encode()
+    ).hexdigest()
 
 
 # --- schedule and sensor -------------------------------------------------------------------
+
 
 def test_nightly_schedule_fires_at_two_in_madrid_and_is_configurable(monkeypatch):
     from orchestration.definitions import defs
@@ -45,7 +47,9 @@ def test_nightly_schedule_fires_at_two_in_madrid_and_is_configurable(monkeypatch
     nightly = defs.get_schedule_def("nightly")
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "Europe/Madrid")
     assert nightly.default_status == dg.DefaultScheduleStatus.RUNNING and nightly.job_name == "cartwh_main"
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 2, tzinfo=ZoneInfo("Europe/Madrid")))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 24, 2, tzinfo=ZoneInfo("Europe/Madrid"))
+    )
     requests = list(nightly.evaluate_tick(context).run_requests)
     assert len(requests) == 1
     monkeypatch.setenv("CARTWH_NIGHTLY_CRON", "30 3 * * 1-5")
@@ -67,7 +71,9 @@ def test_landing_sensor_starts_a_run_once_per_settled_arrival(tmp_path, monkeypa
     export = landing / "redcap" / "export.csv"
     export.parent.mkdir(parents=True)
     export.write_text("record_id\n1\n")
-    assert "settle" in landing_arrivals(dg.build_sensor_context(resources=resources)).skip_message  # still being written
+    assert (
+        "settle" in landing_arrivals(dg.build_sensor_context(resources=resources)).skip_message
+    )  # still being written
     old = time.time() - 300
     os.utime(export, (old, old))
     context = dg.build_sensor_context(resources=resources)
@@ -87,6 +93,7 @@ def test_arrival_decision_by_hand():
 
 
 # --- publication --------------------------------------------------------------------------
+
 
 def test_publish_is_atomic_and_a_reader_keeps_its_snapshot(tmp_path, monkeypatch):
     working = duckdb.connect(str(tmp_path / "working.duckdb"))
@@ -115,9 +122,17 @@ def test_publish_is_atomic_and_a_reader_keeps_its_snapshot(tmp_path, monkeypatch
 def test_killed_run_leaves_the_published_copy_intact_and_readers_unblocked(demo_copy):
     published = demo_copy / "published" / "warehouse.duckdb"
     before = _digest(published)
-    runs_before = duckdb.connect(str(published), read_only=True).execute("SELECT count(*) FROM ops.run_history").fetchall()
-    run = subprocess.Popen([str(Path(sys.executable).with_name("cartwh")), "run"], env=_env(demo_copy), cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    runs_before = (
+        duckdb.connect(str(published), read_only=True).execute("SELECT count(*) FROM ops.run_history").fetchall()
+    )
+    run = subprocess.Popen(
+        [str(Path(sys.executable).with_name("cartwh")), "run"],
+        env=_env(demo_copy),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         time.sleep(12)  # ingestion done, dbt building: mid-run
         assert run.poll() is None, "the run finished before it could be killed"
@@ -129,18 +144,32 @@ def test_killed_run_leaves_the_published_copy_intact_and_readers_unblocked(demo_
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     assert _digest(published) == before
-    assert duckdb.connect(str(published), read_only=True).execute("SELECT count(*) FROM analytics.km_estimates").fetchall()[0][0] > 0
+    assert (
+        duckdb.connect(str(published), read_only=True)
+        .execute("SELECT count(*) FROM analytics.km_estimates")
+        .fetchall()[0][0]
+        > 0
+    )
     with writer_lock(demo_copy / "warehouse.duckdb", wait_seconds=1):  # the dead run's lock is gone
         pass
 
 
 # --- reading ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("statement", [
-    "DELETE FROM marts.patients", "INSERT INTO marts.patients SELECT * FROM marts.patients",
-    "CREATE TABLE x AS SELECT 1", "DROP TABLE marts.patients", "ATTACH 'other.duckdb'",
-    "COPY marts.patients TO 'out.csv'", "SELECT 1; UPDATE marts.patients SET sex = NULL", "INSTALL httpfs",
-])  # fmt: skip
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM marts.patients",
+        "INSERT INTO marts.patients SELECT * FROM marts.patients",
+        "CREATE TABLE x AS SELECT 1",
+        "DROP TABLE marts.patients",
+        "ATTACH 'other.duckdb'",
+        "COPY marts.patients TO 'out.csv'",
+        "SELECT 1; UPDATE marts.patients SET sex = NULL",
+        "INSTALL httpfs",
+    ],
+)
 def test_cartwh_sql_refuses_anything_that_writes(demo_warehouse, statement):
     published = demo_warehouse.parent / "published" / "warehouse.duckdb"
     with pytest.raises(ReadOnlyRefusal, match="refused"):
@@ -152,26 +181,35 @@ def test_cartwh_sql_answers_in_table_csv_and_json(demo_warehouse):
     sql = "SELECT bridging_group, count(*) AS n FROM marts.patients GROUP BY 1 ORDER BY 1"
     assert "inotuzumab" in run_sql(published, sql)
     assert list(csv.reader(run_sql(published, sql, "csv").splitlines())) == [
-        ["bridging_group", "n"], ["chemotherapy", "14"], ["inotuzumab", "10"]]
+        ["bridging_group", "n"],
+        ["chemotherapy", "14"],
+        ["inotuzumab", "10"],
+    ]
     assert json.loads(run_sql(published, sql, "json")) == [
-        {"bridging_group": "chemotherapy", "n": 14}, {"bridging_group": "inotuzumab", "n": 10}]
+        {"bridging_group": "chemotherapy", "n": 14},
+        {"bridging_group": "inotuzumab", "n": 10},
+    ]
 
 
 def test_published_copy_holds_no_direct_identifier(demo_warehouse, demo_identifiers):
     con = duckdb.connect(str(demo_warehouse.parent / "published" / "warehouse.duckdb"), read_only=True)
-    columns = con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                          "WHERE data_type = 'VARCHAR'").fetchall()  # fmt: skip
+    columns = con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
+    ).fetchall()
     assert not {c for _, _, c in columns} & {"patient_name", "mrn", "birth_date", "record_id"}
     for schema, table, column in columns:
-        hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" IN ?', [demo_identifiers]).fetchall()
+        hits = con.execute(
+            f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" IN ?', [demo_identifiers]
+        ).fetchall()
         assert hits == [(0,)], (schema, table, column)
     con.close()
 
 
 def test_each_run_leaves_its_summary(demo_warehouse):
     con = duckdb.connect(str(demo_warehouse.parent / "published" / "warehouse.duckdb"), read_only=True)
-    (status, checks_failed, rows, steps), = con.execute(
-        "SELECT status, checks_failed, rows_per_table, step_seconds FROM ops.run_history").fetchall()
+    ((status, checks_failed, rows, steps),) = con.execute(
+        "SELECT status, checks_failed, rows_per_table, step_seconds FROM ops.run_history"
+    ).fetchall()
     con.close()
     assert status == "published" and checks_failed == 0
     assert json.loads(rows)["marts.patients"] == 24 and json.loads(rows)["analytics.cox_models"] > 0
@@ -179,6 +217,7 @@ def test_each_run_leaves_its_summary(demo_warehouse):
 
 
 # --- rebuild ------------------------------------------------------------------------------
+
 
 def test_rebuild_from_the_archive_reproduces_marts_and_statistics(demo_copy):
     published = demo_copy / "published" / "warehouse.duckdb"
@@ -194,8 +233,14 @@ def test_rebuild_from_the_archive_reproduces_marts_and_statistics(demo_copy):
             con.close()
 
     before = state()
-    done = subprocess.run([str(Path(sys.executable).with_name("cartwh")), "rebuild"], env=_env(demo_copy), cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cartwh")), "rebuild"],
+        env=_env(demo_copy),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Replayed 225 archived file versions" in done.stdout
     assert state() == before  # same mart snapshot (a content hash), same numbers
@@ -205,7 +250,17 @@ def test_rebuild_from_the_archive_reproduces_marts_and_statistics(demo_copy):
 def test_rebuild_lands_consecutive_versions_together_until_a_name_returns():
     from cartwh.rebuild import _landings
 
-    ledger = [("redcap", "r/a.csv", "1"), ("stats", "s/a.csv", "2"), ("stats", "s/b.csv", "3"),
-              ("stats", "s/a.csv", "4"), ("stats", "s/c.csv", "5"), ("redcap", "r/a.csv", "6")]  # fmt: skip
-    assert _landings(ledger) == [("redcap", {"r/a.csv": "1"}), ("stats", {"s/a.csv": "2", "s/b.csv": "3"}),
-                                 ("stats", {"s/a.csv": "4", "s/c.csv": "5"}), ("redcap", {"r/a.csv": "6"})]  # fmt: skip
+    ledger = [
+        ("redcap", "r/a.csv", "1"),
+        ("stats", "s/a.csv", "2"),
+        ("stats", "s/b.csv", "3"),
+        ("stats", "s/a.csv", "4"),
+        ("stats", "s/c.csv", "5"),
+        ("redcap", "r/a.csv", "6"),
+    ]
+    assert _landings(ledger) == [
+        ("redcap", {"r/a.csv": "1"}),
+        ("stats", {"s/a.csv": "2", "s/b.csv": "3"}),
+        ("stats", {"s/a.csv": "4", "s/c.csv": "5"}),
+        ("redcap", {"r/a.csv": "6"}),
+    ]

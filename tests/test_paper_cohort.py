@@ -25,8 +25,10 @@ def raw(tmp_path_factory):
     con = connect(root / "w.duckdb")
     for source in SOURCES:
         ingest_source(con, root / "landing", source, root / "archive")
-    tables = {name: con.sql(f"SELECT * FROM raw.{name}").df() for (name,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}  # fmt: skip
+    tables = {
+        name: con.sql(f"SELECT * FROM raw.{name}").df()
+        for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+    }
     con.close()
     return tables
 
@@ -36,14 +38,23 @@ def _hematotox(labs: pd.Series, blasts: float) -> int:
     hb = labs.hb_value / 10 if labs.hb_unit == "2" else labs.hb_value
     crp = labs.crp_value / 10 if labs.crp_unit == "2" else labs.crp_value
     plt = labs.plt_value
-    return (2 if plt < 75 else 1 if plt <= 175 else 0) + (anc < 1.2) + (hb < 9.0) + (crp >= 3.0) + (
-        2 if blasts > 25 else 1 if blasts > 5 else 0)  # fmt: skip
+    return (
+        (2 if plt < 75 else 1 if plt <= 175 else 0)
+        + (anc < 1.2)
+        + (hb < 9.0)
+        + (crp >= 3.0)
+        + (2 if blasts > 25 else 1 if blasts > 5 else 0)
+    )
 
 
 def _per_patient(raw) -> pd.DataFrame:
-    p = raw["redcap_demographics"][["patient_key", "sex"]].merge(
-        raw["redcap_lymphodepletion_infusion"][["patient_key", "ld_start_date", "infusion_date"]], on="patient_key"
-    ).merge(raw["redcap_leukapheresis"][["patient_key", "apheresis_date"]], on="patient_key")
+    p = (
+        raw["redcap_demographics"][["patient_key", "sex"]]
+        .merge(
+            raw["redcap_lymphodepletion_infusion"][["patient_key", "ld_start_date", "infusion_date"]], on="patient_key"
+        )
+        .merge(raw["redcap_leukapheresis"][["patient_key", "apheresis_date"]], on="patient_key")
+    )
     p = p.merge(raw["redcap_disease_history"][["patient_key", "prior_hsct", "prior_blinatumomab"]], on="patient_key")
     bt = raw["redcap_bridging_therapy"].merge(p, on="patient_key")
     bt = bt[(bt.bt_start_date >= bt.apheresis_date) & (bt.bt_start_date < bt.infusion_date)]
@@ -53,7 +64,12 @@ def _per_patient(raw) -> pd.DataFrame:
     p = p.merge(span, left_on="patient_key", right_index=True)
     bm = raw["redcap_marrow_assessment"].merge(p, on="patient_key")
     pre = bm[bm.bm_date < bm.bt_start].sort_values("bm_date").groupby("patient_key").last()
-    post = bm[(bm.bm_date > bm.bt_end) & (bm.bm_date < bm.ld_start_date)].sort_values("bm_date").groupby("patient_key").last()
+    post = (
+        bm[(bm.bm_date > bm.bt_end) & (bm.bm_date < bm.ld_start_date)]
+        .sort_values("bm_date")
+        .groupby("patient_key")
+        .last()
+    )
     p = p.set_index("patient_key")
     p["pre_high"] = pre.bm_blasts_pct > 5
     p["post_high"] = post.bm_blasts_pct > 5
@@ -65,8 +81,19 @@ def _per_patient(raw) -> pd.DataFrame:
     pre_ld = labs.sort_values("lab_date").groupby("patient_key").last()
     p["hematotox"] = [_hematotox(pre_ld.loc[k], p.at[k, "post_blasts"]) for k in p.index]
     tox = raw["redcap_toxicity"].set_index("patient_key")
-    p = p.join(tox[["crs_grade", "icans_grade", "iec_hs", "anticytokine___1", "anticytokine___2",
-                    "anticytokine___3", "anticytokine___4"]])  # fmt: skip
+    p = p.join(
+        tox[
+            [
+                "crs_grade",
+                "icans_grade",
+                "iec_hs",
+                "anticytokine___1",
+                "anticytokine___2",
+                "anticytokine___3",
+                "anticytokine___4",
+            ]
+        ]
+    )
     p = p.join(raw["redcap_response_d28"].set_index("patient_key")[["d28_response", "d28_mrd"]])
     events = raw["redcap_follow_up_event"]
     relapse = events[events.event_type == "1"].set_index("patient_key")
@@ -88,9 +115,12 @@ def _with_cytometry(p: pd.DataFrame, raw) -> pd.DataFrame:
     memory = samples[samples.panel.str.startswith("CART-MEMORY")]
     studied = memory.merge(peak[["collection_date"]].reset_index(), on=["patient_key", "collection_date"])
     p["phenotyped"] = p.index.isin(studied.patient_key)
-    bcells = absolute[absolute.gate_path.str.endswith(("CD19+ B cells", "B cells (CD19+)"))].merge(samples, on="tube_key")
-    p["bca_end"] = [_bca_end(bcells[(bcells.patient_key == k) & (bcells.day > 0)].sort_values("day"), p.loc[k])
-                    for k in p.index]  # fmt: skip
+    bcells = absolute[absolute.gate_path.str.endswith(("CD19+ B cells", "B cells (CD19+)"))].merge(
+        samples, on="tube_key"
+    )
+    p["bca_end"] = [
+        _bca_end(bcells[(bcells.patient_key == k) & (bcells.day > 0)].sort_values("day"), p.loc[k]) for k in p.index
+    ]
     return p
 
 
@@ -99,8 +129,9 @@ def _bca_end(b: pd.DataFrame, patient) -> str:
     sample is higher."""
     values, dates = b.value.to_list(), b.collection_date.to_list()
     start = next(i for i, v in enumerate(values) if v <= 1)
-    loss = next((dates[i] for i in range(start + 1, len(values) - 1) if values[i] > 1 and values[i + 1] > values[i]),
-                None)  # fmt: skip
+    loss = next(
+        (dates[i] for i in range(start + 1, len(values) - 1) if values[i] > 1 and values[i + 1] > values[i]), None
+    )
     ends = {"recovery": loss, "relapse": patient.relapse_date, "hsct": patient.hsct_date}
     ends = {k: v for k, v in ends.items() if pd.notna(v)}
     if not ends:

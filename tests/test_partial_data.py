@@ -29,17 +29,35 @@ def test_raw_tables_exist_empty_with_their_schema_before_anything_lands(tmp_path
         for source in SOURCES:
             report = ingest_source(con, tmp_path / "landing", source, tmp_path / "archive")
             assert report.files_loaded == [] and report.failures == []
-        tables = {f"raw.{t}" for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
+        tables = {
+            f"raw.{t}"
+            for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+        }
         forms = [f"raw.redcap_{form}" for form in project_dictionary().forms]
         assert set(forms) | {"raw.cytometry_samples", "raw.cytometry_population_stats"} <= tables
-        columns = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
-            "AND table_name = 'cytometry_population_stats' ORDER BY ordinal_position").fetchall()]
-        assert columns == ["tube_key", "gate_path", "statistic", "value", "_load_id", "_source_row", "significant_figures"]
-        laboratory = {c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
-            "AND table_name = 'redcap_laboratory'").fetchall()}
+        columns = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+                "AND table_name = 'cytometry_population_stats' ORDER BY ordinal_position"
+            ).fetchall()
+        ]
+        assert columns == [
+            "tube_key",
+            "gate_path",
+            "statistic",
+            "value",
+            "_load_id",
+            "_source_row",
+            "significant_figures",
+        ]
+        laboratory = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+                "AND table_name = 'redcap_laboratory'"
+            ).fetchall()
+        }
         assert {"patient_key", "site", "redcap_repeat_instance", "crp_value", "crp_unit", "_load_id"} <= laboratory
         assert all(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] == 0 for t in forms)
     finally:
@@ -47,6 +65,7 @@ def test_raw_tables_exist_empty_with_their_schema_before_anything_lands(tmp_path
 
 
 # --- a blocking check blocks what depends on it -------------------------------------------
+
 
 @pytest.fixture
 def demo_copy(demo_warehouse, tmp_path):
@@ -65,8 +84,13 @@ def _analytics(con, plan, blocks=NO_BLOCKS):
 def test_every_blocks_column_is_a_column_of_marts_patients(demo_warehouse):
     con = duckdb.connect(str(demo_warehouse), read_only=True)
     try:
-        columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
-                                             "WHERE table_schema = 'marts' AND table_name = 'patients'").fetchall()}
+        columns = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'marts' AND table_name = 'patients'"
+            ).fetchall()
+        }
     finally:
         con.close()
     scoped = {c for s in all_suites() for e in s.expectations if e.blocks for c in e.blocks}
@@ -76,9 +100,11 @@ def test_every_blocks_column_is_a_column_of_marts_patients(demo_warehouse):
 
 def test_blocks_only_on_blocking_expectations(tmp_path):
     suite = tmp_path / "s.yml"
-    suite.write_text("suite: s\nguards: marts/patients\nscope: table\nsql: SELECT 1 AS x\nexpectations:\n"
-                     "  - {expect: ExpectColumnValuesToNotBeNull, column: x, severity: warn, blocks: [x],\n"
-                     "     why: 'a reason here'}\n")
+    suite.write_text(
+        "suite: s\nguards: marts/patients\nscope: table\nsql: SELECT 1 AS x\nexpectations:\n"
+        "  - {expect: ExpectColumnValuesToNotBeNull, column: x, severity: warn, blocks: [x],\n"
+        "     why: 'a reason here'}\n"
+    )
     with pytest.raises(SuiteError, match="blocks"):
         read_suite(suite)
 
@@ -86,10 +112,12 @@ def test_blocks_only_on_blocking_expectations(tmp_path):
 def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_copy):
     con, root = demo_copy
     plan = load_plan()
-    before = con.execute('SELECT p_value FROM analytics.survival_tests WHERE analysis = \'by_bridging_group\' '
-                         "AND endpoint = 'EFS'").fetchall()  # fmt: skip
-    con.execute("UPDATE marts.patients SET pre_ld_crp_mg_dl = NULL, pre_ld_anc_1e9_per_l = NULL, "
-                "pre_ld_hemoglobin_g_dl = NULL")
+    before = con.execute(
+        "SELECT p_value FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' AND endpoint = 'EFS'"
+    ).fetchall()
+    con.execute(
+        "UPDATE marts.patients SET pre_ld_crp_mg_dl = NULL, pre_ld_anc_1e9_per_l = NULL, pre_ld_hemoglobin_g_dl = NULL"
+    )
     outcome = check_suite(con, SUITES["marts_patients"], root / "quality", run_id="no-labs")
     failed = {o.expectation.column for o in outcome.failed}
     assert failed == {"pre_ld_crp_mg_dl", "pre_ld_anc_1e9_per_l", "pre_ld_hemoglobin_g_dl"}  # the three medians
@@ -97,23 +125,40 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
     assert check_result(outcome).severity == dg.AssetCheckSeverity.WARN  # Dagster lets the statistics run
 
     blocks = read_blocks(con, "no-labs")
-    assert set(blocks.reasons) == {"pre_ld_crp_mg_dl", "pre_ld_anc_1e9_per_l", "pre_ld_hemoglobin_g_dl",
-                                   "hematotox_score", "nair_risk_group", "modified_risk_group"}
+    assert set(blocks.reasons) == {
+        "pre_ld_crp_mg_dl",
+        "pre_ld_anc_1e9_per_l",
+        "pre_ld_hemoglobin_g_dl",
+        "hematotox_score",
+        "nair_risk_group",
+        "modified_risk_group",
+    }
     _analytics(con, plan, blocks)
-    tests = dict(con.execute("SELECT analysis || '/' || endpoint, coalesce(reason, '') "
-                             "FROM analytics.survival_tests").fetchall())
-    anc = ("not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween(pre_ld_anc_1e9_per_l) "
-           "(distribution check")
+    tests = dict(
+        con.execute("SELECT analysis || '/' || endpoint, coalesce(reason, '') FROM analytics.survival_tests").fetchall()
+    )
+    anc = (
+        "not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween(pre_ld_anc_1e9_per_l) "
+        "(distribution check"
+    )
     assert tests["by_nair_risk_group/EFS"].startswith(anc) and tests["by_modified_risk_group/EFS"].startswith(anc)
     assert tests["by_nair_risk_group/EFS"].endswith("; no value to check)")  # no labs: no median to take
     assert not con.execute("SELECT * FROM analytics.km_estimates WHERE analysis LIKE '%risk_group'").fetchall()
     # EFS by bridging group uses no lab: computed, exactly as on the unblocked demo
-    assert con.execute("SELECT p_value FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' "
-                       "AND endpoint = 'EFS'").fetchall() == before  # fmt: skip
+    assert (
+        con.execute(
+            "SELECT p_value FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' AND endpoint = 'EFS'"
+        ).fetchall()
+        == before
+    )
     cox = dict(con.execute("SELECT analysis, coalesce(reason, '') FROM analytics.cox_models").fetchall())
     assert cox["efs_nair_risk_group"].startswith("not estimable: blocked by") and cox["efs_bridging_group"] == ""
-    rows = dict(con.execute("SELECT variable, any_value(coalesce(test_reason, '')) FROM analytics.group_comparisons "
-                            "WHERE analysis = 'table_1' GROUP BY 1").fetchall())  # fmt: skip
+    rows = dict(
+        con.execute(
+            "SELECT variable, any_value(coalesce(test_reason, '')) FROM analytics.group_comparisons "
+            "WHERE analysis = 'table_1' GROUP BY 1"
+        ).fetchall()
+    )
     assert rows["pre_ld_crp_mg_dl"].startswith("not estimable: blocked by marts_patients")
     assert rows["nair_risk_group"].startswith("not estimable: blocked by")
     assert not is_blocked(rows["pre_ld_platelets_1e9_per_l"])
@@ -126,13 +171,15 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
 
 # --- the report always renders ------------------------------------------------------------
 
+
 def test_an_empty_group_renders_with_the_group_marked(demo_copy):
     con, root = demo_copy
     con.execute("UPDATE marts.patients SET bridging_group = 'chemotherapy'")
     plan = load_plan()
     _analytics(con, plan)
-    test = con.execute("SELECT p_value, reason FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' "
-                       "AND endpoint = 'EFS'").fetchall()  # fmt: skip
+    test = con.execute(
+        "SELECT p_value, reason FROM analytics.survival_tests WHERE analysis = 'by_bridging_group' AND endpoint = 'EFS'"
+    ).fetchall()
     assert test[0][0] is None and test[0][1]  # one group: no log-rank, and it says why
     html = render_report(con, plan, root / "reports").read_text(encoding="utf-8")
     assert html.count("<svg") == 12  # every panel draws (Figure 1A with its one group)
@@ -143,10 +190,13 @@ def test_an_empty_group_renders_with_the_group_marked(demo_copy):
 
 def test_a_cohort_without_cytometry_renders_what_it_can_and_says_why_for_the_rest(demo_copy):
     con, root = demo_copy
-    cytometry = [c for (c,) in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'patients' "
-        "AND regexp_matches(column_name, 'car_t|car_of|scm|auc|peak|expanded|bca|b_cells|car_neg')"
-    ).fetchall()]  # fmt: skip
+    cytometry = [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'patients' "
+            "AND regexp_matches(column_name, 'car_t|car_of|scm|auc|peak|expanded|bca|b_cells|car_neg')"
+        ).fetchall()
+    ]
     con.execute("UPDATE marts.patients SET " + ", ".join(f"{c} = NULL" for c in cytometry))
     con.execute("DELETE FROM marts.car_t_kinetics")
     con.execute("DELETE FROM marts.time_to_event WHERE paramcd = 'BCA'")
@@ -162,6 +212,7 @@ def test_a_cohort_without_cytometry_renders_what_it_can_and_says_why_for_the_res
 
 
 # --- a real cohort of clinical records only, through the whole night ----------------------
+
 
 def strip_to_clinical_records(landing):
     """A new site's retrospective cohort: no cytometry exported yet, no laboratory form rows."""
@@ -193,18 +244,27 @@ def test_clinical_records_only_publish_what_they_can(clinical_only):
     finally:
         working.close()
     # EFS and OS need neither labs nor cytometry: 24 patients, 9 EFS events and 6 deaths, as the demo
-    whole = con.execute("SELECT endpoint, max(at_risk), sum(events) FROM analytics.km_estimates "
-                        "WHERE analysis = 'whole_cohort' GROUP BY 1 ORDER BY 1").fetchall()  # fmt: skip
+    whole = con.execute(
+        "SELECT endpoint, max(at_risk), sum(events) FROM analytics.km_estimates "
+        "WHERE analysis = 'whole_cohort' GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert whole == [("EFS", 24, 9), ("OS", 24, 6)]
-    tests = dict(con.execute("SELECT analysis, coalesce(test, reason) FROM analytics.survival_tests "
-                             "WHERE endpoint = 'EFS'").fetchall())  # fmt: skip
+    tests = dict(
+        con.execute(
+            "SELECT analysis, coalesce(test, reason) FROM analytics.survival_tests WHERE endpoint = 'EFS'"
+        ).fetchall()
+    )
     assert tests["by_bridging_group"] == "log-rank" and tests["by_post_bt_tumor_burden"] == "log-rank"
-    assert tests["by_nair_risk_group"].startswith("not estimable: blocked by marts_patients "
-                                                  "ExpectColumnMedianToBeBetween")
+    assert tests["by_nair_risk_group"].startswith(
+        "not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween"
+    )
     html = (root / "reports" / "study_report.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 3  # Figures 1A, 1B and 2; Hematotox blocked, no cytometry for 4 and 5
-    for reason in ["not estimable: blocked by marts_patients", "not estimable: no CAR-T/µL measurement",
-                   "not estimable: no patient has a value of pct_scm_of_cd8_car_t_at_peak"]:
+    for reason in [
+        "not estimable: blocked by marts_patients",
+        "not estimable: no CAR-T/µL measurement",
+        "not estimable: no patient has a value of pct_scm_of_cd8_car_t_at_peak",
+    ]:
         assert reason in html, reason
     quality = (root / "reports" / "data_quality.html").read_text(encoding="utf-8")
     assert "Some analyses are blocked" in quality and "Broken sources" not in quality

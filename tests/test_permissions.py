@@ -39,8 +39,13 @@ def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatc
     data = tmp_path / "data"
     for folder in ("archive", "reports/figures", "published"):
         (data / folder).mkdir(parents=True)
-    for file in ("warehouse.duckdb", "archive/a.csv", "reports/study_report.html", "reports/figures/f.png",
-                 "published/warehouse.duckdb"):
+    for file in (
+        "warehouse.duckdb",
+        "archive/a.csv",
+        "reports/study_report.html",
+        "reports/figures/f.png",
+        "published/warehouse.duckdb",
+    ):
         (data / file).write_text("x")
         os.chmod(data / file, 0o666)
     os.chmod(data / "published", 0o2777)  # an administrator's setgid folder keeps its setgid bit
@@ -50,23 +55,34 @@ def test_the_analysts_group_is_given_to_what_they_read_only(tmp_path, monkeypatc
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY_FILE", str(key))
     monkeypatch.setenv("CARTWH_DATA", str(data))
     monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", group.gr_name)
-    for variable in ("DAGSTER_HOME", "CARTWH_WAREHOUSE", "CARTWH_ARCHIVE", "CARTWH_LANDING", "CARTWH_QUALITY",
-                     "CARTWH_REPORTS", "CARTWH_PUBLISHED"):  # fmt: skip
+    for variable in (
+        "DAGSTER_HOME",
+        "CARTWH_WAREHOUSE",
+        "CARTWH_ARCHIVE",
+        "CARTWH_LANDING",
+        "CARTWH_QUALITY",
+        "CARTWH_REPORTS",
+        "CARTWH_PUBLISHED",
+    ):
         monkeypatch.delenv(variable, raising=False)
     permissions.secure_data_folder()
     modes = {str(p.relative_to(data)): (_mode(p), p.stat().st_gid == group.gr_gid) for p in data.rglob("*")}
     assert modes == {
-        "archive": (0o700, False), "archive/a.csv": (0o666, False),  # closed by its folder
+        "archive": (0o700, False),
+        "archive/a.csv": (0o666, False),  # closed by its folder
         "warehouse.duckdb": (0o600, False),
-        "published": (0o2750, True), "published/warehouse.duckdb": (0o640, True),
-        "reports": (0o750, True), "reports/figures": (0o750, True),
-        "reports/study_report.html": (0o640, True), "reports/figures/f.png": (0o640, True)}  # fmt: skip
+        "published": (0o2750, True),
+        "published/warehouse.duckdb": (0o640, True),
+        "reports": (0o750, True),
+        "reports/figures": (0o750, True),
+        "reports/study_report.html": (0o640, True),
+        "reports/figures/f.png": (0o640, True),
+    }
     assert (_mode(data), data.stat().st_gid == group.gr_gid) == (0o710, True)
     assert (_mode(key), key.stat().st_gid == group.gr_gid) == (0o600, False)
     monkeypatch.setenv("CARTWH_ANALYSTS_GROUP", "no-such-group-cartwh")
     with pytest.raises(ValueError, match="CARTWH_ANALYSTS_GROUP=no-such-group-cartwh: no such group"):
         permissions.secure_data_folder()
-
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another account")
@@ -79,20 +95,37 @@ def test_another_account_reads_what_the_analysts_group_may_and_nothing_else(demo
     root = demo_warehouse.parent
     export = next((root / "landing" / "redcap").glob("*.csv")).relative_to(root)
     group = (root / "published" / "warehouse.duckdb").stat().st_gid
-    tries = {"published/warehouse.duckdb": "head -c 12 published/warehouse.duckdb | tail -c 4",
-             "reports/study_report.html": "head -c 15 reports/study_report.html",
-             "warehouse.duckdb": "head -c 1 warehouse.duckdb", "export": f"head -c 1 '{export}'",
-             "archive": "ls archive", "data folder": "ls ."}  # fmt: skip
+    tries = {
+        "published/warehouse.duckdb": "head -c 12 published/warehouse.duckdb | tail -c 4",
+        "reports/study_report.html": "head -c 15 reports/study_report.html",
+        "warehouse.duckdb": "head -c 1 warehouse.duckdb",
+        "export": f"head -c 1 '{export}'",
+        "archive": "ls archive",
+        "data folder": "ls .",
+    }
 
     def as_account(groups) -> dict[str, str]:
         answers = {}
         for what, command in tries.items():
-            done = subprocess.run(["/bin/sh", "-c", command], cwd=root, user=65534, group=65534, extra_groups=groups,
-                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+            done = subprocess.run(
+                ["/bin/sh", "-c", command],
+                cwd=root,
+                user=65534,
+                group=65534,
+                extra_groups=groups,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             answers[what] = "denied" if "Permission denied" in done.stderr else done.stdout.strip()
         return answers
 
-    assert as_account([group]) == {"published/warehouse.duckdb": "DUCK", "reports/study_report.html": "<!DOCTYPE html>",
-                                   "warehouse.duckdb": "denied", "export": "denied", "archive": "denied",
-                                   "data folder": "denied"}  # fmt: skip
+    assert as_account([group]) == {
+        "published/warehouse.duckdb": "DUCK",
+        "reports/study_report.html": "<!DOCTYPE html>",
+        "warehouse.duckdb": "denied",
+        "export": "denied",
+        "archive": "denied",
+        "data folder": "denied",
+    }
     assert set(as_account([]).values()) == {"denied"}

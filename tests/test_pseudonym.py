@@ -99,11 +99,14 @@ def test_key_file_is_read_stripped_and_never_logged(tmp_path, monkeypatch, caplo
     assert caplog.text == ""
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("both", "both CARTWH_PSEUDONYM_KEY and CARTWH_PSEUDONYM_KEY_FILE are set: set one of them"),
-    ("missing", "CARTWH_PSEUDONYM_KEY_FILE: cannot read the key file {file}: No such file or directory"),
-    ("empty", "CARTWH_PSEUDONYM_KEY_FILE: the key file {file} is empty"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("both", "both CARTWH_PSEUDONYM_KEY and CARTWH_PSEUDONYM_KEY_FILE are set: set one of them"),
+        ("missing", "CARTWH_PSEUDONYM_KEY_FILE: cannot read the key file {file}: No such file or directory"),
+        ("empty", "CARTWH_PSEUDONYM_KEY_FILE: the key file {file} is empty"),
+    ],
+)
 def test_a_misconfigured_key_is_one_clear_error_without_the_key(tmp_path, monkeypatch, problem, message):
     key_file = tmp_path / "pseudonym.key"
     if problem != "missing":

@@ -20,8 +20,10 @@ from tests.conftest import hmac_pseudonym
 from tests.test_ingest_sites import SiteWarehouse, base_row
 
 KEY_A, KEY_B = "the-warehouse-key", "another-key"
-MISMATCH = ("The pseudonym key differs from the one this warehouse was built with: ingesting under it would make "
-            "every patient a new one, so nothing was ingested. If the key was rotated on purpose, run `cartwh rebuild`")  # fmt: skip
+MISMATCH = (
+    "The pseudonym key differs from the one this warehouse was built with: ingesting under it would make "
+    "every patient a new one, so nothing was ingested. If the key was rotated on purpose, run `cartwh rebuild`"
+)
 
 
 @pytest.fixture
@@ -35,7 +37,9 @@ def wh(open_warehouse, monkeypatch):
 
 def snapshot(wh) -> dict:
     tables = [f"{s}.{t}" for s, t in wh.rows("SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL")]
-    archive = sorted((p.relative_to(wh.archive).as_posix(), p.read_bytes()) for p in wh.archive.rglob("*") if p.is_file())
+    archive = sorted(
+        (p.relative_to(wh.archive).as_posix(), p.read_bytes()) for p in wh.archive.rglob("*") if p.is_file()
+    )
     return {"tables": {t: wh.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}, "archive": archive}
 
 
@@ -67,7 +71,9 @@ def test_the_same_key_ingests_on(wh):
 def test_a_warehouse_from_before_the_fingerprint_asks_for_one_rebuild(wh):
     wh.con.execute("DROP TABLE raw.pseudonym_key")
     wh.export("huvr/b.csv", [base_row("3", "huvr", "1", "2024-03-02")])
-    with pytest.raises(PseudonymKeyMismatch, match=r"built before its pseudonym key was recorded .* Run `cartwh rebuild` once"):
+    with pytest.raises(
+        PseudonymKeyMismatch, match=r"built before its pseudonym key was recorded .* Run `cartwh rebuild` once"
+    ):
         wh.ingest()
     assert wh.rows("SELECT count(*) FROM raw.landed_files") == [(1,)]
 
@@ -79,7 +85,9 @@ def test_rebuild_rekeys_every_patient_under_the_current_key(wh, monkeypatch):
     assert rebuild_raw(working, working, wh.archive) == 1
     wh.con = duckdb.connect(str(working))
     assert wh.rows("SELECT patient_key FROM raw.redcap_demographics ORDER BY _source_row") == [
-        (hmac_pseudonym(KEY_B, "1", "huvr"),), (hmac_pseudonym(KEY_B, "2", "huvr"),)]
+        (hmac_pseudonym(KEY_B, "1", "huvr"),),
+        (hmac_pseudonym(KEY_B, "2", "huvr"),),
+    ]
     expected = hmac.new(KEY_B.encode(), b"cartwh pseudonym key fingerprint v1", hashlib.sha256).hexdigest()
     assert wh.rows("SELECT fingerprint FROM raw.pseudonym_key") == [(expected,)]
 
@@ -104,8 +112,10 @@ def test_a_run_under_another_key_publishes_nothing_and_changes_no_data(demo_ware
     shutil.copytree(demo_warehouse.parent, data, ignore=shutil.ignore_patterns("*.lock"))
     published, working = data / "published" / "warehouse.duckdb", data / "warehouse.duckdb"
     con = duckdb.connect(str(working), read_only=True)
-    query = "SELECT (SELECT count(*) FROM raw.landed_files), (SELECT count(*) FROM raw.redcap_demographics), " \
-            "(SELECT count(*) FROM marts.patients), (SELECT sum(hash(fingerprint)) FROM raw.pseudonym_key)"
+    query = (
+        "SELECT (SELECT count(*) FROM raw.landed_files), (SELECT count(*) FROM raw.redcap_demographics), "
+        "(SELECT count(*) FROM marts.patients), (SELECT sum(hash(fingerprint)) FROM raw.pseudonym_key)"
+    )
     before, published_before = con.execute(query).fetchall(), _digest(published)
     con.close()
     monkeypatch.setenv("CARTWH_DATA", str(data))
@@ -115,8 +125,11 @@ def test_a_run_under_another_key_publishes_nothing_and_changes_no_data(demo_ware
     from orchestration.resources import default_resources
     from orchestration.run import run_main_job
 
-    result = run_main_job(dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                                         resources=default_resources()))  # fmt: skip
+    result = run_main_job(
+        dg.Definitions(
+            assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=default_resources()
+        )
+    )
     assert not result.success
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     assert failures and all(MISMATCH in message for message in failures)

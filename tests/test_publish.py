@@ -50,7 +50,7 @@ INSERT INTO quality.failing_rows VALUES
      'redcap/export.csv', 4, '1961-04-03'),
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'raw_redcap', 'expect_between', 'crp', 'warn', 'plausible CRP', 'p1',
      'cytometry/statistics/MRN4471023_day7.csv', 2, 'MRN4471023');
-"""  # fmt: skip
+"""
 
 
 @pytest.fixture
@@ -68,9 +68,16 @@ def by_hand(tmp_path):
 def test_only_the_analysts_schemas_are_published_and_views_become_tables(by_hand):
     tables = by_hand.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
     assert [t for (t,) in tables] == [
-        "analytics.cutoffs", "marts.patient_keys", "marts.patients", "ops.run_history",
-        "quality.check_results", "quality.failing_rows_per_patient", "quality.files_per_source",
-        "quality.quarantine_counts", "reference.study_parameters"]  # fmt: skip
+        "analytics.cutoffs",
+        "marts.patient_keys",
+        "marts.patients",
+        "ops.run_history",
+        "quality.check_results",
+        "quality.failing_rows_per_patient",
+        "quality.files_per_source",
+        "quality.quarantine_counts",
+        "reference.study_parameters",
+    ]
     assert by_hand.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall() == [(0,)]
     assert by_hand.execute("SELECT * FROM marts.patient_keys").fetchall() == [("p1",)]  # its rows; raw not needed
 
@@ -78,8 +85,10 @@ def test_only_the_analysts_schemas_are_published_and_views_become_tables(by_hand
 def test_a_failed_runs_message_stays_in_the_working_warehouse(tmp_path):
     # The message of a failed ingestion quotes the landed file's name, which may hold an MRN.
     working = connect(tmp_path / "working.duckdb")
-    working.execute("CREATE SCHEMA ops; CREATE TABLE ops.run_history AS SELECT 'run-2' AS run_id, 'failed' AS status, "
-                    "'cytometry/statistics/MRN4471023_day7.csv cannot be parsed' AS message")  # fmt: skip
+    working.execute(
+        "CREATE SCHEMA ops; CREATE TABLE ops.run_history AS SELECT 'run-2' AS run_id, 'failed' AS status, "
+        "'cytometry/statistics/MRN4471023_day7.csv cannot be parsed' AS message"
+    )
     published = publish(working, tmp_path / "published" / "warehouse.duckdb")
     working.close()
     con = duckdb.connect(str(published), read_only=True)
@@ -91,16 +100,24 @@ def test_the_published_quality_view_counts_without_files_rows_or_values(by_hand)
     assert by_hand.execute("SELECT * FROM quality.quarantine_counts ORDER BY ALL").fetchall() == [
         ("redcap", "lab_date", "not a date", "p1", False, 1),
         ("redcap", "lab_date", "not a date", "p1", True, 1),
-        ("redcap", None, "malformed row", None, False, 1)]  # fmt: skip
-    failing = by_hand.execute("SELECT suite, patient_key, in_current_files, failing_rows "
-                              "FROM quality.failing_rows_per_patient").fetchall()  # fmt: skip
+        ("redcap", None, "malformed row", None, False, 1),
+    ]
+    failing = by_hand.execute(
+        "SELECT suite, patient_key, in_current_files, failing_rows FROM quality.failing_rows_per_patient"
+    ).fetchall()
     assert failing == [("raw_redcap", "p1", True, 2)]
     assert by_hand.execute("SELECT expectation, observed_number FROM quality.check_results ORDER BY 1").fetchall() == [
-        ("expect_between", None), ("expect_distinct_in_set", None), ("expect_mean_between", 11.0625)]  # fmt: skip
+        ("expect_between", None),
+        ("expect_distinct_in_set", None),
+        ("expect_mean_between", 11.0625),
+    ]
     assert by_hand.execute("SELECT * EXCLUDE (last_loaded_at) FROM quality.files_per_source ORDER BY 1").fetchall() == [
-        ("cytometry_statistics", 1, 0, 5, 0), ("redcap", 1, 1, 20, 3)]  # fmt: skip
-    columns = by_hand.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                              "WHERE data_type = 'VARCHAR'").fetchall()  # fmt: skip
+        ("cytometry_statistics", 1, 0, 5, 0),
+        ("redcap", 1, 1, 20, 3),
+    ]
+    columns = by_hand.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
+    ).fetchall()
     for schema, table, column in columns:
         for planted in PLANTED:
             query = f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains("{column}", ?)'
@@ -113,14 +130,19 @@ def test_a_failing_row_of_a_superseded_file_version_is_not_current(tmp_path):
     working = connect(tmp_path / "working.duckdb")
     ensure_quality_schema(working)
     working.execute(WORKING)
-    working.execute("INSERT INTO quality.validated_loads VALUES (1, 'raw_redcap', 'run-0', TIMESTAMP '2026-11-30 02:00')")
-    working.execute("INSERT INTO quality.failing_rows VALUES ('run-0', TIMESTAMP '2026-11-30 02:00', 'raw_redcap', "
-                    "'expect_between', 'crp', 'warn', 'plausible CRP', 'p2', 'redcap/export.csv', 4, '99')")  # fmt: skip
+    working.execute(
+        "INSERT INTO quality.validated_loads VALUES (1, 'raw_redcap', 'run-0', TIMESTAMP '2026-11-30 02:00')"
+    )
+    working.execute(
+        "INSERT INTO quality.failing_rows VALUES ('run-0', TIMESTAMP '2026-11-30 02:00', 'raw_redcap', "
+        "'expect_between', 'crp', 'warn', 'plausible CRP', 'p2', 'redcap/export.csv', 4, '99')"
+    )
     published = publish(working, tmp_path / "published" / "warehouse.duckdb")
     working.close()
     con = duckdb.connect(str(published), read_only=True)
-    rows = con.execute("SELECT run_id, patient_key, in_current_files FROM quality.failing_rows_per_patient "
-                       "ORDER BY run_id").fetchall()  # fmt: skip
+    rows = con.execute(
+        "SELECT run_id, patient_key, in_current_files FROM quality.failing_rows_per_patient ORDER BY run_id"
+    ).fetchall()
     con.close()
     assert rows == [("run-0", "p2", False), ("run-1", "p1", True)]
 
@@ -131,8 +153,9 @@ def test_the_copy_is_fsynced_before_the_rename_and_its_folder_after(tmp_path, mo
     published = tmp_path / "published" / "warehouse.duckdb"
     events = []
     fsync, replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
-                                                 fsync(fd)))  # fmt: skip
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), fsync(fd))
+    )
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a), str(b))), replace(a, b)))
     publish(working, published)
     monkeypatch.undo()
@@ -156,11 +179,17 @@ def test_the_demo_publishes_marts_statistics_reference_runs_and_quality(demo_war
     published = duckdb.connect(str(root / "published" / "warehouse.duckdb"), read_only=True)
     schemas = published.execute("SELECT DISTINCT schema_name FROM duckdb_tables() ORDER BY 1").fetchall()
     assert [s for (s,) in schemas] == ["analytics", "marts", "ops", "quality", "reference"]
-    files = published.execute("SELECT source, current_files, superseded_files, rows_quarantined "
-                              "FROM quality.files_per_source ORDER BY 1").fetchall()  # fmt: skip
-    landed = {source: len(list((root / "landing").glob(pattern))) for source, pattern in [
-        ("cytometry_manifest", "cytometry/manifests/**/*.csv"),
-        ("cytometry_statistics", "cytometry/statistics/**/*.csv"), ("redcap", "redcap/*.csv")]}  # fmt: skip
+    files = published.execute(
+        "SELECT source, current_files, superseded_files, rows_quarantined FROM quality.files_per_source ORDER BY 1"
+    ).fetchall()
+    landed = {
+        source: len(list((root / "landing").glob(pattern)))
+        for source, pattern in [
+            ("cytometry_manifest", "cytometry/manifests/**/*.csv"),
+            ("cytometry_statistics", "cytometry/statistics/**/*.csv"),
+            ("redcap", "redcap/*.csv"),
+        ]
+    }
     assert files == [(source, n, 0, 0) for source, n in sorted(landed.items())]
     working = duckdb.connect(str(demo_warehouse), read_only=True)
     try:

@@ -50,14 +50,25 @@ def raw_state(warehouse: Path) -> dict:
     """What a rebuild must reproduce: rows per raw table, the ledger in load order, which version
     superseded which, and the quarantine. (The data dictionary's tables come from the contract,
     not from landed files: the main job after the replay writes them.)"""
-    tables = [t for (t,) in _rows(warehouse, "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-                                             "WHERE schema_name = 'raw' ORDER BY 1") if t not in (FIELDS, CHOICES)]  # fmt: skip
+    tables = [
+        t
+        for (t,) in _rows(
+            warehouse,
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name = 'raw' ORDER BY 1",
+        )
+        if t not in (FIELDS, CHOICES)
+    ]
     return {
         "rows": {t: _rows(warehouse, f"SELECT count(*) FROM {t}")[0][0] for t in tables},
-        "ledger": _rows(warehouse, "SELECT source, file, sha256, bytes, rows_loaded, rows_quarantined FROM raw.landed_files "
-                                   "ORDER BY load_id"),  # fmt: skip
-        "supersession": _rows(warehouse, "SELECT l.file, l.sha256, s.sha256 FROM raw.landed_files l LEFT JOIN "
-                                         "raw.landed_files s ON s.load_id = l.superseded_by ORDER BY l.load_id"),  # fmt: skip
+        "ledger": _rows(
+            warehouse,
+            "SELECT source, file, sha256, bytes, rows_loaded, rows_quarantined FROM raw.landed_files ORDER BY load_id",
+        ),
+        "supersession": _rows(
+            warehouse,
+            "SELECT l.file, l.sha256, s.sha256 FROM raw.landed_files l LEFT JOIN "
+            "raw.landed_files s ON s.load_id = l.superseded_by ORDER BY l.load_id",
+        ),
         "quarantine": _rows(warehouse, "SELECT file, row, column_name, reason FROM raw.quarantine ORDER BY ALL"),
     }
 
@@ -73,7 +84,9 @@ def _definitions(data: Path, monkeypatch) -> dg.Definitions:
     from orchestration.definitions import defs
     from orchestration.resources import default_resources
 
-    return dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=default_resources())
+    return dg.Definitions(
+        assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=default_resources()
+    )
 
 
 def _run_job(data: Path, monkeypatch) -> dg.ExecuteInProcessResult:
@@ -96,6 +109,7 @@ def _re_export(landing: Path) -> Path:
 
 # --- the archive's ledger -----------------------------------------------------------------
 
+
 def test_ledger_is_appended_durably_and_survives_a_torn_last_line(tmp_path):
     append_entries(tmp_path, [_entry("redcap/a.csv", "aa" * 32), _entry("redcap/b.csv", "bb" * 32)])
     with open(tmp_path / "ledger.jsonl", "ab") as handle:
@@ -113,17 +127,26 @@ def test_ledger_is_appended_durably_and_survives_a_torn_last_line(tmp_path):
 def test_ledger_follows_the_warehouse_as_a_multiset_in_load_order(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     a, b = "aa" * 32, "bb" * 32
-    landed = [(1, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-01", f"/old/archive/aa/{a}.csv", 2, 2, 1, 1),
-              (2, "redcap", "redcap/x.csv", b, 10, 1, 0, "2026-11-02", f"/old/archive/bb/{b}.csv", 3, 2, 1, 1),
-              (3, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-03", f"/old/archive/aa/{a}.csv", None, 2, 1, 1)]  # A, B, A again
+    landed = [
+        (1, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-01", f"/old/archive/aa/{a}.csv", 2, 2, 1, 1),
+        (2, "redcap", "redcap/x.csv", b, 10, 1, 0, "2026-11-02", f"/old/archive/bb/{b}.csv", 3, 2, 1, 1),
+        (3, "redcap", "redcap/x.csv", a, 10, 1, 0, "2026-11-03", f"/old/archive/aa/{a}.csv", None, 2, 1, 1),
+    ]  # A, B, A again
     insert_rows(con, "raw.landed_files", landed)
     archive = tmp_path / "archive"
     assert ArchiveLedger(archive).sync(con) == 3  # seeded from raw.landed_files
-    assert [(e.sha256, e.archive_path) for e in read_ledger(archive)] == [(a, f"aa/{a}.csv"), (b, f"bb/{b}.csv"),
-                                                                          (a, f"aa/{a}.csv")]  # fmt: skip
+    assert [(e.sha256, e.archive_path) for e in read_ledger(archive)] == [
+        (a, f"aa/{a}.csv"),
+        (b, f"bb/{b}.csv"),
+        (a, f"aa/{a}.csv"),
+    ]
     assert ArchiveLedger(archive).sync(con) == 0  # already held: A twice is matched twice
     # committed, then killed before the append: the next ingestion's first sync adds just that one
-    insert_rows(con, "raw.landed_files", [(4, "redcap", "redcap/y.csv", b, 10, 1, 0, "2026-11-04", f"/a/bb/{b}.csv", None, 2, 1, 1)])
+    insert_rows(
+        con,
+        "raw.landed_files",
+        [(4, "redcap", "redcap/y.csv", b, 10, 1, 0, "2026-11-04", f"/a/bb/{b}.csv", None, 2, 1, 1)],
+    )
     assert ArchiveLedger(archive).sync(con) == 1
     assert [e.file for e in read_ledger(archive)][-1] == "redcap/y.csv"
     con.close()
@@ -141,8 +164,13 @@ def test_a_failed_batch_never_reaches_the_ledger(tmp_path):
 
 # --- rebuild from the archive alone -------------------------------------------------------
 
+
 def test_rebuild_from_the_archive_alone_reproduces_the_raw_layer(demo_copy):
-    working, published, archive = demo_copy / "warehouse.duckdb", demo_copy / "published" / "warehouse.duckdb", demo_copy / "archive"
+    working, published, archive = (
+        demo_copy / "warehouse.duckdb",
+        demo_copy / "published" / "warehouse.duckdb",
+        demo_copy / "archive",
+    )
     con = connect(working)
     _re_export(demo_copy / "landing")
     ingest_source(con, demo_copy / "landing", "cytometry_manifest", archive)  # B supersedes A
@@ -167,6 +195,7 @@ def test_rebuild_seeds_a_missing_ledger_once_from_the_warehouse(demo_copy):
 
 
 # --- a damaged working warehouse ----------------------------------------------------------
+
 
 def _stale_wal(working: Path) -> None:
     """A write-ahead log that is not this database's (left by a copy, a restore or a crash)."""
@@ -242,8 +271,13 @@ def test_cartwh_run_on_a_damaged_warehouse_says_so_in_one_sentence(demo_copy, mo
 
 # --- a full disk --------------------------------------------------------------------------
 
+
 def test_full_disk_during_ingestion_fails_in_one_sentence_and_the_ledger_catches_up(demo_copy, monkeypatch):
-    working, published, archive = demo_copy / "warehouse.duckdb", demo_copy / "published" / "warehouse.duckdb", demo_copy / "archive"
+    working, published, archive = (
+        demo_copy / "warehouse.duckdb",
+        demo_copy / "published" / "warehouse.duckdb",
+        demo_copy / "archive",
+    )
     before, ledger_before = _digest(published), read_ledger(archive)
     _re_export(demo_copy / "landing")
 
@@ -257,14 +291,16 @@ def test_full_disk_during_ingestion_fails_in_one_sentence_and_the_ledger_catches
     assert not result.success
     status, why = failure_of(result)
     assert status == "failed" and why.startswith("raw_cytometry_manifests: the disk is full") and "\n" not in why
-    (_, recorded, message), = [r for r in _history(working) if r[0] == result.run_id]
+    ((_, recorded, message),) = [r for r in _history(working) if r[0] == result.run_id]
     assert recorded == "failed" and message == why
     assert _digest(published) == before and run_marker.unfinished(working) == []
     monkeypatch.undo()
     con = connect(working)  # the next ingestion starts by writing what the full disk kept out
     assert ArchiveLedger(archive).sync(con) == 1
     con.close()
-    assert read_ledger(archive)[:-1] == ledger_before and read_ledger(archive)[-1].file.startswith("cytometry/manifests/")
+    assert read_ledger(archive)[:-1] == ledger_before and read_ledger(archive)[-1].file.startswith(
+        "cytometry/manifests/"
+    )
 
 
 def test_full_disk_at_publication_is_recorded_as_failed_never_published(demo_copy, monkeypatch):
@@ -282,7 +318,7 @@ def test_full_disk_at_publication_is_recorded_as_failed_never_published(demo_cop
     resources = default_resources()
     result = dg.materialize([assets.publish.published_warehouse], resources=resources, raise_on_error=False)
     assert not result.success
-    (_, status, message), = [r for r in _history(working) if r[0] == result.run_id]
+    ((_, status, message),) = [r for r in _history(working) if r[0] == result.run_id]
     assert status == "failed" and "the disk is full" in message  # first recorded as published, then corrected
     assert _digest(published) == before
 
@@ -304,9 +340,17 @@ def test_full_disk_at_publication_is_recorded_as_failed_never_published(demo_cop
 
 # --- interrupted and killed runs ----------------------------------------------------------
 
+
 def _start_run(data: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(Path(sys.executable).with_name("cartwh")), "run"], env=data_env(data), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("cartwh")), "run"],
+        env=data_env(data),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for(condition, what: str, seconds: float = 120) -> None:
@@ -359,33 +403,53 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
     with writer_lock(working, wait_seconds=30):  # free once the killed processes have exited
         assert killed not in {r[0] for r in _history(working)}
         open_run(working, "the-next-run")
-    (_, status, message), = [r for r in _history(working) if r[0] == killed]
+    ((_, status, message),) = [r for r in _history(working) if r[0] == killed]
     assert status == "interrupted" and message == run_marker.KILLED
 
 
 # --- the sentences ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, opening", [
-    # DuckDB 2.0 on a full 600 KB tmpfs, at COMMIT
-    ('TransactionException: TransactionContext Error: Failed to commit: Could not write file "/d/w.duckdb": '
-     "No space left on device", "the disk is full"),
-    ("OSError: [Errno 28] No space left on device: '/d/archive/ab/ab.partial'", "the disk is full"),
-    # dbt wraps DuckDB's error in lines of its own
-    ("Failure: dbt build failed.\nDatabase Error in model patients\n  IO Error: Could not write file "
-     '"/d/w.duckdb.wal": No space left on device', "the disk is full"),
-    ('IOException: IO Error: Failure while replaying WAL file "/d/w.duckdb.wal": WAL does not match database file.',
-     "a warehouse file is damaged"),
-    ("Error: Corrupt database file: computed checksum 5919354292321018668 does not match stored checksum "
-     "2540703578122576776 in block at location 274432", "a warehouse file is damaged"),
-    ('IOException: IO Error: Could not read enough bytes from file "/d/w.duckdb": attempted to read 3192 bytes '
-     "from location 5000", "a warehouse file is damaged"),
-    ("DagsterExecutionInterruptedError: ", "interrupted (Ctrl-C or SIGTERM)"),
-    # Dagster 1.13 when a blocking check fails (the faulty cohort's run log)
-    ("DagsterAssetCheckFailedError: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed "
-     "with ERROR severity:\nmarts/patients: marts_patients\n\nStack Trace:\n  File ...",
-     "blocked by a failed blocking data-quality check (marts_patients on marts/patients): "),
-    ("ValueError: something else\n  with detail", "ValueError: something else"),
-])  # fmt: skip
+
+@pytest.mark.parametrize(
+    "text, opening",
+    [
+        # DuckDB 2.0 on a full 600 KB tmpfs, at COMMIT
+        (
+            'TransactionException: TransactionContext Error: Failed to commit: Could not write file "/d/w.duckdb": '
+            "No space left on device",
+            "the disk is full",
+        ),
+        ("OSError: [Errno 28] No space left on device: '/d/archive/ab/ab.partial'", "the disk is full"),
+        # dbt wraps DuckDB's error in lines of its own
+        (
+            "Failure: dbt build failed.\nDatabase Error in model patients\n  IO Error: Could not write file "
+            '"/d/w.duckdb.wal": No space left on device',
+            "the disk is full",
+        ),
+        (
+            'IOException: IO Error: Failure while replaying WAL file "/d/w.duckdb.wal": WAL does not match database file.',
+            "a warehouse file is damaged",
+        ),
+        (
+            "Error: Corrupt database file: computed checksum 5919354292321018668 does not match stored checksum "
+            "2540703578122576776 in block at location 274432",
+            "a warehouse file is damaged",
+        ),
+        (
+            'IOException: IO Error: Could not read enough bytes from file "/d/w.duckdb": attempted to read 3192 bytes '
+            "from location 5000",
+            "a warehouse file is damaged",
+        ),
+        ("DagsterExecutionInterruptedError: ", "interrupted (Ctrl-C or SIGTERM)"),
+        # Dagster 1.13 when a blocking check fails (the faulty cohort's run log)
+        (
+            "DagsterAssetCheckFailedError: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed "
+            "with ERROR severity:\nmarts/patients: marts_patients\n\nStack Trace:\n  File ...",
+            "blocked by a failed blocking data-quality check (marts_patients on marts/patients): ",
+        ),
+        ("ValueError: something else\n  with detail", "ValueError: something else"),
+    ],
+)
 def test_each_known_failure_is_one_sentence(text, opening):
     from cartwh.failures import describe
 

@@ -21,8 +21,15 @@ from tests.conftest import Warehouse, hmac_pseudonym, run_dbt
 
 SECRET = "deletions-test-secret"
 FIRST = datetime(2026, 1, 5, 2, 0, 0)
-MARTS = ["patients", "tumor_burden_transitions", "hematotox_scores", "time_to_event", "car_t_kinetics",
-         "car_t_expansion", "bca_episodes"]  # fmt: skip
+MARTS = [
+    "patients",
+    "tumor_burden_transitions",
+    "hematotox_scores",
+    "time_to_event",
+    "car_t_kinetics",
+    "car_t_expansion",
+    "bca_episodes",
+]
 
 
 class PulledWarehouse(Warehouse):
@@ -66,16 +73,24 @@ def test_a_deletion_report_lands_one_tombstone_per_record_keyed_like_its_rows(wh
         redcap, deletions = wh.ingest_redcap()
     assert redcap.files_loaded == [] and deletions.files_loaded == ["redcap/HUVR/deleted_records_20260106T020000.json"]
     assert deletions.records_read == 3 and deletions.rows_landed == 2 and deletions.records_skipped == 1
-    rows = wh.rows("SELECT site, patient_key, deleted_since, found_at, _source_row FROM raw.redcap_deleted_records "
-                   "ORDER BY _source_row")  # fmt: skip
-    assert rows == [("huvr", hmac_pseudonym(SECRET, "12", "huvr"), FIRST, FIRST + timedelta(days=1), 2),
-                    ("huvr", hmac_pseudonym(SECRET, "7", "huvr"), FIRST, FIRST + timedelta(days=1), 3)]  # fmt: skip
+    rows = wh.rows(
+        "SELECT site, patient_key, deleted_since, found_at, _source_row FROM raw.redcap_deleted_records "
+        "ORDER BY _source_row"
+    )
+    assert rows == [
+        ("huvr", hmac_pseudonym(SECRET, "12", "huvr"), FIRST, FIRST + timedelta(days=1), 2),
+        ("huvr", hmac_pseudonym(SECRET, "7", "huvr"), FIRST, FIRST + timedelta(days=1), 3),
+    ]
     # The tombstone's key is the key the record's rows carry.
-    assert wh.rows("SELECT count(DISTINCT patient_key) FROM raw.redcap_demographics WHERE patient_key IN "
-                   "(SELECT patient_key FROM raw.redcap_deleted_records)") == [(2,)]  # fmt: skip
+    assert wh.rows(
+        "SELECT count(DISTINCT patient_key) FROM raw.redcap_demographics WHERE patient_key IN "
+        "(SELECT patient_key FROM raw.redcap_deleted_records)"
+    ) == [(2,)]
     # A file version like any other: in the ledger, archived, and not loaded twice.
-    assert wh.rows("SELECT source, records_read, rows_landed, records_skipped, rows_quarantined FROM raw.landed_files "
-                   "WHERE source = 'redcap_deletions'") == [("redcap_deletions", 3, 2, 1, 0)]  # fmt: skip
+    assert wh.rows(
+        "SELECT source, records_read, rows_landed, records_skipped, rows_quarantined FROM raw.landed_files "
+        "WHERE source = 'redcap_deletions'"
+    ) == [("redcap_deletions", 3, 2, 1, 0)]
     assert wh.ingest("redcap_deletions").files_loaded == []
     # Not an unrecognised file of the REDCap folder: the deletion source reads it.
     assert deletions.files_loaded[0] not in [f.file for f in redcap.files_unrecognised]
@@ -134,19 +149,24 @@ def test_first_pull_incremental_pull_and_a_deletion_through_the_marts(wh, projec
         wh.ingest_redcap()
     # Three file versions, none superseding another (each pull's records file has its own name).
     assert wh.rows("SELECT file, superseded_by FROM raw.landed_files ORDER BY load_id") == [
-        (first.records_file, None), (second.records_file, None),
-        ("redcap/HUVR/deleted_records_20260107T020000.json", None)]  # fmt: skip
+        (first.records_file, None),
+        (second.records_file, None),
+        ("redcap/HUVR/deleted_records_20260107T020000.json", None),
+    ]
     _dbt(wh, tmp_path, "run")
     after = _marts(wh)
 
     seven, five = hmac_pseudonym(SECRET, "7", "huvr"), hmac_pseudonym(SECRET, "5", "huvr")
     for mart in MARTS:  # record 7 is gone from every mart; every other row is as it was, but record 5's
-        key = wh.rows(f"SELECT list_position(list(column_name ORDER BY column_index), 'patient_key') - 1 "
-                      f"FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = '{mart}'")[0][0]  # fmt: skip
+        key = wh.rows(
+            f"SELECT list_position(list(column_name ORDER BY column_index), 'patient_key') - 1 "
+            f"FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = '{mart}'"
+        )[0][0]
         assert all(r[key] != seven for r in after[mart]), mart
         assert [r for r in after[mart] if r[key] != five] == [r for r in before[mart] if r[key] not in (five, seven)]
     assert len(after["patients"]) == 23
     assert wh.rows("SELECT sex FROM staging.stg_redcap__demographics WHERE patient_key = ?", [five]) == [
-        ({"1": "Male", "2": "Female"}[corrected],)]  # fmt: skip
+        ({"1": "Male", "2": "Female"}[corrected],)
+    ]
     # Raw keeps every version: record 7's rows are still there, hidden by the tombstone.
     assert wh.rows("SELECT count(*) FROM raw.redcap_demographics WHERE patient_key = ?", [seven]) == [(1,)]

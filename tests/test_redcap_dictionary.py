@@ -10,12 +10,25 @@ from cartwh.contract.redcap import DataDictionary, Field, parse_choices, project
 
 # The header row of a REDCap data dictionary download, exactly as REDCap writes it.
 REDCAP_HEADER = [
-    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-    "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
-    "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
-    "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
-    "Matrix Ranking?", "Field Annotation",
-]  # fmt: skip
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+]
 
 
 def field(name="f", field_type="text", validation="", choices=(), form="form_a", identifier=False) -> Field:
@@ -39,7 +52,10 @@ def test_parse_choices_tolerates_missing_spaces_and_trailing_separator():
 
 
 def test_parse_choices_non_numeric_codes():
-    assert parse_choices("pb, peripheral blood | bm, bone marrow") == (("pb", "peripheral blood"), ("bm", "bone marrow"))
+    assert parse_choices("pb, peripheral blood | bm, bone marrow") == (
+        ("pb", "peripheral blood"),
+        ("bm", "bone marrow"),
+    )
 
 
 @pytest.mark.parametrize("text", ["", None, "  ", " | "])
@@ -114,8 +130,11 @@ def test_non_checkbox_export_column_is_the_field_name():
 
 def test_shipped_anticytokine_checkbox_columns():
     assert project_dictionary().field("anticytokine").export_columns == (
-        "anticytokine___1", "anticytokine___2", "anticytokine___3", "anticytokine___4",
-    )  # fmt: skip
+        "anticytokine___1",
+        "anticytokine___2",
+        "anticytokine___3",
+        "anticytokine___4",
+    )
 
 
 # --- DataDictionary.read of a hand-written dictionary ---------------------------------------------
@@ -123,11 +142,19 @@ def test_shipped_anticytokine_checkbox_columns():
 
 def _row(name, form, field_type, label, choices="", validation="", vmin="", vmax="", identifier=""):
     cells = dict.fromkeys(REDCAP_HEADER, "")
-    cells.update({
-        "Variable / Field Name": name, "Form Name": form, "Field Type": field_type, "Field Label": label,
-        "Choices, Calculations, OR Slider Labels": choices, "Text Validation Type OR Show Slider Number": validation,
-        "Text Validation Min": vmin, "Text Validation Max": vmax, "Identifier?": identifier,
-    })  # fmt: skip
+    cells.update(
+        {
+            "Variable / Field Name": name,
+            "Form Name": form,
+            "Field Type": field_type,
+            "Field Label": label,
+            "Choices, Calculations, OR Slider Labels": choices,
+            "Text Validation Type OR Show Slider Number": validation,
+            "Text Validation Min": vmin,
+            "Text Validation Max": vmax,
+            "Identifier?": identifier,
+        }
+    )
     return [cells[h] for h in REDCAP_HEADER]
 
 
@@ -156,8 +183,16 @@ def tiny_dictionary(tmp_path):
 
 def test_read_skips_descriptive_fields(tiny_dictionary):
     assert [f.name for f in tiny_dictionary.fields] == [
-        "study_id", "full_name", "dob", "arm", "score", "n_doses", "symptoms", "smoker", "notes",
-    ]  # fmt: skip
+        "study_id",
+        "full_name",
+        "dob",
+        "arm",
+        "score",
+        "n_doses",
+        "symptoms",
+        "smoker",
+        "notes",
+    ]
 
 
 def test_read_field_attributes(tiny_dictionary):
@@ -166,7 +201,13 @@ def test_read_field_attributes(tiny_dictionary):
     assert d.field("dob") == Field("dob", "enrolment", "text", "Date of birth", (), "date_ymd", None, None, True)
     assert d.field("arm").choices == (("1", "A, low dose"), ("2", "B"))
     score = d.field("score")
-    assert (score.form, score.validation, score.minimum, score.maximum, score.sql_type) == ("visit", "number", 0.0, 10.5, "DOUBLE")
+    assert (score.form, score.validation, score.minimum, score.maximum, score.sql_type) == (
+        "visit",
+        "number",
+        0.0,
+        10.5,
+        "DOUBLE",
+    )
     n_doses = d.field("n_doses")
     assert (n_doses.minimum, n_doses.maximum, n_doses.sql_type) == (1.0, None, "BIGINT")
     assert d.field("smoker").sql_type == "BOOLEAN"
@@ -184,16 +225,35 @@ def test_forms_in_dictionary_order(tiny_dictionary):
 def test_form_fields_exclude_record_id():
     d = project_dictionary()
     assert "record_id" not in [f.name for f in d.form_fields("demographics")]
-    assert [f.name for f in d.form_fields("demographics")] == ["patient_name", "mrn", "birth_date", "sex", "consent_date"]
+    assert [f.name for f in d.form_fields("demographics")] == [
+        "patient_name",
+        "mrn",
+        "birth_date",
+        "sex",
+        "consent_date",
+    ]
 
 
 def test_export_header_of_tiny_dictionary(tiny_dictionary):
     # The first field of a dictionary is the record id, whatever its name (issue 13): not a form field.
     assert tiny_dictionary.export_header() == [
-        "study_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
-        "full_name", "dob", "arm", "enrolment_complete",
-        "score", "n_doses", "symptoms___1", "symptoms___2", "symptoms___3", "smoker", "notes", "visit_complete",
-    ]  # fmt: skip
+        "study_id",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        "redcap_data_access_group",
+        "full_name",
+        "dob",
+        "arm",
+        "enrolment_complete",
+        "score",
+        "n_doses",
+        "symptoms___1",
+        "symptoms___2",
+        "symptoms___3",
+        "smoker",
+        "notes",
+        "visit_complete",
+    ]
 
 
 def test_export_header_record_id_listed_once(tmp_path):
@@ -205,9 +265,15 @@ def test_export_header_record_id_listed_once(tmp_path):
         writer.writerow(_row("sex", "demo", "radio", "Sex", choices="1, Male | 2, Female"))
         writer.writerow(_row("visit_date", "visit", "text", "Date", validation="date_ymd"))
     assert DataDictionary.read(path).export_header() == [
-        "record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
-        "sex", "demo_complete", "visit_date", "visit_complete",
-    ]  # fmt: skip
+        "record_id",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        "redcap_data_access_group",
+        "sex",
+        "demo_complete",
+        "visit_date",
+        "visit_complete",
+    ]
 
 
 # --- the shipped dictionary ----------------------------------------------------------------------
@@ -223,8 +289,15 @@ def test_shipped_export_header_starts_with_meta_columns_and_closes_each_form():
     assert header[:4] == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group"]
     assert header.count("record_id") == 1
     assert header[-1] == "follow_up_status_complete"
-    assert header[4:11] == ["patient_name", "mrn", "birth_date", "sex", "consent_date", "demographics_complete",
-                            "diagnosis_date"]  # fmt: skip
+    assert header[4:11] == [
+        "patient_name",
+        "mrn",
+        "birth_date",
+        "sex",
+        "consent_date",
+        "demographics_complete",
+        "diagnosis_date",
+    ]
     assert [h for h in header if h.endswith("_complete")] == [f"{form}_complete" for form in d.forms]
     assert len(header) == len(set(header))
 

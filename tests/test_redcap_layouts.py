@@ -28,11 +28,15 @@ def _longitudinal_redcap(landing: Path) -> None:
 
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
     tables = {}
-    for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN "
-                                     "('marts', 'analytics') UNION SELECT schema_name, view_name FROM duckdb_views() "
-                                     "WHERE schema_name IN ('marts', 'analytics') ORDER BY ALL").fetchall():  # fmt: skip
+    for schema, table in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN "
+        "('marts', 'analytics') UNION SELECT schema_name, view_name FROM duckdb_views() "
+        "WHERE schema_name IN ('marts', 'analytics') ORDER BY ALL"
+    ).fetchall():
         columns = [c for (c, *_) in con.execute(f'DESCRIBE "{schema}"."{table}"').fetchall() if c not in RUN_COLUMNS]
-        rows = con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{schema}"."{table}"').fetchall()
+        rows = con.execute(
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{schema}"."{table}"'
+        ).fetchall()
         tables[f"{schema}.{table}"] = sorted(rows, key=repr)
     return tables
 
@@ -57,11 +61,18 @@ def _current_canonical_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 
     tables = {}
     for form in project_dictionary().forms:
-        columns = [c for (c, *_) in con.execute(f"DESCRIBE raw.redcap_{form}").fetchall()
-                   if c not in {"_load_id", "_source_row", "redcap_event_name"}]  # fmt: skip
-        tables[form] = sorted(con.execute(
-            f"SELECT {', '.join(columns)} FROM raw.redcap_{form} r JOIN raw.landed_files f ON f.load_id = r._load_id "
-            "WHERE f.superseded_by IS NULL").fetchall(), key=repr)  # fmt: skip
+        columns = [
+            c
+            for (c, *_) in con.execute(f"DESCRIBE raw.redcap_{form}").fetchall()
+            if c not in {"_load_id", "_source_row", "redcap_event_name"}
+        ]
+        tables[form] = sorted(
+            con.execute(
+                f"SELECT {', '.join(columns)} FROM raw.redcap_{form} r JOIN raw.landed_files f ON f.load_id = r._load_id "
+                "WHERE f.superseded_by IS NULL"
+            ).fetchall(),
+            key=repr,
+        )
     return tables
 
 
@@ -78,8 +89,10 @@ def test_a_registry_mixing_both_layouts_lands_the_same_canonical_rows(tmp_path, 
         con = connect(root / "w.duckdb")
         report = ingest_source(con, root / "landing", "redcap", root / "archive")
         assert report.failures == [] and report.rows_quarantined == 0
-        landed[layout] = (_current_canonical_rows(con), con.execute(
-            "SELECT project, mapped FROM raw.landed_file_projects ORDER BY load_id").fetchall())  # fmt: skip
+        landed[layout] = (
+            _current_canonical_rows(con),
+            con.execute("SELECT project, mapped FROM raw.landed_file_projects ORDER BY load_id").fetchall(),
+        )
         con.close()
     assert landed["mixed"][0] == landed["classic"][0]
     assert sum(len(rows) for rows in landed["classic"][0].values()) > 200

@@ -79,9 +79,14 @@ def test_api_metadata_csv_reads_as_the_ui_download():
     assert _without_ranges(api) == _without_ranges(ui)
     # The two files really differ in one thing: the download lacks height_comma's range (0 to 3).
     assert [(f.name, f.minimum, f.maximum) for f in api.fields if f.minimum is not None] == [
-        ("height_dot", 0, 3), ("height_comma", 0, 3), ("weight_dot", 35, 200), ("weight_comma", 35, 200)]
+        ("height_dot", 0, 3),
+        ("height_comma", 0, 3),
+        ("weight_dot", 35, 200),
+        ("weight_comma", 35, 200),
+    ]
     assert [f.name for f in ui.fields if f.minimum is not None] == [
-        r["Variable / Field Name"] for r in _csv(folder / "dictionary.csv") if r["Text Validation Min"]]
+        r["Variable / Field Name"] for r in _csv(folder / "dictionary.csv") if r["Text Validation Min"]
+    ]
     assert "height_comma" not in [f.name for f in ui.fields if f.minimum is not None]
 
 
@@ -97,16 +102,42 @@ def test_validation_types_project_maps_every_type():
     dictionary = DataDictionary.read(EXPORTS / "validation-types-1" / "dictionary.csv")
     types = {f.name: f.sql_type for f in dictionary.fields}
     assert "f_descriptive" not in types
-    assert {n: types[n] for n in ("f_calculated", "f_slider", "f_true_false", "f_yes_no", "f_sql", "f_file_upload",
-                                  "f_signature", "f_notes", "f_radio", "f_dropdown")} == {
-        "f_calculated": "DOUBLE", "f_slider": "BIGINT", "f_true_false": "BOOLEAN", "f_yes_no": "BOOLEAN",
-        "f_sql": "VARCHAR", "f_file_upload": "VARCHAR", "f_signature": "VARCHAR", "f_notes": "VARCHAR",
-        "f_radio": "VARCHAR", "f_dropdown": "VARCHAR",
-    }  # fmt: skip
+    assert {
+        n: types[n]
+        for n in (
+            "f_calculated",
+            "f_slider",
+            "f_true_false",
+            "f_yes_no",
+            "f_sql",
+            "f_file_upload",
+            "f_signature",
+            "f_notes",
+            "f_radio",
+            "f_dropdown",
+        )
+    } == {
+        "f_calculated": "DOUBLE",
+        "f_slider": "BIGINT",
+        "f_true_false": "BOOLEAN",
+        "f_yes_no": "BOOLEAN",
+        "f_sql": "VARCHAR",
+        "f_file_upload": "VARCHAR",
+        "f_signature": "VARCHAR",
+        "f_notes": "VARCHAR",
+        "f_radio": "VARCHAR",
+        "f_dropdown": "VARCHAR",
+    }
     for name in ("v_date_dmy", "v_date_mdy", "v_date_ymd"):
         assert types[name] == "DATE"
-    for name in ("v_datetime_dmy", "v_datetime_mdy", "v_datetime_ymd", "v_datetime_seconds_dmy",
-                 "v_datetime_seconds_mdy", "v_datetime_seconds_ymd"):  # fmt: skip
+    for name in (
+        "v_datetime_dmy",
+        "v_datetime_mdy",
+        "v_datetime_ymd",
+        "v_datetime_seconds_dmy",
+        "v_datetime_seconds_mdy",
+        "v_datetime_seconds_ymd",
+    ):
         assert types[name] == "TIMESTAMP"
     assert [types[n] for n in ("v_time_hh_mm", "v_time_hh_mm_ss", "v_time_mm_ss")] == ["TIME", "TIME", "VARCHAR"]
     assert types["v_integer"] == "BIGINT"
@@ -151,16 +182,19 @@ def test_comma_decimal_values_of_the_real_export_equal_their_dot_twins():
             assert float(rule.sql_text(row[comma])) == float(row[dot])
 
 
-@pytest.mark.parametrize("code, column", [("1", "1"), ("ABC", "abc"), ("-1", "_1"), ("1.5", "1_5"),
-                                          ("a b/c", "abc"), ("x_y", "x_y")])  # fmt: skip
+@pytest.mark.parametrize(
+    "code, column", [("1", "1"), ("ABC", "abc"), ("-1", "_1"), ("1.5", "1_5"), ("a b/c", "abc"), ("x_y", "x_y")]
+)
 def test_checkbox_codes_as_redcap_writes_them_in_column_names(code, column):
     assert checkbox_export_code(code) == column
 
 
 # --- bad or unusual dictionaries -----------------------------------------------------------------
 
-HEADER = ('"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
-          '"Choices, Calculations, OR Slider Labels"\n')
+HEADER = (
+    '"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+    '"Choices, Calculations, OR Slider Labels"\n'
+)
 
 
 def _parse(text: str, name="site_a/dictionary.csv"):
@@ -188,9 +222,16 @@ def test_duplicate_field_name_fails_with_row_and_column():
     assert "defined twice (first in row 3)" in str(error.value)
 
 
-@pytest.mark.parametrize("choices, reason", [("", "no choices"), ("1, A | | 2, B", "choice 2 is empty"),
-                                             (", A | 2, B", "has no code"), ("1, A | 1, B", "same code"),
-                                             ("A, x | a, y", "same code")])  # fmt: skip
+@pytest.mark.parametrize(
+    "choices, reason",
+    [
+        ("", "no choices"),
+        ("1, A | | 2, B", "choice 2 is empty"),
+        (", A | 2, B", "has no code"),
+        ("1, A | 1, B", "same code"),
+        ("A, x | a, y", "same code"),
+    ],
+)
 def test_choice_string_that_does_not_parse_fails_with_row_and_column(choices, reason):
     with pytest.raises(MetadataError) as error:
         _parse(HEADER + f'pid,enrol,,text,ID,\nsex,enrol,,radio,Sex,"{choices}"\n')
@@ -217,11 +258,15 @@ def test_longitudinal_events_and_arms_from_the_api_csv_match_project_xml():
     xml = read_project_xml(folder / "project.xml")
     rows = _csv(folder / "event.csv")
     assert [(e.unique_event_name, e.label, e.arm) for e in api_events] == [
-        (r["unique_event_name"], r["event_name"], int(r["arm_num"])) for r in rows]
+        (r["unique_event_name"], r["event_name"], int(r["arm_num"])) for r in rows
+    ]
     assert [(e.unique_event_name, e.label, e.arm) for e in xml.events] == [
-        (e.unique_event_name, e.label, e.arm) for e in api_events]
+        (e.unique_event_name, e.label, e.arm) for e in api_events
+    ]
     assert [(a.number, a.name) for a in parse_arms((folder / "arm.csv").read_bytes(), "arm.csv")] == [
-        (1, "Drug A"), (2, "Drug B")]
+        (1, "Drug A"),
+        (2, "Drug B"),
+    ]
     assert [(a.number, a.name) for a in xml.arms] == [(1, "Drug A"), (2, "Drug B")]
     # Day offsets are only in project.xml (this server's event export leaves them out).
     assert [e.day_offset for e in xml.events if e.arm == 1] == [0, 1, 3, 8, 10, 30]
@@ -241,11 +286,15 @@ def test_longitudinal_form_event_mapping_covers_every_row_of_the_data():
 
 
 def test_form_event_mapping_and_repeating_setup_from_the_api_json():
-    entries = [{"arm_num": 1, "unique_event_name": "day_28_arm_1", "form": "marrow"},
-               {"arm_num": "1", "unique_event_name": "m3_arm_1", "form": "marrow"}]  # REDCap writes either
+    entries = [
+        {"arm_num": 1, "unique_event_name": "day_28_arm_1", "form": "marrow"},
+        {"arm_num": "1", "unique_event_name": "m3_arm_1", "form": "marrow"},
+    ]  # REDCap writes either
     mapping = parse_form_events(json.dumps(entries).encode(), "fem.json", json_text=True)
-    assert [(m.arm, m.unique_event_name, m.form) for m in mapping] == [(1, "day_28_arm_1", "marrow"),
-                                                                        (1, "m3_arm_1", "marrow")]  # fmt: skip
+    assert [(m.arm, m.unique_event_name, m.form) for m in mapping] == [
+        (1, "day_28_arm_1", "marrow"),
+        (1, "m3_arm_1", "marrow"),
+    ]
     text = b"event_name,form_name,custom_form_label\nvisit_arm_1,,\nbaseline_arm_1,labs,[lab_date]\n"
     repeating = parse_repeating(text, "repeating.csv")
     expected = [("visit_arm_1", "", ""), ("baseline_arm_1", "labs", "[lab_date]")]  # a repeating event, a form
@@ -271,8 +320,9 @@ def test_project_xml_reader_never_reads_the_clinical_data(tmp_path):
 def test_event_export_missing_a_column_fails_with_file_row_and_column():
     with pytest.raises(MetadataError) as error:
         parse_events(b"event_name,arm_num\nBaseline,1\n", "site_a/events.csv")
-    assert str(error.value) == ("site_a/events.csv (row 1, column 'unique_event_name'): "
-                                "required column missing: unique_event_name")
+    assert str(error.value) == (
+        "site_a/events.csv (row 1, column 'unique_event_name'): required column missing: unique_event_name"
+    )
 
 
 def test_json_entry_missing_a_key_fails_with_its_entry_number():

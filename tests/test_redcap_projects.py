@@ -17,8 +17,15 @@ from cartwh.ingest.errors import IngestError
 from tests.conftest import Warehouse
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real-exports" / "redcap"
-PROJECTS = ["longitudinal", "checkboxes-1", "repeating-instruments", "survey", "dag", "decimal-comma-and-dot",
-            "validation-types-1"]  # fmt: skip
+PROJECTS = [
+    "longitudinal",
+    "checkboxes-1",
+    "repeating-instruments",
+    "survey",
+    "dag",
+    "decimal-comma-and-dot",
+    "validation-types-1",
+]
 SETUP_FILES = ("event.csv", "arm.csv", "project.xml")
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports is not beside the clone")
@@ -59,8 +66,13 @@ def expected_counts(project: str, dictionary: str = "dictionary.csv") -> Counter
         instance = int(row["redcap_repeat_instance"]) if row.get("redcap_repeat_instance") else None
         event = row.get("redcap_event_name") or None
         for form in dict.fromkeys(f for f, _ in fields.values()):
-            columns = [c for c in row if c != record_id and fields.get(c.split("___")[0], ("",))[0] == form
-                       and (c in fields or fields[c.split("___")[0]][1] == "checkbox")]  # fmt: skip
+            columns = [
+                c
+                for c in row
+                if c != record_id
+                and fields.get(c.split("___")[0], ("",))[0] == form
+                and (c in fields or fields[c.split("___")[0]][1] == "checkbox")
+            ]
             if form in repeating:
                 held = instrument == form
             else:
@@ -73,10 +85,12 @@ def expected_counts(project: str, dictionary: str = "dictionary.csv") -> Counter
 def landed_counts(wh: Warehouse, site: str) -> Counter:
     counts = Counter()
     prefix = f"redcap_site_{site}__"
-    for (table,) in wh.rows("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name LIKE ?",
-                            [prefix + "%"]):  # fmt: skip
-        for event, instance, n in wh.rows(f"SELECT redcap_event_name, redcap_repeat_instance, count(*) FROM raw.{table} "
-                                          "GROUP BY ALL"):  # fmt: skip
+    for (table,) in wh.rows(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name LIKE ?", [prefix + "%"]
+    ):
+        for event, instance, n in wh.rows(
+            f"SELECT redcap_event_name, redcap_repeat_instance, count(*) FROM raw.{table} GROUP BY ALL"
+        ):
             counts[(table.removeprefix(prefix), event, instance)] = n
     return counts
 
@@ -107,16 +121,19 @@ def test_longitudinal_rows_are_keyed_by_event(wh):
     # records 100 and 220 in arm 1, 304 in arm 2 (data.csv); one questionnaire per record and event
     assert counts[("demographics", "enrollment_arm_1", None)] == 2
     assert counts[("demographics", "enrollment_arm_2", None)] == 1
-    assert [counts[("patient_morale_questionnaire", e, None)] for e in ("dose_1_arm_1", "visit_1_arm_1", "dose_2_arm_1",
-                                                                       "visit_2_arm_1", "first_dose_arm_2")] == [2, 2, 2, 2, 1]
+    assert [
+        counts[("patient_morale_questionnaire", e, None)]
+        for e in ("dose_1_arm_1", "visit_1_arm_1", "dose_2_arm_1", "visit_2_arm_1", "first_dose_arm_2")
+    ] == [2, 2, 2, 2, 1]
     assert wh.rows("SELECT count(*) FROM raw.quarantine WHERE row > 1") == [(0,)]
 
 
 def test_decimal_comma_values_are_numbers(wh):
     site = land(wh.landing, "decimal-comma-and-dot", "metadata.csv")
     wh.ingest()
-    rows = wh.rows(f"SELECT height_dot, height_comma, weight_comma FROM raw.redcap_site_{site}__demographics "
-                   "ORDER BY _source_row")  # fmt: skip
+    rows = wh.rows(
+        f"SELECT height_dot, height_comma, weight_comma FROM raw.redcap_site_{site}__demographics ORDER BY _source_row"
+    )
     assert rows[:2] == [(1.54, 1.54, 52.3), (1.84, 1.84, 92.3)]
 
 
@@ -124,10 +141,16 @@ def test_checkbox_columns_as_redcap_writes_them(wh):
     site = land(wh.landing, "checkboxes-1")
     wh.ingest()
     # check_two's codes are upper-case A..E in the dictionary; REDCap writes check_two___a..e.
-    rows = wh.rows(f"SELECT check_one___1, check_two___a, check_two___b, check_two___c FROM "
-                   f"raw.redcap_site_{site}__form_2 ORDER BY _source_row")  # fmt: skip
-    assert rows == [(True, True, False, True), (False, False, True, False), (True, False, False, False),
-                    (False, False, False, False)]  # fmt: skip
+    rows = wh.rows(
+        f"SELECT check_one___1, check_two___a, check_two___b, check_two___c FROM "
+        f"raw.redcap_site_{site}__form_2 ORDER BY _source_row"
+    )
+    assert rows == [
+        (True, True, False, True),
+        (False, False, True, False),
+        (True, False, False, False),
+        (False, False, False, False),
+    ]
 
 
 def test_repeating_instruments_and_first_field_named_otherwise(wh):
@@ -136,9 +159,10 @@ def test_repeating_instruments_and_first_field_named_otherwise(wh):
     # participant_id is the record id; the survey identifier, the e-mail and the birth date never land
     columns = {r[0] for r in wh.rows(f"DESCRIBE raw.redcap_site_{site}__prescreening_survey")}
     assert {"participant_id", "email", "dob", "redcap_survey_identifier"}.isdisjoint(columns)
-    assert wh.rows(f"SELECT has_diabetes, consent___1, prescreening_survey_timestamp IS NOT NULL FROM "
-                   f"raw.redcap_site_{site}__prescreening_survey ORDER BY _source_row") == [(True, True, True),
-                                                                                          (False, False, True)]  # fmt: skip
+    assert wh.rows(
+        f"SELECT has_diabetes, consent___1, prescreening_survey_timestamp IS NOT NULL FROM "
+        f"raw.redcap_site_{site}__prescreening_survey ORDER BY _source_row"
+    ) == [(True, True, True), (False, False, True)]
 
 
 def test_identifiers_of_a_site_project_never_land(wh):
@@ -147,8 +171,11 @@ def test_identifiers_of_a_site_project_never_land(wh):
     data = (REAL / "longitudinal" / "data.csv").read_text(encoding="utf-8")
     names = [r["first_name"] for r in csv.DictReader(data.splitlines()) if r["first_name"]]
     dump = str(wh.rows("SELECT * FROM raw.quarantine")) + "".join(
-        str(wh.rows(f"SELECT * FROM raw.{t}")) for (t,) in wh.rows(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name LIKE 'redcap_site_%'"))  # fmt: skip
+        str(wh.rows(f"SELECT * FROM raw.{t}"))
+        for (t,) in wh.rows(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name LIKE 'redcap_site_%'"
+        )
+    )
     assert names and not any(name in dump for name in names)
     assert "1983-09-23" not in dump and "zlehnox" not in dump
 
@@ -159,14 +186,22 @@ def test_pycap_dataframe_csv_codes_written_as_floats(wh):
     site = land(wh.landing, "repeating-instruments")
     records = wh.landing / "redcap" / site / "records.csv"
     rows = list(csv.reader(open(records, encoding="utf-8", newline="")))
-    floats = [[c + ".0" if c.isdigit() and h.endswith(("_complete", "instance", "ethnicity", "sex")) else c
-               for h, c in zip(rows[0], row, strict=True)] for row in rows[1:]]  # fmt: skip
+    floats = [
+        [
+            c + ".0" if c.isdigit() and h.endswith(("_complete", "instance", "ethnicity", "sex")) else c
+            for h, c in zip(rows[0], row, strict=True)
+        ]
+        for row in rows[1:]
+    ]
     with open(records, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows([rows[0], *floats])
     report = wh.ingest()
     assert report.failures == [] and report.rows_quarantined == 0
     assert landed_counts(wh, site) == expected_counts("repeating-instruments")
-    assert wh.rows(f"SELECT sex, form_status FROM raw.redcap_site_{site}__demographics ORDER BY _source_row")[0] == ("0", 2)
+    assert wh.rows(f"SELECT sex, form_status FROM raw.redcap_site_{site}__demographics ORDER BY _source_row")[0] == (
+        "0",
+        2,
+    )
 
 
 def test_labels_export_is_refused(wh):
@@ -196,11 +231,14 @@ def test_labels_header_is_refused(wh):
         wh.ingest()
 
 
-@pytest.mark.parametrize(("file", "content", "message"), [
-    ("dictionary.csv", "", r"dictionary.csv: empty file: not a REDCap data dictionary"),
-    ("dictionary.csv", "record_id,form_1\n", r"dictionary.csv \(row 1\): no 'Variable / Field Name'"),
-    ("events.json", "[{\"event_name\": \"Day 1\"}]", r"events.json \(row 1, column 'arm_num'\): required key missing"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("dictionary.csv", "", r"dictionary.csv: empty file: not a REDCap data dictionary"),
+        ("dictionary.csv", "record_id,form_1\n", r"dictionary.csv \(row 1\): no 'Variable / Field Name'"),
+        ("events.json", '[{"event_name": "Day 1"}]', r"events.json \(row 1, column 'arm_num'\): required key missing"),
+    ],
+)
 def test_unusable_metadata_fails_the_folder_naming_the_file(wh, file, content, message):
     site = land(wh.landing, "checkboxes-1")
     (wh.landing / "redcap" / site / file).write_text(content, encoding="utf-8")
@@ -217,15 +255,24 @@ def test_dictionary_version_is_recorded_and_a_change_is_a_new_version(wh):
     folder = wh.landing / "redcap" / site
     dictionary = (folder / "dictionary.csv").read_text(encoding="utf-8-sig")
     changed = dictionary.replace('check two","a, A|b, B|c, C|d, D|e, E"', 'check two","a, A|b, B|c, C|d, D"')
-    (folder / "dictionary.csv").write_text(changed + "new_score,form_2,,text,\"Score\",,,integer,,,,,,,,,,\n",
-                                           encoding="utf-8")  # fmt: skip
+    (folder / "dictionary.csv").write_text(
+        changed + 'new_score,form_2,,text,"Score",,,integer,,,,,,,,,,\n', encoding="utf-8"
+    )
     with open(folder / "records.csv", "a", encoding="utf-8") as handle:  # a new version of the records (a blank line)
         handle.write("\n")
     wh.ingest()
     versions = wh.rows("SELECT count(DISTINCT dictionary_sha256), count(*) FROM raw.landed_file_projects")
     assert versions == [(2, 2)]
-    assert dictionary_changes(wh.con) == [{"project": site, "first_load_id": 2, "added": ["new_score"], "removed": [],
-                                          "retyped": [], "choices_changed": ["check_two"]}]  # fmt: skip
+    assert dictionary_changes(wh.con) == [
+        {
+            "project": site,
+            "first_load_id": 2,
+            "added": ["new_score"],
+            "removed": [],
+            "retyped": [],
+            "choices_changed": ["check_two"],
+        }
+    ]
 
 
 def test_the_quality_report_shows_a_changed_dictionary(wh, tmp_path):
@@ -235,8 +282,9 @@ def test_the_quality_report_shows_a_changed_dictionary(wh, tmp_path):
     wh.ingest()
     folder = wh.landing / "redcap" / site
     text = (folder / "dictionary.csv").read_text(encoding="utf-8-sig")
-    (folder / "dictionary.csv").write_text(text.replace("desired_result,form_2,,notes", "desired_result,form_2,,text"),
-                                           encoding="utf-8")  # fmt: skip
+    (folder / "dictionary.csv").write_text(
+        text.replace("desired_result,form_2,,notes", "desired_result,form_2,,text"), encoding="utf-8"
+    )
     with open(folder / "records.csv", "a", encoding="utf-8") as handle:
         handle.write("\n")
     wh.ingest()
@@ -255,19 +303,33 @@ def test_a_repeating_event_of_the_shipped_project_doubles_nothing(wh):
     folder = wh.landing / "redcap"
     folder.mkdir(parents=True)
     events = ["screening_arm_1", "day_7_arm_1", "monitoring_arm_1"]
-    (folder / "events.json").write_text(json.dumps([{"event_name": e, "arm_num": 1, "unique_event_name": e} for e in events]))
-    (folder / "repeating_forms_events.json").write_text(json.dumps([{"event_name": "monitoring_arm_1", "form_name": ""}]))
-    header = "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,demographics_complete," \
-             "lab_date,anc_value,anc_unit,laboratory_complete"  # fmt: skip
-    rows = ["7,screening_arm_1,,,2,2,,,,", "7,monitoring_arm_1,,2,,,2024-03-01,1.5,1,2", "7,day_7_arm_1,,,,,2024-01-08,0.5,1,2",
-            "7,monitoring_arm_1,,1,,,2024-02-01,1.1,1,2"]  # fmt: skip
+    (folder / "events.json").write_text(
+        json.dumps([{"event_name": e, "arm_num": 1, "unique_event_name": e} for e in events])
+    )
+    (folder / "repeating_forms_events.json").write_text(
+        json.dumps([{"event_name": "monitoring_arm_1", "form_name": ""}])
+    )
+    header = (
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,demographics_complete,"
+        "lab_date,anc_value,anc_unit,laboratory_complete"
+    )
+    rows = [
+        "7,screening_arm_1,,,2,2,,,,",
+        "7,monitoring_arm_1,,2,,,2024-03-01,1.5,1,2",
+        "7,day_7_arm_1,,,,,2024-01-08,0.5,1,2",
+        "7,monitoring_arm_1,,1,,,2024-02-01,1.1,1,2",
+    ]
     (folder / "site_1_records.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     report = wh.ingest()
     assert report.failures == [] and report.rows_quarantined == 0
     assert wh.rows("SELECT sex, redcap_event_name FROM raw.redcap_demographics") == [("2", "screening_arm_1")]
-    assert wh.rows("SELECT redcap_repeat_instance, lab_date::VARCHAR, redcap_event_name FROM raw.redcap_laboratory "
-                   "ORDER BY 1") == [(1, "2024-01-08", "day_7_arm_1"), (2, "2024-02-01", "monitoring_arm_1"),
-                                     (3, "2024-03-01", "monitoring_arm_1")]  # fmt: skip
+    assert wh.rows(
+        "SELECT redcap_repeat_instance, lab_date::VARCHAR, redcap_event_name FROM raw.redcap_laboratory ORDER BY 1"
+    ) == [
+        (1, "2024-01-08", "day_7_arm_1"),
+        (2, "2024-02-01", "monitoring_arm_1"),
+        (3, "2024-03-01", "monitoring_arm_1"),
+    ]
 
 
 def test_a_bad_contact_detail_is_set_aside_without_its_value(wh):
@@ -297,7 +359,7 @@ def test_times_and_text_validations_are_checked(wh):
     assert wh.rows("SELECT row, column_name, reason, value FROM raw.quarantine WHERE row > 1 ORDER BY column_name") == [
         (2, "v_alpha_only", "not a valid value of its text validation (alpha_only) [form form_1]", "abc1"),
         (2, "v_time_hh_mm", "not a time (HH:MM[:SS]) [form form_1]", "25:99"),
-    ]  # fmt: skip
+    ]
     assert wh.rows(f"SELECT count(*) FROM raw.redcap_site_{site}__form_1") == [(0,)]  # its only form: set aside
     rows[0] |= {"v_time_hh_mm": "07:05", "v_alpha_only": "abc"}  # corrected and exported again
     with open(records, "w", encoding="utf-8", newline="") as handle:
@@ -305,8 +367,10 @@ def test_times_and_text_validations_are_checked(wh):
         writer.writeheader()
         writer.writerows(rows)
     wh.ingest()
-    assert wh.rows(f"SELECT v_time_hh_mm::VARCHAR, v_time_hh_mm_ss::VARCHAR, v_time_mm_ss, v_alpha_only FROM "
-                   f"raw.redcap_site_{site}__form_1") == [("07:05:00", "12:30:15", "05:30", "abc")]  # fmt: skip
+    assert wh.rows(
+        f"SELECT v_time_hh_mm::VARCHAR, v_time_hh_mm_ss::VARCHAR, v_time_mm_ss, v_alpha_only FROM "
+        f"raw.redcap_site_{site}__form_1"
+    ) == [("07:05:00", "12:30:15", "05:30", "abc")]
 
 
 def test_source_health_counts_a_site_projects_own_tables(wh):

@@ -50,9 +50,13 @@ def test_first_pull_lands_every_record_and_the_metadata(api, folders):
     report = pull(Connection(url, TOKEN), "SITE_A", landing, archive, now=FIRST)
     assert (report.first, report.records_changed, report.rows) == (True, 3, 18)
     assert report.records_file == "redcap/SITE_A/SITE_A_records_20260105T020000.csv"
-    assert _files(landing) == ["redcap/SITE_A/SITE_A_records_20260105T020000.csv", "redcap/SITE_A/arms.json",
-                               "redcap/SITE_A/dictionary.json", "redcap/SITE_A/events.json",
-                               "redcap/SITE_A/form_event_mapping.json"]  # fmt: skip
+    assert _files(landing) == [
+        "redcap/SITE_A/SITE_A_records_20260105T020000.csv",
+        "redcap/SITE_A/arms.json",
+        "redcap/SITE_A/dictionary.json",
+        "redcap/SITE_A/events.json",
+        "redcap/SITE_A/form_event_mapping.json",
+    ]
     # The landed records are REDCap's export byte for byte in content: header and every row of data.csv.
     assert _table(landing / report.records_file) == _table(EXPORTS / "data.csv")
     # The landed dictionary reads as the project's own download does.
@@ -141,15 +145,22 @@ def test_a_pull_failing_midway_writes_nothing_and_keeps_the_state(api, folders):
     assert report.records_changed == 1 and project.requests[-1]["dateRangeBegin"] == "2026-01-05 01:50:00"
 
 
-@pytest.mark.parametrize("environment, message", [
-    ({}, "CARTWH_REDCAP_URL is not set"),
-    ({"CARTWH_REDCAP_URL": "https://redcap.example.org/"}, "must be the API address, ending in /api/"),
-    ({"CARTWH_REDCAP_URL": "https://r.example.org/api/"}, "no API token"),
-    ({"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN": "not-a-token-secret"},
-     "the token from CARTWH_REDCAP_TOKEN is not a REDCap API token"),
-    ({"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN_FILE": "/nonexistent/token"},
-     "the token file named by CARTWH_REDCAP_TOKEN_FILE cannot be read"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "environment, message",
+    [
+        ({}, "CARTWH_REDCAP_URL is not set"),
+        ({"CARTWH_REDCAP_URL": "https://redcap.example.org/"}, "must be the API address, ending in /api/"),
+        ({"CARTWH_REDCAP_URL": "https://r.example.org/api/"}, "no API token"),
+        (
+            {"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN": "not-a-token-secret"},
+            "the token from CARTWH_REDCAP_TOKEN is not a REDCap API token",
+        ),
+        (
+            {"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN_FILE": "/nonexistent/token"},
+            "the token file named by CARTWH_REDCAP_TOKEN_FILE cannot be read",
+        ),
+    ],
+)
 def test_connection_settings_errors_never_show_the_token(environment, message):
     from cartwh.redcap_pull import connection_from_environment
 
@@ -162,8 +173,9 @@ def test_token_from_a_file(tmp_path):
     from cartwh.redcap_pull import connection_from_environment
 
     (tmp_path / "token").write_text(TOKEN + "\n")
-    connection = connection_from_environment({"CARTWH_REDCAP_URL": "https://r.example.org/api/",
-                                              "CARTWH_REDCAP_TOKEN_FILE": str(tmp_path / "token")})  # fmt: skip
+    connection = connection_from_environment(
+        {"CARTWH_REDCAP_URL": "https://r.example.org/api/", "CARTWH_REDCAP_TOKEN_FILE": str(tmp_path / "token")}
+    )
     assert connection.token == TOKEN and TOKEN not in repr(connection) and TOKEN not in str(connection)
 
 
@@ -186,8 +198,10 @@ def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, mo
     def ingested(landing: Path, name: str):
         con = connect(tmp_path / f"{name}.duckdb")
         report = ingest_source(con, landing, "redcap", tmp_path / f"{name}-archive")
-        query = ("SELECT table_name FROM information_schema.tables "
-                 "WHERE table_schema = 'raw' AND table_name LIKE 'redcap_%' ORDER BY 1")
+        query = (
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'raw' AND table_name LIKE 'redcap_%' ORDER BY 1"
+        )
         tables = [t for (t,) in con.execute(query).fetchall()]
         counts = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
         keys = sorted(con.execute("SELECT DISTINCT patient_key FROM raw.redcap_demographics").fetchall())

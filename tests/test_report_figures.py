@@ -26,12 +26,18 @@ def km_table(durations, events, group) -> pd.DataFrame:
     et, sf = kmf.event_table, kmf.survival_function_
     ci = kmf.confidence_interval_survival_function_
     assert list(et.index) == list(sf.index)
-    return pd.DataFrame({
-        "group": group, "time": et.index.to_numpy(dtype=float), "survival": sf.iloc[:, 0].to_numpy(),
-        "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy(),
-        "at_risk": et["at_risk"].to_numpy(), "events": et["observed"].to_numpy(),
-        "censored": et["censored"].to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "group": group,
+            "time": et.index.to_numpy(dtype=float),
+            "survival": sf.iloc[:, 0].to_numpy(),
+            "ci_lower": ci.iloc[:, 0].to_numpy(),
+            "ci_upper": ci.iloc[:, 1].to_numpy(),
+            "at_risk": et["at_risk"].to_numpy(),
+            "events": et["observed"].to_numpy(),
+            "censored": et["censored"].to_numpy(),
+        }
+    )
 
 
 def two_groups() -> pd.DataFrame:
@@ -78,8 +84,13 @@ def test_numbers_at_risk_match_lifelines_at_table_times():
 
 # ---------------------------------------------------------------- KM figure
 def test_km_figure_svg_shows_at_risk_rows_in_group_colours_and_p_text():
-    fig = fg.km_figure(two_groups(), title="EFS", p_text="log-rank p = 0.005", at_risk_every=2,
-                       group_labels={"a": "Arm A", "b": "Arm B"})
+    fig = fg.km_figure(
+        two_groups(),
+        title="EFS",
+        p_text="log-rank p = 0.005",
+        at_risk_every=2,
+        group_labels={"a": "Arm A", "b": "Arm B"},
+    )
     texts = svg_texts(fg.to_svg(fig))
     words = [t for _, _, t in texts]
     assert "log-rank p = 0.005" in words
@@ -102,8 +113,9 @@ def test_km_figure_one_step_line_per_group_and_censor_marks_on_the_curve():
 
 
 def test_km_figure_single_group_with_ci_band():
-    ax = fg.km_figure(km_table(B_T, B_E, "All patients"), title="OS", endpoint_label="Overall survival",
-                      ci_band=True).axes[0]  # fmt: skip
+    ax = fg.km_figure(
+        km_table(B_T, B_E, "All patients"), title="OS", endpoint_label="Overall survival", ci_band=True
+    ).axes[0]
     assert len([ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"]) == 1
     assert len(ax.collections) == 1  # the 95 % CI band
     assert ax.get_ylabel() == "Overall survival (probability)"
@@ -144,13 +156,16 @@ def _p_label(ax, text):
 def test_p_label_is_placed_where_no_curve_passes():
     # Both groups fall to 0 by month 3 and stay there: the curves run along the bottom, where the
     # p label would go first (bottom left), so it must move.
-    early = pd.concat([km_table([1, 2, 2, 3], [1, 1, 1, 1], "a"), km_table([1, 1, 2, 3, 10], [1, 1, 1, 1, 0], "b")],
-                      ignore_index=True)  # fmt: skip
+    early = pd.concat(
+        [km_table([1, 2, 2, 3], [1, 1, 1, 1], "a"), km_table([1, 1, 2, 3, 10], [1, 1, 1, 1, 0], "b")], ignore_index=True
+    )
     for km in (two_groups(), early):
         ax = fg.km_figure(km, title="EFS", p_text="log-rank p = 0.04").axes[0]
         box = _p_label(ax, "log-rank p = 0.04")
         points = _drawn_points(ax)
-        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        inside = (
+            (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        )
         assert not inside.any()
         assert ax.get_window_extent().contains(box.x0, box.y0)  # inside the axes while there is room
 
@@ -162,8 +177,15 @@ def test_p_label_goes_above_the_axes_when_the_curves_leave_no_room():
 
 
 def _kinetics() -> pd.DataFrame:
-    return pd.DataFrame({"patient_key": ["p1", "p1", "p2", "p2"], "group": ["x"] * 4, "study_day": [0, 7, 0, 7],
-                         "nominal_day": [0, 7, 0, 7], "car_t_per_ul": [0.0, 10.0, 1.0, 20.0]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "patient_key": ["p1", "p1", "p2", "p2"],
+            "group": ["x"] * 4,
+            "study_day": [0, 7, 0, 7],
+            "nominal_day": [0, 7, 0, 7],
+            "car_t_per_ul": [0.0, 10.0, 1.0, 20.0],
+        }
+    )
 
 
 def _every_kind_of_panel():
@@ -171,8 +193,12 @@ def _every_kind_of_panel():
         fg.km_figure(two_groups(), title="EFS", p_text="p = 0.1"),
         fg.km_figure(two_groups(), title="EFS", group_labels={"a": "Intermediate (3–4 points)", "b": "b"}),
         fg.box_figure(box_data(), value="pct", group="bridging", ylabel="x", title="t"),
-        fg.box_panels(box_data(), group="bridging", title="Figure 4", panels=[dict(value="pct"), dict(value="car_t"),
-                                                                              dict(value="pct")]),  # fmt: skip
+        fg.box_panels(
+            box_data(),
+            group="bridging",
+            title="Figure 4",
+            panels=[dict(value="pct"), dict(value="car_t"), dict(value="pct")],
+        ),
         fg.kinetics_figure(_kinetics(), title="Kinetics", median_day="nominal_day", min_patients=1),
     ]
 
@@ -202,16 +228,19 @@ def test_km_figure_group_missing_from_order_raises():
 
 # ---------------------------------------------------------------- box plots
 def box_data() -> pd.DataFrame:
-    return pd.DataFrame({
-        "bridging": ["chemo"] * 4 + ["ino"] * 3,
-        "car_t": [0.0, 5.0, 120.0, np.nan, 0.0, 0.3, 40.0],
-        "pct": [1.0, 2.0, 30.0, 4.0, 5.0, 6.0, 7.0],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "bridging": ["chemo"] * 4 + ["ino"] * 3,
+            "car_t": [0.0, 5.0, 120.0, np.nan, 0.0, 0.3, 40.0],
+            "pct": [1.0, 2.0, 30.0, 4.0, 5.0, 6.0, 7.0],
+        }
+    )
 
 
 def test_box_figure_zeros_on_log_scale():
-    fig = fg.box_figure(box_data(), value="car_t", group="bridging", ylabel="CAR-T/µL", title="Peak",
-                        log_scale=True, p_text="p = 0.2")
+    fig = fg.box_figure(
+        box_data(), value="car_t", group="bridging", ylabel="CAR-T/µL", title="Peak", log_scale=True, p_text="p = 0.2"
+    )
     ax = fig.axes[0]
     assert ax.get_yscale() == "symlog"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["chemo\n(n = 3)", "ino\n(n = 3)"]
@@ -235,10 +264,16 @@ def test_box_jitter_is_deterministic():
 
 
 def test_box_panels_side_by_side():
-    fig = fg.box_panels(box_data(), group="bridging", title="Figure 4", group_order=["ino", "chemo"], panels=[
-        dict(value="pct", ylabel="% CAR of CD3"),
-        dict(value="car_t", ylabel="CAR-T/µL", log_scale=True, p_text="p = 0.04"),
-    ])  # fmt: skip
+    fig = fg.box_panels(
+        box_data(),
+        group="bridging",
+        title="Figure 4",
+        group_order=["ino", "chemo"],
+        panels=[
+            dict(value="pct", ylabel="% CAR of CD3"),
+            dict(value="car_t", ylabel="CAR-T/µL", log_scale=True, p_text="p = 0.04"),
+        ],
+    )
     a, b = fig.axes
     assert [a.get_yscale(), b.get_yscale()] == ["linear", "symlog"]
     assert a.get_title(loc="left") == "" and b.get_title(loc="left") == ""  # the report letters panels
@@ -249,12 +284,14 @@ def test_box_panels_side_by_side():
 
 # ---------------------------------------------------------------- kinetics
 def test_kinetics_figure_with_nan_and_zeros_and_medians_by_hand():
-    kin = pd.DataFrame({
-        "patient_key": ["p1", "p2", "p3"] * 3 + ["q1", "q1"],
-        "group": ["x"] * 9 + ["y", "y"],
-        "study_day": [0, 0, 0, 7, 7, 7, 14, 14, 14, 0, 7],
-        "car_t_per_ul": [0, 0, 0, 10, 30, np.nan, 5, 15, 25, 0, np.nan],
-    })  # fmt: skip
+    kin = pd.DataFrame(
+        {
+            "patient_key": ["p1", "p2", "p3"] * 3 + ["q1", "q1"],
+            "group": ["x"] * 9 + ["y", "y"],
+            "study_day": [0, 0, 0, 7, 7, 7, 14, 14, 14, 0, 7],
+            "car_t_per_ul": [0, 0, 0, 10, 30, np.nan, 5, 15, 25, 0, np.nan],
+        }
+    )
     ax = fg.kinetics_figure(kin, title="Kinetics", min_patients=2).axes[0]
     assert ax.get_yscale() == "symlog"
     med = [ln for ln in ax.get_lines() if ln.get_label().startswith("x, median")][0]
@@ -294,8 +331,14 @@ def test_a_registry_draws_a_sample_of_points_and_lines_but_summarises_everyone()
     points = sum(len(c.get_offsets()) for c in ax.collections)
     assert points == 2 * fg.MAX_POINTS
     assert [t.get_text() for t in ax.get_xticklabels()] == [f"a\n(n = {n // 2})", f"b\n(n = {n // 2})"]
-    kinetics = pd.DataFrame({"patient_key": np.repeat(np.arange(400), 2), "group": "a",
-                             "study_day": np.tile([7, 14], 400), "car_t_per_ul": rng.lognormal(size=800)})
+    kinetics = pd.DataFrame(
+        {
+            "patient_key": np.repeat(np.arange(400), 2),
+            "group": "a",
+            "study_day": np.tile([7, 14], 400),
+            "car_t_per_ul": rng.lognormal(size=800),
+        }
+    )
     fig = fg.kinetics_figure(kinetics, title="k")
     patient_lines = [line for line in fig.axes[0].get_lines() if line.get_linewidth() == 0.7]
     assert len(patient_lines) == fg.MAX_LINES

@@ -29,16 +29,31 @@ def test_median_cells_by_interval_method():
 def test_method_notes():
     assert fmt.method_note("Mann-Whitney U", "exact") == "exact p"
     assert fmt.method_note("Mann-Whitney U", "asymptotic (exact not computed for n = 120)") == (
-        "asymptotic p, no continuity correction (exact not computed for n = 120)")
+        "asymptotic p, no continuity correction (exact not computed for n = 120)"
+    )
 
 
 def test_table_footnotes_name_each_method_and_a_mixed_test_in_its_cell():
-    base = dict(analysis="t", table_title="T", grouped_by="bridging_group", level=None, kind="median_range",
-                n=3, median=1.0, minimum=0.0, maximum=2.0, test="Mann-Whitney U", p_value=0.04, test_reason=None)
-    rows = pd.DataFrame([
-        base | dict(row_number=1, label="a", group="inotuzumab", group_order=0, test_method="exact"),
-        base | dict(row_number=2, label="b", group="inotuzumab", group_order=0, test_method="asymptotic_corrected"),
-    ])  # fmt: skip
+    base = dict(
+        analysis="t",
+        table_title="T",
+        grouped_by="bridging_group",
+        level=None,
+        kind="median_range",
+        n=3,
+        median=1.0,
+        minimum=0.0,
+        maximum=2.0,
+        test="Mann-Whitney U",
+        p_value=0.04,
+        test_reason=None,
+    )
+    rows = pd.DataFrame(
+        [
+            base | dict(row_number=1, label="a", group="inotuzumab", group_order=0, test_method="exact"),
+            base | dict(row_number=2, label="b", group="inotuzumab", group_order=0, test_method="asymptotic_corrected"),
+        ]
+    )
     table = display_table(rows, load_plan(), {"inotuzumab": 3})
     assert table.notes == ["MW: Mann-Whitney U, exact p", "MW: Mann-Whitney U, asymptotic p with continuity correction"]
     assert [r.test for r in table.rows] == ["MW (exact)", "MW (asymptotic_corrected)"]

@@ -14,18 +14,25 @@ def test_routes_are_counted_per_measure_from_the_kinetics_mart():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE TABLE marts.car_t_kinetics (car_t_per_ul_route VARCHAR, b_cells_per_ul_route VARCHAR)")
-    con.execute("INSERT INTO marts.car_t_kinetics VALUES ('beads', 'beads'), ('beads', 'beads'), "
-                "('exported', 'dual_platform'), ('dual_platform', NULL)")  # fmt: skip
+    con.execute(
+        "INSERT INTO marts.car_t_kinetics VALUES ('beads', 'beads'), ('beads', 'beads'), "
+        "('exported', 'dual_platform'), ('dual_platform', NULL)"
+    )
     routes = absolute_count_routes(con)
-    assert routes == {"CAR-T/µL": {"beads": 2, "dual_platform": 1, "exported": 1},
-                      "B cells/µL": {"beads": 2, "dual_platform": 1, None: 1}}  # fmt: skip
+    assert routes == {
+        "CAR-T/µL": {"beads": 2, "dual_platform": 1, "exported": 1},
+        "B cells/µL": {"beads": 2, "dual_platform": 1, None: 1},
+    }
     text = absolute_count_paragraph(routes, PARAMETERS)
-    assert text.endswith("Of the 4 post-infusion samples: CAR-T/µL: bead counting 2, dual platform 1, the "
-                         "laboratory's exported count 1; B cells/µL: bead counting 2, dual platform 1, "
-                         "no route (no value) 1.")  # fmt: skip
+    assert text.endswith(
+        "Of the 4 post-infusion samples: CAR-T/µL: bead counting 2, dual platform 1, the "
+        "laboratory's exported count 1; B cells/µL: bead counting 2, dual platform 1, "
+        "no route (no value) 1."
+    )
     assert "more than 10 % and 0.01 cells/µL away" in text
 
 
 def test_a_cohort_without_cytometry_says_so():
     assert absolute_count_paragraph({"CAR-T/µL": {}, "B cells/µL": {}}, PARAMETERS).endswith(
-        "Of the 0 post-infusion samples: none.")
+        "Of the 0 post-infusion samples: none."
+    )

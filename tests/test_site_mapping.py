@@ -62,29 +62,55 @@ def check(text: str):
 
 def test_a_reviewed_mapping_reads():
     m = check(MAPPING)
-    assert [(f.site, f.canonical) for f in m.fields][:3] == [("p_sex", "sex"), ("p_consent", "consent_date"),
-                                                            ("l_date", "lab_date")]  # fmt: skip
+    assert [(f.site, f.canonical) for f in m.fields][:3] == [
+        ("p_sex", "sex"),
+        ("p_consent", "consent_date"),
+        ("l_date", "lab_date"),
+    ]
     assert m.for_site_field("p_sex").choices == {"M": "1", "F": "2"}
     assert m.events["day_7_arm_1"] == ("laboratory",) and m.units == {"l_anc": "1"}
 
 
-@pytest.mark.parametrize(("old", "new", "line", "message"), [
-    ("  p_consent: consent_date", "  p_consnt: consent_date", 5, "'p_consnt' is not a field of the site's dictionary"),
-    ("  l_date: lab_date", "  l_date: lab_day", 6, "'lab_day' is not a field of the canonical dictionary"),
-    ('    choices: {M: "1", F: "2"}', '    choices: {M: "1"}', 2, "site code 'F' of 'p_sex' is not mapped"),
-    ('    choices: {M: "1", F: "2"}', '    choices: {M: "1", F: "3"}', 4, "'3' is not a code of canonical field 'sex'"),
-    ('    choices: {M: "1", F: "2"}', '    choices: {M: "1", X: "2"}', 4, "'X' is not a code of site field 'p_sex'"),
-    ("  l_anc: anc_value", "  l_anc: consent_date", 7, "'l_anc' (text, number) cannot carry canonical 'consent_date'"),
-    ("  p_consent: consent_date", "  p_weight: sex", 5, "'p_weight' (text, number) cannot carry canonical 'sex'"),
-    ("  p_consent: consent_date", "  p_note: consent_date", 5, "varchar values are not date values"),
-    ("  l_date: lab_date", "  l_date: consent_date", 6, "canonical field 'consent_date' is mapped twice"),
-    ("  day_7_arm_1: [laboratory]", "  day_8_arm_1: [laboratory]", 17, "'day_8_arm_1' is not an event of the site"),
-    ("  day_7_arm_1: [laboratory]", "  day_7_arm_1: [labs]", 17, "'labs' is not a canonical form"),
-    ('  l_anc: "1"', '  l_anc: "7"', 20, "'7' is not a unit code of 'anc_unit' (1 = x10^9/L, 2 = cells/uL)"),
-    ('  l_anc: "1"', '  l_crp: "1"', 20, "'crp_unit' is both mapped (line 9) and declared"),
-    ("events:", "event:", 15, "unknown section 'event'"),
-    ("  l_date: lab_date", "  l_date: [lab_date", 7, "not YAML"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            "  p_consent: consent_date",
+            "  p_consnt: consent_date",
+            5,
+            "'p_consnt' is not a field of the site's dictionary",
+        ),
+        ("  l_date: lab_date", "  l_date: lab_day", 6, "'lab_day' is not a field of the canonical dictionary"),
+        ('    choices: {M: "1", F: "2"}', '    choices: {M: "1"}', 2, "site code 'F' of 'p_sex' is not mapped"),
+        (
+            '    choices: {M: "1", F: "2"}',
+            '    choices: {M: "1", F: "3"}',
+            4,
+            "'3' is not a code of canonical field 'sex'",
+        ),
+        (
+            '    choices: {M: "1", F: "2"}',
+            '    choices: {M: "1", X: "2"}',
+            4,
+            "'X' is not a code of site field 'p_sex'",
+        ),
+        (
+            "  l_anc: anc_value",
+            "  l_anc: consent_date",
+            7,
+            "'l_anc' (text, number) cannot carry canonical 'consent_date'",
+        ),
+        ("  p_consent: consent_date", "  p_weight: sex", 5, "'p_weight' (text, number) cannot carry canonical 'sex'"),
+        ("  p_consent: consent_date", "  p_note: consent_date", 5, "varchar values are not date values"),
+        ("  l_date: lab_date", "  l_date: consent_date", 6, "canonical field 'consent_date' is mapped twice"),
+        ("  day_7_arm_1: [laboratory]", "  day_8_arm_1: [laboratory]", 17, "'day_8_arm_1' is not an event of the site"),
+        ("  day_7_arm_1: [laboratory]", "  day_7_arm_1: [labs]", 17, "'labs' is not a canonical form"),
+        ('  l_anc: "1"', '  l_anc: "7"', 20, "'7' is not a unit code of 'anc_unit' (1 = x10^9/L, 2 = cells/uL)"),
+        ('  l_anc: "1"', '  l_crp: "1"', 20, "'crp_unit' is both mapped (line 9) and declared"),
+        ("events:", "event:", 15, "unknown section 'event'"),
+        ("  l_date: lab_date", "  l_date: [lab_date", 7, "not YAML"),
+    ],
+)
 def test_mapping_errors_name_file_and_line(old, new, line, message):
     assert old in MAPPING
     with pytest.raises(MappingError) as failed:
@@ -96,9 +122,11 @@ def test_mapping_errors_name_file_and_line(old, new, line, message):
 
 # --- a mapped longitudinal site, landed --------------------------------------------------------
 
-HEADER = ("pid,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,p_sex,p_consent,p_weight,p_note,"
-          "enrol_complete,l_date,l_anc,l_crp,l_crp_unit,lab_complete,t_drugs___toci,t_drugs___ster,t_drugs___ana,"
-          "t_drugs___sil,tox_complete")  # fmt: skip
+HEADER = (
+    "pid,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,p_sex,p_consent,p_weight,p_note,"
+    "enrol_complete,l_date,l_anc,l_crp,l_crp_unit,lab_complete,t_drugs___toci,t_drugs___ster,t_drugs___ana,"
+    "t_drugs___sil,tox_complete"
+)
 RECORDS = [
     "1,screening_arm_1,,,F,2024-01-02,61,,2,,,,,,1,0,0,1,2",
     '1,day_7_arm_1,,,,,,,,2024-01-09,1.2,"3,5",mgl,2,,,,,',
@@ -116,9 +144,12 @@ def ulm(open_warehouse):
     folder = wh.landing / "redcap" / "ulm"
     folder.mkdir(parents=True)
     (folder / "dictionary.csv").write_text(SITE_DICTIONARY, encoding="utf-8")
-    (folder / "events.json").write_text(json.dumps([{"event_name": e, "arm_num": 1, "unique_event_name": e}
-                                                    for e in EVENTS]), encoding="utf-8")  # fmt: skip
-    (folder / "repeating_forms_events.json").write_text(json.dumps([{"event_name": "monitoring_arm_1", "form_name": ""}]))
+    (folder / "events.json").write_text(
+        json.dumps([{"event_name": e, "arm_num": 1, "unique_event_name": e} for e in EVENTS]), encoding="utf-8"
+    )
+    (folder / "repeating_forms_events.json").write_text(
+        json.dumps([{"event_name": "monitoring_arm_1", "form_name": ""}])
+    )
     (folder / "mapping.yml").write_text(MAPPING, encoding="utf-8")
     (folder / "records_20240401.csv").write_text("\n".join([HEADER, *RECORDS]) + "\n", encoding="utf-8")
     return wh
@@ -128,20 +159,27 @@ def test_a_mapped_longitudinal_site_lands_in_the_canonical_tables(ulm):
     report = ulm.ingest()
     assert report.failures == [] and report.files_loaded == ["redcap/ulm/records_20240401.csv"]
     one, two = hmac_pseudonym(SECRET, "1", "ulm"), hmac_pseudonym(SECRET, "2", "ulm")
-    assert ulm.rows("SELECT patient_key, sex, consent_date::VARCHAR, form_status FROM raw.redcap_demographics "
-                    "ORDER BY 2") == [(two, "1", "2024-01-05", 2), (one, "2", "2024-01-02", 2)]  # fmt: skip
+    assert ulm.rows(
+        "SELECT patient_key, sex, consent_date::VARCHAR, form_status FROM raw.redcap_demographics ORDER BY 2"
+    ) == [(two, "1", "2024-01-05", 2), (one, "2", "2024-01-02", 2)]
     # day 7, then the monitoring visits: instances 1, 2, (3 quarantined) for record 1
-    assert ulm.rows("SELECT patient_key, redcap_repeat_instance, lab_date::VARCHAR, anc_value, anc_unit, crp_value, crp_unit, "
-                    "redcap_event_name FROM raw.redcap_laboratory ORDER BY _source_row") == [
+    assert ulm.rows(
+        "SELECT patient_key, redcap_repeat_instance, lab_date::VARCHAR, anc_value, anc_unit, crp_value, crp_unit, "
+        "redcap_event_name FROM raw.redcap_laboratory ORDER BY _source_row"
+    ) == [
         (one, 1, "2024-01-09", 1.2, "1", 3.5, "2", "day_7_arm_1"),
         (one, 2, "2024-02-01", 2.5, "1", None, None, "monitoring_arm_1"),
         (two, 1, "2024-02-02", 0.9, "1", 12.0, "1", "monitoring_arm_1"),
-    ]  # fmt: skip
-    assert ulm.rows("SELECT anticytokine___1, anticytokine___2, anticytokine___3, anticytokine___4 FROM raw.redcap_toxicity "
-                    "ORDER BY _source_row") == [(True, False, False, True), (False, False, False, False)]  # fmt: skip
+    ]
+    assert ulm.rows(
+        "SELECT anticytokine___1, anticytokine___2, anticytokine___3, anticytokine___4 FROM raw.redcap_toxicity "
+        "ORDER BY _source_row"
+    ) == [(True, False, False, True), (False, False, False, False)]
     # the site's own tables keep every field, keyed by event and instance
-    assert ulm.rows("SELECT redcap_event_name, redcap_repeat_instance, p_weight FROM raw.redcap_site_ulm__enrol "
-                    "ORDER BY _source_row") == [("screening_arm_1", None, 61.0), ("screening_arm_1", None, 80.0)]  # fmt: skip
+    assert ulm.rows(
+        "SELECT redcap_event_name, redcap_repeat_instance, p_weight FROM raw.redcap_site_ulm__enrol "
+        "ORDER BY _source_row"
+    ) == [("screening_arm_1", None, 61.0), ("screening_arm_1", None, 80.0)]
     assert ulm.rows("SELECT count(*) FROM raw.redcap_site_ulm__lab") == [(3,)]  # row 5 set aside here too
 
 
@@ -150,7 +188,11 @@ def test_problems_name_the_site_row_and_column(ulm):
     quarantine = ulm.rows("SELECT row, column_name, reason FROM raw.quarantine ORDER BY row, reason")
     assert (5, "l_anc", "not a number (with a decimal point) [form laboratory]") in quarantine
     assert (5, "l_anc", "not a number (with a decimal point) [form site:lab]") in quarantine
-    assert (1, "p_weight", "site field not mapped to the canonical dictionary: kept in the site's raw tables only") in quarantine
+    assert (
+        1,
+        "p_weight",
+        "site field not mapped to the canonical dictionary: kept in the site's raw tables only",
+    ) in quarantine
     assert (1, "p_note", "free text not on the reviewed allow-list: not loaded") in quarantine
     assert not [q for q in quarantine if q[1] in {"anc_value", "lab_date", "record_id"}]
 
@@ -180,10 +222,13 @@ def test_a_changed_mapping_is_a_new_project_version(ulm):
     with open(folder / "records_20240401.csv", "a", encoding="utf-8") as handle:
         handle.write("\n")
     ulm.ingest()
-    assert ulm.rows("SELECT count(DISTINCT project_sha256), count(DISTINCT dictionary_sha256) FROM "
-                    "raw.landed_file_projects") == [(2, 1)]  # fmt: skip
-    assert ulm.rows("SELECT DISTINCT anc_unit FROM raw.redcap_laboratory l JOIN raw.landed_files f ON f.load_id = l._load_id "
-                    "WHERE f.superseded_by IS NULL") == [("2",)]  # fmt: skip
+    assert ulm.rows(
+        "SELECT count(DISTINCT project_sha256), count(DISTINCT dictionary_sha256) FROM raw.landed_file_projects"
+    ) == [(2, 1)]
+    assert ulm.rows(
+        "SELECT DISTINCT anc_unit FROM raw.redcap_laboratory l JOIN raw.landed_files f ON f.load_id = l._load_id "
+        "WHERE f.superseded_by IS NULL"
+    ) == [("2",)]
 
 
 def test_site_tables_are_named_after_the_folder():
@@ -202,14 +247,18 @@ def test_rebuild_reads_each_version_with_the_project_it_was_read_with(ulm, tmp_p
     from cartwh.rebuild import replay
 
     ulm.ingest()
-    before = ulm.rows("SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM raw.redcap_laboratory "
-                      "ORDER BY ALL")  # fmt: skip
+    before = ulm.rows(
+        "SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM raw.redcap_laboratory "
+        "ORDER BY ALL"
+    )
     shutil.rmtree(ulm.landing)
     assert replay(read_ledger(ulm.archive), tmp_path / "rebuilt.duckdb", ulm.archive) == 1
     rebuilt = connect(tmp_path / "rebuilt.duckdb")
     try:
-        after = rebuilt.execute("SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM "
-                                "raw.redcap_laboratory ORDER BY ALL").fetchall()  # fmt: skip
+        after = rebuilt.execute(
+            "SELECT patient_key, redcap_repeat_instance, lab_date, anc_value, anc_unit FROM "
+            "raw.redcap_laboratory ORDER BY ALL"
+        ).fetchall()
         mapped = rebuilt.execute("SELECT mapped FROM raw.landed_file_projects").fetchall()
     finally:
         rebuilt.close()

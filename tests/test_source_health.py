@@ -71,8 +71,10 @@ def test_a_non_empty_export_that_lands_nothing_blocks(warehouse, monkeypatch):
     monkeypatch.setenv("CARTWH_SITE", "site7")  # the file's site (its tube keys are per site)
     # FlowJo wrote the tubes but no statistic (every cell empty): each tube row is quarantined
     # ("no statistic in the row"), so the file lands nothing and all its data rows are set aside.
-    _write(warehouse.landing / "cytometry" / "statistics" / "batch.csv",
-           [["Sample", "Leukocytes/Lymphocytes | Count"], ["t1.fcs", ""], ["t2.fcs", ""], ["Mean", ""]])
+    _write(
+        warehouse.landing / "cytometry" / "statistics" / "batch.csv",
+        [["Sample", "Leukocytes/Lymphocytes | Count"], ["t1.fcs", ""], ["t2.fcs", ""], ["Mean", ""]],
+    )
     warehouse.ingest("cytometry_statistics")
     assert warehouse.rows("SELECT rows_loaded, rows_quarantined FROM raw.landed_files") == [(0, 2)]
     (finding,) = source_health(warehouse.con, LIMITS)
@@ -121,5 +123,7 @@ def test_patients_vanishing_from_a_site_block(warehouse, demo_warehouse):
     (finding,) = source_health(warehouse.con, LIMITS)
     assert finding.check_name == "vanished_patients" and finding.subject == "site huvr"
     assert finding.observed == pytest.approx(3 / 23)
-    assert finding.message.startswith("site huvr: 3 of its 23 patients are in no current export since a new version "
-                                      "of redcap/site_a.csv replaced the one that held them")
+    assert finding.message.startswith(
+        "site huvr: 3 of its 23 patients are in no current export since a new version "
+        "of redcap/site_a.csv replaced the one that held them"
+    )

@@ -23,7 +23,11 @@ import pytest
 
 from cartwh.sql import QueryStopped, ReadOnlyRefusal, interactive, open_published, run_sql
 
-NAMES, MRNS, BIRTH_DATES = ["Lucia Ferrandiz Ortega", "Tomas Aranda Gil"], ["MRN4417283", "MRN9023311"], ["1983-04-17", "1969-11-02"]
+NAMES, MRNS, BIRTH_DATES = (
+    ["Lucia Ferrandiz Ortega", "Tomas Aranda Gil"],
+    ["MRN4417283", "MRN9023311"],
+    ["1983-04-17", "1969-11-02"],
+)
 KEY = "pseudonym-key-that-must-stay-out-of-reach-7f3a"
 BOMB = "SELECT count(*) FROM range(100000) a, range(100000) b, range(100000) c"
 
@@ -32,7 +36,10 @@ def _write_export(path: Path) -> None:
     """A REDCap flat export in the demo's shape: identifiers beside the study fields."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = ["record_id,redcap_event_name,patient_name,mrn,birth_date,sex,bt_regimen"]
-    rows += [f"{i + 1},baseline_arm_1,{n},{m},{b},{i % 2 + 1},inotuzumab" for i, (n, m, b) in enumerate(zip(NAMES, MRNS, BIRTH_DATES, strict=True))]
+    rows += [
+        f"{i + 1},baseline_arm_1,{n},{m},{b},{i % 2 + 1},inotuzumab"
+        for i, (n, m, b) in enumerate(zip(NAMES, MRNS, BIRTH_DATES, strict=True))
+    ]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
@@ -49,17 +56,25 @@ def site(tmp_path_factory) -> Path:
     published.parent.mkdir()
     con = duckdb.connect(str(published))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.patients AS SELECT * FROM (VALUES ('3f9a0c1d2e4b5a67', 'inotuzumab'), "
-                "('8b7c6d5e4f3a2b1c', 'chemotherapy')) t(patient_key, bridging_group)")  # fmt: skip
+    con.execute(
+        "CREATE TABLE marts.patients AS SELECT * FROM (VALUES ('3f9a0c1d2e4b5a67', 'inotuzumab'), "
+        "('8b7c6d5e4f3a2b1c', 'chemotherapy')) t(patient_key, bridging_group)"
+    )
     # The same identifiers in the formats other readers take, so read_json/read_parquet have a target.
-    con.execute(f"COPY (SELECT * FROM read_csv('{export}')) TO '{root / 'landing' / 'export.parquet'}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{export}')) TO '{root / 'landing' / 'export.parquet'}' (FORMAT parquet)"
+    )
     con.execute(f"COPY (SELECT * FROM read_csv('{export}')) TO '{root / 'landing' / 'export.json'}' (FORMAT json)")
     con.close()
     return root
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -75,7 +90,9 @@ def published(site, monkeypatch) -> Path:
 def test_the_site_holds_what_an_unguarded_duckdb_would_leak(site):
     """The attacks below are refused by the guards, not defeated by a missing target."""
     con = duckdb.connect()
-    leaked = con.execute(f"SELECT patient_name, mrn, birth_date::VARCHAR FROM read_csv('{site}/archive/**/*.csv')").fetchall()
+    leaked = con.execute(
+        f"SELECT patient_name, mrn, birth_date::VARCHAR FROM read_csv('{site}/archive/**/*.csv')"
+    ).fetchall()
     assert sorted(leaked) == sorted(zip(NAMES, MRNS, BIRTH_DATES, strict=True))
     assert con.execute(f"SELECT count(*) FROM read_parquet('{site}/landing/export.parquet')").fetchall() == [(2,)]
     assert con.execute(f"SELECT count(*) FROM read_json('{site}/landing/export.json')").fetchall() == [(2,)]
@@ -228,7 +245,9 @@ def test_python_variables_are_not_tables(published):
 
 
 def test_a_pivot_without_its_values_is_refused_with_the_way_out(published):
-    with pytest.raises(ReadOnlyRefusal, match=r"^refused: PIVOT without an IN list runs as several statements; name the values"):
+    with pytest.raises(
+        ReadOnlyRefusal, match=r"^refused: PIVOT without an IN list runs as several statements; name the values"
+    ):
         run_sql(published, "PIVOT marts.patients ON bridging_group USING count(*)")
 
 
@@ -255,12 +274,23 @@ def test_honest_queries_still_answer(published, query):
 def test_the_guards_are_on_and_locked(published, monkeypatch):
     monkeypatch.setenv("CARTWH_SQL_MEMORY", "300MB")
     monkeypatch.setenv("CARTWH_SQL_THREADS", "1")
-    rows = json.loads(run_sql(published, "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
-                                         "'lock_configuration', 'autoload_known_extensions', 'autoinstall_known_extensions', "
-                                         "'threads', 'temp_directory') ORDER BY name", "json"))  # fmt: skip
+    rows = json.loads(
+        run_sql(
+            published,
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
+            "'lock_configuration', 'autoload_known_extensions', 'autoinstall_known_extensions', "
+            "'threads', 'temp_directory') ORDER BY name",
+            "json",
+        )
+    )
     assert {r["name"]: r["value"] for r in rows} == {
-        "autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
-        "enable_external_access": "false", "lock_configuration": "true", "temp_directory": "", "threads": "1"}
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "enable_external_access": "false",
+        "lock_configuration": "true",
+        "temp_directory": "",
+        "threads": "1",
+    }
     # disabled_filesystems is checked by what it does (duckdb_settings() shows it empty even when set)
     with pytest.raises(ReadOnlyRefusal, match="File system LocalFileSystem has been disabled by configuration"):
         run_sql(published, "SELECT content FROM read_text('/proc/self/environ')")
@@ -270,9 +300,12 @@ def test_the_guards_are_on_and_locked(published, monkeypatch):
 
 # --- limits -------------------------------------------------------------------------------
 
+
 def test_a_bomb_query_stops_at_its_time_limit(published):
     started = time.monotonic()
-    with pytest.raises(QueryStopped, match=r"^stopped: the query ran longer than its time limit of 1 s \(CARTWH_SQL_TIMEOUT\)"):
+    with pytest.raises(
+        QueryStopped, match=r"^stopped: the query ran longer than its time limit of 1 s \(CARTWH_SQL_TIMEOUT\)"
+    ):
         run_sql(published, BOMB, time_limit=1)
     assert time.monotonic() - started < 5
 
@@ -297,15 +330,27 @@ def test_the_limits_come_from_the_settings(published, monkeypatch):
 def test_a_query_over_the_memory_limit_stops_without_spilling_to_disk(published, monkeypatch):
     monkeypatch.setenv("CARTWH_SQL_MEMORY", "100MB")
     sort = "SELECT count(*) FROM (SELECT md5(range::VARCHAR) AS m FROM range(20000000) ORDER BY m)"
-    with pytest.raises(QueryStopped, match=r"^stopped: the query needs more than the memory limit of 100MB \(CARTWH_SQL_MEMORY\)") as stop:
+    with pytest.raises(
+        QueryStopped, match=r"^stopped: the query needs more than the memory limit of 100MB \(CARTWH_SQL_MEMORY\)"
+    ) as stop:
         run_sql(published, sort, time_limit=30)
     assert "\n" not in str(stop.value)  # and the fixture checks no .tmp folder appeared beside the published copy
 
 
 def test_the_shell_goes_on_after_a_stopped_refused_or_failed_statement(published):
-    lines = iter([f"{BOMB};", "SET lock_configuration = false;", "SELECT * FROM no_such_table;",
-                  "SELECT content FROM read_text('/proc/self/environ');", "SELECT count(*) AS n", "FROM marts.patients;",
-                  "SELECT current_setting('lock_configuration') AS locked;", ".shell cat /proc/self/environ;", ".quit"])  # fmt: skip
+    lines = iter(
+        [
+            f"{BOMB};",
+            "SET lock_configuration = false;",
+            "SELECT * FROM no_such_table;",
+            "SELECT content FROM read_text('/proc/self/environ');",
+            "SELECT count(*) AS n",
+            "FROM marts.patients;",
+            "SELECT current_setting('lock_configuration') AS locked;",
+            ".shell cat /proc/self/environ;",
+            ".quit",
+        ]
+    )
     out = []
     interactive(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
     assert out[1].startswith("stopped: the query ran longer than its time limit of 1 s")
@@ -319,10 +364,17 @@ def test_the_shell_goes_on_after_a_stopped_refused_or_failed_statement(published
 
 # --- the command, in its own process with the key in its environment -----------------------
 
+
 def _cartwh_sql(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "CARTWH_PUBLISHED": str(site / PUBLISHED), "CARTWH_PSEUDONYM_KEY": KEY, **env}
-    return subprocess.run([str(Path(sys.executable).with_name("cartwh")), "sql", *args], cwd=site, env=environment,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("cartwh")), "sql", *args],
+        cwd=site,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_cartwh_sql_refuses_the_environment_in_one_line(published):
@@ -336,7 +388,9 @@ def test_one_huge_value_is_stopped_by_the_process_cap(published):
     """DuckDB's memory limit does not see a single 4 GB string being built; the cap on the
     `cartwh sql` process (2 x 100MB + 3 GiB) refuses the allocation at once."""
     started = time.monotonic()
-    result = _cartwh_sql(published.parent.parent, "SELECT length(repeat('x', 4000000000)) AS n", CARTWH_SQL_MEMORY="100MB")
+    result = _cartwh_sql(
+        published.parent.parent, "SELECT length(repeat('x', 4000000000)) AS n", CARTWH_SQL_MEMORY="100MB"
+    )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("stopped: the query needs more than the memory limit of 100MB (CARTWH_SQL_MEMORY)")
     assert "bad allocation" in result.stderr and result.stderr.count("\n") == 1
@@ -356,7 +410,12 @@ from cartwh.cli import main
 code = main(["sql", "--format", "csv", "SELECT count(*) AS n FROM marts.patients"])
 print(json.dumps({"code": code, "opened": opened, "modules": sorted(m for m in sys.modules if "pseudonym" in m or m.endswith(".keys"))}))
 """
-    env = {**os.environ, "CARTWH_PUBLISHED": str(published), "CARTWH_PSEUDONYM_KEY": KEY, "CARTWH_PSEUDONYM_KEY_FILE": str(key_file)}
+    env = {
+        **os.environ,
+        "CARTWH_PUBLISHED": str(published),
+        "CARTWH_PSEUDONYM_KEY": KEY,
+        "CARTWH_PSEUDONYM_KEY_FILE": str(key_file),
+    }
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     answer, report = result.stdout.strip().rsplit("\n", 1)
     assert answer.split() == ["n", "2"]
@@ -364,9 +423,15 @@ print(json.dumps({"code": code, "opened": opened, "modules": sorted(m for m in s
 
 
 def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(published):
-    shell = subprocess.Popen([str(Path(sys.executable).with_name("cartwh")), "sql", "--format", "csv"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=published.parent.parent,
-                             env={**os.environ, "CARTWH_PUBLISHED": str(published), "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    shell = subprocess.Popen(
+        [str(Path(sys.executable).with_name("cartwh")), "sql", "--format", "csv"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=published.parent.parent,
+        env={**os.environ, "CARTWH_PUBLISHED": str(published), "PYTHONUNBUFFERED": "1"},
+    )
     try:
         shell.stdin.write(f"{BOMB};\n")
         shell.stdin.flush()

@@ -34,8 +34,10 @@ BLOCKED_RUN = "b10cced0-0000-4000-8000-000000000002"
 
 def _history(con, run_id: str, status: str, started: str, finished: str, blocking: int) -> None:
     con.execute(DDL)
-    con.execute("INSERT INTO ops.run_history VALUES (?, ?, ?, ?, 0, 40, ?, ?, '{}', '{}', NULL)",
-                [run_id, started, finished, status, blocking, blocking])  # fmt: skip
+    con.execute(
+        "INSERT INTO ops.run_history VALUES (?, ?, ?, ?, 0, 40, ?, ?, '{}', '{}', NULL)",
+        [run_id, started, finished, status, blocking, blocking],
+    )
 
 
 @pytest.fixture
@@ -44,24 +46,36 @@ def site(tmp_path) -> Path:
     published.parent.mkdir()
     con = duckdb.connect(str(published))
     con.execute("CREATE SCHEMA marts; CREATE SCHEMA analytics; CREATE SCHEMA quality")
-    con.execute("CREATE TABLE marts.patients AS SELECT * FROM (VALUES ('3f9a0c1d2e4b5a67', 'inotuzumab'), "
-                "('8b7c6d5e4f3a2b1c', 'chemotherapy'), ('0a1b2c3d4e5f6a7b', 'chemotherapy')) t(patient_key, bridging_group)")  # fmt: skip
+    con.execute(
+        "CREATE TABLE marts.patients AS SELECT * FROM (VALUES ('3f9a0c1d2e4b5a67', 'inotuzumab'), "
+        "('8b7c6d5e4f3a2b1c', 'chemotherapy'), ('0a1b2c3d4e5f6a7b', 'chemotherapy')) t(patient_key, bridging_group)"
+    )
     con.execute("CREATE TABLE analytics.km_estimates (analysis VARCHAR, time_months DOUBLE, survival DOUBLE)")
-    con.execute("CREATE TABLE quality.files_per_source AS SELECT 'redcap' AS source, 13 AS current_files, "
-                "2 AS superseded_files, 400 AS rows_loaded, 3 AS rows_quarantined, now() AS last_loaded_at")  # fmt: skip
-    con.execute("CREATE TABLE quality.quarantine_counts AS SELECT * FROM (VALUES "
-                "('redcap', 'sex', 'sex: 7 is not a code of the field (rows 4)', '3f9a0c1d2e4b5a67', true, 2), "
-                "('redcap', 'sex', 'sex: 9 is not a code of the field (rows 8)', '8b7c6d5e4f3a2b1c', true, 1), "
-                "('redcap', 'sex', 'sex: 5 is not a code of the field (rows 2)', '8b7c6d5e4f3a2b1c', false, 4)) "
-                "t(source, column_name, reason, patient_key, in_current_files, rows_quarantined)")  # fmt: skip
+    con.execute(
+        "CREATE TABLE quality.files_per_source AS SELECT 'redcap' AS source, 13 AS current_files, "
+        "2 AS superseded_files, 400 AS rows_loaded, 3 AS rows_quarantined, now() AS last_loaded_at"
+    )
+    con.execute(
+        "CREATE TABLE quality.quarantine_counts AS SELECT * FROM (VALUES "
+        "('redcap', 'sex', 'sex: 7 is not a code of the field (rows 4)', '3f9a0c1d2e4b5a67', true, 2), "
+        "('redcap', 'sex', 'sex: 9 is not a code of the field (rows 8)', '8b7c6d5e4f3a2b1c', true, 1), "
+        "('redcap', 'sex', 'sex: 5 is not a code of the field (rows 2)', '8b7c6d5e4f3a2b1c', false, 4)) "
+        "t(source, column_name, reason, patient_key, in_current_files, rows_quarantined)"
+    )
     _history(con, PUBLISHED_RUN, "published", "2026-11-30 02:00:03", "2026-11-30 02:07:41", 0)
     con.close()
     return tmp_path
 
 
 def _env(site: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(site), "CARTWH_DATA": str(site), "CARTWH_PUBLISHED": str(site / "published" / "warehouse.duckdb"),
-            "CARTWH_WAREHOUSE": str(site / "warehouse.duckdb"), "TERM": "xterm"}  # fmt: skip
+    return {
+        **os.environ,
+        "HOME": str(site),
+        "CARTWH_DATA": str(site),
+        "CARTWH_PUBLISHED": str(site / "published" / "warehouse.duckdb"),
+        "CARTWH_WAREHOUSE": str(site / "warehouse.duckdb"),
+        "TERM": "xterm",
+    }
 
 
 class Terminal:
@@ -71,9 +85,16 @@ class Terminal:
     def __init__(self, site: Path, *args: str):
         master, child = os.openpty()
         fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        self.process = subprocess.Popen([CARTWH, "sql", *args], stdin=child, stdout=child, stderr=child, cwd=site,
-                                        env=_env(site), start_new_session=True,
-                                        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))  # fmt: skip
+        self.process = subprocess.Popen(
+            [CARTWH, "sql", *args],
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            cwd=site,
+            env=_env(site),
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
         os.close(child)
         self.master, self.raw, self.seen = master, b"", 0
 
@@ -85,9 +106,11 @@ class Terminal:
     def expect(self, text: str, timeout: float = 20) -> str:
         """Wait until `text` is printed after what an earlier expect matched; returns the output until it."""
         deadline = time.monotonic() + timeout
-        while text not in self.screen[self.seen:]:
+        while text not in self.screen[self.seen :]:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not printed; the screen after the last match:\n{self.screen[self.seen:]}")
+                raise AssertionError(
+                    f"{text!r} not printed; the screen after the last match:\n{self.screen[self.seen :]}"
+                )
             if select.select([self.master], [], [], 0.1)[0]:
                 try:
                     self.raw += os.read(self.master, 65536)
@@ -95,7 +118,7 @@ class Terminal:
                     time.sleep(0.1)
         start = self.seen
         self.seen = self.screen.index(text, start) + len(text)
-        return self.screen[start:self.seen]
+        return self.screen[start : self.seen]
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -114,7 +137,9 @@ def test_history_recalls_statements_with_up_within_and_across_sessions(site):
     history.chmod(0o644)
     first = Terminal(site)
     banner = first.expect("cartwh> ")
-    assert "Try:" in banner and "SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;" in banner
+    assert (
+        "Try:" in banner and "SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;" in banner
+    )
     path_line = f"  {site / 'published' / 'warehouse.duckdb'}"
     assert all(len(line) <= 80 for line in banner.splitlines() if line != path_line), banner
     assert "Night of run 4be1c0de (2026-11-30 02:00:03 to 02:07:41 UTC, published)." in banner
@@ -151,9 +176,11 @@ def test_dot_commands_and_show_tables(site):
     terminal.type(".tables\r")
     listing = terminal.expect("cartwh> ")
     # marts first, then the other schemas; in columns down then across, within 80 (2 of 27)
-    assert listing.split("\n")[1:-1] == ["marts.patients             quality.files_per_source",
-                                          "analytics.km_estimates     quality.quarantine_counts",
-                                          "ops.run_history"]  # fmt: skip
+    assert listing.split("\n")[1:-1] == [
+        "marts.patients             quality.files_per_source",
+        "analytics.km_estimates     quality.quarantine_counts",
+        "ops.run_history",
+    ]
     terminal.type(".schema marts.patients\r")
     assert "CREATE TABLE marts.patients(patient_key VARCHAR, bridging_group VARCHAR);" in terminal.expect("cartwh> ")
     terminal.type(".schema no_such\r")
@@ -164,7 +191,13 @@ def test_dot_commands_and_show_tables(site):
     assert "bridging_group,n\nchemotherapy,2\ninotuzumab,1\n" in terminal.expect("cartwh> ")
     terminal.type("SHOW TABLES;\r")
     assert terminal.expect("cartwh> ").split("\n")[1:-1] == [
-        "name", "files_per_source", "km_estimates", "patients", "quarantine_counts", "run_history"]
+        "name",
+        "files_per_source",
+        "km_estimates",
+        "patients",
+        "quarantine_counts",
+        "run_history",
+    ]
     terminal.type(".mode line\r")
     terminal.expect("mode: line\ncartwh> ")
     terminal.type("SELECT 'inotuzumab' AS bridging_group, 1 AS n;\r")
@@ -214,8 +247,14 @@ def test_ctrl_c_stops_the_running_query_or_clears_the_line_and_the_shell_survive
 
 
 def test_piped_statements_print_only_results(site):
-    result = subprocess.run([CARTWH, "sql", "--format", "csv"], input="SELECT count(*) AS n FROM patients;\n",
-                            env=_env(site), capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [CARTWH, "sql", "--format", "csv"],
+        input="SELECT count(*) AS n FROM patients;\n",
+        env=_env(site),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout == "n\n3\n"
     assert result.stderr.startswith("cartwh sql on the published copy")
     assert not (site / ".cartwh_sql_history").exists()
@@ -223,8 +262,11 @@ def test_piped_statements_print_only_results(site):
 
 # --- no published copy: which case, in one or two sentences ----------------------------------
 
+
 def _summary(run_id: str, status: str, blocking: int) -> RunSummary:
-    return RunSummary(run_id, datetime(2026, 12, 1, 2, 0, 3), datetime(2026, 12, 1, 2, 6, 12), status, 37, blocking, blocking)
+    return RunSummary(
+        run_id, datetime(2026, 12, 1, 2, 0, 3), datetime(2026, 12, 1, 2, 6, 12), status, 37, blocking, blocking
+    )
 
 
 def _sentences(text: str) -> int:
@@ -232,15 +274,19 @@ def _sentences(text: str) -> int:
 
 
 def _cartwh(site: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CARTWH, *args], env=_env(site), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [CARTWH, *args], env=_env(site), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
 
 
 def test_no_run_yet_says_run_make_run_first(tmp_path):
     for command in (("sql",), ("sql", "SELECT 1"), ("status",)):
         result = _cartwh(tmp_path, *command)
         assert result.returncode == 1 and result.stdout == ""
-        assert result.stderr == (f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'} yet: no run has "
-                                 f"finished; run `make run` first (or wait for the nightly run).\n")  # fmt: skip
+        assert result.stderr == (
+            f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'} yet: no run has "
+            f"finished; run `make run` first (or wait for the nightly run).\n"
+        )
 
 
 def test_a_blocked_first_run_is_named_from_the_working_history(tmp_path):
@@ -249,9 +295,11 @@ def test_a_blocked_first_run_is_named_from_the_working_history(tmp_path):
     con.close()
     result = _cartwh(tmp_path, "sql", "SELECT 1")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'}: the last run, "
-                                    "run b10cced0 (2026-12-01 02:00:03 to 02:06:12 UTC, blocked by 2 failing blocking "
-                                    "checks), was stopped by its data-quality checks, so nothing was published.")  # fmt: skip
+    assert result.stderr.startswith(
+        f"No published warehouse at {tmp_path / 'published' / 'warehouse.duckdb'}: the last run, "
+        "run b10cced0 (2026-12-01 02:00:03 to 02:06:12 UTC, blocked by 2 failing blocking "
+        "checks), was stopped by its data-quality checks, so nothing was published."
+    )
     assert "run `make run` first" not in result.stderr and _sentences(result.stderr) == 2
 
 
@@ -300,9 +348,11 @@ class _running_night:
         self.working = working
 
     def __enter__(self):
-        script = ("import duckdb, fcntl, sys, time\n"
-                  f"lock = open({str(self.working) + '.lock'!r}, 'a+'); fcntl.flock(lock, fcntl.LOCK_EX)\n"
-                  f"con = duckdb.connect({str(self.working)!r}); print('holding', flush=True); time.sleep(60)\n")  # fmt: skip
+        script = (
+            "import duckdb, fcntl, sys, time\n"
+            f"lock = open({str(self.working) + '.lock'!r}, 'a+'); fcntl.flock(lock, fcntl.LOCK_EX)\n"
+            f"con = duckdb.connect({str(self.working)!r}); print('holding', flush=True); time.sleep(60)\n"
+        )
         self.process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         assert self.process.stdout.readline() == "holding\n"
         return self
@@ -326,8 +376,10 @@ def test_status_reads_the_published_copy_while_a_night_holds_the_warehouse(site)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "It holds the night of run 4be1c0de (2026-11-30 02:00:03 to 02:07:41 UTC, published)."
-    assert lines[2] == ("A later night was not published: run b10cced0 (2026-12-01 02:00:03 to 02:06:12 UTC, blocked by "
-                        "2 failing blocking checks); the copy is from the night before.")  # fmt: skip
+    assert lines[2] == (
+        "A later night was not published: run b10cced0 (2026-12-01 02:00:03 to 02:06:12 UTC, blocked by "
+        "2 failing blocking checks); the copy is from the night before."
+    )
     assert f"{'marts.patients':<40}{3:>12,}" in lines
     assert "  redcap                        15 (2)" in lines  # 13 current + 2 superseded
     # quarantine from the current files only: 2 + 1 rows of one kind of reason

@@ -29,10 +29,14 @@ GEHAN = pd.DataFrame({"weeks": MP_T + PL_T, "relapse": MP_E + [1] * 21, "treat":
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 # Fox & Weisberg (2019): coef and se(coef)
 ROSSI_PUBLISHED = {
-    "fin": (-0.37942, 0.19138), "age": (-0.05744, 0.02200), "race": (0.31390, 0.30799),
-    "wexp": (-0.14980, 0.21222), "mar": (-0.43370, 0.38187), "paro": (-0.08487, 0.19576),
+    "fin": (-0.37942, 0.19138),
+    "age": (-0.05744, 0.02200),
+    "race": (0.31390, 0.30799),
+    "wexp": (-0.14980, 0.21222),
+    "mar": (-0.43370, 0.38187),
+    "paro": (-0.08487, 0.19576),
     "prio": (0.09150, 0.02865),
-}  # fmt: skip
+}
 
 
 def fit_quietly(*args, **kwargs) -> pd.DataFrame:
@@ -142,8 +146,13 @@ def assert_not_estimable(out: pd.DataFrame, *fragments: str):
 
 
 def test_separation_level_without_events_is_named():
-    data = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8, 9], "e": [1, 0, 1, 1, 0, 1, 0, 0, 0],
-                         "bridge": ["chemo"] * 3 + ["none"] * 3 + ["inotuzumab"] * 3})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "t": [1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "e": [1, 0, 1, 1, 0, 1, 0, 0, 0],
+            "bridge": ["chemo"] * 3 + ["none"] * 3 + ["inotuzumab"] * 3,
+        }
+    )
     out = fit_quietly(data, "t", "e", ["bridge"], reference={"bridge": "none"})
     assert out["term"].tolist() == ["bridge=chemo", "bridge=inotuzumab"]
     assert_not_estimable(out, "monotone likelihood", "bridge=inotuzumab")
@@ -174,8 +183,15 @@ def test_single_level_factor_and_constant_numeric():
 
 
 def test_fewer_events_than_terms():
-    data = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 0, 1, 0, 0, 0], "a": [1.0, 2, 3, 4, 5, 7],
-                         "b": [2.0, 1, 5, 3, 4, 0], "c": [0.5, 0.1, 0.9, 0.3, 0.2, 0.4]})  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "t": [1, 2, 3, 4, 5, 6],
+            "e": [1, 0, 1, 0, 0, 0],
+            "a": [1.0, 2, 3, 4, 5, 7],
+            "b": [2.0, 1, 5, 3, 4, 0],
+            "c": [0.5, 0.1, 0.9, 0.3, 0.2, 0.4],
+        }
+    )
     assert_not_estimable(fit_quietly(data, "t", "e", ["a", "b", "c"]), "fewer events (2) than terms (3)")
 
 

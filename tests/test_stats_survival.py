@@ -235,8 +235,13 @@ def test_reverse_km_median_follow_up_by_hand():
 def test_empty_input():
     km = sv.kaplan_meier([], [])
     assert km.empty and km.attrs["reason"] == "empty input"
-    for r in (sv.survival_at([], [], 1), sv.km_median([], []), sv.median_follow_up([], []),
-              sv.km_mean([], []), sv.rmst([], [], 1)):
+    for r in (
+        sv.survival_at([], [], 1),
+        sv.km_median([], []),
+        sv.median_follow_up([], []),
+        sv.km_mean([], []),
+        sv.rmst([], [], 1),
+    ):
         assert np.isnan(r[0]) and r.reason == "empty input"
     res = sv.logrank([], [], [])
     assert np.isnan(res["p_value"]) and res["reason"]

@@ -10,17 +10,23 @@ from cartwh.study.config import Conventions, SurvivalAnalysis, TableRow, TableSp
 from cartwh.study.group_comparisons import comparison_rows
 from cartwh.study.survival_analyses import run_survival
 
-PATIENTS = pd.DataFrame({
-    "patient_key": ["a1", "a2", "a3", "b1", "b2"],
-    "arm": ["A", "A", "A", "B", "B"],
-    "flag": [True, True, False, False, None],
-    "grade": ["1", "2", "1", "9", "1"],
-    "value": [1.0, 2.0, 3.0, 10.0, 20.0],
-})  # fmt: skip
-TTE = pd.DataFrame({
-    "patient_key": ["a1", "a2", "a3", "b1", "b2"], "paramcd": ["EFS"] * 5,
-    "aval": [1.0, 2.0, 3.0, 4.0, 5.0], "is_event": [True, True, True, True, True],
-})  # fmt: skip
+PATIENTS = pd.DataFrame(
+    {
+        "patient_key": ["a1", "a2", "a3", "b1", "b2"],
+        "arm": ["A", "A", "A", "B", "B"],
+        "flag": [True, True, False, False, None],
+        "grade": ["1", "2", "1", "9", "1"],
+        "value": [1.0, 2.0, 3.0, 10.0, 20.0],
+    }
+)
+TTE = pd.DataFrame(
+    {
+        "patient_key": ["a1", "a2", "a3", "b1", "b2"],
+        "paramcd": ["EFS"] * 5,
+        "aval": [1.0, 2.0, 3.0, 4.0, 5.0],
+        "is_event": [True, True, True, True, True],
+    }
+)
 
 
 def _table(*rows: TableRow, conventions: Conventions = Conventions()) -> pd.DataFrame:
@@ -66,10 +72,20 @@ def test_km_median_row():
 
 
 def test_heading_and_where():
-    out = comparison_rows(TableSpec("t", "T", "arm", ("A", "B"), (
-        TableRow("Section", "heading"),
-        TableRow("Value in flagged", "median_range", column="value", where="flag == True"),
-    )), PATIENTS, TTE)  # fmt: skip
+    out = comparison_rows(
+        TableSpec(
+            "t",
+            "T",
+            "arm",
+            ("A", "B"),
+            (
+                TableRow("Section", "heading"),
+                TableRow("Value in flagged", "median_range", column="value", where="flag == True"),
+            ),
+        ),
+        PATIENTS,
+        TTE,
+    )
     assert out.iloc[0]["kind"] == "heading" and pd.isna(out.iloc[0]["group"])
     values = out[out["row_number"] == 2].set_index("group")
     assert values.loc["A", "n"] == 2 and values.loc["B", "n"] == 0
@@ -77,7 +93,9 @@ def test_heading_and_where():
 
 
 def _survival(analysis: SurvivalAnalysis, data: pd.DataFrame):
-    rows = {name: [] for name in ("km_estimates", "landmark_survival", "survival_summaries", "survival_tests", "cutoffs")}
+    rows = {
+        name: [] for name in ("km_estimates", "landmark_survival", "survival_summaries", "survival_tests", "cutoffs")
+    }
     run_survival(data, analysis, load_plan(), rows)
     return rows
 

@@ -28,15 +28,18 @@ def test_the_shipped_plan_covers_the_paper():
     assert plan.label("unlabelled", "bridging_group") == "unlabelled"
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["survival"][0].update(colour="red"), "survival.whole_cohort"),
-    (lambda d: d["survival"][1].update(cutoff="tertiles"), "cutoff 'tertiles'"),
-    (lambda d: d["survival"].append(dict(d["survival"][0])), "duplicate analysis name"),
-    (lambda d: d["tables"][0]["rows"][0].update(kind="mean_sd"), r"table_1\.rows\[0\]"),
-    (lambda d: d["tables"][0]["rows"][0].pop("column"), "needs a column"),
-    (lambda d: d["figures"][0]["panels"][0].update(km="by_nothing"), "no survival analysis named 'by_nothing'"),
-    (lambda d: d["settings"].update(ci_bands="yes"), "settings.ci_bands: 'yes' is not true or false"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["survival"][0].update(colour="red"), "survival.whole_cohort"),
+        (lambda d: d["survival"][1].update(cutoff="tertiles"), "cutoff 'tertiles'"),
+        (lambda d: d["survival"].append(dict(d["survival"][0])), "duplicate analysis name"),
+        (lambda d: d["tables"][0]["rows"][0].update(kind="mean_sd"), r"table_1\.rows\[0\]"),
+        (lambda d: d["tables"][0]["rows"][0].pop("column"), "needs a column"),
+        (lambda d: d["figures"][0]["panels"][0].update(km="by_nothing"), "no survival analysis named 'by_nothing'"),
+        (lambda d: d["settings"].update(ci_bands="yes"), "settings.ci_bands: 'yes' is not true or false"),
+    ],
+)
 def test_mistakes_are_refused_naming_the_entry(change, message):
     with pytest.raises(PlanError, match=message):
         parse_plan(_with(change))

@@ -26,19 +26,24 @@ def test_every_file_that_is_not_an_export_is_reported_with_what_to_do(wh):
     report = wh.ingest()
     assert sorted(report.files_loaded) == [f"{STATS}/SITE7/batch1.csv", f"{STATS}/SITE7/batch2.CSV"]
     assert [(f.file, f.kind, f.bytes) for f in report.files_unrecognised] == [
-        (f"{STATS}/README", "no extension", 1), (f"{STATS}/SITE7/batch3.xls", ".xls", 24),
-        (f"{STATS}/SITE7/gating.pdf", ".pdf", 15)]  # fmt: skip
+        (f"{STATS}/README", "no extension", 1),
+        (f"{STATS}/SITE7/batch3.xls", ".xls", 24),
+        (f"{STATS}/SITE7/gating.pdf", ".pdf", 15),
+    ]
     xls = report.files_unrecognised[1]
-    assert xls.message == (f"{STATS}/SITE7/batch3.xls: not a recognised export (.xls): a spreadsheet, not a CSV "
-                           "export: export CSV instead (REDCap: Data Exports, CSV raw; FlowJo: the table editor's "
-                           "Save as CSV), or save the sheet as CSV (UTF-8)")  # fmt: skip
+    assert xls.message == (
+        f"{STATS}/SITE7/batch3.xls: not a recognised export (.xls): a spreadsheet, not a CSV "
+        "export: export CSV instead (REDCap: Data Exports, CSV raw; FlowJo: the table editor's "
+        "Save as CSV), or save the sheet as CSV (UTF-8)"
+    )
     assert "a document, not an export: keep it outside the landing folder" in report.files_unrecognised[2].advice
     # Kept for the data manager's report; the run summary names folders and kinds, never files.
     assert [f.file for f in unrecognised_files(wh.con)] == [f.file for f in report.files_unrecognised]
     assert summary(report.files_unrecognised) == (
         f"3 file(s) in the landing folder are not recognised exports and were not read (1 no extension in {STATS}/, "
         f"1 .pdf in {STATS}/SITE7/, 1 .xls in {STATS}/SITE7/): what each is and what to do is in the data manager's "
-        "report")  # fmt: skip
+        "report"
+    )
 
 
 def test_the_list_follows_the_landing_folder_and_keeps_when_a_file_was_first_seen(wh):
@@ -49,7 +54,9 @@ def test_the_list_follows_the_landing_folder_and_keeps_when_a_file_was_first_see
     wh.write(f"{STATS}/SITE7/other.pdf", "x")
     wh.ingest()
     assert wh.rows("SELECT file, first_seen = ? FROM raw.unrecognised_files ORDER BY file", [first_seen]) == [
-        (f"{STATS}/SITE7/batch3.xls", True), (f"{STATS}/SITE7/other.pdf", False)]  # fmt: skip
+        (f"{STATS}/SITE7/batch3.xls", True),
+        (f"{STATS}/SITE7/other.pdf", False),
+    ]
     xls.unlink()
     (wh.landing / f"{STATS}/SITE7/other.pdf").unlink()
     assert wh.ingest().files_unrecognised == []
@@ -64,8 +71,13 @@ def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path
     def never(con, files):
         raise AssertionError("not called")
 
-    monkeypatch.setitem(SOURCES, "notes", Source("notes", "cytometry/statistics/SITE7", never, lambda con: None,
-                                                 accepts=lambda path: path.suffix == ".pdf"))  # fmt: skip
+    monkeypatch.setitem(
+        SOURCES,
+        "notes",
+        Source(
+            "notes", "cytometry/statistics/SITE7", never, lambda con: None, accepts=lambda path: path.suffix == ".pdf"
+        ),
+    )
     from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
@@ -91,7 +103,10 @@ def test_the_reports_list_the_files_not_read(wh, tmp_path):
     wh.ingest()
     page = write_quality_report(wh.con, tmp_path / "reports", tmp_path / "gx").read_text()
     assert "Files not read: not recognised exports (1)" in page
-    assert f"<td>{STATS}/SITE7</td><td>.xlsx</td><td class=\"num\">1</td>" in page and "batch3" not in page
+    assert f'<td>{STATS}/SITE7</td><td>.xlsx</td><td class="num">1</td>' in page and "batch3" not in page
     restricted = write_data_manager_report(wh.con, tmp_path / "dm", tmp_path / "archive").read_text()
     assert "Files not read: not recognised exports (1)" in restricted
-    assert f"<td>{STATS}/SITE7/batch3.xlsx</td><td>.xlsx</td>" in restricted and "a spreadsheet, not a CSV export" in restricted
+    assert (
+        f"<td>{STATS}/SITE7/batch3.xlsx</td><td>.xlsx</td>" in restricted
+        and "a spreadsheet, not a CSV export" in restricted
+    )

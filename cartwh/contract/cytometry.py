@@ -26,12 +26,44 @@ SUMMARY_ROWS = ("Mean", "SD")  # FlowJo appends these; they are not samples
 # STDEV, Total, ...) puts under the tubes. A first-column cell is compared with these after
 # lower-casing and dropping all but ASCII letters and digits, so 'Std. Dev.', 'Std Dev',
 # 'StdDev' and 'STD DEV' are one ('stddev').
-SUMMARY_ROW_KEYS = frozenset({
-    "mean", "average", "avg", "arithmeticmean", "geommean", "geometricmean", "median", "mode",
-    "sd", "stddev", "stdev", "std", "standarddeviation", "stdeviation", "robustsd", "sem", "se",
-    "cv", "robustcv", "rcv", "mad", "medianabsdev", "medianabsolutedeviation", "variance", "var",
-    "min", "minimum", "max", "maximum", "range", "sum", "total", "count", "n",
-})  # fmt: skip
+SUMMARY_ROW_KEYS = frozenset(
+    {
+        "mean",
+        "average",
+        "avg",
+        "arithmeticmean",
+        "geommean",
+        "geometricmean",
+        "median",
+        "mode",
+        "sd",
+        "stddev",
+        "stdev",
+        "std",
+        "standarddeviation",
+        "stdeviation",
+        "robustsd",
+        "sem",
+        "se",
+        "cv",
+        "robustcv",
+        "rcv",
+        "mad",
+        "medianabsdev",
+        "medianabsolutedeviation",
+        "variance",
+        "var",
+        "min",
+        "minimum",
+        "max",
+        "maximum",
+        "range",
+        "sum",
+        "total",
+        "count",
+        "n",
+    }
+)
 
 
 def summary_key(cell: str) -> str:
@@ -65,8 +97,10 @@ def spelling_key(name: str) -> str:
 def _statistics_seed() -> tuple[dict[str, str], frozenset[str]]:
     with open(STATISTICS_SEED, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    return ({spelling_key(r["spelling"]): r["statistic"] for r in rows},
-            frozenset(r["statistic"] for r in rows if r["percent"] == "true"))  # fmt: skip
+    return (
+        {spelling_key(r["spelling"]): r["statistic"] for r in rows},
+        frozenset(r["statistic"] for r in rows if r["percent"] == "true"),
+    )
 
 
 def statistic_of(spelling: str) -> str | None:
@@ -101,11 +135,14 @@ def lab_names(lab: str | None) -> dict[str, tuple[str, str | None]]:
             if row["lab"].strip().lower() != lab.strip().lower():
                 continue
             if row["gate_path"] not in known:
-                raise ValueError(f"cytometry_lab_columns maps {row['lab_name']!r} of lab {row['lab']!r} onto "
-                                 f"{row['gate_path']!r}, which the population dictionary does not know")  # fmt: skip
+                raise ValueError(
+                    f"cytometry_lab_columns maps {row['lab_name']!r} of lab {row['lab']!r} onto "
+                    f"{row['gate_path']!r}, which the population dictionary does not know"
+                )
             statistic = statistic_of(row["statistic"]) if row["statistic"].strip() else None
             names[spelling_key(row["lab_name"])] = (row["gate_path"], statistic)
     return names
+
 
 MANIFEST_COLUMNS = (
     "fcs_file",
@@ -189,8 +226,10 @@ def _memory(car: str) -> tuple[Gate, ...]:
         ("car_cd8", f"Lymphocytes/CD3+/{car}/CD8+", _ALL),
         ("carneg_cd8", "Lymphocytes/CD3+/CAR-/CD8+", _ALL),
     ]
-    for parent_key, parent in (("car_cd8", f"Lymphocytes/CD3+/{car}/CD8+"),
-                               ("carneg_cd8", "Lymphocytes/CD3+/CAR-/CD8+")):  # fmt: skip
+    for parent_key, parent in (
+        ("car_cd8", f"Lymphocytes/CD3+/{car}/CD8+"),
+        ("carneg_cd8", "Lymphocytes/CD3+/CAR-/CD8+"),
+    ):
         gates += [(f"{parent_key}_{k}", f"{parent}/{name}", _ALL) for k, name in _SUBSETS]
         gates += [(f"{parent_key}_{k}", f"{parent}/{name}", _FREQ) for k, name in _MARKERS]
     return _tree("Leukocytes", gates)

@@ -22,8 +22,12 @@ FREE_TEXT_TYPES = ("text", "notes")
 
 def is_free_text(field: Field) -> bool:
     """Typed without constraint: not the record id, not an identifier (those never load anyway)."""
-    return field.field_type in FREE_TEXT_TYPES and not field.validation and not field.identifier \
+    return (
+        field.field_type in FREE_TEXT_TYPES
+        and not field.validation
+        and not field.identifier
         and field.name != RECORD_ID
+    )
 
 
 @cache
@@ -39,9 +43,22 @@ def allowed_free_text(path: Path = ALLOW_LIST_PATH) -> frozenset[str]:
 
 # Text validations whose values are contact details or identifiers by definition (a site's own
 # project may use them): never loaded, like free text, whatever the Identifier? column says.
-IDENTIFYING_VALIDATIONS = frozenset({"email", "phone", "phone_australia", "ssn", "mrn_10d", "mrn_generic", "vmrn",
-                                     "zipcode", "postalcode_australia", "postalcode_canada", "postalcode_french",
-                                     "postalcode_germany"})  # fmt: skip
+IDENTIFYING_VALIDATIONS = frozenset(
+    {
+        "email",
+        "phone",
+        "phone_australia",
+        "ssn",
+        "mrn_10d",
+        "mrn_generic",
+        "vmrn",
+        "zipcode",
+        "postalcode_australia",
+        "postalcode_canada",
+        "postalcode_french",
+        "postalcode_germany",
+    }
+)
 
 
 # A birth date a site's dictionary forgot to flag as an identifier (REDCap's own survey demo does).

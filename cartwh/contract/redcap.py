@@ -23,6 +23,7 @@ REPEAT_INSTANCE = "redcap_repeat_instance"
 DATA_ACCESS_GROUP = "redcap_data_access_group"
 EXPORT_META_COLUMNS = (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP)
 
+
 @dataclass(frozen=True)
 class Field:
     name: str

@@ -68,6 +68,7 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
     rows, spelling = _json_rows(text, name) if json_text else _csv_rows(text, name)
     fields, seen = [], {}
     for row_number, row in rows:
+
         def cell(api_name: str, row: dict = row) -> str:
             return str(row.get(api_name) or "").strip()
 
@@ -157,10 +158,14 @@ def _csv_rows(text: str, name: str) -> tuple[list[tuple[int, dict]], dict[str, s
     spelled = [cell.strip() for cell in rows[0]]
     header = [UI_TO_API.get(cell, cell) for cell in spelled]
     if "field_name" not in header:
-        raise MetadataError(name, "no 'Variable / Field Name' (or API 'field_name') column: not a REDCap data "
-                                    "dictionary", row=1)  # fmt: skip
-    body = [(number, dict(zip(header, row, strict=False))) for number, row in enumerate(rows[1:], start=2)
-            if any(cell.strip() for cell in row)]  # fmt: skip
+        raise MetadataError(
+            name, "no 'Variable / Field Name' (or API 'field_name') column: not a REDCap data dictionary", row=1
+        )
+    body = [
+        (number, dict(zip(header, row, strict=False)))
+        for number, row in enumerate(rows[1:], start=2)
+        if any(cell.strip() for cell in row)
+    ]
     return body, dict(zip(header, spelled, strict=True))
 
 

@@ -101,8 +101,12 @@ class ProjectSetup:
             if m.form not in forms:
                 raise MetadataError(name, f"form '{m.form}' is not in the data dictionary", row=number, column="form")
             if events and m.unique_event_name not in events:
-                raise MetadataError(name, f"event '{m.unique_event_name}' is not an event of the project", row=number,
-                                    column="unique_event_name")  # fmt: skip
+                raise MetadataError(
+                    name,
+                    f"event '{m.unique_event_name}' is not an event of the project",
+                    row=number,
+                    column="unique_event_name",
+                )
         for r in self.repeating:
             if r.form and r.form not in forms:
                 raise MetadataError(name, f"repeating form '{r.form}' is not in the data dictionary")
@@ -111,8 +115,9 @@ class ProjectSetup:
 # --- the API's exports ---------------------------------------------------------------------------
 
 
-def api_table(content: bytes, name: str, required: tuple[str, ...], json_text: bool,
-              may_be_empty: tuple[str, ...] = ()) -> list[tuple[int, dict]]:  # fmt: skip
+def api_table(
+    content: bytes, name: str, required: tuple[str, ...], json_text: bool, may_be_empty: tuple[str, ...] = ()
+) -> list[tuple[int, dict]]:
     """(row number, row) of an API export as CSV (header = row 1) or JSON (entry number); every
     `required` column is there and filled, but those that `may_be_empty`."""
     text = content.decode("utf-8-sig")
@@ -156,8 +161,10 @@ def _offset(text: str) -> float | None:
 
 
 def parse_arms(content: bytes, name: str, json_text: bool = False) -> tuple[Arm, ...]:
-    return tuple(Arm(_integer(r["arm_num"], name, n, "arm_num"), r["name"])
-                 for n, r in api_table(content, name, ("arm_num", "name"), json_text))  # fmt: skip
+    return tuple(
+        Arm(_integer(r["arm_num"], name, n, "arm_num"), r["name"])
+        for n, r in api_table(content, name, ("arm_num", "name"), json_text)
+    )
 
 
 def parse_events(content: bytes, name: str, json_text: bool = False) -> tuple[Event, ...]:
@@ -167,14 +174,23 @@ def parse_events(content: bytes, name: str, json_text: bool = False) -> tuple[Ev
             offsets = [_offset(r.get(c, "")) for c in ("day_offset", "offset_min", "offset_max")]
         except ValueError:
             raise MetadataError(name, "an offset is not a number", row=n, column="day_offset") from None
-        events.append(Event(r["unique_event_name"], r["event_name"], _integer(r["arm_num"], name, n, "arm_num"),
-                            *offsets, custom_label=r.get("custom_event_label", "")))  # fmt: skip
+        events.append(
+            Event(
+                r["unique_event_name"],
+                r["event_name"],
+                _integer(r["arm_num"], name, n, "arm_num"),
+                *offsets,
+                custom_label=r.get("custom_event_label", ""),
+            )
+        )
     return tuple(events)
 
 
 def parse_form_events(content: bytes, name: str, json_text: bool = False) -> tuple[FormEvent, ...]:
-    return tuple(FormEvent(_integer(r["arm_num"], name, n, "arm_num"), r["unique_event_name"], r["form"])
-                 for n, r in api_table(content, name, ("arm_num", "unique_event_name", "form"), json_text))  # fmt: skip
+    return tuple(
+        FormEvent(_integer(r["arm_num"], name, n, "arm_num"), r["unique_event_name"], r["form"])
+        for n, r in api_table(content, name, ("arm_num", "unique_event_name", "form"), json_text)
+    )
 
 
 def parse_repeating(content: bytes, name: str, json_text: bool = False) -> tuple[Repeating, ...]:
@@ -197,24 +213,37 @@ def read_project_xml(path: Path, name: str | None = None) -> ProjectSetup:
         arm = int(attribute("ArmNum") or 1)
         arms.setdefault(arm, Arm(arm, attribute("ArmName")))
         unique = attribute("UniqueEventName")
-        events.append(Event(unique, attribute("EventName"), arm, _offset(attribute("DayOffset")),
-                            _offset(attribute("OffsetMin")), _offset(attribute("OffsetMax")),
-                            attribute("CustomEventLabel")))  # fmt: skip
-        form_events += [FormEvent(arm, unique, ref.get(_REDCAP + "FormName", ""))
-                        for ref in element if ref.tag == _ODM + "FormRef"]  # fmt: skip
+        events.append(
+            Event(
+                unique,
+                attribute("EventName"),
+                arm,
+                _offset(attribute("DayOffset")),
+                _offset(attribute("OffsetMin")),
+                _offset(attribute("OffsetMax")),
+                attribute("CustomEventLabel"),
+            )
+        )
+        form_events += [
+            FormEvent(arm, unique, ref.get(_REDCAP + "FormName", "")) for ref in element if ref.tag == _ODM + "FormRef"
+        ]
     longitudinal = bool(events)
     repeating = []
     for element in metadata:
         if element.tag in (_REDCAP + "RepeatingInstrument", _REDCAP + "RepeatingEvent"):
             # A classic project has one hidden event; its name means nothing in the exports.
             event = element.get(_REDCAP + "UniqueEventName", "") if longitudinal else ""
-            repeating.append(Repeating(event, element.get(_REDCAP + "RepeatInstrument", ""),
-                                       element.get(_REDCAP + "CustomLabel", "")))  # fmt: skip
+            repeating.append(
+                Repeating(
+                    event, element.get(_REDCAP + "RepeatInstrument", ""), element.get(_REDCAP + "CustomLabel", "")
+                )
+            )
     surveys = tuple(e.get("form_name", "") for e in metadata if e.tag == _REDCAP + "Surveys")
     groups = tuple(e.get("group_name", "") for e in metadata if e.tag == _REDCAP + "DataAccessGroups")
     record_id = next((e.get(_REDCAP + "RecordIdField") for e in metadata if e.tag == _ODM + "MetaDataVersion"), None)
-    return ProjectSetup(tuple(arms.values()), tuple(events), tuple(form_events), tuple(repeating), surveys, groups,
-                        record_id)  # fmt: skip
+    return ProjectSetup(
+        tuple(arms.values()), tuple(events), tuple(form_events), tuple(repeating), surveys, groups, record_id
+    )
 
 
 def _metadata_elements(path: Path, name: str) -> list[ElementTree.Element]:

@@ -39,14 +39,25 @@ from cartwh.contract.site_mapping import SiteMapping, read_mapping
 MAPPINGS_ENV = "CARTWH_REDCAP_MAPPINGS"  # a reviewed folder of <site>.yml mappings, outside the landing
 
 _KINDS = {  # file stem (lower-case) -> what it is
-    "dictionary": "dictionary", "metadata": "dictionary",
-    "arms": "arms", "arm": "arms", "events": "events", "event": "events",
-    "form_event_mapping": "form_events", "formeventmapping": "form_events", "instrument_designations": "form_events",
-    "repeating_forms_events": "repeating", "repeatingformsevents": "repeating",
-}  # fmt: skip
+    "dictionary": "dictionary",
+    "metadata": "dictionary",
+    "arms": "arms",
+    "arm": "arms",
+    "events": "events",
+    "event": "events",
+    "form_event_mapping": "form_events",
+    "formeventmapping": "form_events",
+    "instrument_designations": "form_events",
+    "repeating_forms_events": "repeating",
+    "repeatingformsevents": "repeating",
+}
 _UI_NAMES = {"datadictionary": "dictionary", "instrumentdesignations": "form_events"}
-_SETUP_PARSERS = {"arms": parse_arms, "events": parse_events, "form_events": parse_form_events,
-                  "repeating": parse_repeating}  # fmt: skip
+_SETUP_PARSERS = {
+    "arms": parse_arms,
+    "events": parse_events,
+    "form_events": parse_form_events,
+    "repeating": parse_repeating,
+}
 
 
 def metadata_kind(path: Path) -> str | None:
@@ -107,34 +118,60 @@ def read_site_project(folder: Path, landed_folder: str, site: str = "") -> SiteP
         found["mapping"] = [p for p in candidates if p.is_file()][:1] or []
     for kind, paths in found.items():
         if len(paths) > 1:
-            raise MetadataError(f"{landed_folder}/{paths[1].name}",
-                                f"a second {kind.replace('_', ' ')} file (also {paths[0].name}): keep one")  # fmt: skip
+            raise MetadataError(
+                f"{landed_folder}/{paths[1].name}",
+                f"a second {kind.replace('_', ' ')} file (also {paths[0].name}): keep one",
+            )
     contents = {kind: (paths[0], paths[0].read_bytes()) for kind, paths in found.items() if paths}
     named = {kind: f"{landed_folder}/{path.name}" for kind, (path, _) in contents.items()}
     if "dictionary" in contents:
-        dictionary = parse_dictionary(contents["dictionary"][1], named["dictionary"],
-                                      json_text=contents["dictionary"][0].suffix.lower() == ".json")  # fmt: skip
+        dictionary = parse_dictionary(
+            contents["dictionary"][1],
+            named["dictionary"],
+            json_text=contents["dictionary"][0].suffix.lower() == ".json",
+        )
     else:
         dictionary = project_dictionary()
     setup = _setup(contents, named)
     if setup.form_events or setup.repeating:
-        setup.check_against(dictionary.forms, named.get("form_events") or named.get("repeating") or named.get("project_xml"))
+        setup.check_against(
+            dictionary.forms, named.get("form_events") or named.get("repeating") or named.get("project_xml")
+        )
     mapping = None
     if "mapping" in contents:
-        mapping = read_mapping(contents["mapping"][1].decode("utf-8-sig"), named["mapping"], dictionary,
-                               project_dictionary(), tuple(e.unique_event_name for e in setup.events))  # fmt: skip
+        mapping = read_mapping(
+            contents["mapping"][1].decode("utf-8-sig"),
+            named["mapping"],
+            dictionary,
+            project_dictionary(),
+            tuple(e.unique_event_name for e in setup.events),
+        )
     read = sorted(contents.items())
     files = tuple((named[kind], hashlib.sha256(content).hexdigest()) for kind, (_, content) in read)
     fingerprint = hashlib.sha256("\n".join(f"{n} {s}" for n, s in files).encode()).hexdigest() if files else ""
-    return SiteProject(dictionary, setup, mapping, landed_folder.removeprefix("redcap").strip("/"), fingerprint, files,
-                       tuple(content for _, (_, content) in read))  # fmt: skip
+    return SiteProject(
+        dictionary,
+        setup,
+        mapping,
+        landed_folder.removeprefix("redcap").strip("/"),
+        fingerprint,
+        files,
+        tuple(content for _, (_, content) in read),
+    )
 
 
 def _setup(contents: dict[str, tuple[Path, bytes]], named: dict[str, str]) -> ProjectSetup:
     """project.xml's setup, each part replaced by the API's export of it where one is landed."""
-    base = read_project_xml(contents["project_xml"][0], named["project_xml"]) if "project_xml" in contents else ProjectSetup()
-    parsed = {kind: _SETUP_PARSERS[kind](content, named[kind], json_text=path.suffix.lower() == ".json")
-              for kind, (path, content) in contents.items() if kind in _SETUP_PARSERS}  # fmt: skip
+    base = (
+        read_project_xml(contents["project_xml"][0], named["project_xml"])
+        if "project_xml" in contents
+        else ProjectSetup()
+    )
+    parsed = {
+        kind: _SETUP_PARSERS[kind](content, named[kind], json_text=path.suffix.lower() == ".json")
+        for kind, (path, content) in contents.items()
+        if kind in _SETUP_PARSERS
+    }
     return replace(base, **{_SETUP_FIELDS[kind]: value for kind, value in parsed.items()})
 
 

@@ -39,8 +39,10 @@ TEXT = ValueRule("VARCHAR")
 VALIDATION_RULES: dict[str, ValueRule] = {
     **{f"date_{order}": ValueRule("DATE", _DATE) for order in ("ymd", "mdy", "dmy")},
     **{f"datetime_{order}": ValueRule("TIMESTAMP", _DATE + r" \d{2}:\d{2}") for order in ("ymd", "mdy", "dmy")},
-    **{f"datetime_seconds_{order}": ValueRule("TIMESTAMP", _DATE + r" \d{2}:\d{2}:\d{2}")
-       for order in ("ymd", "mdy", "dmy")},  # fmt: skip
+    **{
+        f"datetime_seconds_{order}": ValueRule("TIMESTAMP", _DATE + r" \d{2}:\d{2}:\d{2}")
+        for order in ("ymd", "mdy", "dmy")
+    },
     "time": ValueRule("TIME", r"\d{2}:\d{2}"),
     "time_hh_mm_ss": ValueRule("TIME", r"\d{2}:\d{2}:\d{2}"),
     # Minutes and seconds of a duration, not a time of day: a TIME cast would read MM as hours.
@@ -49,8 +51,10 @@ VALIDATION_RULES: dict[str, ValueRule] = {
     "number": ValueRule("DOUBLE", _NUMBER),
     **{f"number_{n}dp": ValueRule("DOUBLE", rf"[+-]?\d+\.\d{{{n}}}") for n in (1, 2, 3, 4)},
     "number_comma_decimal": ValueRule("DOUBLE", _COMMA_NUMBER, decimal_comma=True),
-    **{f"number_{n}dp_comma_decimal": ValueRule("DOUBLE", rf"[+-]?\d+,\d{{{n}}}", decimal_comma=True)
-       for n in (1, 2, 3, 4)},  # fmt: skip
+    **{
+        f"number_{n}dp_comma_decimal": ValueRule("DOUBLE", rf"[+-]?\d+,\d{{{n}}}", decimal_comma=True)
+        for n in (1, 2, 3, 4)
+    },
     "alpha_only": ValueRule("VARCHAR", r"[A-Za-z]+"),
     "email": ValueRule("VARCHAR", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
     "phone": ValueRule("VARCHAR", r"\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}( *(x|ext\.?) *\d+)?"),
@@ -82,8 +86,22 @@ CHECKBOX_COLUMN_RULE = ValueRule("BOOLEAN", r"[01]")
 CHOICE_FIELD_TYPES = frozenset({"radio", "dropdown", "checkbox"})
 
 # Every field type REDCap's dictionary can hold; `descriptive` carries no data.
-FIELD_TYPES = frozenset({"text", "notes", "dropdown", "radio", "checkbox", "yesno", "truefalse", "calc",
-                         "slider", "file", "descriptive", "sql"})  # fmt: skip
+FIELD_TYPES = frozenset(
+    {
+        "text",
+        "notes",
+        "dropdown",
+        "radio",
+        "checkbox",
+        "yesno",
+        "truefalse",
+        "calc",
+        "slider",
+        "file",
+        "descriptive",
+        "sql",
+    }
+)
 NO_DATA_FIELD_TYPES = frozenset({"descriptive"})
 
 

@@ -62,14 +62,17 @@ class SiteMapping:
         return event not in self.events or form in self.events[event]
 
 
-def read_mapping(text: str, name: str, site: DataDictionary, canonical: DataDictionary,
-                 site_events: tuple[str, ...] = ()) -> SiteMapping:  # fmt: skip
+def read_mapping(
+    text: str, name: str, site: DataDictionary, canonical: DataDictionary, site_events: tuple[str, ...] = ()
+) -> SiteMapping:
     """Parse and check a mapping; `name` is how errors call the file (its landed name)."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise MappingError(name, f"not YAML ({getattr(error, 'problem', error)})", (mark.line + 1) if mark else 1) from None
+        raise MappingError(
+            name, f"not YAML ({getattr(error, 'problem', error)})", (mark.line + 1) if mark else 1
+        ) from None
     if root is None:
         raise MappingError(name, "empty mapping", 1)
     sections = _mapping(root, name, "the file")
@@ -79,12 +82,18 @@ def read_mapping(text: str, name: str, site: DataDictionary, canonical: DataDict
     by_name = {k.value: v for k, v in sections}
     if "fields" not in by_name:
         raise MappingError(name, "no 'fields' section: nothing is mapped", 1)
-    fields = tuple(_field_map(key, value, name, site, canonical) for key, value in _mapping(by_name["fields"], name, "fields"))
+    fields = tuple(
+        _field_map(key, value, name, site, canonical) for key, value in _mapping(by_name["fields"], name, "fields")
+    )
     targets: dict[str, FieldMap] = {}
     for m in fields:
         if m.canonical in targets:
-            raise MappingError(name, f"canonical field '{m.canonical}' is mapped twice (also from "
-                                     f"'{targets[m.canonical].site}', line {targets[m.canonical].line})", m.line)  # fmt: skip
+            raise MappingError(
+                name,
+                f"canonical field '{m.canonical}' is mapped twice (also from "
+                f"'{targets[m.canonical].site}', line {targets[m.canonical].line})",
+                m.line,
+            )
         targets[m.canonical] = m
     events = {}
     for key, value in _mapping(by_name["events"], name, "events") if "events" in by_name else []:
@@ -132,8 +141,10 @@ def _field_map(key, value, name: str, site: DataDictionary, canonical: DataDicti
             raise MappingError(name, f"'{site_name}': no 'to' (the canonical field)", _line(key))
         target_node = entries["to"]
         if "choices" in entries:
-            choices = {_scalar(k, name, "a site code"): _scalar(v, name, "a canonical code")
-                       for k, v in _mapping(entries["choices"], name, "choices")}  # fmt: skip
+            choices = {
+                _scalar(k, name, "a site code"): _scalar(v, name, "a canonical code")
+                for k, v in _mapping(entries["choices"], name, "choices")
+            }
             code_lines = {k.value: _line(k) for k, _ in entries["choices"].value}
     else:
         target_node = value
@@ -143,22 +154,36 @@ def _field_map(key, value, name: str, site: DataDictionary, canonical: DataDicti
     s, c = site.field(site_name), canonical.field(target)
     problem = _cannot_carry(s, c)
     if problem:
-        raise MappingError(name, f"'{site_name}' ({_kind(s)}) cannot carry canonical '{target}' ({_kind(c)}): {problem}",
-                           _line(key))  # fmt: skip
-    site_codes = [code for code, _ in s.choices] if s.field_type in (*_CODED, "checkbox") else (
-        ["0", "1"] if s.field_type in _FLAGS else [])  # fmt: skip
-    canonical_codes = {code for code, _ in c.choices} if c.field_type in (*_CODED, "checkbox") else (
-        {"0", "1"} if c.field_type in _FLAGS else set())  # fmt: skip
+        raise MappingError(
+            name, f"'{site_name}' ({_kind(s)}) cannot carry canonical '{target}' ({_kind(c)}): {problem}", _line(key)
+        )
+    site_codes = (
+        [code for code, _ in s.choices]
+        if s.field_type in (*_CODED, "checkbox")
+        else (["0", "1"] if s.field_type in _FLAGS else [])
+    )
+    canonical_codes = (
+        {code for code, _ in c.choices}
+        if c.field_type in (*_CODED, "checkbox")
+        else ({"0", "1"} if c.field_type in _FLAGS else set())
+    )
     for code, to in choices.items():
         if code not in site_codes:
             raise MappingError(name, f"'{code}' is not a code of site field '{site_name}'", code_lines[code])
         if to not in canonical_codes:
-            raise MappingError(name, f"'{to}' is not a code of canonical field '{target}' "
-                                     f"({', '.join(sorted(canonical_codes))})", code_lines[code])  # fmt: skip
+            raise MappingError(
+                name,
+                f"'{to}' is not a code of canonical field '{target}' ({', '.join(sorted(canonical_codes))})",
+                code_lines[code],
+            )
     for code in site_codes:
         if choices.get(code, code) not in canonical_codes:
-            raise MappingError(name, f"site code '{code}' of '{site_name}' is not mapped to a code of canonical "
-                                     f"'{target}' ({', '.join(sorted(canonical_codes))})", _line(key))  # fmt: skip
+            raise MappingError(
+                name,
+                f"site code '{code}' of '{site_name}' is not mapped to a code of canonical "
+                f"'{target}' ({', '.join(sorted(canonical_codes))})",
+                _line(key),
+            )
     return FieldMap(site_name, target, choices, _line(key))
 
 
@@ -186,14 +211,16 @@ def _unit(key, value, name: str, targets: dict[str, FieldMap], canonical: DataDi
     site_name = _scalar(key, name, "a site field")
     mapped = next((m for m in targets.values() if m.site == site_name), None)
     if mapped is None:
-        raise MappingError(name, f"'{site_name}' is not a mapped field: declare units of mapped value fields",
-                           _line(key))  # fmt: skip
+        raise MappingError(
+            name, f"'{site_name}' is not a mapped field: declare units of mapped value fields", _line(key)
+        )
     unit_field = unit_field_of(mapped.canonical)
     if unit_field not in {f.name for f in canonical.fields}:
         raise MappingError(name, f"canonical '{mapped.canonical}' has no unit field ('{unit_field}')", _line(key))
     if unit_field in targets:
-        raise MappingError(name, f"'{unit_field}' is both mapped (line {targets[unit_field].line}) and declared",
-                           _line(key))  # fmt: skip
+        raise MappingError(
+            name, f"'{unit_field}' is both mapped (line {targets[unit_field].line}) and declared", _line(key)
+        )
     code = _scalar(value, name, f"the unit of '{site_name}'")
     codes = [c for c, _ in canonical.field(unit_field).choices]
     if code not in codes:

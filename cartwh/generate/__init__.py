@@ -36,7 +36,11 @@ REDCAP_DIR = "redcap"
 STATISTICS_DIR = "cytometry/statistics"
 MANIFEST_DIR = "cytometry/manifests"
 LATE_EXPORT_SHARE = 0.03
-REDCAP_LAYOUTS = ("classic", "longitudinal", "mixed")  # registry records whose follow-up reached the EDC after the main export
+REDCAP_LAYOUTS = (
+    "classic",
+    "longitudinal",
+    "mixed",
+)  # registry records whose follow-up reached the EDC after the main export
 
 
 @dataclass
@@ -53,8 +57,9 @@ class LandingSummary:
     tubes: pd.DataFrame | None = None
 
 
-def _redcap_files(records: pd.DataFrame, cutoff: str, late_share: float, rng: np.random.Generator,
-                  site_folders: bool) -> dict[str, pd.DataFrame]:  # fmt: skip
+def _redcap_files(
+    records: pd.DataFrame, cutoff: str, late_share: float, rng: np.random.Generator, site_folders: bool
+) -> dict[str, pd.DataFrame]:
     """One export per site a month before the cut-off; with `late_share`, that share of records
     (at least one per site) arrives again in a late export whose newer version supersedes. With
     `site_folders`, each site's project exports into a folder of its own (redcap/<SITE>/)."""
@@ -86,7 +91,7 @@ def _lab_dialects(files: dict, sites: pd.Series, chosen: str | None, registry: b
     dialects = {}
     for name in files:
         if name.startswith(STATISTICS_DIR + "/"):
-            site = name[len(STATISTICS_DIR) + 1:].split("/")[0]
+            site = name[len(STATISTICS_DIR) + 1 :].split("/")[0]
             turn = lab_dialects.DIALECTS[order.get(site, 0) % len(lab_dialects.DIALECTS)]
             dialects[name] = chosen or (turn if registry else "canonical")
     return dialects
@@ -147,14 +152,17 @@ def generate_landing(
     # of its own); the demo is one site, numbered 1..24.
     exported_id = dict(zip(design["record_id"], design.get("site_record_id", design["record_id"]), strict=True))
     records["record_id"] = records["record_id"].map(exported_id)
-    files = _redcap_files(records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None)
+    files = _redcap_files(
+        records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None
+    )
     samples = absolute_counts.add_beads(cytometry_export.assign_batches(cohort.samples, rng), dual_platform)
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
         files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes, exported)
         # a registry's LIMS writes the bead lot and volume; the bead_lots seed knows the lot's count
-        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(tubes, bead_counts=patients is None).assign(
-            record_id=lambda m: m["record_id"].map(exported_id))
+        files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(
+            tubes, bead_counts=patients is None
+        ).assign(record_id=lambda m: m["record_id"].map(exported_id))
 
     texts = _relayout(files, dictionary, redcap_layout)
     injected: list[Fault] = []
@@ -166,7 +174,9 @@ def generate_landing(
         path = landing / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if dialects.get(name, "canonical") != "canonical":
-            path.with_suffix(lab_dialects.suffix(dialects[name])).write_bytes(lab_dialects.render(frame, dialects[name]))
+            path.with_suffix(lab_dialects.suffix(dialects[name])).write_bytes(
+                lab_dialects.render(frame, dialects[name])
+            )
         else:
             frame.to_csv(path, index=False, lineterminator="\n")
     for name, text in sorted(texts.items()):
@@ -175,6 +185,15 @@ def generate_landing(
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
     truth = samples[["site", "record_id", "fcs_file", "date", "panel_kind", "events", "wbc", "car"]].assign(
-        record_id=lambda t: t["record_id"].map(exported_id))
-    return LandingSummary(landing, len(design), design["site"].nunique(), len(files), len(records),
-                          len(samples), injected, truth.reset_index(drop=True))  # fmt: skip
+        record_id=lambda t: t["record_id"].map(exported_id)
+    )
+    return LandingSummary(
+        landing,
+        len(design),
+        design["site"].nunique(),
+        len(files),
+        len(records),
+        len(samples),
+        injected,
+        truth.reset_index(drop=True),
+    )

@@ -17,9 +17,17 @@ import pandas as pd
 # Bead lot per acquisition year: the demo laboratory's lots, the same as the bead_lots seed
 # (tests/test_generate_absolute_counts.py pins them).
 BEAD_LOTS = {
-    "TC2018": 50318, "TC2019": 49655, "TC2020": 49872, "TC2021": 50125, "TC2022": 51230,
-    "TC2023": 50642, "TC2024": 49310, "TC2025": 50977, "TC2026": 51488, "TC2027": 50204,
-}  # fmt: skip
+    "TC2018": 50318,
+    "TC2019": 49655,
+    "TC2020": 49872,
+    "TC2021": 50125,
+    "TC2022": 51230,
+    "TC2023": 50642,
+    "TC2024": 49310,
+    "TC2025": 50977,
+    "TC2026": 51488,
+    "TC2027": 50204,
+}
 # Blood per bead tube: the lyse-no-wash protocol's 50 uL, or a bulk lysis of more blood when the
 # leukocytes are so few that the acquired events need more (at most 80 % of a tube is acquired).
 SAMPLE_VOLUMES_UL = np.array([50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0])
@@ -63,13 +71,17 @@ def add_blood_counts(labs: pd.DataFrame, samples: pd.DataFrame, rng: np.random.G
     detect = samples[samples["panel_kind"] == "DETECT"]
     same_day = detect.drop_duplicates(["record_id", "date"]).set_index(["record_id", "date"])
     key = pd.MultiIndex.from_arrays([labs["record_id"], pd.to_datetime(labs["lab_date"])])
-    same_day.index = pd.MultiIndex.from_arrays([same_day.index.get_level_values(0),
-                                                pd.to_datetime(same_day.index.get_level_values(1))])  # fmt: skip
+    same_day.index = pd.MultiIndex.from_arrays(
+        [same_day.index.get_level_values(0), pd.to_datetime(same_day.index.get_level_values(1))]
+    )
     n = len(labs)
     wbc = same_day["wbc"].reindex(key).to_numpy(dtype=float) / 1000
     alc = same_day["lymph"].reindex(key).to_numpy(dtype=float) / 1000
     drawn_wbc = rng.uniform(0.3, 9.0, n)
-    wbc, alc = np.where(np.isnan(wbc), drawn_wbc, wbc), np.where(np.isnan(alc), drawn_wbc * rng.uniform(0.1, 0.45, n), alc)
+    wbc, alc = (
+        np.where(np.isnan(wbc), drawn_wbc, wbc),
+        np.where(np.isnan(alc), drawn_wbc * rng.uniform(0.1, 0.45, n), alc),
+    )
     out = labs.copy()
     for name, value in (("wbc", wbc), ("alc", alc)):
         per_ul = rng.random(n) < 0.35
@@ -90,15 +102,25 @@ def add_dual_platform_days(labs: pd.DataFrame, samples: pd.DataFrame, dual_platf
         return labs
     dates = pd.to_datetime(labs["lab_date"])
     have = set(zip(labs["record_id"], dates, strict=True))
-    infusion = (pd.to_datetime(samples["date"]) - pd.to_timedelta(samples["day"], unit="D")).groupby(samples["record_id"]).first()
+    infusion = (
+        (pd.to_datetime(samples["date"]) - pd.to_timedelta(samples["day"], unit="D"))
+        .groupby(samples["record_id"])
+        .first()
+    )
     days = detect.drop_duplicates(["record_id", "date"])
     pre_ld = pd.Series(dates.to_numpy(), index=labs["record_id"].to_numpy())
     pre_ld = pre_ld[pre_ld < pd.to_datetime(labs["record_id"].map(infusion)).to_numpy()].groupby(level=0).max()
-    new = days[[(r, pd.Timestamp(d)) not in have and (day >= 0 or pd.Timestamp(d) < pre_ld.get(r, pd.Timestamp.max))
-                for r, d, day in zip(days["record_id"], days["date"], days["day"], strict=True)]]  # fmt: skip
+    new = days[
+        [
+            (r, pd.Timestamp(d)) not in have and (day >= 0 or pd.Timestamp(d) < pre_ld.get(r, pd.Timestamp.max))
+            for r, d, day in zip(days["record_id"], days["date"], days["day"], strict=True)
+        ]
+    ]
     if new.empty:
         return labs
     last = labs.groupby("record_id")["redcap_repeat_instance"].max()
     rows = pd.DataFrame({"record_id": new["record_id"].to_numpy(), "lab_date": pd.to_datetime(new["date"]).to_numpy()})
-    rows["redcap_repeat_instance"] = rows["record_id"].map(last).fillna(0).astype(int) + rows.groupby("record_id").cumcount() + 1
+    rows["redcap_repeat_instance"] = (
+        rows["record_id"].map(last).fillna(0).astype(int) + rows.groupby("record_id").cumcount() + 1
+    )
     return pd.concat([labs, rows], ignore_index=True)

@@ -54,8 +54,9 @@ def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
         # Subsets never add up to more than their parent, whatever the drawn percentages (a few
         # draws in 100,000 patients exceeded 100 % and exported negative non-classical counts).
         c["mono_classical"] = np.minimum(of(c["monocytes"], "mono_classical_pct"), c["monocytes"])
-        c["mono_intermediate"] = np.minimum(of(c["monocytes"], "mono_intermediate_pct"),
-                                            c["monocytes"] - c["mono_classical"])
+        c["mono_intermediate"] = np.minimum(
+            of(c["monocytes"], "mono_intermediate_pct"), c["monocytes"] - c["mono_classical"]
+        )
         c["mono_nonclassical"] = c["monocytes"] - c["mono_classical"] - c["mono_intermediate"]
         for key in ("pdc", "mdc", "lymphoblasts", "lymphocytes"):
             c[key] = of(events, f"{key}_pct")
@@ -131,14 +132,16 @@ def manifest_table(s: pd.DataFrame, bead_counts: bool = True) -> pd.DataFrame:
         if bead_counts:
             beads["beads_per_tube"] = s["beads_per_tube"].astype("Int64")
         beads["sample_volume_ul"] = s["sample_volume_ul"]
-    return pd.DataFrame({
-        "fcs_file": s["fcs_file"],
-        "record_id": s["record_id"],
-        "specimen": s["specimen"],
-        "collection_date": pd.to_datetime(s["date"]).dt.strftime("%Y-%m-%d"),
-        "timepoint": s["timepoint"],
-        "instrument": s["instrument"],
-        "panel": s["panel"],
-        "acquisition_date": pd.to_datetime(s["acquisition_date"]).dt.strftime("%Y-%m-%d"),
-        **beads,
-    }).reset_index(drop=True)  # fmt: skip
+    return pd.DataFrame(
+        {
+            "fcs_file": s["fcs_file"],
+            "record_id": s["record_id"],
+            "specimen": s["specimen"],
+            "collection_date": pd.to_datetime(s["date"]).dt.strftime("%Y-%m-%d"),
+            "timepoint": s["timepoint"],
+            "instrument": s["instrument"],
+            "panel": s["panel"],
+            "acquisition_date": pd.to_datetime(s["acquisition_date"]).dt.strftime("%Y-%m-%d"),
+            **beads,
+        }
+    ).reset_index(drop=True)

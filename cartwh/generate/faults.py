@@ -108,27 +108,61 @@ def _plant_identifiers(files, redcap: str, manifests: list[str], found: list, du
         found.append((kind, name, index, column, what, INGESTION))
 
     i = _pick(rng, rc, form.eq("bridging_therapy") & rc["bt_regimen"].notna() & free)
-    plant("identifier_in_free_text", redcap, rc, i, "bt_regimen",
-          f"{rc.at[i, 'bt_regimen']} - {base.at[rc.at[i, 'record_id'], 'patient_name']}",
-          "the record's patient name appended to the regimen")  # fmt: skip
+    plant(
+        "identifier_in_free_text",
+        redcap,
+        rc,
+        i,
+        "bt_regimen",
+        f"{rc.at[i, 'bt_regimen']} - {base.at[rc.at[i, 'record_id'], 'patient_name']}",
+        "the record's patient name appended to the regimen",
+    )
     i = _pick(rng, rc, form.eq("laboratory") & free)
     born = base.at[rc.at[i, "record_id"], "birth_date"]
-    plant("identifier_in_quarantined_value", redcap, rc, i, "lab_date", f"{born[8:10]}/{born[5:7]}/{born[:4]}",
-          "the record's birth date typed as the sample date, day first")  # fmt: skip
+    plant(
+        "identifier_in_quarantined_value",
+        redcap,
+        rc,
+        i,
+        "lab_date",
+        f"{born[8:10]}/{born[5:7]}/{born[:4]}",
+        "the record's birth date typed as the sample date, day first",
+    )
     # A manifest whose statistics file no other fault touches, its second tube.
     statistics = {name.replace("/manifests/", "/statistics/") for name, *_ in duplicates} | {
-        name for _, name, *_ in found if name.startswith("cytometry/statistics/")}
-    name = next(m for m in manifests[len(manifests) // 4:] if m.replace("/manifests/", "/statistics/") not in statistics
-                and m not in {n for _, n, *_ in found} and len(files[m]) > 1
-                and m.replace("/manifests/", "/statistics/") != sorted(n for n in files if "/statistics/" in n)[-1])
+        name for _, name, *_ in found if name.startswith("cytometry/statistics/")
+    }
+    name = next(
+        m
+        for m in manifests[len(manifests) // 4 :]
+        if m.replace("/manifests/", "/statistics/") not in statistics
+        and m not in {n for _, n, *_ in found}
+        and len(files[m]) > 1
+        and m.replace("/manifests/", "/statistics/") != sorted(n for n in files if "/statistics/" in n)[-1]
+    )
     manifest, stats_name = files[name], name.replace("/manifests/", "/statistics/")
     tube = manifest.at[1, "fcs_file"]
     renamed = f"{base.at[str(manifest.at[1, 'record_id']), 'mrn']}_{tube}"
     stats = files[stats_name]
     (row,) = stats.index[stats[SAMPLE_COLUMN] == tube]
-    plant("identifier_in_file_name", name, manifest, 1, "fcs_file", renamed, "the record's MRN put before the FCS file name")
-    plant("identifier_in_file_name", stats_name, stats, int(row), SAMPLE_COLUMN, renamed,
-          "the record's MRN put before the FCS file name")  # fmt: skip
+    plant(
+        "identifier_in_file_name",
+        name,
+        manifest,
+        1,
+        "fcs_file",
+        renamed,
+        "the record's MRN put before the FCS file name",
+    )
+    plant(
+        "identifier_in_file_name",
+        stats_name,
+        stats,
+        int(row),
+        SAMPLE_COLUMN,
+        renamed,
+        "the record's MRN put before the FCS file name",
+    )
 
 
 def _with_duplicates(files, found, duplicates) -> list[Fault]:
@@ -136,8 +170,9 @@ def _with_duplicates(files, found, duplicates) -> list[Fault]:
     inserted: dict[str, list[int]] = {}
     for name, index in duplicates:
         frame = files[name]
-        files[name] = pd.concat([frame.iloc[: index + 1], frame.iloc[[index]], frame.iloc[index + 1 :]],
-                                ignore_index=True)  # fmt: skip
+        files[name] = pd.concat(
+            [frame.iloc[: index + 1], frame.iloc[[index]], frame.iloc[index + 1 :]], ignore_index=True
+        )
         inserted.setdefault(name, []).append(index)
         found.append(("duplicate_row", name, index, "", "exact copy of the row above", INGESTION))
 
@@ -145,8 +180,9 @@ def _with_duplicates(files, found, duplicates) -> list[Fault]:
         copy = kind == "duplicate_row"
         return index + 2 + int(copy) + sum(1 for at in inserted.get(name, []) if at < index)
 
-    return [Fault(kind, name, row(kind, name, index), column, detail, by)
-            for kind, name, index, column, detail, by in found]  # fmt: skip
+    return [
+        Fault(kind, name, row(kind, name, index), column, detail, by) for kind, name, index, column, detail, by in found
+    ]
 
 
 def truncate_file(landing: Path, name: str) -> list[Fault]:

@@ -60,14 +60,25 @@ def _bcells(s, design, rng, p, t) -> np.ndarray:
     steps = pd.Series(lost).groupby(p).cumsum().to_numpy() - 1  # 0 at the loss sample
     recovering = 2.0 * 2.2 ** np.clip(steps, 0, 10) * rng.uniform(0.9, 1.1, m)
     d5 = np.isclose(t, 5)
-    return np.round(np.select([t < 0, lost, d5], [pbb, np.minimum(recovering, 600), np.minimum(pbb * rng.uniform(0.005, 0.02, m), aplastic + pbb * 0.01)], aplastic), 3)
+    return np.round(
+        np.select(
+            [t < 0, lost, d5],
+            [pbb, np.minimum(recovering, 600), np.minimum(pbb * rng.uniform(0.005, 0.02, m), aplastic + pbb * 0.01)],
+            aplastic,
+        ),
+        3,
+    )
 
 
 def _subsets(rng, scm: np.ndarray) -> dict[str, np.ndarray]:
     """Naive/SCM/CM/EM/TEMRA as % of the parent, summing to 100 with the given SCM."""
     m = len(scm)
-    raw = {"naive": rng.uniform(0, 4, m), "cm": rng.uniform(5, 25, m), "em": rng.uniform(30, 60, m),
-           "temra": rng.uniform(10, 40, m)}  # fmt: skip
+    raw = {
+        "naive": rng.uniform(0, 4, m),
+        "cm": rng.uniform(5, 25, m),
+        "em": rng.uniform(30, 60, m),
+        "temra": rng.uniform(10, 40, m),
+    }
     scale = (100 - scm) / sum(raw.values())
     return {"scm": scm, **{k: v * scale for k, v in raw.items()}}
 

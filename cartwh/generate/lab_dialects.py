@@ -43,18 +43,26 @@ def render(table: pd.DataFrame, dialect: str) -> bytes:
         long = [["Tube", "Population", "Statistic", "Value"]]
         for row in rows:
             if not is_summary_row(row[0]):
-                long += [[row[0], column.rpartition(HEADER_SEPARATOR)[0], _LONG_NAMES[stat], value]
-                         for column, stat, value in zip(header[1:], statistics[1:], row[1:], strict=True) if value]  # fmt: skip
+                long += [
+                    [row[0], column.rpartition(HEADER_SEPARATOR)[0], _LONG_NAMES[stat], value]
+                    for column, stat, value in zip(header[1:], statistics[1:], row[1:], strict=True)
+                    if value
+                ]
         return _write(long, ",", "\r\n", "utf-8")
     if dialect in ("flowjo_csv", "flowjo_txt"):
         named = [""] + [_flowjo_name(column, stat) for column, stat in zip(header[1:], statistics[1:], strict=True)]
-        body = [[row[0]] + [_e_notation(v) if s == COUNT else v for v, s in zip(row[1:], statistics[1:], strict=True)]
-                for row in rows]  # fmt: skip
+        body = [
+            [row[0]] + [_e_notation(v) if s == COUNT else v for v, s in zip(row[1:], statistics[1:], strict=True)]
+            for row in rows
+        ]
         delimiter, ends = ("\t", "\r\n") if dialect == "flowjo_txt" else (",", "\n")
         return _write([[*r, ""] for r in [named, *body]], delimiter, ends, "utf-8")  # the trailing delimiter
     if dialect == "excel_semicolon":
-        body = [[row[0]] + [_grouped(v) if s == COUNT else v.replace(".", ",") for v, s in zip(row[1:], statistics[1:], strict=True)]
-                for row in rows]  # fmt: skip
+        body = [
+            [row[0]]
+            + [_grouped(v) if s == COUNT else v.replace(".", ",") for v, s in zip(row[1:], statistics[1:], strict=True)]
+            for row in rows
+        ]
         return _write([header, *body], ";", "\r\n", "cp1252")
     raise ValueError(f"unknown cytometry dialect {dialect!r} (one of {', '.join(DIALECTS)})")
 

@@ -58,8 +58,11 @@ def site_codes(field: Field) -> dict[str, str]:
 def declared_units(dictionary: DataDictionary) -> dict[str, str]:
     """Canonical unit field -> its one code: declared in the mapping instead of entered."""
     names = {f.name for f in dictionary.fields}
-    return {f.name: f.choices[0][0] for f in dictionary.fields
-            if f.name.endswith("_unit") and len(f.choices) == 1 and f.name.removesuffix("_unit") + "_value" in names}  # fmt: skip
+    return {
+        f.name: f.choices[0][0]
+        for f in dictionary.fields
+        if f.name.endswith("_unit") and len(f.choices) == 1 and f.name.removesuffix("_unit") + "_value" in names
+    }
 
 
 def event_forms(dictionary: DataDictionary) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -78,8 +81,13 @@ def event_forms(dictionary: DataDictionary) -> list[tuple[str, str, tuple[str, .
 
 def _repeating_instruments(dictionary: DataDictionary) -> dict[str, str]:
     """Canonical repeating form -> the event it repeats in as an instrument (not the repeating event)."""
-    return {form: event for event, _, forms in event_forms(dictionary) if event != REPEATING_EVENT
-            for form in forms if form in dictionary.repeating_forms}  # fmt: skip
+    return {
+        form: event
+        for event, _, forms in event_forms(dictionary)
+        if event != REPEATING_EVENT
+        for form in forms
+        if form in dictionary.repeating_forms
+    }
 
 
 def _site_fields(dictionary: DataDictionary) -> list[Field]:
@@ -97,23 +105,42 @@ def site_project(dictionary: DataDictionary) -> dict[str, str]:
         choices = " | ".join(f"{codes[code]}, {label}" for code, label in f.choices)
         low = f.date_min or ("" if f.minimum is None else f"{f.minimum:g}")
         high = f.date_max or ("" if f.maximum is None else f"{f.maximum:g}")
-        row = {"Variable / Field Name": site_name(f.name, dictionary), "Form Name": PREFIX + f.form,
-               "Field Type": f.field_type, "Field Label": f.label, "Choices, Calculations, OR Slider Labels": choices,
-               "Text Validation Type OR Show Slider Number": f.validation, "Text Validation Min": low,
-               "Text Validation Max": high, "Identifier?": "y" if f.identifier else ""}  # fmt: skip
+        row = {
+            "Variable / Field Name": site_name(f.name, dictionary),
+            "Form Name": PREFIX + f.form,
+            "Field Type": f.field_type,
+            "Field Label": f.label,
+            "Choices, Calculations, OR Slider Labels": choices,
+            "Text Validation Type OR Show Slider Number": f.validation,
+            "Text Validation Min": low,
+            "Text Validation Max": high,
+            "Identifier?": "y" if f.identifier else "",
+        }
         writer.writerow([row.get(column, "") for column in ui_header])
     events = event_forms(dictionary)
     files = {
         "dictionary.csv": out.getvalue(),
         "arms.json": json.dumps([{"arm_num": ARM, "name": "CAR-T"}]),
-        "events.json": json.dumps([{"event_name": label, "arm_num": ARM, "unique_event_name": event,
-                                    "custom_event_label": ""} for event, label, _ in events]),  # fmt: skip
-        "form_event_mapping.json": json.dumps([{"arm_num": ARM, "unique_event_name": event, "form": PREFIX + form}
-                                               for event, _, forms in events for form in forms]),  # fmt: skip
+        "events.json": json.dumps(
+            [
+                {"event_name": label, "arm_num": ARM, "unique_event_name": event, "custom_event_label": ""}
+                for event, label, _ in events
+            ]
+        ),
+        "form_event_mapping.json": json.dumps(
+            [
+                {"arm_num": ARM, "unique_event_name": event, "form": PREFIX + form}
+                for event, _, forms in events
+                for form in forms
+            ]
+        ),
         "repeating_forms_events.json": json.dumps(
             [{"event_name": REPEATING_EVENT, "form_name": "", "custom_form_label": ""}]
-            + [{"event_name": event, "form_name": PREFIX + form, "custom_form_label": ""}
-               for form, event in _repeating_instruments(dictionary).items()]),  # fmt: skip
+            + [
+                {"event_name": event, "form_name": PREFIX + form, "custom_form_label": ""}
+                for form, event in _repeating_instruments(dictionary).items()
+            ]
+        ),
         "mapping.yml": mapping_yaml(dictionary),
     }
     return files
@@ -153,8 +180,10 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
     for f in _site_fields(dictionary):
         codes, name = site_codes(f), site_name(f.name, dictionary)
         if f.field_type == "checkbox":
-            rename |= {column: f"{name}___{checkbox_export_code(codes[code])}"
-                       for (code, _), column in zip(f.choices, f.export_columns, strict=True)}  # fmt: skip
+            rename |= {
+                column: f"{name}___{checkbox_export_code(codes[code])}"
+                for (code, _), column in zip(f.choices, f.export_columns, strict=True)
+            }
         else:
             rename[f.name] = name
     for form in dictionary.forms:
@@ -178,8 +207,14 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
             for form in forms:
                 if form in instrument_event:
                     for _, r in mine[mine[REPEAT_INSTRUMENT] == form].iterrows():
-                        rows.append({**keys, REPEAT_INSTRUMENT: PREFIX + form, REPEAT_INSTANCE: int(r[REPEAT_INSTANCE]),
-                                     **_form_values(r, form, dictionary)})  # fmt: skip
+                        rows.append(
+                            {
+                                **keys,
+                                REPEAT_INSTRUMENT: PREFIX + form,
+                                REPEAT_INSTANCE: int(r[REPEAT_INSTANCE]),
+                                **_form_values(r, form, dictionary),
+                            }
+                        )
                 else:
                     values |= _form_values(record, form, dictionary)
             if any(pd.notna(v) for c, v in values.items() if not c.endswith("_complete")):
@@ -196,8 +231,13 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
             frame[column] = frame[column].map(lambda v, codes=codes: codes.get(v, v) if pd.notna(v) else v)
     frame = frame.rename(columns={record_id: RECORD_FIELD})
     header = [RECORD_FIELD, EVENT_COLUMN, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP]
-    header += [rename[c] for form in dictionary.forms for f in _site_fields(dictionary) if f.form == form
-               and f.name != record_id for c in f.export_columns]  # fmt: skip
+    header += [
+        rename[c]
+        for form in dictionary.forms
+        for f in _site_fields(dictionary)
+        if f.form == form and f.name != record_id
+        for c in f.export_columns
+    ]
     header = _with_completes(header, dictionary)
     frame[REPEAT_INSTANCE] = pd.array(frame[REPEAT_INSTANCE], dtype="Int64")
     return frame.reindex(columns=header).reset_index(drop=True)
@@ -213,13 +253,20 @@ def _with_completes(header: list[str], dictionary: DataDictionary) -> list[str]:
     """REDCap's order: each form's columns, then its `<form>_complete`."""
     out = header[:5]
     for form in dictionary.forms:
-        out += [c for c in header[5:] if any(c == PREFIX + f.name or c.startswith(PREFIX + f.name + "___")
-                                             for f in dictionary.form_fields(form))]  # fmt: skip
+        out += [
+            c
+            for c in header[5:]
+            if any(c == PREFIX + f.name or c.startswith(PREFIX + f.name + "___") for f in dictionary.form_fields(form))
+        ]
         out.append(f"{PREFIX}{form}_complete")
     return out
 
 
 def _form_values(row: pd.Series, form: str, dictionary: DataDictionary) -> dict:
-    columns = [c for f in _site_fields(dictionary) if f.form == form and f.name != dictionary.record_id_field
-               for c in f.export_columns]  # fmt: skip
+    columns = [
+        c
+        for f in _site_fields(dictionary)
+        if f.form == form and f.name != dictionary.record_id_field
+        for c in f.export_columns
+    ]
     return {c: row[c] for c in [*columns, f"{form}_complete"] if c in row.index}

@@ -16,12 +16,54 @@ from cartwh.contract.cytometry import DAYS_PER_MONTH as MONTH
 from cartwh.contract.cytometry import TIMEPOINT_DAYS
 from cartwh.generate.kinetics import sample_values
 
-_FIRST_NAMES = ["Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo", "Julia", "Daniel", "Paula", "Pablo",
-                "Valeria", "Álvaro", "Emma", "Manuel", "Carla", "Adrián", "Noa", "Marcos", "Alba", "Mario"]  # fmt: skip
-_SURNAMES = ["García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez",
-             "Gómez", "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Romero"]  # fmt: skip
-_CHEMO_REGIMENS = ["FLAG-Ida", "Vincristine + dexamethasone", "Mercaptopurine + methotrexate",
-                   "Cytarabine + etoposide", "Vincristine + PEG-asparaginase + dexamethasone"]  # fmt: skip
+_FIRST_NAMES = [
+    "Lucía",
+    "Hugo",
+    "Martina",
+    "Mateo",
+    "Sofía",
+    "Leo",
+    "Julia",
+    "Daniel",
+    "Paula",
+    "Pablo",
+    "Valeria",
+    "Álvaro",
+    "Emma",
+    "Manuel",
+    "Carla",
+    "Adrián",
+    "Noa",
+    "Marcos",
+    "Alba",
+    "Mario",
+]
+_SURNAMES = [
+    "García",
+    "Rodríguez",
+    "González",
+    "Fernández",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Gómez",
+    "Martín",
+    "Jiménez",
+    "Ruiz",
+    "Hernández",
+    "Díaz",
+    "Moreno",
+    "Muñoz",
+    "Romero",
+]
+_CHEMO_REGIMENS = [
+    "FLAG-Ida",
+    "Vincristine + dexamethasone",
+    "Mercaptopurine + methotrexate",
+    "Cytarabine + etoposide",
+    "Vincristine + PEG-asparaginase + dexamethasone",
+]
 
 
 @dataclass
@@ -57,8 +99,9 @@ def realize(design: pd.DataFrame, rng: np.random.Generator, cutoff: str) -> Coho
     apheresis = _offset(d0, -np.where(ino, rng.integers(80, 101, n), rng.integers(40, 71, n)))
     bt_start = _offset(apheresis, rng.integers(2, 8, n))
     post_bm = _offset(ld, -rng.integers(2, 6, n))
-    bt_end = np.minimum(_offset(bt_start, np.where(ino, rng.integers(14, 22, n), rng.integers(14, 29, n))),
-                        _offset(post_bm, -3))  # fmt: skip
+    bt_end = np.minimum(
+        _offset(bt_start, np.where(ino, rng.integers(14, 22, n), rng.integers(14, 29, n))), _offset(post_bm, -3)
+    )
     pre_bm = _offset(bt_start, -rng.integers(1, 7, n))
 
     def within(dates):
@@ -70,8 +113,9 @@ def realize(design: pd.DataFrame, rng: np.random.Generator, cutoff: str) -> Coho
     death = within(_month_date(d0, _col(design, "death_m")))
     alive = np.isnat(death)
     last_contact = np.where(alive, _offset(np.full(n, cut), -rng.integers(0, 21, n)), death)
-    monitoring_end = np.nanmin(np.stack([relapse, progression, hsct, death, np.full(n, cut)]).astype("datetime64[D]"),
-                               axis=0)  # fmt: skip
+    monitoring_end = np.nanmin(
+        np.stack([relapse, progression, hsct, death, np.full(n, cut)]).astype("datetime64[D]"), axis=0
+    )
 
     base = _base_rows(design, rng, d0, ld, apheresis, last_contact, alive)
     repeating = {
@@ -108,12 +152,14 @@ def _base_rows(design, rng, d0, ld, apheresis, last_contact, alive) -> pd.DataFr
     b["prior_lines"] = rng.integers(2, 6, n)
     b["prior_hsct"] = _yes(prior_hsct)
     b["relapse_post_hsct_date"] = np.where(prior_hsct, relapse_post_hsct, np.datetime64("NaT"))
-    b["prior_hsct_date"] = np.where(prior_hsct, _offset(relapse_post_hsct, -np.nan_to_num(hsct_m) * MONTH),
-                                    np.datetime64("NaT"))  # fmt: skip
+    b["prior_hsct_date"] = np.where(
+        prior_hsct, _offset(relapse_post_hsct, -np.nan_to_num(hsct_m) * MONTH), np.datetime64("NaT")
+    )
     b["prior_blinatumomab"] = _yes(design["blina"])
     b["prior_inotuzumab"] = _yes(design["ino_pre"])
-    b["prior_inotuzumab_last_date"] = np.where(design["ino_pre"] == 1, _offset(apheresis, -rng.integers(10, 150, n)),
-                                               np.datetime64("NaT"))  # fmt: skip
+    b["prior_inotuzumab_last_date"] = np.where(
+        design["ino_pre"] == 1, _offset(apheresis, -rng.integers(10, 150, n)), np.datetime64("NaT")
+    )
     b["apheresis_date"] = apheresis
     b["apheresis_number"] = np.where((design["ino_pre"] == 1) & (rng.random(n) < 0.3), 2, 1)
     b["ld_start_date"] = ld
@@ -153,8 +199,9 @@ def _stack(design, parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _frame(design, mask, **columns) -> pd.DataFrame:
     mask = np.asarray(mask, dtype=bool)
-    frame = pd.DataFrame({k: (np.broadcast_to(v, len(design)) if np.ndim(v) == 0 else np.asarray(v))[mask]
-                          for k, v in columns.items()})  # fmt: skip
+    frame = pd.DataFrame(
+        {k: (np.broadcast_to(v, len(design)) if np.ndim(v) == 0 else np.asarray(v))[mask] for k, v in columns.items()}
+    )
     frame.insert(0, "record_id", design["record_id"].to_numpy()[mask])
     frame.insert(0, "_order", np.flatnonzero(mask))
     return frame
@@ -164,14 +211,28 @@ def _bridging_rows(design, rng, ino, bt_start, bt_end) -> pd.DataFrame:
     n = len(design)
     steroids_only = ~ino & (rng.random(n) < 0.15)
     main_agent = np.where(ino, "1", np.where(steroids_only, "3", "2"))
-    regimen = np.where(ino, "Inotuzumab ozogamicin 0.5 mg/m2 d1, d8, d15",
-                       np.where(steroids_only, "Dexamethasone", rng.choice(_CHEMO_REGIMENS, n)))  # fmt: skip
+    regimen = np.where(
+        ino,
+        "Inotuzumab ozogamicin 0.5 mg/m2 d1, d8, d15",
+        np.where(steroids_only, "Dexamethasone", rng.choice(_CHEMO_REGIMENS, n)),
+    )
     extra_steroids = ino & (rng.random(n) < 0.2)
-    return _stack(design, [
-        _frame(design, np.ones(n), bt_agent=main_agent, bt_regimen=regimen, bt_start_date=bt_start, bt_end_date=bt_end),
-        _frame(design, extra_steroids, bt_agent="3", bt_regimen="Dexamethasone", bt_start_date=bt_start,
-               bt_end_date=_offset(bt_start, 5)),
-    ])  # fmt: skip
+    return _stack(
+        design,
+        [
+            _frame(
+                design, np.ones(n), bt_agent=main_agent, bt_regimen=regimen, bt_start_date=bt_start, bt_end_date=bt_end
+            ),
+            _frame(
+                design,
+                extra_steroids,
+                bt_agent="3",
+                bt_regimen="Dexamethasone",
+                bt_start_date=bt_start,
+                bt_end_date=_offset(bt_start, 5),
+            ),
+        ],
+    )
 
 
 def _marrow_rows(design, rng, d0, pre_bm, post_bm, relapse) -> pd.DataFrame:
@@ -182,21 +243,43 @@ def _marrow_rows(design, rng, d0, pre_bm, post_bm, relapse) -> pd.DataFrame:
 
     def assessment(mask, date, blasts, undetectable, bcp, em):
         blasts = np.round(np.asarray(blasts, dtype=float), 3)
-        return _frame(design, mask, bm_date=date, bm_blasts_pct=blasts,
-                      bm_mrd_status=np.where(undetectable, "2", "1"),
-                      bm_mrd_pct=np.where(undetectable, np.nan, blasts), bm_mrd_lod_pct=lod,
-                      bm_bcell_precursors_pct=bcp, bm_em_disease=_yes(em))  # fmt: skip
+        return _frame(
+            design,
+            mask,
+            bm_date=date,
+            bm_blasts_pct=blasts,
+            bm_mrd_status=np.where(undetectable, "2", "1"),
+            bm_mrd_pct=np.where(undetectable, np.nan, blasts),
+            bm_mrd_lod_pct=lod,
+            bm_bcell_precursors_pct=bcp,
+            bm_em_disease=_yes(em),
+        )
 
     marrow_relapse = ~np.isnat(relapse) & (rng.random(n) < 0.9)
-    return _stack(design, [
-        assessment(np.ones(n), _offset(pre_bm, -rng.integers(15, 41, n)), np.minimum(pre * rng.uniform(1, 1.6, n), 99),
-                   np.zeros(n), np.round(rng.uniform(0, 5, n), 2), design["em"] == 1),
-        assessment(np.ones(n), pre_bm, pre, np.zeros(n), np.round(rng.uniform(0, 5, n), 2), design["em"] == 1),
-        assessment(np.ones(n), post_bm, post, mrd0, design["bcp"], np.zeros(n)),
-        assessment(np.ones(n), _offset(d0, 28 + rng.integers(-2, 3, n)), np.zeros(n), design["d28"] != "NR",
-                   np.zeros(n), np.zeros(n)),
-        assessment(marrow_relapse, relapse, rng.uniform(1, 80, n), np.zeros(n), np.zeros(n), np.zeros(n)),
-    ])  # fmt: skip
+    return _stack(
+        design,
+        [
+            assessment(
+                np.ones(n),
+                _offset(pre_bm, -rng.integers(15, 41, n)),
+                np.minimum(pre * rng.uniform(1, 1.6, n), 99),
+                np.zeros(n),
+                np.round(rng.uniform(0, 5, n), 2),
+                design["em"] == 1,
+            ),
+            assessment(np.ones(n), pre_bm, pre, np.zeros(n), np.round(rng.uniform(0, 5, n), 2), design["em"] == 1),
+            assessment(np.ones(n), post_bm, post, mrd0, design["bcp"], np.zeros(n)),
+            assessment(
+                np.ones(n),
+                _offset(d0, 28 + rng.integers(-2, 3, n)),
+                np.zeros(n),
+                design["d28"] != "NR",
+                np.zeros(n),
+                np.zeros(n),
+            ),
+            assessment(marrow_relapse, relapse, rng.uniform(1, 80, n), np.zeros(n), np.zeros(n), np.zeros(n)),
+        ],
+    )
 
 
 # field -> (code of the standard unit, alternative code, factor from the standard unit): the
@@ -240,19 +323,23 @@ def _lab_rows(design, rng, d0, ld, apheresis) -> pd.DataFrame:
     n = len(design)
     u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
     r = PRE_LD_LAB_RANGES
-    plt = np.select([design["plt"] == 0, design["plt"] == 1], [u(*r["platelets"][0]), u(*r["platelets"][1])],
-                    u(*r["platelets"][2]))  # fmt: skip
+    plt = np.select(
+        [design["plt"] == 0, design["plt"] == 1], [u(*r["platelets"][0]), u(*r["platelets"][1])], u(*r["platelets"][2])
+    )
     anc = np.where(design["anc"] == 1, u(*r["anc"][1]), u(*r["anc"][0]))
     hb = np.where(design["hb"] == 1, u(*r["hemoglobin"][1]), u(*r["hemoglobin"][0]))
     crp = np.where(design["crp"] == 1, u(*r["crp"][1]), np.exp(u(*np.log(r["crp"][0]))))  # points 0: log-uniform
     always = np.ones(n)
-    return _stack(design, [
-        _labs(design, rng, always, apheresis, u(0.5, 3), u(40, 250), u(8, 13), u(0.05, 2)),
-        _labs(design, rng, always, _offset(ld, -rng.integers(0, 4, n)), anc, plt, hb, crp),
-        _labs(design, rng, always, d0, u(0.01, 0.3), u(20, 120), u(7.5, 11), u(0.1, 3)),
-        _labs(design, rng, always, _offset(d0, 7), u(0.01, 1), u(15, 100), u(7.5, 11), u(0.5, 15)),
-        _labs(design, rng, always, _offset(d0, 28), u(0.5, 2.5), u(30, 200), u(8, 12), u(0.05, 1)),
-    ])  # fmt: skip
+    return _stack(
+        design,
+        [
+            _labs(design, rng, always, apheresis, u(0.5, 3), u(40, 250), u(8, 13), u(0.05, 2)),
+            _labs(design, rng, always, _offset(ld, -rng.integers(0, 4, n)), anc, plt, hb, crp),
+            _labs(design, rng, always, d0, u(0.01, 0.3), u(20, 120), u(7.5, 11), u(0.1, 3)),
+            _labs(design, rng, always, _offset(d0, 7), u(0.01, 1), u(15, 100), u(7.5, 11), u(0.5, 15)),
+            _labs(design, rng, always, _offset(d0, 28), u(0.5, 2.5), u(30, 200), u(8, 12), u(0.05, 1)),
+        ],
+    )
 
 
 def _event_rows(design, rng, relapse, progression, hsct, death) -> pd.DataFrame:
@@ -260,16 +347,47 @@ def _event_rows(design, rng, relapse, progression, hsct, death) -> pd.DataFrame:
     cd19 = np.where(design["cd19"].to_numpy() == "neg", "2", "1") if "cd19" in design else np.full(n, "1")
     site = rng.choice(["1", "2", "3"], n, p=[0.85, 0.07, 0.08])
     no = np.full(n, None, dtype=object)
-    return _stack(design, [
-        _frame(design, ~np.isnat(relapse), event_type="1", event_date=relapse, relapse_cd19=cd19, relapse_site=site,
-               death_cause=no),
-        _frame(design, ~np.isnat(progression), event_type="2", event_date=progression, relapse_cd19=no,
-               relapse_site=no, death_cause=no),
-        _frame(design, ~np.isnat(hsct), event_type="3", event_date=hsct, relapse_cd19=no, relapse_site=no,
-               death_cause=no),
-        _frame(design, ~np.isnat(death), event_type="4", event_date=death, relapse_cd19=no, relapse_site=no,
-               death_cause=np.where(np.isnat(relapse), "2", "1")),
-    ])  # fmt: skip
+    return _stack(
+        design,
+        [
+            _frame(
+                design,
+                ~np.isnat(relapse),
+                event_type="1",
+                event_date=relapse,
+                relapse_cd19=cd19,
+                relapse_site=site,
+                death_cause=no,
+            ),
+            _frame(
+                design,
+                ~np.isnat(progression),
+                event_type="2",
+                event_date=progression,
+                relapse_cd19=no,
+                relapse_site=no,
+                death_cause=no,
+            ),
+            _frame(
+                design,
+                ~np.isnat(hsct),
+                event_type="3",
+                event_date=hsct,
+                relapse_cd19=no,
+                relapse_site=no,
+                death_cause=no,
+            ),
+            _frame(
+                design,
+                ~np.isnat(death),
+                event_type="4",
+                event_date=death,
+                relapse_cd19=no,
+                relapse_site=no,
+                death_cause=np.where(np.isnat(relapse), "2", "1"),
+            ),
+        ],
+    )
 
 
 def _samples(design, rng, d0, apheresis, post_bm, monitoring_end) -> pd.DataFrame:
@@ -288,11 +406,17 @@ def _samples(design, rng, d0, apheresis, post_bm, monitoring_end) -> pd.DataFram
     day = day + np.where(jitter, rng.choice([-1, 1], len(day)), 0)
     date = _offset(d0[patient], day)
     kept = (date <= monitoring_end[patient]) & (is_peak | (rng.random(len(day)) > 0.05))
-    monitoring = pd.DataFrame({"patient": patient, "timepoint": tp, "day": day, "date": date,
-                               "is_peak": is_peak})[kept]  # fmt: skip
+    monitoring = pd.DataFrame({"patient": patient, "timepoint": tp, "day": day, "date": date, "is_peak": is_peak})[kept]
 
-    pre_ld = pd.DataFrame({"patient": np.arange(n), "timepoint": "PRE_LD", "date": post_bm,
-                           "day": (post_bm - d0).astype(float), "is_peak": False})  # fmt: skip
+    pre_ld = pd.DataFrame(
+        {
+            "patient": np.arange(n),
+            "timepoint": "PRE_LD",
+            "date": post_bm,
+            "day": (post_bm - d0).astype(float),
+            "is_peak": False,
+        }
+    )
     blood = pd.concat([pre_ld, monitoring], ignore_index=True)
     blood["specimen"] = "peripheral blood"
     detect = blood.assign(panel_kind="DETECT")
@@ -301,9 +425,17 @@ def _samples(design, rng, d0, apheresis, post_bm, monitoring_end) -> pd.DataFram
     memory_tp = np.isin(blood["timepoint"], ["D7", "D11", "D14", "D28", "M3"])
     unphenotyped_peak = blood["is_peak"].to_numpy() & ~phenotyped[blood["patient"].to_numpy()]
     memory = blood[memory_tp & ~unphenotyped_peak].assign(panel_kind="MEMORY")
-    leuka = pd.DataFrame({"patient": np.arange(n), "timepoint": "APHERESIS", "date": apheresis,
-                          "day": (apheresis - d0).astype(float), "is_peak": False,
-                          "specimen": "leukapheresis", "panel_kind": "LEUKAPHERESIS"})  # fmt: skip
+    leuka = pd.DataFrame(
+        {
+            "patient": np.arange(n),
+            "timepoint": "APHERESIS",
+            "date": apheresis,
+            "day": (apheresis - d0).astype(float),
+            "is_peak": False,
+            "specimen": "leukapheresis",
+            "panel_kind": "LEUKAPHERESIS",
+        }
+    )
     samples = pd.concat([detect, memory, leuka], ignore_index=True)
     samples = samples.sort_values(["patient", "date", "panel_kind"], kind="stable").reset_index(drop=True)
     samples["record_id"] = design["record_id"].to_numpy()[samples["patient"]]

@@ -67,8 +67,9 @@ def file_header(file: ExportFile) -> list[str]:
     return read_header(file.path, file.name, file.lab_export, file.folder)
 
 
-def read_header(path: Path, name: str, lab_export: bool = False, folder: str | None = None,
-                first_column: str = "") -> list[str]:  # fmt: skip
+def read_header(
+    path: Path, name: str, lab_export: bool = False, folder: str | None = None, first_column: str = ""
+) -> list[str]:
     """The header's cells, trimmed; a file whose header cannot be read fails here."""
     if lab_export:
         header, _ = _lab_header(*_lab_text(path, name, folder), first_column)
@@ -154,8 +155,9 @@ def _records(file: ExportFile):
             yield row, line, cells, error
 
 
-def read_rows(con: duckdb.DuckDBPyConnection, files: list[ExportFile], known: list[str] = (),
-              first_column: str = "") -> tuple[list[str], list[tuple[int, Problem]]]:  # fmt: skip
+def read_rows(
+    con: duckdb.DuckDBPyConnection, files: list[ExportFile], known: list[str] = (), first_column: str = ""
+) -> tuple[list[str], list[tuple[int, Problem]]]:
     """Load `files` (same header) into temp table ROWS, numbered; fill RECORDS and SKIPPED;
     return the header (canonical spellings of `known` names) and the records that could not
     be split into the header's cells, per load id. `first_column`: the name of a lab export's

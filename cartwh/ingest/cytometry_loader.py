@@ -46,17 +46,30 @@ from cartwh.ingest.warehouse import ensure_table, insert_rows, quote, quote_lite
 SAMPLES = "raw.cytometry_samples"
 STATS = "raw.cytometry_population_stats"
 SAMPLES_COLUMNS = {
-    "tube_key": "VARCHAR NOT NULL", "patient_key": "VARCHAR NOT NULL", "specimen": "VARCHAR",
-    "collection_date": "DATE", "timepoint": "VARCHAR", "instrument": "VARCHAR", "panel": "VARCHAR",
-    "acquisition_date": "DATE", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+    "tube_key": "VARCHAR NOT NULL",
+    "patient_key": "VARCHAR NOT NULL",
+    "specimen": "VARCHAR",
+    "collection_date": "DATE",
+    "timepoint": "VARCHAR",
+    "instrument": "VARCHAR",
+    "panel": "VARCHAR",
+    "acquisition_date": "DATE",
+    "_load_id": "BIGINT NOT NULL",
+    "_source_row": "BIGINT NOT NULL",
     # last, where ensure_table adds them to a warehouse created before bead counting
-    "bead_lot": "VARCHAR", "beads_per_tube": "DOUBLE", "sample_volume_ul": "DOUBLE",
-}  # fmt: skip
+    "bead_lot": "VARCHAR",
+    "beads_per_tube": "DOUBLE",
+    "sample_volume_ul": "DOUBLE",
+}
 STATS_COLUMNS = {
-    "tube_key": "VARCHAR NOT NULL", "gate_path": "VARCHAR NOT NULL", "statistic": "VARCHAR NOT NULL",
-    "value": "DOUBLE NOT NULL", "_load_id": "BIGINT NOT NULL", "_source_row": "BIGINT NOT NULL",
+    "tube_key": "VARCHAR NOT NULL",
+    "gate_path": "VARCHAR NOT NULL",
+    "statistic": "VARCHAR NOT NULL",
+    "value": "DOUBLE NOT NULL",
+    "_load_id": "BIGINT NOT NULL",
+    "_source_row": "BIGINT NOT NULL",
     "significant_figures": "SMALLINT",
-}  # fmt: skip
+}
 # The significant figures of a number as written (after cartwh.ingest.dialects rewrote it with a
 # decimal point): leading zeros never count; trailing zeros count after a decimal point, not in a
 # mantissa without one (4E+05: 1). NULL for an integer written in full (an event count, exact as
@@ -79,7 +92,12 @@ _MANIFEST_RULES = [
     Rule("beads_per_tube", "DOUBLE", *BEADS_PER_TUBE_RANGE),
     Rule("sample_volume_ul", "DOUBLE", *SAMPLE_VOLUME_UL_RANGE),
 ]
-_MANIFEST_TEXT = ("fcs_file", "instrument", "panel", "bead_lot")  # text a lab types: checked for the record's identifiers
+_MANIFEST_TEXT = (
+    "fcs_file",
+    "instrument",
+    "panel",
+    "bead_lot",
+)  # text a lab types: checked for the record's identifiers
 
 
 # FlowJo's table editor writes `.csv` and tab-separated `.txt`; Windows tools may upper-case the
@@ -115,12 +133,16 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     register_patient_keys(con, files, "site")  # first: a row's record is its (site, record id)
     register_identifiers(con, from_batch=False)
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
-    register_tube_keys(con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}")  # the tube's site is its patient's
+    register_tube_keys(
+        con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}"
+    )  # the tube's site is its patient's
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     bead_values = ", ".join(
-        (f"nullif(trim({quote(c)}), '')" if c == "bead_lot" else f"TRY_CAST({quote(c)} AS DOUBLE)") if c in beads
-        else "NULL" for c in MANIFEST_BEAD_COLUMNS
-    )  # fmt: skip
+        (f"nullif(trim({quote(c)}), '')" if c == "bead_lot" else f"TRY_CAST({quote(c)} AS DOUBLE)")
+        if c in beads
+        else "NULL"
+        for c in MANIFEST_BEAD_COLUMNS
+    )
     con.execute(
         f"""INSERT INTO {SAMPLES} ({", ".join(map(quote, SAMPLES_COLUMNS))})
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
@@ -148,13 +170,19 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     add_duplicate_problems(con, header, layout.key, "FCS file" if len(layout.key) == 1 else "FCS file and population")
     con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
                     FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
-                                                   WHERE x._load_id = r._load_id AND x._row = r._row)""")  # fmt: skip
+                                                   WHERE x._load_id = r._load_id AND x._row = r._row)""")
     register_identifiers(con, from_batch=False)
     register_tube_records(con)
-    quarantine_identifiers(con, {sample: None}, f"SELECT x._load_id, x._row, t.site, t.record_id FROM {ROWS} x "
-                                                f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})")  # fmt: skip
+    quarantine_identifiers(
+        con,
+        {sample: None},
+        f"SELECT x._load_id, x._row, t.site, t.record_id FROM {ROWS} x "
+        f"JOIN _tube_records t ON t.fcs_file = trim(x.{quote(sample)})",
+    )
     _statistics_sites(con, files)
-    register_tube_keys(con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id")
+    register_tube_keys(
+        con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id"
+    )
     ensure_table(con, STATS, STATS_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_measures", layout.measures)

@@ -54,8 +54,12 @@ def _read(file: ExportFile) -> tuple[datetime | None, datetime, list]:
         found = datetime.strptime(report["found_at"], _TIME)
         since = datetime.strptime(report["deleted_since"], _TIME) if report.get("deleted_since") else None
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise ExportError(file.name, f"not a deletion report of `cartwh pull` (JSON with found_at and record_ids): "
-                          f"{type(error).__name__}: {error}", row=1) from None  # fmt: skip
+        raise ExportError(
+            file.name,
+            f"not a deletion report of `cartwh pull` (JSON with found_at and record_ids): "
+            f"{type(error).__name__}: {error}",
+            row=1,
+        ) from None
     if not isinstance(ids, list):
         raise ExportError(file.name, "record_ids is not a list", row=1, column="record_ids")
     return since, found, ids
@@ -64,16 +68,25 @@ def _read(file: ExportFile) -> tuple[datetime | None, datetime, list]:
 def _site(con, key: bytes, project: str, record_id: str, seen: bool) -> str | None:
     """The site the record was first seen under in its project (its data access group), else the
     folder's site: the same site its rows were keyed with (cartwh/ingest/keys.py)."""
-    known = con.execute(f"SELECT site FROM {RECORD_SITES} WHERE record_key = ?",
-                        [pseudonymise(record_id, key, site=f"project:{project}")]).fetchall() if seen else []  # fmt: skip
+    known = (
+        con.execute(
+            f"SELECT site FROM {RECORD_SITES} WHERE record_key = ?",
+            [pseudonymise(record_id, key, site=f"project:{project}")],
+        ).fetchall()
+        if seen
+        else []
+    )
     return known[0][0] if known else (project or settings.site() or "").strip().lower() or None
 
 
 def load_deletions(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Tombstones of a batch of deletion reports; a record id that cannot be keyed is a problem."""
     key = secret()
-    seen = bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
-                            "AND table_name = 'redcap_record_sites'").fetchall())  # fmt: skip
+    seen = bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'redcap_record_sites'"
+        ).fetchall()
+    )
     rows, problems, records, skipped = [], [], [], []
     for file in files:
         load_id = file.load_id
@@ -86,8 +99,16 @@ def load_deletions(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> l
             if not record_id:
                 problems.append((load_id, row, None, "record_ids", "not a record id", None))
             elif site is None or not re.fullmatch(SITE_PATTERN, site):
-                problems.append((load_id, row, None, "record_ids", "no site: a deletion report lands in its site's "
-                                 "folder (redcap/<site>/)", None))  # fmt: skip
+                problems.append(
+                    (
+                        load_id,
+                        row,
+                        None,
+                        "record_ids",
+                        "no site: a deletion report lands in its site's folder (redcap/<site>/)",
+                        None,
+                    )
+                )
             else:
                 rows.append((site, pseudonymise(record_id, key, site=site), since, found, load_id, row))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {RECORDS} (load_id BIGINT, records BIGINT)")

@@ -80,10 +80,17 @@ def _number(point: str, group: str | None) -> re.Pattern:
 # Evidence for a decimal mark. A single group of exactly three digits after the mark, with one to
 # three non-zero-led digits before it (1.234, 12,500), could be a decimal or a thousands group.
 _AMBIGUOUS = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
-_POINT = [re.compile(rf"{_SIGN}(?:\d*\.\d+|\d+\.){_EXP}"), re.compile(rf"{_SIGN}\d+[eE][+-]?\d+"),
-          re.compile(rf"{_SIGN}[1-9]\d{{0,2}}(?:,\d{{3}})+\.\d*{_EXP}"), re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3}){2,}")]
-_COMMA = [re.compile(rf"{_SIGN}(?:\d*,\d+|\d+,){_EXP}"),
-          re.compile(rf"{_SIGN}[1-9]\d{{0,2}}(?:\.\d{{3}})+,\d*{_EXP}"), re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3}){2,}")]  # fmt: skip
+_POINT = [
+    re.compile(rf"{_SIGN}(?:\d*\.\d+|\d+\.){_EXP}"),
+    re.compile(rf"{_SIGN}\d+[eE][+-]?\d+"),
+    re.compile(rf"{_SIGN}[1-9]\d{{0,2}}(?:,\d{{3}})+\.\d*{_EXP}"),
+    re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3}){2,}"),
+]
+_COMMA = [
+    re.compile(rf"{_SIGN}(?:\d*,\d+|\d+,){_EXP}"),
+    re.compile(rf"{_SIGN}[1-9]\d{{0,2}}(?:\.\d{{3}})+,\d*{_EXP}"),
+    re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3}){2,}"),
+]
 
 
 def decode(content: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
@@ -119,22 +126,31 @@ def _delimiter(text: str, name: str) -> str:
     splits more records into as many cells as its header (malformed rows do not decide it: they
     are quarantined later); a tie fails."""
     scores = {}
-    head = text[: text.rfind("\n", 0, _DELIMITER_SAMPLE) + 1] or text  # whole lines: enough to tell, cheap to split three ways
+    head = (
+        text[: text.rfind("\n", 0, _DELIMITER_SAMPLE) + 1] or text
+    )  # whole lines: enough to tell, cheap to split three ways
     for delimiter in DELIMITERS:
         records = _split(head, delimiter)
         if records and len(records[0]) >= 2:
             data = [r for r in records[1:] if any(c.strip() for c in r)]
             scores[delimiter] = sum(len(r) == len(records[0]) for r in data) / max(len(data), 1)
     if not scores:
-        raise ExportError(name, "cannot tell the delimiter: no comma, semicolon or tab splits the header into "
-                          "columns; declare the lab's delimiter", row=1)  # fmt: skip
+        raise ExportError(
+            name,
+            "cannot tell the delimiter: no comma, semicolon or tab splits the header into "
+            "columns; declare the lab's delimiter",
+            row=1,
+        )
     best = max(scores.values())
     fits = [d for d, score in scores.items() if score == best]
     if len(fits) == 1:
         return fits[0]
     names = " and ".join(DELIMITERS[d] for d in fits)
-    raise ExportError(name, f"cannot tell the delimiter: {names} both split the header and the records alike; "
-                      "declare the lab's delimiter", row=1)  # fmt: skip
+    raise ExportError(
+        name,
+        f"cannot tell the delimiter: {names} both split the header and the records alike; declare the lab's delimiter",
+        row=1,
+    )
 
 
 def _decimal(records: list[list[str]], name: str) -> str:
@@ -154,14 +170,22 @@ def _decimal(records: list[list[str]], name: str) -> str:
                 first.setdefault(",", (row, cell))
         if len(first) == 2:
             (r1, c1), (r2, c2) = first["."], first[","]
-            raise ExportError(name, f"both decimal marks: {c1!r} in row {r1} has a decimal point and {c2!r} in row "
-                              f"{r2} a decimal comma; declare the lab's decimal mark", row=max(r1, r2))  # fmt: skip
+            raise ExportError(
+                name,
+                f"both decimal marks: {c1!r} in row {r1} has a decimal point and {c2!r} in row "
+                f"{r2} a decimal comma; declare the lab's decimal mark",
+                row=max(r1, r2),
+            )
     if first:
         return next(iter(first))
     if ambiguous:
         row, cell = ambiguous
-        raise ExportError(name, f"cannot tell the decimal mark: {cell!r} could be a decimal or a thousands "
-                          "separator, and no other number says which; declare the lab's decimal mark", row=row)  # fmt: skip
+        raise ExportError(
+            name,
+            f"cannot tell the decimal mark: {cell!r} could be a decimal or a thousands "
+            "separator, and no other number says which; declare the lab's decimal mark",
+            row=row,
+        )
     return "."
 
 

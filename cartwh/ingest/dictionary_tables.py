@@ -15,9 +15,25 @@ def publish_dictionary(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
     with transaction(con):
         con.execute(f"""CREATE OR REPLACE TABLE {FIELDS} (field_name VARCHAR PRIMARY KEY, form VARCHAR,
             field_type VARCHAR, label VARCHAR, validation VARCHAR, minimum DOUBLE, maximum DOUBLE,
-            identifier BOOLEAN, sql_type VARCHAR)""")  # fmt: skip
+            identifier BOOLEAN, sql_type VARCHAR)""")
         con.execute(f"CREATE OR REPLACE TABLE {CHOICES} (field_name VARCHAR, code VARCHAR, label VARCHAR)")
-        insert_rows(con, FIELDS, [(f.name, f.form, f.field_type, f.label, f.validation or None, f.minimum,
-                                   f.maximum, f.identifier, f.sql_type) for f in dictionary.fields])  # fmt: skip
+        insert_rows(
+            con,
+            FIELDS,
+            [
+                (
+                    f.name,
+                    f.form,
+                    f.field_type,
+                    f.label,
+                    f.validation or None,
+                    f.minimum,
+                    f.maximum,
+                    f.identifier,
+                    f.sql_type,
+                )
+                for f in dictionary.fields
+            ],
+        )
         insert_rows(con, CHOICES, [(f.name, code, label) for f in dictionary.fields for code, label in f.choices])
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in (FIELDS, CHOICES)}

@@ -40,11 +40,35 @@ _KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # ho
 # Words of a name too common to be told from ordinary text.
 _NAME_PARTICLES = ("de", "del", "la", "las", "los", "y", "da", "das", "do", "dos", "di", "van", "von", "der", "el")
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre"),
-}  # fmt: skip
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+}
 
 
 def words_sql(text: str) -> str:
@@ -62,9 +86,18 @@ def date_spellings(day: date) -> list[tuple[str, str]]:
     month-first with any separator, two-digit years zero-padded, eight digits run together, and
     month names (English and Spanish, full and abbreviated)."""
     y, m, d, yy = day.year, day.month, day.day, f"{day.year % 100:02d}"
-    words = {f"{y} {m:02d} {d:02d}", f"{y} {m} {d}", f"{d:02d} {m:02d} {y}", f"{d} {m} {y}",
-             f"{m:02d} {d:02d} {y}", f"{m} {d} {y}", f"{d:02d} {m:02d} {yy}", f"{m:02d} {d:02d} {yy}",
-             f"{d:02d}{m:02d}{yy}", f"{yy}{m:02d}{d:02d}"}  # fmt: skip
+    words = {
+        f"{y} {m:02d} {d:02d}",
+        f"{y} {m} {d}",
+        f"{d:02d} {m:02d} {y}",
+        f"{d} {m} {y}",
+        f"{m:02d} {d:02d} {y}",
+        f"{m} {d} {y}",
+        f"{d:02d} {m:02d} {yy}",
+        f"{m:02d} {d:02d} {yy}",
+        f"{d:02d}{m:02d}{yy}",
+        f"{yy}{m:02d}{d:02d}",
+    }
     for names in _MONTHS.values():
         for month in {names[m - 1], names[m - 1][:3]}:
             words |= {f"{d} {month} {y}", f"{d:02d} {month} {y}", f"{month} {d} {y}", f"{d} de {month} de {y}"}
@@ -82,18 +115,26 @@ def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> 
         fields = [f for f in fields if f in present]
         site = site_sql(quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL", "a.site")
         if RECORD_ID in present and fields:
-            select = " UNION ALL ".join(f"SELECT {site}, trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan} "
-                                        "JOIN _archive_sites a USING (archive_path)" for f in fields)  # fmt: skip
+            select = " UNION ALL ".join(
+                f"SELECT {site}, trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan} "
+                "JOIN _archive_sites a USING (archive_path)"
+                for f in fields
+            )
     return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(site, record_id, field, value)")
 
 
 def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
     """The archive paths of the source's current file versions; _archive_sites := the site each declares."""
-    rows = con.execute(f"SELECT archive_path, file FROM {LANDED_FILES} WHERE source = ? "
-                       "AND superseded_by IS NULL ORDER BY load_id", [source]).fetchall()  # fmt: skip
+    rows = con.execute(
+        f"SELECT archive_path, file FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL ORDER BY load_id",
+        [source],
+    ).fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _archive_sites (archive_path VARCHAR, site VARCHAR)")
-    insert_rows(con, "_archive_sites", [(path, declared_site(_landing_folder(file, _SOURCE_FOLDERS[source])))
-                                        for path, file in rows])  # fmt: skip
+    insert_rows(
+        con,
+        "_archive_sites",
+        [(path, declared_site(_landing_folder(file, _SOURCE_FOLDERS[source]))) for path, file in rows],
+    )
     return [path for path, _ in rows]
 
 
@@ -124,12 +165,15 @@ def _read_archived(paths: list[str]) -> str:
     """A text scan of archived exports, for looking values up only: rows that cannot be split were
     quarantined when their file was loaded."""
     listed = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    return (f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
-            "quote = '\"', escape = '\"', ignore_errors = true, filename = 'archive_path')")  # fmt: skip
+    return (
+        f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
+        "quote = '\"', escape = '\"', ignore_errors = true, filename = 'archive_path')"
+    )
 
 
-def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
-                         dictionary: DataDictionary | None = None) -> None:  # fmt: skip
+def register_identifiers(
+    con: duckdb.DuckDBPyConnection, from_batch: bool, dictionary: DataDictionary | None = None
+) -> None:
     """NEEDLES := the identifiers of every record known, normalised for matching: those of the
     current archived REDCap exports, and (`from_batch`) those of the REDCap rows being loaded.
     Built from the archive alone, it is kept while the archive's REDCap exports stay the same: a
@@ -142,18 +186,26 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
     parts = []
     if from_batch:  # the batch's rows have their sites (cartwh.ingest.keys.register_patient_keys)
         header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
-        parts += [f"SELECT s.site, s.record_id, {quote_literal(f)}, {quote(f)} FROM {ROWS} "
-                  f"JOIN {ROW_SITES} s ON s.load_id = _load_id AND s.row = _row" for f in names if f in header]  # fmt: skip
+        parts += [
+            f"SELECT s.site, s.record_id, {quote_literal(f)}, {quote(f)} FROM {ROWS} "
+            f"JOIN {ROW_SITES} s ON s.load_id = _load_id AND s.row = _row"
+            for f in names
+            if f in header
+        ]
     parts.append(f"SELECT * FROM {_archived_identifiers(con, names)}")
     union = " UNION ALL ".join(parts)
     # A row without a site (quarantined for that) is matched with the identifiers of its record
     # among the rows without a site: '' stands for none, as NULL would join nothing.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
                     SELECT DISTINCT coalesce(site, '') AS site, record_id, field, value FROM ({union}) t(site, record_id, field, value)
-                    WHERE record_id IS NOT NULL AND trim(value) <> ''""")  # fmt: skip
+                    WHERE record_id IS NOT NULL AND trim(value) <> ''""")
     dated = [f.name for f in identifiers if f.sql_type == "DATE"]
-    days = [r[0] for r in con.execute(
-        f"SELECT DISTINCT TRY_CAST(value AS DATE) FROM _identifiers WHERE field IN ({_listed(dated)})").fetchall()]
+    days = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT TRY_CAST(value AS DATE) FROM _identifiers WHERE field IN ({_listed(dated)})"
+        ).fetchall()
+    ]
     con.execute("CREATE OR REPLACE TEMP TABLE _date_spellings (day DATE, mode VARCHAR, spelling VARCHAR)")
     # A BC or infinite date comes back from DuckDB as text: nobody writes it elsewhere, and it is
     # quarantined as a date anyway (cartwh/contract/dates.py).
@@ -163,18 +215,18 @@ def register_identifiers(con: duckdb.DuckDBPyConnection, from_batch: bool,
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {NEEDLES} AS
             WITH texts AS (SELECT * FROM _identifiers WHERE field NOT IN ({_listed(dated)})),
-            words AS (SELECT site, record_id, field, unnest(string_split(trim({words_sql('value')}), ' ')) AS word
+            words AS (SELECT site, record_id, field, unnest(string_split(trim({words_sql("value")}), ' ')) AS word
                       FROM texts),
-            compact AS (SELECT site, record_id, field, {compact_sql('value')} AS c FROM texts),
+            compact AS (SELECT site, record_id, field, {compact_sql("value")} AS c FROM texts),
             needles AS (
                 SELECT DISTINCT site, record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
                     WHERE length(word) >= 3 AND word NOT IN ({particles})
                 UNION SELECT site, record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
                 UNION SELECT site, record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
-                UNION SELECT site, record_id, field, 'compact', {compact_sql('value')} FROM _identifiers
-                      WHERE field IN ({_listed(dated)}) AND length({compact_sql('value')}) >= 6  -- also as typed, if no date
+                UNION SELECT site, record_id, field, 'compact', {compact_sql("value")} FROM _identifiers
+                      WHERE field IN ({_listed(dated)}) AND length({compact_sql("value")}) >= 6  -- also as typed, if no date
                 UNION SELECT i.site, i.record_id, i.field, s.mode,
-                             CASE s.mode WHEN 'word' THEN {words_sql('s.spelling')} ELSE {compact_sql('s.spelling')} END
+                             CASE s.mode WHEN 'word' THEN {words_sql("s.spelling")} ELSE {compact_sql("s.spelling")} END
                       FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
                       WHERE i.field IN ({_listed(dated)}))
             SELECT *, CASE mode WHEN 'word' THEN split_part(trim(needle), ' ', 1) END AS first_word FROM needles"""
@@ -191,19 +243,26 @@ def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
         scan = _read_archived(paths)
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         site = site_sql("site" if "site" in present else "NULL", "a.site")
-        select = (f"SELECT DISTINCT trim(fcs_file) AS fcs_file, coalesce({site}, '') AS site, trim(record_id) AS record_id "
-                  f"FROM {scan} JOIN _archive_sites a USING (archive_path)")  # fmt: skip
+        select = (
+            f"SELECT DISTINCT trim(fcs_file) AS fcs_file, coalesce({site}, '') AS site, trim(record_id) AS record_id "
+            f"FROM {scan} JOIN _archive_sites a USING (archive_path)"
+        )
     _cached(con, "_tube_records", paths, select)
 
 
-def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[str, str | None], records_sql: str) -> None:
+def quarantine_identifiers(
+    con: duckdb.DuckDBPyConnection, text_columns: dict[str, str | None], records_sql: str
+) -> None:
     """Add a problem for every text column of a row (`text_columns`: column -> scope) and every
     quarantined value that holds its record's identifiers, and forget those values.
     `records_sql` selects (_load_id, _row, site, record_id) for the rows of ROWS."""
     header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
     columns = [c for c in text_columns if c in header]
-    texts = [f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(text_columns[c])}, {quote(c)} FROM {ROWS} "
-             f"WHERE {quote(c)} IS NOT NULL" for c in columns]  # fmt: skip
+    texts = [
+        f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(text_columns[c])}, {quote(c)} FROM {ROWS} "
+        f"WHERE {quote(c)} IS NOT NULL"
+        for c in columns
+    ]
     texts.append(f"SELECT load_id, row, column_name, scope, value FROM {PROBLEMS} WHERE value IS NOT NULL")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _identifier_hits AS
@@ -211,8 +270,8 @@ def quarantine_identifiers(con: duckdb.DuckDBPyConnection, text_columns: dict[st
                 SELECT load_id, row, coalesce(site, '') AS site, record_id
                 FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
             scanned AS (
-                SELECT s.*, r.site, r.record_id, {words_sql('s.v')} AS words, {compact_sql('s.v')} AS compact
-                FROM ({' UNION ALL '.join(texts)}) s(load_id, row, column_name, scope, v) JOIN records r USING (load_id, row)),
+                SELECT s.*, r.site, r.record_id, {words_sql("s.v")} AS words, {compact_sql("s.v")} AS compact
+                FROM ({" UNION ALL ".join(texts)}) s(load_id, row, column_name, scope, v) JOIN records r USING (load_id, row)),
             scanned_words AS (SELECT *, unnest(string_split(trim(words), ' ')) AS word FROM scanned),
             words AS (SELECT s.load_id, s.row, s.column_name, s.scope, n.field
                       FROM scanned_words s JOIN {NEEDLES} n

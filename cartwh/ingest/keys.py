@@ -23,7 +23,9 @@ from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 from cartwh.pseudonym import PseudonymKeyError, key_fingerprint, pseudonymise, secret
 
-ROW_KEYS = "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) of the batch; empty when it names no patient
+ROW_KEYS = (
+    "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) of the batch; empty when it names no patient
+)
 KEY_FINGERPRINT = "raw.pseudonym_key"  # the fingerprint of the key every patient_key was made with
 RECORD_SITES = "raw.redcap_record_sites"  # (record_key, site): where each REDCap record of a project was first seen
 SITE_PATTERN = "[a-z0-9_.-]+"  # REDCap's unique group names and plain folder names; never the pseudonym's separator
@@ -34,38 +36,49 @@ class PseudonymKeyMismatch(PseudonymKeyError):
     """The current key is not the one the warehouse's patient keys were made with."""
 
 
-_REBUILD = ("If the key was rotated on purpose, run `cartwh rebuild`: it builds a fresh warehouse from the archive, "
-            "every patient keyed under the current key. Otherwise set the warehouse's key again "
-            "(CARTWH_PSEUDONYM_KEY_FILE or CARTWH_PSEUDONYM_KEY).")  # fmt: skip
+_REBUILD = (
+    "If the key was rotated on purpose, run `cartwh rebuild`: it builds a fresh warehouse from the archive, "
+    "every patient keyed under the current key. Otherwise set the warehouse's key again "
+    "(CARTWH_PSEUDONYM_KEY_FILE or CARTWH_PSEUDONYM_KEY)."
+)
 
 
 def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
     """Stop before anything is written if the key differs from the warehouse's; record the
     fingerprint in a warehouse that holds nothing yet."""
     current = key_fingerprint(secret())
-    recorded = con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'pseudonym_key'").fetchall()
+    recorded = con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'pseudonym_key'"
+    ).fetchall()
     stored = con.execute(f"SELECT fingerprint FROM {KEY_FINGERPRINT}").fetchall() if recorded else []
     if stored and stored[0][0] != current:
-        raise PseudonymKeyMismatch("The pseudonym key differs from the one this warehouse was built with: ingesting under "
-                                   "it would make every patient a new one, so nothing was ingested. " + _REBUILD)  # fmt: skip
+        raise PseudonymKeyMismatch(
+            "The pseudonym key differs from the one this warehouse was built with: ingesting under "
+            "it would make every patient a new one, so nothing was ingested. " + _REBUILD
+        )
     if stored:
         return
     if con.execute(f"SELECT count(*) FROM {LANDED_FILES}").fetchall()[0][0]:
-        raise PseudonymKeyMismatch("This warehouse was built before its pseudonym key was recorded (and before patients "
-                                   "were keyed per site), so nothing was ingested. Run `cartwh rebuild` once: it re-keys "
-                                   "every patient from the archive under the current key.")  # fmt: skip
+        raise PseudonymKeyMismatch(
+            "This warehouse was built before its pseudonym key was recorded (and before patients "
+            "were keyed per site), so nothing was ingested. Run `cartwh rebuild` once: it re-keys "
+            "every patient from the archive under the current key."
+        )
     con.execute(f"CREATE TABLE {KEY_FINGERPRINT} (fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)")
     con.execute(f"INSERT INTO {KEY_FINGERPRINT} VALUES (?, current_timestamp)", [current])
 
 
 def reset_row_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Start each batch with no row keys, so quarantine rows never borrow a previous batch's."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, site VARCHAR, patient_key VARCHAR, "
-                "record_id VARCHAR)")  # the record id only for the restricted record map (cartwh.ingest.record_map)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {ROW_KEYS} (load_id BIGINT, row BIGINT, site VARCHAR, patient_key VARCHAR, "
+        "record_id VARCHAR)"
+    )  # the record id only for the restricted record map (cartwh.ingest.record_map)
 
 
-def register_patient_keys(con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: str,
-                          track_moves: bool = False) -> None:  # fmt: skip
+def register_patient_keys(
+    con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: str, track_moves: bool = False
+) -> None:
     """ROW_KEYS := every row's site and patient key; rows without a usable site get a problem.
     With `track_moves` (REDCap), a record seen under another site of its project is a problem."""
     key = secret()
@@ -103,7 +116,7 @@ def _row_sites(con, files: list[ExportFile], site_column: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ROW_SITES} AS
             SELECT r._load_id AS load_id, r._row AS row, trim(r.record_id) AS record_id,
-                   {site_sql(own, 'f.site')} AS site, f.project
+                   {site_sql(own, "f.site")} AS site, f.project
             FROM {ROWS} r JOIN _file_sites f ON f.load_id = r._load_id
             WHERE nullif(trim(r.record_id), '') IS NOT NULL"""
     )
@@ -124,8 +137,10 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
     """Rows of a record whose site is not the one the record was first seen under in its project
     become problems and keep the first site's patient key; records seen for the first time are
     remembered. The record is named by a keyed hash of (project, record id), never by its id."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_SITES} (record_key VARCHAR PRIMARY KEY, site VARCHAR NOT NULL, "
-                "first_load_id BIGINT NOT NULL)")  # fmt: skip
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {RECORD_SITES} (record_key VARCHAR PRIMARY KEY, site VARCHAR NOT NULL, "
+        "first_load_id BIGINT NOT NULL)"
+    )
     records = con.execute(f"SELECT DISTINCT project, record_id FROM {ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _record_keys (project VARCHAR, record_id VARCHAR, record_key VARCHAR)")
     # ':' is not a site character: a record key never equals a patient key.
@@ -148,4 +163,6 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
     )
     con.execute(f"""UPDATE {ROW_SITES} r SET key_site = f.first_site FROM _record_site f
                     WHERE f.project = r.project AND f.record_id = r.record_id""")
-    con.execute(f"INSERT INTO {RECORD_SITES} SELECT record_key, first_site, first_load_id FROM _record_site WHERE NOT known")
+    con.execute(
+        f"INSERT INTO {RECORD_SITES} SELECT record_key, first_site, first_load_id FROM _record_site WHERE NOT known"
+    )

@@ -88,20 +88,40 @@ class Source:
 
 
 SOURCES = {
-    "redcap": Source("redcap", "redcap",
-                     redcap_loader.load_redcap_export,
-                     lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
-                     accepts=lambda path: is_csv(path) or is_metadata(path), is_metadata=is_metadata,
-                     read_context=read_site_project,
-                     archive_context=redcap_versions.archive_project, restore_context=redcap_versions.restore_project),
-    "cytometry_manifest": Source("cytometry_manifest", "cytometry/manifests", cytometry_loader.load_manifest,
-                                 cytometry_loader.create_manifest_table),
-    "cytometry_statistics": Source("cytometry_statistics", "cytometry/statistics", cytometry_loader.load_statistics,
-                                   cytometry_loader.create_statistics_table,
-                                   accepts=cytometry_loader.is_statistics_file, lab_export=True),
+    "redcap": Source(
+        "redcap",
+        "redcap",
+        redcap_loader.load_redcap_export,
+        lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
+        accepts=lambda path: is_csv(path) or is_metadata(path),
+        is_metadata=is_metadata,
+        read_context=read_site_project,
+        archive_context=redcap_versions.archive_project,
+        restore_context=redcap_versions.restore_project,
+    ),
+    "cytometry_manifest": Source(
+        "cytometry_manifest",
+        "cytometry/manifests",
+        cytometry_loader.load_manifest,
+        cytometry_loader.create_manifest_table,
+    ),
+    "cytometry_statistics": Source(
+        "cytometry_statistics",
+        "cytometry/statistics",
+        cytometry_loader.load_statistics,
+        cytometry_loader.create_statistics_table,
+        accepts=cytometry_loader.is_statistics_file,
+        lab_export=True,
+    ),
     # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
-    "redcap_deletions": Source("redcap_deletions", "redcap", deletions.load_deletions, ensure_raw_schema,
-                               accepts=deletions.is_deletion_report, header=deletions.report_header),
+    "redcap_deletions": Source(
+        "redcap_deletions",
+        "redcap",
+        deletions.load_deletions,
+        ensure_raw_schema,
+        accepts=deletions.is_deletion_report,
+        header=deletions.report_header,
+    ),
 }
 
 
@@ -141,8 +161,9 @@ def read_once(path: Path) -> bytes:
     return content
 
 
-def ingest_source(con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path,
-                  raise_on_failure: bool = True) -> IngestReport:  # fmt: skip
+def ingest_source(
+    con: duckdb.DuckDBPyConnection, landing: Path, source_name: str, archive: Path, raise_on_failure: bool = True
+) -> IngestReport:
     source = SOURCES[source_name]
     report = IngestReport(source_name)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
@@ -167,8 +188,12 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
     private copy in `private` (named by its position, never by the landed name), which DuckDB and
     the archive read; the others are skipped."""
     # A re-export reverting to older (superseded) content loads again.
-    current = {row[0] for row in con.execute(f"SELECT sha256 FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL",
-                                             [source.name]).fetchall()}  # fmt: skip
+    current = {
+        row[0]
+        for row in con.execute(
+            f"SELECT sha256 FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL", [source.name]
+        ).fetchall()
+    }
     folder = landing / source.folder
     new = []
     contexts: dict[Path, object] = {}
@@ -197,8 +222,17 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
             copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
             copy.write_bytes(content)
             below = path.relative_to(folder).parts
-            new.append(ExportFile(copy, name, checksum, len(content), folder=below[0] if len(below) > 1 else None,
-                                  lab_export=source.lab_export, context=context))
+            new.append(
+                ExportFile(
+                    copy,
+                    name,
+                    checksum,
+                    len(content),
+                    folder=below[0] if len(below) > 1 else None,
+                    lab_export=source.lab_export,
+                    context=context,
+                )
+            )
     return new
 
 
@@ -226,8 +260,9 @@ def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
             mine.append(path)
         elif _reports_unrecognised(source, path, landing):
             report.files_unrecognised.append(unrecognised(path, landing))
-            log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(),
-                        source.name)  # fmt: skip
+            log.warning(
+                "%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name
+            )
     return mine
 
 
@@ -274,7 +309,9 @@ def _failed(report: IngestReport, error: ExportError) -> None:
 
 def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, report: IngestReport) -> None:
     with transaction(con):
-        ids = sorted(r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall())
+        ids = sorted(
+            r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall()
+        )
         files = [replace(f, load_id=i) for f, i in zip(files, ids, strict=True)]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR)")
         insert_rows(con, BATCH, [(f.load_id, str(f.path), f.name) for f in files])
@@ -292,16 +329,34 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
         accounts = _accounts(con, tables, files)
         quarantined = {i: a.quarantined for i, a in accounts.items()}
         rows = _rows_loaded(con, tables, ids)
-        superseding = [r[0] for r in con.execute(
-            f"""UPDATE {LANDED_FILES} l SET superseded_by = b.load_id FROM {BATCH} b
+        superseding = [
+            r[0]
+            for r in con.execute(
+                f"""UPDATE {LANDED_FILES} l SET superseded_by = b.load_id FROM {BATCH} b
                 WHERE l.source = ? AND l.file = b.file AND l.superseded_by IS NULL RETURNING l.file""",
-            [source.name]).fetchall()]  # fmt: skip
-        ledger = [(f.load_id, source.name, f.name, f.checksum, f.bytes, sum(rows[f.load_id].values()),
-                   quarantined[f.load_id], str(_archive(f.path, f.checksum, archive)), accounts[f.load_id].read,
-                   accounts[f.load_id].landed, accounts[f.load_id].skipped)
-                  for f in files]  # fmt: skip
-        columns = ("load_id, source, file, sha256, bytes, rows_loaded, rows_quarantined, archive_path, "
-                   "records_read, rows_landed, records_skipped")
+                [source.name],
+            ).fetchall()
+        ]
+        ledger = [
+            (
+                f.load_id,
+                source.name,
+                f.name,
+                f.checksum,
+                f.bytes,
+                sum(rows[f.load_id].values()),
+                quarantined[f.load_id],
+                str(_archive(f.path, f.checksum, archive)),
+                accounts[f.load_id].read,
+                accounts[f.load_id].landed,
+                accounts[f.load_id].skipped,
+            )
+            for f in files
+        ]
+        columns = (
+            "load_id, source, file, sha256, bytes, rows_loaded, rows_quarantined, archive_path, "
+            "records_read, rows_landed, records_skipped"
+        )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ledger AS SELECT {columns} FROM {LANDED_FILES} LIMIT 0")
         insert_rows(con, "_ledger", ledger)
         for f in files if source.archive_context else []:
@@ -311,8 +366,9 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
         report.files_loaded.append(f.name)
         for table, count in rows[f.load_id].items():
             report.rows[table] = report.rows.get(table, 0) + count
-        log.info("loaded %s: %d rows, %d quarantined", f.name, sum(rows[f.load_id].values()),
-                 quarantined.get(f.load_id, 0))  # fmt: skip
+        log.info(
+            "loaded %s: %d rows, %d quarantined", f.name, sum(rows[f.load_id].values()), quarantined.get(f.load_id, 0)
+        )
     report.files_superseding += sorted(set(superseding))
     report.rows_quarantined += sum(quarantined.values())
     report.records_read += sum(a.read for a in accounts.values())
@@ -339,10 +395,11 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
     SKIPPED), never by difference, so a lost row or a row number used twice shows as an
     imbalance; fail a file whole when read != landed + quarantined + skipped."""
     first = min(f.load_id for f in files)  # a batch's load ids are the newest
-    in_raw = " UNION ".join(f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {t} WHERE _load_id >= $first"
-                            for t in tables)  # fmt: skip
+    in_raw = " UNION ".join(
+        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {t} WHERE _load_id >= $first" for t in tables
+    )
     counted = con.execute(
-        f"""WITH raw_rows AS ({in_raw or 'SELECT NULL::BIGINT AS load_id, NULL::BIGINT AS row WHERE FALSE'}),
+        f"""WITH raw_rows AS ({in_raw or "SELECT NULL::BIGINT AS load_id, NULL::BIGINT AS row WHERE FALSE"}),
                  problem_rows AS (SELECT DISTINCT load_id, row FROM {PROBLEMS} WHERE row > 1),
                  skipped_rows AS (SELECT DISTINCT load_id, row FROM {SKIPPED}),
                  landed AS (SELECT * FROM raw_rows EXCEPT SELECT * FROM problem_rows),
@@ -355,7 +412,7 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
                                         GROUP BY 1)
             SELECT r.load_id, r.records, p.kind, p.n FROM {RECORDS} r LEFT JOIN per_file p USING (load_id)""",
         {"first": first},
-    ).fetchall()  # fmt: skip
+    ).fetchall()
     tally: dict[int, dict[str, int]] = {}
     for load_id, records, kind, n in counted:
         tally.setdefault(load_id, {"read": records})[kind or "read"] = n if kind else records
@@ -365,8 +422,11 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
         read, landed, quarantined, skipped = (t.get(k, 0) for k in ("read", "landed", "quarantined", "skipped"))
         unaccounted = read - t.get("accounted", 0)
         if unaccounted or landed + quarantined + skipped != read:
-            raise ExportError(file.name, f"records do not add up, nothing loaded: {read} read, but {landed} landed "
-                              f"+ {quarantined} quarantined + {skipped} skipped ({unaccounted} in none of them)")
+            raise ExportError(
+                file.name,
+                f"records do not add up, nothing loaded: {read} read, but {landed} landed "
+                f"+ {quarantined} quarantined + {skipped} skipped ({unaccounted} in none of them)",
+            )
         accounts[file.load_id] = Account(read, landed, quarantined, skipped)
     return accounts
 
@@ -375,8 +435,9 @@ def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[
     """Rows each file of the batch added to each raw table (load ids of a batch are the newest)."""
     rows = {load_id: dict.fromkeys(tables, 0) for load_id in load_ids}
     for table in tables:
-        for load_id, count in con.execute(f"SELECT _load_id, count(*) FROM {table} WHERE _load_id >= ? GROUP BY 1",
-                                          [load_ids[0]]).fetchall():  # fmt: skip
+        for load_id, count in con.execute(
+            f"SELECT _load_id, count(*) FROM {table} WHERE _load_id >= ? GROUP BY 1", [load_ids[0]]
+        ).fetchall():
             rows[load_id][table] = count
     return rows
 

@@ -47,23 +47,25 @@ def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], arch
     temporary = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
     if not {ROW_KEYS, ROWS, PROBLEMS} <= temporary:
         return
-    patients = con.execute(f"SELECT DISTINCT patient_key, site, record_id FROM {ROW_KEYS} "
-                           "WHERE patient_key IS NOT NULL AND record_id IS NOT NULL").df()  # fmt: skip
+    patients = con.execute(
+        f"SELECT DISTINCT patient_key, site, record_id FROM {ROW_KEYS} "
+        "WHERE patient_key IS NOT NULL AND record_id IS NOT NULL"
+    ).df()
     columns = {r[0] for r in con.execute(f"SELECT name FROM pragma_table_info('{ROWS}')").fetchall()}
 
     def cell(column: str) -> str:
-        return f'nullif(trim(r."{column}"), \'\')' if column in columns else "NULL"
+        return f"nullif(trim(r.\"{column}\"), '')" if column in columns else "NULL"
 
     checksums = pd.DataFrame({"load_id": [f.load_id for f in files], "sha256": [f.checksum for f in files]})
     con.register("_batch_checksums", checksums)
     try:
         locations = con.execute(
-            f"""SELECT DISTINCT c.sha256, p.row, {cell('record_id')} AS record_id, {cell(EVENT)} AS event,
+            f"""SELECT DISTINCT c.sha256, p.row, {cell("record_id")} AS record_id, {cell(EVENT)} AS event,
                        {cell(REPEAT_INSTRUMENT)} AS instrument, {cell(REPEAT_INSTANCE)} AS instance
                 FROM {PROBLEMS} p JOIN _batch_checksums c USING (load_id)
                 JOIN {ROWS} r ON r._load_id = p.load_id AND r._row = p.row
-                WHERE coalesce({cell('record_id')}, {cell(EVENT)}, {cell(REPEAT_INSTRUMENT)}, {cell(REPEAT_INSTANCE)}) IS NOT NULL"""
-        ).df()  # fmt: skip
+                WHERE coalesce({cell("record_id")}, {cell(EVENT)}, {cell(REPEAT_INSTRUMENT)}, {cell(REPEAT_INSTANCE)}) IS NOT NULL"""
+        ).df()
     finally:
         con.unregister("_batch_checksums")
     if not len(patients) and not len(locations):
@@ -84,8 +86,12 @@ def read_record_map(archive: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     instrument, instance), empty when nothing was ingested yet."""
     path = map_path(archive)
     if not path.exists():
-        return (pd.DataFrame(columns=["patient_key", "site", "record_id"]),
-                pd.DataFrame(columns=["sha256", "row", "record_id", "event", "instrument", "instance"]))  # fmt: skip
+        return (
+            pd.DataFrame(columns=["patient_key", "site", "record_id"]),
+            pd.DataFrame(columns=["sha256", "row", "record_id", "event", "instrument", "instance"]),
+        )
     with duckdb.connect(str(path), read_only=True) as restricted:
-        return (restricted.execute("SELECT patient_key, site, record_id FROM patients").df(),
-                restricted.execute('SELECT sha256, "row", record_id, event, instrument, instance FROM row_locations').df())  # fmt: skip
+        return (
+            restricted.execute("SELECT patient_key, site, record_id FROM patients").df(),
+            restricted.execute('SELECT sha256, "row", record_id, event, instrument, instance FROM row_locations').df(),
+        )

@@ -63,8 +63,14 @@ SURVEY_IDENTIFIER = "redcap_survey_identifier"
 _FORM_ROWS = "_form_rows"  # (load_id, row, form, instance): which rows hold which form
 _FLAG_TYPES = ("yesno", "truefalse", "checkbox")
 # The header a labels export ("Export labels" instead of raw codes) starts with.
-_LABEL_HEADERS = {"record id", "event name", "repeat instrument", "repeat instance", "data access group",
-                  "survey identifier"}  # fmt: skip
+_LABEL_HEADERS = {
+    "record id",
+    "event name",
+    "repeat instrument",
+    "repeat instance",
+    "data access group",
+    "survey identifier",
+}
 _TIMESTAMP = "TRY_CAST(nullif({c}, '[not completed]') AS TIMESTAMP)"
 
 
@@ -84,10 +90,15 @@ def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
     hide = field.identifier or withheld(field)  # a bad e-mail or birth date is not shown either
     rule = field.value_rule
     # Text validations without an SQL type of their own (e-mail, phone, alpha_only, ...) by their pattern.
-    form = {"pattern": rule.pattern, "pattern_name": field.validation} if sql_type == "VARCHAR" and not choices and \
-        field.field_type == "text" and rule.pattern else {}  # fmt: skip
-    return [Rule(column, sql_type, field.minimum, field.maximum, choices, scope or field.form, hide, **window, **form)
-            for column in field.export_columns]  # fmt: skip
+    form = (
+        {"pattern": rule.pattern, "pattern_name": field.validation}
+        if sql_type == "VARCHAR" and not choices and field.field_type == "text" and rule.pattern
+        else {}
+    )
+    return [
+        Rule(column, sql_type, field.minimum, field.maximum, choices, scope or field.form, hide, **window, **form)
+        for column in field.export_columns
+    ]
 
 
 def _loaded_fields(dictionary: DataDictionary, form: str, reviewed: frozenset[str] = frozenset()) -> list[Field]:
@@ -102,11 +113,17 @@ def _reviewed(project: SiteProject) -> frozenset[str]:
     return frozenset(m.site for m in project.mapping.fields if not withheld(canonical.field(m.canonical)))
 
 
-def _text_columns(dictionary: DataDictionary, scope=lambda form: form, reviewed: frozenset[str] = frozenset()) -> dict[str, str]:
+def _text_columns(
+    dictionary: DataDictionary, scope=lambda form: form, reviewed: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """Loaded columns that hold text (column -> form): where an identifier could be typed."""
-    return {c: scope(f.form) for form in dictionary.forms for f in _loaded_fields(dictionary, form, reviewed)
-            if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
-            for c in f.export_columns}  # fmt: skip
+    return {
+        c: scope(f.form)
+        for form in dictionary.forms
+        for f in _loaded_fields(dictionary, form, reviewed)
+        if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
+        for c in f.export_columns
+    }
 
 
 def _typed(field: Field, column: str, header: set[str]) -> str:
@@ -120,8 +137,9 @@ def _typed(field: Field, column: str, header: set[str]) -> str:
     return f"TRY_CAST({value} AS {field.sql_type})"
 
 
-def _columns(dictionary: DataDictionary, form: str, site_table: bool = False,
-             reviewed: frozenset[str] = frozenset()) -> dict[str, str]:  # fmt: skip
+def _columns(
+    dictionary: DataDictionary, form: str, site_table: bool = False, reviewed: frozenset[str] = frozenset()
+) -> dict[str, str]:
     columns = {"patient_key": "VARCHAR NOT NULL", "site": "VARCHAR", EVENT: "VARCHAR"}
     if site_table:
         columns[REPEAT_INSTANCE] = "BIGINT"
@@ -147,15 +165,26 @@ def create_form_tables(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
 
 
 def _known_header(dictionary: DataDictionary) -> list[str]:
-    header = [dictionary.record_id_field, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP, SURVEY_IDENTIFIER]
+    header = [
+        dictionary.record_id_field,
+        EVENT,
+        REPEAT_INSTRUMENT,
+        REPEAT_INSTANCE,
+        DATA_ACCESS_GROUP,
+        SURVEY_IDENTIFIER,
+    ]
     for form in dictionary.forms:
-        header += [f"{form}_timestamp", *(c for f in dictionary.form_fields(form) for c in f.export_columns),
-                   f"{form}_complete"]  # fmt: skip
+        header += [
+            f"{form}_timestamp",
+            *(c for f in dictionary.form_fields(form) for c in f.export_columns),
+            f"{form}_complete",
+        ]
     return header
 
 
-def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
-                       dictionary: DataDictionary | None = None) -> list[str]:  # fmt: skip
+def load_redcap_export(
+    con: duckdb.DuckDBPyConnection, files: list[ExportFile], dictionary: DataDictionary | None = None
+) -> list[str]:
     """Insert the valid rows of a batch of exports (one project's); return the raw tables written.
     Problems stay in PROBLEMS. `dictionary` replaces the shipped one (tests)."""
     project = files[0].context or SiteProject(project_dictionary())
@@ -167,9 +196,13 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
     header, structural = read_rows(con, files, known=_known_header(site))
     _refuse_labels_export(con, files, header, site)
     if record_field not in header:
-        raise ExportError(files[0].name, f"required column missing: no '{record_field}' (the first field of the data "
-                                         "dictionary): not a REDCap record export of this project?", row=1,
-                          column=record_field)  # fmt: skip
+        raise ExportError(
+            files[0].name,
+            f"required column missing: no '{record_field}' (the first field of the data "
+            "dictionary): not a REDCap record export of this project?",
+            row=1,
+            column=record_field,
+        )
     if record_field != RECORD_ID:  # the warehouse's key helpers read ROWS.record_id
         con.execute(f"ALTER TABLE {ROWS} RENAME COLUMN {quote(record_field)} TO {RECORD_ID}")
     present = set(header) - {record_field} | {RECORD_ID}
@@ -182,7 +215,9 @@ def load_redcap_export(con: duckdb.DuckDBPyConnection, files: list[ExportFile],
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
     _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
+    quarantine_identifiers(
+        con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
+    )
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:
@@ -207,36 +242,59 @@ def _header_notes(project: SiteProject, header: list[str], reviewed: frozenset[s
     """Row-1 notes of every file: columns ignored, not loaded, or not reaching the canonical model."""
     site = project.dictionary
     known = set(_known_header(site))
-    free_text = {c: "contact detail or birth date: not loaded" if f.field_type == "text" and f.validation else
-                 "free text not on the reviewed allow-list: not loaded"
-                 for f in site.fields if f.name != site.record_id_field and withheld(f) and f.name not in reviewed
-                 for c in f.export_columns}  # fmt: skip
+    free_text = {
+        c: "contact detail or birth date: not loaded"
+        if f.field_type == "text" and f.validation
+        else "free text not on the reviewed allow-list: not loaded"
+        for f in site.fields
+        if f.name != site.record_id_field and withheld(f) and f.name not in reviewed
+        for c in f.export_columns
+    }
     notes = [Problem(1, c, "column not in the data dictionary: ignored") for c in header if c not in known]
     notes += [Problem(1, c, free_text[c]) for c in header if c in free_text]
-    notes += [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")] if SURVEY_IDENTIFIER in header else []
+    notes += (
+        [Problem(1, SURVEY_IDENTIFIER, "survey participant identifier: not loaded")]
+        if SURVEY_IDENTIFIER in header
+        else []
+    )
     return notes if canonical else notes + _mapping_notes(project, header)
 
 
-def _check_rows(con, project: SiteProject, header: list[str], present: set[str], repeating: tuple[str, ...],
-                scope) -> None:  # fmt: skip
+def _check_rows(
+    con, project: SiteProject, header: list[str], present: set[str], repeating: tuple[str, ...], scope
+) -> None:
     """Every value against the site's dictionary; duplicates and conflicts per record, event,
     repeat instrument and instance."""
     site = project.dictionary
-    rules = [Rule(RECORD_ID, required=True), Rule(REPEAT_INSTRUMENT, choices=repeating or site.forms),
-             Rule(REPEAT_INSTANCE, "BIGINT", minimum=1)]  # fmt: skip
+    rules = [
+        Rule(RECORD_ID, required=True),
+        Rule(REPEAT_INSTRUMENT, choices=repeating or site.forms),
+        Rule(REPEAT_INSTANCE, "BIGINT", minimum=1),
+    ]
     if project.setup.events:
         rules.append(Rule(EVENT, choices=tuple(e.unique_event_name for e in project.setup.events)))
-    rules += [r for f in site.fields if f.name != site.record_id_field for r in field_rules(f, scope(f.form))
-              if r.column in present]  # fmt: skip
+    rules += [
+        r
+        for f in site.fields
+        if f.name != site.record_id_field
+        for r in field_rules(f, scope(f.form))
+        if r.column in present
+    ]
     unpivot_values(con, [r.column for r in rules if r.column in present])
     check_rules(con, rules)
     key = [c for c in (RECORD_ID, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE) if c in present]
-    what = "record, event, repeating instrument and instance" if EVENT in present else "record, repeating instrument and instance"
+    what = (
+        "record, event, repeating instrument and instance"
+        if EVENT in present
+        else "record, repeating instrument and instance"
+    )
     add_duplicate_problems(con, [RECORD_ID if c == site.record_id_field else c for c in header], key, what)
     if {REPEAT_INSTRUMENT, REPEAT_INSTANCE} <= present:
-        con.execute(f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
-                    f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
-                    f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL")  # fmt: skip
+        con.execute(
+            f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, '{REPEAT_INSTANCE}', "
+            f"'a repeating instrument row without an instance number', NULL FROM {ROWS} "
+            f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL AND {REPEAT_INSTANCE} IS NULL"
+        )
 
 
 def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dictionary: DataDictionary) -> None:
@@ -244,9 +302,13 @@ def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dicti
     refused whole, with what to export instead. Recognised by its header (REDCap writes field
     labels, "Record ID", "Event Name", ...) or by coded columns holding labels but no code."""
     labels = {f.label.strip().lower() for f in dictionary.fields if f.label}
-    named = [c for c in header if c.lower() in _LABEL_HEADERS or (c not in _known_header(dictionary) and c.lower() in labels)]
-    advice = ("a labels export (choice labels instead of raw codes): refused, nothing loaded. Export the records "
-              "again as 'CSV / Microsoft Excel (raw data)' (API: rawOrLabel=raw)")  # fmt: skip
+    named = [
+        c for c in header if c.lower() in _LABEL_HEADERS or (c not in _known_header(dictionary) and c.lower() in labels)
+    ]
+    advice = (
+        "a labels export (choice labels instead of raw codes): refused, nothing loaded. Export the records "
+        "again as 'CSV / Microsoft Excel (raw data)' (API: rawOrLabel=raw)"
+    )
     if named and dictionary.record_id_field not in header:
         raise ExportError(files[0].name, advice, row=1, column=named[0])
     coded = [f for f in dictionary.fields if f.is_coded and f.name in header]
@@ -256,8 +318,10 @@ def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dicti
     for f in coded:  # one scan: per coded column, the first row holding a label, and how many hold a code
         codes = [c for c, _ in f.choices]
         labels = [label for _, label in f.choices if label not in codes] or [""]
-        checks += [f"min(_row) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in labels)}))",
-                   f"count(*) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in codes)}))"]
+        checks += [
+            f"min(_row) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in labels)}))",
+            f"count(*) FILTER (WHERE trim({quote(f.name)}) IN ({', '.join(quote_literal(x) for x in codes)}))",
+        ]
     found = con.execute(f"SELECT {', '.join(checks)} FROM {ROWS}").fetchall()[0]
     for f, first_label, codes in zip(coded, found[0::2], found[1::2], strict=True):
         if first_label is not None and codes == 0:
@@ -275,12 +339,19 @@ def _normalise_values(con, dictionary: DataDictionary, present: set[str]) -> Non
     integral = [c for c in integral if c in present]
     floats = [f"{quote(c)} = regexp_replace({quote(c)}, '^\\s*(-?[0-9]+)\\.0+\\s*$', '\\1')" for c in integral]
     if floats:  # only the rows that hold such a value are rewritten
-        con.execute(f"UPDATE {ROWS} SET {', '.join(floats)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%.0%'" for c in integral))
+        con.execute(
+            f"UPDATE {ROWS} SET {', '.join(floats)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%.0%'" for c in integral)
+        )
     commas = [c for f in dictionary.fields if f.value_rule.decimal_comma for c in f.export_columns if c in present]
-    swaps = [f"{quote(c)} = CASE WHEN regexp_full_match(trim({quote(c)}), '[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)') "
-             f"THEN replace(trim({quote(c)}), ',', '.') ELSE {quote(c)} END" for c in commas]  # fmt: skip
+    swaps = [
+        f"{quote(c)} = CASE WHEN regexp_full_match(trim({quote(c)}), '[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)') "
+        f"THEN replace(trim({quote(c)}), ',', '.') ELSE {quote(c)} END"
+        for c in commas
+    ]
     if swaps:
-        con.execute(f"UPDATE {ROWS} SET {', '.join(swaps)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%,%'" for c in commas))
+        con.execute(
+            f"UPDATE {ROWS} SET {', '.join(swaps)} WHERE " + " OR ".join(f"{quote(c)} LIKE '%,%'" for c in commas)
+        )
 
 
 def _repeating_forms(project: SiteProject, con, present: set[str]) -> tuple[str, ...]:
@@ -290,8 +361,12 @@ def _repeating_forms(project: SiteProject, con, present: set[str]) -> tuple[str,
         return tuple(dict.fromkeys(form for _, form in project.setup.repeating_forms))
     if project.canonical or REPEAT_INSTRUMENT not in present:
         return project.dictionary.repeating_forms
-    named = {r[0] for r in con.execute(f"SELECT DISTINCT trim({REPEAT_INSTRUMENT}) FROM {ROWS} "
-                                       f"WHERE {REPEAT_INSTRUMENT} IS NOT NULL").fetchall()}  # fmt: skip
+    named = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT trim({REPEAT_INSTRUMENT}) FROM {ROWS} WHERE {REPEAT_INSTRUMENT} IS NOT NULL"
+        ).fetchall()
+    }
     return tuple(f for f in project.dictionary.forms if f in named)
 
 
@@ -302,19 +377,30 @@ def _event_order(project: SiteProject) -> list[str]:
 def _mapping_notes(project: SiteProject, header: list[str]) -> list[Problem]:
     """Reported once per file version: what of a site's project does not reach the canonical model."""
     if project.mapping is None:
-        return [Problem(1, None, "the site's project has no mapping onto the canonical dictionary "
-                                 "(mapping.yml): its records stay in its own raw tables only")]  # fmt: skip
+        return [
+            Problem(
+                1,
+                None,
+                "the site's project has no mapping onto the canonical dictionary "
+                "(mapping.yml): its records stay in its own raw tables only",
+            )
+        ]
     mapped = {m.site for m in project.mapping.fields}
     fields = {c: f.name for f in project.dictionary.fields for c in f.export_columns}
-    return [Problem(1, c, "site field not mapped to the canonical dictionary: kept in the site's raw tables only")
-            for c in header if c in fields and fields[c] not in mapped and fields[c] != project.dictionary.record_id_field]  # fmt: skip
+    return [
+        Problem(1, c, "site field not mapped to the canonical dictionary: kept in the site's raw tables only")
+        for c in header
+        if c in fields and fields[c] not in mapped and fields[c] != project.dictionary.record_id_field
+    ]
 
 
 def _skip_rows_without_form_data(con, dictionary: DataDictionary, present: set[str]) -> None:
     """A record's non-repeating row whose every field is empty fills no form: REDCap exports one
     for a record that so far has only repeating instruments (or an event with nothing entered).
     It is counted as skipped, not lost. (Rows with a problem stay: they are quarantined.)"""
-    columns = [c for form in dictionary.forms for f in dictionary.form_fields(form) for c in f.export_columns if c in present]
+    columns = [
+        c for form in dictionary.forms for f in dictionary.form_fields(form) for c in f.export_columns if c in present
+    ]
     empty = " AND ".join(f"{quote(c)} IS NULL" for c in columns) or "TRUE"
     base = f"{quote(REPEAT_INSTRUMENT)} IS NULL AND " if REPEAT_INSTRUMENT in present else ""
     skip_rows(con, f"{base}{empty} AND {excluded()}", "record row without form data")
@@ -325,8 +411,14 @@ def _holds(dictionary: DataDictionary, form: str, present: set[str]) -> str:
     return " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) or "FALSE"
 
 
-def _form_rows(con, dictionary: DataDictionary, present: set[str], repeating: tuple[str, ...], renumber: bool,
-               event_order: list[str]) -> None:  # fmt: skip
+def _form_rows(
+    con,
+    dictionary: DataDictionary,
+    present: set[str],
+    repeating: tuple[str, ...],
+    renumber: bool,
+    event_order: list[str],
+) -> None:
     """_FORM_ROWS := the rows holding each form, with the form's instance. With `renumber`
     (canonical tables fed by events) a repeating form's instances are numbered per record in
     event order, then REDCap instance, then file row; otherwise the row's own instance."""
@@ -338,7 +430,7 @@ def _form_rows(con, dictionary: DataDictionary, present: set[str], repeating: tu
         con.execute("INSERT INTO _event_rank SELECT unnest($e), generate_subscripts($e, 1)", {"e": event_order})
     elif EVENT in present:
         con.execute(f"""INSERT INTO _event_rank SELECT {EVENT}, row_number() OVER (ORDER BY min(_load_id), min(_row))
-                        FROM {ROWS} WHERE {EVENT} IS NOT NULL GROUP BY 1""")  # fmt: skip
+                        FROM {ROWS} WHERE {EVENT} IS NOT NULL GROUP BY 1""")
     parts = []
     for form in dictionary.forms:
         holds = _holds(dictionary, form, present)
@@ -351,12 +443,16 @@ def _form_rows(con, dictionary: DataDictionary, present: set[str], repeating: tu
             where = f"{REPEAT_INSTRUMENT} IS NULL AND ({holds})" if instrument else f"({holds})"
         number = instance
         if renumber and form in repeating:
-            number = (f"row_number() OVER (PARTITION BY _load_id, trim({RECORD_ID}) ORDER BY coalesce(e.rank, 0), "
-                      f"coalesce({instance}, 1), _row)")  # fmt: skip
+            number = (
+                f"row_number() OVER (PARTITION BY _load_id, trim({RECORD_ID}) ORDER BY coalesce(e.rank, 0), "
+                f"coalesce({instance}, 1), _row)"
+            )
         elif renumber:
             number = "NULL::BIGINT"
-        parts.append(f"SELECT _load_id AS load_id, _row AS row, {quote_literal(form)} AS form, {number} AS instance "
-                     f"FROM {ROWS} LEFT JOIN _event_rank e ON e.event = {event} WHERE {where}")  # fmt: skip
+        parts.append(
+            f"SELECT _load_id AS load_id, _row AS row, {quote_literal(form)} AS form, {number} AS instance "
+            f"FROM {ROWS} LEFT JOIN _event_rank e ON e.event = {event} WHERE {where}"
+        )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FORM_ROWS} AS {' UNION ALL '.join(parts)}")
 
 
@@ -376,7 +472,7 @@ def _conflicts(con, dictionary: DataDictionary, repeating: tuple[str, ...], by_e
                    || '): a form entered once per patient is filled in more than one event', NULL
             FROM held h JOIN many m USING (load_id, record, form)""",
         {"forms": forms or [""]},
-    )  # fmt: skip
+    )
 
 
 def _ages(con, present: set[str]) -> None:
@@ -386,8 +482,10 @@ def _ages(con, present: set[str]) -> None:
     dates = {}
     for column in ("birth_date", "infusion_date"):
         if column in present:
-            dates[column] = (f"max(TRY_CAST(trim({column}) AS DATE)) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p "
-                             f"WHERE p.load_id = {ROWS}._load_id AND p.row = {ROWS}._row AND p.column_name = '{column}'))")  # fmt: skip
+            dates[column] = (
+                f"max(TRY_CAST(trim({column}) AS DATE)) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p "
+                f"WHERE p.load_id = {ROWS}._load_id AND p.row = {ROWS}._row AND p.column_name = '{column}'))"
+            )
     born, infused = dates.get("birth_date", "NULL::DATE"), dates.get("infusion_date", "NULL::DATE")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _ages AS
                     SELECT load_id, record, CASE WHEN bad = 0 THEN date_diff('year', born, infused) -
@@ -395,11 +493,19 @@ def _ages(con, present: set[str]) -> None:
                     FROM (SELECT _load_id AS load_id, trim({RECORD_ID}) AS record, {born} AS born, {infused} AS infused,
                                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {ROWS}._load_id
                                      AND p.row = {ROWS}._row AND p.column_name IN ('birth_date', 'infusion_date'))) AS bad
-                          FROM {ROWS} GROUP BY ALL)""")  # fmt: skip
+                          FROM {ROWS} GROUP BY ALL)""")
 
 
-def _insert_form(con, dictionary: DataDictionary, form: str, present: set[str], table: str, scope: str | None = None,
-                 site_table: bool = False, reviewed: frozenset[str] = frozenset()) -> None:  # fmt: skip
+def _insert_form(
+    con,
+    dictionary: DataDictionary,
+    form: str,
+    present: set[str],
+    table: str,
+    scope: str | None = None,
+    site_table: bool = False,
+    reviewed: frozenset[str] = frozenset(),
+) -> None:
     columns = _columns(dictionary, form, site_table, reviewed)
     ensure_table(con, table, columns)
     select = {"patient_key": "k.patient_key", "site": "k.site", EVENT: EVENT if EVENT in present else "NULL"}
@@ -450,16 +556,22 @@ def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
     # A site value that broke the site's rule sets aside the canonical row it feeds too.
     con.execute("CREATE OR REPLACE TEMP TABLE _feeds (site VARCHAR, canonical VARCHAR, form VARCHAR)")
     names = {f.name: f.form for f in canonical.fields}
-    con.executemany("INSERT INTO _feeds VALUES (?, ?, ?)", [(s, c, names[_base(c)]) for c, s in back.items() if _base(c) in names])
+    con.executemany(
+        "INSERT INTO _feeds VALUES (?, ?, ?)", [(s, c, names[_base(c)]) for c, s in back.items() if _base(c) in names]
+    )
     con.execute(f"""INSERT INTO {PROBLEMS}
                     SELECT s.load_id, s.row, f.form, f.canonical, s.reason, s.value FROM _site_problems s
                     JOIN _feeds f ON f.site = s.column_name
                     WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = s.load_id AND p.row = s.row
-                                      AND p.column_name = f.canonical AND p.scope = f.form)""")  # fmt: skip
+                                      AND p.column_name = f.canonical AND p.scope = f.form)""")
     present = columns
     _form_rows(con, canonical, present, canonical.repeating_forms, renumber=True, event_order=_event_order(project))
     _conflicts(con, canonical, canonical.repeating_forms, by_event=True)
-    forms = [form for form in canonical.forms if any(c in present for f in canonical.form_fields(form) for c in f.export_columns)]
+    forms = [
+        form
+        for form in canonical.forms
+        if any(c in present for f in canonical.form_fields(form) for c in f.export_columns)
+    ]
     for form in forms:
         _insert_form(con, canonical, form, present, table_name(form))
     con.execute(f"""UPDATE {PROBLEMS} p SET column_name = f.site FROM _feeds f
@@ -471,8 +583,9 @@ def _base(column: str) -> str:
     return column.split("___")[0].removesuffix("_complete")
 
 
-def _translation(site: DataDictionary, canonical: DataDictionary, mapping: SiteMapping,
-                 present: set[str]) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+def _translation(
+    site: DataDictionary, canonical: DataDictionary, mapping: SiteMapping, present: set[str]
+) -> tuple[dict[str, str], dict[str, str]]:
     """(canonical column -> SQL over the site's columns, canonical column -> site column)."""
     translated, back = {}, {}
     status_from: dict[str, str] = {}
@@ -483,12 +596,19 @@ def _translation(site: DataDictionary, canonical: DataDictionary, mapping: SiteM
         if c.field_type == "checkbox":
             for code, _ in c.choices:
                 sources = [sc for sc, _ in s.choices if m.choices.get(sc, sc) == code]
-                columns = [quote(f"{m.site}___{_export_code(sc)}") for sc in sources if f"{m.site}___{_export_code(sc)}" in present]
+                columns = [
+                    quote(f"{m.site}___{_export_code(sc)}")
+                    for sc in sources
+                    if f"{m.site}___{_export_code(sc)}" in present
+                ]
                 all_columns = [quote(col) for col in s.export_columns if col in present]
                 if not all_columns:
                     continue
-                value = f"greatest({', '.join(columns)})" if columns else \
-                    f"CASE WHEN coalesce({', '.join(all_columns)}) IS NOT NULL THEN '0' END"  # fmt: skip
+                value = (
+                    f"greatest({', '.join(columns)})"
+                    if columns
+                    else f"CASE WHEN coalesce({', '.join(all_columns)}) IS NOT NULL THEN '0' END"
+                )
                 target = f"{m.canonical}___{_export_code(code)}"
                 translated[target] = f"CASE WHEN {allowed} THEN {value} END"
                 back[target] = f"{m.site}___{_export_code(sources[0])}" if sources else f"{m.site}"
@@ -509,7 +629,9 @@ def _translation(site: DataDictionary, canonical: DataDictionary, mapping: SiteM
             back[unit] = m.site
     for form, status in status_from.items():
         if status in present:
-            translated[f"{form}_complete"] = f"CASE WHEN {_event_filter(mapping, form, present)} THEN {quote(status)} END"
+            translated[f"{form}_complete"] = (
+                f"CASE WHEN {_event_filter(mapping, form, present)} THEN {quote(status)} END"
+            )
             back[f"{form}_complete"] = status
     return translated, back
 
@@ -520,8 +642,11 @@ def _event_filter(mapping: SiteMapping, form: str, present: set[str]) -> str:
         return "TRUE"
     feeding = [e for e in mapping.events if mapping.feeds(e, form)]
     listed = ", ".join(quote_literal(e) for e in mapping.events)
-    return (f"({EVENT} NOT IN ({listed})" + (f" OR {EVENT} IN ({', '.join(quote_literal(e) for e in feeding)})" if feeding
-            else "") + ")")  # fmt: skip
+    return (
+        f"({EVENT} NOT IN ({listed})"
+        + (f" OR {EVENT} IN ({', '.join(quote_literal(e) for e in feeding)})" if feeding else "")
+        + ")"
+    )
 
 
 def _export_code(code: str) -> str:

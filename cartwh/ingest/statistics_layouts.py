@@ -32,8 +32,18 @@ from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.validation import VALUES, unpivot_values
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
-SAMPLE_HEADERS = ("sample", "name", "file", "file name", "filename", "fcs file", "fcs file name", "data set",
-                  "dataset", "tube")  # fmt: skip
+SAMPLE_HEADERS = (
+    "sample",
+    "name",
+    "file",
+    "file name",
+    "filename",
+    "fcs file",
+    "fcs file name",
+    "data set",
+    "dataset",
+    "tube",
+)
 POPULATION_HEADERS = ("population", "gate", "gate name", "gate path", "population name")
 STATISTIC_HEADER, VALUE_HEADER = "statistic", "value"
 _IGNORED = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
@@ -68,8 +78,13 @@ def recognise(header: list[str], name: str, lab: str | None = None) -> Layout:
         return _wide(header, name, names)
     sample = _find([c for c in header if c != population], SAMPLE_HEADERS)
     if sample is None:
-        raise ExportError(name, f"a per-tube export (column {population!r}) without a column of FCS file names "
-                          f"('{SAMPLE_COLUMN}', 'File name', 'Tube', ...)", row=1, column=population)  # fmt: skip
+        raise ExportError(
+            name,
+            f"a per-tube export (column {population!r}) without a column of FCS file names "
+            f"('{SAMPLE_COLUMN}', 'File name', 'Tube', ...)",
+            row=1,
+            column=population,
+        )
     statistic, value = _find(header, (STATISTIC_HEADER,)), _find(header, (VALUE_HEADER,))
     layout = Layout(sample, [sample, population], population=population, names=names)
     if statistic and value:
@@ -84,8 +99,12 @@ def recognise(header: list[str], name: str, lab: str | None = None) -> Layout:
         else:
             layout.notes.append(Problem(1, column, _IGNORED))
     if not layout.statistic_columns:
-        raise ExportError(name, f"a per-tube export (column {population!r}) without a known statistic column "
-                          "('Number', '%Gated', '%Total', ...) or 'Statistic' and 'Value' columns", row=1)  # fmt: skip
+        raise ExportError(
+            name,
+            f"a per-tube export (column {population!r}) without a known statistic column "
+            "('Number', '%Gated', '%Total', ...) or 'Statistic' and 'Value' columns",
+            row=1,
+        )
     return layout
 
 
@@ -116,8 +135,9 @@ def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]]
             continue
         measure = (parsed[0], statistic)  # stored under the contract's name: 'Freq. of Parent (%)' is 'Freq. of Parent'
         if measure in seen:  # two spellings of one measure would load as two values of one tube
-            raise ExportError(name, f"column appears twice in the header (as {seen[measure]!r} and {column!r})",
-                              row=1, column=column)  # fmt: skip
+            raise ExportError(
+                name, f"column appears twice in the header (as {seen[measure]!r} and {column!r})", row=1, column=column
+            )
         seen[measure] = column
         layout.measures.append((column, *measure))
     if not layout.measures:
@@ -141,12 +161,14 @@ def build_values(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
             SELECT r._load_id, r._row, {population} || {quote_literal(HEADER_SEPARATOR)} || s.statistic AS column_name,
                    r.{quote(value)} AS v, r.{sample} AS _sample
             FROM {rows} JOIN _long_statistics s ON s.written = r.{quote(statistic)}
-            WHERE r.{quote(value)} IS NOT NULL""")  # fmt: skip
+            WHERE r.{quote(value)} IS NOT NULL""")
     else:
-        selects = [f"""SELECT r._load_id, r._row, {population} || {quote_literal(HEADER_SEPARATOR + stat)} AS column_name,
+        selects = [
+            f"""SELECT r._load_id, r._row, {population} || {quote_literal(HEADER_SEPARATOR + stat)} AS column_name,
                               r.{quote(column)} AS v, r.{sample} AS _sample
                        FROM {rows} WHERE r.{quote(column)} IS NOT NULL"""
-                   for column, stat in layout.statistic_columns]  # fmt: skip
+            for column, stat in layout.statistic_columns
+        ]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {VALUES} AS " + " UNION ALL ".join(selects))
     names = [r[0] for r in con.execute(f"SELECT DISTINCT column_name FROM {VALUES} ORDER BY 1").fetchall()]
     layout.measures = [(n, *n.rsplit(HEADER_SEPARATOR, 1)) for n in names]
@@ -163,12 +185,19 @@ def _lab_gates(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
 def _skip_unknown_statistics(con: duckdb.DuckDBPyConnection, layout: Layout, column: str) -> None:
     """Rows of a statistic the models do not use (a median fluorescence, ...) are not data for
     cartwh: skipped and counted, each statistic named once in a header note."""
-    written = con.execute(f"SELECT DISTINCT _load_id, {quote(column)} FROM {ROWS} WHERE {quote(column)} IS NOT NULL "
-                          "ORDER BY 1, 2").fetchall()  # fmt: skip
+    written = con.execute(
+        f"SELECT DISTINCT _load_id, {quote(column)} FROM {ROWS} WHERE {quote(column)} IS NOT NULL ORDER BY 1, 2"
+    ).fetchall()
     known = {w: statistic_of(w) for _, w in written if statistic_of(w)}
     con.execute("CREATE OR REPLACE TEMP TABLE _long_statistics (written VARCHAR, statistic VARCHAR)")
     insert_rows(con, "_long_statistics", list(known.items()))
-    layout.file_notes += [(load_id, Problem(1, column, f"statistic {w!r} is not one the models use: its rows are skipped"))
-                          for load_id, w in written if w not in known]  # fmt: skip
-    skip_rows(con, f"{quote(column)} IS NOT NULL AND {quote(column)} NOT IN (SELECT written FROM _long_statistics)",
-              "statistic not used")  # fmt: skip
+    layout.file_notes += [
+        (load_id, Problem(1, column, f"statistic {w!r} is not one the models use: its rows are skipped"))
+        for load_id, w in written
+        if w not in known
+    ]
+    skip_rows(
+        con,
+        f"{quote(column)} IS NOT NULL AND {quote(column)} NOT IN (SELECT written FROM _long_statistics)",
+        "statistic not used",
+    )

@@ -36,6 +36,8 @@ def tube_key(site: str, fcs_file: str, key: bytes | None = None) -> str:
 def register_tube_keys(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
     """TUBE_KEYS := the key of every distinct (site, name) `names_sql` selects (two VARCHAR columns)."""
     key = secret()
-    pairs = con.execute(f"SELECT DISTINCT s, n FROM ({names_sql}) t(s, n) WHERE s IS NOT NULL AND n IS NOT NULL").fetchall()
+    pairs = con.execute(
+        f"SELECT DISTINCT s, n FROM ({names_sql}) t(s, n) WHERE s IS NOT NULL AND n IS NOT NULL"
+    ).fetchall()
     con.execute(f"CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} (site VARCHAR, fcs_file VARCHAR, tube_key VARCHAR)")
     insert_rows(con, TUBE_KEYS, [(s, n, tube_key(s, n, key)) for s, n in pairs])

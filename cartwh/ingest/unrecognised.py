@@ -38,12 +38,12 @@ CREATE TABLE IF NOT EXISTS {UNRECOGNISED_FILES} (
 # What a file of each kind usually is, and how to land it instead.
 _ADVICE = {
     ".xls": "a spreadsheet, not a CSV export: export CSV instead (REDCap: Data Exports, CSV raw; FlowJo: the "
-            "table editor's Save as CSV), or save the sheet as CSV (UTF-8)",
+    "table editor's Save as CSV), or save the sheet as CSV (UTF-8)",
     ".txt": "a text export: save it as comma-separated values with the .csv extension",
     ".json": "JSON is not a record export here: export the records as CSV",
     ".zip": "an archive: unpack it into the folder",
     ".pdf": "a document, not an export: keep it outside the landing folder",
-}  # fmt: skip
+}
 _ADVICE |= {".xlsx": _ADVICE[".xls"], ".ods": _ADVICE[".xls"], ".tsv": _ADVICE[".txt"], ".gz": _ADVICE[".zip"]}
 
 
@@ -80,12 +80,16 @@ def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list
     con.execute(_DDL)
     con.execute("BEGIN TRANSACTION")
     try:
-        first = dict(con.execute(f"SELECT file, first_seen FROM {UNRECOGNISED_FILES} WHERE source = ?",
-                                 [source]).fetchall())  # fmt: skip
+        first = dict(
+            con.execute(f"SELECT file, first_seen FROM {UNRECOGNISED_FILES} WHERE source = ?", [source]).fetchall()
+        )
         con.execute(f"DELETE FROM {UNRECOGNISED_FILES} WHERE source = ?", [source]).fetchall()
         now = con.execute("SELECT current_timestamp::TIMESTAMP").fetchall()[0][0]
-        insert_rows(con, UNRECOGNISED_FILES, [(source, f.file, f.kind, f.bytes, f.advice, first.get(f.file, now), now)
-                                              for f in files])  # fmt: skip
+        insert_rows(
+            con,
+            UNRECOGNISED_FILES,
+            [(source, f.file, f.kind, f.bytes, f.advice, first.get(f.file, now), now) for f in files],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -94,8 +98,9 @@ def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list
 
 def unrecognised_files(con: duckdb.DuckDBPyConnection) -> list[Unrecognised]:
     """What the landing folder holds that no source reads, for the data manager's report."""
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
-                       "AND table_name = 'unrecognised_files'").fetchall():  # fmt: skip
+    if not con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'unrecognised_files'"
+    ).fetchall():
         return []
     rows = con.execute(f"SELECT file, kind, bytes, advice FROM {UNRECOGNISED_FILES} ORDER BY file").fetchall()
     return [Unrecognised(*row) for row in rows]
@@ -116,5 +121,7 @@ def summary(files: list[Unrecognised]) -> str | None:
     if not files:
         return None
     parts = ", ".join(f"{n} {kind} in {folder}/" for folder, kind, n in unrecognised_counts(files))
-    return (f"{len(files)} file(s) in the landing folder are not recognised exports and were not read ({parts}): "
-            "what each is and what to do is in the data manager's report")
+    return (
+        f"{len(files)} file(s) in the landing folder are not recognised exports and were not read ({parts}): "
+        "what each is and what to do is in the data manager's report"
+    )

@@ -23,10 +23,14 @@ from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 PROBLEMS = "_problems"
 VALUES = "_export_values"  # (_load_id, _row, column_name, v): every non-empty cell
 
-_TYPE_LABELS = {"DATE": "a date (YYYY-MM-DD)", "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])",
-                "BIGINT": "an integer",
-                "SMALLINT": "an integer", "DOUBLE": "a number (with a decimal point)",
-                "TIME": "a time (HH:MM[:SS])"}  # fmt: skip
+_TYPE_LABELS = {
+    "DATE": "a date (YYYY-MM-DD)",
+    "TIMESTAMP": "a date-time (YYYY-MM-DD HH:MM[:SS])",
+    "BIGINT": "an integer",
+    "SMALLINT": "an integer",
+    "DOUBLE": "a number (with a decimal point)",
+    "TIME": "a time (HH:MM[:SS])",
+}
 
 
 # What a valid text value of each type looks like. Casts alone are too lenient: DuckDB rounds
@@ -99,10 +103,28 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
         "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE, pattern VARCHAR, "
         "pattern_name VARCHAR)"
     )
-    insert_rows(con, "_rules", [(r.column, r.sql_type, r.minimum, r.maximum, list(r.choices) if r.choices is not None else None,
-                  r.scope, r.hide_value, *_date_window(r), r.pattern, r.pattern_name) for r in rules])  # fmt: skip
-    type_reasons = "\n".join(f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'"
-                             for t, label in _TYPE_LABELS.items())  # fmt: skip
+    insert_rows(
+        con,
+        "_rules",
+        [
+            (
+                r.column,
+                r.sql_type,
+                r.minimum,
+                r.maximum,
+                list(r.choices) if r.choices is not None else None,
+                r.scope,
+                r.hide_value,
+                *_date_window(r),
+                r.pattern,
+                r.pattern_name,
+            )
+            for r in rules
+        ],
+    )
+    type_reasons = "\n".join(
+        f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'" for t, label in _TYPE_LABELS.items()
+    )
     con.execute(
         f"""INSERT INTO {PROBLEMS}
             SELECT load_id, row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
@@ -153,5 +175,7 @@ def excluded(scope: str | None = None, table: str = ROWS) -> str:
     """SQL predicate on `table`'s (_load_id, _row): the row has no problem in this scope (or in
     the whole row)."""
     scoped = f"(p.scope IS NULL OR p.scope = {quote_literal(scope)})" if scope else "TRUE"
-    return (f"NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {table}._load_id "
-            f"AND p.row = {table}._row AND {scoped})")  # fmt: skip
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.load_id = {table}._load_id "
+        f"AND p.row = {table}._row AND {scoped})"
+    )

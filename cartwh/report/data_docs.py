@@ -50,7 +50,11 @@ def _text(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, list):
-        return "[" + ", ".join(_text(v) if not isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value) + "]"
+        return (
+            "["
+            + ", ".join(_text(v) if not isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+            + "]"
+        )
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
@@ -69,9 +73,11 @@ def _expectation_row(result: dict) -> dict:
         "element_count": outcome.get("element_count"),
         "unexpected_count": outcome.get("unexpected_count"),
         "unexpected_percent": outcome.get("unexpected_percent"),
-        "unexpected_values": [(_text(v["value"]), v["count"]) for v in (outcome.get("partial_unexpected_counts") or [])][:VALUES_SHOWN],
+        "unexpected_values": [
+            (_text(v["value"]), v["count"]) for v in (outcome.get("partial_unexpected_counts") or [])
+        ][:VALUES_SHOWN],
         "error": exception.get("exception_message") if exception.get("raised_exception") else None,
-    }  # fmt: skip
+    }
 
 
 def _summary(validation: dict, rows: list[dict], page: Path, site: Path) -> dict:
@@ -92,8 +98,10 @@ def _summary(validation: dict, rows: list[dict], page: Path, site: Path) -> dict
 def _write_validation_page(result_file: Path, page: Path, site: Path) -> dict:
     validation = json.loads(result_file.read_text(encoding="utf-8"))
     # failures first (blocking before warn), then in the suite's order: what to look at is on top
-    rows = sorted((_expectation_row(r) for r in validation["results"]),
-                  key=lambda r: (r["success"], r["severity"] != "blocking", r["position"] is None, r["position"]))
+    rows = sorted(
+        (_expectation_row(r) for r in validation["results"]),
+        key=lambda r: (r["success"], r["severity"] != "blocking", r["position"] is None, r["position"]),
+    )
     summary = _summary(validation, rows, page, site)
     page.parent.mkdir(parents=True, exist_ok=True)
     up = "../" * (len(page.relative_to(site).parts) - 1)
@@ -116,8 +124,14 @@ def write_data_docs(gx_root: Path) -> Path:
     for s in summaries:  # newest first, so the first seen per suite is its latest validation
         latest.setdefault(s["suite"], s)
     site.mkdir(parents=True, exist_ok=True)
-    write_page("data_docs_index.html.j2", index, latest=sorted(latest.values(), key=lambda s: s["suite"]),
-               validations=summaries[:INDEX_ROWS], total=len(summaries), shown=INDEX_ROWS)  # fmt: skip
+    write_page(
+        "data_docs_index.html.j2",
+        index,
+        latest=sorted(latest.values(), key=lambda s: s["suite"]),
+        validations=summaries[:INDEX_ROWS],
+        total=len(summaries),
+        shown=INDEX_ROWS,
+    )
     # GX's own site (CDN assets, the vendor's tracking logo) from before these pages: not kept.
     shutil.rmtree(Path(gx_root) / "gx" / "uncommitted" / "data_docs", ignore_errors=True)
     return index

@@ -56,7 +56,6 @@ class Changes:
     fixed: list[dict]  # as stored on the night they were last seen: title, where, action
 
 
-
 def _read_history(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -74,12 +73,20 @@ def record_night(folder: Path, run_id: str, at: str, issues: list[Issue]) -> Cha
     previous = nights[-1] if nights else None
     before = previous["issues"] if previous else {}
     now = {i.key: i for i in issues}
-    changes = Changes(previous["run_id"] if previous else None, previous["at"] if previous else None,
-                      new=[i for k, i in now.items() if k not in before] if previous else list(now.values()),
-                      still_open=[i for k, i in now.items() if k in before],
-                      fixed=[v for k, v in before.items() if k not in now])  # fmt: skip
-    nights.append({"run_id": run_id, "at": at,
-                   "issues": {k: {"title": i.title, "where": i.place, "action": i.action} for k, i in now.items()}})
+    changes = Changes(
+        previous["run_id"] if previous else None,
+        previous["at"] if previous else None,
+        new=[i for k, i in now.items() if k not in before] if previous else list(now.values()),
+        still_open=[i for k, i in now.items() if k in before],
+        fixed=[v for k, v in before.items() if k not in now],
+    )
+    nights.append(
+        {
+            "run_id": run_id,
+            "at": at,
+            "issues": {k: {"title": i.title, "where": i.place, "action": i.action} for k, i in now.items()},
+        }
+    )
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({"nights": nights[-NIGHTS_KEPT:]}, indent=1), encoding="utf-8")
     os.replace(temporary, path)
@@ -92,32 +99,51 @@ def _changes_section(context: dict) -> Section:
 
 
 def _issues_section(context: dict) -> Section:
-    return Section(f"Open issues by root cause ({len(context['issues'])})", "data_manager_issues.html.j2", context["issues"])
+    return Section(
+        f"Open issues by root cause ({len(context['issues'])})", "data_manager_issues.html.j2", context["issues"]
+    )
 
 
 def _source_health_section(context: dict) -> Section | None:
     con, run_id = context["con"], context["run_id"]
     if not run_id or not has_table(con, "quality", "source_health"):
         return None
-    findings = con.execute("SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? "
-                           "ORDER BY check_name, subject", [run_id]).fetchall()  # fmt: skip
-    return Section("Broken sources: the night is blocked", "data_manager_source_health.html.j2", findings) if findings else None
+    findings = con.execute(
+        "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? ORDER BY check_name, subject",
+        [run_id],
+    ).fetchall()
+    return (
+        Section("Broken sources: the night is blocked", "data_manager_source_health.html.j2", findings)
+        if findings
+        else None
+    )
 
 
 def _unrecognised_section(context: dict) -> Section | None:
     files = unrecognised_files(context["con"])
-    return Section(f"Files not read: not recognised exports ({len(files)})", "data_manager_unrecognised.html.j2",
-                   files) if files else None  # fmt: skip
+    return (
+        Section(f"Files not read: not recognised exports ({len(files)})", "data_manager_unrecognised.html.j2", files)
+        if files
+        else None
+    )
 
 
 def _dbt_tests_section(context: dict) -> Section | None:
     tests = dbt_test_results(context["con"])
-    return Section(f"dbt tests that warned or failed ({len(tests)})", "data_manager_dbt_tests.html.j2",
-                   tests) if len(tests) else None  # fmt: skip
+    return (
+        Section(f"dbt tests that warned or failed ({len(tests)})", "data_manager_dbt_tests.html.j2", tests)
+        if len(tests)
+        else None
+    )
 
 
-SECTIONS: list[Callable[[dict], Section | None]] = [_source_health_section, _changes_section, _issues_section,
-                                                     _dbt_tests_section, _unrecognised_section]  # fmt: skip
+SECTIONS: list[Callable[[dict], Section | None]] = [
+    _source_health_section,
+    _changes_section,
+    _issues_section,
+    _dbt_tests_section,
+    _unrecognised_section,
+]
 
 
 def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, archive: Path) -> Path:
@@ -128,11 +154,23 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
     run_id, checked_at = latest_run(con) or (None, None)
     issues = sorted(root_causes(con, archive), key=lambda i: not i.blocks_the_night)  # what blocks the night first
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    context = {"con": con, "run_id": run_id, "issues": issues,
-               "changes": record_night(folder, run_id or "no checks yet", generated, issues)}  # fmt: skip
+    context = {
+        "con": con,
+        "run_id": run_id,
+        "issues": issues,
+        "changes": record_night(folder, run_id or "no checks yet", generated, issues),
+    }
     sections = [s for s in (make(context) for make in SECTIONS) if s is not None]
-    path = write_page("data_manager.html.j2", folder / REPORT_FILE, sections=sections, generated=generated,
-                      run_id=run_id, checked_at=checked_at, kinds=KIND_LABELS, issues_shown=ISSUES_SHOWN,
-                      consequences_shown=CONSEQUENCES_SHOWN)  # fmt: skip
+    path = write_page(
+        "data_manager.html.j2",
+        folder / REPORT_FILE,
+        sections=sections,
+        generated=generated,
+        run_id=run_id,
+        checked_at=checked_at,
+        kinds=KIND_LABELS,
+        issues_shown=ISSUES_SHOWN,
+        consequences_shown=CONSEQUENCES_SHOWN,
+    )
     make_private(path)
     return path

@@ -51,9 +51,16 @@ PANEL_SIZE = (6.4, 4.8)  # inches, every panel
 FONT = {"title": 11, "label": 10, "tick": 9, "note": 9}  # points, for PANEL_SIZE shown at half a page's width
 # Where the p label may go, in axes fractions (x, y, ha, va), in order of preference: survminer's
 # bottom left first, then the other corners and edges.
-P_SPOTS = [(0.03, 0.04, "left", "bottom"), (0.97, 0.04, "right", "bottom"), (0.97, 0.96, "right", "top"),
-           (0.5, 0.04, "center", "bottom"), (0.03, 0.5, "left", "center"), (0.97, 0.5, "right", "center"),
-           (0.5, 0.96, "center", "top"), (0.03, 0.96, "left", "top")]  # fmt: skip
+P_SPOTS = [
+    (0.03, 0.04, "left", "bottom"),
+    (0.97, 0.04, "right", "bottom"),
+    (0.97, 0.96, "right", "top"),
+    (0.5, 0.04, "center", "bottom"),
+    (0.03, 0.5, "left", "center"),
+    (0.97, 0.5, "right", "center"),
+    (0.5, 0.96, "center", "top"),
+    (0.03, 0.96, "left", "top"),
+]
 SVG_SALT = "cartwh"
 PNG_DPI = 200
 _SVG_LOCK = threading.Lock()  # svg.* settings exist only as rcParams: one temporary change at a time
@@ -118,16 +125,22 @@ def curve_paths(ax) -> list[CurvePath]:
         if line.get_marker() not in (None, "None", "none", "", " "):
             half = line.get_markersize() * ax.figure.dpi / 72 / 2
             for px, py in ax.transData.transform(np.column_stack([x, y])):
-                paths.append(CurvePath.unit_rectangle().transformed(
-                    matplotlib.transforms.Affine2D().scale(2 * half).translate(px - half, py - half)))
+                paths.append(
+                    CurvePath.unit_rectangle().transformed(
+                        matplotlib.transforms.Affine2D().scale(2 * half).translate(px - half, py - half)
+                    )
+                )
     for collection in ax.collections:  # fill_between: the CI bands
         paths += [collection.get_transform().transform_path(p) for p in collection.get_paths()]
     return paths
 
 
 def _crosses(box: Bbox, paths: Sequence[CurvePath]) -> bool:
-    return any(path.intersects_bbox(box, filled=len(path.vertices) > 2 and path.codes is not None)
-               or path.contains_points(box.corners()).any() for path in paths)  # fmt: skip
+    return any(
+        path.intersects_bbox(box, filled=len(path.vertices) > 2 and path.codes is not None)
+        or path.contains_points(box.corners()).any()
+        for path in paths
+    )
 
 
 def clear_spot(ax, text: str, fontsize: float = FONT["note"]):
@@ -170,9 +183,19 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
     return out
 
 
-def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free survival", group_order=None,
-              group_labels: Mapping | None = None, p_text: str | None = None, at_risk_every: float = 6.0,
-              max_time: float | None = None, xlabel: str = "Months", ci_band: bool = False) -> Figure:
+def km_figure(
+    km: pd.DataFrame,
+    *,
+    title: str,
+    endpoint_label: str = "Event-free survival",
+    group_order=None,
+    group_labels: Mapping | None = None,
+    p_text: str | None = None,
+    at_risk_every: float = 6.0,
+    max_time: float | None = None,
+    xlabel: str = "Months",
+    ci_band: bool = False,
+) -> Figure:
     """Kaplan-Meier curves with censoring ticks, n in the legend, the p text where no curve passes
     (`clear_spot`) and a numbers-at-risk table under the x axis (one coloured row per group, at
     the x ticks; its labels' width sets the left margin).
@@ -192,8 +215,13 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
     at_risk = numbers_at_risk(km, ticks)
     fig = Figure(figsize=PANEL_SIZE)
     renderer = _renderer(fig)
-    widest = max(fig.text(0, 0, _label(g, group_labels), fontsize=FONT["note"]).get_window_extent(renderer).width
-                 for g, _ in groups) / fig.dpi  # fmt: skip
+    widest = (
+        max(
+            fig.text(0, 0, _label(g, group_labels), fontsize=FONT["note"]).get_window_extent(renderer).width
+            for g, _ in groups
+        )
+        / fig.dpi
+    )
     fig.texts.clear()
     left = min(max(0.13, (widest + 0.25) / PANEL_SIZE[0]), 0.45)  # the risk table's group labels fit
     table_h = 0.05 * len(groups)  # one text row per group
@@ -204,8 +232,15 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
         d = km[km["group"] == g].sort_values("time")
         t, s = d["time"].to_numpy(dtype=float), d["survival"].to_numpy(dtype=float)
         if ci_band:
-            ax.fill_between(t, d["ci_lower"].to_numpy(dtype=float), d["ci_upper"].to_numpy(dtype=float),
-                            step="post", color=colour, alpha=0.2 if len(groups) > 1 else 0.25, lw=0)
+            ax.fill_between(
+                t,
+                d["ci_lower"].to_numpy(dtype=float),
+                d["ci_upper"].to_numpy(dtype=float),
+                step="post",
+                color=colour,
+                alpha=0.2 if len(groups) > 1 else 0.25,
+                lw=0,
+            )
         n = d["at_risk"].iloc[0]
         ax.step(t, s, where="post", color=colour, lw=1.8, label=f"{_label(g, group_labels)} (n = {n})")
         cens = d["censored"].to_numpy() > 0
@@ -213,8 +248,16 @@ def km_figure(km: pd.DataFrame, *, title: str, endpoint_label: str = "Event-free
         row = len(groups) - 1 - i  # first group on top, as in the legend
         for x, v in zip(ticks, at_risk.loc[g], strict=True):
             table.text(x, row, str(v), ha="center", va="center", fontsize=FONT["note"], color=colour)
-        table.text(-0.03, row, _label(g, group_labels), transform=table.get_yaxis_transform(), ha="right",
-                   va="center", fontsize=FONT["note"], color=colour)
+        table.text(
+            -0.03,
+            row,
+            _label(g, group_labels),
+            transform=table.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=FONT["note"],
+            color=colour,
+        )
     table.set_ylim(-0.5, len(groups) - 0.5)
     table.axis("off")
     table.set_title("Number at risk", loc="left", fontsize=FONT["note"], pad=3)
@@ -233,8 +276,20 @@ def _at_most(values: np.ndarray, limit: int, rng: np.random.Generator) -> np.nda
     return values if values.size <= limit else rng.choice(values, size=limit, replace=False)
 
 
-def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, group_labels, ylabel: str,
-              log_scale: bool, p_text: str | None, title: str = "", title_size: float = FONT["title"]) -> None:
+def _box_axes(
+    ax,
+    data: pd.DataFrame,
+    *,
+    value: str,
+    group: str,
+    group_order,
+    group_labels,
+    ylabel: str,
+    log_scale: bool,
+    p_text: str | None,
+    title: str = "",
+    title_size: float = FONT["title"],
+) -> None:
     """One box plot per group with the points jittered on top, n under each label.
 
     Whiskers run from minimum to maximum: every point is drawn anyway, and unlike Tukey's
@@ -246,38 +301,82 @@ def _box_axes(ax, data: pd.DataFrame, *, value: str, group: str, group_order, gr
     pos = np.arange(1, len(groups) + 1)
     filled = [i for i, v in enumerate(vals) if v.size]  # boxplot cannot draw an empty box
     if filled:
-        boxes = ax.boxplot([vals[i] for i in filled], positions=pos[filled], widths=0.55, whis=(0, 100),
-                           showfliers=False, patch_artist=True, medianprops=dict(color="black", lw=1.5))
+        boxes = ax.boxplot(
+            [vals[i] for i in filled],
+            positions=pos[filled],
+            widths=0.55,
+            whis=(0, 100),
+            showfliers=False,
+            patch_artist=True,
+            medianprops=dict(color="black", lw=1.5),
+        )
         for patch, i in zip(boxes["boxes"], filled, strict=True):
             patch.set_facecolor((groups[i][1], 0.2))
             patch.set_edgecolor(groups[i][1])
     rng = np.random.default_rng(JITTER_SEED)  # fresh per axes: same picture on every call
     for p, v, (_, colour) in zip(pos, vals, groups, strict=True):
         shown = _at_most(v, MAX_POINTS, rng)  # boxes use every value; a registry's points would hide them
-        ax.scatter(p + rng.uniform(-0.15, 0.15, shown.size), shown, s=16 if v.size <= MAX_POINTS else 4, color=colour,
-                   alpha=0.8, edgecolors="none", zorder=3)  # fmt: skip
+        ax.scatter(
+            p + rng.uniform(-0.15, 0.15, shown.size),
+            shown,
+            s=16 if v.size <= MAX_POINTS else 4,
+            color=colour,
+            alpha=0.8,
+            edgecolors="none",
+            zorder=3,
+        )
     if log_scale:
         _log_scale(ax, np.concatenate(vals) if vals else [])
-    ax.set(xlim=(0.4, len(groups) + 0.6), xticks=pos,
-           xticklabels=[f"{_label(g, group_labels)}\n(n = {v.size})" for (g, _), v in zip(groups, vals, strict=True)])
+    ax.set(
+        xlim=(0.4, len(groups) + 0.6),
+        xticks=pos,
+        xticklabels=[f"{_label(g, group_labels)}\n(n = {v.size})" for (g, _), v in zip(groups, vals, strict=True)],
+    )
     _finish(ax, title, ylabel, title_size)
     if p_text:
         _headroom(ax, 0.12)
         ax.text(0.5, 0.98, p_text, transform=ax.transAxes, ha="center", va="top", fontsize=FONT["note"])
 
 
-def box_figure(data: pd.DataFrame, *, value: str, group: str, ylabel: str, title: str, group_order=None,
-               group_labels: Mapping | None = None, log_scale: bool = False, p_text: str | None = None) -> Figure:
+def box_figure(
+    data: pd.DataFrame,
+    *,
+    value: str,
+    group: str,
+    ylabel: str,
+    title: str,
+    group_order=None,
+    group_labels: Mapping | None = None,
+    log_scale: bool = False,
+    p_text: str | None = None,
+) -> Figure:
     """Box plots of ``data[value]`` by ``data[group]``; NaN values are left out of n."""
     fig = Figure(figsize=PANEL_SIZE, layout="constrained")
     ax = fig.add_subplot()
-    _box_axes(ax, data, value=value, group=group, group_order=group_order, group_labels=group_labels,
-              ylabel=ylabel, log_scale=log_scale, p_text=p_text, title=title)
+    _box_axes(
+        ax,
+        data,
+        value=value,
+        group=group,
+        group_order=group_order,
+        group_labels=group_labels,
+        ylabel=ylabel,
+        log_scale=log_scale,
+        p_text=p_text,
+        title=title,
+    )
     return fig
 
 
-def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, title: str, group_order=None,
-               group_labels: Mapping | None = None) -> Figure:
+def box_panels(
+    data: pd.DataFrame,
+    *,
+    panels: Sequence[Mapping],
+    group: str,
+    title: str,
+    group_order=None,
+    group_labels: Mapping | None = None,
+) -> Figure:
     """Box plots side by side in one panel (the paper's Figure 4A: three measures), unlettered: the
     report letters panels, not the plots inside one. Each plot is a dict: ``value`` (column,
     required), ``ylabel`` (default the column), ``log_scale`` (False), ``p_text``, ``title``."""
@@ -289,15 +388,33 @@ def box_panels(data: pd.DataFrame, *, panels: Sequence[Mapping], group: str, tit
         unknown = set(spec) - PANEL_KEYS
         if unknown or "value" not in spec:
             raise ValueError(f"plot {number}: needs 'value', unknown keys {sorted(unknown)}")
-        _box_axes(ax, data, value=spec["value"], group=group, group_order=group_order, group_labels=group_labels,
-                  ylabel=spec.get("ylabel", spec["value"]), log_scale=spec.get("log_scale", False),
-                  p_text=spec.get("p_text"), title=spec.get("title") or "", title_size=FONT["label"])
+        _box_axes(
+            ax,
+            data,
+            value=spec["value"],
+            group=group,
+            group_order=group_order,
+            group_labels=group_labels,
+            ylabel=spec.get("ylabel", spec["value"]),
+            log_scale=spec.get("log_scale", False),
+            p_text=spec.get("p_text"),
+            title=spec.get("title") or "",
+            title_size=FONT["label"],
+        )
     fig.suptitle(title, fontsize=FONT["title"])
     return fig
 
 
-def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, group_labels: Mapping | None = None,
-                    day_max: float | None = None, median_day: str = "study_day", min_patients: int = 3) -> Figure:
+def kinetics_figure(
+    kinetics: pd.DataFrame,
+    *,
+    title: str,
+    group_order=None,
+    group_labels: Mapping | None = None,
+    day_max: float | None = None,
+    median_day: str = "study_day",
+    min_patients: int = 3,
+) -> Figure:
     """CAR-T/uL over study day: a thin line per patient, a bold median per group.
 
     Rows with NaN CAR-T/uL or day are dropped (a missing count is not a zero). The median at a day
@@ -322,8 +439,15 @@ def kinetics_figure(kinetics: pd.DataFrame, *, title: str, group_order=None, gro
         per_patient = kg.groupby([median_day, "patient_key"])["car_t_per_ul"].median()  # one value each
         per_day = per_patient.groupby(level=0).agg(["median", "count"])
         per_day = per_day[per_day["count"] >= min_patients]
-        handles += ax.plot(per_day.index, per_day["median"], color=colour, lw=2.4, marker="o", ms=4,
-                           label=f"{_label(g, group_labels)}, median (n = {kg['patient_key'].nunique()})")
+        handles += ax.plot(
+            per_day.index,
+            per_day["median"],
+            color=colour,
+            lw=2.4,
+            marker="o",
+            ms=4,
+            label=f"{_label(g, group_labels)}, median (n = {kg['patient_key'].nunique()})",
+        )
     most = max((k.loc[k["group"] == g, "patient_key"].nunique() for g, _ in groups), default=0)
     sample = f" ({MAX_LINES} random per group)" if most > MAX_LINES else ""
     handles.append(Line2D([], [], color="grey", lw=0.7, alpha=0.6, label=f"individual patients{sample}"))

@@ -90,5 +90,7 @@ def method_note(test: str, method: str | None) -> str:
 
 
 def km_median_note(convention: str, ci_method: str) -> str:
-    return (f"Kaplan–Meier median: {QUANTILE_CONVENTIONS.get(convention, convention)}; "
-            f"95 % CI: {QUANTILE_CI_METHODS.get(ci_method, ci_method)}")  # fmt: skip
+    return (
+        f"Kaplan–Meier median: {QUANTILE_CONVENTIONS.get(convention, convention)}; "
+        f"95 % CI: {QUANTILE_CI_METHODS.get(ci_method, ci_method)}"
+    )

@@ -31,8 +31,12 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-ROUTE_LABELS = {"exported": "the laboratory's exported count", "beads": "bead counting",
-                "dual_platform": "dual platform", None: "no route (no value)"}  # fmt: skip
+ROUTE_LABELS = {
+    "exported": "the laboratory's exported count",
+    "beads": "bead counting",
+    "dual_platform": "dual platform",
+    None: "no route (no value)",
+}
 _MEASURES = {"CAR-T/µL": "car_t_per_ul_route", "B cells/µL": "b_cells_per_ul_route"}
 
 
@@ -40,18 +44,23 @@ def absolute_count_routes(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str 
     """Post-infusion samples per route (docs/definitions.md "Absolute counts"), per measure, from
     marts.car_t_kinetics; a sample without a value counts under None."""
     return {
-        measure: dict(con.execute(f"SELECT {column}, count(*) FROM marts.car_t_kinetics GROUP BY ALL "
-                                  f"ORDER BY count(*) DESC, {column} NULLS LAST").fetchall())
+        measure: dict(
+            con.execute(
+                f"SELECT {column}, count(*) FROM marts.car_t_kinetics GROUP BY ALL "
+                f"ORDER BY count(*) DESC, {column} NULLS LAST"
+            ).fetchall()
+        )
         for measure, column in _MEASURES.items()
-    }  # fmt: skip
+    }
 
 
 def absolute_count_paragraph(routes: dict[str, dict[str | None, int]], p: dict[str, str]) -> str:
     """How cells/µL were obtained, and which routes the cohort's samples used."""
     used = "; ".join(
         f"{measure}: " + ", ".join(f"{ROUTE_LABELS[route]} {n}" for route, n in counts.items())
-        for measure, counts in routes.items() if counts
-    )  # fmt: skip
+        for measure, counts in routes.items()
+        if counts
+    )
     samples = max((sum(c.values()) for c in routes.values()), default=0)
     return (
         "Absolute counts (cells/µL) were the laboratory's exported count where it sent one, otherwise computed from "
@@ -65,8 +74,9 @@ def absolute_count_paragraph(routes: dict[str, dict[str | None, int]], p: dict[s
     )
 
 
-def methods_paragraphs(plan: Plan, parameters: dict[str, float], code_version: str,
-                       routes: dict[str, dict[str | None, int]] | None = None) -> list[str]:  # fmt: skip
+def methods_paragraphs(
+    plan: Plan, parameters: dict[str, float], code_version: str, routes: dict[str, dict[str | None, int]] | None = None
+) -> list[str]:
     p = {name: _g(value) for name, value in parameters.items()}
     c = plan.conventions
     landmarks = ", ".join(_g(t) for t in plan.landmark_months)

@@ -93,11 +93,16 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]
     test = inputs.analytics["survival_tests"].query("analysis == @name and endpoint == @endpoint")
     p_text = _p_text(test["p_value"].iloc[0], "log-rank") if len(test) else None
     return figures.km_figure(
-        km, title=_km_title(name, endpoint, plan, inputs.analytics), endpoint_label=ENDPOINT_LABELS.get(endpoint, endpoint),
-        group_order=order, group_labels={g: plan.label(g, plan.survival_analysis(name).by) for g in order}, p_text=p_text,
-        at_risk_every=plan.at_risk_every_months, xlabel=_time_axis(plan.survival_analysis(name).from_month),
+        km,
+        title=_km_title(name, endpoint, plan, inputs.analytics),
+        endpoint_label=ENDPOINT_LABELS.get(endpoint, endpoint),
+        group_order=order,
+        group_labels={g: plan.label(g, plan.survival_analysis(name).by) for g in order},
+        p_text=p_text,
+        at_risk_every=plan.at_risk_every_months,
+        xlabel=_time_axis(plan.survival_analysis(name).from_month),
         ci_band=plan.ci_bands,
-    ), []  # fmt: skip
+    ), []
 
 
 def _time_axis(from_month: float | None) -> str:
@@ -139,11 +144,19 @@ def kinetics_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, lis
     groups = inputs.patients[["patient_key", by]].assign(group=lambda d: _labelled(d[by], by, plan))
     data = inputs.kinetics.merge(groups[["patient_key", "group"]], on="patient_key")
     if data.dropna(subset=["car_t_per_ul", "study_day", "group"]).empty:
-        raise NotEstimable(not_estimable(f"no CAR-T/µL measurement after infusion of a patient with a value of {by} "
-                                         "(marts.car_t_kinetics)"))  # fmt: skip
+        raise NotEstimable(
+            not_estimable(
+                f"no CAR-T/µL measurement after infusion of a patient with a value of {by} (marts.car_t_kinetics)"
+            )
+        )
     order = ordered(data["group"], [plan.label(g, by) for g in plan.group_order] if by == plan.compare_by else [])
-    return figures.kinetics_figure(data, group_order=order, title="CAR-T/µL in peripheral blood after infusion",
-                                   day_max=100, median_day="nominal_day"), []  # fmt: skip
+    return figures.kinetics_figure(
+        data,
+        group_order=order,
+        title="CAR-T/µL in peripheral blood after infusion",
+        day_max=100,
+        median_day="nominal_day",
+    ), []
 
 
 def draw_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:

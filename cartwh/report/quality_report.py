@@ -88,6 +88,7 @@ def _frame(con, sql: str, params=None):
     df = con.execute(sql, params or []).df().astype(object)
     return df.where(df.notna(), None)
 
+
 LAST_NIGHTS = """
     SELECT started_at, status, round(duration_seconds) AS seconds, checks_passed, checks_failed,
            blocking_checks_failed, rows_per_table
@@ -99,12 +100,13 @@ def _scalar(con, sql: str, params=None):
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
-
 def _last_nights(con):
     if not has_table(con, "ops", "run_history"):
         return None
     nights = _frame(con, LAST_NIGHTS)
-    nights["rows"] = [sum(v for k, v in json.loads(r).items() if k.startswith("marts.")) for r in nights["rows_per_table"]]
+    nights["rows"] = [
+        sum(v for k, v in json.loads(r).items() if k.startswith("marts.")) for r in nights["rows_per_table"]
+    ]
     return nights
 
 
@@ -119,7 +121,9 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     health = _frame(con, SOURCE_HEALTH, [latest]) if latest and has_table(con, "quality", "source_health") else None
     previous = runs[1] if len(runs) > 1 else None
     return dict(
-        latest_run=latest, checked_at=runs[0][1] if runs else None, source_health=health,
+        latest_run=latest,
+        checked_at=runs[0][1] if runs else None,
+        source_health=health,
         checks=_frame(con, LATEST_CHECKS, [latest]) if latest else None,
         mart_failures=_frame(con, MART_FAILURES, [latest]) if latest else None,
         dbt_tests=dbt_test_results(con),  # the latest dbt build's tests that warned or failed
@@ -131,7 +135,7 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
         last_nights=_last_nights(con),
         dictionary_changes=dictionary_changes(con),  # a site's REDCap dictionary, version to version
-    )  # fmt: skip
+    )
 
 
 def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
@@ -151,9 +155,12 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
     out_dir.mkdir(parents=True, exist_ok=True)
     docs = write_data_docs(Path(gx_root))
     return write_page(
-        "data_quality.html.j2", out_dir / REPORT_FILE, q=quality_context(con),
-        data_docs=os.path.relpath(docs, out_dir), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )  # fmt: skip
+        "data_quality.html.j2",
+        out_dir / REPORT_FILE,
+        q=quality_context(con),
+        data_docs=os.path.relpath(docs, out_dir),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
 
 
 ROOT_CAUSES_TABLE = "quality.root_causes"
@@ -164,13 +171,16 @@ def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
     groups = analyst_groups(root_causes(con, archive=None))
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
                     CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
-                        severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")  # fmt: skip
+                        severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")
     insert_frame(con, ROOT_CAUSES_TABLE, groups)
 
 
-def write_quality_reports(con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path,
-                          archive: Path) -> tuple[Path, Path]:  # fmt: skip
+def write_quality_reports(
+    con: duckdb.DuckDBPyConnection, reports: Path, gx_root: Path, restricted: Path, archive: Path
+) -> tuple[Path, Path]:
     """A run's two data-quality pages, once, at its end: the analysts' (de-identified, in the
     shared `reports` folder) and the data manager's (record ids, in the private `restricted` one)."""
-    return (write_quality_report(con, Path(reports), Path(gx_root)),
-            write_data_manager_report(con, Path(restricted), Path(archive)))  # fmt: skip
+    return (
+        write_quality_report(con, Path(reports), Path(gx_root)),
+        write_data_manager_report(con, Path(restricted), Path(archive)),
+    )

@@ -45,7 +45,7 @@ def _read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
 def _inline(svg_file: Path) -> str:
     """The <svg> element alone: the XML prolog and DOCTYPE do not belong inside HTML."""
     text = svg_file.read_text(encoding="utf-8")
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
@@ -82,9 +82,16 @@ def _missing_survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
                 out.append(dict(endpoint=endpoint, analysis=a.title, note=reason))
                 continue
             planned = a.group_order or (plan.group_order if a.by == plan.compare_by else ())
-            out += [dict(endpoint=endpoint, analysis=a.title, group=plan.label(g, a.by),
-                         note="not estimable: no patient in this group")
-                    for g in planned if g not in set(done["group"])]  # fmt: skip
+            out += [
+                dict(
+                    endpoint=endpoint,
+                    analysis=a.title,
+                    group=plan.label(g, a.by),
+                    note="not estimable: no patient in this group",
+                )
+                for g in planned
+                if g not in set(done["group"])
+            ]
     return out
 
 
@@ -99,15 +106,20 @@ def _survival_rows(plan: Plan, inputs: Inputs) -> list[dict]:
     for s in summaries.sort_values(["endpoint", "plan_order", "group_order"], kind="stable").itertuples():
         at = landmarks.query("analysis == @s.analysis and endpoint == @s.endpoint and group == @s.group")
         test = tests.query("analysis == @s.analysis and endpoint == @s.endpoint")
-        rows.append(dict(
-            endpoint=s.endpoint, analysis=plan.survival_analysis(s.analysis).title, group=plan.label(s.group, plan.survival_analysis(s.analysis).by),
-            n=s.n, events=s.events,
-            landmarks=[fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper) for r in at.itertuples()],
-            median=fmt.median_with_ci(s.median_months, s.median_ci_lower, s.median_ci_upper, s.median_ci_method),
-            km_mean=fmt.km_mean_with_ci(s.km_mean_months, s.km_mean_ci_lower, s.km_mean_ci_upper, s.events),
-            rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
-            p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
-        ))  # fmt: skip
+        rows.append(
+            dict(
+                endpoint=s.endpoint,
+                analysis=plan.survival_analysis(s.analysis).title,
+                group=plan.label(s.group, plan.survival_analysis(s.analysis).by),
+                n=s.n,
+                events=s.events,
+                landmarks=[fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper) for r in at.itertuples()],
+                median=fmt.median_with_ci(s.median_months, s.median_ci_lower, s.median_ci_upper, s.median_ci_method),
+                km_mean=fmt.km_mean_with_ci(s.km_mean_months, s.km_mean_ci_lower, s.km_mean_ci_upper, s.events),
+                rmst="–" if fmt.missing(s.rmst_months) else f"{fmt.number(s.rmst_months)} ± {fmt.number(s.rmst_se)}",
+                p=fmt.p_value(test["p_value"].iloc[0]) if len(test) and s.group_order == 0 else "",
+            )
+        )
     titles = {a.title: i for i, a in enumerate(plan.survival)}
     # A stable sort: each analysis keeps its groups in order, its groups without patients after them.
     return sorted(rows + _missing_survival_rows(plan, inputs), key=lambda r: (r["endpoint"], titles[r["analysis"]]))
@@ -118,13 +130,20 @@ def _headline(plan: Plan, analytics: dict, patients) -> dict:
     follow = analytics["follow_up"].query("group == 'All patients'")
     return dict(
         patients=len(patients),
-        groups=", ".join(f"{plan.label(g, plan.compare_by)} {n}" for g, n in patients[plan.compare_by].value_counts().items()),
-        survival=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)} at {fmt.number(r.landmark_months)} months: "
-                  f"{fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper)}" for r in landmark.itertuples()],
-        follow_up=[f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)}: {fmt.number(r.median_months)} months "
-                   f"(95 % CI {fmt.interval(r.ci_lower, r.ci_upper)}{', median ± 1.96 SE' if r.ci_method == 'se' else ''})"
-                   for r in follow.itertuples()],
-    )  # fmt: skip
+        groups=", ".join(
+            f"{plan.label(g, plan.compare_by)} {n}" for g, n in patients[plan.compare_by].value_counts().items()
+        ),
+        survival=[
+            f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)} at {fmt.number(r.landmark_months)} months: "
+            f"{fmt.survival_percent(r.estimate, r.ci_lower, r.ci_upper)}"
+            for r in landmark.itertuples()
+        ],
+        follow_up=[
+            f"{ENDPOINT_LABELS.get(r.endpoint, r.endpoint)}: {fmt.number(r.median_months)} months "
+            f"(95 % CI {fmt.interval(r.ci_lower, r.ci_upper)}{', median ± 1.96 SE' if r.ci_method == 'se' else ''})"
+            for r in follow.itertuples()
+        ],
+    )
 
 
 def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> Path:
@@ -134,16 +153,25 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
     comparisons = analytics["group_comparisons"]
     tables = [
         display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
-        for t in plan.tables if "analysis" in comparisons and (comparisons["analysis"] == t.name).any()
+        for t in plan.tables
+        if "analysis" in comparisons and (comparisons["analysis"] == t.name).any()
     ]
     parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
     first = next(f.iloc[0] for f in analytics.values() if len(f))  # provenance: every table carries the same
     return write_page(
-        "study_report.html.j2", out_dir / REPORT_FILE,
-        plan=plan, fmt=fmt, tables=tables, headline=_headline(plan, analytics, inputs.patients),
-        figures=_figures(plan, inputs, out_dir), survival=_survival_rows(plan, inputs),
-        cox=analytics["cox_models"], cutoffs=analytics["cutoffs"], quality=quality_summary(con),
+        "study_report.html.j2",
+        out_dir / REPORT_FILE,
+        plan=plan,
+        fmt=fmt,
+        tables=tables,
+        headline=_headline(plan, analytics, inputs.patients),
+        figures=_figures(plan, inputs, out_dir),
+        survival=_survival_rows(plan, inputs),
+        cox=analytics["cox_models"],
+        cutoffs=analytics["cutoffs"],
+        quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"], absolute_count_routes(con)),
-        snapshot=first["mart_snapshot"], code_version=first["code_version"],
+        snapshot=first["mart_snapshot"],
+        code_version=first["code_version"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )  # fmt: skip
+    )

@@ -45,9 +45,13 @@ from cartwh.ingest.record_map import read_record_map
 
 QUARANTINED, FLAGGED, UNKNOWN_PATIENT, MART = "quarantined", "flagged", "unknown patient", "mart"
 DBT_TEST = "dbt test"
-KIND_LABELS = {QUARANTINED: "set aside at ingestion", FLAGGED: "flagged by a check of the exports",
-               UNKNOWN_PATIENT: "tube of a patient not in REDCap", MART: "left out of or flagged in a mart",
-               DBT_TEST: "flagged by a dbt test of the models"}  # fmt: skip
+KIND_LABELS = {
+    QUARANTINED: "set aside at ingestion",
+    FLAGGED: "flagged by a check of the exports",
+    UNKNOWN_PATIENT: "tube of a patient not in REDCap",
+    MART: "left out of or flagged in a mart",
+    DBT_TEST: "flagged by a dbt test of the models",
+}
 UNKNOWN_PATIENT_CHECK = ("raw_cytometry_samples", "known_patient")  # expectations/suites/raw_cytometry_samples.yml
 # The reason a mart already gives beside a NULL it was flagged for (column -> mart, reason expression).
 MART_REASONS = {
@@ -148,9 +152,21 @@ class Issue:
         if self.kind == UNKNOWN_PATIENT:
             return "|".join([self.kind, self.site or "", self.record_id or self.patient_key or ""])
         if self.record_id:
-            return "|".join([self.kind, self.site or "", self.record_id, self.form or "", self.event or "",
-                             self.instance or "", self.field or "", reason])  # fmt: skip
-        return "|".join([self.kind, self.file or "", str(self.row or ""), self.field or "", self.patient_key or "", reason])
+            return "|".join(
+                [
+                    self.kind,
+                    self.site or "",
+                    self.record_id,
+                    self.form or "",
+                    self.event or "",
+                    self.instance or "",
+                    self.field or "",
+                    reason,
+                ]
+            )
+        return "|".join(
+            [self.kind, self.file or "", str(self.row or ""), self.field or "", self.patient_key or "", reason]
+        )
 
     @property
     def action(self) -> str:
@@ -158,8 +174,11 @@ class Issue:
 
 
 def has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                            [schema, table]).fetchall())  # fmt: skip
+    return bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
+        ).fetchall()
+    )
 
 
 def _rows(con, sql: str, params=None) -> list[dict]:
@@ -173,8 +192,11 @@ def root_causes(con: duckdb.DuckDBPyConnection, archive: Path | None) -> list[Is
     patients, locations = read_record_map(archive) if archive is not None else (None, None)
     if patients is None:
         return _root_causes(con, {}, {})
-    return _root_causes(con, {r.patient_key: (r.site, r.record_id) for r in patients.itertuples()},
-                        {(r.sha256, int(r.row)): r for r in locations.itertuples()})  # fmt: skip
+    return _root_causes(
+        con,
+        {r.patient_key: (r.site, r.record_id) for r in patients.itertuples()},
+        {(r.sha256, int(r.row)): r for r in locations.itertuples()},
+    )
 
 
 def _root_causes(con, records: dict, located: dict) -> list[Issue]:
@@ -186,8 +208,9 @@ def _root_causes(con, records: dict, located: dict) -> list[Issue]:
     for issue in sorted(issues, key=lambda i: (i.file or "", i.row or 0)):
         if issue.patient_key:
             by_patient.setdefault(issue.patient_key, []).append(issue)
-    issues += _unknown_patients(con, [r for r in flagged if (r["suite"], r["column_name"]) == UNKNOWN_PATIENT_CHECK],
-                                by_patient, records)  # fmt: skip
+    issues += _unknown_patients(
+        con, [r for r in flagged if (r["suite"], r["column_name"]) == UNKNOWN_PATIENT_CHECK], by_patient, records
+    )
     latest = latest_run(con) if has_checks else None
     if latest:
         issues += _mart_issues(con, latest[0], by_patient, records)
@@ -214,10 +237,21 @@ def _quarantined(con, records: dict, located: dict) -> list[Issue]:
         reasons = [_FORM.sub("", reason) for reason in r["reasons"]]
         forms = [m.group(1) for reason in r["reasons"] if (m := _FORM.search(reason))]
         where = located.get((r["sha256"], int(r["row"])))
-        issue = _with_record(Issue(
-            QUARANTINED, "; ".join(reasons), "quarantined", form=forms[0] if forms else None, field=r["column_name"],
-            patient_key=r["patient_key"], file=r["file"], row=int(r["row"]), value=r["value"], source=r["source"],
-        ), records)  # fmt: skip
+        issue = _with_record(
+            Issue(
+                QUARANTINED,
+                "; ".join(reasons),
+                "quarantined",
+                form=forms[0] if forms else None,
+                field=r["column_name"],
+                patient_key=r["patient_key"],
+                file=r["file"],
+                row=int(r["row"]),
+                value=r["value"],
+                source=r["source"],
+            ),
+            records,
+        )
         if where is not None:
             issue.record_id = issue.record_id or where.record_id
             issue.event = where.event
@@ -235,10 +269,20 @@ def _named_twice(issues: list[Issue]) -> list[Issue]:
     kept = []
     for issue in issues:
         twin = (issue.file or "").replace("cytometry/statistics/", "cytometry/manifests/", 1), issue.title
-        if issue.file and issue.file.startswith("cytometry/statistics/") and "holds the record's" in issue.title \
-                and twin in manifests:
-            manifests[twin].consequences.append(Consequence(f"{issue.field}: {issue.title} (the same FCS file name)",
-                                                            issue.severity, file=issue.file, row=issue.row))  # fmt: skip
+        if (
+            issue.file
+            and issue.file.startswith("cytometry/statistics/")
+            and "holds the record's" in issue.title
+            and twin in manifests
+        ):
+            manifests[twin].consequences.append(
+                Consequence(
+                    f"{issue.field}: {issue.title} (the same FCS file name)",
+                    issue.severity,
+                    file=issue.file,
+                    row=issue.row,
+                )
+            )
         else:
             kept.append(issue)
     return kept
@@ -249,12 +293,18 @@ def _instance(con, guards: str | None, load_id: int, row: int) -> str | None:
     if not guards or not guards.startswith("raw/redcap_"):
         return None
     table = guards.split("/", 1)[1]
-    columns = {c[0] for c in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' "
-                                         "AND table_name = ?", [table]).fetchall()}  # fmt: skip
+    columns = {
+        c[0]
+        for c in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = ?", [table]
+        ).fetchall()
+    }
     if "redcap_repeat_instance" not in columns:
         return None
-    found = con.execute(f'SELECT any_value(redcap_repeat_instance) FROM raw."{table}" WHERE _load_id = ? '
-                        "AND _source_row = ?", [load_id, row]).fetchall()  # fmt: skip
+    found = con.execute(
+        f'SELECT any_value(redcap_repeat_instance) FROM raw."{table}" WHERE _load_id = ? AND _source_row = ?',
+        [load_id, row],
+    ).fetchall()
     return str(found[0][0]) if found and found[0][0] is not None else None
 
 
@@ -262,9 +312,19 @@ def _flagged(con, r: dict, records: dict) -> Issue:
     guards = r["guards"]
     form = guards.split("/", 1)[1].removeprefix("redcap_") if guards and guards.startswith("raw/redcap_") else None
     row = int(r["source_row"]) if r["source_row"] is not None else None
-    issue = Issue(FLAGGED, r["why"], r["severity"], form=form, field=r["column_name"], patient_key=r["patient_key"],
-                  file=r["file"], row=row, value=r["value"], source="redcap" if form else None,
-                  instance=_instance(con, guards, int(r["load_id"]), row) if row else None)  # fmt: skip
+    issue = Issue(
+        FLAGGED,
+        r["why"],
+        r["severity"],
+        form=form,
+        field=r["column_name"],
+        patient_key=r["patient_key"],
+        file=r["file"],
+        row=row,
+        value=r["value"],
+        source="redcap" if form else None,
+        instance=_instance(con, guards, int(r["load_id"]), row) if row else None,
+    )
     return _with_record(issue, records)
 
 
@@ -276,21 +336,36 @@ def _tube(r: dict, what: str) -> Consequence:
 def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) -> list[Issue]:
     known = set()
     if rows and has_table(con, "raw", "redcap_demographics"):
-        known = {k for (k,) in con.execute(
-            "SELECT DISTINCT d.patient_key FROM raw.redcap_demographics d JOIN raw.landed_files l "
-            "ON l.load_id = d._load_id AND l.superseded_by IS NULL").fetchall()}  # fmt: skip
+        known = {
+            k
+            for (k,) in con.execute(
+                "SELECT DISTINCT d.patient_key FROM raw.redcap_demographics d JOIN raw.landed_files l "
+                "ON l.load_id = d._load_id AND l.superseded_by IS NULL"
+            ).fetchall()
+        }
     issues: dict[str, Issue] = {}
     for r in rows:
         key = r["patient_key"]
         cause = next((i for i in by_patient.get(key, []) if i.form == "demographics"), None)
         if cause is not None:
-            cause.consequences.append(_tube(r, "tube of this record: unknown patient, joins no mart until its "
-                                               "demographics row loads"))
+            cause.consequences.append(
+                _tube(r, "tube of this record: unknown patient, joins no mart until its demographics row loads")
+            )
         elif key not in known:  # a record whose demographics landed since is no longer unknown
             if key not in issues:
-                issues[key] = _with_record(Issue(UNKNOWN_PATIENT, "a tube names a record that REDCap does not have",
-                                                 r["severity"], field="record_id", patient_key=key, file=r["file"],
-                                                 row=int(r["source_row"]), source="cytometry_manifest"), records)  # fmt: skip
+                issues[key] = _with_record(
+                    Issue(
+                        UNKNOWN_PATIENT,
+                        "a tube names a record that REDCap does not have",
+                        r["severity"],
+                        field="record_id",
+                        patient_key=key,
+                        file=r["file"],
+                        row=int(r["source_row"]),
+                        source="cytometry_manifest",
+                    ),
+                    records,
+                )
             issues[key].consequences.append(_tube(r, "tube not joined to any mart"))
     return list(issues.values())
 
@@ -318,17 +393,30 @@ def _mart_issues(con, run_id: str, by_patient: dict, records: dict) -> list[Issu
         causes = by_patient.get(key, [])
         if causes:
             also = "; ".join(f"{c.field} row {c.row}" for c in causes[1:])
-            causes[0].consequences.append(Consequence(what + (f" (may follow from {also} too)" if also else ""),
-                                                      r["severity"], key, value=r["value"]))  # fmt: skip
+            causes[0].consequences.append(
+                Consequence(
+                    what + (f" (may follow from {also} too)" if also else ""), r["severity"], key, value=r["value"]
+                )
+            )
         else:
             title = f"{column} {why}" if why else f"{where}: {r['why']}"
-            issue = _with_record(Issue(MART, title, r["severity"], field=column, patient_key=key, value=r["value"]), records)
+            issue = _with_record(
+                Issue(MART, title, r["severity"], field=column, patient_key=key, value=r["value"]), records
+            )
             issue.consequences.append(Consequence(what, r["severity"], key, value=r["value"]))
             issues.append(issue)
     for r in _rows(con, MART_TABLE_FAILURES, [run_id]):
-        observed = f"{r['unexpected_count']} unexpected" if r["unexpected_count"] is not None else f"observed {r['observed']}"
-        issues.append(Issue(MART, f"{r['suite']} {r['expectation']}({r['column_name']}): {r['why']} ({observed})",
-                            r["severity"], field=r["column_name"]))  # fmt: skip
+        observed = (
+            f"{r['unexpected_count']} unexpected" if r["unexpected_count"] is not None else f"observed {r['observed']}"
+        )
+        issues.append(
+            Issue(
+                MART,
+                f"{r['suite']} {r['expectation']}({r['column_name']}): {r['why']} ({observed})",
+                r["severity"],
+                field=r["column_name"],
+            )
+        )
     return issues
 
 
@@ -348,9 +436,17 @@ def _dbt_test_issues(con, by_patient: dict, records: dict) -> list[Issue]:
             causes[0].consequences.append(Consequence(what, r["severity"], key))
             continue
         if (r["test"], key or tube) not in issues:
-            issues[(r["test"], key or tube)] = _with_record(Issue(
-                DBT_TEST, f"{r['test']}: {r['meaning']}", r["severity"], field=r["test"], patient_key=key,
-                source="cytometry" if tube else None), records)  # fmt: skip
+            issues[(r["test"], key or tube)] = _with_record(
+                Issue(
+                    DBT_TEST,
+                    f"{r['test']}: {r['meaning']}",
+                    r["severity"],
+                    field=r["test"],
+                    patient_key=key,
+                    source="cytometry" if tube else None,
+                ),
+                records,
+            )
         issues[(r["test"], key or tube)].consequences.append(Consequence(what, r["severity"], key))
     return list(issues.values())
 
@@ -363,12 +459,16 @@ def _action(issue: Issue) -> str:
     lab = (issue.source or "").startswith("cytometry")
     if issue.kind == UNKNOWN_PATIENT:
         who = issue.record or "a record id"
-        return (f"{who} is named in {issue.file} (row {issue.row}) but REDCap has no such record: correct the record id "
-                "in the lab's system or create the record in REDCap, then export again")  # fmt: skip
+        return (
+            f"{who} is named in {issue.file} (row {issue.row}) but REDCap has no such record: correct the record id "
+            "in the lab's system or create the record in REDCap, then export again"
+        )
     if issue.kind == DBT_TEST:
         if issue.record and issue.source == "cytometry":
-            return (f"ask the laboratory which values of the tube(s) of {issue.record} listed below are right "
-                    f"({issue.field}); have them corrected in its system and exported again")  # fmt: skip
+            return (
+                f"ask the laboratory which values of the tube(s) of {issue.record} listed below are right "
+                f"({issue.field}); have them corrected in its system and exported again"
+            )
         if issue.record:
             return f"check {issue.record} in REDCap for what {issue.field} flags; correct it, then re-export"
         return f"find the patient {issue.patient_key or ''} of the rows {issue.field} flags (the record map has no record for it)"
@@ -381,9 +481,13 @@ def _action(issue: Issue) -> str:
     if "holds the record's" in issue.title:
         what = issue.title.split("holds the record's ", 1)[1].split(";")[0]
         if lab:
-            return (f"rename the FCS file of {record} in the lab's software without the {what}, then export its "
-                    "manifest and statistics again")  # fmt: skip
-        return f"remove the patient's {what} from {at} in REDCap (identifiers must never be typed there), then re-export"
+            return (
+                f"rename the FCS file of {record} in the lab's software without the {what}, then export its "
+                "manifest and statistics again"
+            )
+        return (
+            f"remove the patient's {what} from {at} in REDCap (identifiers must never be typed there), then re-export"
+        )
     if issue.title.startswith("exact duplicate of row"):
         of = f" ({issue.place})" if issue.record_id else ""
         return f"export {issue.file} again: row {issue.row}{of} is an {issue.title} (the copy was set aside)"
@@ -399,15 +503,28 @@ def _action(issue: Issue) -> str:
 def analyst_groups(issues: list[Issue]) -> pd.DataFrame:
     """The analysts' view: root causes grouped by what and where (form, field, reason), with
     counts and pseudonyms; no record id, file, row or value."""
-    rows = [dict(kind=KIND_LABELS[i.kind], form=i.form or "", field=i.field or "",
-                 reason=re.sub(r"\brow \d+", "another row", i.title), severity=i.severity,
-                 consequences=len(i.consequences), patient_key=i.patient_key)
-            for i in issues]  # fmt: skip
+    rows = [
+        dict(
+            kind=KIND_LABELS[i.kind],
+            form=i.form or "",
+            field=i.field or "",
+            reason=re.sub(r"\brow \d+", "another row", i.title),
+            severity=i.severity,
+            consequences=len(i.consequences),
+            patient_key=i.patient_key,
+        )
+        for i in issues
+    ]
     columns = ["kind", "form", "field", "reason", "severity", "issues", "consequences", "patients"]
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
-    return (frame.groupby(["kind", "form", "field", "reason", "severity"], sort=True)
-            .agg(issues=("reason", "size"), consequences=("consequences", "sum"),
-                 patients=("patient_key", lambda keys: ", ".join(sorted({k for k in keys if k}))))
-            .reset_index()[columns])  # fmt: skip
+    return (
+        frame.groupby(["kind", "form", "field", "reason", "severity"], sort=True)
+        .agg(
+            issues=("reason", "size"),
+            consequences=("consequences", "sum"),
+            patients=("patient_key", lambda keys: ", ".join(sorted({k for k in keys if k}))),
+        )
+        .reset_index()[columns]
+    )

@@ -56,12 +56,17 @@ def _notes(rows: pd.DataFrame) -> tuple[list[str], set[str]]:
     """One footnote per test and method used in the table (and for its KM medians), and the
     tests that ran with more than one method."""
     used = rows.dropna(subset=["test", "p_value"]).drop_duplicates(["test", "test_method"])
-    notes = [f"{fmt.TEST_ABBREVIATIONS.get(r.test, r.test)}: {r.test}, {fmt.method_note(r.test, r.test_method)}"
-             for r in used.itertuples()]  # fmt: skip
+    notes = [
+        f"{fmt.TEST_ABBREVIATIONS.get(r.test, r.test)}: {r.test}, {fmt.method_note(r.test, r.test_method)}"
+        for r in used.itertuples()
+    ]
     mixed = set(used["test"][used["test"].duplicated()])
     medians = rows[rows["kind"] == "km_median"].drop_duplicates(["median_convention", "median_ci_method"])
-    notes += [fmt.km_median_note(r.median_convention, r.median_ci_method) for r in medians.itertuples()
-              if isinstance(r.median_convention, str)]  # fmt: skip
+    notes += [
+        fmt.km_median_note(r.median_convention, r.median_ci_method)
+        for r in medians.itertuples()
+        if isinstance(r.median_convention, str)
+    ]
     return notes, mixed
 
 
@@ -97,7 +102,11 @@ def display_table(rows: pd.DataFrame, plan: Plan, group_sizes: dict[str, int]) -
         if first["kind"] == "levels":
             out.append(DisplayRow(first["label"], p=p, test=test))
             for level, cells in item.groupby("level", sort=False):
-                out.append(DisplayRow(plan.label(level, first["variable"]), [_cell(r) for _, r in cells.iterrows()], style="level"))
+                out.append(
+                    DisplayRow(
+                        plan.label(level, first["variable"]), [_cell(r) for _, r in cells.iterrows()], style="level"
+                    )
+                )
         else:
             out.append(DisplayRow(first["label"], [_cell(r) for _, r in item.iterrows()], p, test))
     top = rows.iloc[0]

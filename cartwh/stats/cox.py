@@ -44,8 +44,25 @@ from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy.stats import norm
 
-COLUMNS = ["term", "factor", "level", "reference", "coef", "se", "hazard_ratio", "ci_lower", "ci_upper", "z",
-           "p_value", "n", "events", "n_dropped_missing", "concordance", "likelihood_ratio_p", "reason"]  # fmt: skip
+COLUMNS = [
+    "term",
+    "factor",
+    "level",
+    "reference",
+    "coef",
+    "se",
+    "hazard_ratio",
+    "ci_lower",
+    "ci_upper",
+    "z",
+    "p_value",
+    "n",
+    "events",
+    "n_dropped_missing",
+    "concordance",
+    "likelihood_ratio_p",
+    "reason",
+]
 MAX_COEF = 10.0  # a hazard ratio beyond e^10 (about 22 000) is a runaway estimate, not a finding
 MAX_SE = 10.0  # likewise a CI spanning e^(+-20): the likelihood is flat, the MLE is at infinity
 # lifelines' default stopping rules (Newton step or decrement < 1e-7, relative change of the
@@ -117,8 +134,10 @@ def _design(df: pd.DataFrame, event: str, factors: list[str], reference: dict) -
             if per_level.loc[lvl, "sum"] == 0:
                 which = "reference level, " if lvl == ref else ""
                 size = per_level.loc[lvl, "size"]
-                problems.append(f"monotone likelihood (separation): no events in {f}={lvl} "
-                                f"({which}0 of {size} rows), a hazard ratio is infinite")  # fmt: skip
+                problems.append(
+                    f"monotone likelihood (separation): no events in {f}={lvl} "
+                    f"({which}0 of {size} rows), a hazard ratio is infinite"
+                )
     return terms, pd.DataFrame(columns, index=df.index), problems
 
 
@@ -134,8 +153,14 @@ def _fit(X: pd.DataFrame, level: float) -> tuple[CoxPHFitter | None, str | None]
     return fitted, (_first_sentence(trouble[0].message) if trouble else None)
 
 
-def cox_model(data: pd.DataFrame, duration: str, event: str, factors: list[str],
-              reference: dict[str, str] | None = None, level: float = 0.95) -> pd.DataFrame:  # fmt: skip
+def cox_model(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    factors: list[str],
+    reference: dict[str, str] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """Cox model of ``duration`` (with ``event``, 1 = event) on ``factors``; one row per term.
 
     Columns: see ``COLUMNS``. See the module docstring for coding, CIs and edge cases.
@@ -174,7 +199,9 @@ def cox_model(data: pd.DataFrame, duration: str, event: str, factors: list[str],
     scale = np.array([t["scale"] for t in terms])
     coef, se = coef / scale, se / scale
     if runaway.any():
-        which = ", ".join(f"{nm} (coef {c:.3g}, se {s:.3g})" for nm, c, s, r in zip(names, coef, se, runaway, strict=True) if r)
+        which = ", ".join(
+            f"{nm} (coef {c:.3g}, se {s:.3g})" for nm, c, s, r in zip(names, coef, se, runaway, strict=True) if r
+        )
         return not_estimable(f"monotone likelihood (separation) suspected: runaway estimate for {which}")
     if warning:
         return not_estimable(f"monotone likelihood or collinearity suspected; lifelines: {warning}")

@@ -165,14 +165,26 @@ def choose_cutoff(values, outcome, min_auc: float = 0.70, method: str = "roc") -
     roc = roc_auc(x, y)
     auc = (roc.auc, roc.ci_lower, roc.ci_upper)
     if roc.direction is None:
-        return CutoffChoice("median" if n else None, median, *auc, NAN, NAN, NAN, None, False, n, events,
-                            roc.reason or "no values")  # fmt: skip
+        return CutoffChoice(
+            "median" if n else None, median, *auc, NAN, NAN, NAN, None, False, n, events, roc.reason or "no values"
+        )
     if method not in ("roc", "median"):
         raise ValueError(f"method must be 'roc' or 'median', not {method!r}")
     if method == "roc" and roc.auc > min_auc:
         cut = youden_cutoff(x, y)
-        return CutoffChoice("roc_youden", cut.cutoff, *auc, cut.sensitivity, cut.specificity, cut.youden_j,
-                            roc.direction, True, n, events, roc.reason)  # fmt: skip
+        return CutoffChoice(
+            "roc_youden",
+            cut.cutoff,
+            *auc,
+            cut.sensitivity,
+            cut.specificity,
+            cut.youden_j,
+            roc.direction,
+            True,
+            n,
+            events,
+            roc.reason,
+        )
     sens, spec = _sens_spec(x, y, median, roc.direction)
     why = "median requested" if method == "median" else f"ROC AUC {roc.auc:.2f} ≤ {min_auc:.2f}: median used"
     reason = "; ".join(filter(None, [why, roc.reason]))

@@ -154,7 +154,9 @@ def survival_at(durations, events, t: float) -> SurvivalAt:
     last = km.iloc[-1]
     if t > last["time"] and last["survival"] > 0:
         return SurvivalAt(
-            NAN, NAN, NAN,
+            NAN,
+            NAN,
+            NAN,
             f"t={t:g} is beyond the last follow-up time {last['time']:g} with S>0; nobody at risk",
         )
     if t < 0:
@@ -212,8 +214,9 @@ def km_quantile(durations, events=None, p: float = 0.5, convention: str = "spss"
     one. A limit that is never reached is NaN (R prints NA). If S never reaches 1 - p
     (e.g. all censored) the quantile is NaN with a reason."""
     if convention not in QUANTILE_CONVENTIONS or ci_method not in QUANTILE_CI_METHODS:
-        raise ValueError(f"convention must be one of {list(QUANTILE_CONVENTIONS)}, "
-                         f"ci_method one of {list(QUANTILE_CI_METHODS)}")
+        raise ValueError(
+            f"convention must be one of {list(QUANTILE_CONVENTIONS)}, ci_method one of {list(QUANTILE_CI_METHODS)}"
+        )
     if not 0 < p < 1:
         raise ValueError(f"p must lie strictly between 0 and 1, not {p}")
     level = 1.0 - p
@@ -339,9 +342,15 @@ def logrank(durations, events, groups) -> dict:
         raise ValueError("group labels must not be missing")
     labels = list(pd.unique(g))  # only labels that occur: empty groups drop out
     k = len(labels)
-    res = dict(statistic=NAN, df=max(k - 1, 0), p_value=NAN,
-               test="log-rank" if k <= 2 else "k-group log-rank",
-               n_groups=k, reason=None, note=None)
+    res = dict(
+        statistic=NAN,
+        df=max(k - 1, 0),
+        p_value=NAN,
+        test="log-rank" if k <= 2 else "k-group log-rank",
+        n_groups=k,
+        reason=None,
+        note=None,
+    )
     if d.size == 0:
         return res | dict(reason="empty input")
     if k < 2:

@@ -47,8 +47,9 @@ class Blocks:
 NO_BLOCKS = Blocks()
 
 
-def blocked_reason(suite: str, expectation: str, column: str, why: str, observed: str | None = None,
-                   unexpected: int | None = None) -> str:
+def blocked_reason(
+    suite: str, expectation: str, column: str, why: str, observed: str | None = None, unexpected: int | None = None
+) -> str:
     """The reason a blocked item prints: the check, why it matters, and what it found (an
     aggregate over a column without values, e.g. no pre-LD labs at all, finds nothing to check)."""
     if unexpected:
@@ -90,8 +91,18 @@ def row_columns(spec: TableSpec, row: TableRow) -> list[str]:
 
 
 # Rows of a blocked table row that stay: what names the row and the group, not its numbers.
-_ROW_IDENTITY = ["analysis", "table_title", "row_number", "label", "kind", "variable", "grouped_by", "subset",
-                 "group", "group_order"]  # fmt: skip
+_ROW_IDENTITY = [
+    "analysis",
+    "table_title",
+    "row_number",
+    "label",
+    "kind",
+    "variable",
+    "grouped_by",
+    "subset",
+    "group",
+    "group_order",
+]
 _SURVIVAL_TABLES = ("km_estimates", "survival_tests", "landmark_survival", "survival_summaries", "cutoffs")
 
 
@@ -101,8 +112,12 @@ def _without(frame: pd.DataFrame, names: set[str]) -> pd.DataFrame:
 
 def _blocked_rows(comparisons: pd.DataFrame, plan: Plan, blocks: Blocks) -> pd.DataFrame:
     """Table rows reading a blocked column keep one row per group, the reason instead of numbers."""
-    reasons = {(t.name, number): reason for t in plan.tables for number, row in enumerate(t.rows, start=1)
-               if row.kind != "heading" and (reason := blocks.reason(row_columns(t, row)))}  # fmt: skip
+    reasons = {
+        (t.name, number): reason
+        for t in plan.tables
+        for number, row in enumerate(t.rows, start=1)
+        if row.kind != "heading" and (reason := blocks.reason(row_columns(t, row)))
+    }
     if not reasons or comparisons.empty:
         return comparisons
     key = list(zip(comparisons["analysis"], comparisons["row_number"], strict=True))
@@ -110,8 +125,9 @@ def _blocked_rows(comparisons: pd.DataFrame, plan: Plan, blocks: Blocks) -> pd.D
     blocked = comparisons.loc[hit, _ROW_IDENTITY].drop_duplicates(["analysis", "row_number", "group"])
     reason = [reasons[k] for k in zip(blocked["analysis"], blocked["row_number"], strict=True)]
     blocked = blocked.assign(test_reason=reason, value_reason=reason)
-    return pd.concat([comparisons[~hit], blocked]).sort_values(["analysis", "row_number", "group_order"], kind="stable",
-                                                               ignore_index=True)  # fmt: skip
+    return pd.concat([comparisons[~hit], blocked]).sort_values(
+        ["analysis", "row_number", "group_order"], kind="stable", ignore_index=True
+    )
 
 
 def apply_blocks(frames: dict[str, pd.DataFrame], plan: Plan, blocks: Blocks) -> dict[str, pd.DataFrame]:
@@ -123,16 +139,50 @@ def apply_blocks(frames: dict[str, pd.DataFrame], plan: Plan, blocks: Blocks) ->
     survival = {a.name: r for a in plan.survival if (r := blocks.reason(survival_columns(a)))}
     for name in _SURVIVAL_TABLES:
         out[name] = _without(out[name], set(survival))
-    out["survival_tests"] = pd.concat([out["survival_tests"], pd.DataFrame(
-        [dict(analysis=a.name, endpoint=e, grouped_by=a.by, reason=survival[a.name])
-         for a in plan.survival if a.name in survival for e in a.endpoints])], ignore_index=True)  # fmt: skip
+    out["survival_tests"] = pd.concat(
+        [
+            out["survival_tests"],
+            pd.DataFrame(
+                [
+                    dict(analysis=a.name, endpoint=e, grouped_by=a.by, reason=survival[a.name])
+                    for a in plan.survival
+                    if a.name in survival
+                    for e in a.endpoints
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     follow = {a.name: r for a in plan.follow_up if (r := blocks.reason(survival_columns(a)))}
-    out["follow_up"] = pd.concat([_without(out["follow_up"], set(follow)), pd.DataFrame(
-        [dict(analysis=a.name, endpoint=e, group=ALL, reason=follow[a.name])
-         for a in plan.follow_up if a.name in follow for e in a.endpoints])], ignore_index=True)  # fmt: skip
+    out["follow_up"] = pd.concat(
+        [
+            _without(out["follow_up"], set(follow)),
+            pd.DataFrame(
+                [
+                    dict(analysis=a.name, endpoint=e, group=ALL, reason=follow[a.name])
+                    for a in plan.follow_up
+                    if a.name in follow
+                    for e in a.endpoints
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     cox = {a.name: r for a in plan.cox if (r := blocks.reason(cox_columns(a)))}
-    out["cox_models"] = pd.concat([_without(out["cox_models"], set(cox)), pd.DataFrame(
-        [dict(analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name])
-         for a in plan.cox if a.name in cox])], ignore_index=True)  # fmt: skip
+    out["cox_models"] = pd.concat(
+        [
+            _without(out["cox_models"], set(cox)),
+            pd.DataFrame(
+                [
+                    dict(
+                        analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name]
+                    )
+                    for a in plan.cox
+                    if a.name in cox
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     out["group_comparisons"] = _blocked_rows(out["group_comparisons"], plan, blocks)
     return out

@@ -22,9 +22,15 @@ from cartwh.study.survival_analyses import run_follow_up, run_survival
 from cartwh.warehouse import transaction
 
 ANALYTICS_TABLES = (
-    "km_estimates", "survival_tests", "landmark_survival", "survival_summaries",
-    "follow_up", "group_comparisons", "cutoffs", "cox_models",
-)  # fmt: skip
+    "km_estimates",
+    "survival_tests",
+    "landmark_survival",
+    "survival_summaries",
+    "follow_up",
+    "group_comparisons",
+    "cutoffs",
+    "cox_models",
+)
 
 
 def read_marts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -45,9 +51,11 @@ def mart_snapshot(*frames: pd.DataFrame) -> str:
 
 def code_version() -> str:
     """The package version and, in a git checkout, the commit (+dirty if files differ)."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(settings.PROJECT_ROOT), *args], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+        return subprocess.run(
+            ["git", "-C", str(settings.PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short=12", "HEAD")
@@ -101,8 +109,9 @@ def write_analytics(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFra
             con.unregister("_analytics_frame")
 
 
-def compute_analytics(con: duckdb.DuckDBPyConnection, plan: Plan,
-                      blocks: Blocks = NO_BLOCKS) -> dict[str, pd.DataFrame]:  # fmt: skip
+def compute_analytics(
+    con: duckdb.DuckDBPyConnection, plan: Plan, blocks: Blocks = NO_BLOCKS
+) -> dict[str, pd.DataFrame]:
     """The plan on the marts, written to `analytics`; what `blocks` blocks holds its reason instead."""
     patients, tte = read_marts(con)
     snapshot, version = mart_snapshot(patients, tte), code_version()

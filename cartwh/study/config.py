@@ -35,8 +35,12 @@ class Conventions:
     chi_square: str = "pearson"  # no continuity correction | "yates" (2x2 tables)
 
 
-ALLOWED_CONVENTIONS = dict(km_quantile=QUANTILE_CONVENTIONS, median_ci=QUANTILE_CI_METHODS,
-                           mann_whitney=MANN_WHITNEY_METHODS, chi_square=CHI_SQUARE_METHODS)  # fmt: skip
+ALLOWED_CONVENTIONS = dict(
+    km_quantile=QUANTILE_CONVENTIONS,
+    median_ci=QUANTILE_CI_METHODS,
+    mann_whitney=MANN_WHITNEY_METHODS,
+    chi_square=CHI_SQUARE_METHODS,
+)
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,20 @@ def _table(entry: dict, study: dict) -> TableSpec:
     rows = tuple(_build(TableRow, row, f"tables.{name}.rows[{i}]") for i, row in enumerate(entry.get("rows", [])))
     for i, row in enumerate(rows):
         if row.kind not in ROW_KINDS:
-            raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): kind {row.kind!r} is not one of {sorted(ROW_KINDS)}")
+            raise PlanError(
+                f"tables.{name}.rows[{i}] ({row.label}): kind {row.kind!r} is not one of {sorted(ROW_KINDS)}"
+            )
         if row.kind not in {"heading", "km_median"} and not row.column:
             raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): kind {row.kind} needs a column")
         if row.kind == "km_median" and not row.endpoint:
             raise PlanError(f"tables.{name}.rows[{i}] ({row.label}): km_median needs an endpoint")
-    return TableSpec(name=name, title=entry.get("title", name), by=entry.get("by", study["compare_by"]),
-                     group_order=tuple(entry.get("group_order", study["group_order"])), rows=rows)  # fmt: skip
+    return TableSpec(
+        name=name,
+        title=entry.get("title", name),
+        by=entry.get("by", study["compare_by"]),
+        group_order=tuple(entry.get("group_order", study["group_order"])),
+        rows=rows,
+    )
 
 
 def _conventions(entry: dict) -> Conventions:
@@ -182,16 +193,26 @@ def parse_plan(document: dict, source: str = "") -> Plan:
     for section, items in (("survival", survival), ("follow_up", follow_up), ("cox", cox), ("tables", tables)):
         _unique(items, section)
     plan = Plan(
-        title=study["title"], reference=study.get("reference", ""), compare_by=study["compare_by"],
-        group_order=tuple(study["group_order"]), labels={column: {str(k): v for k, v in values.items()} for column, values in document.get("labels", {}).items()},
+        title=study["title"],
+        reference=study.get("reference", ""),
+        compare_by=study["compare_by"],
+        group_order=tuple(study["group_order"]),
+        labels={
+            column: {str(k): v for k, v in values.items()} for column, values in document.get("labels", {}).items()
+        },
         landmark_months=tuple(float(t) for t in s["landmark_months"]),
-        rmst_tau_months=float(s["rmst_tau_months"]), cutoff_min_roc_auc=float(s["cutoff_min_roc_auc"]),
+        rmst_tau_months=float(s["rmst_tau_months"]),
+        cutoff_min_roc_auc=float(s["cutoff_min_roc_auc"]),
         at_risk_every_months=float(s["at_risk_every_months"]),
-        survival=survival, follow_up=follow_up, cox=cox, tables=tables,
-        figures=tuple(document.get("figures", [])), source=source,
+        survival=survival,
+        follow_up=follow_up,
+        cox=cox,
+        tables=tables,
+        figures=tuple(document.get("figures", [])),
+        source=source,
         conventions=_conventions(document.get("conventions") or {}),
         ci_bands=_flag(s, "ci_bands"),
-    )  # fmt: skip
+    )
     _check_figures(plan)
     return plan
 

@@ -21,8 +21,13 @@ NO_TEST = comparisons.TestResult(None, np.nan, np.nan, "descriptive row: no test
 
 
 def _test_fields(result: comparisons.TestResult) -> dict:
-    return dict(test=result.test, test_method=result.method, statistic=result.statistic, p_value=result.p_value,
-                test_reason=result.reason)  # fmt: skip
+    return dict(
+        test=result.test,
+        test_method=result.method,
+        statistic=result.statistic,
+        p_value=result.p_value,
+        test_reason=result.reason,
+    )
 
 
 def _indicator(values: pd.Series, level) -> pd.Series:
@@ -39,8 +44,17 @@ def _count_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conven
     for g, f in flags.items():
         n = int(f.notna().sum())
         count = int((f == True).sum())  # noqa: E712
-        yield dict(level=None if row.level is None else str(row.level), group=g, n=n,
-                   n_missing=int(f.isna().sum()), count=count, percent=100 * count / n if n else np.nan), result  # fmt: skip
+        yield (
+            dict(
+                level=None if row.level is None else str(row.level),
+                group=g,
+                n=n,
+                n_missing=int(f.isna().sum()),
+                count=count,
+                percent=100 * count / n if n else np.nan,
+            ),
+            result,
+        )
 
 
 def _levels_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
@@ -53,8 +67,17 @@ def _levels_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conve
         for g, v in groups.items():
             n = int(v.notna().sum())
             count = int((v.dropna().astype(str) == level).sum())
-            yield dict(level=level, group=g, n=n, n_missing=int(v.isna().sum()), count=count,
-                       percent=100 * count / n if n else np.nan), result  # fmt: skip
+            yield (
+                dict(
+                    level=level,
+                    group=g,
+                    n=n,
+                    n_missing=int(v.isna().sum()),
+                    count=count,
+                    percent=100 * count / n if n else np.nan,
+                ),
+                result,
+            )
 
 
 def _median_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conventions):
@@ -63,8 +86,19 @@ def _median_rows(row: TableRow, groups: dict[str, pd.Series], conventions: Conve
     result = NO_TEST if row.test == "none" else test(*compared, mann_whitney_method=conventions.mann_whitney)
     for g, v in groups.items():
         s = comparisons.median_summary(v.to_numpy(dtype=float))
-        yield dict(group=g, n=s.n, n_missing=int(v.isna().sum()), median=s.median, minimum=s.minimum,
-                   maximum=s.maximum, ci_lower=s.ci_lower, ci_upper=s.ci_upper), result  # fmt: skip
+        yield (
+            dict(
+                group=g,
+                n=s.n,
+                n_missing=int(v.isna().sum()),
+                median=s.median,
+                minimum=s.minimum,
+                maximum=s.maximum,
+                ci_lower=s.ci_lower,
+                ci_upper=s.ci_upper,
+            ),
+            result,
+        )
 
 
 def _logrank_result(data: pd.DataFrame, labels) -> comparisons.TestResult:
@@ -80,20 +114,41 @@ def _km_median_rows(row: TableRow, members: dict[str, pd.DataFrame], tte: pd.Dat
     result = NO_TEST if row.test == "none" else _logrank_result(compared, compared.index.map(group_of))
     for g, m in members.items():
         part = data[data.index.isin(m["patient_key"])]
-        median = survival.km_median(part["aval"], part["is_event"].astype(int), conventions.km_quantile,
-                                    conventions.median_ci)  # fmt: skip
-        yield dict(group=g, n=len(part), n_missing=len(m) - len(part), count=int(part["is_event"].sum()),
-                   median=median.median, ci_lower=median.ci_lower, ci_upper=median.ci_upper,
-                   value_reason=median.reason, median_convention=median.convention,
-                   median_ci_method=median.ci_method), result  # fmt: skip
+        median = survival.km_median(
+            part["aval"], part["is_event"].astype(int), conventions.km_quantile, conventions.median_ci
+        )
+        yield (
+            dict(
+                group=g,
+                n=len(part),
+                n_missing=len(m) - len(part),
+                count=int(part["is_event"].sum()),
+                median=median.median,
+                ci_lower=median.ci_lower,
+                ci_upper=median.ci_upper,
+                value_reason=median.reason,
+                median_convention=median.convention,
+                median_ci_method=median.ci_method,
+            ),
+            result,
+        )
 
 
-def comparison_rows(spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame,
-                    conventions: Conventions = Conventions()) -> pd.DataFrame:  # fmt: skip
+def comparison_rows(
+    spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame, conventions: Conventions = Conventions()
+) -> pd.DataFrame:
     out = []
     for number, row in enumerate(spec.rows, start=1):
-        base = dict(analysis=spec.name, table_title=spec.title, row_number=number, label=row.label,
-                    kind=row.kind, variable=row.column or row.endpoint, grouped_by=spec.by, subset=row.where)  # fmt: skip
+        base = dict(
+            analysis=spec.name,
+            table_title=spec.title,
+            row_number=number,
+            label=row.label,
+            kind=row.kind,
+            variable=row.column or row.endpoint,
+            grouped_by=spec.by,
+            subset=row.where,
+        )
         if row.kind == "heading":
             out.append(base)
             continue

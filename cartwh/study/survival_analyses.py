@@ -24,8 +24,14 @@ def _cutoff_groups(data: pd.DataFrame, analysis: SurvivalAnalysis, endpoint: str
     values = data[analysis.by].to_numpy(dtype=float)
     outcome = data["is_event"].to_numpy(dtype=int)
     choice = cutoffs.choose_cutoff(values, outcome, plan.cutoff_min_roc_auc, method=analysis.cutoff)
-    row = dict(analysis=analysis.name, endpoint=endpoint, predictor=analysis.by, outcome=f"{endpoint} event",
-               requested_method=analysis.cutoff, **choice._asdict())  # fmt: skip
+    row = dict(
+        analysis=analysis.name,
+        endpoint=endpoint,
+        predictor=analysis.by,
+        outcome=f"{endpoint} event",
+        requested_method=analysis.cutoff,
+        **choice._asdict(),
+    )
     if not np.isfinite(choice.cutoff):  # no values at all: nobody can be grouped
         return pd.Series(None, index=data.index, dtype=object), row
     return cutoffs.split_at(data[analysis.by].astype(float), choice.cutoff), row
@@ -57,16 +63,30 @@ def _one_group(rows: dict, key: dict, d: np.ndarray, e: np.ndarray, plan: Plan) 
     median = survival.km_median(d, e, conventions.km_quantile, conventions.median_ci)
     mean = survival.km_mean(d, e)
     restricted = survival.rmst(d, e, plan.rmst_tau_months)
-    rows["survival_summaries"].append(dict(
-        **key, n=n, events=events,
-        median_months=median.median, median_ci_lower=median.ci_lower, median_ci_upper=median.ci_upper,
-        median_reason=median.reason, median_convention=median.convention, median_ci_method=median.ci_method,
-        median_se=median.se,
-        km_mean_months=mean.mean, km_mean_se=mean.se, km_mean_ci_lower=mean.ci_lower,
-        km_mean_ci_upper=mean.ci_upper, km_mean_restricted_to=mean.upper_limit, km_mean_reason=mean.reason,
-        rmst_tau_months=plan.rmst_tau_months, rmst_months=restricted.rmst, rmst_se=restricted.se,
-        rmst_reason=restricted.reason,
-    ))  # fmt: skip
+    rows["survival_summaries"].append(
+        dict(
+            **key,
+            n=n,
+            events=events,
+            median_months=median.median,
+            median_ci_lower=median.ci_lower,
+            median_ci_upper=median.ci_upper,
+            median_reason=median.reason,
+            median_convention=median.convention,
+            median_ci_method=median.ci_method,
+            median_se=median.se,
+            km_mean_months=mean.mean,
+            km_mean_se=mean.se,
+            km_mean_ci_lower=mean.ci_lower,
+            km_mean_ci_upper=mean.ci_upper,
+            km_mean_restricted_to=mean.upper_limit,
+            km_mean_reason=mean.reason,
+            rmst_tau_months=plan.rmst_tau_months,
+            rmst_months=restricted.rmst,
+            rmst_se=restricted.se,
+            rmst_reason=restricted.reason,
+        )
+    )
 
 
 def run_survival(data: pd.DataFrame, analysis: SurvivalAnalysis, plan: Plan, rows: dict) -> None:
@@ -84,16 +104,29 @@ def run_survival(data: pd.DataFrame, analysis: SurvivalAnalysis, plan: Plan, row
         e = subset["is_event"].to_numpy(dtype=int)
         for position, group in enumerate(order):
             mask = (groups == group).to_numpy()
-            key = dict(analysis=analysis.name, endpoint=endpoint, group=group, group_order=position,
-                       time_origin_months=analysis.from_month or 0.0)
+            key = dict(
+                analysis=analysis.name,
+                endpoint=endpoint,
+                group=group,
+                group_order=position,
+                time_origin_months=analysis.from_month or 0.0,
+            )
             _one_group(rows, key, d[mask], e[mask], plan)
         if analysis.by is None:
             continue
         test = survival.logrank(d[known.to_numpy()], e[known.to_numpy()], groups[known].to_numpy())
-        rows["survival_tests"].append(dict(
-            analysis=analysis.name, endpoint=endpoint, grouped_by=analysis.by, groups=" | ".join(order),
-            n=int(known.sum()), events=int(e[known.to_numpy()].sum()), n_missing_group=int((~known).sum()), **test,
-        ))  # fmt: skip
+        rows["survival_tests"].append(
+            dict(
+                analysis=analysis.name,
+                endpoint=endpoint,
+                grouped_by=analysis.by,
+                groups=" | ".join(order),
+                n=int(known.sum()),
+                events=int(e[known.to_numpy()].sum()),
+                n_missing_group=int((~known).sum()),
+                **test,
+            )
+        )
 
 
 def run_follow_up(data: pd.DataFrame, analysis: FollowUpAnalysis, plan: Plan, rows: dict) -> None:
@@ -103,17 +136,31 @@ def run_follow_up(data: pd.DataFrame, analysis: FollowUpAnalysis, plan: Plan, ro
         subset = data[data["paramcd"] == endpoint]
         parts = [(ALL, subset)]
         if analysis.by:
-            order = ordered(subset[analysis.by].dropna().astype(str),
-                             plan.group_order if analysis.by == plan.compare_by else None)  # fmt: skip
+            order = ordered(
+                subset[analysis.by].dropna().astype(str), plan.group_order if analysis.by == plan.compare_by else None
+            )
             parts += [(g, subset[subset[analysis.by].astype(str) == g]) for g in order]
         for group, part in parts:
-            result = survival.median_follow_up(part["aval"], part["is_event"].astype(int),
-                                               plan.conventions.km_quantile, plan.conventions.median_ci)  # fmt: skip
-            rows["follow_up"].append(dict(
-                analysis=analysis.name, endpoint=endpoint, group=group, n=len(part),
-                method="reverse Kaplan-Meier", median_months=result.median,
-                ci_lower=result.ci_lower, ci_upper=result.ci_upper, reason=result.reason,
-                median_convention=result.convention, ci_method=result.ci_method, se=result.se,
-                se_ci_lower=result.se_ci[0], se_ci_upper=result.se_ci[1],
-                band_ci_lower=result.band_ci[0], band_ci_upper=result.band_ci[1],
-            ))  # fmt: skip
+            result = survival.median_follow_up(
+                part["aval"], part["is_event"].astype(int), plan.conventions.km_quantile, plan.conventions.median_ci
+            )
+            rows["follow_up"].append(
+                dict(
+                    analysis=analysis.name,
+                    endpoint=endpoint,
+                    group=group,
+                    n=len(part),
+                    method="reverse Kaplan-Meier",
+                    median_months=result.median,
+                    ci_lower=result.ci_lower,
+                    ci_upper=result.ci_upper,
+                    reason=result.reason,
+                    median_convention=result.convention,
+                    ci_method=result.ci_method,
+                    se=result.se,
+                    se_ci_lower=result.se_ci[0],
+                    se_ci_upper=result.se_ci[1],
+                    band_ci_lower=result.band_ci[0],
+                    band_ci_upper=result.band_ci[1],
+                )
+            )
