@@ -26,13 +26,17 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
 	$(VENV)/bin/cartwh run
 
+# The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process): tests are
+# independent, and each worker builds the session's demo and faults warehouses it needs once.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 # Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
 # the lane to run while working; CI runs `make test`.
 test-fast: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e"
 
 # ruff over the Python (lint rules and the formatter's style in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.
