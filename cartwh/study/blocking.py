@@ -110,6 +110,11 @@ def _without(frame: pd.DataFrame, names: set[str]) -> pd.DataFrame:
     return frame[~frame["analysis"].isin(names)] if len(frame) else frame
 
 
+def _with_reasons(frame: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """`frame` with one row per blocked analysis (and endpoint) appended: the reason, no numbers."""
+    return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+
+
 def _blocked_rows(comparisons: pd.DataFrame, plan: Plan, blocks: Blocks) -> pd.DataFrame:
     """Table rows reading a blocked column keep one row per group, the reason instead of numbers."""
     reasons = {
@@ -139,50 +144,33 @@ def apply_blocks(frames: dict[str, pd.DataFrame], plan: Plan, blocks: Blocks) ->
     survival = {a.name: r for a in plan.survival if (r := blocks.reason(survival_columns(a)))}
     for name in _SURVIVAL_TABLES:
         out[name] = _without(out[name], set(survival))
-    out["survival_tests"] = pd.concat(
+    out["survival_tests"] = _with_reasons(
+        out["survival_tests"],
         [
-            out["survival_tests"],
-            pd.DataFrame(
-                [
-                    dict(analysis=a.name, endpoint=e, grouped_by=a.by, reason=survival[a.name])
-                    for a in plan.survival
-                    if a.name in survival
-                    for e in a.endpoints
-                ]
-            ),
+            dict(analysis=a.name, endpoint=e, grouped_by=a.by, reason=survival[a.name])
+            for a in plan.survival
+            if a.name in survival
+            for e in a.endpoints
         ],
-        ignore_index=True,
     )
     follow = {a.name: r for a in plan.follow_up if (r := blocks.reason(survival_columns(a)))}
-    out["follow_up"] = pd.concat(
+    out["follow_up"] = _with_reasons(
+        _without(out["follow_up"], set(follow)),
         [
-            _without(out["follow_up"], set(follow)),
-            pd.DataFrame(
-                [
-                    dict(analysis=a.name, endpoint=e, group=ALL, reason=follow[a.name])
-                    for a in plan.follow_up
-                    if a.name in follow
-                    for e in a.endpoints
-                ]
-            ),
+            dict(analysis=a.name, endpoint=e, group=ALL, reason=follow[a.name])
+            for a in plan.follow_up
+            if a.name in follow
+            for e in a.endpoints
         ],
-        ignore_index=True,
     )
     cox = {a.name: r for a in plan.cox if (r := blocks.reason(cox_columns(a)))}
-    out["cox_models"] = pd.concat(
+    out["cox_models"] = _with_reasons(
+        _without(out["cox_models"], set(cox)),
         [
-            _without(out["cox_models"], set(cox)),
-            pd.DataFrame(
-                [
-                    dict(
-                        analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name]
-                    )
-                    for a in plan.cox
-                    if a.name in cox
-                ]
-            ),
+            dict(analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name])
+            for a in plan.cox
+            if a.name in cox
         ],
-        ignore_index=True,
     )
     out["group_comparisons"] = _blocked_rows(out["group_comparisons"], plan, blocks)
     return out
