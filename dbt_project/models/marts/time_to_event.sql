@@ -1,7 +1,11 @@
--- docs/definitions.md "Endpoints": the ADaM-ADTTE-like table, one row per patient x PARAMCD (EFS, OS, BCA).
--- is_event is what lifelines wants (event = 1), derived from CNSR (0 = event) in one place.
+-- docs/definitions.md "Endpoints": the ADaM-ADTTE-like table, one row per patient x PARAMCD (EFS, OS, REL, BCA).
+-- is_event is what lifelines wants (event = 1), derived from CNSR (0 = event) in one place; cause is the
+-- competing-risk cause of the ending ("Competing causes"), NULL exactly when censored at the last contact
+-- or assessment (CNSR 1).
 with endpoints as (
     select * from {{ ref('int__efs_os_endpoints') }}
+    union all by name
+    select * from {{ ref('int__rel_endpoint') }}
     union all by name
     select * from {{ ref('int__bca_endpoint') }}
 )
@@ -16,6 +20,7 @@ select
     cnsr,
     cnsr = 0 as is_event,
     evntdesc,
+    cause,
     consolidative_hsct_before_event,
     hsct_date
 from endpoints
