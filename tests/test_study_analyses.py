@@ -220,3 +220,14 @@ def test_a_blocked_grouping_column_blocks_its_competing_risk_analyses_only():
     assert out["competing_risk_tests"]["reason"].tolist() == [reason]
     assert out["competing_risk_models"][["analysis", "reason"]].values.tolist() == [["fg_arm", reason]]
     assert out["competing_risk_models"]["coef"].isna().all()
+
+
+def test_an_endpoint_without_rows_says_so():
+    from cartwh.study.competing_risk_analyses import run_competing_risks
+    from cartwh.study.config import CompetingRiskAnalysis
+
+    rows = {name: [] for name in ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests")}
+    analysis = CompetingRiskAnalysis("b", "B", "BCA", {"b_cell_recovery": "Recovery"}, by="arm")
+    run_competing_risks(REL.merge(PATIENTS, on="patient_key"), analysis, load_plan(), rows)
+    assert rows["cumulative_incidence"] == [] and rows["competing_risk_landmarks"] == []
+    assert [t["reason"] for t in rows["competing_risk_tests"]] == ["not estimable: no patient has a BCA row"]

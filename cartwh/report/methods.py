@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import duckdb
 
+from cartwh.report.formatting import TIME_ORIGINS
 from cartwh.stats.conventions import (
     CHI_SQUARE_METHODS,
     CONSOLIDATIVE_HSCT_CHOICES,
@@ -81,14 +82,20 @@ def absolute_count_paragraph(routes: dict[str, dict[str | None, int]], p: dict[s
     )
 
 
-def competing_risks_paragraph(plan: Plan) -> str:
-    """How the competing-risk endpoints, estimates and tests were defined, naming the conventions."""
+def competing_risks_paragraph(plan: Plan) -> str | None:
+    """How the plan's competing-risk analyses were defined and estimated, naming the conventions."""
+    if not (plan.competing_risks or plan.competing_risk_regression):
+        return None
     c = plan.conventions
+    analyses = "; ".join(
+        f"{a.title} ({a.endpoint}, time from {TIME_ORIGINS.get(a.endpoint, 'infusion')}; causes: "
+        + ", ".join(a.causes.values())
+        + ")"
+        for a in plan.competing_risks
+    )
     return (
-        "Relapse (relapse or progression, including no response at day 28) was analysed with death without "
-        "relapse (non-relapse mortality, NRM) and consolidative HSCT in remission as competing events, from "
-        "infusion; the loss of B-cell aplasia by cause, from absolute B-cell aplasia, with B-cell recovery in "
-        "remission, CD19-negative relapse, other relapse, consolidative HSCT and death as competing causes. "
+        f"Competing risks. {analyses}: each cause with every other as a competing event; relapse includes "
+        "progression and no response at day 28, and non-relapse mortality (NRM) is death without relapse. "
         f"By the plan's choice, {CONSOLIDATIVE_HSCT_CHOICES[c.consolidative_hsct]}. Cumulative incidence: "
         f"{CUMULATIVE_INCIDENCE_CONVENTIONS[c.cumulative_incidence]}, given at "
         f"{', '.join(_g(t) for t in plan.landmark_months)} months; the groups were compared by Gray's test "
@@ -140,7 +147,7 @@ def methods_paragraphs(
         "likelihood-ratio test (at the supremum of the likelihood) and the score test are reported, and Firth's "
         "penalised likelihood estimate is given beside them (R coxphf's definitions: Breslow ties, profile "
         "penalised-likelihood 95 % CI, penalised likelihood-ratio p).",
-        competing_risks_paragraph(plan),
+        *filter(None, [competing_risks_paragraph(plan)]),
         "Continuous variables are summarised as median with range or with the distribution-free 95 % CI of the "
         f"median, and compared by the Mann–Whitney U test (two groups; p: {MANN_WHITNEY_METHODS[c.mann_whitney]}) "
         "or the Kruskal–Wallis test (three or more; χ² approximation with tie correction). Counts were compared by "

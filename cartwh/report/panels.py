@@ -223,7 +223,7 @@ def cif_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str
     shown = cif[(cif["cause"] == cause) & ((cif["group"] != ALL) if analysis.by else True)] if len(cif) else cif
     test = tests[tests["cause"] == cause] if "cause" in tests else tests
     if shown.empty:
-        raise NotEstimable(_competing_reason(analysis, test))
+        raise NotEstimable(_competing_reason(analysis, tests, cause))
     order = shown.drop_duplicates("group").sort_values("group_order")["group"].tolist()
     return figures.cif_figure(
         shown,
@@ -236,8 +236,11 @@ def cif_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str
     ), [n for n in test["reason"].dropna()] if "reason" in test else []
 
 
-def _competing_reason(analysis, tests: pd.DataFrame) -> str:
-    reasons = [r for r in tests.get("reason", pd.Series(dtype=object)).dropna()]
+def _competing_reason(analysis, tests: pd.DataFrame, cause: str | None = None) -> str:
+    """Why a competing-risk panel has nothing to draw: the analysis's own reason (a failed check, no
+    patient), else the cause's."""
+    tests = tests.reindex(columns=["cause", "reason"])
+    reasons = tests.loc[tests["cause"].isna() | (tests["cause"] == cause), "reason"].dropna().tolist()
     return not_estimable(reasons[0] if reasons else f"no patient has a {analysis.endpoint} row")
 
 

@@ -133,13 +133,13 @@ def competing_risk_table(
         for g in groups
         if g in sizes
     ]
-    out, blocked = [], [r for r in tests.get("reason", pd.Series(dtype=object)) if is_blocked(r)]
-    if blocked:
-        out.append(DisplayRow(analysis.title, note=blocked[0]))
-    for cause, label in analysis.causes.items():
+    whole = tests.reindex(columns=["cause", "reason"])
+    whole = whole.loc[whole["cause"].isna(), "reason"].dropna().tolist()  # blocked, or no patient at all
+    out = [DisplayRow(analysis.title, note=whole[0])] if whole else []
+    for cause, label in analysis.causes.items() if not whole else ():
         test = tests[tests["cause"] == cause] if "cause" in tests else tests.iloc[:0]
         cells = rows[rows["cause"] == cause] if len(rows) else rows
-        if cells.empty and not blocked:
+        if cells.empty:
             reasons = test["reason"].dropna().tolist() if "reason" in test else []
             out.append(DisplayRow(label, note=reasons[0] if reasons else "not estimable: no patient"))
             continue
@@ -164,9 +164,7 @@ def competing_risk_table(
         note += "; Gray: Gray's test of equal cumulative incidence of the cause between the groups, " + fmt.method_note(
             "Gray's test", "asymptotic"
         )
-    title = (
-        f"{analysis.title}: cumulative incidence by cause ({ENDPOINT_NAMES.get(analysis.endpoint, analysis.endpoint)})"
-    )
+    title = f"{analysis.title}: cumulative incidence by cause ({fmt.months_after(analysis.endpoint).lower()})"
     return DisplayTable(analysis.name, title, ["Cause, time", *header, "p", "test"], out, [note])
 
 
@@ -174,13 +172,6 @@ def _incidence_cell(at: pd.Series) -> str:
     """'34.2 % (15.8–53.6) [9]': the incidence, its CI and the patients with the event."""
     text = fmt.incidence_percent(at["estimate"], at["ci_lower"], at["ci_upper"])
     return text if at["estimate"] == 0 or fmt.missing(at["estimate"]) else f"{text} [{int(at['events'])}]"
-
-
-ENDPOINT_NAMES = {
-    "REL": "months from infusion",
-    "BCA": "months from absolute B-cell aplasia",
-    "EFS": "months from infusion",
-}
 
 
 _REGRESSION_COLUMNS = [

@@ -55,6 +55,11 @@ def _groups(rows: pd.DataFrame, analysis: CompetingRiskAnalysis, plan: Plan) -> 
 def run_competing_risks(data: pd.DataFrame, analysis: CompetingRiskAnalysis, plan: Plan, rows: dict) -> None:
     subset = endpoint_causes(data, analysis.endpoint, plan)
     key = _labels(analysis, plan)
+    if subset.empty:  # e.g. a cohort without cytometry has no BCA rows: say so once, in the tests table
+        rows["competing_risk_tests"].append(
+            dict(**key, reason=f"not estimable: no patient has a {analysis.endpoint} row")
+        )
+        return
     censored = [c for c in analysis.causes if c == HSCT and plan.conventions.consolidative_hsct == "censored"]
     for cause in censored:  # named in the tests table, so a reader sees why the cause has no curve
         reason = "not estimable: a consolidative HSCT censors follow-up (conventions.consolidative_hsct)"
