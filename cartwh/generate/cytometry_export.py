@@ -43,7 +43,7 @@ def assign_batches(samples: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     return s
 
 
-def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
+def gate_counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
     """Events per gate key: concentrations (cells/uL) scaled to the acquired leukocytes."""
     events = s["events"].to_numpy(dtype=float)
     per_leukocyte = events / s["wbc"].to_numpy()
@@ -99,7 +99,7 @@ def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True
     gates = PANELS[panel]
     if "bead_events" in s and s["bead_events"].isna().all():  # a laboratory without counting beads
         gates = tuple(g for g in gates if g.key != "beads")
-    counts = _counts(s["panel_kind"].iloc[0], s)
+    counts = gate_counts(s["panel_kind"].iloc[0], s)
     wbc, events = s["wbc"].to_numpy(), s["events"].to_numpy(dtype=float)
     columns = {SAMPLE_COLUMN: s["fcs_file"].to_numpy()}
     for gate in gates:

@@ -97,15 +97,37 @@ def gate(data, sample_id: str, gating: Gating) -> list[GateCount]:
             raise LookupError(f"the workspace has no sample named {sample_id!r}")
         workspace.analyze_samples(sample_id=sample_id)
         report = workspace.get_gating_results(sample_id).report
+        names = {}
     else:
         report = flowkit.parse_gating_xml(gating.path).gate_sample(sample).report
+        names = gatingml_names(gating.path)
     counts = {(tuple(r.gate_path), r.gate_name): int(r["count"]) for _, r in report.iterrows()}
     total = sample.event_count
     gates = []
-    for (parent, name), count in counts.items():
+    for (parent, gate_id), count in counts.items():
         above = counts.get((parent[:-1], parent[-1]), total) if len(parent) > 1 else total
-        gates.append(GateCount("/".join((*parent[1:], name)), count, above, total))
+        path = "/".join(names.get(g, g) for g in (*parent[1:], gate_id))
+        gates.append(GateCount(path, count, above, total))
     return sorted(gates, key=lambda g: g.path)
+
+
+def gatingml_names(path: str) -> dict[str, str]:
+    """Gate id -> the gate's name, where a template gives one (`<data-type:custom_info><name>`):
+    GatingML ids are XML names (no blanks, no '+'), a gate's name is how the lab writes it
+    (`CD3+`). Elsewhere the id is the name."""
+    from lxml import etree
+
+    names = {}
+    for element in etree.parse(path).iter(f"{{{_GATING}}}*"):
+        gate_id = element.get(f"{{{_GATING}}}id")
+        name = element.findtext(f"{{{_DATA_TYPE}}}custom_info/name")
+        if gate_id and name and name.strip():
+            names[gate_id] = name.strip()
+    return names
+
+
+_GATING = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
+_DATA_TYPE = "http://www.isac-net.org/std/Gating-ML/v2.0/datatypes"
 
 
 def analyse_all(jobs: list[Job], workers: int = WORKERS) -> list[Analysis]:
