@@ -216,8 +216,8 @@ def fcs_file(panel: str, events: np.ndarray, keywords: dict[str, str]) -> bytes:
 
 
 def tube_files(tubes: pd.DataFrame, rng: np.random.Generator) -> dict[str, bytes]:
-    """FCS file name -> content for every tube of `tubes` (the generator's rows, with the columns
-    cytometry_export.statistics_table reads), as the cytometer wrote them on acquisition."""
+    """Landed name (`landed`) -> content for every tube of `tubes` (the generator's rows, with the
+    columns cytometry_export.statistics_table reads), as the cytometer wrote them on acquisition."""
     files = {}
     for (panel, kind), group in tubes.groupby(["panel", "panel_kind"], sort=True):
         counts = gate_counts(kind, group)
@@ -233,5 +233,5 @@ def tube_files(tubes: pd.DataFrame, rng: np.random.Generator) -> dict[str, bytes
             events = tube_events(panel, by_path, leukocytes, beads, rng)
             acquired = pd.Timestamp(tube["acquisition_date"])
             keywords = {"CYT": tube["instrument"], "DATE": acquired.strftime("%d-%b-%Y").upper(), "TUBE NAME": panel}
-            files[tube["fcs_file"]] = fcs_file(panel, events, keywords)
+            files[tube["landed"]] = fcs_file(panel, events, keywords)
     return files

@@ -35,6 +35,7 @@ import pandas as pd
 from cartwh import settings
 from cartwh.contract.cytometry import COUNT, FREQ_PARENT, FREQ_TOTAL, lab_names
 from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.reference import seed_rows, study_parameter
 from cartwh.ingest import fcs_gating, redcap_versions
 from cartwh.ingest.csv_reader import HEADER, RECORDS, ROWS, SKIPPED, ExportFile
 from cartwh.ingest.cytometry_loader import STATS, STATS_COLUMNS
@@ -62,6 +63,14 @@ FCS_COLUMNS = {
     "gating": "VARCHAR",  # workspace | gatingml | NULL (not gated)
     "gating_sha256": "VARCHAR",  # of the workspace or template
     "gates": "INTEGER",  # gates counted
+    # What the acquisition is checked against (expectations/suites/raw_cytometry_fcs_files.yml), as in
+    # force when it landed: its manifest's panel, the panel's minimum events and the markers of the
+    # panel (cytometry_panels, cytometry_panel_markers seeds) that no channel names, and how many days
+    # from the sample's collection it may be acquired (study_parameters).
+    "panel": "VARCHAR",
+    "min_events": "BIGINT",
+    "missing_markers": "VARCHAR[]",
+    "max_days_from_collection": "INTEGER",
     "_load_id": "BIGINT NOT NULL",
     "_source_row": "BIGINT NOT NULL",
 }
@@ -195,7 +204,7 @@ def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[st
                 || ': not stored (only the acquisition''s keywords land)'
             WHERE column_name IN ({", ".join(map(quote_literal, unlanded)) or "NULL"})"""
     )
-    _insert(con, tubes, jobs, analyses)
+    _insert(con, tubes, jobs, analyses, panels)
     return [FCS_FILES, STATS]
 
 
@@ -322,7 +331,26 @@ def _spillover(keywords: dict[str, str]) -> list[str] | None:
     return parts[1 : 1 + int(parts[0])]
 
 
-def _insert(con, tubes: list[_Tube], jobs: list[fcs_gating.Job], analyses: list[fcs_gating.Analysis]) -> None:
+def _minimum_events(panel: str | None) -> int | None:
+    return next((int(r["min_events"]) for r in seed_rows("cytometry_panels") if r["panel"] == panel), None)
+
+
+def _missing_markers(panel: str | None, keywords: dict[str, str]) -> list[str] | None:
+    """The panel's markers that no channel's $PnS or $PnN names (as a word: 'CD3 PerCP' names CD3)."""
+    if panel is None:
+        return None
+    named = " ".join(_channels(keywords, "s") + _channels(keywords, "n")).lower()
+    words = set(re.split(r"[\s/,;()]+", named))
+    return [
+        r["marker"]
+        for r in seed_rows("cytometry_panel_markers")
+        if r["panel"] == panel and r["marker"].lower() not in words
+    ]
+
+
+def _insert(
+    con, tubes: list[_Tube], jobs: list[fcs_gating.Job], analyses: list[fcs_gating.Analysis], panels: dict[str, str]
+) -> None:
     """The tubes without a problem: their keywords, and their gates' statistics."""
     clean = {r[0] for r in con.execute(f"SELECT _load_id FROM {ROWS} WHERE {excluded()}").fetchall()}
     kept = [
@@ -345,6 +373,10 @@ def _insert(con, tubes: list[_Tube], jobs: list[fcs_gating.Job], analyses: list[
             gating.kind if gating else None,
             gating.sha256 if gating else None,
             len(a.gates),
+            panels.get(t.key),
+            _minimum_events(panels.get(t.key)),
+            _missing_markers(panels.get(t.key), a.keywords),
+            int(study_parameter("fcs_acquisition_max_days_from_collection")),
             t.file.load_id,
             TUBE_ROW,
         )

@@ -160,6 +160,19 @@ class IngestReport:
     files_unrecognised: list[Unrecognised] = field(default_factory=list)  # in its folder, read by no source
 
 
+def merged(reports: list[IngestReport]) -> IngestReport:
+    """Several sources' reports as one (sources that write the same raw tables)."""
+    total = IngestReport("+".join(r.source for r in reports))
+    for report in reports:
+        for name, value in vars(report).items():
+            if name == "rows":
+                for table, count in value.items():
+                    total.rows[table] = total.rows.get(table, 0) + count
+            elif name != "source":
+                setattr(total, name, getattr(total, name) + value)
+    return total
+
+
 class StillBeingWritten(Exception):
     """The landed file changed (size, mtime or inode) while it was read."""
 
