@@ -79,7 +79,7 @@ def test_identifiers_in_keywords_that_do_not_land_are_noted_never_stored(wh):
     land(wh, "A1_T1.fcs", fcs_bytes(CYT="BD FACSLyric", **planted))
     wh.ingest("cytometry_manifest")
     report = wh.ingest("cytometry_fcs")
-    notes = sorted(q[1:5] for q in wh.quarantine() if q[0].startswith(FCS))
+    notes = sorted(q[1:5] for q in wh.quarantine() if q[0].startswith(FCS) and q[2])
     assert notes == [
         (1, "FIL", "keyword FIL holds the record's MRN: not stored (only the acquisition's keywords land)", None),
         (
@@ -117,13 +117,29 @@ def test_an_identifier_in_the_file_name_or_a_landed_keyword_quarantines_the_tube
     land(wh, name, content)
     wh.ingest("cytometry_manifest")
     report = wh.ingest("cytometry_fcs")
-    assert [q[1:5] for q in wh.quarantine() if q[0].startswith(FCS)] == [
+    assert [q[1:5] for q in wh.quarantine() if q[0].startswith(FCS) and q[1] > 1] == [
         (2, column, f"holds the record's {kind}", None)
     ]
     assert report.rows_quarantined == 1
     assert wh.rows("SELECT count(*) FROM raw.cytometry_fcs_files") == [(0,)]
     text = wh.identifier_text().lower()
     assert "quixote" not in text and "5550123" not in text and "19870310" not in text
+
+
+def test_a_tube_without_a_gating_is_noted_and_its_keywords_land(wh, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARTWH_GATING_TEMPLATES", str(tmp_path))  # no template for any panel
+    land(wh, "A1_T1.fcs", fcs_bytes(CYT="BD FACSLyric"))
+    path = wh.landing / FCS / "site_7" / "A9_T1.fcs"  # a tube no manifest names yet
+    path.write_bytes(fcs_bytes(CYT="BD FACSLyric", TOT_NOTE="x"))
+    wh.ingest("cytometry_manifest")
+    report = wh.ingest("cytometry_fcs")
+    notes = sorted(q[3] for q in wh.quarantine() if q[0].startswith(FCS))
+    assert notes == [
+        "not gated: no manifest names the tube (yet), so its panel's template is unknown, and no FlowJo workspace "
+        "is beside it; a version landed after its manifest is gated",
+        f"not gated: no template CART-DETECT-v2.xml in {tmp_path} and no FlowJo workspace beside the file",
+    ]
+    assert report.rows_quarantined == 0 and wh.rows("SELECT count(*) FROM raw.cytometry_fcs_files") == [(2,)]
 
 
 def test_a_truncated_fcs_file_is_quarantined_with_its_reason(wh):
@@ -133,7 +149,7 @@ def test_a_truncated_fcs_file_is_quarantined_with_its_reason(wh):
     wh.ingest("cytometry_manifest")
     report = wh.ingest("cytometry_fcs")
     assert report.failures == [] and len(report.files_loaded) == 2
-    ((file, row, column, reason, value, _),) = [q for q in wh.quarantine() if q[0].startswith(FCS)]
+    ((file, row, column, reason, value, _),) = [q for q in wh.quarantine() if q[0].startswith(FCS) and q[1] > 1]
     key = hmac_tube_key(SECRET, "A1_T1.fcs", "site_7")
     assert (file, row, column, value) == (f"{FCS}/site_7/{key}.fcs", 2, None, None)
     assert reason == "not a readable FCS file (FlowIO: FCS file indicates data section greater than file size)"

@@ -188,7 +188,7 @@ def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[st
     panels = _panels(con, [t.key for t in tubes if t.key])
     jobs = [fcs_gating.Job(str(t.file.path), t.name, _gating(t, panels.get(t.key))) for t in tubes]
     analyses = _analysed(jobs, [t.file.checksum for t in tubes])
-    _rows(con, tubes, analyses)
+    _rows(con, tubes, jobs, analyses, panels)
     register_identifiers(con, from_batch=False)
     register_tube_records(con)
     keywords = [c for c in _columns(con) if c not in ("_load_id", "_row", "site", "fcs_file", "file")]
@@ -255,7 +255,18 @@ def _analysed(jobs: list[fcs_gating.Job], checksums: list[str]) -> list[fcs_gati
     return [done.get(k) or _LAST_BATCH[k] for k in keys]
 
 
-def _rows(con, tubes: list[_Tube], analyses: list[fcs_gating.Analysis]) -> None:
+def _why_not_gated(panel: str | None) -> str:
+    if panel is None:
+        return (
+            "not gated: no manifest names the tube (yet), so its panel's template is unknown, and no FlowJo "
+            "workspace is beside it; a version landed after its manifest is gated"
+        )
+    return f"not gated: no template {panel}.xml in {templates_dir()} and no FlowJo workspace beside the file"
+
+
+def _rows(
+    con, tubes: list[_Tube], jobs: list[fcs_gating.Job], analyses: list[fcs_gating.Analysis], panels: dict[str, str]
+) -> None:
     """ROWS := one row per tube (its keywords as columns); RECORDS, SKIPPED and the problems of
     files that cannot be read, have no site, or could not be gated."""
     frame = pd.DataFrame(
@@ -284,7 +295,7 @@ def _rows(con, tubes: list[_Tube], analyses: list[fcs_gating.Analysis]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (load_id BIGINT, row BIGINT, why VARCHAR)")
     insert_rows(con, SKIPPED, [(t.file.load_id, 1, HEADER) for t in tubes])
     problems = []
-    for t, a in zip(tubes, analyses, strict=True):
+    for t, job, a in zip(tubes, jobs, analyses, strict=True):
         if a.unreadable:
             problems.append((t.file.load_id, Problem(TUBE_ROW, None, a.unreadable)))
         if t.site is None:
@@ -293,8 +304,8 @@ def _rows(con, tubes: list[_Tube], analyses: list[fcs_gating.Analysis]) -> None:
                 f"{FOLDER}/, or CARTWH_SITE), so the tube cannot be keyed"
             )
             problems.append((t.file.load_id, Problem(TUBE_ROW, None, reason)))
-        if a.not_gated:
-            problems.append((t.file.load_id, Problem(1, None, a.not_gated)))
+        if a.not_gated or (job.gating is None and a.keywords):
+            problems.append((t.file.load_id, Problem(1, None, a.not_gated or _why_not_gated(panels.get(t.key)))))
         if a.keywords and _acquired(a.keywords.get("date")) is None and a.keywords.get("date"):
             problems.append((t.file.load_id, Problem(1, "DATE", "not a date FCS writes (dd-mmm-yyyy): not stored")))
     reset_problems(con, problems)
