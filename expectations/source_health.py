@@ -5,7 +5,8 @@ all. Each finding blocks the statistics, the report and publication (a blocking 
 on marts/patients), and the data-quality report leads with them:
 
 - a current file version whose data rows were quarantined above a share (all of them, or
-  more than `max_quarantined_share`): a changed layout or template, not a few typos;
+  more than `max_quarantined_share`): a changed layout or template, not a few typos; FCS files,
+  one tube each, are judged per site (`fcs_findings`): one broken tube is a row's fault;
 - a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
   recognise (every column ignored, every cell empty);
 - a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`): a broken

@@ -209,8 +209,8 @@ def generate_landing(
     for name, text in sorted(texts.items()):
         (landing / name).parent.mkdir(parents=True, exist_ok=True)
         (landing / name).write_text(text, encoding="utf-8")
-    fcs = _fcs_tubes(samples, fcs_files)
-    for name, content in fcs_export.tube_files(fcs, np.random.default_rng([seed, 23])).items():
+    fcs = fcs_export.tube_files(_fcs_tubes(samples, fcs_files), np.random.default_rng([seed, 23]))
+    for name, content in fcs.items():
         (landing / name).parent.mkdir(parents=True, exist_ok=True)
         (landing / name).write_bytes(content)
     if faults:
@@ -222,7 +222,7 @@ def generate_landing(
         landing,
         len(design),
         design["site"].nunique(),
-        len(files),
+        len(files) + len(fcs),
         len(records),
         len(samples),
         injected,
