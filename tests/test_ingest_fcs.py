@@ -199,3 +199,33 @@ def test_the_panels_gatingml_template_gates_the_tube_and_a_rerun_gates_nothing(w
     assert len(gated) == 2
     report = wh.ingest("cytometry_fcs")
     assert len(report.files_skipped) == 2 and len(gated) == 2  # nothing read or gated again
+
+
+def test_the_acquisition_checks_flag_few_events_a_missing_marker_and_another_day(wh, tmp_path):
+    from expectations.results import check_suite
+    from expectations.suites import all_suites
+
+    markers = ["CD45", "CD3", "CAR", "CD4", "CD8", "CD19"]  # the CART-DETECT-v2 panel's (cytometry_panel_markers)
+    handle = io.BytesIO()
+    flowio.create_fcs(
+        handle, [1.0] * (100_000 * len(markers)), [f"FL{i}-A" for i in range(6)], markers, {"DATE": "17-MAR-2024"}
+    )
+    land(
+        wh, "A1_T1.fcs", handle.getvalue()
+    )  # collected 2024-03-16: acquired the next day, every marker, 100,000 events
+    land(wh, "A2_T1.fcs", fcs_bytes(CYT="BD FACSLyric", DATE="22-MAR-2024"))  # 10 events, CD3 only, 6 days later
+    wh.ingest("cytometry_manifest")
+    wh.ingest("cytometry_fcs")
+    suite = next(s for s in all_suites() if s.name == "raw_cytometry_fcs_files")
+    outcome = check_suite(wh.con, suite, tmp_path / "gx", run_id="fcs")
+    assert outcome.rows_validated == 2
+    failed = {o.expectation.column: o for o in outcome.failed}
+    assert set(failed) == {"enough_events", "acquired_on_the_day", "every_marker"}
+    rows = wh.rows(
+        "SELECT column_name, file FROM quality.failing_rows WHERE suite = 'raw_cytometry_fcs_files' ORDER BY 1"
+    )
+    bad = f"{FCS}/site_7/{hmac_tube_key(SECRET, 'A2_T1.fcs', 'site_7')}.fcs"
+    assert rows == [("acquired_on_the_day", bad), ("enough_events", bad), ("every_marker", bad)]
+    assert wh.rows("SELECT missing_markers FROM raw.cytometry_fcs_files WHERE total_events = 10") == [
+        (["CAR", "CD19", "CD4", "CD45", "CD8"],)
+    ]

@@ -95,11 +95,13 @@ def gate(data, sample_id: str, gating: Gating) -> list[GateCount]:
         workspace = flowkit.Workspace(gating.path, fcs_samples=[sample])
         if sample_id not in workspace.get_sample_ids():
             raise LookupError(f"the workspace has no sample named {sample_id!r}")
-        workspace.analyze_samples(sample_id=sample_id)
+        # One file per worker: FlowKit's own pool would start processes inside ours.
+        workspace.analyze_samples(sample_id=sample_id, cache_events=True, use_mp=False)
         report = workspace.get_gating_results(sample_id).report
         names = {}
     else:
-        report = flowkit.parse_gating_xml(gating.path).gate_sample(sample).report
+        # cache_events: each dimension compensated and transformed once, not once per gate on it
+        report = flowkit.parse_gating_xml(gating.path).gate_sample(sample, cache_events=True).report
         names = gatingml_names(gating.path)
     counts = {(tuple(r.gate_path), r.gate_name): int(r["count"]) for _, r in report.iterrows()}
     total = sample.event_count
