@@ -26,7 +26,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 import duckdb
@@ -35,8 +34,8 @@ import pandas as pd
 from cartwh import settings
 from cartwh.contract.cytometry import COUNT, FREQ_PARENT, FREQ_TOTAL, lab_names
 from cartwh.contract.redcap_dictionary import MetadataError
-from cartwh.contract.reference import seed_rows, study_parameter
-from cartwh.ingest import fcs_gating, redcap_versions
+from cartwh.contract.reference import study_parameter
+from cartwh.ingest import fcs_gating, fcs_keywords, redcap_versions
 from cartwh.ingest.csv_reader import HEADER, RECORDS, ROWS, SKIPPED, ExportFile
 from cartwh.ingest.cytometry_loader import STATS, STATS_COLUMNS
 from cartwh.ingest.errors import Problem
@@ -77,10 +76,6 @@ FCS_COLUMNS = {
 TUBE_ROW = 2  # row 1 is the HEADER and TEXT segment
 TEMPLATES_ENV = "CARTWH_GATING_TEMPLATES"  # a reviewed folder of <panel>.xml, outside the landing
 SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "contract" / "gating"
-# Keywords (FlowIO's spelling: lower case, no '$') whose values land, and the channel keywords.
-_LANDED = {"cyt", "date", "btim", "tot", "tube name", "spillover", "spill", "comp"}
-_CHANNEL = re.compile(r"p[0-9]+[ns]")
-_DATE_FORMATS = ("%d-%b-%Y", "%d-%b-%y", "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d")
 
 
 def is_fcs(path: Path) -> bool:
@@ -198,7 +193,7 @@ def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[st
         f"SELECT r._load_id, r._row, t.site, t.record_id FROM {ROWS} r "
         "JOIN _tube_records t ON t.fcs_file = r.fcs_file AND t.site = r.site",
     )
-    unlanded = [c for c in keywords if not _lands(c)]
+    unlanded = [c for c in keywords if not fcs_keywords.lands(c)]
     con.execute(
         f"""UPDATE {PROBLEMS} SET row = 1, reason = 'keyword ' || column_name || ' ' || reason
                 || ': not stored (only the acquisition''s keywords land)'
@@ -306,57 +301,13 @@ def _rows(
             problems.append((t.file.load_id, Problem(TUBE_ROW, None, reason)))
         if a.not_gated or (job.gating is None and a.keywords):
             problems.append((t.file.load_id, Problem(1, None, a.not_gated or _why_not_gated(panels.get(t.key)))))
-        if a.keywords and _acquired(a.keywords.get("date")) is None and a.keywords.get("date"):
+        if a.keywords and fcs_keywords.acquired(a.keywords.get("date")) is None and a.keywords.get("date"):
             problems.append((t.file.load_id, Problem(1, "DATE", "not a date FCS writes (dd-mmm-yyyy): not stored")))
     reset_problems(con, problems)
 
 
 def _columns(con) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()]
-
-
-def _lands(keyword: str) -> bool:
-    return keyword.lower() in _LANDED or bool(_CHANNEL.fullmatch(keyword.lower()))
-
-
-def _acquired(written: str | None) -> date | None:
-    for form in _DATE_FORMATS:
-        try:
-            return datetime.strptime((written or "").strip(), form).date()
-        except ValueError:
-            continue
-    return None
-
-
-def _channels(keywords: dict[str, str], letter: str) -> list[str]:
-    count = int(keywords.get("par", "0") or 0)
-    return [keywords.get(f"p{i}{letter}", "").strip() for i in range(1, count + 1)]
-
-
-def _spillover(keywords: dict[str, str]) -> list[str] | None:
-    """The channels a $SPILLOVER (or BD's SPILL, FCS 2's $COMP) names: 'n,ch1,...,chn,values'."""
-    written = next((keywords[k] for k in ("spillover", "spill", "comp") if keywords.get(k)), None)
-    parts = [p.strip() for p in (written or "").split(",")]
-    if not parts[0].isdigit():
-        return None
-    return parts[1 : 1 + int(parts[0])]
-
-
-def _minimum_events(panel: str | None) -> int | None:
-    return next((int(r["min_events"]) for r in seed_rows("cytometry_panels") if r["panel"] == panel), None)
-
-
-def _missing_markers(panel: str | None, keywords: dict[str, str]) -> list[str] | None:
-    """The panel's markers that no channel's $PnS or $PnN names (as a word: 'CD3 PerCP' names CD3)."""
-    if panel is None:
-        return None
-    named = " ".join(_channels(keywords, "s") + _channels(keywords, "n")).lower()
-    words = set(re.split(r"[\s/,;()]+", named))
-    return [
-        r["marker"]
-        for r in seed_rows("cytometry_panel_markers")
-        if r["panel"] == panel and r["marker"].lower() not in words
-    ]
 
 
 def _insert(
@@ -374,19 +325,19 @@ def _insert(
             t.key,
             a.version,
             a.keywords.get("cyt"),
-            _acquired(a.keywords.get("date")),
+            fcs_keywords.acquired(a.keywords.get("date")),
             a.keywords.get("btim"),
             int(a.keywords["tot"]) if a.keywords.get("tot", "").strip().isdigit() else a.events,
-            _channels(a.keywords, "n"),
-            _channels(a.keywords, "s"),
-            _spillover(a.keywords),
+            fcs_keywords.channels(a.keywords, "n"),
+            fcs_keywords.channels(a.keywords, "s"),
+            fcs_keywords.spillover(a.keywords),
             a.keywords.get("tube name"),
             gating.kind if gating else None,
             gating.sha256 if gating else None,
             len(a.gates),
             panels.get(t.key),
-            _minimum_events(panels.get(t.key)),
-            _missing_markers(panels.get(t.key), a.keywords),
+            fcs_keywords.minimum_events(panels.get(t.key)),
+            fcs_keywords.missing_markers(panels.get(t.key), a.keywords),
             int(study_parameter("fcs_acquisition_max_days_from_collection")),
             t.file.load_id,
             TUBE_ROW,
