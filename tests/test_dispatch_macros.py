@@ -1,5 +1,5 @@
 """Every adapter.dispatch macro of the dbt project, rendered by dbt for an engine and run there on
-rows written here, against results worked out by hand: DuckDB in `make test`, Spark in
+rows written here (a dbt source as a table of its schema, the rest as tables of their own), against results worked out by hand: DuckDB in `make test`, Spark in
 `make test-spark` (marked spark). Whatever engine renders it, a macro must give the same answer."""
 
 import json
@@ -48,6 +48,14 @@ TABLES = {
             (5, 2, None),
         ],
     ),
+    "raw.redcap_choices": (
+        "field_name string, code string, label string",
+        [("sex", "1", "Male"), ("sex", "2", "Female"), ("vital_status", "1", "Alive")],
+    ),
+    "coded": (
+        "id int, sex string",
+        [(1, "1"), (2, "2"), (3, None), (4, "3")],  # no value, and a code the dictionary lacks: NULL
+    ),
     "labels": (
         "id int, label string, missing boolean",
         [
@@ -76,6 +84,11 @@ CASES = {
         "select id, {{ trapezoid_auc('day', 'value') }} as result from points group by id",
         {1: 315.0, 2: 315.0, 3: 4.0, 4: None, 5: None},
         "double",
+    ),
+    "decode_choice": (
+        "select id, {{ decode_choice('sex') }} as result from coded",
+        {1: "Male", 2: "Female", 3: None, 4: None},
+        "string",
     ),
     "sorted_string_agg distinct": (
         "select id, {{ sorted_string_agg('label', '+', distinct=true) }} as result from labels group by id",
@@ -122,6 +135,7 @@ def check(cases: dict[str, str], run) -> None:
 @pytest.mark.e2e
 def test_dispatch_macros_on_duckdb(tmp_path):
     con = duckdb.connect()
+    con.execute("create schema raw")
     for name, (columns, rows) in TABLES.items():
         con.execute(f"create table {name} ({columns})")
         con.executemany(f"insert into {name} values ({', '.join('?' * len(rows[0]))})", rows)
@@ -130,6 +144,11 @@ def test_dispatch_macros_on_duckdb(tmp_path):
 
 @pytest.mark.spark
 def test_dispatch_macros_on_spark(tmp_path, spark):
+    spark.sql("create database if not exists raw")
     for name, (columns, rows) in TABLES.items():
-        spark.createDataFrame(rows, schema=columns).createOrReplaceTempView(name)
+        frame = spark.createDataFrame(rows, schema=columns)
+        if "." in name:
+            frame.write.mode("overwrite").saveAsTable(name)
+        else:
+            frame.createOrReplaceTempView(name)
     check(compiled_cases("spark", tmp_path), lambda sql: [tuple(r) for r in spark.sql(sql).collect()])
