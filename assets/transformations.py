@@ -57,7 +57,7 @@ def _take_back(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBR
     built = built_tables(invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json"))
     with warehouse.get_connection() as con:
         take_back(con, spark_dir, built)
-    context.log.info(f"taken back from Spark into the warehouse: {', '.join(f'{s}.{t}' for s, t in built)}")
+    context.log.info(f"taken back from Spark into the warehouse: {', '.join(f'{s}.{t}' for s, t, _ in built)}")
 
 
 def _keep_test_results(

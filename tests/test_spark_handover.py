@@ -137,7 +137,8 @@ def test_spark_marts_and_seeds_taken_back(raw, tmp_path):
     for schema in ("marts", "staging", "intermediate"):
         raw.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.stale AS SELECT 1 AS x")
     raw.execute("CREATE VIEW staging.stale_view AS SELECT * FROM raw.redcap_demographics")
-    take_back(raw, spark, [("marts", "patients"), ("reference", "study_parameters")])
+    declared = {"patient_key": "string", "efs_months": "double"}
+    take_back(raw, spark, [("marts", "patients", declared), ("reference", "study_parameters", {})])
     assert raw.execute("SELECT * FROM marts.patients").fetchall() == [("p2", 3.5)]
     assert raw.execute("SELECT * FROM reference.study_parameters").fetchall() == [("days_per_month", 30.4375)]
     schemas = {s for (s,) in raw.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
@@ -145,11 +146,19 @@ def test_spark_marts_and_seeds_taken_back(raw, tmp_path):
     assert raw.execute("SELECT count(*) FROM marts.stale").fetchone() == (1,)  # a table Spark did not build stays
 
 
+def test_a_table_spark_left_empty_comes_back_empty_with_its_columns(raw, tmp_path):
+    """Spark writes no file for a table created without rows (an empty seed)."""
+    spark_table_files(tmp_path / "spark", "reference", "cytometry_lab_columns").mkdir(parents=True)
+    take_back(raw, tmp_path / "spark", [("reference", "cytometry_lab_columns", {"lab": "string", "n": "integer"})])
+    assert raw.execute("DESCRIBE reference.cytometry_lab_columns").fetchall()[0][:2] == ("lab", "VARCHAR")
+    assert raw.execute("SELECT count(*) FROM reference.cytometry_lab_columns").fetchone() == (0,)
+
+
 def test_taking_back_is_all_or_nothing(raw, tmp_path):
     raw.execute("CREATE SCHEMA marts; CREATE TABLE marts.patients AS SELECT 'p1' AS patient_key")
     raw.execute("CREATE SCHEMA staging")
     with pytest.raises(duckdb.IOException):
-        take_back(raw, tmp_path / "spark", [("marts", "patients")])  # Spark left no files
+        take_back(raw, tmp_path / "spark", [("marts", "patients", {})])  # Spark left no files, and no columns known
     assert raw.execute("SELECT * FROM marts.patients").fetchall() == [("p1",)]
     assert raw.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'staging'").fetchone() == (
         1,
@@ -160,13 +169,15 @@ def test_only_what_the_build_made_comes_back():
     manifest = {
         "nodes": {
             "model.cartwh.patients": {"resource_type": "model", "fqn": ["cartwh", "marts", "patients"],
-                                      "schema": "marts", "alias": "patients"},
+                                      "schema": "marts", "alias": "patients",
+                                      "columns": {"patient_key": {"data_type": "string"}}},
             "model.cartwh.bca_episodes": {"resource_type": "model", "fqn": ["cartwh", "marts", "bca_episodes"],
                                           "schema": "marts", "alias": "bca_episodes"},
             "model.cartwh.int__x": {"resource_type": "model", "fqn": ["cartwh", "intermediate", "int__x"],
                                     "schema": "intermediate", "alias": "int__x"},
             "seed.cartwh.bead_lots": {"resource_type": "seed", "fqn": ["cartwh", "bead_lots"],
-                                      "schema": "reference", "alias": "bead_lots"},
+                                      "schema": "reference", "alias": "bead_lots",
+                                      "config": {"column_types": {"lot": "string"}}},
         }
     }  # fmt: skip
     results = {"results": [
@@ -176,7 +187,10 @@ def test_only_what_the_build_made_comes_back():
         {"unique_id": "seed.cartwh.bead_lots", "status": "success"},
         {"unique_id": "test.cartwh.not_null_x", "status": "pass"},
     ]}  # fmt: skip
-    assert built_tables(results, manifest) == [("marts", "patients"), ("reference", "bead_lots")]
+    assert built_tables(results, manifest) == [
+        ("marts", "patients", {"patient_key": "string"}),
+        ("reference", "bead_lots", {"lot": "string"}),
+    ]
 
 
 def test_spark_configured_in_its_folder(tmp_path):

@@ -126,27 +126,34 @@ def spark_table_files(spark_dir: Path, schema: str, name: str) -> Path:
     return spark_dir / "warehouse" / f"{schema}.db" / name
 
 
-def take_back(con: duckdb.DuckDBPyConnection, spark_dir: Path, relations: list[tuple[str, str]]) -> None:
-    """Replace each (schema, table) of the warehouse with the table Spark built, and drop the layers
-    Spark keeps; all in one transaction."""
+def take_back(con: duckdb.DuckDBPyConnection, spark_dir: Path, relations: list[tuple[str, str, dict]]) -> None:
+    """Replace each (schema, table, its declared column types) of the warehouse with the table Spark
+    built, and drop the layers Spark keeps; all in one transaction. A table Spark created empty has
+    no file (an empty seed): it comes back empty, with its declared columns."""
     with transaction(con):
         for schema in DERIVED_LAYERS:
             con.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
-        for schema, name in relations:
-            files = spark_table_files(spark_dir, schema, name) / "*.parquet"
+        for schema, name, columns in relations:
+            folder, table = spark_table_files(spark_dir, schema, name), f"{quote(schema)}.{quote(name)}"
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-            con.execute(
-                f"CREATE OR REPLACE TABLE {quote(schema)}.{quote(name)} AS "
-                f"SELECT * FROM read_parquet({quote_literal(str(files))})"
-            )
+            if any(folder.glob("*.parquet")) or not columns:
+                files = quote_literal(str(folder / "*.parquet"))
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet({files})")
+            else:
+                declared = ", ".join(f"{quote(c)} {t}" for c, t in columns.items())
+                con.execute(f"CREATE OR REPLACE TABLE {table} ({declared})")
 
 
-def built_tables(run_results: dict, manifest: dict) -> list[tuple[str, str]]:
-    """The marts and seeds a dbt build made: (schema, table) of each that succeeded."""
+def built_tables(run_results: dict, manifest: dict) -> list[tuple[str, str, dict]]:
+    """The marts and seeds a dbt build made: (schema, table, declared column types) of each that
+    succeeded; the types are a mart's contract, a seed's column_types."""
     built = []
     for result in run_results.get("results", []):
         node = manifest.get("nodes", {}).get(result["unique_id"], {})
         is_mart = node.get("resource_type") == "model" and dbt_manifest.layer(node) == "marts"
         if result["status"] == "success" and (is_mart or node.get("resource_type") == "seed"):
-            built.append((node["schema"], node["alias"]))
+            declared = node.get("config", {}).get("column_types") or {
+                c: column["data_type"] for c, column in node.get("columns", {}).items() if column.get("data_type")
+            }
+            built.append((node["schema"], node["alias"], declared))
     return built
