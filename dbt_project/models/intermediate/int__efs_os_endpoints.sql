@@ -45,8 +45,8 @@ os as (
         case when death_date is null then 1 else 0 end as cnsr,
         case when death_date is null then 'alive at last contact' else 'death' end as evntdesc,
         case when death_date is not null then 'death' end as cause,
-        null::boolean as consolidative_hsct_before_event,
-        null::date as hsct_date
+        cast(null as boolean) as consolidative_hsct_before_event,
+        cast(null as date) as hsct_date
     from timeline
 ),
 
@@ -62,7 +62,7 @@ select
     param,
     startdt,
     adt,
-    date_diff('day', startdt, adt) / {{ study_parameter('days_per_month') }} as aval,
+    {{ days_between('startdt', 'adt') }} / {{ study_parameter('days_per_month') }} as aval,
     cnsr,
     evntdesc,
     cause,

@@ -6,7 +6,7 @@
 -- Rows of superseded versions are deleted first; a sample whose current rows come from another
 -- version is rebuilt from it, one that no current version holds stays deleted.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='tube_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',

@@ -3,11 +3,22 @@
 -- competing-risk cause of the ending ("Competing causes"), NULL exactly when censored at the last contact
 -- or assessment (CNSR 1).
 with endpoints as (
-    select * from {{ ref('int__efs_os_endpoints') }}
-    union all by name
-    select * from {{ ref('int__rel_endpoint') }}
-    union all by name
-    select * from {{ ref('int__bca_endpoint') }}
+    select
+        patient_key, paramcd, param, startdt, adt, aval, cnsr, evntdesc, cause,
+        consolidative_hsct_before_event, hsct_date
+    from {{ ref('int__efs_os_endpoints') }}
+    union all
+    select
+        patient_key, paramcd, param, startdt, adt, aval, cnsr, evntdesc, cause,
+        cast(null as boolean) as consolidative_hsct_before_event,
+        cast(null as date) as hsct_date
+    from {{ ref('int__rel_endpoint') }}
+    union all
+    select
+        patient_key, paramcd, param, startdt, adt, aval, cnsr, evntdesc, cause,
+        cast(null as boolean) as consolidative_hsct_before_event,
+        cast(null as date) as hsct_date
+    from {{ ref('int__bca_endpoint') }}
 )
 
 select
