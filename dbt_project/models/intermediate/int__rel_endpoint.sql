@@ -34,7 +34,7 @@ select
     'Relapse or progression (months from infusion; competing: death without relapse, consolidative HSCT)' as param,
     startdt,
     adt,
-    date_diff('day', startdt, adt) / {{ study_parameter('days_per_month') }} as aval,
+    {{ days_between('startdt', 'adt') }} / {{ study_parameter('days_per_month') }} as aval,
     case evntdesc
         when 'relapse' then 0
         when 'progression or no response' then 0
