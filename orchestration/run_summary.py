@@ -64,6 +64,8 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     ]
     if (reports / "study_report.html").exists():
         lines.append(f"Study report (open in a browser): {reports / 'study_report.html'}")
+    if (reports / "study_report.pdf").exists():  # printed where headless Chromium is installed (a warning says if not)
+        lines.append(f"Study report as PDF (A4): {reports / 'study_report.pdf'}")
     published = settings.published_path()
     if published.exists():
         lines += [

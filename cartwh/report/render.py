@@ -1,5 +1,6 @@
-"""Render the study report: one self-contained HTML page (figures inline as SVG) plus each
-figure panel as SVG and PNG files for slides and manuscripts.
+"""Render the study report: one self-contained HTML page (figures inline as SVG), the same page
+as a PDF where headless Chromium is installed (``cartwh.report.pdf``), and each figure panel as
+SVG and PNG files for slides and manuscripts.
 
 Everything shown is read back from the warehouse (analytics tables and marts), never
 recomputed here, so the page shows exactly what analysts can query. The page always renders:
@@ -21,14 +22,17 @@ from cartwh.report.figures import save
 from cartwh.report.methods import absolute_count_routes, methods_paragraphs
 from cartwh.report.pages import write_page
 from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel, not_estimable, survival_reason
+from cartwh.report.pdf import export_pdf, find_chromium
 from cartwh.report.quality_report import quality_summary
-from cartwh.report.tables import display_table, group_sizes
+from cartwh.report.tables import competing_risk_table, display_table, group_sizes, regression_rows
+from cartwh.stats.conventions import CONSOLIDATIVE_HSCT_CHOICES
 from cartwh.study.compute import ANALYTICS_TABLES
 from cartwh.study.config import Plan
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "study_report.html"
+REPORT_PDF = "study_report.pdf"
 # Medians per nominal timepoint: actual draw days scatter around it (D11 +- 1, months +- 7).
 KINETICS = """
     SELECT k.patient_key, k.study_day, w.nominal_day, k.car_t_per_ul
@@ -146,28 +150,43 @@ def _headline(plan: Plan, analytics: dict, patients) -> dict:
     )
 
 
+def _tables(plan: Plan, inputs: Inputs) -> list:
+    """The paper's tables in the plan's order, each competing-risk table after the one it names."""
+    analytics = inputs.analytics
+    comparisons = analytics["group_comparisons"]
+    beside: dict[str | None, list] = {}
+    for analysis in plan.competing_risks:
+        table = competing_risk_table(
+            analysis, plan, analytics["competing_risk_landmarks"], analytics["competing_risk_tests"]
+        )
+        beside.setdefault(analysis.after_table, []).append(table)
+    shown = []
+    for t in plan.tables:
+        if "analysis" in comparisons and (comparisons["analysis"] == t.name).any():
+            shown.append(
+                display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
+            )
+        shown += beside.get(t.name, [])
+    return shown + beside.get(None, [])
+
+
 def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = _read_inputs(con)
     analytics = inputs.analytics
-    comparisons = analytics["group_comparisons"]
-    tables = [
-        display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
-        for t in plan.tables
-        if "analysis" in comparisons and (comparisons["analysis"] == t.name).any()
-    ]
     parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
     first = next(f.iloc[0] for f in analytics.values() if len(f))  # provenance: every table carries the same
-    return write_page(
-        "study_report.html.j2",
-        out_dir / REPORT_FILE,
+    context = dict(
         plan=plan,
         fmt=fmt,
-        tables=tables,
+        tables=_tables(plan, inputs),
         headline=_headline(plan, analytics, inputs.patients),
         figures=_figures(plan, inputs, out_dir),
         survival=_survival_rows(plan, inputs),
-        cox=analytics["cox_models"],
+        endpoint_labels=ENDPOINT_LABELS,
+        cox=regression_rows(analytics["cox_models"], plan),
+        competing=regression_rows(analytics["competing_risk_models"], plan),
+        hsct_choice=CONSOLIDATIVE_HSCT_CHOICES[plan.conventions.consolidative_hsct],
         cutoffs=analytics["cutoffs"],
         quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"], absolute_count_routes(con)),
@@ -175,3 +194,11 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         code_version=first["code_version"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+    page = write_page(
+        "study_report.html.j2", out_dir / REPORT_FILE, pdf=REPORT_PDF if find_chromium() else None, **context
+    )
+    exported = export_pdf(page, out_dir / REPORT_PDF)
+    if exported.reason:
+        log.warning("study report PDF not written: %s", exported.reason)
+        page = write_page("study_report.html.j2", out_dir / REPORT_FILE, pdf=None, **context)  # no link to nothing
+    return page
