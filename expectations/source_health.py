@@ -5,7 +5,8 @@ all. Each finding blocks the statistics, the report and publication (a blocking 
 on marts/patients), and the data-quality report leads with them:
 
 - a current file version whose data rows were quarantined above a share (all of them, or
-  more than `max_quarantined_share`): a changed layout or template, not a few typos;
+  more than `max_quarantined_share`): a changed layout or template, not a few typos; FCS files,
+  one tube each, are judged per site (`fcs_findings`): one broken tube is a row's fault;
 - a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
   recognise (every column ignored, every cell empty);
 - a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`): a broken
@@ -90,6 +91,7 @@ def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         "redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
         "cytometry_manifest": ["raw.cytometry_samples"],
         "cytometry_statistics": ["raw.cytometry_population_stats"],
+        "cytometry_fcs": ["raw.cytometry_fcs_files", "raw.cytometry_population_stats"],
         "redcap_deletions": ["raw.redcap_deleted_records"],
     }
 
@@ -216,10 +218,17 @@ _UNRECOGNISED_LAYOUT = (
 )
 
 
+# Sources whose file versions are one tube each (an FCS file): a broken one is quarantined and
+# reported like a row, and judged with its site's other files (fcs_findings), not alone.
+ONE_TUBE_SOURCES = ("cytometry_fcs",)
+
+
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
     limit = limits["max_quarantined_share"]
     findings = []
     for f in _suspect_files(con).itertuples():
+        if f.source in ONE_TUBE_SOURCES:  # a file is one tube: one row's fault, never the night's
+            continue
         rows = f.landed + f.quarantined
         if f.quarantined and f.quarantined / rows > limit:
             findings.append(
@@ -368,35 +377,66 @@ def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     ]
 
 
-# Tubes an earlier version of a cytometry export held that no current version of its source holds,
-# for each current version that quarantined rows.
+FCS_SITES = """
+    SELECT split_part(file, '/', 3) AS site, count(*) AS files, count(*) FILTER (WHERE rows_quarantined > 0) AS broken,
+           (SELECT q.reason FROM raw.quarantine AS q JOIN raw.landed_files AS b USING (load_id)
+            WHERE b.source = 'cytometry_fcs' AND b.superseded_by IS NULL AND split_part(b.file, '/', 3) = split_part(f.file, '/', 3)
+              AND q."row" > 1 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1) AS reason
+    FROM raw.landed_files AS f WHERE source = 'cytometry_fcs' AND superseded_by IS NULL GROUP BY ALL ORDER BY 1
+"""
+
+
+def fcs_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
+    """A site whose current FCS files are mostly quarantined (one file is one tube, judged together)."""
+    limit = limits["max_quarantined_share"]
+    return [
+        Finding(
+            "quarantined_share",
+            f"cytometry/fcs/{site}",
+            broken / files,
+            limit,
+            (
+                f"cytometry/fcs/{site}: {broken} of its {files} FCS files quarantined ({100 * broken / files:.0f} %, limit "
+                f"{100 * limit:.0f} %); most frequent reason: {reason}. Likely cause: the files were cut short in transfer "
+                "or written by software that does not follow the FCS standard; copy them from the cytometer again"
+            ),
+        )
+        for site, files, broken, reason in con.execute(FCS_SITES).fetchall()
+        if broken / files > limit
+    ]
+
+
+# Tubes an earlier version of a cytometry export held that no current file holds any more (the
+# statistics of either route, or a manifest row), for each current version that quarantined rows.
 LOST_TUBES = """
     WITH quarantining AS (
-        SELECT load_id, source, file, rows_quarantined FROM raw.landed_files
-        WHERE superseded_by IS NULL AND rows_quarantined > 0 AND source IN ('cytometry_manifest', 'cytometry_statistics')),
+        SELECT load_id, file, source, rows_quarantined,
+               CASE source WHEN 'cytometry_manifest' THEN 'manifest' ELSE 'statistics' END AS kind
+        FROM raw.landed_files WHERE superseded_by IS NULL AND rows_quarantined > 0
+          AND source IN ('cytometry_manifest', 'cytometry_statistics', 'cytometry_fcs')),
     earlier AS (
-        SELECT q.load_id, q.source, e.load_id AS earlier_id FROM quarantining AS q
+        SELECT q.load_id, q.kind, e.load_id AS earlier_id FROM quarantining AS q
         JOIN raw.landed_files AS e ON e.source = q.source AND e.file = q.file AND e.superseded_by IS NOT NULL),
     held AS (
-        SELECT DISTINCT e.load_id, e.source, s.tube_key
+        SELECT DISTINCT e.load_id, e.kind, s.tube_key
         FROM earlier AS e JOIN raw.cytometry_population_stats AS s ON s._load_id = e.earlier_id
-        WHERE e.source = 'cytometry_statistics'
+        WHERE e.kind = 'statistics'
         UNION
-        SELECT DISTINCT e.load_id, e.source, m.tube_key
+        SELECT DISTINCT e.load_id, e.kind, m.tube_key
         FROM earlier AS e JOIN raw.cytometry_samples AS m ON m._load_id = e.earlier_id
-        WHERE e.source = 'cytometry_manifest'),
+        WHERE e.kind = 'manifest'),
     current_loads AS (SELECT load_id FROM raw.landed_files WHERE superseded_by IS NULL),
     still_held AS (
-        SELECT 'cytometry_statistics' AS source, tube_key FROM raw.cytometry_population_stats
+        SELECT 'statistics' AS kind, tube_key FROM raw.cytometry_population_stats
         WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held)
         UNION
-        SELECT 'cytometry_manifest', tube_key FROM raw.cytometry_samples
+        SELECT 'manifest', tube_key FROM raw.cytometry_samples
         WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held))
     SELECT q.load_id, q.file, q.rows_quarantined, list(h.tube_key ORDER BY h.tube_key) AS tubes,
            count(DISTINCT p.patient_key) AS patients
     FROM quarantining AS q JOIN held AS h USING (load_id)
     LEFT JOIN (SELECT DISTINCT tube_key, patient_key FROM raw.cytometry_samples) AS p USING (tube_key)
-    WHERE NOT EXISTS (SELECT 1 FROM still_held AS k WHERE k.source = h.source AND k.tube_key = h.tube_key)
+    WHERE NOT EXISTS (SELECT 1 FROM still_held AS k WHERE k.kind = h.kind AND k.tube_key = h.tube_key)
     GROUP BY q.load_id, q.file, q.rows_quarantined ORDER BY q.file
 """
 TUBES_NAMED = 10
@@ -440,6 +480,7 @@ def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | Non
     limits = limits or thresholds()
     return (
         file_findings(con, limits)
+        + fcs_findings(con, limits)
         + mart_findings(con)
         + patient_findings(con, limits)
         + unrecognised_findings(con)

@@ -45,7 +45,7 @@ from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
 from cartwh.contract.redcap_site import is_metadata, read_site_project
-from cartwh.ingest import cytometry_loader, deletions, redcap_loader, redcap_versions
+from cartwh.ingest import cytometry_loader, deletions, fcs_loader, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
@@ -85,6 +85,10 @@ class Source:
     # back beside the version when `cartwh rebuild` replays it.
     archive_context: Callable[[ExportFile, Path], None] | None = None
     restore_context: Callable[[Path, str, Path], None] | None = None
+    # The name a file version is known by in the warehouse, its ledger and the logs, from its name
+    # in the landing (FCS files are named after the patient: their name is replaced by the tube's
+    # key; the loader finds the landed name through read_context, the archive keeps it).
+    ledger_name: Callable[[str], str] | None = None
 
 
 SOURCES = {
@@ -113,6 +117,21 @@ SOURCES = {
         accepts=cytometry_loader.is_statistics_file,
         lab_export=True,
     ),
+    # After the manifests: a tube's panel chooses its gating template, its record the identifiers
+    # its keywords are checked against (cartwh/ingest/fcs_loader.py).
+    "cytometry_fcs": Source(
+        "cytometry_fcs",
+        fcs_loader.FOLDER,
+        fcs_loader.load_fcs,
+        fcs_loader.create_tables,
+        accepts=lambda path: fcs_loader.is_fcs(path) or fcs_loader.is_workspace(path),
+        header=lambda file: ["FCS"],  # one batch per folder gating (below), whatever the channels
+        is_metadata=fcs_loader.is_workspace,
+        read_context=fcs_loader.read_folder_gating,
+        archive_context=fcs_loader.archive_landed,
+        restore_context=fcs_loader.restore_landed,
+        ledger_name=fcs_loader.ledger_name,
+    ),
     # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
     "redcap_deletions": Source(
         "redcap_deletions",
@@ -139,6 +158,19 @@ class IngestReport:
     failures: list[ExportError] = field(default_factory=list)
     files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
     files_unrecognised: list[Unrecognised] = field(default_factory=list)  # in its folder, read by no source
+
+
+def merged(reports: list[IngestReport]) -> IngestReport:
+    """Several sources' reports as one (sources that write the same raw tables)."""
+    total = IngestReport("+".join(r.source for r in reports))
+    for report in reports:
+        for name, value in vars(report).items():
+            if name == "rows":
+                for table, count in value.items():
+                    total.rows[table] = total.rows.get(table, 0) + count
+            elif name != "source":
+                setattr(total, name, getattr(total, name) + value)
+    return total
 
 
 class StillBeingWritten(Exception):
@@ -199,6 +231,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
     contexts: dict[Path, object] = {}
     for number, path in enumerate(_listed(landing, source, report)):
         name = path.relative_to(landing).as_posix()
+        name = source.ledger_name(name) if source.ledger_name else name
         if source.is_metadata(path):
             continue
         context = _context(source, path.parent, landing, contexts)

@@ -328,11 +328,11 @@ def _conflicts(con, records: dict) -> list[Issue]:
         return []
     issues: dict[tuple, Issue] = {}
     for r in _rows(con, CONFLICTS):
-        statistic = r["source"] == "cytometry_statistics"
+        statistic = r["source"] != "cytometry_manifest"  # a lab's table or a gated FCS file
         issue = issues.get((r["source"], r["tube_key"], r["item"]))
         if issue is None:
             title = (
-                f"two current statistics files give different values for {r['item']} of one tube"
+                f"two current files give different values for {r['item']} of one tube"
                 if statistic
                 else f"two current manifests describe one tube differently ({r['item']})"
             )

@@ -24,6 +24,6 @@
    an empty value as empty text, joined by a character no value holds (the unit separator). #}
 {% macro manifest_row_content() -%}
     concat_ws(chr(31), {% for column in cytometry_manifest_columns() -%}
-        coalesce(cast({{ column }} as varchar), ''){{ ', ' if not loop.last }}
+        coalesce(cast({{ column }} as string), ''){{ ', ' if not loop.last }}
     {%- endfor %})
 {%- endmacro %}

@@ -1,23 +1,25 @@
 -- Deliveries that two current files disagree on, set aside from every model, one row per delivery
 -- (file version and row), so the data manager's report can name each file: a population statistic
--- of a tube that two tables give different numbers (macro cytometry_values), and a tube that two
--- manifests describe differently, such as one FCS file assigned to two patients
+-- of a tube that two files of one route give different numbers (macro cytometry_values; the lab's
+-- table and the gated FCS file are compared by int__gated_statistics_cross_check instead), and a
+-- tube that two manifests describe differently, such as one FCS file assigned to two patients
 -- (stg_cytometry__samples.manifest_conflict). Identical deliveries are no conflict: they are used once.
 {% set columns = cytometry_manifest_columns() %}
 with conflicting_values as (
-    select tube_key, measure, statistic from ({{ cytometry_values() }}) as v where conflicting
+    select tube_key, route, measure, statistic from ({{ cytometry_values() }}) as v where conflicting
 ),
 
 statistic_deliveries as (
     select
+        d.source as source_name,
         d.tube_key,
         d.gate_path || ' | ' || d.statistic as item,
-        cast(d.value as varchar) as delivered,
+        cast(d.value as string) as delivered,
         d._load_id,
         d._source_row
     from ({{ cytometry_deliveries() }}) as d
     inner join conflicting_values as c
-        on d.tube_key = c.tube_key and d.measure = c.measure and d.statistic = c.statistic
+        on d.tube_key = c.tube_key and d.route = c.route and d.measure = c.measure and d.statistic = c.statistic
 ),
 
 manifest_rows as (
@@ -31,7 +33,7 @@ differing as (
     select
         tube_key,
         {% for column in columns -%}
-            count(distinct coalesce(cast({{ column }} as varchar), '')) > 1 as {{ column }}_differs
+            count(distinct coalesce(cast({{ column }} as string), '')) > 1 as {{ column }}_differs
             {{- ',' if not loop.last }}
         {% endfor -%}
     from manifest_rows
@@ -46,7 +48,7 @@ manifest_deliveries as (
             case when f.{{ column }}_differs then '{{ column }}' end{{ ', ' if not loop.last }}
         {%- endfor %}) as item,
         concat_ws(', ', {% for column in columns -%}
-            case when f.{{ column }}_differs then coalesce(cast(r.{{ column }} as varchar), '(empty)') end
+            case when f.{{ column }}_differs then coalesce(cast(r.{{ column }} as string), '(empty)') end
             {{- ', ' if not loop.last }}
         {%- endfor %}) as delivered,
         r._load_id,
@@ -56,7 +58,7 @@ manifest_deliveries as (
 )
 
 select
-    'cytometry_statistics' as source_name,
+    s.source_name,
     s.tube_key,
     t.patient_key,
     s.item,

@@ -1,13 +1,14 @@
 -- docs/definitions.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
--- use, one row per FCS file, pivoted from its current values (macro cytometry_values: chosen per value,
--- so a tube's counts and frequencies sent in two tables are one sample). A value two current files
--- disagree on is set aside (NULL here; int__cytometry_delivery_conflicts names the files).
+-- use, one row per FCS file, pivoted from its current values (macro current_population_stats: chosen
+-- per value, so a tube's counts and frequencies sent in two tables are one sample; the lab's table
+-- first, else its gated FCS file). A value two current files of a route disagree on is set aside
+-- (NULL here; int__cytometry_delivery_conflicts names the files).
 -- Incremental (docs/scaling.md): a night re-pivots only the samples of file versions loaded or
 -- superseded since the last build, so its cost follows what landed, not the registry's size.
 -- Rows whose newest version was superseded are deleted first; a sample some current version still
 -- holds is rebuilt from its current values, one that no current version holds stays deleted.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='tube_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -35,7 +36,7 @@ with stats as (
         v.population,
         {{ statistic_name('v.statistic') }} as statistic,
         case when not v.conflicting then v.value end as agreed_value
-    from ({{ cytometry_values(where=changed) }}) as v
+    from ({{ current_population_stats(where=changed) }}) as v
 )
 
 -- exported_*_per_ul: the lab's own absolute count, when it sent one; *_events: the Count statistics
