@@ -17,6 +17,13 @@ on marts/patients), and the data-quality report leads with them:
 - a source whose folder holds files but none it reads (raw.unrecognised_files): the exports
   were saved in another format (a spreadsheet, a text export), so nothing of the source landed.
 
+One finding warns without blocking, loudly, on both data-quality pages and in the run's summary:
+- a cytometry export whose current version quarantined rows and no longer holds tubes an earlier
+  version of it held (`lost_values`): their values are out of the marts (a superseded version's
+  values are never used) until the file is corrected, and a patient's peak or AUC may have
+  changed. It names the tubes. (One malformed row never stops a programme's night; the file's
+  quarantined share still blocks when it is over the limit.)
+
 A file's likely cause is read from what was quarantined (`likely_cause`): rows that do not split
 into the header's columns (another delimiter), a longitudinal export loaded without its events
 (`redcap_event_name` ignored, rows of one record conflicting), choice labels instead of raw codes
@@ -49,16 +56,20 @@ CREATE SCHEMA IF NOT EXISTS quality;
 CREATE TABLE IF NOT EXISTS quality.source_health (
     run_id VARCHAR, checked_at TIMESTAMP, check_name VARCHAR, subject VARCHAR, observed DOUBLE,
     threshold DOUBLE, message VARCHAR);
+ALTER TABLE quality.source_health ADD COLUMN IF NOT EXISTS blocking BOOLEAN DEFAULT true;
 """
 
 
 @dataclass(frozen=True)
 class Finding:
-    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised
+    check_name: (
+        str  # quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised | lost_values
+    )
     subject: str  # the file, mart or site
     observed: float | None
     threshold: float | None
     message: str  # names the subject and the likely cause
+    blocking: bool = True  # False: reported as loudly, the night goes on
 
 
 def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
@@ -103,8 +114,10 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if not ids:
             continue
         union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
-        landed = dict(
-            con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1", [ids] * len(tables)).fetchall()
+        landed = dict(  # data rows, not raw rows: a statistics row lands as one raw row per value
+            con.execute(
+                f"SELECT _load_id, count(DISTINCT _source_row) FROM ({union}) GROUP BY 1", [ids] * len(tables)
+            ).fetchall()
         )
         suspects.loc[suspects["source"] == source, "landed"] = suspects["load_id"].map(landed).fillna(0).astype(int)
     return suspects
@@ -393,6 +406,75 @@ def fcs_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> li
     ]
 
 
+# Tubes an earlier version of a cytometry export held that no current file holds any more (the
+# statistics of either route, or a manifest row), for each current version that quarantined rows.
+LOST_TUBES = """
+    WITH quarantining AS (
+        SELECT load_id, file, source, rows_quarantined,
+               CASE source WHEN 'cytometry_manifest' THEN 'manifest' ELSE 'statistics' END AS kind
+        FROM raw.landed_files WHERE superseded_by IS NULL AND rows_quarantined > 0
+          AND source IN ('cytometry_manifest', 'cytometry_statistics', 'cytometry_fcs')),
+    earlier AS (
+        SELECT q.load_id, q.kind, e.load_id AS earlier_id FROM quarantining AS q
+        JOIN raw.landed_files AS e ON e.source = q.source AND e.file = q.file AND e.superseded_by IS NOT NULL),
+    held AS (
+        SELECT DISTINCT e.load_id, e.kind, s.tube_key
+        FROM earlier AS e JOIN raw.cytometry_population_stats AS s ON s._load_id = e.earlier_id
+        WHERE e.kind = 'statistics'
+        UNION
+        SELECT DISTINCT e.load_id, e.kind, m.tube_key
+        FROM earlier AS e JOIN raw.cytometry_samples AS m ON m._load_id = e.earlier_id
+        WHERE e.kind = 'manifest'),
+    current_loads AS (SELECT load_id FROM raw.landed_files WHERE superseded_by IS NULL),
+    still_held AS (
+        SELECT 'statistics' AS kind, tube_key FROM raw.cytometry_population_stats
+        WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held)
+        UNION
+        SELECT 'manifest', tube_key FROM raw.cytometry_samples
+        WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held))
+    SELECT q.load_id, q.file, q.rows_quarantined, list(h.tube_key ORDER BY h.tube_key) AS tubes,
+           count(DISTINCT p.patient_key) AS patients
+    FROM quarantining AS q JOIN held AS h USING (load_id)
+    LEFT JOIN (SELECT DISTINCT tube_key, patient_key FROM raw.cytometry_samples) AS p USING (tube_key)
+    WHERE NOT EXISTS (SELECT 1 FROM still_held AS k WHERE k.kind = h.kind AND k.tube_key = h.tube_key)
+    GROUP BY q.load_id, q.file, q.rows_quarantined ORDER BY q.file
+"""
+TUBES_NAMED = 10
+
+
+def lost_value_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A corrected re-export of a cytometry table that quarantines rows of tubes its earlier version
+    held: those tubes lose their values (the superseded version's are never used), said loudly."""
+    tables = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+        "AND table_name IN ('cytometry_samples', 'cytometry_population_stats')"
+    ).fetchall()[0][0]
+    if tables < 2:
+        return []  # no cytometry ingested yet
+    findings = []
+    for load_id, file, quarantined, tubes, patients in con.execute(LOST_TUBES).fetchall():
+        named = ", ".join(tubes[:TUBES_NAMED]) + (
+            f" and {len(tubes) - TUBES_NAMED} more" if len(tubes) > TUBES_NAMED else ""
+        )
+        findings.append(
+            Finding(
+                "lost_values",
+                file,
+                len(tubes),
+                None,
+                (
+                    f"{file}: its current version quarantined {quarantined} row(s) and no longer holds {len(tubes)} "
+                    f"tube(s) of {patients} patient(s) that an earlier version held (tube keys {named}): their values "
+                    "are out of the marts (a superseded version's are not used), so those patients' kinetics, peaks "
+                    f"and AUC may have changed, until the file is corrected and landed again. Likely cause: "
+                    f"{likely_cause(con, load_id)}"
+                ),
+                blocking=False,
+            )
+        )
+    return findings
+
+
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
@@ -402,6 +484,7 @@ def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | Non
         + mart_findings(con)
         + patient_findings(con, limits)
         + unrecognised_findings(con)
+        + lost_value_findings(con)
     )
 
 
@@ -410,6 +493,7 @@ def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_
     now = datetime.now(UTC).replace(tzinfo=None)
     for f in findings:
         con.execute(
-            "INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message],
+            "INSERT INTO quality.source_health (run_id, checked_at, check_name, subject, observed, threshold, message, "
+            "blocking) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message, f.blocking],
         )

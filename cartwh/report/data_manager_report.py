@@ -104,18 +104,27 @@ def _issues_section(context: dict) -> Section:
     )
 
 
-def _source_health_section(context: dict) -> Section | None:
+def _findings(context: dict, blocking: bool, title: str, template: str) -> Section | None:
+    """Tonight's source-health findings that block (or only warn), as a section; none: no section."""
     con, run_id = context["con"], context["run_id"]
     if not run_id or not has_table(con, "quality", "source_health"):
         return None
     findings = con.execute(
-        "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? ORDER BY check_name, subject",
-        [run_id],
+        "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? "
+        "AND coalesce(blocking, true) = ? ORDER BY check_name, subject",
+        [run_id, blocking],
     ).fetchall()
-    return (
-        Section("Broken sources: the night is blocked", "data_manager_source_health.html.j2", findings)
-        if findings
-        else None
+    return Section(title, template, findings) if findings else None
+
+
+def _source_health_section(context: dict) -> Section | None:
+    return _findings(context, True, "Broken sources: the night is blocked", "data_manager_source_health.html.j2")
+
+
+def _lost_values_section(context: dict) -> Section | None:
+    """Tubes a re-export no longer holds: reported as loudly, though the night goes on."""
+    return _findings(
+        context, False, "Values lost since an earlier version of an export", "data_manager_lost_values.html.j2"
     )
 
 
@@ -139,6 +148,7 @@ def _dbt_tests_section(context: dict) -> Section | None:
 
 SECTIONS: list[Callable[[dict], Section | None]] = [
     _source_health_section,
+    _lost_values_section,
     _changes_section,
     _issues_section,
     _dbt_tests_section,

@@ -9,7 +9,11 @@ marts. They are listed under their cause, never as issues of their own. What has
 upstream is its own root cause: a record id in the lab's manifest that REDCap does not have, a
 patient left out of a mart with the reason the mart gives, a mart check without failing rows, the
 failing rows of a dbt test that warned or failed (cartwh.dbt_tests: the cross-check of a lab's
-absolute counts, a bead lot, a statistic's precision) when they name a patient or a tube.
+absolute counts, a bead lot, a statistic's precision) when they name a patient or a tube. Two
+current cytometry files that disagree (a tube's statistic with two numbers, one FCS file assigned
+to two patients: the dbt model int__cytometry_delivery_conflicts) are one root cause per tube and
+what they disagree on, every file and row that delivered it listed beneath: all of them are set
+aside from the marts until one file is corrected.
 
 Grouping rules (written once, here):
 - quarantine rows of one (file version, row, column) are one issue (a birth date typed as a lab
@@ -45,12 +49,14 @@ from cartwh.ingest.record_map import read_record_map
 
 QUARANTINED, FLAGGED, UNKNOWN_PATIENT, MART = "quarantined", "flagged", "unknown patient", "mart"
 DBT_TEST = "dbt test"
+CONFLICT = "conflict"
 KIND_LABELS = {
     QUARANTINED: "set aside at ingestion",
     FLAGGED: "flagged by a check of the exports",
     UNKNOWN_PATIENT: "tube of a patient not in REDCap",
     MART: "left out of or flagged in a mart",
     DBT_TEST: "flagged by a dbt test of the models",
+    CONFLICT: "set aside: two current exports disagree",
 }
 UNKNOWN_PATIENT_CHECK = ("raw_cytometry_samples", "known_patient")  # expectations/suites/raw_cytometry_samples.yml
 # The reason a mart already gives beside a NULL it was flagged for (column -> mart, reason expression).
@@ -92,6 +98,11 @@ MART_TABLE_FAILURES = """
     ORDER BY r.severity, r.suite
 """
 LATEST_RUN = "SELECT run_id, max(checked_at) FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+CONFLICTS = """
+    SELECT c.source_name AS source, c.tube_key, c.item, c.patient_key, c.delivered, l.file, c._source_row AS row
+    FROM intermediate.int__cytometry_delivery_conflicts AS c JOIN raw.landed_files AS l ON l.load_id = c._load_id
+    ORDER BY c.source_name, c.tube_key, c.item, l.file, c._source_row
+"""
 
 
 @dataclass
@@ -200,7 +211,7 @@ def root_causes(con: duckdb.DuckDBPyConnection, archive: Path | None) -> list[Is
 
 
 def _root_causes(con, records: dict, located: dict) -> list[Issue]:
-    issues = _named_twice(_quarantined(con, records, located))
+    issues = _named_twice(_quarantined(con, records, located)) + _conflicts(con, records)
     has_checks = has_table(con, "quality", "failing_rows") and has_table(con, "quality", "validated_loads")
     flagged = _rows(con, OPEN_FLAGGED) if has_checks else []
     issues += [_flagged(con, r, records) for r in flagged if (r["suite"], r["column_name"]) != UNKNOWN_PATIENT_CHECK]
@@ -306,6 +317,51 @@ def _instance(con, guards: str | None, load_id: int, row: int) -> str | None:
         [load_id, row],
     ).fetchall()
     return str(found[0][0]) if found and found[0][0] is not None else None
+
+
+def _conflicts(con, records: dict) -> list[Issue]:
+    """One issue per tube and what two current cytometry files disagree on; each delivery beneath it."""
+    if not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'intermediate' "
+        "AND table_name = 'int__cytometry_delivery_conflicts'"
+    ).fetchall():  # a view, built by dbt
+        return []
+    issues: dict[tuple, Issue] = {}
+    for r in _rows(con, CONFLICTS):
+        statistic = r["source"] != "cytometry_manifest"  # a lab's table or a gated FCS file
+        issue = issues.get((r["source"], r["tube_key"], r["item"]))
+        if issue is None:
+            title = (
+                f"two current files give different values for {r['item']} of one tube"
+                if statistic
+                else f"two current manifests describe one tube differently ({r['item']})"
+            )
+            issue = issues[(r["source"], r["tube_key"], r["item"])] = _with_record(
+                Issue(
+                    CONFLICT,
+                    title + ": every delivery of it is set aside",
+                    "quarantined",
+                    field=r["item"] if statistic else "fcs_file",
+                    patient_key=r["patient_key"],
+                    file=r["file"],
+                    row=int(r["row"]),
+                    source=r["source"],
+                ),
+                records,
+            )
+        whose = records.get(r["patient_key"])
+        said = f"record {whose[1]} (site {whose[0]})" if whose and r["item"] == "patient_key" else r["delivered"]
+        issue.consequences.append(
+            Consequence(
+                f"tube key {r['tube_key']}: {r['item']} = {said}",
+                "quarantined",
+                r["patient_key"],
+                r["file"],
+                int(r["row"]),
+                r["delivered"],
+            )
+        )
+    return list(issues.values())
 
 
 def _flagged(con, r: dict, records: dict) -> Issue:
@@ -462,6 +518,12 @@ def _action(issue: Issue) -> str:
         return (
             f"{who} is named in {issue.file} (row {issue.row}) but REDCap has no such record: correct the record id "
             "in the lab's system or create the record in REDCap, then export again"
+        )
+    if issue.kind == CONFLICT:
+        files = sorted({c.file for c in issue.consequences})
+        return (
+            f"ask the laboratory which of {', '.join(files)} is right (rows listed below); have the wrong one corrected "
+            "and exported again under its own name, so that it supersedes the version that disagrees"
         )
     if issue.kind == DBT_TEST:
         if issue.record and issue.source == "cytometry":
