@@ -23,8 +23,8 @@ install: $(STAMP) $(MANIFEST)
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
 
-run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
-	$(VENV)/bin/cartwh run
+run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (into a data folder that never held anything: the synthetic demo cohort) and print where it is
+	$(VENV)/bin/cartwh run --demo
 
 # The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process): tests are
 # independent, and each worker builds the session's demo and faults warehouses it needs once.

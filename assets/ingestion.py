@@ -22,6 +22,7 @@ from cartwh.ingest.load import IngestReport, ingest_source
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
+from cartwh.synthetic import SyntheticBesideReal
 
 GROUP = "raw"
 
@@ -74,7 +75,7 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
             report = ingest_source(
                 con, Path(landing_zone.landing), source, Path(landing_zone.archive), raise_on_failure=False
             )
-        except PseudonymKeyError as error:
+        except (PseudonymKeyError, SyntheticBesideReal) as error:
             raise dg.Failure(str(error)) from None
         context.log.info(
             f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "

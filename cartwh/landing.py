@@ -1,6 +1,6 @@
-"""Has something new landed? A fingerprint of the landing folder, and the decision to start a
-run on it. A file still being written (modified within the settle time) waits for the next
-look, so a run never ingests half a transfer."""
+"""Has something new landed? A fingerprint of the exports in the landing folder (the files a
+source reads), and the decision to start a run on it. A file still being written (modified
+within the settle time) waits for the next look, so a run never ingests half a transfer."""
 
 from __future__ import annotations
 
@@ -24,9 +24,17 @@ class Decision:
     reason: str
 
 
+def exports(landing: Path) -> list[Path]:
+    """The files of the landing folder a source reads (cartwh.ingest.load.listed: the one rule,
+    whatever the case of an extension), in name order."""
+    from cartwh.ingest.load import SOURCES, listed
+
+    return sorted({path for source in SOURCES.values() for path in listed(Path(landing), source)[0]})
+
+
 def landing_state(landing: Path) -> LandingState:
     digest, newest, count = hashlib.sha256(), 0.0, 0
-    for path in sorted(Path(landing).rglob("*.csv")) if Path(landing).exists() else []:
+    for path in exports(landing):
         stat = path.stat()
         digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
         newest, count = max(newest, stat.st_mtime), count + 1

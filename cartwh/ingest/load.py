@@ -53,6 +53,7 @@ from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows, transaction
+from cartwh.synthetic import record_origin
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def ingest_source(
     source = SOURCES[source_name]
     report = IngestReport(source_name)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
+    record_origin(con, Path(landing), Path(archive))  # raises SyntheticBesideReal, likewise
     source.create_tables(con)
     ledger = ArchiveLedger(archive)
     ledger.sync(con)  # versions a stopped run committed but could not write to the archive's ledger
@@ -248,21 +250,27 @@ def _context(source: Source, folder: Path, landing: Path, known: dict[Path, obje
     return known[folder]
 
 
-def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
-    """The files of the source's folder it accepts, in name order. The others are reported as
-    unrecognised unless another source whose folder holds them accepts them (its own files)."""
-    folder = landing / source.folder
-    mine = []
+def listed(landing: Path, source: Source) -> tuple[list[Path], list[Path]]:
+    """The one rule of what a source reads, used by ingestion, `cartwh run` and the landing sensor
+    alike: (the files of its folder it accepts, the files it reports as unrecognised: those no
+    source whose folder holds them accepts), in name order, hidden files left out."""
+    folder = Path(landing) / source.folder
+    mine, others = [], []
     for path in sorted(folder.rglob("*")) if folder.exists() else []:
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
         if source.accepts(path):
             mine.append(path)
-        elif _reports_unrecognised(source, path, landing):
-            report.files_unrecognised.append(unrecognised(path, landing))
-            log.warning(
-                "%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name
-            )
+        elif _reports_unrecognised(source, path, Path(landing)):
+            others.append(path)
+    return mine, others
+
+
+def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
+    mine, others = listed(landing, source)
+    for path in others:
+        report.files_unrecognised.append(unrecognised(path, landing))
+        log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name)
     return mine
 
 

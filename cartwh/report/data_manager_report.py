@@ -32,6 +32,7 @@ from cartwh.ingest.unrecognised import unrecognised_files
 from cartwh.permissions import make_private
 from cartwh.report.pages import write_page
 from cartwh.report.root_causes import KIND_LABELS, Issue, has_table, latest_run, root_causes
+from cartwh.synthetic import banner
 
 REPORT_FILE = "data_manager.html"
 HISTORY_FILE = "issue_history.json"
@@ -171,6 +172,7 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
         kinds=KIND_LABELS,
         issues_shown=ISSUES_SHOWN,
         consequences_shown=CONSEQUENCES_SHOWN,
+        synthetic=banner(con),
     )
     make_private(path)
     return path

@@ -27,6 +27,7 @@ from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
 from cartwh.report.root_causes import analyst_groups, has_table, root_causes
+from cartwh.synthetic import banner
 from cartwh.warehouse import insert_frame
 
 REPORT_FILE = "data_quality.html"
@@ -160,6 +161,7 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
         q=quality_context(con),
         data_docs=os.path.relpath(docs, out_dir),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
     )
 
 

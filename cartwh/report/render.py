@@ -25,6 +25,7 @@ from cartwh.report.quality_report import quality_summary
 from cartwh.report.tables import display_table, group_sizes
 from cartwh.study.compute import ANALYTICS_TABLES
 from cartwh.study.config import Plan
+from cartwh.synthetic import banner
 
 log = logging.getLogger(__name__)
 
@@ -174,4 +175,5 @@ def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> 
         snapshot=first["mart_snapshot"],
         code_version=first["code_version"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
     )
