@@ -193,6 +193,12 @@ def parse_form_events(content: bytes, name: str, json_text: bool = False) -> tup
     )
 
 
+def parse_data_access_groups(content: bytes, name: str, json_text: bool = False) -> tuple[str, ...]:
+    """The unique group names (what `redcap_data_access_group` holds) of the API's or the UI's DAGs."""
+    rows = api_table(content, name, ("data_access_group_name", "unique_group_name"), json_text, ("unique_group_name",))
+    return tuple(r["unique_group_name"] or r["data_access_group_name"] for _, r in rows)
+
+
 def parse_repeating(content: bytes, name: str, json_text: bool = False) -> tuple[Repeating, ...]:
     # An empty form_name is a whole repeating event; an empty event_name, a classic project.
     rows = api_table(content, name, ("event_name", "form_name"), json_text, may_be_empty=("event_name", "form_name"))

@@ -44,7 +44,7 @@ import duckdb
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
-from cartwh.contract.redcap_site import is_metadata, read_site_project
+from cartwh.contract.redcap_site import is_metadata, read_site_project, unused_kind
 from cartwh.ingest import cytometry_loader, deletions, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
@@ -82,6 +82,8 @@ class Source:
     # (folder, its name in the landing, site) -> what the folder's exports are read with
     # (ExportFile.context); raises MetadataError, and then none of the folder's files loads.
     read_context: Callable[[Path, str, str], object] | None = None
+    # What a file of its folder is when the source knows it but does not use it (reported, not read).
+    unused: Callable[[Path], str | None] = lambda path: None
     # (file, archive): archive what a version was read with; (archive, sha256, landing): put it
     # back beside the version when `cartwh rebuild` replays it.
     archive_context: Callable[[ExportFile, Path], None] | None = None
@@ -94,8 +96,9 @@ SOURCES = {
         "redcap",
         redcap_loader.load_redcap_export,
         lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
-        accepts=lambda path: is_csv(path) or is_metadata(path),
+        accepts=lambda path: (is_csv(path) or is_metadata(path)) and not unused_kind(path),
         is_metadata=is_metadata,
+        unused=unused_kind,
         read_context=read_site_project,
         archive_context=redcap_versions.archive_project,
         restore_context=redcap_versions.restore_project,
@@ -269,7 +272,7 @@ def listed(landing: Path, source: Source) -> tuple[list[Path], list[Path]]:
 def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
     mine, others = listed(landing, source)
     for path in others:
-        report.files_unrecognised.append(unrecognised(path, landing))
+        report.files_unrecognised.append(unrecognised(path, landing, source.unused(path)))
         log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name)
     return mine
 
