@@ -11,8 +11,8 @@ A folder below `landing/redcap/` (or `redcap/` itself) may hold, besides its rec
   `<Project>_CDISC_ODM_<date>.xml`: any `.xml`): its setup, and its ItemDefs and CodeLists as the
   project's dictionary when the folder has no dictionary file (cartwh.contract.redcap_odm). When
   it holds data (`<ClinicalData>`) and the folder has no flat record export, it is the folder's
-  record export too (`SiteProject.records_from`); beside a flat export only its metadata is read,
-  so the same records are never read twice;
+  record export too (`is_record_export`); beside a flat export only its metadata is read, so the
+  same records are never read twice;
 - its mapping onto the canonical dictionary: `mapping.yml` / `mapping.yaml`
   (cartwh.contract.site_mapping), or `<CARTWH_REDCAP_MAPPINGS>/<site>.yml` when that folder is set.
 
@@ -22,9 +22,9 @@ name REDCap's UI gives its download, `<Project>_<Kind>_<date>.csv` in any case: 
 and their assignments, users' data access groups, logging) are recognised by the same names and
 reported as files cartwh does not use (`unused_kind`): never read as records.
 
-A folder without a dictionary holds exports of the shipped project (the demo's layout), which
-maps to itself; a folder whose ODM file describes another project and that has no dictionary is
-refused as such. The project's fingerprint (sha256 of every metadata file read) is part of each
+A folder with neither a dictionary nor an ODM file holds exports of the shipped project (the
+demo's layout), which maps to itself; another project's records there are refused, saying that
+the dictionary is missing (cartwh.ingest.redcap_loader). The project's fingerprint (sha256 of every metadata file read) is part of each
 record file's batch: a changed dictionary, setup or mapping is a new version of the project.
 """
 
@@ -37,9 +37,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cartwh.contract.redcap import DataDictionary, project_dictionary
-from cartwh.contract.redcap_dictionary import MetadataError, parse_dictionary
+from cartwh.contract.redcap_dictionary import MetadataError, dictionary_from_rows, parse_dictionary
+from cartwh.contract.redcap_odm import dictionary_rows, holds_records
 from cartwh.contract.redcap_project import (
     ProjectSetup,
+    metadata_elements,
     parse_arms,
     parse_data_access_groups,
     parse_events,
@@ -50,6 +52,11 @@ from cartwh.contract.redcap_project import (
 from cartwh.contract.site_mapping import SiteMapping, read_mapping
 
 MAPPINGS_ENV = "CARTWH_REDCAP_MAPPINGS"  # a reviewed folder of <site>.yml mappings, outside the landing
+NO_DICTIONARY = (
+    "no usable data dictionary: the folder has neither a dictionary nor a CDISC ODM project file, so its records "
+    "could only be read as the shipped CAR-T project's, and they are another project's. Land that project's data "
+    "dictionary beside them (REDCap's <Project>_DataDictionary_<date>.csv, or the API's metadata)"
+)
 
 # File stem, lower-case without underscores (the API's and `cartwh pull`'s names, REDCapR's
 # test data) or the kind in a UI download's name -> what it is.
@@ -132,6 +139,7 @@ class SiteProject:
     mapping: SiteMapping | None = None
     folder: str = ""  # below redcap/ ('' at the top)
     sha256: str = ""  # of every metadata file read ('' for the shipped project with no file)
+    dictionary_from: str = ""  # the landed file its dictionary was read from ('': the shipped one, by default)
     files: tuple[tuple[str, str], ...] = field(default=())  # (landed name, sha256) of those files
     contents: tuple[bytes, ...] = field(default=(), compare=False, repr=False)  # their bytes, as read
 
@@ -172,13 +180,19 @@ def read_site_project(folder: Path, landed_folder: str, site: str = "") -> SiteP
             named["dictionary"],
             json_text=contents["dictionary"][0].suffix.lower() == ".json",
         )
+    elif "project_xml" in contents:
+        dictionary = _odm_dictionary(contents["project_xml"][0], named["project_xml"])
     else:
         dictionary = project_dictionary()
     setup = _setup(contents, named)
     if setup.form_events or setup.repeating:
-        setup.check_against(
-            dictionary.forms, named.get("form_events") or named.get("repeating") or named.get("project_xml")
-        )
+        described = named.get("form_events") or named.get("repeating") or named.get("project_xml")
+        try:
+            setup.check_against(dictionary.forms, described)
+        except MetadataError as error:
+            if "dictionary" in contents or "project_xml" in contents:
+                raise
+            raise MetadataError(described, f"{NO_DICTIONARY} ({error})") from None
     mapping = None
     if "mapping" in contents:
         mapping = read_mapping(
@@ -197,8 +211,33 @@ def read_site_project(folder: Path, landed_folder: str, site: str = "") -> SiteP
         mapping,
         landed_folder.removeprefix("redcap").strip("/"),
         fingerprint,
+        named.get("dictionary") or named.get("project_xml", ""),
         files,
         tuple(content for _, (_, content) in read),
+    )
+
+
+def _odm_dictionary(path: Path, name: str) -> DataDictionary:
+    """The ODM file's ItemDefs as the project's dictionary (the shipped one when they are its
+    fields and forms, so the shipped project exported as ODM still loads as the shipped project)."""
+    rows = dictionary_rows(metadata_elements(path, name))
+    if not rows:
+        return project_dictionary()
+    dictionary = dictionary_from_rows(rows, name)
+    shipped = project_dictionary()
+    same = [(f.name, f.form) for f in dictionary.fields] == [(f.name, f.form) for f in shipped.fields]
+    return shipped if same else dictionary
+
+
+def is_record_export(path: Path) -> bool:
+    """An ODM file that is its folder's record export too: it holds records, and no flat record
+    export (a CSV that is neither metadata nor a download cartwh does not use) is beside it to
+    hold them instead, so the same records are never read twice."""
+    if metadata_kind(path) != "project_xml" or not holds_records(path):
+        return False
+    return not any(
+        p.is_file() and p.suffix.lower() == ".csv" and not metadata_kind(p) and not unused_kind(p)
+        for p in path.parent.iterdir()
     )
 
 

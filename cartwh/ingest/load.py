@@ -44,12 +44,13 @@ import duckdb
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
-from cartwh.contract.redcap_site import is_metadata, read_site_project, unused_kind
+from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site_project, unused_kind
 from cartwh.ingest import cytometry_loader, deletions, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
+from cartwh.ingest.record_shapes import record_header
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows, transaction
@@ -96,8 +97,9 @@ SOURCES = {
         "redcap",
         redcap_loader.load_redcap_export,
         lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
+        header=record_header,
         accepts=lambda path: (is_csv(path) or is_metadata(path)) and not unused_kind(path),
-        is_metadata=is_metadata,
+        is_metadata=lambda path: is_metadata(path) and not is_record_export(path),
         unused=unused_kind,
         read_context=read_site_project,
         archive_context=redcap_versions.archive_project,
