@@ -4,6 +4,8 @@ The Great Expectations suites judge values; these checks judge whether a source 
 all. Each finding blocks the statistics, the report and publication (a blocking asset check
 on marts/patients), and the data-quality report leads with them:
 
+- a file that could not be read at all (raw.ingest_failures, cartwh/ingest/failed_files.py): it
+  failed alone, every other file landed, and the night stops here, naming it and why;
 - a current file version whose data rows were quarantined above a share (all of them, or
   more than `max_quarantined_share`): a changed layout or template, not a few typos;
 - a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
@@ -40,6 +42,7 @@ import pandas as pd
 
 from cartwh.contract.cytometry import is_summary_row
 from cartwh.contract.redcap import project_dictionary
+from cartwh.ingest.failed_files import failed_files
 from cartwh.settings import PROJECT_ROOT
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
@@ -53,7 +56,9 @@ CREATE TABLE IF NOT EXISTS quality.source_health (
 
 @dataclass(frozen=True)
 class Finding:
-    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised
+    check_name: (
+        str  # file_failed | quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised
+    )
     subject: str  # the file, mart or site
     observed: float | None
     threshold: float | None
@@ -355,10 +360,31 @@ def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     ]
 
 
+def failure_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A file that could not be read at all (raw.ingest_failures): nothing of it landed, while the
+    source's other files and the other sources did."""
+    return [
+        Finding(
+            "file_failed",
+            file,
+            None,
+            None,
+            f"{message}. Nothing of this file landed (the other files did). Correct the export and land it again",
+        )
+        for _source, file, message in failed_files(con)
+    ]
+
+
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
-    return file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits) + unrecognised_findings(con)
+    return (
+        failure_findings(con)
+        + file_findings(con, limits)
+        + mart_findings(con)
+        + patient_findings(con, limits)
+        + unrecognised_findings(con)
+    )
 
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:

@@ -48,6 +48,7 @@ from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site
 from cartwh.ingest import cytometry_loader, deletions, redcap_loader, redcap_versions
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
+from cartwh.ingest.failed_files import record_failures
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.record_shapes import record_header
@@ -185,6 +186,7 @@ def ingest_source(
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
     record_unrecognised(con, source.name, report.files_unrecognised)
+    record_failures(con, source.name, report.failures)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
