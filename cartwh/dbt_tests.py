@@ -137,8 +137,19 @@ def dbt_test_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if not _kept(con):
         return pd.DataFrame(columns=["test", "models", "status", "severity", "failures", "meaning", "action"])
     return con.execute(
-        f"SELECT test, models, status, severity, failures, meaning, action FROM {RESULTS_TABLE} ORDER BY severity, test"
+        f"SELECT test, models, status, severity, failures, meaning, {_action_column(con)} AS action "
+        f"FROM {RESULTS_TABLE} ORDER BY severity, test"
     ).df()
+
+
+def _action_column(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+    """`action`, or NULL in a table a build before the column existed left (the next build replaces it)."""
+    schema, table = RESULTS_TABLE.split(".")
+    found = con.execute(
+        "SELECT 1 FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = 'action'",
+        [schema, table],
+    ).fetchall()
+    return f"{alias}action" if found else "NULL::VARCHAR"
 
 
 def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -147,7 +158,8 @@ def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     if not _kept(con):
         return []
     frame = (
-        con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, t.action, r.patient_key, r.tube_key,
+        con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, {_action_column(con, "t.")} AS action,
+               r.patient_key, r.tube_key,
                s.panel, s.collection_date, s.timepoint
         FROM {ROWS_TABLE} AS r JOIN {RESULTS_TABLE} AS t USING (run_id, test)
         LEFT JOIN (SELECT tube_key, any_value(panel) AS panel, any_value(collection_date) AS collection_date,

@@ -115,6 +115,7 @@ def dictionary_from_rows(
             minimum=None,
             maximum=None,
             identifier=cell("identifier").lower() == "y",
+            required=cell("required_field").lower() == "y",
         )
         if field.is_dated:  # resolved when rows are checked ('today' is the day of the load)
             field = replace(field, date_min=cell("text_validation_min"), date_max=cell("text_validation_max"))

@@ -73,7 +73,10 @@ def dictionary_rows(elements: list[ElementTree.Element]) -> list[tuple[int, dict
                 ):
                     continue
                 seen.add(variable)
-                rows.append((position[item.get("OID")], _field_row(item, form, variable, by_oid)))
+                row = _field_row(item, form, variable, by_oid) | {
+                    "required_field": "y" if item_ref.get("Mandatory") == "Yes" else ""
+                }
+                rows.append((position[item.get("OID")], row))
     return rows
 
 

@@ -29,7 +29,10 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
+from cartwh.ingest.redcap_versions import sites_awaiting_mapping
 from cartwh.ingest.unrecognised import unrecognised_files
 from cartwh.permissions import make_private
 from cartwh.report.pages import write_page
@@ -149,6 +152,16 @@ def _source_health_section(context: dict) -> Section | None:
     )
 
 
+def _awaiting_mapping_section(context: dict) -> Section | None:
+    awaiting = sites_awaiting_mapping(context["con"])
+    data = {"awaiting": awaiting, "must_cover": must_cover(project_dictionary())}
+    return (
+        Section(f"Sites awaiting their mapping ({len(awaiting)})", "data_manager_awaiting_mapping.html.j2", data)
+        if awaiting
+        else None
+    )
+
+
 def _unrecognised_section(context: dict) -> Section | None:
     files = unrecognised_files(context["con"])
     return (
@@ -169,6 +182,7 @@ def _dbt_tests_section(context: dict) -> Section | None:
 
 SECTIONS: list[Callable[[dict], Section | None]] = [
     _source_health_section,
+    _awaiting_mapping_section,
     _changes_section,
     _issues_section,
     _dbt_tests_section,

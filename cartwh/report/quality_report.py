@@ -20,8 +20,10 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
-from cartwh.ingest.redcap_versions import dictionary_changes
+from cartwh.ingest.redcap_versions import dictionary_changes, sites_awaiting_mapping
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
@@ -131,6 +133,8 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         root_causes=analyst_groups(root_causes(con, archive=None)),
         quarantine=_frame(con, QUARANTINE_COUNTS),
         unrecognised=unrecognised_counts(unrecognised_files(con)),
+        awaiting_mapping=sites_awaiting_mapping(con),
+        must_cover=must_cover(project_dictionary()),
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
