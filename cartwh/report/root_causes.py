@@ -60,6 +60,7 @@ MART_REASONS = {
     "auc_14": ("marts.car_t_expansion", "auc_null_reason"),
 }
 _FORM = re.compile(r"\s*\[form ([^\]]+)\]$")
+UNMAPPED_RECORD = "a tube names a record whose site's project has no mapping onto the study's dictionary yet"
 
 OPEN_QUARANTINE = """
     SELECT q.file, q."row", q.column_name, list(DISTINCT q.reason ORDER BY q.reason) AS reasons,
@@ -181,7 +182,7 @@ class Issue:
         if self.kind == DBT_TEST:
             return (self.kind, self.check or self.title)
         if self.kind == UNKNOWN_PATIENT:
-            return (self.kind, self.source or "")
+            return (self.kind, self.source or "", self.title)
         return (self.kind, self.source or "", self.form or "", self.field or "", re.sub(r"\d+", "N", self.title))
 
 
@@ -397,7 +398,7 @@ def _tube(r: dict, what: str) -> Consequence:
 
 
 def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) -> list[Issue]:
-    known = set()
+    known, unmapped = set(), set()
     if rows and has_table(con, "raw", "redcap_demographics"):
         known = {
             k
@@ -406,6 +407,7 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 "ON l.load_id = d._load_id AND l.superseded_by IS NULL"
             ).fetchall()
         }
+        unmapped = _in_site_tables(con)
     issues: dict[str, Issue] = {}
     for r in rows:
         key = r["patient_key"]
@@ -419,7 +421,7 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 issues[key] = _with_record(
                     Issue(
                         UNKNOWN_PATIENT,
-                        "a tube names a record that REDCap does not have",
+                        UNMAPPED_RECORD if key in unmapped else "a tube names a record that REDCap does not have",
                         r["severity"],
                         field="record_id",
                         patient_key=key,
@@ -431,6 +433,16 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 )
             issues[key].consequences.append(_tube(r, "tube not joined to any mart"))
     return list(issues.values())
+
+
+def _in_site_tables(con) -> set[str]:
+    """The patients of the sites' own project tables (raw.redcap_site_*): in REDCap, and in no mart
+    until their site's mapping translates them."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND starts_with(table_name, 'redcap_site_')"
+    ).fetchall()
+    union = " UNION ".join(f'SELECT patient_key FROM raw."{t}"' for (t,) in tables)
+    return {k for (k,) in con.execute(union).fetchall()} if union else set()
 
 
 def _mart_reasons(con, column: str) -> dict[str, str]:
@@ -521,6 +533,12 @@ def _action(issue: Issue, each: bool = False) -> str:
         f" (exported '{issue.value}': {issue.title})" if issue.value is not None and not each else f" ({issue.title})"
     )
     lab = (issue.source or "").startswith("cytometry")
+    if issue.kind == UNKNOWN_PATIENT and issue.title == UNMAPPED_RECORD:
+        who = "the records listed below are" if each else f"{issue.record or 'the record'} is"
+        return (
+            f"{who} in REDCap, in its site's own project, which no mapping translates yet: its tubes join no "
+            "mart until the site's mapping is in place ('Sites awaiting their mapping' says what it must cover)"
+        )
     if issue.kind == UNKNOWN_PATIENT:
         who = "the records listed below are" if each else f"{issue.record or 'a record id'} is"
         where = "the lab's manifests" if each else f"{issue.file} (row {issue.row})"
