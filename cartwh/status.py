@@ -89,7 +89,8 @@ def run_summary_lines(path: Path, added: dict[str, int]) -> list[str]:
         total = con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0]
         new = ", ".join(f"{t.removeprefix('raw.')} {n:,}" for t, n in sorted(added.items(), key=lambda a: -a[1]) if n)
         lines = [
-            f"Working warehouse {path}" + (f"\n  SYNTHETIC DATA: {BANNER}" if is_synthetic(con) else ""),
+            f"Working warehouse {path}"
+            + (" (SYNTHETIC DATA: the generator's demo, not patients)" if is_synthetic(con) else ""),
             f"  this run added {sum(added.values()):,} rows"
             + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
             "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),

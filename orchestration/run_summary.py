@@ -125,10 +125,10 @@ def _quality_lines(result: dg.ExecuteInProcessResult, dbt_tests=None, issues=Non
         lines.append(f"  ... and {len(shown) - FAILED_CHECKS_SHOWN} more (the data-quality report lists every one)")
     if any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed):
         lines.append("  The statistics and the study report were NOT recomputed: a blocking check failed.")
-    if issues:
+    if issues and issues[1]:
         causes, count, blocking, warnings = issues
         lines.append(
-            f"Open issues: {count:,} under {causes:,} root cause(s) ({blocking} blocking, {warnings} warning, the "
-            "rest rows set aside): the data manager's report says what to do about each."
+            f"Open issues: {count:,} under {causes:,} root cause(s) ({blocking} blocking, {warnings} warning(s), "
+            f"{causes - blocking - warnings} set aside at ingestion): the data manager's report says what to do."
         )
     return lines

@@ -22,6 +22,12 @@ from tests.conftest import Warehouse
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real-exports" / "redcap"
 
 
+def _command(*argv: str) -> int:
+    """A `cartwh` command in this process, without `main`'s process-wide umask (the test's neighbours keep theirs)."""
+    args = cli.build_parser().parse_args(list(argv))
+    return args.handler(args)
+
+
 @pytest.fixture
 def data(tmp_path, monkeypatch):
     """A data folder (CARTWH_DATA) and no pseudonym key set, as on a fresh clone."""
@@ -101,7 +107,7 @@ def test_never_under_a_real_key(data, monkeypatch, capsys):
 def test_run_without_demo_never_generates(data, capsys):
     """`cartwh run` on a data folder that never held anything (a mistyped CARTWH_DATA): it says
     where exports go, and writes nothing."""
-    assert cli.main(["run"]) == 1
+    assert _command("run") == 1
     assert "Nothing has landed" in capsys.readouterr().err
     assert not (data / "landing").exists() and not (data / "warehouse.duckdb").exists()
 
@@ -117,7 +123,7 @@ def test_demo_only_into_a_fresh_folder(data):
 
 def test_generate_refuses_a_landing_holding_any_file(tmp_path, capsys):
     _site_files(tmp_path / "landing")
-    assert cli.main(["generate", "--landing", str(tmp_path / "landing")]) == 1
+    assert _command("generate", "--landing", str(tmp_path / "landing")) == 1
     assert "already holds files" in capsys.readouterr().err
 
 
