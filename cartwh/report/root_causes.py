@@ -50,7 +50,7 @@ KIND_LABELS = {
     FLAGGED: "flagged by a check of the exports",
     UNKNOWN_PATIENT: "tube of a patient not in REDCap",
     MART: "left out of or flagged in a mart",
-    DBT_TEST: "flagged by a dbt test of the models",
+    DBT_TEST: "flagged by a check of the derived data",
 }
 UNKNOWN_PATIENT_CHECK = ("raw_cytometry_samples", "known_patient")  # expectations/suites/raw_cytometry_samples.yml
 # The reason a mart already gives beside a NULL it was flagged for (column -> mart, reason expression).
