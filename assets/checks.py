@@ -79,9 +79,9 @@ SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tab
     name="source_health",
     blocking=True,
     additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
-    description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
-    "an export that landed nothing, an empty mart, a site's patients vanished, "
-    "a source folder holding no file it reads: blocks the statistics. "
+    description="Source health (expectations/source_health.py): a file that could not be read, a file of "
+    "real size (or a site, or a source) mostly or wholly quarantined, an export that landed nothing, an empty "
+    "mart, a site's patients vanished, a source folder holding no file it reads: blocks the statistics. "
     "A re-export that lost tubes' values: warns.",
 )
 def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):

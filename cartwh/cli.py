@@ -19,10 +19,11 @@ from cartwh import settings
 
 def _generate(args) -> int:
     from cartwh.generate import DEFAULT_SEED, generate_landing
+    from cartwh.synthetic import files_in
 
     landing = Path(args.landing)
-    if landing.exists() and any(landing.rglob("*.csv")) and not args.force:
-        print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
+    if files_in(landing) and not args.force:
+        print(f"{landing} already holds files; use --force to write into it anyway.", file=sys.stderr)
         return 1
     try:
         summary = generate_landing(
@@ -68,6 +69,7 @@ def _ingest(args) -> int:
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock
     from cartwh.pseudonym import PseudonymKeyError
+    from cartwh.synthetic import SyntheticBesideReal
 
     failed = False
     with writer_lock(settings.warehouse_path()):
@@ -80,7 +82,7 @@ def _ingest(args) -> int:
         for source in SOURCES:
             try:
                 report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
-            except PseudonymKeyError as error:  # nothing was ingested: no other source may be either
+            except (PseudonymKeyError, SyntheticBesideReal) as error:  # nothing was ingested: no other source may be
                 print(error, file=sys.stderr)
                 con.close()
                 return 1
@@ -197,6 +199,10 @@ def _run(args) -> int:
     it as interrupted. Either way the writer lock is free when this returns."""
     if getattr(args, "in_this_process", False):
         return _run_here(Path(args.log_file))
+    if getattr(args, "demo", False):
+        _write_demo()
+    elif _nothing_to_run():
+        return 1
     log_file = settings.data_dir() / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     requested = []
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
@@ -271,19 +277,54 @@ def _output_to(log_file: Path):
             console.close()
 
 
-def _run_here(log_file: Path) -> int:
+def _fresh() -> bool:
+    from cartwh.synthetic import never_held_anything
+
+    paths = settings.landing_dir(), settings.warehouse_path(), settings.published_path(), settings.archive_dir()
+    return never_held_anything(*paths)
+
+
+def _write_demo() -> None:
+    """`cartwh run --demo`: the synthetic demo cohort, only into a data folder that never held
+    anything and never under a real pseudonym key (cartwh.synthetic); else the run goes on with
+    what has landed."""
+    from cartwh.redcap_pull import configured_sites
+    from cartwh.synthetic import real_key_set
+
+    if not _fresh() or configured_sites():  # a programme's data folder, or one its REDCap pull fills
+        return
+    if real_key_set():
+        print(
+            "A real pseudonym key is set: the synthetic demo cohort is never written under it. "
+            f"Nothing has landed in {settings.landing_dir()} yet.",
+            file=sys.stderr,
+        )
+        return
+    from cartwh.generate import generate_landing
+
+    summary = generate_landing(settings.landing_dir(), progress=sys.stdout.isatty())
+    print(
+        f"A fresh data folder: wrote the SYNTHETIC demo cohort ({summary.patients} patients, {summary.files} "
+        f"files) to {settings.landing_dir()}; everything built from it says so."
+    )
+
+
+def _nothing_to_run() -> bool:
+    """A data folder that never held anything and has nothing to pull: say where exports go."""
     from cartwh.redcap_pull import configured_sites
 
-    landing = settings.landing_dir()
-    # With a REDCap pull configured the run's first step fills the landing folder: no demo cohort.
-    if not configured_sites() and (not landing.exists() or not any(landing.rglob("*.csv"))):
-        from cartwh.generate import generate_landing
+    if not _fresh() or configured_sites():
+        return False
+    print(
+        f"Nothing has landed in {settings.landing_dir()} and this data folder has never held anything: "
+        "land the exports there (redcap/, cytometry/manifests/, cytometry/statistics/: docs/data-contract.md), "
+        "or write the synthetic demo cohort into a fresh data folder with `cartwh run --demo` (what `make run` does).",
+        file=sys.stderr,
+    )
+    return True
 
-        summary = generate_landing(landing, progress=sys.stdout.isatty())
-        print(
-            f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
-            f"{summary.files} files) to {landing}."
-        )
+
+def _run_here(log_file: Path) -> int:
     try:
         with _output_to(log_file) as console:
             from cartwh.console import ConsoleWarnings, StageConsole
@@ -399,8 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run the main job (generates the demo cohort if nothing has landed)",
-        description="Materialize every asset of the main job in-process.",
+        help="run the main job on what has landed",
+        description="Materialize every asset of the main job in-process, on what has landed.",
+    )
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="first write the synthetic demo cohort, if this data folder has never held anything and no "
+        "real pseudonym key is set (what `make run` does)",
     )
     run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
     run.add_argument("--log-file", help=argparse.SUPPRESS)

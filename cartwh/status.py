@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.nights import describe, latest_unpublished, missing_copy_message, published_night
+from cartwh.synthetic import BANNER, is_synthetic
 
 # Row numbers and counts inside a reason vary by file; without them, one line per kind of problem.
 _REASON = "regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g')"
@@ -88,7 +89,8 @@ def run_summary_lines(path: Path, added: dict[str, int]) -> list[str]:
         total = con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0]
         new = ", ".join(f"{t.removeprefix('raw.')} {n:,}" for t, n in sorted(added.items(), key=lambda a: -a[1]) if n)
         lines = [
-            f"Working warehouse {path}",
+            f"Working warehouse {path}"
+            + (" (SYNTHETIC DATA: the generator's demo, not patients)" if is_synthetic(con) else ""),
             f"  this run added {sum(added.values()):,} rows"
             + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
             "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),
@@ -143,6 +145,7 @@ def published_summary(published: Path, working: Path) -> str:
             f"Published copy (what analysts read): {published}",
             f"It holds the night of {describe(night)}." if night else "Its run history is empty.",
         ]
+        lines += [f"SYNTHETIC DATA: {BANNER}"] if is_synthetic(con) else []
         later = latest_unpublished(published, working)
         if later is not None and (night is None or later["started_at"] > night["started_at"]):
             lines.append(f"A later night was not published: {describe(later)}; the copy is from the night before.")

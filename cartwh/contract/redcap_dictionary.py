@@ -3,7 +3,8 @@
 - the CSV downloaded from the Online Designer ("Variable / Field Name", "Form Name", ...), with
   the UTF-8 byte order mark REDCap puts in front;
 - the API's metadata export (`content=metadata`, what PyCap's `export_metadata` returns) as CSV
-  or JSON, whose columns are the snake_case names (`field_name`, `form_name`, ...).
+  or JSON, whose columns are the snake_case names (`field_name`, `form_name`, ...);
+- the ItemDefs and CodeLists of a CDISC ODM file (cartwh.contract.redcap_odm.dictionary_rows).
 
 A dictionary that cannot describe a project fails whole, with the file, the row (the header is
 row 1; in JSON, the entry number) and the column: no field-name column, an empty or duplicate
@@ -66,6 +67,16 @@ def read_dictionary(path: Path, name: str | None = None) -> DataDictionary:
 def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> DataDictionary:
     text = content.decode("utf-8-sig")
     rows, spelling = _json_rows(text, name) if json_text else _csv_rows(text, name)
+    return dictionary_from_rows(rows, name, spelling)
+
+
+def dictionary_from_rows(
+    rows: list[tuple[int, dict]], name: str, spelling: dict[str, str] | None = None
+) -> DataDictionary:
+    """The dictionary of (row number, row) pairs with the API's column names, however they were
+    written (a CSV, the API's JSON, an ODM file's ItemDefs); `spelling`: how the file names each
+    column, for errors."""
+    spelling = spelling or {}
     fields, seen = [], {}
     for row_number, row in rows:
 
@@ -104,6 +115,7 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
             minimum=None,
             maximum=None,
             identifier=cell("identifier").lower() == "y",
+            required=cell("required_field").lower() == "y",
         )
         if field.is_dated:  # resolved when rows are checked ('today' is the day of the load)
             field = replace(field, date_min=cell("text_validation_min"), date_max=cell("text_validation_max"))

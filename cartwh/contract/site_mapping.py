@@ -232,3 +232,15 @@ def _unit(key, value, name: str, targets: dict[str, FieldMap], canonical: DataDi
 def unit_field_of(value_field: str) -> str:
     """The canonical laboratory model pairs `<analyte>_value` with `<analyte>_unit`."""
     return value_field.removesuffix("_value") + "_unit"
+
+
+def must_cover(canonical: DataDictionary) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What a site's mapping must map for its patients to reach the marts: the canonical fields
+    REDCap requires ("Required Field?"), form by form, but the identifiers that never land (name,
+    MRN; a birth date is needed: it becomes the age at infusion)."""
+    required = [f for f in canonical.fields if f.required and not (f.identifier and not f.is_dated)]
+    return tuple(
+        (form, tuple(f.name for f in required if f.form == form))
+        for form in canonical.forms
+        if any(f.form == form for f in required)
+    )

@@ -22,13 +22,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
-from cartwh.ingest.redcap_versions import dictionary_changes
+from cartwh.ingest.redcap_versions import dictionary_changes, sites_awaiting_mapping
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
 from cartwh.report.root_causes import analyst_groups, has_table, root_causes
+from cartwh.synthetic import banner
 from cartwh.warehouse import insert_frame
 
 REPORT_FILE = "data_quality.html"
@@ -188,6 +191,8 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         root_causes=analyst_groups(root_causes(con, archive=None)),
         quarantine=_frame(con, QUARANTINE_COUNTS),
         unrecognised=unrecognised_counts(unrecognised_files(con)),
+        awaiting_mapping=sites_awaiting_mapping(con),
+        must_cover=must_cover(project_dictionary()),
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
@@ -221,6 +226,7 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
         q=quality_context(con),
         data_docs=os.path.relpath(docs, out_dir),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
     )
 
 
