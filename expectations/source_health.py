@@ -68,9 +68,9 @@ ALTER TABLE quality.source_health ADD COLUMN IF NOT EXISTS blocking BOOLEAN DEFA
 
 @dataclass(frozen=True)
 class Finding:
-    check_name: (
-        str  # file_failed | quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised | lost_values
-    )
+    # file_failed | quarantined_share | landed_nothing | empty_mart | vanished_patients |
+    # nothing_recognised | lost_values
+    check_name: str
     subject: str  # the file, mart or site
     observed: float | None
     threshold: float | None
