@@ -2,7 +2,8 @@
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
 unbroken from export file to mart; dbt data tests surface as asset checks. The project and
 its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
-pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json).
+pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json);
+then the older builds' folders in dbt's target/ are removed (cartwh/dbt_target.py).
 """
 
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
+from cartwh.dbt_target import prune_build_folders
 from cartwh.dbt_tests import record_dbt_tests
 
 
@@ -33,6 +35,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         yield from invocation.stream()
     finally:
         _keep_test_results(context, invocation, warehouse)
+        prune_build_folders(invocation.target_path.parent)  # each build's own folder: the newest few stay
 
 
 def _keep_test_results(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource) -> None:

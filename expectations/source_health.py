@@ -41,6 +41,7 @@ import pandas as pd
 from cartwh.contract.cytometry import is_summary_row
 from cartwh.contract.redcap import project_dictionary
 from cartwh.settings import PROJECT_ROOT
+from cartwh.warehouse import quote_table
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
 DDL = """
@@ -100,7 +101,9 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue
-        union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
+        union = " UNION ".join(
+            f"SELECT _load_id, _source_row FROM {quote_table(t)} WHERE _load_id IN ?" for t in tables
+        )
         landed = dict(
             con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1", [ids] * len(tables)).fetchall()
         )

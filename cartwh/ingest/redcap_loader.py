@@ -38,6 +38,7 @@ from cartwh.contract.redcap import (
     Field,
     project_dictionary,
 )
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, shown
 from cartwh.contract.redcap_site import SiteProject
 from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
@@ -55,7 +56,7 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
-from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
+from cartwh.ingest.warehouse import ensure_table, quote, quote_literal, quote_table
 
 AGE_COLUMN = "age_at_infusion_years"
 EVENT = "redcap_event_name"
@@ -74,8 +75,12 @@ _LABEL_HEADERS = {
 _TIMESTAMP = "TRY_CAST(nullif({c}, '[not completed]') AS TIMESTAMP)"
 
 
-def table_name(form: str) -> str:
-    return f"raw.redcap_{form}"
+def table_name(form: str, prefix: str = "raw.redcap_") -> str:
+    """The raw table of a form: never named after a name outside REDCap's rule (the dictionary
+    refuses those, naming its file; this holds for a dictionary built any other way too)."""
+    if not REDCAP_NAME.fullmatch(form):
+        raise ValueError(f"form {shown(form)} is not a REDCap instrument name: no table is named after it")
+    return prefix + form
 
 
 def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
@@ -228,7 +233,7 @@ def load_redcap_export(
         tables = [table_name(form) for form in site.forms]
     else:
         _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
-        tables = [project.table_prefix + form for form in site.forms]
+        tables = [table_name(form, project.table_prefix) for form in site.forms]
         for form, table in zip(site.forms, tables, strict=True):
             _insert_form(con, site, form, present, table, scope=scope(form), site_table=True, reviewed=reviewed)
         if project.mapping is not None:
@@ -528,7 +533,7 @@ def _insert_form(
     names = ", ".join(quote(c) for c in select)
     values = ", ".join(select.values())
     con.execute(
-        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
+        f"INSERT INTO {quote_table(table)} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
         f"JOIN {_FORM_ROWS} fr ON fr.load_id = {ROWS}._load_id AND fr.row = {ROWS}._row AND fr.form = {quote_literal(form)} "
         f"{join_age} WHERE {excluded(scope or form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )
