@@ -261,3 +261,24 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def echoing(status: int, content_type: str, body: str) -> Callable:
+    """An answer to every request that quotes the request's own token."""
+    return lambda form: Answer(
+        status, {"Content-Type": content_type}, [body.replace("{token}", form["token"]).encode()]
+    )
+
+
+# Servers that quote the token back (the attack report saw each): a 403 whose error text holds it,
+# an error answered with HTTP 200, and a proxy's 500 HTML page that echoes the request.
+TOKEN_ECHOES = {
+    "403": echoing(403, "application/json", '{"error": "The token {token} is not valid or has no API rights"}'),
+    "200 with an error": echoing(200, "application/json", '{"error": "token {token}: you do not have API rights"}'),
+    "500 HTML": echoing(
+        500,
+        "text/html",
+        "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>"
+        "<body><p>POST /redcap/api/ token={token}&content=metadata failed</p></body></html>",
+    ),
+}

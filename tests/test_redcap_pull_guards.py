@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fake_redcap import TOKEN, Answer, Project, Server
+from fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
@@ -22,27 +22,6 @@ from cartwh.redcap_pull import Connection, PullError, pull
 
 FIRST = datetime(2026, 1, 5, 2, 0, 0)
 ROOMY = Limits(seconds=120, answer_bytes=2**30)
-
-
-def echoing(status: int, content_type: str, body: str) -> Callable:
-    """An answer to every request that quotes the request's own token."""
-    return lambda form: Answer(
-        status, {"Content-Type": content_type}, [body.replace("{token}", form["token"]).encode()]
-    )
-
-
-# What REDCap 14 answers a token it does not know (JSON asked), what it answers with HTTP 200 when
-# a proxy rewrote the status, and an Apache proxy's error page that echoes the request.
-TOKEN_ECHOES = {
-    "403": echoing(403, "application/json", '{"error": "The token {token} is not valid or has no API rights"}'),
-    "200 with an error": echoing(200, "application/json", '{"error": "token {token}: you do not have API rights"}'),
-    "500 HTML": echoing(
-        500,
-        "text/html",
-        "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>"
-        "<body><p>POST /redcap/api/ token={token}&content=metadata failed</p></body></html>",
-    ),
-}
 
 
 @pytest.fixture(scope="module")

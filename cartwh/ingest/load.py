@@ -177,6 +177,7 @@ def ingest_source(
     # What an export says reaches SQL only quoted; and whatever a statement would do, it can touch
     # no file but the warehouse and the archive (cartwh.warehouse.confine).
     confine(con, folders=[archive])
+    con.execute("SET VARIABLE archive = ?", [str(Path(archive).absolute())])  # cartwh.ingest.identifiers.ARCHIVED_PATH
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     source.create_tables(con)
     ledger = ArchiveLedger(archive)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import duckdb
 
 from cartwh.contract.dates import dictionary_bound
-from cartwh.contract.free_text import withheld
+from cartwh.contract.free_text import identifying, withheld
 from cartwh.contract.redcap import (
     DATA_ACCESS_GROUP,
     RECORD_ID,
@@ -43,7 +43,7 @@ from cartwh.contract.redcap_site import SiteProject
 from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
-from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
+from cartwh.ingest.identifiers import quarantine_birth_dates, quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.redcap_versions import record_project_versions
 from cartwh.ingest.validation import (
@@ -129,6 +129,11 @@ def _text_columns(
         if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
         for c in f.export_columns
     }
+
+
+def _date_columns(dictionary: DataDictionary, scope) -> dict[str, str]:
+    """Date columns that are no identifier (column -> form): none may be the record's birth date."""
+    return {c: scope(f.form) for f in dictionary.fields if f.is_dated and not identifying(f) for c in f.export_columns}
 
 
 def _typed(field: Field, column: str, header: set[str]) -> str:
@@ -220,9 +225,9 @@ def load_redcap_export(
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
     _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(
-        con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
-    )
+    records = f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), records)
+    quarantine_birth_dates(con, _date_columns(site, scope), records)
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:
