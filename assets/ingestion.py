@@ -20,7 +20,7 @@ from cartwh.ingest.errors import IngestError
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
-from cartwh.ingest.warehouse import ensure_raw_schema
+from cartwh.ingest.warehouse import ensure_raw_schema, quote_table
 from cartwh.pseudonym import PseudonymKeyError
 
 GROUP = "raw"
@@ -39,7 +39,7 @@ def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
 
 def _results(con, report: IngestReport, tables: list[str]):
     for table in tables:
-        total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if _exists(con, table) else 0
+        total = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0] if _exists(con, table) else 0
         yield dg.MaterializeResult(
             asset_key=_key(table),
             metadata={
