@@ -22,7 +22,7 @@ from cartwh.ingest.fcs_loader import FCS_FILES
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source, merged
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
-from cartwh.ingest.warehouse import ensure_raw_schema
+from cartwh.ingest.warehouse import ensure_raw_schema, quote_table
 from cartwh.pseudonym import PseudonymKeyError
 from cartwh.synthetic import SyntheticBesideReal
 
@@ -45,7 +45,7 @@ def _results(con, report: IngestReport, tables: list[str]):
     # run's summary counts them too (orchestration.run.rows_added).
     elsewhere = {t: n for t, n in report.rows.items() if t not in tables and n}
     for table in tables:
-        total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if _exists(con, table) else 0
+        total = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0] if _exists(con, table) else 0
         yield dg.MaterializeResult(
             asset_key=_key(table),
             metadata={

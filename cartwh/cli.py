@@ -325,6 +325,8 @@ def _nothing_to_run() -> bool:
 
 
 def _run_here(log_file: Path) -> int:
+    from cartwh.failures import describe, is_disk_full
+
     try:
         with _output_to(log_file) as console:
             from cartwh.console import ConsoleWarnings, StageConsole
@@ -336,17 +338,27 @@ def _run_here(log_file: Path) -> int:
             logging.getLogger("dagster").propagate = False  # Dagster's console logger writes it to the log once
             try:
                 result = run_main_job(on_event=stage_console)
+            except Exception as error:  # noqa: BLE001 (Dagster's own storage failed, e.g. on a full disk)
+                logging.getLogger(__name__).exception("the run ended outside its steps")  # the traceback: the log
+                result, broken = None, describe(f"{type(error).__name__}: {error}", where=settings.dagster_home())
             finally:
                 logging.getLogger().removeHandler(warnings)
                 stage_console.close()
-            status, why = ("published", None) if result.success else failure_of(result)
-            started = any(event.is_step_start for event in result.all_events)
-            if (
-                status != "interrupted" and started
-            ):  # an interruption is one line, from the command that started this run
-                stage_console.finish()
+            if result is not None:
+                status, why = ("published", None) if result.success else failure_of(result)
+                started = any(event.is_step_start for event in result.all_events)
+                if (
+                    status != "interrupted" and started
+                ):  # an interruption is one line, from the command that started this run
+                    stage_console.finish()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
         return 130
+    except OSError as error:  # the run's own log could not be written
+        if not is_disk_full(error):
+            raise
+        result, broken = None, describe(f"OSError: {error}", where=log_file)
+    if result is None:
+        return _broken_run(broken, log_file)
     from orchestration.run_summary import console_summary
 
     if status == "interrupted":
@@ -359,6 +371,22 @@ def _run_here(log_file: Path) -> int:
         print(f"\nFAILED: {why}\nLog: {log_file}", file=sys.stderr)
         return 1
     return 0
+
+
+def _broken_run(why: str, log_file: Path) -> int:
+    """A run that could not go on outside its steps (Dagster's storage or the run's log failed: a
+    full disk): `why` in one sentence, and the run recorded as failed with it, not later as killed
+    (or kept in its marker for the next run to record)."""
+    from cartwh import run_marker
+    from cartwh.locking import writer_lock
+
+    try:
+        with writer_lock(settings.warehouse_path(), wait_seconds=60):
+            run_marker.record_unfinished(settings.warehouse_path(), message=why, status="failed")
+    except OSError:
+        pass  # the next run records it from its marker
+    print(f"The run stopped: {why}\nLog: {log_file}", file=sys.stderr)
+    return 1
 
 
 def _status(args) -> int:

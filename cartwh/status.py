@@ -41,7 +41,7 @@ MART_SUMMARIES = {
 
 
 def warehouse_summary(path: Path) -> str:
-    from cartwh.warehouse import connect
+    from cartwh.warehouse import connect, quote_table
 
     if not Path(path).exists():
         return f"No warehouse at {path} yet: run `make run`."
@@ -53,7 +53,7 @@ def warehouse_summary(path: Path) -> str:
         ).fetchall()
         lines = [f"Warehouse: {path}", "", f"{'table':<40}{'rows':>12}"]
         for table, _ in tables:
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            count = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0]
             lines.append(f"{table:<40}{count:>12,}")
         files = con.execute(
             "SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
@@ -131,6 +131,8 @@ class NothingPublished(Exception):
 def published_summary(published: Path, working: Path) -> str:
     """The published copy: the night it holds (and a later night that was not published), rows
     per table, files and quarantine from its de-identified quality schema, one line per mart."""
+    from cartwh.warehouse import quote_table
+
     if not Path(published).exists():
         raise NothingPublished(missing_copy_message(published, working))
     try:
@@ -151,7 +153,9 @@ def published_summary(published: Path, working: Path) -> str:
             lines.append(f"A later night was not published: {describe(later)}; the copy is from the night before.")
         tables = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
         lines += ["", f"{'table':<40}{'rows':>12}"]
-        lines += [f"{t:<40}{con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:>12,}" for (t,) in tables]
+        lines += [
+            f"{t:<40}{con.execute(f'SELECT count(*) FROM {quote_table(t)}').fetchall()[0][0]:>12,}" for (t,) in tables
+        ]
         present = {t for (t,) in tables}
         if "quality.files_per_source" in present:
             files = con.execute(

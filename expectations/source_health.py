@@ -55,6 +55,7 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest.failed_files import failed_files
 from cartwh.ingest.load import SOURCES  # ingestion's folders: where a file's site is read from
 from cartwh.settings import PROJECT_ROOT
+from cartwh.warehouse import quote_table
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
 DDL = """
@@ -119,7 +120,9 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue
-        union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
+        union = " UNION ".join(
+            f"SELECT _load_id, _source_row FROM {quote_table(t)} WHERE _load_id IN ?" for t in tables
+        )
         landed = dict(  # data rows, not raw rows: a statistics row lands as one raw row per value
             con.execute(
                 f"SELECT _load_id, count(DISTINCT _source_row) FROM ({union}) GROUP BY 1", [ids] * len(tables)

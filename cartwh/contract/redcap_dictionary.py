@@ -46,7 +46,9 @@ UI_TO_API = {
 }
 _API_TO_UI = {api: ui for ui, api in UI_TO_API.items()}
 _NUMERIC_RANGE_TYPES = {"DOUBLE", "BIGINT"}  # a date's min/max ("2020-01-01", "today") is no number
-_VARIABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# REDCap's rule for variable (field), instrument (form) and unique event names. Ingestion names
+# tables and columns after them, so a name outside it never reaches SQL.
+REDCAP_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class MetadataError(ValueError):
@@ -89,13 +91,21 @@ def dictionary_from_rows(
         field_name, field_type = cell("field_name"), cell("field_type")
         if not field_name:
             raise fail("field_name", "empty field name")
-        if not _VARIABLE_NAME.fullmatch(field_name):
-            raise fail("field_name", f"'{field_name}' is not a REDCap variable name (lower-case letters, digits, _)")
+        if not REDCAP_NAME.fullmatch(field_name):
+            raise fail(
+                "field_name", f"{shown(field_name)} is not a REDCap variable name (lower-case letters, digits, _)"
+            )
         if field_name in seen:
             raise fail("field_name", f"field '{field_name}' is defined twice (first in row {seen[field_name]})")
         seen[field_name] = row_number
         if not cell("form_name"):
             raise fail("form_name", f"field '{field_name}' has no form")
+        if not REDCAP_NAME.fullmatch(cell("form_name")):
+            raise fail(
+                "form_name",
+                f"form {shown(cell('form_name'))} of field '{field_name}' is not a REDCap instrument name "
+                "(lower-case letters, digits, _): the dictionary is refused",
+            )
         if field_type not in FIELD_TYPES:
             raise fail("field_type", f"'{field_type}' is not a REDCap field type ({', '.join(sorted(FIELD_TYPES))})")
         if field_type in NO_DATA_FIELD_TYPES:
@@ -128,6 +138,11 @@ def dictionary_from_rows(
     if not fields:
         raise MetadataError(name, "the dictionary defines no field")
     return DataDictionary(tuple(fields))
+
+
+def shown(name: str) -> str:
+    """A name from outside quoted in a message, on one line whatever it holds."""
+    return repr(name) if not name.isprintable() else f"'{name}'"
 
 
 def parse_choice_list(text: str) -> tuple[tuple[str, str], ...]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartwh.contract.redcap import ExportLayout
-from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, MetadataError, shown
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 REDCAP = "{https://projectredcap.org}"
@@ -171,6 +171,13 @@ def parse_arms(content: bytes, name: str, json_text: bool = False) -> tuple[Arm,
 def parse_events(content: bytes, name: str, json_text: bool = False) -> tuple[Event, ...]:
     events = []
     for n, r in api_table(content, name, ("event_name", "arm_num", "unique_event_name"), json_text):
+        if not REDCAP_NAME.fullmatch(r["unique_event_name"]):
+            raise MetadataError(
+                name,
+                f"{shown(r['unique_event_name'])} is not a REDCap unique event name (lower-case letters, digits, _)",
+                row=n,
+                column="unique_event_name",
+            )
         try:
             offsets = [_offset(r.get(c, "")) for c in ("day_offset", "offset_min", "offset_max")]
         except ValueError:

@@ -26,6 +26,7 @@ from pathlib import PurePosixPath
 
 import duckdb
 
+from cartwh.contract.free_text import identifying, what_it_identifies
 from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary, project_dictionary
 from cartwh.ingest.csv_reader import ROWS
 from cartwh.ingest.keys import ROW_SITES, declared_site, site_sql
@@ -34,9 +35,14 @@ from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_lite
 
 # (site, record_id, field, mode, needle, first_word): what a record's text must not hold
 NEEDLES = "_identifier_needles"
+# A version's archived copy under the archive this ingestion works with (cartwh.ingest.load sets
+# the variable): the archive is content-addressed, so a data folder moved or restored elsewhere
+# still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.confine).
+ARCHIVED_PATH = "getvariable('archive') || '/' || regexp_extract(archive_path, '[^/]+/[^/]+$')"
 # Where each source's exports land (as cartwh.ingest.load.SOURCES declares): the folder below is a site.
 _SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}
-_KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # how a reason names them
+# How a reason names what was found, by what its field identifies (cartwh.contract.free_text).
+_KIND = {"a name": "name", "a medical record number": "MRN", "a birth date": "birth date"}
 # Words of a name too common to be told from ordinary text.
 _NAME_PARTICLES = ("de", "del", "la", "las", "los", "y", "da", "das", "do", "dos", "di", "van", "von", "der", "el")
 _MONTHS = {
@@ -126,7 +132,7 @@ def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> 
 def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
     """The archive paths of the source's current file versions; _archive_sites := the site each declares."""
     rows = con.execute(
-        f"SELECT archive_path, file FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL ORDER BY load_id",
+        f"SELECT {ARCHIVED_PATH}, file FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL ORDER BY load_id",
         [source],
     ).fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _archive_sites (archive_path VARCHAR, site VARCHAR)")
@@ -181,8 +187,11 @@ def register_identifiers(
     archived = None if from_batch else "\n".join(_current_archive(con, "redcap"))
     if archived is not None and _signature(con, NEEDLES) == archived:
         return
-    identifiers = [f for f in (dictionary or project_dictionary()).fields if f.identifier and f.name != RECORD_ID]
+    # A site's own project's identifiers by flag, validation, name or label, like the canonical ones.
+    identifiers = [f for f in (dictionary or project_dictionary()).fields if identifying(f) and f.name != RECORD_ID]
     names = [f.name for f in identifiers]
+    con.execute("CREATE OR REPLACE TEMP TABLE _identifier_kinds (field VARCHAR, kind VARCHAR)")
+    insert_rows(con, "_identifier_kinds", [(f.name, _kind(f)) for f in identifiers])
     parts = []
     if from_batch:  # the batch's rows have their sites (cartwh.ingest.keys.register_patient_keys)
         header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
@@ -200,6 +209,10 @@ def register_identifiers(
                     SELECT DISTINCT coalesce(site, '') AS site, record_id, field, value FROM ({union}) t(site, record_id, field, value)
                     WHERE record_id IS NOT NULL AND trim(value) <> ''""")
     dated = [f.name for f in identifiers if f.sql_type == "DATE"]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _birth_dates AS SELECT site, record_id, min(TRY_CAST(trim(value) AS DATE)) AS born
+            FROM _identifiers WHERE field IN ({_listed(dated)}) GROUP BY ALL HAVING born IS NOT NULL"""
+    )
     days = [
         r[0]
         for r in con.execute(
@@ -282,17 +295,53 @@ def quarantine_identifiers(
                          WHERE n.mode = 'compact' AND contains(s.compact, n.needle))
             SELECT DISTINCT * FROM (SELECT * FROM words UNION ALL SELECT * FROM compacts)"""
     )
-    reasons = " ".join(f"WHEN {quote_literal(f)} THEN {quote_literal(kind)}" for f, kind in _KIND.items())
     con.execute(
         f"""UPDATE {PROBLEMS} p SET value = NULL FROM _identifier_hits h
             WHERE p.load_id = h.load_id AND p.row = h.row AND p.column_name = h.column_name"""
     )
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            SELECT DISTINCT load_id, row, scope, column_name,
-                   'holds the record''s ' || CASE field {reasons} ELSE replace(field, '_', ' ') END, NULL
-            FROM _identifier_hits"""
+            SELECT DISTINCT h.load_id, h.row, h.scope, h.column_name, 'holds the record''s ' || k.kind, NULL
+            FROM _identifier_hits h JOIN _identifier_kinds k USING (field)"""
     )
+
+
+def quarantine_birth_dates(
+    con: duckdb.DuckDBPyConnection, date_columns: dict[str, str | None], records_sql: str
+) -> None:
+    """Add a problem for every date of a row (`date_columns`: column -> scope) that is its
+    record's birth date (the value not kept), or comes before it: no apheresis, infusion or
+    assessment of a patient happens on the day they were born or earlier, so such a date is a
+    birth date typed or mapped where it does not belong, or a wrong one. The birth dates are the
+    batch's and the archive's (register_identifiers); `records_sql` as for quarantine_identifiers."""
+    header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
+    dates = [
+        f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(date_columns[c])}, trim({quote(c)}) FROM {ROWS} "
+        f"WHERE {quote(c)} IS NOT NULL"
+        for c in date_columns
+        if c in header
+    ]
+    if not dates:
+        return
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            WITH records AS (
+                SELECT load_id, row, coalesce(site, '') AS site, record_id
+                FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
+            written AS (SELECT *, TRY_CAST(v AS DATE) AS day
+                        FROM ({" UNION ALL ".join(dates)}) d(load_id, row, column_name, scope, v))
+            SELECT w.load_id, w.row, w.scope, w.column_name,
+                   CASE WHEN w.day = b.born THEN 'holds the record''s birth date'
+                        ELSE 'before the record''s birth date: a date of its care cannot be' END,
+                   CASE WHEN w.day = b.born THEN NULL ELSE w.v END
+            FROM written w JOIN records r USING (load_id, row) JOIN _birth_dates b USING (site, record_id)
+            WHERE w.day <= b.born"""
+    )
+
+
+def _kind(field) -> str:
+    """What a reason calls an identifier field: name, MRN, birth date, or its own name."""
+    return _KIND.get(what_it_identifies(field) or "") or field.name.replace("_", " ")
 
 
 def _listed(values) -> str:

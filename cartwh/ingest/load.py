@@ -54,7 +54,15 @@ from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.record_shapes import record_header
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, ensure_raw_schema, insert_rows, transaction
+from cartwh.ingest.warehouse import (
+    LANDED_FILES,
+    QUARANTINE,
+    confine,
+    ensure_raw_schema,
+    insert_rows,
+    quote_table,
+    transaction,
+)
 from cartwh.synthetic import record_origin
 
 log = logging.getLogger(__name__)
@@ -205,6 +213,10 @@ def ingest_source(
 ) -> IngestReport:
     source = SOURCES[source_name]
     report = IngestReport(source_name)
+    # What an export says reaches SQL only quoted; and whatever a statement would do, it can touch
+    # no file but the warehouse and the archive (cartwh.warehouse.confine).
+    confine(con, folders=[archive])
+    con.execute("SET VARIABLE archive = ?", [str(Path(archive).absolute())])  # cartwh.ingest.identifiers.ARCHIVED_PATH
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     record_origin(con, Path(landing), Path(archive))  # raises SyntheticBesideReal, likewise
     source.create_tables(con)
@@ -444,7 +456,8 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
     imbalance; fail a file whole when read != landed + quarantined + skipped."""
     first = min(f.load_id for f in files)  # a batch's load ids are the newest
     in_raw = " UNION ".join(
-        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {t} WHERE _load_id >= $first" for t in tables
+        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {quote_table(t)} WHERE _load_id >= $first"
+        for t in tables
     )
     counted = con.execute(
         f"""WITH raw_rows AS ({in_raw or "SELECT NULL::BIGINT AS load_id, NULL::BIGINT AS row WHERE FALSE"}),
@@ -484,7 +497,7 @@ def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[
     rows = {load_id: dict.fromkeys(tables, 0) for load_id in load_ids}
     for table in tables:
         for load_id, count in con.execute(
-            f"SELECT _load_id, count(*) FROM {table} WHERE _load_id >= ? GROUP BY 1", [load_ids[0]]
+            f"SELECT _load_id, count(*) FROM {quote_table(table)} WHERE _load_id >= ? GROUP BY 1", [load_ids[0]]
         ).fetchall():
             rows[load_id][table] = count
     return rows

@@ -28,7 +28,7 @@ from __future__ import annotations
 import duckdb
 
 from cartwh.contract.dates import dictionary_bound
-from cartwh.contract.free_text import withheld
+from cartwh.contract.free_text import identifying, withheld
 from cartwh.contract.redcap import (
     DATA_ACCESS_GROUP,
     RECORD_ID,
@@ -38,11 +38,12 @@ from cartwh.contract.redcap import (
     Field,
     project_dictionary,
 )
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, shown
 from cartwh.contract.redcap_site import NO_DICTIONARY, SiteProject
 from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
-from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
+from cartwh.ingest.identifiers import quarantine_birth_dates, quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.record_shapes import LABELS_EXPORT, flat_copy
 from cartwh.ingest.redcap_versions import record_project_versions
@@ -56,7 +57,7 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
-from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
+from cartwh.ingest.warehouse import ensure_table, quote, quote_literal, quote_table
 
 AGE_COLUMN = "age_at_infusion_years"
 EVENT = "redcap_event_name"
@@ -68,8 +69,12 @@ _FLAG_TYPES = ("yesno", "truefalse", "checkbox")
 _TIMESTAMP = "TRY_CAST(nullif({c}, '[not completed]') AS TIMESTAMP)"
 
 
-def table_name(form: str) -> str:
-    return f"raw.redcap_{form}"
+def table_name(form: str, prefix: str = "raw.redcap_") -> str:
+    """The raw table of a form: never named after a name outside REDCap's rule (the dictionary
+    refuses those, naming its file; this holds for a dictionary built any other way too)."""
+    if not REDCAP_NAME.fullmatch(form):
+        raise ValueError(f"form {shown(form)} is not a REDCap instrument name: no table is named after it")
+    return prefix + form
 
 
 def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
@@ -118,6 +123,11 @@ def _text_columns(
         if f.sql_type == "VARCHAR" and not f.is_coded and f.field_type not in _FLAG_TYPES
         for c in f.export_columns
     }
+
+
+def _date_columns(dictionary: DataDictionary, scope) -> dict[str, str]:
+    """Date columns that are no identifier (column -> form): none may be the record's birth date."""
+    return {c: scope(f.form) for f in dictionary.fields if f.is_dated and not identifying(f) for c in f.export_columns}
 
 
 def _typed(field: Field, column: str, header: set[str]) -> str:
@@ -209,9 +219,9 @@ def load_redcap_export(
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
     _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(
-        con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
-    )
+    records = f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), records)
+    quarantine_birth_dates(con, _date_columns(site, scope), records)
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:
@@ -222,7 +232,7 @@ def load_redcap_export(
         tables = [table_name(form) for form in site.forms]
     else:
         _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
-        tables = [project.table_prefix + form for form in site.forms]
+        tables = [table_name(form, project.table_prefix) for form in site.forms]
         for form, table in zip(site.forms, tables, strict=True):
             _insert_form(con, site, form, present, table, scope=scope(form), site_table=True, reviewed=reviewed)
         if project.mapping is not None:
@@ -528,7 +538,7 @@ def _insert_form(
     names = ", ".join(quote(c) for c in select)
     values = ", ".join(select.values())
     con.execute(
-        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
+        f"INSERT INTO {quote_table(table)} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
         f"JOIN {_FORM_ROWS} fr ON fr.load_id = {ROWS}._load_id AND fr.row = {ROWS}._row AND fr.form = {quote_literal(form)} "
         f"{join_age} WHERE {excluded(scope or form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )
