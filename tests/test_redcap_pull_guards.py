@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
 from cartwh.redcap_api import Limits, redact
 from cartwh.redcap_pull import Connection, PullError, pull
+from tests.fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
 
 FIRST = datetime(2026, 1, 5, 2, 0, 0)
 ROOMY = Limits(seconds=120, answer_bytes=2**30)

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fake_redcap import TOKEN, Project, Server
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS, project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.redcap_loader import table_name
 from cartwh.redcap_pull import Connection, PullError, pull
 from tests.conftest import Warehouse
+from tests.fake_redcap import TOKEN, Project, Server
 
 SECRET = "sql-injection-test-secret"
 HEADER = (
