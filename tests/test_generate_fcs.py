@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 from cartwh.contract.cytometry import PANELS
+from cartwh.contract.redcap import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.generate.fcs_export import template_xml
 from cartwh.ingest.fcs_gating import GATINGML, Gating, Job, analyse
+from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.fcs_loader import SHIPPED_TEMPLATES
 from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
@@ -68,6 +70,7 @@ def _marts(root: Path, fcs_files: str) -> dict[str, list[tuple]]:
     warehouse = root / "warehouse.duckdb"
     con = connect(warehouse)
     try:
+        publish_dictionary(con, project_dictionary())  # what the main job's ingestion does besides the sources
         for source in SOURCES:
             ingest_source(con, root / "landing", source, root / "archive")
     finally:

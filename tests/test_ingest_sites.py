@@ -185,14 +185,15 @@ def test_a_record_under_two_groups_in_one_delivery_keeps_the_first(wh):
 def test_a_row_without_a_site_is_quarantined_and_cartwh_site_names_a_single_site(wh, monkeypatch):
     header = [c for c in HEADER if c != "redcap_data_access_group"]
     wh.export("flat.csv", [base_row("1", "", "2", "2024-03-01")], header)
-    wh.export("dag.csv", [base_row("2", "", "2", "2024-03-01")])  # the column is there, but empty
+    # the column is there, but empty ("dag.csv" would be the project's DAGs, as the REDCap pull names them)
+    wh.export("blank_dag.csv", [base_row("2", "", "2", "2024-03-01")])
     wh.ingest()
     reason = (
         "no site: the row has no redcap_data_access_group and the landing declares none (a folder named after "
         "the site below the source's folder, or CARTWH_SITE)"
     )
     assert wh.quarantine() == [
-        ("redcap/dag.csv", 2, "redcap_data_access_group", reason, None, None),
+        ("redcap/blank_dag.csv", 2, "redcap_data_access_group", reason, None, None),
         ("redcap/flat.csv", 2, "redcap_data_access_group", reason, None, None),
     ]
     monkeypatch.setenv("CARTWH_SITE", "HUVR")

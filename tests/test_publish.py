@@ -185,6 +185,7 @@ def test_the_demo_publishes_marts_statistics_reference_runs_and_quality(demo_war
     landed = {
         source: len(list((root / "landing").glob(pattern)))
         for source, pattern in [
+            ("cytometry_fcs", "cytometry/fcs/**/*.fcs"),
             ("cytometry_manifest", "cytometry/manifests/**/*.csv"),
             ("cytometry_statistics", "cytometry/statistics/**/*.csv"),
             ("redcap", "redcap/*.csv"),

@@ -156,6 +156,21 @@ def test_a_mapping_carries_no_identifier_onto_any_canonical_field(field, target,
     )
 
 
+@pytest.mark.parametrize(("field", "target"), [("hosp_no", "mrn"), ("dob", "birth_date"), ("pt_name", "mrn")])
+def test_a_site_identifier_maps_only_onto_the_canonical_identifier_of_its_kind(field, target):
+    """Canonical identifiers are never loaded (they feed the identifier matching and the age at
+    infusion): a site's MRN onto mrn and its birth date onto birth_date are read; a name onto mrn
+    is refused."""
+    site = parse_dictionary((SITE_DICTIONARY + IDENTIFYING).encode(), "dictionary.csv")
+    text = MAPPING.replace("  l_date: lab_date\n", f"  l_date: lab_date\n  {field}: {target}\n")
+    if field == "pt_name":
+        with pytest.raises(MappingError, match="identifies a patient"):
+            read_mapping(text, "redcap/ulm/mapping.yml", site, project_dictionary(), tuple(EVENTS))
+    else:
+        mapping = read_mapping(text, "redcap/ulm/mapping.yml", site, project_dictionary(), tuple(EVENTS))
+        assert mapping is not None
+
+
 # --- a mapped longitudinal site, landed --------------------------------------------------------
 
 HEADER = (

@@ -17,7 +17,9 @@ The mapping is checked against the site's dictionary (and events) and the canoni
 before any row lands; every error names the mapping file and its line. A site field that
 identifies a patient (flagged Identifier?, an identifying text validation, or a name, MRN, birth
 date, address, phone or e-mail by its name or label: cartwh.contract.free_text.identifying) is
-mapped onto nothing: the allow-listed free text and the dates would carry it into the marts. Site fields it does not
+mapped onto nothing but the canonical identifier of its kind (a name onto patient_name, an MRN
+onto mrn, a birth date onto birth_date: never loaded, they feed the identifier matching and the age
+at infusion): the allow-listed free text and the dates would carry it into the marts. Site fields it does not
 map stay in the site's raw tables (cartwh.ingest.redcap_loader) and are reported once per file.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from cartwh.contract.free_text import identifying
+from cartwh.contract.free_text import identifying, what_it_identifies
 from cartwh.contract.redcap import DataDictionary, Field
 from cartwh.contract.redcap_dictionary import MetadataError
 
@@ -157,7 +159,7 @@ def _field_map(key, value, name: str, site: DataDictionary, canonical: DataDicti
         raise MappingError(name, f"'{target}' is not a field of the canonical dictionary", _line(target_node))
     s, c = site.field(site_name), canonical.field(target)
     identifies = identifying(s)
-    if identifies:
+    if identifies and not _same_identifier(s, c):
         raise MappingError(
             name,
             f"'{site_name}' identifies a patient ({identifies} in the site's dictionary): no identifier is "
@@ -257,3 +259,9 @@ def must_cover(canonical: DataDictionary) -> tuple[tuple[str, tuple[str, ...]], 
         for form in canonical.forms
         if any(f.form == form for f in required)
     )
+
+
+def _same_identifier(site_field, canonical_field) -> bool:
+    """A site identifier onto the canonical identifier of the same kind (never loaded either)."""
+    kind = what_it_identifies(site_field)
+    return canonical_field.identifier and kind is not None and kind == what_it_identifies(canonical_field)

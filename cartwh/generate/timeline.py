@@ -146,15 +146,19 @@ def _base_rows(design, rng, d0, ld, apheresis, last_contact, alive) -> pd.DataFr
     b["birth_date"] = _offset(d0, -age_days)
     b["sex"] = np.where(design["sex"] == "F", "2", "1")
     b["consent_date"] = _offset(apheresis, -rng.integers(7, 31, n))
-    b["diagnosis_date"] = _offset(apheresis, -rng.integers(400, 1500, n))
+    # diagnosed 400-1500 days before apheresis, but never in the first half of a young patient's life
+    lived = (np.asarray(apheresis, dtype="datetime64[D]") - np.asarray(b["birth_date"], dtype="datetime64[D]")).astype(
+        int
+    )
+    b["diagnosis_date"] = _offset(apheresis, -np.minimum(rng.integers(400, 1500, n), lived // 2))
     b["cytogenetics"] = design["cyto"].astype(int).astype(str).to_numpy()
     b["tp53_mutated"] = _yes(design["tp53"])
     b["prior_lines"] = rng.integers(2, 6, n)
     b["prior_hsct"] = _yes(prior_hsct)
     b["relapse_post_hsct_date"] = np.where(prior_hsct, relapse_post_hsct, np.datetime64("NaT"))
-    b["prior_hsct_date"] = np.where(
-        prior_hsct, _offset(relapse_post_hsct, -np.nan_to_num(hsct_m) * MONTH), np.datetime64("NaT")
-    )
+    # the transplant after the diagnosis (a registry's long HSCT-to-relapse intervals would precede it)
+    hsct = np.maximum(_offset(relapse_post_hsct, -np.nan_to_num(hsct_m) * MONTH), b["diagnosis_date"].to_numpy())
+    b["prior_hsct_date"] = np.where(prior_hsct, hsct, np.datetime64("NaT"))
     b["prior_blinatumomab"] = _yes(design["blina"])
     b["prior_inotuzumab"] = _yes(design["ino_pre"])
     b["prior_inotuzumab_last_date"] = np.where(

@@ -310,10 +310,12 @@ def quarantine_birth_dates(
     con: duckdb.DuckDBPyConnection, date_columns: dict[str, str | None], records_sql: str
 ) -> None:
     """Add a problem for every date of a row (`date_columns`: column -> scope) that is its
-    record's birth date (the value not kept), or comes before it: no apheresis, infusion or
-    assessment of a patient happens on the day they were born or earlier, so such a date is a
-    birth date typed or mapped where it does not belong, or a wrong one. The birth dates are the
-    batch's and the archive's (register_identifiers); `records_sql` as for quarantine_identifiers."""
+    record's birth date (the value not kept): a birth date typed or mapped where a date of care
+    belongs, an identifier where none may be. A date *before* the birth date is a wrong date, not
+    an identifier: the timeline windows of the data-quality suites name it (a site's own project
+    may hold dates that precede its patient, a parent's or an earlier record's). The birth dates
+    are the batch's and the archive's (register_identifiers); `records_sql` as for
+    quarantine_identifiers."""
     header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
     dates = [
         f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(date_columns[c])}, trim({quote(c)}) FROM {ROWS} "
@@ -330,12 +332,9 @@ def quarantine_birth_dates(
                 FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
             written AS (SELECT *, TRY_CAST(v AS DATE) AS day
                         FROM ({" UNION ALL ".join(dates)}) d(load_id, row, column_name, scope, v))
-            SELECT w.load_id, w.row, w.scope, w.column_name,
-                   CASE WHEN w.day = b.born THEN 'holds the record''s birth date'
-                        ELSE 'before the record''s birth date: a date of its care cannot be' END,
-                   CASE WHEN w.day = b.born THEN NULL ELSE w.v END
+            SELECT w.load_id, w.row, w.scope, w.column_name, 'holds the record''s birth date', NULL
             FROM written w JOIN records r USING (load_id, row) JOIN _birth_dates b USING (site, record_id)
-            WHERE w.day <= b.born"""
+            WHERE w.day = b.born"""
     )
 
 

@@ -85,10 +85,11 @@ def _labels_header(cells: list[str], name: str, dictionary: DataDictionary | Non
     if "_data_labels_" in name.lower():
         return cells[0].strip() if cells else ""
     named = [c.strip() for c in cells if c.strip().casefold() in LABEL_HEADERS]
-    if not named and dictionary is not None and dictionary.record_id_field not in (c.strip() for c in cells):
+    folded = [c.strip().casefold() for c in cells]  # header names compare trimmed and case-folded
+    if not named and dictionary is not None and dictionary.record_id_field.casefold() not in folded:
         labels = {f.label.strip().casefold() for f in dictionary.fields if f.label}
-        variables = {c for f in dictionary.fields for c in f.export_columns}
-        named = [c.strip() for c in cells if c.strip() not in variables and c.strip().casefold() in labels]
+        variables = {c.casefold() for f in dictionary.fields for c in f.export_columns}
+        named = [c.strip() for c, f in zip(cells, folded, strict=True) if f not in variables and f in labels]
     return named[0] if named else None
 
 
