@@ -42,11 +42,13 @@ def dbt(wh, tmp_path: Path, *args: str) -> None:
 
 def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_path):
     wh.write(f"{STATS}/1_old.csv", HEADER + "B.fcs,20,200\nC.fcs,30,300\n")
-    wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,10,100\nB.fcs,21,201\n")  # B's current values: here
+    # B in two current files that disagree: its values are set aside (docs/definitions.md "Which
+    # cytometry values count"), never the later file's
+    wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,10,100\nB.fcs,21,201\n")
     wh.ingest()
-    dbt(wh, tmp_path, "seed", "-s", "population_dictionary", "cytometry_statistics")
+    dbt(wh, tmp_path, "seed")  # the pivot reads the population, statistics and route seeds
     dbt(wh, tmp_path, "run", "-s", "int__sample_populations")
-    assert pivot(wh) == [("A.fcs", 10.0, 100.0), ("B.fcs", 21.0, 201.0), ("C.fcs", 30.0, 300.0)]
+    assert pivot(wh) == [("A.fcs", 10.0, 100.0), ("B.fcs", None, None), ("C.fcs", 30.0, 300.0)]
 
     # The night: 2_new.csv is re-exported without B and with A corrected; a new file brings D.
     wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,11,110\n")

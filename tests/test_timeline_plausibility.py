@@ -1,5 +1,5 @@
 """Dates that cannot be true stop publication (issue 28, item 2): a patient's apheresis, bridging
-and lymphodepletion within the windows of docs/definitions.md "Timeline" before the infusion, and
+and lymphodepletion within the windows of docs/definitions.md "Timeline and study day" before the infusion, and
 nothing before the patient's birth (the earliest birth date the age at infusion allows). The
 attack this answers published 24 birth dates as apheresis dates with every check green: the
 dates were in order, only decades early. (A date equal to the record's birth date is quarantined
