@@ -42,8 +42,8 @@ def dbt(wh, tmp_path: Path, *args: str) -> None:
 
 def test_a_night_rebuilds_only_what_landed_and_matches_a_full_rebuild(wh, tmp_path):
     wh.write(f"{STATS}/1_old.csv", HEADER + "B.fcs,20,200\nC.fcs,30,300\n")
-    # B in two current files that disagree: its values are set aside (docs/definitions.md "Which
-    # cytometry values count"), never the later file's
+    # B in two current files that disagree: its values are set aside, never the later file's
+    # (docs/definitions.md "Which cytometry values count")
     wh.write(f"{STATS}/2_new.csv", HEADER + "A.fcs,10,100\nB.fcs,21,201\n")
     wh.ingest()
     dbt(wh, tmp_path, "seed")  # the pivot reads the population, statistics and route seeds

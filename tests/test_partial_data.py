@@ -164,7 +164,7 @@ def test_no_pre_ld_labs_blocks_the_hematotox_analyses_and_the_rest_runs(demo_cop
     assert not is_blocked(rows["pre_ld_platelets_1e9_per_l"])
 
     html = render_report(con, plan, root / "reports").read_text(encoding="utf-8")
-    assert html.count("<svg") == 10  # the demo's 12 panels but Figure 3A and 3B
+    assert html.count("<svg") == 15  # the demo's 17 panels but Figure 3A and 3B
     assert html.count("not estimable: blocked by marts_patients") >= 2 + 2 + 5  # panels, survival rows, Table 1
     assert not (root / "reports" / "figures" / "figure_3A.png").exists()
 
@@ -182,7 +182,7 @@ def test_an_empty_group_renders_with_the_group_marked(demo_copy):
     ).fetchall()
     assert test[0][0] is None and test[0][1]  # one group: no log-rank, and it says why
     html = render_report(con, plan, root / "reports").read_text(encoding="utf-8")
-    assert html.count("<svg") == 12  # every panel draws (Figure 1A with its one group)
+    assert html.count("<svg") == 17  # every panel draws (Figure 1A with its one group), Figures 6-7 included
     text = re.sub(r"<[^>]+>", " ", html)
     assert re.search(r"EFS\s+Bridging therapy\s+Inotuzumab\s+not estimable: no patient in this group", text)
     assert "Inotuzumab (N = 0)" in text
@@ -261,7 +261,7 @@ def test_clinical_records_only_publish_what_they_can(clinical_only):
         "not estimable: blocked by marts_patients ExpectColumnMedianToBeBetween"
     )
     html = (root / "reports" / "study_report.html").read_text(encoding="utf-8")
-    assert html.count("<svg") == 3  # Figures 1A, 1B and 2; Hematotox blocked, no cytometry for 4 and 5
+    assert html.count("<svg") == 5  # Figures 1A, 1B, 2, 6A, 6B; Hematotox blocked, no cytometry for 4, 5, 7
     for reason in [
         "not estimable: blocked by marts_patients",
         "not estimable: no CAR-T/µL measurement",
