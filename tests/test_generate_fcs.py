@@ -14,8 +14,8 @@ from cartwh.contract.cytometry import PANELS
 from cartwh.contract.redcap import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.generate.fcs_export import template_xml
-from cartwh.ingest.fcs_gating import GATINGML, Gating, Job, analyse
 from cartwh.ingest.dictionary_tables import publish_dictionary
+from cartwh.ingest.fcs_gating import GATINGML, Gating, Job, analyse
 from cartwh.ingest.fcs_loader import SHIPPED_TEMPLATES
 from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
