@@ -1,5 +1,6 @@
 """Issue 22, done when: a landing folder holding several real sites' deliveries (REDCap UI downloads
-as REDCap names them, an ODM export, one malformed row) runs every night to a published warehouse
+as REDCap names them, an ODM export, FlowJo tables split across files with a control tube, one
+malformed row) runs every night to a published warehouse
 with every row accounted for, every problem in the data manager's report, and nothing synthetic in
 it. The sites are REDCapR's genuine projects (../shared/real-exports) and the ODM fixture written
 in their shape (tests/fixtures/redcap_odm)."""
@@ -22,17 +23,31 @@ MALFORMED = "332-4,dagb,dd\n"  # a row cut short, as by a transfer that stopped
 # The lab of site 1 (REDCapR's longitudinal project: records 100 and 220): its manifest and its
 # FlowJo table-editor export as the lab writes them (first header cell empty, a comma ending every
 # line, `<gate path> | <statistic>` columns, three significant figures, Mean and SD rows).
-LAB = "cytometry/{kind}/LONGITUDINAL/2015-06_CART-DETECT-v1.csv"
+LAB = "cytometry/{kind}/LONGITUDINAL/2015-06_CART-DETECT-v1{part}.csv"
 MANIFEST = """fcs_file,record_id,specimen,collection_date,timepoint,instrument,panel,acquisition_date
 L0100_D7.fcs,100,peripheral blood,2015-06-09,D7,BD FACSCanto II,CART-DETECT-v1,2015-06-09
 L0220_D7.fcs,220,peripheral blood,2015-06-11,D7,BD FACSCanto II,CART-DETECT-v1,2015-06-11
 """
-FLOWJO = """,Leukocytes | Count,Leukocytes/Lymphocytes/CD3+ | Count,Leukocytes/Lymphocytes/CD3+/CAR+ | Count,Leukocytes/Lymphocytes/CD3+/CAR+ | Freq. of Parent (%),
-L0100_D7.fcs,50000,12100,605,5.00,
-L0220_D7.fcs,48200,9870,120,1.22,
-Mean,49100,11000,363,3.11,
-SD,1270,1580,343,2.67,
+# The table split as FlowJo users do: the counts in one table (with the panel's FMO control tube,
+# which no manifest lists), the frequencies in another.
+COUNTS = """,Leukocytes | Count,Leukocytes/Lymphocytes/CD3+ | Count,Leukocytes/Lymphocytes/CD3+/CAR+ | Count,
+L0100_D7.fcs,50000,12100,605,
+L0220_D7.fcs,48200,9870,120,
+L0100_D7 FMO CAR.fcs,50100,12050,4,
+Mean,49433,11340,243,
+SD,1040,1290,315,
 """
+FREQUENCIES = """,Leukocytes/Lymphocytes/CD3+/CAR+ | Freq. of Parent (%),
+L0100_D7.fcs,5.00,
+L0220_D7.fcs,1.22,
+Mean,3.11,
+SD,2.67,
+"""
+LAB_FILES = {
+    LAB.format(kind="manifests", part=""): MANIFEST,
+    LAB.format(kind="statistics", part="_counts"): COUNTS,
+    LAB.format(kind="statistics", part="_frequencies"): FREQUENCIES,
+}
 
 
 def _deliveries(landing: Path) -> None:
@@ -43,9 +58,9 @@ def _deliveries(landing: Path) -> None:
     dag.mkdir(parents=True)
     shutil.copy(REAL / "dag" / "dictionary.csv", dag / "dictionary.csv")
     (dag / "records.csv").write_text((REAL / "dag" / "data.csv").read_text(encoding="utf-8") + MALFORMED)
-    for kind, text in (("manifests", MANIFEST), ("statistics", FLOWJO)):
-        (landing / LAB.format(kind=kind)).parent.mkdir(parents=True)
-        (landing / LAB.format(kind=kind)).write_text(text)
+    for name, text in LAB_FILES.items():
+        (landing / name).parent.mkdir(parents=True, exist_ok=True)
+        (landing / name).write_text(text)
 
 
 def _rows_per_site(con) -> Counter:
@@ -69,8 +84,7 @@ def test_real_sites_deliveries_publish_every_night_accounted_for(main_job, tmp_p
             "SELECT file, records_read, rows_landed, rows_quarantined, records_skipped FROM raw.landed_files ORDER BY 1"
         ).fetchall()
         assert [f for f, *_ in ledger] == [
-            LAB.format(kind="manifests"),
-            LAB.format(kind="statistics"),
+            *LAB_FILES,
             "redcap/cart_followup/CARTFollowup_CDISC_ODM_2024-11-05_1236.xml",
             "redcap/dag/records.csv",
             "redcap/longitudinal/REDCapRLongitudinal_DATA_2024-11-05_1236.csv",
@@ -84,7 +98,11 @@ def test_real_sites_deliveries_publish_every_night_accounted_for(main_job, tmp_p
             "dag": dag,
         }
         assert con.execute("SELECT count(*) FROM raw.cytometry_samples").fetchall() == [(2,)]
-        assert con.execute("SELECT count(*) FROM raw.cytometry_population_stats").fetchall() == [(8,)]
+        assert con.execute("SELECT count(*) FROM raw.cytometry_population_stats").fetchall() == [(8,)]  # no FMO
+        # the two tables are one sample per tube: its counts and its frequency together
+        assert con.execute(
+            "SELECT count(*), count(leukocytes_events), count(pct_car_of_cd3) FROM intermediate.int__sample_populations"
+        ).fetchall() == [(2, 2, 2)]
         assert con.execute("SELECT file, row, reason FROM raw.quarantine WHERE row > 1").fetchall() == [
             ("redcap/dag/records.csv", dag + 2, "malformed row (missing columns): expected 17 columns")
         ]
@@ -104,4 +122,4 @@ def test_real_sites_deliveries_publish_every_night_accounted_for(main_job, tmp_p
     second, _ = main_job(tmp_path, generate=False)  # the next night: nothing new
     assert second.success
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM raw.landed_files").fetchall() == [(5,)]
+        assert con.execute("SELECT count(*) FROM raw.landed_files").fetchall() == [(6,)]
