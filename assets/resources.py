@@ -49,6 +49,7 @@ class Warehouse(DuckDBResource):
 
     published: str
     data_quality: DataQuality
+    spark_dir: str = ""  # on the spark engine: the Parquet hand-over and take-back folder
 
     @contextmanager
     def yield_for_execution(self, context):
@@ -72,8 +73,10 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self):
         """Confined (cartwh.warehouse.confine) to what a run reads and writes besides the warehouse:
-        the archive, and the analysts' copy while it is written (cartwh.publish)."""
+        the archive, the analysts' copy while it is written (cartwh.publish) and, on Spark, the
+        hand-over folder (cartwh.spark.handover)."""
         folders = [Path(self.data_quality.archive), copy_folder(Path(self.published))]
+        folders += [Path(self.spark_dir)] if self.spark_dir else []
         con = connect(self.database, folders=folders)
         try:
             yield con

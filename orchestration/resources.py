@@ -26,6 +26,7 @@ def default_resources() -> dict[str, object]:
             database=warehouse,
             published=str(settings.published_path()),
             data_quality=data_quality,
+            spark_dir=str(settings.spark_dir()) if settings.engine() == "spark" else "",
         ),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.
         "dbt": Dbt(
