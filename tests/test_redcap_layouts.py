@@ -14,7 +14,19 @@ import pytest
 from cartwh.generate import generate_landing
 
 # Columns that say when or in which load a row was built, not what it holds.
-RUN_COLUMNS = {"_load_id", "_source_row", "load_id", "loaded_at", "built_at", "run_id", "generated_at", "computed_at"}
+# What differs between two runs of the same data: load ids, times, and the code's version (a commit
+# made between the session's demo run and this one)
+RUN_COLUMNS = {
+    "_load_id",
+    "_source_row",
+    "load_id",
+    "loaded_at",
+    "built_at",
+    "run_id",
+    "generated_at",
+    "computed_at",
+    "code_version",
+}
 
 
 def _longitudinal_redcap(landing: Path) -> None:
