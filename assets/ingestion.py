@@ -16,7 +16,7 @@ from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
-from cartwh.ingest.errors import IngestError
+from cartwh.ingest.errors import IngestError, WarehouseLayoutError
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
@@ -74,7 +74,7 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
             report = ingest_source(
                 con, Path(landing_zone.landing), source, Path(landing_zone.archive), raise_on_failure=False
             )
-        except PseudonymKeyError as error:
+        except (PseudonymKeyError, WarehouseLayoutError) as error:
             raise dg.Failure(str(error)) from None
         context.log.info(
             f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
