@@ -26,9 +26,19 @@ class LayeredTranslator(DagsterDbtTranslator):
         return dbt_resource_props.get("schema")
 
 
+class DbtNight(dg.Config):
+    """`full_refresh`: rebuild the incremental models from the whole raw layer, not only from the
+    file versions loaded or superseded since they were built (`cartwh run --full-refresh`)."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=LayeredTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-    invocation = dbt.cli(["build"], context=context)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource, config: DbtNight):
+    # dbt's unit tests test the SQL, not the night's data: the test suite runs them
+    # (tests/test_marts_paper_counts.py), a night does not.
+    args = ["build", "--exclude-resource-type", "unit_test"] + ["--full-refresh"] * config.full_refresh
+    invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
     finally:

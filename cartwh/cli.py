@@ -194,13 +194,15 @@ def _run(args) -> int:
     dagster-dbt sets up dbt's adapter) it is killed with its children and this process records
     it as interrupted. Either way the writer lock is free when this returns."""
     if getattr(args, "in_this_process", False):
-        return _run_here(Path(args.log_file))
+        return _run_here(Path(args.log_file), force=args.force, full_refresh=args.full_refresh)
     log_file = settings.data_dir() / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     requested = []
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, _: requested.append(signum))
     child = subprocess.Popen(
-        [sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)],
+        [sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)]
+        + ["--force"] * args.force
+        + ["--full-refresh"] * args.full_refresh,
         preexec_fn=_die_with_parent,
     )
     deadline = None
@@ -269,7 +271,8 @@ def _output_to(log_file: Path):
             console.close()
 
 
-def _run_here(log_file: Path) -> int:
+def _run_here(log_file: Path, force: bool = False, full_refresh: bool = False) -> int:
+    from cartwh import nothing_new
     from cartwh.redcap_pull import configured_sites
 
     landing = settings.landing_dir()
@@ -282,6 +285,13 @@ def _run_here(log_file: Path) -> int:
             f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
             f"{summary.files} files) to {landing}."
         )
+    inputs = nothing_new.fingerprint(landing)
+    unchanged = nothing_new.nothing_new(
+        landing, inputs, settings.warehouse_path(), settings.published_path(), bool(configured_sites())
+    )
+    if unchanged and not (force or full_refresh):
+        print(unchanged)
+        return 0
     try:
         with _output_to(log_file) as console:
             from cartwh.console import ConsoleWarnings, StageConsole
@@ -292,7 +302,7 @@ def _run_here(log_file: Path) -> int:
             logging.getLogger().addHandler(warnings)
             logging.getLogger("dagster").propagate = False  # Dagster's console logger writes it to the log once
             try:
-                result = run_main_job(on_event=stage_console)
+                result = run_main_job(on_event=stage_console, inputs=inputs, full_refresh=full_refresh)
             finally:
                 logging.getLogger().removeHandler(warnings)
                 stage_console.close()
@@ -389,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
     run.add_argument("--log-file", help=argparse.SUPPRESS)
+    run.add_argument("--force", action="store_true", help="run even when nothing is new since the last published night")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild dbt's incremental models from the whole raw layer (implies --force)",
+    )
     run.set_defaults(handler=_run)
 
     pull = commands.add_parser(
