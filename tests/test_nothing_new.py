@@ -41,7 +41,9 @@ def test_nothing_new_only_after_a_published_night_with_the_same_inputs(tmp_path)
     assert said.startswith("Nothing new") and "1a2b3c4d" in said
     assert nothing_new.nothing_new(landing, "other", warehouse, published, pulls=False) is None
     assert nothing_new.nothing_new(landing, inputs, warehouse, published, pulls=True) is None  # the pull may bring some
-    night = dict(run_id="9", started_at="x", finished_at="y", status="failed", blocking_checks_failed=0, checks_failed=0)
+    night = dict(
+        run_id="9", started_at="x", finished_at="y", status="failed", blocking_checks_failed=0, checks_failed=0
+    )
     published.with_name(published.name + ".last-unpublished-run.json").write_text(json.dumps(night))
     assert nothing_new.nothing_new(landing, inputs, warehouse, published, pulls=False) is None  # a later night failed
 

@@ -263,16 +263,17 @@ def archived_tube_records(con: duckdb.DuckDBPyConnection, versions: list[tuple[s
     archive path, landed name)."""
     scan = _read_archived(con, versions, "cytometry_manifest")
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    return tube_records(scan + " JOIN _archive_sites a USING (archive_path)", "a.sha256", "site" in present, "a.site")
+    rows = f"(SELECT * FROM {scan}) m JOIN _archive_sites a USING (archive_path)"
+    return tube_records(rows, "a.sha256", "m.site" if "site" in present else None, "a.site")
 
 
-def tube_records(rows: str, sha256: str, has_site: bool, declared: str) -> str:
-    """SQL: (sha256, fcs_file, site, record_id) of the manifest rows `rows`, each tube's site its
-    own site column where it has one, else the one its file declares."""
-    site = site_sql("site" if has_site else "NULL", declared)
+def tube_records(rows: str, sha256: str, own_site: str | None, declared: str) -> str:
+    """SQL: (sha256, fcs_file, site, record_id) of the manifest rows `rows` (as `m`), each tube's
+    site its own site column (`own_site`) where it has one, else the one its file declares."""
+    site = site_sql(own_site or "NULL", declared)
     return (
-        f"SELECT DISTINCT {sha256} AS sha256, trim(fcs_file) AS fcs_file, coalesce({site}, '') AS site, "
-        f"trim(record_id) AS record_id FROM {rows} WHERE fcs_file IS NOT NULL"
+        f"SELECT DISTINCT {sha256} AS sha256, trim(m.fcs_file) AS fcs_file, coalesce({site}, '') AS site, "
+        f"trim(m.record_id) AS record_id FROM {rows} WHERE m.fcs_file IS NOT NULL"
     )
 
 

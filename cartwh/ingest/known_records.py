@@ -84,8 +84,8 @@ def remember_tube_records(con: duckdb.DuckDBPyConnection, files: list[ExportFile
     name is checked against its record's identifiers wherever it turns up)."""
     columns = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
     # _file_sites: the site each file declares (cartwh.ingest.keys)
-    rows = f"{ROWS} JOIN {BATCH} b ON b.load_id = {ROWS}._load_id JOIN _file_sites f ON f.load_id = {ROWS}._load_id"
-    records = identifiers.tube_records(rows, "b.checksum", "site" in columns, "f.site")
+    rows = f"{ROWS} m JOIN {BATCH} b ON b.load_id = m._load_id JOIN _file_sites f ON f.load_id = m._load_id"
+    records = identifiers.tube_records(rows, "b.checksum", "m.site" if "site" in columns else None, "f.site")
     _add(con, "cytometry_manifest", [f.checksum for f in files], f"INSERT INTO {KNOWN_TUBES} {records}")
 
 
