@@ -5,7 +5,9 @@ its manifest: assets/project.py. The tests that warned or failed are kept for th
 pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json).
 """
 
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -14,6 +16,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
 from cartwh.dbt_tests import record_dbt_tests
+
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -43,6 +47,18 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         yield from invocation.stream()
     finally:
         _keep_test_results(context, invocation, warehouse)
+        _keep_parse(invocation.target_path)
+
+
+def _keep_parse(target: Path) -> None:
+    """The night's parse, for the next night's dbt to start from (dagster-dbt copies the project's
+    target/partial_parse.msgpack into each run's target folder). dbt parses again when its profile
+    differs from the parse's (another warehouse path): kept, that happens once per data folder."""
+    parse = target / PARTIAL_PARSE
+    if parse.exists():
+        kept = Path(DBT_PROJECT.project_dir) / "target" / PARTIAL_PARSE
+        shutil.copyfile(parse, kept.with_suffix(".partial"))
+        kept.with_suffix(".partial").replace(kept)
 
 
 def _keep_test_results(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource) -> None:
