@@ -8,7 +8,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 
 DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
 
-.PHONY: install run test test-fast lint bench status serve docs lock clean
+.PHONY: install run spark-run test test-fast test-spark lint bench status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,6 +18,21 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP) $(MANIFEST)
+
+# The `spark` extra (pyspark, dbt-spark) and Java 17 for the targets that build on Spark, in an
+# environment of its own: with pyspark installed, Great Expectations imports Spark Connect, whose
+# dependency check ends pytest-xdist's workers (sys.exit), so `make test` keeps .venv without it.
+# Debian's JRE is installed where no java is on PATH (as root: CI, or with sudo).
+SPARK_VENV  := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed-$(shell cat requirements-spark.lock requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+$(SPARK_STAMP): requirements-spark.lock requirements.lock pyproject.toml
+	python3 -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/pip install --quiet -r requirements.lock -r requirements-spark.lock
+	$(SPARK_VENV)/bin/pip install --quiet --no-deps -e .
+	command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	rm -f $(SPARK_VENV)/.installed-* && touch $(SPARK_STAMP)
 
 # The dbt manifest is prepared at build time, so nothing parses dbt when Dagster imports; with the
 # warehouse and memory settings `make run` gives dbt (cartwh.settings), so a night's `dbt build`
@@ -29,17 +44,27 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
 	$(VENV)/bin/cartwh run
 
+# The same night with the models built on a local Spark (CARTWH_ENGINE=spark, docs/scaling.md "Spark").
+spark-run: $(SPARK_STAMP) $(MANIFEST)
+	CARTWH_ENGINE=spark $(SPARK_VENV)/bin/cartwh run
+
 # The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process): tests are
 # independent, and each worker builds the session's demo and faults warehouses it needs once.
 PYTEST_WORKERS ?= auto
 
+# Everything but the tests that build on Spark (marked spark: `make test-spark`).
 test: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not spark"
 
 # Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
 # the lane to run while working; CI runs `make test`.
 test-fast: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e and not spark"
+
+# The tests that build on Spark (the demo's night on Spark against DuckDB's, the dispatch macros on
+# Spark), in one process: Spark runs local[2] itself. CI runs it after `make test`.
+test-spark: $(SPARK_STAMP) $(MANIFEST)
+	$(SPARK_VENV)/bin/python -m pytest -q -n 0 -m spark
 
 # ruff over the Python (lint rules and the formatter's style in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.
@@ -51,9 +76,10 @@ lint: $(STAMP) $(MANIFEST)
 # Registries of 24, 1,000, 10,000 and 100,000 patients: a full build from nothing, then an
 # incremental night with 1 % new samples (BENCH_SIZES to choose, BENCH_DIR for where, default
 # data/bench); prints tables and writes docs/benchmarks.csv, .md and .png (a subset of sizes:
-# the same files in BENCH_DIR, so the committed full-size figures stay).
-bench: $(STAMP) $(MANIFEST)
-	$(PY) -m cartwh.benchmark
+# the same files in BENCH_DIR, so the committed full-size figures stay). BENCH_ENGINES=duckdb,spark
+# runs each size on Spark local[2] too (installing the spark extra first; figures in BENCH_DIR).
+bench: $(STAMP) $(MANIFEST) $(if $(findstring spark,$(BENCH_ENGINES)),$(SPARK_STAMP))
+	$(if $(findstring spark,$(BENCH_ENGINES)),$(SPARK_VENV)/bin/python,$(PY)) -m cartwh.benchmark
 
 status: $(STAMP)
 	$(VENV)/bin/cartwh status
@@ -71,9 +97,10 @@ docs: $(STAMP) $(MANIFEST)  ## the dbt docs site: the analysts' data dictionary
 		../$(VENV)/bin/dbt docs generate --static --profiles-dir . --quiet
 	@echo "dbt docs (one file, opens offline in a browser): $(CURDIR)/dbt_project/target/static_index.html"
 
+# The spark extra is pinned apart, in requirements-spark.lock (by hand: its packages and their new dependencies).
 lock:  ## after editing dependencies: re-resolve and pin them
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	$(VENV)/bin/pip freeze --exclude-editable > requirements.lock
 
 clean:
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/archive
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/archive data/spark

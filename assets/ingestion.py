@@ -17,8 +17,9 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError, WarehouseLayoutError
+from cartwh.ingest.fcs_loader import FCS_FILES
 from cartwh.ingest.keys import check_pseudonym_key
-from cartwh.ingest.load import IngestReport, ingest_source
+from cartwh.ingest.load import IngestReport, ingest_source, merged
 from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema
 from cartwh.pseudonym import PseudonymKeyError
@@ -68,22 +69,22 @@ def _exists(con, table: str) -> bool:
 
 
 def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, source: str, tables: list[str]):
+    """Ingest `source`, or several sources one after the other (a tuple) that write into the same
+    raw tables, reported together."""
     with warehouse.get_connection() as con:
         ensure_raw_schema(con)
-        try:
-            report = ingest_source(
-                con, Path(landing_zone.landing), source, Path(landing_zone.archive), raise_on_failure=False
-            )
-        except (PseudonymKeyError, WarehouseLayoutError) as error:
-            raise dg.Failure(str(error)) from None
-        context.log.info(
-            f"{source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
-            f"already ingested, {report.rows_quarantined} row(s) quarantined"
-        )
-        for name in report.files_still_being_written:
-            context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
-        if report.files_unrecognised:
-            context.log.warning(f"{source}: {unrecognised_summary(report.files_unrecognised)}")
+        reports = []
+        for name in (source,) if isinstance(source, str) else source:
+            try:
+                reports.append(
+                    ingest_source(
+                        con, Path(landing_zone.landing), name, Path(landing_zone.archive), raise_on_failure=False
+                    )
+                )
+            except (PseudonymKeyError, WarehouseLayoutError) as error:
+                raise dg.Failure(str(error)) from None
+            _log(context, reports[-1])
+        report = merged(reports)
         results = list(_results(con, report, tables))
     if report.failures:
         raise dg.Failure(
@@ -91,6 +92,17 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
             metadata={"files_failed": [f.file for f in report.failures], "files_loaded": len(report.files_loaded)},
         )
     yield from results
+
+
+def _log(context, report: IngestReport) -> None:
+    context.log.info(
+        f"{report.source}: {len(report.files_loaded)} file(s) loaded, {len(report.files_skipped)} "
+        f"already ingested, {report.rows_quarantined} row(s) quarantined"
+    )
+    for name in report.files_still_being_written:
+        context.log.warning(f"{name} is still being written (it changed while it was read): left for the next run")
+    if report.files_unrecognised:
+        context.log.warning(f"{report.source}: {unrecognised_summary(report.files_unrecognised)}")
 
 
 _DICTIONARY_TABLES = [FIELDS, CHOICES]
@@ -166,14 +178,28 @@ def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDB
     specs=[
         _spec(
             "raw.cytometry_population_stats",
-            "Population statistics, one row per tube key x gate path x statistic.",
+            "Population statistics, one row per tube key x gate path x statistic: the lab's tables and its "
+            "FCS files gated by FlowKit (cytometry_statistics_routes).",
             deps=[_key("raw.cytometry_samples")],
-        )
+        ),
+        _spec(
+            FCS_FILES,
+            "FCS files: the acquisition's keywords (cytometer, date, events, channels and markers, spillover) "
+            "and the gating applied, one row per file version; the events stay in the archive.",
+            deps=[_key("raw.cytometry_samples")],
+        ),
     ],
     name="raw_cytometry_statistics",
 )
 def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
-    yield from _ingest(context, warehouse, landing_zone, "cytometry_statistics", ["raw.cytometry_population_stats"])
+    # The tables, then the FCS files: both write the population statistics (route table, gated).
+    yield from _ingest(
+        context,
+        warehouse,
+        landing_zone,
+        ("cytometry_statistics", "cytometry_fcs"),
+        ["raw.cytometry_population_stats", FCS_FILES],
+    )
 
 
 raw_assets = [

@@ -79,12 +79,15 @@ class Warehouse(DuckDBResource):
 
 
 class Dbt(DbtCliResource):
-    """dbt, writing into the warehouse Dagster ingests into, under the same memory ceiling:
-    profiles.yml reads both from the environment of dbt's process. Its version is the dbt-core
-    installed beside this interpreter (dagster-dbt would ask `dbt --version`, a process per run)."""
+    """dbt, writing into the warehouse Dagster ingests into, under the same memory ceiling, on the
+    engine chosen (duckdb, or spark with its folder: cartwh.settings.engine): profiles.yml reads
+    them all from the environment of dbt's process. Its version is the dbt-core installed beside
+    this interpreter (dagster-dbt would ask `dbt --version`, a process per run)."""
 
     warehouse: str
     memory_limit: str
+    engine: str = "duckdb"
+    spark_dir: str = ""
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -93,7 +96,12 @@ class Dbt(DbtCliResource):
     def cli(self, args: Sequence[str], **kwargs):
         # DbtCliResource builds the child's environment from os.environ and takes no env of its
         # own; the child is started inside cli(), so the values are set only around that call.
-        with _environment(CARTWH_WAREHOUSE=self.warehouse, CARTWH_DUCKDB_MEMORY=self.memory_limit):
+        with _environment(
+            CARTWH_WAREHOUSE=self.warehouse,
+            CARTWH_DUCKDB_MEMORY=self.memory_limit,
+            CARTWH_ENGINE=self.engine,
+            CARTWH_SPARK_DIR=self.spark_dir,
+        ):
             return super().cli(args, **kwargs)
 
 

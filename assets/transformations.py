@@ -3,19 +3,27 @@ layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so linea
 unbroken from export file to mart; dbt data tests surface as asset checks. The project and
 its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
 pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json).
+
+On the spark engine the same assets and checks run on Spark: the raw layer is handed over as
+Parquet before the build, and the marts and seeds it built are taken back into the warehouse
+after it (cartwh/spark/handover.py), so everything downstream reads them as after a DuckDB build.
 """
 
 import shutil
 from collections.abc import Mapping
+from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
+from assets.resources import Dbt
 from cartwh.dbt_tests import record_dbt_tests
+from cartwh.spark.handover import built_tables, hand_over_raw, take_back
+from cartwh.spark.session import SparkQuery
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 
@@ -38,7 +46,12 @@ class DbtNight(dg.Config):
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=LayeredTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource, config: DbtNight):
+def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBResource, config: DbtNight):
+    on_spark = dbt.engine == "spark"
+    if on_spark:
+        with warehouse.get_connection() as con:
+            rows = hand_over_raw(con, Path(dbt.spark_dir))
+        context.log.info(f"raw layer handed over to Spark as Parquet: {sum(rows.values())} rows in {len(rows)} tables")
     # dbt's unit tests test the SQL, not the night's data: the test suite runs them
     # (tests/test_marts_paper_counts.py), a night does not.
     args = ["build", "--exclude-resource-type", "unit_test"] + ["--full-refresh"] * config.full_refresh
@@ -46,7 +59,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     try:
         yield from invocation.stream()
     finally:
-        _keep_test_results(context, invocation, warehouse)
+        if on_spark:
+            _take_back(context, invocation, warehouse, Path(dbt.spark_dir))
+        _keep_test_results(context, invocation, warehouse, Path(dbt.spark_dir) if on_spark else None)
         _keep_parse(invocation.target_path)
 
 
@@ -61,17 +76,29 @@ def _keep_parse(target: Path) -> None:
         kept.with_suffix(".partial").replace(kept)
 
 
-def _keep_test_results(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource) -> None:
+def _take_back(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource, spark_dir: Path) -> None:
+    if not (invocation.target_path / "run_results.json").exists():
+        return
+    built = built_tables(invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json"))
+    with warehouse.get_connection() as con:
+        take_back(con, spark_dir, built)
+    context.log.info(f"taken back from Spark into the warehouse: {', '.join(f'{s}.{t}' for s, t, _ in built)}")
+
+
+def _keep_test_results(
+    context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource, spark_dir: Path | None
+) -> None:
     results = invocation.target_path / "run_results.json"
     if not results.exists():  # dbt stopped before it ran anything (interrupted, a parse error)
         return
     try:
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection() as con, closing(SparkQuery(spark_dir)) if spark_dir else nullcontext() as query:
             kept = record_dbt_tests(
                 con,
                 context.run.run_id,
                 invocation.get_artifact("run_results.json"),
                 invocation.get_artifact("manifest.json"),
+                query,
             )
     except Exception as error:  # the build's own outcome stands; the pages then lack its tests
         context.log.warning(

@@ -10,7 +10,9 @@ ingestion is the fastest plain DuckDB load of the same bytes into tables of a Du
 typed scan per header, the types declared (`load_floor`). Results: tables in the terminal, and
 `benchmarks.csv`, `benchmarks.md` (with the machine described) and the curve `benchmarks.png`:
 in docs/ for the full set of sizes, in the bench folder for a subset (BENCH_SIZES), so a quick
-run never overwrites the committed full-size figures. Every lab writes canonical CSV here (the
+run never overwrites the committed full-size figures. BENCH_ENGINES=duckdb,spark runs every size on
+each engine (CARTWH_ENGINE; Spark local[2], its dbt stage including the raw hand-over and the marts
+taken back), the figures then in the bench folder too. Every lab writes canonical CSV here (the
 registry's default mixes the lab dialects): the floor reads the same bytes with one plain
 `read_csv` per header, which a semicolon or decimal-comma table would need options for, so the
 cost of dialect detection is not in these figures. Ingestion is set against the floor per source
@@ -56,6 +58,7 @@ SOURCES = {
 
 @dataclass
 class Result:
+    engine: str  # what dbt built on: duckdb, or spark (cartwh.settings.engine)
     patients: int
     export_files: int
     export_mb: float
@@ -244,9 +247,14 @@ def night(cartwh: str, env: dict, data: Path) -> tuple[float, float, float, str,
     return seconds, cpu, peak, "ok" if status == 0 else f"exit {status}", stages, int(raw_rows)
 
 
-def run_size(patients: int, root: Path) -> Result:
+def run_size(patients: int, root: Path, engine: str = "duckdb") -> Result:
     data = root / f"registry_{patients}"
-    env = {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
+    env = {
+        **os.environ,
+        "CARTWH_DATA": str(data),
+        "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb"),
+        "CARTWH_ENGINE": engine,
+    }
     cartwh = str(Path(sys.executable).with_name("cartwh"))
     if not (data / "landing").exists():
         sites = max(1, min(20, patients // 5_000))
@@ -262,6 +270,8 @@ def run_size(patients: int, root: Path) -> Result:
                 str(sites),
                 "--cytometry-dialect",
                 "canonical",
+                "--fcs-files",  # the tables' route; gating is timed on its own (gating_bench)
+                "none",
             ],
             env=env,
             check=True,
@@ -287,6 +297,7 @@ def run_size(patients: int, root: Path) -> Result:
         for value in (round(stages[source], 1), round(floors[source][0], 2), _ratio(stages[source], floors[source][0]))
     ]
     return Result(
+        engine,
         patients,
         len(files),
         round(sum(p.stat().st_size for p in files) / 1e6, 1),
@@ -335,6 +346,7 @@ def machine() -> str:
 
 
 FULL_COLUMNS = {
+    "engine": "engine",
     "patients": "patients",
     "export_files": "files",
     "export_mb": "MB",
@@ -367,6 +379,7 @@ SOURCE_COLUMNS = {
     "ingest_vs_floor": "ingest/floor",
 }
 NIGHT_COLUMNS = {
+    "engine": "engine",
     "patients": "patients",
     "night_new_samples": "new samples",
     "night_new_files": "new files",
@@ -396,20 +409,29 @@ def plot_curve(results: list[Result], path: Path) -> Path:
     stage parallel to the reference grows linearly, a steeper one worse than linearly."""
     from matplotlib.figure import Figure
 
-    patients = [r.patients for r in results]
     fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    for field, label in (
-        ("total_seconds", "total"),
-        ("ingest_seconds", "ingest"),
-        ("dbt_seconds", "dbt"),
-        ("checks_seconds", "checks"),
-        ("report_seconds", "report"),
-        ("night_seconds", "incremental night (1 % new samples)"),
-    ):
-        ax.plot(
-            patients, [getattr(r, field) for r in results], marker="o", lw=2 if label == "total" else 1, label=label
-        )
+    engines = list(dict.fromkeys(r.engine for r in results))
+    for engine in engines:
+        of_engine = [r for r in results if r.engine == engine]
+        for field, label in (
+            ("total_seconds", "total"),
+            ("ingest_seconds", "ingest"),
+            ("dbt_seconds", "dbt"),
+            ("checks_seconds", "checks"),
+            ("report_seconds", "report"),
+            ("night_seconds", "incremental night (1 % new samples)"),
+        ):
+            ax.plot(
+                [r.patients for r in of_engine],
+                [getattr(r, field) for r in of_engine],
+                marker="o" if engine == engines[0] else "s",
+                ls="-" if engine == engines[0] else "--",
+                lw=2 if label == "total" else 1,
+                label=label if len(engines) == 1 else f"{label} ({engine})",
+            )
+    results = [r for r in results if r.engine == engines[0]]
+    patients = [r.patients for r in results]
     last = results[-1]  # the small sizes are fixed costs: anchor the slope-1 line at the largest
     ax.plot(
         patients,
@@ -430,7 +452,7 @@ def plot_curve(results: list[Result], path: Path) -> Path:
     return path
 
 
-def write_results(results: list[Result], docs: Path) -> None:
+def write_results(results: list[Result], gating: Gating, docs: Path) -> None:
     docs.mkdir(parents=True, exist_ok=True)
     with open(docs / "benchmarks.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
@@ -452,21 +474,94 @@ def write_results(results: list[Result], docs: Path) -> None:
         "deletion reports) against the floor of its own files.\n\n## Incremental night: the newest 1 % of samples land\n\n"
         f"{table(results, NIGHT_COLUMNS)}\n\nThe next night's run on the same warehouse after the held-back "
         "acquisition batches (newest months first, about 1 % of all tubes) land; of full build: its time as a "
-        "share of the full build's.\n",
+        "share of the full build's.\n\n## Gating FCS files\n\n"
+        f"{gating_table(gating)}\n\nThe demo's FCS files (one tube of each panel at its full event count, "
+        "`cartwh generate --fcs-files sample`) gated with the shipped GatingML templates (compensation, logicle, "
+        "the gate tree) by FlowKit in the worker processes a night uses (`cartwh.ingest.fcs_gating.analyse_all`), "
+        "wall time including the pool's start and FlowKit's import in each worker; a rerun gates nothing.\n",
         encoding="utf-8",
     )
 
 
+@dataclass
+class Gating:
+    files: int
+    events: int
+    mb: float
+    workers: int
+    seconds: float  # wall time of the night's gating: the worker pool's start and FlowKit's import included
+    files_per_second: float
+    events_per_second: float
+
+
+def gating_bench(root: Path) -> Gating:
+    """Gate the demo's FCS files (one tube of each panel, at full event counts, cartwh.generate
+    `fcs_files="sample"`) with the shipped templates, in the worker processes a night uses
+    (cartwh.ingest.fcs_gating.analyse_all), as a night that lands them would."""
+    import pandas as pd
+
+    from cartwh.generate import generate_landing
+    from cartwh.ingest.fcs_gating import GATINGML, WORKERS, Job, analyse_all
+    from cartwh.ingest.fcs_gating import Gating as Template
+    from cartwh.ingest.fcs_loader import SHIPPED_TEMPLATES
+
+    landing = root / "gating" / "landing"
+    if not landing.exists():
+        generate_landing(landing, fcs_files="sample")
+    manifests = pd.concat(pd.read_csv(p, dtype=str) for p in sorted(landing.glob("cytometry/manifests/**/*.csv")))
+    panel = dict(zip(manifests["fcs_file"], manifests["panel"], strict=True))
+    files = sorted(landing.glob("cytometry/fcs/**/*.fcs"))
+    jobs = [Job(str(f), f.name, Template(GATINGML, str(SHIPPED_TEMPLATES / f"{panel[f.name]}.xml"), "")) for f in files]
+    start = time.perf_counter()
+    analyses = analyse_all(jobs)
+    seconds = time.perf_counter() - start
+    events = sum(a.events or 0 for a in analyses)
+    return Gating(
+        len(files),
+        events,
+        round(sum(f.stat().st_size for f in files) / 1e6, 1),
+        WORKERS,
+        round(seconds, 1),
+        round(len(files) / seconds, 2),
+        round(events / seconds),
+    )
+
+
+def gating_table(gating: Gating) -> str:
+    columns = {
+        "files": "FCS files",
+        "events": "events",
+        "mb": "MB",
+        "workers": "processes",
+        "seconds": "s",
+        "files_per_second": "files/s",
+        "events_per_second": "events/s",
+    }
+    values = asdict(gating)
+    return "\n".join(
+        [
+            "| " + " | ".join(columns.values()) + " |",
+            "|" + "---|" * len(columns),
+            "| " + " | ".join(f"{values[c]:,}" for c in columns) + " |",
+        ]
+    )
+
+
 def main() -> int:
-    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",") if s]
+    engines = tuple(os.environ.get("BENCH_ENGINES", "duckdb").split(","))
     root = Path(os.environ.get("BENCH_DIR", settings.data_dir() / "bench"))
     results = []
     for patients in sizes:
-        results.append(run_size(patients, root))
-        print(table(results), table(results, SOURCE_COLUMNS), table(results, NIGHT_COLUMNS), sep="\n\n", flush=True)
-    # The committed figures are the full set of sizes; a subset's go beside its registries.
-    out = settings.PROJECT_ROOT / "docs" if tuple(sizes) == DEFAULT_SIZES else root
-    write_results(results, out)
+        for engine in engines:
+            results.append(run_size(patients, root, engine))
+            print(table(results), table(results, SOURCE_COLUMNS), table(results, NIGHT_COLUMNS), sep="\n\n", flush=True)
+    gating = gating_bench(root)
+    print(gating_table(gating), flush=True)
+    # The committed figures are the full set of sizes on DuckDB; any other set goes beside its registries.
+    out = settings.PROJECT_ROOT / "docs" if tuple(sizes) == DEFAULT_SIZES and engines == ("duckdb",) else root
+    if results:
+        write_results(results, gating, out)
     print(f"tables: {out / 'benchmarks.md'}")
     return 0
 

@@ -35,6 +35,8 @@ def _generate(args) -> int:
             exported_absolute_counts=args.absolute_counts,
             redcap_layout=args.redcap_layout,
             cytometry_dialect=args.cytometry_dialect,
+            fcs_files=args.fcs_files,
+            events_scale=args.events_scale,
         )
     except ValueError as error:  # an unknown layout or dialect, or faults asked of the longitudinal layout
         print(f"cartwh generate: {error}", file=sys.stderr)
@@ -382,6 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIALECT",
         help="how every lab writes its statistics tables, one of cartwh.generate.lab_dialects."
         "DIALECTS (default: the demo canonical CSV, a registry's sites each in turn)",
+    )
+    generate.add_argument(
+        "--fcs-files",
+        choices=("none", "sample", "all"),
+        default="sample",
+        help="tubes also written as FCS files, gated by the shipped GatingML templates: one per panel beside "
+        "the tables (sample, the default), none, or every tube instead of the tables (all)",
+    )
+    generate.add_argument(
+        "--events-scale",
+        type=float,
+        default=1.0,
+        help="share of each tube's events acquired (e.g. 0.01 keeps FCS files of every tube small)",
     )
     generate.set_defaults(handler=_generate)
 

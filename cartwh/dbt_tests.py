@@ -6,8 +6,9 @@ Read from dbt's own run_results.json, right after `dbt build` (assets/transforma
 than from the asset check evaluations Dagster records: dagster-dbt records a singular test with
 several parents (the absolute-count cross-check is one) as an observation, not a check, and neither
 kind carries the failing rows. run_results.json names every test with its status and failure count,
-and the test's compiled SQL, run once more on the warehouse dbt has just built (nothing has written
-to it in between: the run holds the writer lock), gives its failing rows. Of those only the
+and the test's compiled SQL, run once more where dbt has just built (the warehouse, or Spark's
+tables on that engine; nothing has written to them in between: the run holds the writer lock),
+gives its failing rows. Of those only the
 pseudonymous keys are kept (patient_key; tube_key, with its patient from raw.cytometry_samples),
 never a value: a failing row can hold anything a model holds.
 
@@ -18,6 +19,7 @@ are what the last `dbt build` left, also on a night that was blocked before dbt 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import duckdb
 import pandas as pd
@@ -26,6 +28,7 @@ from cartwh.warehouse import insert_frame
 
 RESULTS_TABLE = "quality.dbt_test_results"
 ROWS_TABLE = "quality.dbt_test_rows"
+Query = Callable[[str], pd.DataFrame]  # SQL -> its result, on the engine the build ran on
 ROWS_KEPT = 1000  # failing rows kept per test (their count is always complete, from dbt)
 KEY_COLUMNS = ("patient_key", "tube_key")
 NOT_PASSED = {"warn": "warn", "fail": "blocking", "error": "blocking"}  # dbt status -> cartwh severity
@@ -62,14 +65,14 @@ def _models(node: dict) -> str:
     return ", ".join(sorted(set(parents)))
 
 
-def _failing_keys(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+def _failing_keys(con: duckdb.DuckDBPyConnection, sql: str, query: Query) -> pd.DataFrame:
     """The patient and tube keys of the test's failing rows (ROWS_KEPT at most)."""
-    query = re.sub(r";\s*$", "", sql.strip())
-    columns = {c[0] for c in con.execute(f"SELECT * FROM ({query}) AS failing LIMIT 0").description}
+    test = re.sub(r";\s*$", "", sql.strip())
+    columns = set(query(f"SELECT * FROM ({test}) AS failing LIMIT 0").columns)
     kept = [c for c in KEY_COLUMNS if c in columns]
     if not kept:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
-    frame = con.execute(f"SELECT DISTINCT {', '.join(kept)} FROM ({query}) AS failing LIMIT {ROWS_KEPT}").df()
+    frame = query(f"SELECT DISTINCT {', '.join(kept)} FROM ({test}) AS failing LIMIT {ROWS_KEPT}")
     for column in KEY_COLUMNS:
         if column not in frame:
             frame[column] = None
@@ -79,8 +82,13 @@ def _failing_keys(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return frame[list(KEY_COLUMNS)].astype(object)
 
 
-def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: dict, manifest: dict) -> int:
-    """Keep the build's tests that did not pass, in place of the previous build's; their number."""
+def record_dbt_tests(
+    con: duckdb.DuckDBPyConnection, run_id: str, run_results: dict, manifest: dict, query: Query | None = None
+) -> int:
+    """Keep the build's tests that did not pass, in place of the previous build's; their number.
+    `query` runs a test's SQL where the build ran (default: the warehouse; a Spark build's tests
+    run on Spark, cartwh.spark.session.SparkQuery)."""
+    query = query or (lambda sql: con.execute(sql).df())
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
         CREATE OR REPLACE TABLE {RESULTS_TABLE} (run_id VARCHAR, test VARCHAR, models VARCHAR, status VARCHAR,
             severity VARCHAR, failures BIGINT, meaning VARCHAR, message VARCHAR);
@@ -108,8 +116,8 @@ def record_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str, run_results: d
         kept += 1
         if status != "error" and result.get("compiled_code"):
             try:
-                keys = _failing_keys(con, result["compiled_code"])
-            except duckdb.Error:  # its SQL does not run outside dbt: the test is listed, its rows are not
+                keys = _failing_keys(con, result["compiled_code"], query)
+            except Exception:  # its SQL does not run outside dbt: the test is listed, its rows are not
                 continue
             insert_frame(con, ROWS_TABLE, keys.assign(run_id=run_id, test=test))
     return kept

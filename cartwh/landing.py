@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SETTLE_SECONDS = 60.0
+WATCHED = (".csv", ".fcs", ".wsp")  # exports, FCS files and the FlowJo workspaces beside them
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class Decision:
 
 def landing_state(landing: Path) -> LandingState:
     digest, newest, count = hashlib.sha256(), 0.0, 0
-    for path in sorted(Path(landing).rglob("*.csv")) if Path(landing).exists() else []:
+    listed = (
+        sorted(p for p in Path(landing).rglob("*") if p.suffix.lower() in WATCHED) if Path(landing).exists() else []
+    )
+    for path in listed:
         stat = path.stat()
         digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
         newest, count = max(newest, stat.st_mtime), count + 1

@@ -28,6 +28,24 @@ def warehouse_path() -> Path:
     return _path("CARTWH_WAREHOUSE", data_dir() / "warehouse.duckdb")
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """The engine dbt builds the models on (CARTWH_ENGINE, default duckdb): duckdb in the warehouse
+    file itself; spark from the raw layer handed over as Parquet, the marts taken back into the
+    warehouse (cartwh/spark/, docs/scaling.md "Spark"). Also the dbt target (profiles.yml)."""
+    value = os.environ.get("CARTWH_ENGINE", "duckdb")
+    if value not in ENGINES:
+        raise ValueError(f"CARTWH_ENGINE={value!r}: give one of {', '.join(ENGINES)}")
+    return value
+
+
+def spark_dir() -> Path:
+    """Spark's folder: the raw hand-over, the metastore and the tables a Spark build writes."""
+    return _path("CARTWH_SPARK_DIR", data_dir() / "spark")
+
+
 def landing_dir() -> Path:
     """Where the EDC and the cytometry lab drop their exports."""
     return _path("CARTWH_LANDING", data_dir() / "landing")

@@ -5,7 +5,8 @@ all. Each finding blocks the statistics, the report and publication (a blocking 
 on marts/patients), and the data-quality report leads with them:
 
 - a current file version whose data rows were quarantined above a share (all of them, or
-  more than `max_quarantined_share`): a changed layout or template, not a few typos;
+  more than `max_quarantined_share`): a changed layout or template, not a few typos; FCS files,
+  one tube each, are judged per site (`fcs_findings`): one broken tube is a row's fault;
 - a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
   recognise (every column ignored, every cell empty);
 - a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`): a broken
@@ -79,6 +80,7 @@ def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         "redcap": [f"raw.redcap_{form}" for form in project_dictionary().forms] + sites,
         "cytometry_manifest": ["raw.cytometry_samples"],
         "cytometry_statistics": ["raw.cytometry_population_stats"],
+        "cytometry_fcs": ["raw.cytometry_fcs_files", "raw.cytometry_population_stats"],
         "redcap_deletions": ["raw.redcap_deleted_records"],
     }
 
@@ -203,10 +205,17 @@ _UNRECOGNISED_LAYOUT = (
 )
 
 
+# Sources whose file versions are one tube each (an FCS file): a broken one is quarantined and
+# reported like a row, and judged with its site's other files (fcs_findings), not alone.
+ONE_TUBE_SOURCES = ("cytometry_fcs",)
+
+
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
     limit = limits["max_quarantined_share"]
     findings = []
     for f in _suspect_files(con).itertuples():
+        if f.source in ONE_TUBE_SOURCES:  # a file is one tube: one row's fault, never the night's
+            continue
         rows = f.landed + f.quarantined
         if f.quarantined and f.quarantined / rows > limit:
             findings.append(
@@ -355,10 +364,45 @@ def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     ]
 
 
+FCS_SITES = """
+    SELECT split_part(file, '/', 3) AS site, count(*) AS files, count(*) FILTER (WHERE rows_quarantined > 0) AS broken,
+           (SELECT q.reason FROM raw.quarantine AS q JOIN raw.landed_files AS b USING (load_id)
+            WHERE b.source = 'cytometry_fcs' AND b.superseded_by IS NULL AND split_part(b.file, '/', 3) = split_part(f.file, '/', 3)
+              AND q."row" > 1 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1) AS reason
+    FROM raw.landed_files AS f WHERE source = 'cytometry_fcs' AND superseded_by IS NULL GROUP BY ALL ORDER BY 1
+"""
+
+
+def fcs_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
+    """A site whose current FCS files are mostly quarantined (one file is one tube, judged together)."""
+    limit = limits["max_quarantined_share"]
+    return [
+        Finding(
+            "quarantined_share",
+            f"cytometry/fcs/{site}",
+            broken / files,
+            limit,
+            (
+                f"cytometry/fcs/{site}: {broken} of its {files} FCS files quarantined ({100 * broken / files:.0f} %, limit "
+                f"{100 * limit:.0f} %); most frequent reason: {reason}. Likely cause: the files were cut short in transfer "
+                "or written by software that does not follow the FCS standard; copy them from the cytometer again"
+            ),
+        )
+        for site, files, broken, reason in con.execute(FCS_SITES).fetchall()
+        if broken / files > limit
+    ]
+
+
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
-    return file_findings(con, limits) + mart_findings(con) + patient_findings(con, limits) + unrecognised_findings(con)
+    return (
+        file_findings(con, limits)
+        + fcs_findings(con, limits)
+        + mart_findings(con)
+        + patient_findings(con, limits)
+        + unrecognised_findings(con)
+    )
 
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:

@@ -34,6 +34,8 @@ def default_resources() -> dict[str, object]:
             dbt_executable=str(Path(sys.executable).with_name("dbt")),
             warehouse=warehouse,
             memory_limit=memory,
+            engine=settings.engine(),
+            spark_dir=str(settings.spark_dir()),
         ),
         "landing_zone": LandingZone(landing=str(settings.landing_dir()), archive=str(settings.archive_dir())),
         "redcap": RedcapPull(sites=configured_sites()),

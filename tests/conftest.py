@@ -99,12 +99,13 @@ def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
-def run_main_job(root: Path, faults: bool = False, prepare=None):
+def run_main_job(root: Path, faults: bool = False, prepare=None, engine: str = "duckdb"):
     """Generate a landing folder in `root` (then `prepare(landing)`, e.g. to strip a source) and
-    run the whole main job on it in-process, with every path under `root`. Returns the job
-    result and the generator's summary."""
+    run the whole main job on it in-process, with every path under `root`, its models built on
+    `engine`. Returns the job result and the generator's summary."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
+        patch.setenv("CARTWH_ENGINE", engine)
         patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # the dbt resource passes it to dbt
         summary = generate_landing(root / "landing", faults=faults)
         if prepare:
@@ -180,6 +181,28 @@ def demo_copy(demo_warehouse, tmp_path) -> Path:
     data = tmp_path / "data"
     shutil.copytree(demo_warehouse.parent, data, ignore=shutil.ignore_patterns("*.lock"))
     return data
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    """A local SparkSession for a module of tests marked spark (one core, nothing written outside
+    its temporary folder, no web UI), stopped after the module: a later module's session (a Spark
+    build's, cartwh.spark.session) is then configured afresh. Needs the `spark` extra and Java:
+    `make test-spark` installs both."""
+    from pyspark.sql import SparkSession
+
+    folder = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.sql.ansi.enabled", "false")  # as dbt-spark runs it
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
 
 
 def data_env(data: Path) -> dict:

@@ -25,7 +25,7 @@ def faults_run(faults_warehouse):
 
 
 def test_suites_name_real_expectations_with_severity_and_reason():
-    assert len(SUITES) == 12
+    assert len(SUITES) == 13
     for suite in SUITES.values():
         for e in suite.expectations:
             assert hasattr(gxe, e.type), (suite.name, e.type)

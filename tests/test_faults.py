@@ -21,7 +21,7 @@ from cartwh.pseudonym import pseudonymise
 from tests.conftest import hmac_pseudonym
 
 SECRET = "faults-test-secret"
-SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
+SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics", "cytometry_fcs")
 INGESTION_KINDS = {
     "impossible_value",
     "malformed_value",

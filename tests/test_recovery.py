@@ -176,22 +176,22 @@ def test_rebuild_from_the_archive_alone_reproduces_the_raw_layer(demo_copy):
     ingest_source(con, demo_copy / "landing", "cytometry_manifest", archive)  # B supersedes A
     con.close()
     before = raw_state(working)
-    assert sum(s is not None for _, _, s in before["supersession"]) == 1 and len(before["ledger"]) == 226
+    assert sum(s is not None for _, _, s in before["supersession"]) == 1 and len(before["ledger"]) == 231
     for path in (working, published):
         path.unlink()
     (demo_copy / "published").rmdir()
-    assert rebuild_raw(working, [working, published], archive) == 226
+    assert rebuild_raw(working, [working, published], archive) == 231
     assert not set_aside_path(working).exists()  # there was nothing to set aside
     assert raw_state(working) == before
-    assert len(read_ledger(archive)) == 226  # the replay appended nothing
+    assert len(read_ledger(archive)) == 231  # the replay appended nothing
 
 
 def test_rebuild_seeds_a_missing_ledger_once_from_the_warehouse(demo_copy):
     working, archive = demo_copy / "warehouse.duckdb", demo_copy / "archive"
     before = raw_state(working)
     (archive / "ledger.jsonl").unlink()  # an archive from before the ledger existed
-    assert rebuild_raw(working, working, archive) == 225
-    assert raw_state(working) == before and len(read_ledger(archive)) == 225
+    assert rebuild_raw(working, working, archive) == 230
+    assert raw_state(working) == before and len(read_ledger(archive)) == 230
 
 
 # --- a damaged working warehouse ----------------------------------------------------------

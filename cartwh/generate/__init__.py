@@ -22,6 +22,7 @@ from cartwh.contract.redcap import project_dictionary
 from cartwh.generate import (
     absolute_counts,
     cytometry_export,
+    fcs_export,
     lab_dialects,
     paper_cohort,
     redcap_export,
@@ -35,6 +36,10 @@ DEFAULT_SEED = 20251125
 REDCAP_DIR = "redcap"
 STATISTICS_DIR = "cytometry/statistics"
 MANIFEST_DIR = "cytometry/manifests"
+FCS_DIR = "cytometry/fcs"
+# Which tubes are also written as FCS files: none; one per panel (the demo's default, beside the
+# tables, so a night gates them and cross-checks the tables); or all, instead of the tables.
+FCS_MODES = ("none", "sample", "all")
 LATE_EXPORT_SHARE = 0.03
 REDCAP_LAYOUTS = (
     "classic",
@@ -84,6 +89,17 @@ def _redcap_files(
     return files
 
 
+def _fcs_tubes(samples: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The tubes written as FCS files (FCS_MODES), each with its landed name below cytometry/fcs/:
+    the site's folder, the acquisition batch's, then the file's name."""
+    chosen = {
+        "none": samples.iloc[:0],
+        "sample": samples.sort_values(["events", "fcs_file"]).groupby("panel", sort=True).head(1),
+        "all": samples,
+    }[mode]
+    return chosen.assign(landed=FCS_DIR + "/" + chosen["batch"] + "/" + chosen["fcs_file"])
+
+
 def _lab_dialects(files: dict, sites: pd.Series, chosen: str | None, registry: bool) -> dict[str, str]:
     """The dialect each statistics file is written in: `chosen` for all, else canonical for the
     demo and, in a registry, each site's lab one of lab_dialects.DIALECTS in turn."""
@@ -119,12 +135,19 @@ def generate_landing(
     exported_absolute_counts: bool | None = None,
     cytometry_dialect: str | None = None,
     redcap_layout: str = "classic",
+    fcs_files: str = "sample",
+    events_scale: float = 1.0,
 ) -> LandingSummary:
     """`cytometry_dialect`: how the lab writes its statistics (generate.lab_dialects); by default
     the demo's lab writes canonical CSV and a registry's sites take the dialects in turn. Faults
     are injected into canonical exports (their log counts rows as the canonical file has them).
     `redcap_layout`: "classic" (the shipped project), "longitudinal" (each site's own project,
-    cartwh.generate.redcap_longitudinal) or "mixed" (a registry's sites alternate, the first classic)."""
+    cartwh.generate.redcap_longitudinal) or "mixed" (a registry's sites alternate, the first classic).
+    `fcs_files` (FCS_MODES): the tubes written as FCS files (cartwh.generate.fcs_export), gated by
+    the shipped GatingML templates to the same counts as the tables; `events_scale`: the share of
+    each tube's events acquired (FCS files of every tube stay small at 0.01)."""
+    if fcs_files not in FCS_MODES:
+        raise ValueError(f"unknown FCS mode {fcs_files!r} (one of {', '.join(FCS_MODES)})")
     if redcap_layout not in REDCAP_LAYOUTS:
         raise ValueError(f"unknown REDCap layout {redcap_layout!r} (one of {', '.join(REDCAP_LAYOUTS)})")
     if cytometry_dialect not in (None, *lab_dialects.DIALECTS):
@@ -155,10 +178,14 @@ def generate_landing(
     files = _redcap_files(
         records, cutoff, LATE_EXPORT_SHARE if patients else 0.0, rng, site_folders=patients is not None
     )
-    samples = absolute_counts.add_beads(cytometry_export.assign_batches(cohort.samples, rng), dual_platform)
+    acquired = np.maximum(1, np.round(cohort.samples["events"] * events_scale)).astype(int)
+    samples = absolute_counts.add_beads(
+        cytometry_export.assign_batches(cohort.samples.assign(events=acquired), rng), dual_platform
+    )
     batches = samples.groupby(["batch", "panel"], sort=True)
     for (batch, panel), tubes in tqdm(batches, desc="cytometry batches", unit="batch", disable=not progress):
-        files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes, exported)
+        if fcs_files != "all":
+            files[f"{STATISTICS_DIR}/{batch}.csv"] = cytometry_export.statistics_table(panel, tubes, exported)
         # a registry's LIMS writes the bead lot and volume; the bead_lots seed knows the lot's count
         files[f"{MANIFEST_DIR}/{batch}.csv"] = cytometry_export.manifest_table(
             tubes, bead_counts=patients is None
@@ -182,6 +209,10 @@ def generate_landing(
     for name, text in sorted(texts.items()):
         (landing / name).parent.mkdir(parents=True, exist_ok=True)
         (landing / name).write_text(text, encoding="utf-8")
+    fcs = fcs_export.tube_files(_fcs_tubes(samples, fcs_files), np.random.default_rng([seed, 23]))
+    for name, content in fcs.items():
+        (landing / name).parent.mkdir(parents=True, exist_ok=True)
+        (landing / name).write_bytes(content)
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
     truth = samples[["site", "record_id", "fcs_file", "date", "panel_kind", "events", "wbc", "car"]].assign(
@@ -191,7 +222,7 @@ def generate_landing(
         landing,
         len(design),
         design["site"].nunique(),
-        len(files),
+        len(files) + len(fcs),
         len(records),
         len(samples),
         injected,

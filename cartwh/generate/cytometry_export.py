@@ -43,7 +43,7 @@ def assign_batches(samples: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     return s
 
 
-def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
+def gate_counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
     """Events per gate key: concentrations (cells/uL) scaled to the acquired leukocytes."""
     events = s["events"].to_numpy(dtype=float)
     per_leukocyte = events / s["wbc"].to_numpy()
@@ -78,6 +78,7 @@ def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
         "beads": s["bead_events"].to_numpy(dtype=float),  # already whole events (generate.absolute_counts)
     }
     c = {k: np.round(v) for k, v in c.items()}
+    c["carneg"] = c["cd3"] - c["car"]  # the CAR- gate: CD3+ events outside CAR+, no column of its own
     for column in s.columns:
         for parent in ("car_cd8", "carneg_cd8", "car_cd4"):
             if column.startswith(parent + "_") and column[len(parent) + 1 :] in _PHENOTYPE_KEYS:
@@ -88,9 +89,14 @@ def _counts(kind: str, s: pd.DataFrame) -> dict[str, np.ndarray]:
 _PHENOTYPE_KEYS = {"naive", "scm", "cm", "em", "temra", "pd1", "lag3", "ki67", "cd71"}
 
 
+_UNLISTED = {"CAR-": "carneg"}  # gates the tables have no column of, by name: their counts' keys
+
+
 def _parent(gate: Gate, gates: tuple[Gate, ...]) -> str | None:
+    """The key of the gate's parent's count; None for a gate of all events (Leukocytes, Beads)."""
     parent_path = gate.path.rpartition("/")[0]
-    return next((g.key for g in gates if g.path == parent_path), "leukocytes" if parent_path else None)
+    listed = next((g.key for g in gates if g.path == parent_path), None)
+    return listed or (_UNLISTED.get(parent_path.rsplit("/", 1)[-1], "leukocytes") if parent_path else None)
 
 
 def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True) -> pd.DataFrame:
@@ -99,16 +105,18 @@ def statistics_table(panel: str, s: pd.DataFrame, exported_absolute: bool = True
     gates = PANELS[panel]
     if "bead_events" in s and s["bead_events"].isna().all():  # a laboratory without counting beads
         gates = tuple(g for g in gates if g.key != "beads")
-    counts = _counts(s["panel_kind"].iloc[0], s)
+    counts = gate_counts(s["panel_kind"].iloc[0], s)
     wbc, events = s["wbc"].to_numpy(), s["events"].to_numpy(dtype=float)
+    # What the cytometer acquired, as FlowJo's Freq. of Total divides by: the leukocytes and the beads.
+    acquired = events + np.nan_to_num(counts.get("beads", np.zeros_like(events)))
     columns = {SAMPLE_COLUMN: s["fcs_file"].to_numpy()}
     for gate in gates:
         count = counts[gate.key]
-        parent = counts[_parent(gate, gates)] if _parent(gate, gates) else events
+        parent = counts[_parent(gate, gates)] if _parent(gate, gates) else acquired
         values = {
             COUNT: count,
             FREQ_PARENT: np.round(np.divide(count * 100, parent, out=np.zeros_like(count), where=parent > 0), 3),
-            FREQ_TOTAL: np.round(count * 100 / events, 4),
+            FREQ_TOTAL: np.round(count * 100 / acquired, 4),
             ABSOLUTE: np.round(count * wbc / events, 3),
         }
         for statistic in (st for st in gate.statistics if exported_absolute or st != ABSOLUTE):

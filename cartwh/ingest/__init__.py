@@ -4,6 +4,7 @@
 with its ledger row and archive copy (start there: `load.ingest_source`, `load.SOURCES`). The
 readers are `csv_reader` (records numbered once), `dialects` and `statistics_layouts` (how labs
 write their tables); the loaders `redcap_loader`, `cytometry_loader` and `deletions` validate and
-insert one source's rows; `keys`, `tubes`, `identifiers` and `record_map` keep identifiers out of
+insert one source's rows, `fcs_loader` an FCS file's keywords (read by `fcs_keywords`) and the counts `fcs_gating` gets
+from its FlowJo workspace or GatingML template; `keys`, `tubes`, `identifiers` and `record_map` keep identifiers out of
 the warehouse; `validation` holds the row rules; `warehouse` the raw tables ingestion grows.
 """

@@ -46,7 +46,15 @@ from cartwh.contract.cytometry import lab_names
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
 from cartwh.contract.redcap_site import is_metadata, read_site_project
-from cartwh.ingest import cytometry_loader, deletions, dialects, known_records, redcap_loader, redcap_versions
+from cartwh.ingest import (
+    cytometry_loader,
+    deletions,
+    dialects,
+    fcs_loader,
+    known_records,
+    redcap_loader,
+    redcap_versions,
+)
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
@@ -87,6 +95,10 @@ class Source:
     # back beside the version when `cartwh rebuild` replays it.
     archive_context: Callable[[ExportFile, Path], None] | None = None
     restore_context: Callable[[Path, str, Path], None] | None = None
+    # The name a file version is known by in the warehouse, its ledger and the logs, from its name
+    # in the landing (FCS files are named after the patient: their name is replaced by the tube's
+    # key; the loader finds the landed name through read_context, the archive keeps it).
+    ledger_name: Callable[[str], str] | None = None
     # (connection, files) after a batch committed: what later batches and nights need to know of
     # it (cartwh.ingest.known_records), from the batch's temp tables.
     remember: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], None] | None = None
@@ -120,6 +132,21 @@ SOURCES = {
         accepts=cytometry_loader.is_statistics_file,
         lab_export=True,
     ),
+    # After the manifests: a tube's panel chooses its gating template, its record the identifiers
+    # its keywords are checked against (cartwh/ingest/fcs_loader.py).
+    "cytometry_fcs": Source(
+        "cytometry_fcs",
+        fcs_loader.FOLDER,
+        fcs_loader.load_fcs,
+        fcs_loader.create_tables,
+        accepts=lambda path: fcs_loader.is_fcs(path) or fcs_loader.is_workspace(path),
+        header=lambda file: ["FCS"],  # one batch per folder gating (below), whatever the channels
+        is_metadata=fcs_loader.is_workspace,
+        read_context=fcs_loader.read_folder_gating,
+        archive_context=fcs_loader.archive_landed,
+        restore_context=fcs_loader.restore_landed,
+        ledger_name=fcs_loader.ledger_name,
+    ),
     # After the records: a deletion hides what was loaded before it (cartwh/ingest/deletions.py).
     "redcap_deletions": Source(
         "redcap_deletions",
@@ -146,6 +173,19 @@ class IngestReport:
     failures: list[ExportError] = field(default_factory=list)
     files_still_being_written: list[str] = field(default_factory=list)  # changed while read: next run
     files_unrecognised: list[Unrecognised] = field(default_factory=list)  # in its folder, read by no source
+
+
+def merged(reports: list[IngestReport]) -> IngestReport:
+    """Several sources' reports as one (sources that write the same raw tables)."""
+    total = IngestReport("+".join(r.source for r in reports))
+    for report in reports:
+        for name, value in vars(report).items():
+            if name == "rows":
+                for table, count in value.items():
+                    total.rows[table] = total.rows.get(table, 0) + count
+            elif name != "source":
+                setattr(total, name, getattr(total, name) + value)
+    return total
 
 
 class StillBeingWritten(Exception):
@@ -209,6 +249,7 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
     contexts: dict[Path, object] = {}
     for number, path in enumerate(_listed(landing, source, report)):
         name = path.relative_to(landing).as_posix()
+        name = source.ledger_name(name) if source.ledger_name else name
         if source.is_metadata(path):
             continue
         context = _context(source, path.parent, landing, contexts)
@@ -237,22 +278,21 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
         except ExportError as error:
             _failed(report, error)
             continue
-        else:
-            current.add(checksum)  # the same content twice in one night loads once
-            copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
-            copy.write_bytes(content)
-            new.append(
-                ExportFile(
-                    copy,
-                    name,
-                    checksum,
-                    len(content),
-                    folder=site_folder,
-                    lab_export=source.lab_export,
-                    context=context,
-                    dialect=dialect,
-                )
+        current.add(checksum)  # the same content twice in one night loads once
+        copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
+        copy.write_bytes(content)
+        new.append(
+            ExportFile(
+                copy,
+                name,
+                checksum,
+                len(content),
+                folder=site_folder,
+                lab_export=source.lab_export,
+                context=context,
+                dialect=dialect,
             )
+        )
     return new
 
 

@@ -123,9 +123,11 @@ def dictionary_changes(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def archive_project(file: ExportFile, archive: Path) -> None:
-    """Archive the metadata files `file` was read with (by checksum) and which they were."""
+    """Archive the metadata files `file` was read with (by checksum) and which they were: a
+    REDCap project's (SiteProject), or any context with the same `files` and `contents` (an FCS
+    folder's FlowJo workspace, cartwh.ingest.fcs_loader.FolderGating)."""
     project = file.context
-    if not isinstance(project, SiteProject) or not project.files:
+    if not getattr(project, "files", ()):
         return
     entries = []
     for (name, sha), content in zip(project.files, project.contents, strict=True):

@@ -119,7 +119,7 @@ def _whole_column(names: dict[str, tuple[str, str | None]], column: str) -> tupl
     return (gate_path, statistic) if statistic else None
 
 
-def _gate(names: dict[str, tuple[str, str | None]], written: str) -> str:
+def gate_path_of(names: dict[str, tuple[str, str | None]], written: str) -> str:
     """The gate path a lab's gate name maps onto; a gate path as written otherwise."""
     gate_path, statistic = names.get(spelling_key(written), (None, None))
     return gate_path if gate_path and not statistic else written
@@ -134,7 +134,7 @@ def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]]
         parsed = _whole_column(names, column) or split_column(column)
         statistic = statistic_of(parsed[1]) if parsed else None
         if parsed:
-            parsed = (_gate(names, parsed[0]), parsed[1])
+            parsed = (gate_path_of(names, parsed[0]), parsed[1])
         if not statistic:
             layout.notes.append(Problem(1, column, _IGNORED))
             continue
@@ -207,7 +207,7 @@ def _lab_gates(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
     column = quote(layout.population)
     written = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM {ROWS} WHERE trim({column}) <> ''").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _lab_gates (written VARCHAR, gate_path VARCHAR)")
-    insert_rows(con, "_lab_gates", [(w, _gate(layout.names, w.strip())) for w in written])
+    insert_rows(con, "_lab_gates", [(w, gate_path_of(layout.names, w.strip())) for w in written])
 
 
 def _skip_unknown_statistics(con: duckdb.DuckDBPyConnection, layout: Layout, column: str) -> None:

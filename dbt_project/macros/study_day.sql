@@ -1,5 +1,5 @@
 {# docs/definitions.md "Timeline and study day": study day of a date = date - infusion date, in days
    (infusion = day 0). #}
 {% macro study_day(date_column, infusion_column='infusion_date') -%}
-    date_diff('day', {{ infusion_column }}, {{ date_column }})
+    {{ days_between(infusion_column, date_column) }}
 {%- endmacro %}

@@ -8,7 +8,13 @@ edges as (
     select component, upper as edge from bands where upper is not null
 ),
 
-offsets as (select unnest([-0.001, 0.0, 0.001]) as delta),
+offsets as (
+    select -0.001 as delta
+    union all
+    select 0.0
+    union all
+    select 0.001
+),
 
 probes as (
     select edges.component, edges.edge + offsets.delta as probe

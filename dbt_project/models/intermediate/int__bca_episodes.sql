@@ -29,24 +29,28 @@ monitoring as (
     group by s.patient_key
 ),
 
+-- the first confirmed rise after absolute BCA
 confirmed_losses as (
-    select s.patient_key, s.collection_date as loss_date, s.next_collection_date as confirming_sample_date
+    select
+        s.patient_key,
+        min(s.collection_date) as loss_date,
+        min_by(s.next_collection_date, s.collection_date) as confirming_sample_date
     from post_infusion_samples as s
     inner join monitoring as m using (patient_key)
     cross join bca_limit as l
     where s.collection_date > m.absolute_bca_date
         and s.b_cells_per_ul > l.cells_per_ul
         and s.next_b_cells_per_ul > s.b_cells_per_ul
-    qualify row_number() over (partition by s.patient_key order by s.collection_date) = 1
+    group by s.patient_key
 ),
 
 competing_events as (
     select
         m.patient_key,
         min(e.event_date) filter (where e.event_type in ('relapse', 'progression')) as first_relapse_date,
-        arg_min(e.event_type, e.event_date) filter (where e.event_type in ('relapse', 'progression'))
+        min_by(e.event_type, e.event_date) filter (where e.event_type in ('relapse', 'progression'))
             as first_relapse_event_type,
-        arg_min(e.relapse_cd19, e.event_date) filter (where e.event_type in ('relapse', 'progression'))
+        min_by(e.relapse_cd19, e.event_date) filter (where e.event_type in ('relapse', 'progression'))
             as first_relapse_cd19,
         min(e.event_date) filter (where e.event_type = 'consolidative_hsct') as consolidative_hsct_date,
         min(e.event_date) filter (where e.event_type = 'death') as death_date
@@ -107,6 +111,6 @@ select
     death_date,
     episode_end_date,
     bca_outcome,
-    date_diff('day', absolute_bca_date, episode_end_date) / {{ study_parameter('days_per_month') }} as duration_months,
+    {{ days_between('absolute_bca_date', 'episode_end_date') }} / {{ study_parameter('days_per_month') }} as duration_months,
     case when absolute_bca_date is not null then bca_outcome = 'persistent' end as censored
 from endings

@@ -14,7 +14,7 @@ with blood_samples as (
 ),
 
 detect_samples as (
-    select * exclude (panel_family)
+    select tube_key, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
     from blood_samples
     where panel_family = 'CART-DETECT' and study_day >= 0
 ),

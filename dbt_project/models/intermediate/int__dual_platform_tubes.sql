@@ -16,8 +16,8 @@ same_day_counts as (
     select
         patient_key,
         lab_date,
-        arg_max(wbc_1e9_per_l, instance) filter (where wbc_1e9_per_l is not null) as wbc_1e9_per_l,
-        arg_max(alc_1e9_per_l, instance) filter (where alc_1e9_per_l is not null) as alc_1e9_per_l
+        max_by(wbc_1e9_per_l, instance) filter (where wbc_1e9_per_l is not null) as wbc_1e9_per_l,
+        max_by(alc_1e9_per_l, instance) filter (where alc_1e9_per_l is not null) as alc_1e9_per_l
     from {{ ref('stg_redcap__laboratory') }}
     group by patient_key, lab_date
 ),

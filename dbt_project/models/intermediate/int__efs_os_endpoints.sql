@@ -41,8 +41,8 @@ os as (
         coalesce(death_date, last_contact_date) as adt,
         case when death_date is null then 1 else 0 end as cnsr,
         case when death_date is null then 'alive at last contact' else 'death' end as evntdesc,
-        null::boolean as consolidative_hsct_before_event,
-        null::date as hsct_date
+        cast(null as boolean) as consolidative_hsct_before_event,
+        cast(null as date) as hsct_date
     from timeline
 ),
 
@@ -58,7 +58,7 @@ select
     param,
     startdt,
     adt,
-    date_diff('day', startdt, adt) / {{ study_parameter('days_per_month') }} as aval,
+    {{ days_between('startdt', 'adt') }} / {{ study_parameter('days_per_month') }} as aval,
     cnsr,
     evntdesc,
     consolidative_hsct_before_event,

@@ -8,11 +8,18 @@ labs as (select * from {{ ref('stg_redcap__laboratory') }}),
 labs_in_window as (
     select
         l.*,
-        date_diff('day', l.lab_date, t.ld_start_date) as days_before_ld
+        {{ days_between('l.lab_date', 't.ld_start_date') }} as days_before_ld
     from labs as l
     inner join timeline as t using (patient_key)
-    where date_diff('day', l.lab_date, t.ld_start_date)
+    where {{ days_between('l.lab_date', 't.ld_start_date') }}
         between 0 and {{ study_parameter('pre_ld_lab_window_days') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by patient_key order by lab_date desc, instance desc) as recency
+    from labs_in_window
 )
 
 select
@@ -26,5 +33,5 @@ select
     crp_mg_dl,
     ldh_u_l,
     ferritin_ng_ml
-from labs_in_window
-qualify row_number() over (partition by patient_key order by lab_date desc, instance desc) = 1
+from ranked
+where recency = 1

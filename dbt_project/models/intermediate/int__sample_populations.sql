@@ -1,11 +1,12 @@
 -- docs/definitions.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
--- use, one row per FCS file, pivoted from the current population statistics.
+-- use, one row per FCS file, pivoted from the current population statistics of each tube's routes
+-- (the lab's table first, else its gated FCS file: current_population_stats).
 -- Incremental (docs/scaling.md): a night re-pivots only the samples of file versions loaded or
 -- superseded since the last build, so its cost follows what landed, not the registry's size.
 -- Rows of superseded versions are deleted first; a sample whose current rows come from another
 -- version is rebuilt from it, one that no current version holds stays deleted.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='tube_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -26,7 +27,7 @@
     {% endset %}
 {% endif %}
 
-with current as ({{ current_rows('cytometry_population_stats', 'tube_key', where=changed) }}),
+with current as ({{ current_population_stats(where=changed) }}),
 
 stats as (
     select s.tube_key, s._load_id, d.population, {{ statistic_name('s.statistic') }} as statistic, s.value

@@ -7,19 +7,22 @@ with samples as (select * from {{ ref('int__car_t_per_sample') }}),
 
 patients as (select distinct patient_key from samples),
 
-peak_samples as (
-    select *
+peak_candidates as (
+    select
+        *,
+        row_number() over (partition by patient_key order by car_t_per_ul desc, study_day asc) as peak_rank
     from samples
     where car_t_per_ul is not null
         and study_day between 0 and {{ study_parameter('peak_last_day') }}
-    qualify row_number() over (partition by patient_key order by car_t_per_ul desc, study_day asc) = 1
 ),
+
+peak_samples as (select * from peak_candidates where peak_rank = 1),
 
 auc_rule as (
     select
-        {{ study_parameter('auc_first_day') }}::integer as first_day,
-        {{ study_parameter('auc_last_day') }}::integer as last_day,
-        {{ study_parameter('auc_min_points') }}::integer as min_points
+        cast({{ study_parameter('auc_first_day') }} as integer) as first_day,
+        cast({{ study_parameter('auc_last_day') }} as integer) as last_day,
+        cast({{ study_parameter('auc_min_points') }} as integer) as min_points
 ),
 
 auc_trapezoids as (
@@ -28,7 +31,7 @@ auc_trapezoids as (
         count(*) as auc_points,
         {{ trapezoid_auc('s.study_day', 's.car_t_per_ul') }} as trapezoid_auc,
         -- the points' route, or their routes joined by '+' when they differ
-        string_agg(distinct s.car_t_per_ul_route, '+' order by s.car_t_per_ul_route) as auc_route
+        {{ sorted_string_agg('s.car_t_per_ul_route', '+', distinct=true) }} as auc_route
     from samples as s
     cross join auc_rule as r
     where s.car_t_per_ul is not null and s.study_day between r.first_day and r.last_day
@@ -42,8 +45,8 @@ auc_14 as (
         case when coalesce(t.auc_points, 0) >= r.min_points then t.auc_route end as auc_14_route,
         coalesce(t.auc_points, 0) as auc_points,
         case when coalesce(t.auc_points, 0) < r.min_points then
-            format('{} sample(s) in days {}-{}, at least {} required',
-                   coalesce(t.auc_points, 0), r.first_day, r.last_day, r.min_points)
+            coalesce(t.auc_points, 0) || ' sample(s) in days ' || r.first_day || '-' || r.last_day
+            || ', at least ' || r.min_points || ' required'
         end as auc_null_reason
     from patients as p
     cross join auc_rule as r
@@ -55,8 +58,8 @@ car_neg_scm_by_timepoint as (
     select
         s.patient_key,
         s.matched_timepoint,
-        arg_min(s.car_neg_cd8_scm_per_ul, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul,
-        arg_min(s.car_neg_cd8_scm_per_ul_route, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul_route
+        min_by(s.car_neg_cd8_scm_per_ul, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul,
+        min_by(s.car_neg_cd8_scm_per_ul_route, abs(s.study_day - w.nominal_day)) as car_neg_cd8_scm_per_ul_route
     from samples as s
     inner join {{ ref('timepoint_windows') }} as w on w.timepoint = s.matched_timepoint
     where s.car_neg_cd8_scm_per_ul is not null

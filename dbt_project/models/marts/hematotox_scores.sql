@@ -49,8 +49,7 @@ scores as (
         max(points) filter (where component = 'hemoglobin') as hemoglobin_points,
         max(points) filter (where component = 'crp') as crp_points,
         max(points) filter (where component = 'marrow_blasts') as marrow_blasts_points,
-        string_agg(component, ', ' order by component) filter (where points is null)
-            as missing_components
+        {{ sorted_string_agg('component', ', ', where='points is null') }} as missing_components
     from component_points
     group by patient_key
 ),

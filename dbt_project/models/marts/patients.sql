@@ -18,8 +18,8 @@ endpoints as (select * from {{ ref('time_to_event') }}),
 b_cells_post_bt as (
     select
         b.patient_key,
-        arg_max(b.b_cells_per_ul, b.collection_date) as b_cells_per_ul,
-        arg_max(b.b_cells_per_ul_route, b.collection_date) as b_cells_per_ul_route
+        max_by(b.b_cells_per_ul, b.collection_date) as b_cells_per_ul,
+        max_by(b.b_cells_per_ul_route, b.collection_date) as b_cells_per_ul_route
     from {{ ref('int__b_cells_per_sample') }} as b
     inner join timeline as t using (patient_key)
     where b.is_pre_infusion and b.collection_date > t.bt_end_date
@@ -37,7 +37,7 @@ select
     h.tp53_mutated,
     h.prior_lines,
     h.prior_hsct,
-    date_diff('day', h.prior_hsct_date, h.relapse_post_hsct_date) / {{ study_parameter('days_per_month') }}
+    {{ days_between('h.prior_hsct_date', 'h.relapse_post_hsct_date') }} / {{ study_parameter('days_per_month') }}
         as months_hsct_to_relapse,
     h.prior_blinatumomab,
     t.apheresis_date,
@@ -65,7 +65,7 @@ select
     tox.crs_grade,
     tox.crs_grade > 0 as crs_any,
     -- Table 2 prints grades 1, 2 and >= 3 as separate rows
-    case when tox.crs_grade >= 3 then '≥3' else tox.crs_grade::varchar end as crs_grade_band,
+    case when tox.crs_grade >= 3 then '≥3' else cast(tox.crs_grade as string) end as crs_grade_band,
     tox.icans_grade,
     tox.icans_grade > 0 as icans_any,
     tox.iec_hs,

@@ -1,9 +1,16 @@
 -- docs/definitions.md "Endpoints": the ADaM-ADTTE-like table, one row per patient x PARAMCD (EFS, OS, BCA).
 -- is_event is what lifelines wants (event = 1), derived from CNSR (0 = event) in one place.
 with endpoints as (
-    select * from {{ ref('int__efs_os_endpoints') }}
-    union all by name
-    select * from {{ ref('int__bca_endpoint') }}
+    select
+        patient_key, paramcd, param, startdt, adt, aval, cnsr, evntdesc,
+        consolidative_hsct_before_event, hsct_date
+    from {{ ref('int__efs_os_endpoints') }}
+    union all
+    select
+        patient_key, paramcd, param, startdt, adt, aval, cnsr, evntdesc,
+        cast(null as boolean) as consolidative_hsct_before_event,
+        cast(null as date) as hsct_date
+    from {{ ref('int__bca_endpoint') }}
 )
 
 select
