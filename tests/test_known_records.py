@@ -49,3 +49,14 @@ def test_a_lost_store_is_read_again_from_the_archive(wh):
         ("redcap", 1),
     ]
     store.close()
+
+
+@pytest.mark.parametrize("name", ["A0000001_T1.fcs", " Ñoño\u00a0D7.fcs\u3000", "x" * 300, "\t"])
+def test_tube_keys_in_bulk_are_the_tube_key(name, monkeypatch):
+    from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys, tube_key
+
+    monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "k" * 80)  # longer than a block: hashed first
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'site7' AS s, ? AS n", [name])
+    register_tube_keys(con, "SELECT s, n FROM t")
+    assert con.execute(f"SELECT tube_key FROM {TUBE_KEYS}").fetchall() == [(tube_key("site7", name),)]

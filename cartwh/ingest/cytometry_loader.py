@@ -301,6 +301,20 @@ def _maximum(maximum) -> str:
     return "NULL::DOUBLE" if maximum is None else f"({maximum})::DOUBLE"
 
 
+def store_statistics(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> RawTable:
+    """Statistics given one per tube x gate path x statistic (tube key, gate path, statistic,
+    value, load id, source row: a gated FCS file's): stored as rows that name their own gate path
+    and statistic, each holding one number (written in full: a count as the integer it is)."""
+    create_statistics_table(con)
+    stored = [
+        (tube, gate, statistic, [value], str(int(value)) if float(value).is_integer() else repr(value), load_id, row)
+        for tube, gate, statistic, value, load_id, row in rows
+    ]
+    insert_rows(con, STATS_ROWS, stored)
+    insert_rows(con, STATS_COLUMNS, [(load_id, 1, None, None) for load_id in sorted({r[4] for r in rows})])
+    return RawTable(STATS, STATS_ROWS, rows="list_count(value)")
+
+
 def _statistics_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> None:
     """_statistics_sites := each file's site (its folder, else CARTWH_SITE; lower-cased as sites
     compare), which its tube keys are made with; the rows of a file without one are quarantined,

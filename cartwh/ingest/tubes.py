@@ -14,19 +14,28 @@ patient's (cartwh.ingest.keys); the site of a statistics file is the one its lan
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import duckdb
 
 from cartwh.ingest.dialects import strip_sql
-from cartwh.pseudonym import KEY_HEX_LENGTH, hmac_sql
+from cartwh.pseudonym import KEY_HEX_LENGTH, hmac_sql, secret
 
 DOMAIN = b"cartwh tube key v2\x00"  # a different message space from patient pseudonyms; v2: per site
 TUBE_KEYS = "_tube_keys"  # temp table (site, fcs_file, tube_key) for the batch being loaded
 
 
+def tube_key(site: str, fcs_file: str, key: bytes | None = None) -> str:
+    """The tube's key: HMAC of the site, a NUL (never in a site name) and the file name without
+    surrounding blanks (register_tube_keys computes the same in bulk)."""
+    message = DOMAIN + site.encode() + b"\x00" + fcs_file.strip().encode()
+    return hmac.new(key or secret(), message, hashlib.sha256).hexdigest()[:KEY_HEX_LENGTH]
+
+
 def register_tube_keys(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
-    """TUBE_KEYS := the key of every distinct (site, name) `names_sql` selects (two VARCHAR
-    columns): HMAC of the domain prefix, the site, a NUL (never in a site name) and the file name
-    without surrounding blanks, computed by DuckDB in bulk."""
+    """TUBE_KEYS := the key (`tube_key`) of every distinct (site, name) `names_sql` selects (two
+    VARCHAR columns), computed by DuckDB in bulk."""
     digest, parameters = hmac_sql(f"$domain || encode(s) || $nul || encode({strip_sql('n')})")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} AS
