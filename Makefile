@@ -41,8 +41,8 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	cd dbt_project && CARTWH_WAREHOUSE=$(or $(CARTWH_WAREHOUSE),$(or $(CARTWH_DATA),$(CURDIR)/data)/warehouse.duckdb) \
 		CARTWH_DUCKDB_MEMORY=$(or $(CARTWH_DUCKDB_MEMORY),4GB) ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
 
-run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (the demo cohort if nothing did) and print where it is
-	$(VENV)/bin/cartwh run
+run: $(STAMP) $(MANIFEST)  ## ingest whatever landed (into a data folder that never held anything: the synthetic demo cohort) and print where it is
+	$(VENV)/bin/cartwh run --demo
 
 # The same night with the models built on a local Spark (CARTWH_ENGINE=spark, docs/scaling.md "Spark").
 spark-run: $(SPARK_STAMP) $(MANIFEST)

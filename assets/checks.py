@@ -4,7 +4,8 @@ everything fails, the check fails with severity ERROR and the run does not mater
 lies downstream (the statistics and the report), and the check says why. When only blocking
 expectations with a `blocks` scope failed, the check fails with severity WARN: the statistics
 run, and leave out (marked "not estimable: blocked by ...") the analyses that read those
-columns. The source-health check blocks everything it finds. The validating lives in
+columns. The source-health check blocks everything on the findings that block (a broken source);
+one that only warns (a re-export that lost tubes' values) fails it with severity WARN. The validating lives in
 `expectations`; this module only wires it. The data-quality pages are written once per run, at
 its end, by the warehouse resource (assets/resources.py), not by each check. (No `from __future__ import annotations`: Dagster
 reads the annotations at definition time.)"""
@@ -78,18 +79,19 @@ SOURCE_HEALTH_READS = sorted({t for tables in MART_DRIVERS.values() for t in tab
     name="source_health",
     blocking=True,
     additional_deps=[dg.AssetKey(t.split(".")) for t in SOURCE_HEALTH_READS],
-    description="Source health (expectations/source_health.py): a file mostly or wholly quarantined, "
-    "an export that landed nothing, an empty mart, a site's patients vanished, "
-    "a source folder holding no file it reads. "
-    "Blocks the statistics.",
+    description="Source health (expectations/source_health.py): a file that could not be read, a file of "
+    "real size (or a site, or a source) mostly or wholly quarantined, an export that landed nothing, an empty "
+    "mart, a site's patients vanished, a source folder holding no file it reads: blocks the statistics. "
+    "A re-export that lost tubes' values: warns.",
 )
 def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         findings = source_health(con)
         store_findings(con, findings, context.op_execution_context.run_id)
+    findings = sorted(findings, key=lambda f: not f.blocking)  # what blocks first
     return dg.AssetCheckResult(
         passed=not findings,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.ERROR if any(f.blocking for f in findings) else dg.AssetCheckSeverity.WARN,
         description="; ".join(f.message for f in findings[:FAILURES_SHOWN]) or None,
         metadata={"findings": len(findings), "subjects": ", ".join(f.subject for f in findings) or "none"},
     )

@@ -18,8 +18,10 @@ from packaging import version
 
 from cartwh.locking import writer_lock
 from cartwh.permissions import pipeline_file_modes
+from cartwh.publish import copy_folder
 from cartwh.report.quality_report import write_quality_reports
 from cartwh.run_events import close_run, open_run
+from cartwh.warehouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ class DataQuality(dg.ConfigurableResource):
 class Warehouse(DuckDBResource):
     """The working warehouse, and where it is published for analysts.
 
-    Unlike dagster-duckdb's resource, a run holds the writer lock for its whole duration (the
+    Unlike dagster-duckdb's resource, every connection reaches no file but the warehouse, the
+    archive and the analysts' copy being written, a run holds the writer lock for its whole duration (the
     main job runs in one process, so the resource is set up once per run) and the connection
     is also closed when a step fails: dagster-duckdb closes it only on success, and a
     connection left open locks the file for the rest of the process. Under that lock the run
@@ -71,11 +74,14 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
-        with super().get_connection() as con:
-            try:
-                yield con
-            finally:
-                con.close()
+        """Confined (cartwh.warehouse.confine) to what a run reads and writes besides the warehouse:
+        the archive, and the analysts' copy while it is written (cartwh.publish)."""
+        folders = [Path(self.data_quality.archive), copy_folder(Path(self.published))]
+        con = connect(self.database, folders=folders)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 class Dbt(DbtCliResource):

@@ -29,7 +29,14 @@ HOLDS = {
     "follow_up": "median follow-up by reverse Kaplan-Meier, with SE and both CIs",
     "group_comparisons": "the plan's tables in long form: n (%), median (range / 95 % CI), test and p per row and group",
     "cutoffs": "ROC AUC (DeLong CI), Youden or median cut-off, sensitivity, specificity",
-    "cox_models": "Cox hazard ratios with 95 % CI and Wald p, concordance, or why not estimable",
+    "cox_models": "Cox hazard ratios with 95 % CI and p, likelihood-ratio and score tests, concordance, Firth's "
+    "penalised fit where the likelihood is monotone, each row naming its method, or why not estimable",
+    "cumulative_incidence": "Aalen-Johansen cumulative incidence per cause with SE, 95 % CI, at risk, events, competing "
+    "events, censored; per analysis, group, cause, time",
+    "competing_risk_landmarks": "cumulative incidence per cause with CI at the landmark months of the plan's settings",
+    "competing_risk_tests": "Gray's test per analysis and cause (statistic, df, p), or why not estimable",
+    "competing_risk_models": "Fine-Gray subdistribution and cause-specific Cox hazard ratios with 95 % CI and p, each "
+    "row naming its method, or why not estimable",
 }
 
 
@@ -54,6 +61,14 @@ def describe_analytics(plan_path: Path) -> dict[str, str]:
         "cox_models": [
             f"{m.get('name')} ({m.get('endpoint')} ~ {' + '.join(m.get('factors', []))})" for m in plan.get("cox", [])
         ],
+        **dict.fromkeys(
+            ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests"),
+            [f"{a.get('title', a.get('name'))} ({a.get('endpoint')})" for a in plan.get("competing_risks", [])],
+        ),
+        "competing_risk_models": [
+            f"{m.get('name')} ({m.get('endpoint')} {m.get('cause')} ~ {' + '.join(m.get('factors', []))})"
+            for m in plan.get("competing_risk_regression", [])
+        ],
     }
     return {
         name: f"analytics.{name}: {HOLDS[name]}."
@@ -74,8 +89,9 @@ _DESCRIPTIONS = describe_analytics(settings.analyses_path())
     ],
 )
 def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):
-    """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs and
-    Cox models for every analysis of the plan, written together in one transaction. Analyses
+    """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs, Cox
+    models, cumulative incidence with Gray's test, Fine-Gray and cause-specific models for every
+    analysis of the plan, written together in one transaction. Analyses
     that read a column a check of this run blocked are recorded as not estimable, with why."""
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:
@@ -102,7 +118,8 @@ def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     kinds={"html"},
 )
 def study_report(warehouse: DuckDBResource, study_plan: StudyPlan) -> dg.MaterializeResult:
-    """The study report (HTML with Tables 1-3, Figures 1-5, data quality and methods)."""
+    """The study report (HTML and, where headless Chromium is installed, PDF: Tables 1-3 and the
+    competing-risk tables, Figures 1-7, data quality and methods)."""
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:
         path = render_report(con, plan, Path(study_plan.reports))

@@ -2,7 +2,8 @@
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
 unbroken from export file to mart; dbt data tests surface as asset checks. The project and
 its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
-pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json).
+pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json);
+then the older builds' folders in dbt's target/ are removed (cartwh/dbt_target.py).
 
 On the spark engine the same assets and checks run on Spark: the raw layer is handed over as
 Parquet before the build, and the marts and seeds it built are taken back into the warehouse
@@ -21,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
 from assets.resources import Dbt
+from cartwh.dbt_target import prune_build_folders
 from cartwh.dbt_tests import record_dbt_tests
 from cartwh.spark.handover import built_tables, hand_over_raw, take_back
 from cartwh.spark.session import SparkQuery
@@ -63,6 +65,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBRes
             _take_back(context, invocation, warehouse, Path(dbt.spark_dir))
         _keep_test_results(context, invocation, warehouse, Path(dbt.spark_dir) if on_spark else None)
         _keep_parse(invocation.target_path)
+        prune_build_folders(invocation.target_path.parent)  # each build's own folder: the newest few stay
 
 
 def _keep_parse(target: Path) -> None:

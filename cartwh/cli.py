@@ -19,10 +19,11 @@ from cartwh import settings
 
 def _generate(args) -> int:
     from cartwh.generate import DEFAULT_SEED, generate_landing
+    from cartwh.synthetic import files_in
 
     landing = Path(args.landing)
-    if landing.exists() and any(landing.rglob("*.csv")) and not args.force:
-        print(f"{landing} already holds exports; use --force to write into it anyway.", file=sys.stderr)
+    if files_in(landing) and not args.force:
+        print(f"{landing} already holds files; use --force to write into it anyway.", file=sys.stderr)
         return 1
     try:
         summary = generate_landing(
@@ -68,6 +69,7 @@ def _ingest(args) -> int:
     from cartwh.ingest.warehouse import connect
     from cartwh.locking import writer_lock
     from cartwh.pseudonym import PseudonymKeyError
+    from cartwh.synthetic import SyntheticBesideReal
 
     failed = False
     with writer_lock(settings.warehouse_path()):
@@ -80,7 +82,7 @@ def _ingest(args) -> int:
         for source in SOURCES:
             try:
                 report = ingest_source(con, settings.landing_dir(), source, settings.archive_dir())
-            except PseudonymKeyError as error:  # nothing was ingested: no other source may be either
+            except (PseudonymKeyError, SyntheticBesideReal) as error:  # nothing was ingested: no other source may be
                 print(error, file=sys.stderr)
                 con.close()
                 return 1
@@ -197,6 +199,10 @@ def _run(args) -> int:
     it as interrupted. Either way the writer lock is free when this returns."""
     if getattr(args, "in_this_process", False):
         return _run_here(Path(args.log_file), force=args.force, full_refresh=args.full_refresh)
+    if getattr(args, "demo", False):
+        _write_demo()
+    elif _nothing_to_run():
+        return 1
     log_file = settings.data_dir() / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     requested = []
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
@@ -273,20 +279,59 @@ def _output_to(log_file: Path):
             console.close()
 
 
+def _fresh() -> bool:
+    from cartwh.synthetic import never_held_anything
+
+    paths = settings.landing_dir(), settings.warehouse_path(), settings.published_path(), settings.archive_dir()
+    return never_held_anything(*paths)
+
+
+def _write_demo() -> None:
+    """`cartwh run --demo`: the synthetic demo cohort, only into a data folder that never held
+    anything and never under a real pseudonym key (cartwh.synthetic); else the run goes on with
+    what has landed."""
+    from cartwh.redcap_pull import configured_sites
+    from cartwh.synthetic import real_key_set
+
+    if not _fresh() or configured_sites():  # a programme's data folder, or one its REDCap pull fills
+        return
+    if real_key_set():
+        print(
+            "A real pseudonym key is set: the synthetic demo cohort is never written under it. "
+            f"Nothing has landed in {settings.landing_dir()} yet.",
+            file=sys.stderr,
+        )
+        return
+    from cartwh.generate import generate_landing
+
+    summary = generate_landing(settings.landing_dir(), progress=sys.stdout.isatty())
+    print(
+        f"A fresh data folder: wrote the SYNTHETIC demo cohort ({summary.patients} patients, {summary.files} "
+        f"files) to {settings.landing_dir()}; everything built from it says so."
+    )
+
+
+def _nothing_to_run() -> bool:
+    """A data folder that never held anything and has nothing to pull: say where exports go."""
+    from cartwh.redcap_pull import configured_sites
+
+    if not _fresh() or configured_sites():
+        return False
+    print(
+        f"Nothing has landed in {settings.landing_dir()} and this data folder has never held anything: "
+        "land the exports there (redcap/, cytometry/manifests/, cytometry/statistics/: docs/data-contract.md), "
+        "or write the synthetic demo cohort into a fresh data folder with `cartwh run --demo` (what `make run` does).",
+        file=sys.stderr,
+    )
+    return True
+
+
 def _run_here(log_file: Path, force: bool = False, full_refresh: bool = False) -> int:
     from cartwh import nothing_new
+    from cartwh.failures import describe, is_disk_full
     from cartwh.redcap_pull import configured_sites
 
     landing = settings.landing_dir()
-    # With a REDCap pull configured the run's first step fills the landing folder: no demo cohort.
-    if not configured_sites() and (not landing.exists() or not any(landing.rglob("*.csv"))):
-        from cartwh.generate import generate_landing
-
-        summary = generate_landing(landing, progress=sys.stdout.isatty())
-        print(
-            f"Landing folder was empty: wrote the demo cohort ({summary.patients} patients, "
-            f"{summary.files} files) to {landing}."
-        )
     inputs = nothing_new.fingerprint(landing)
     unchanged = nothing_new.nothing_new(
         landing, inputs, settings.warehouse_path(), settings.published_path(), bool(configured_sites())
@@ -305,17 +350,27 @@ def _run_here(log_file: Path, force: bool = False, full_refresh: bool = False) -
             logging.getLogger("dagster").propagate = False  # Dagster's console logger writes it to the log once
             try:
                 result = run_main_job(on_event=stage_console, inputs=inputs, full_refresh=full_refresh)
+            except Exception as error:  # noqa: BLE001 (Dagster's own storage failed, e.g. on a full disk)
+                logging.getLogger(__name__).exception("the run ended outside its steps")  # the traceback: the log
+                result, broken = None, describe(f"{type(error).__name__}: {error}", where=settings.dagster_home())
             finally:
                 logging.getLogger().removeHandler(warnings)
                 stage_console.close()
-            status, why = ("published", None) if result.success else failure_of(result)
-            started = any(event.is_step_start for event in result.all_events)
-            if (
-                status != "interrupted" and started
-            ):  # an interruption is one line, from the command that started this run
-                stage_console.finish()
+            if result is not None:
+                status, why = ("published", None) if result.success else failure_of(result)
+                started = any(event.is_step_start for event in result.all_events)
+                if (
+                    status != "interrupted" and started
+                ):  # an interruption is one line, from the command that started this run
+                    stage_console.finish()
     except KeyboardInterrupt:  # outside a step: the command that started this run records it
         return 130
+    except OSError as error:  # the run's own log could not be written
+        if not is_disk_full(error):
+            raise
+        result, broken = None, describe(f"OSError: {error}", where=log_file)
+    if result is None:
+        return _broken_run(broken, log_file)
     from orchestration.run_summary import console_summary
 
     if status == "interrupted":
@@ -328,6 +383,22 @@ def _run_here(log_file: Path, force: bool = False, full_refresh: bool = False) -
         print(f"\nFAILED: {why}\nLog: {log_file}", file=sys.stderr)
         return 1
     return 0
+
+
+def _broken_run(why: str, log_file: Path) -> int:
+    """A run that could not go on outside its steps (Dagster's storage or the run's log failed: a
+    full disk): `why` in one sentence, and the run recorded as failed with it, not later as killed
+    (or kept in its marker for the next run to record)."""
+    from cartwh import run_marker
+    from cartwh.locking import writer_lock
+
+    try:
+        with writer_lock(settings.warehouse_path(), wait_seconds=60):
+            run_marker.record_unfinished(settings.warehouse_path(), message=why, status="failed")
+    except OSError:
+        pass  # the next run records it from its marker
+    print(f"The run stopped: {why}\nLog: {log_file}", file=sys.stderr)
+    return 1
 
 
 def _status(args) -> int:
@@ -409,8 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run the main job (generates the demo cohort if nothing has landed)",
-        description="Materialize every asset of the main job in-process.",
+        help="run the main job on what has landed",
+        description="Materialize every asset of the main job in-process, on what has landed.",
+    )
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="first write the synthetic demo cohort, if this data folder has never held anything and no "
+        "real pseudonym key is set (what `make run` does)",
     )
     run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
     run.add_argument("--log-file", help=argparse.SUPPRESS)

@@ -51,6 +51,12 @@ def _meaning(node: dict) -> str:
     return f"{metadata.get('name', 'test')}{' on ' + column if column else ''}"
 
 
+def _action(node: dict) -> str | None:
+    """What the data manager does about the test's failing rows (`meta.action` in its YAML:
+    dbt_project/tests/_singular_tests.yml), if it says."""
+    return ((node.get("config") or {}).get("meta") or node.get("meta") or {}).get("action")
+
+
 def _readable(text: str) -> str:
     """One line, with the seed a threshold comes from instead of the macro that reads it."""
     return re.sub(r"study_parameter\('(\w+)'\)", r"\1 (study_parameters seed)", " ".join(text.split()))
@@ -91,7 +97,7 @@ def record_dbt_tests(
     query = query or (lambda sql: con.execute(sql).df())
     con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
         CREATE OR REPLACE TABLE {RESULTS_TABLE} (run_id VARCHAR, test VARCHAR, models VARCHAR, status VARCHAR,
-            severity VARCHAR, failures BIGINT, meaning VARCHAR, message VARCHAR);
+            severity VARCHAR, failures BIGINT, meaning VARCHAR, message VARCHAR, action VARCHAR);
         CREATE OR REPLACE TABLE {ROWS_TABLE} (run_id VARCHAR, test VARCHAR, patient_key VARCHAR, tube_key VARCHAR)""")
     kept = 0
     for result in run_results.get("results", []):
@@ -101,7 +107,7 @@ def record_dbt_tests(
         node = manifest.get("nodes", {}).get(uid, {})
         test = node.get("name", uid.split(".")[-1])
         con.execute(
-            f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 test,
@@ -111,6 +117,7 @@ def record_dbt_tests(
                 result.get("failures"),
                 _meaning(node),
                 result.get("message"),
+                _action(node),
             ],
         )
         kept += 1
@@ -133,12 +140,24 @@ def _kept(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def dbt_test_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The latest build's tests that did not pass: test, models, status, severity, failures, meaning."""
+    """The latest build's tests that did not pass: test, models, status, severity, failures, meaning,
+    action (what the data manager does, when the test says)."""
     if not _kept(con):
-        return pd.DataFrame(columns=["test", "models", "status", "severity", "failures", "meaning"])
+        return pd.DataFrame(columns=["test", "models", "status", "severity", "failures", "meaning", "action"])
     return con.execute(
-        f"SELECT test, models, status, severity, failures, meaning FROM {RESULTS_TABLE} ORDER BY severity, test"
+        f"SELECT test, models, status, severity, failures, meaning, {_action_column(con)} AS action "
+        f"FROM {RESULTS_TABLE} ORDER BY severity, test"
     ).df()
+
+
+def _action_column(con: duckdb.DuckDBPyConnection, alias: str = "") -> str:
+    """`action`, or NULL in a table a build before the column existed left (the next build replaces it)."""
+    schema, table = RESULTS_TABLE.split(".")
+    found = con.execute(
+        "SELECT 1 FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = 'action'",
+        [schema, table],
+    ).fetchall()
+    return f"{alias}action" if found else "NULL::VARCHAR"
 
 
 def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -147,7 +166,8 @@ def dbt_test_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     if not _kept(con):
         return []
     frame = (
-        con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, r.patient_key, r.tube_key,
+        con.execute(f"""SELECT r.test, t.models, t.severity, t.meaning, {_action_column(con, "t.")} AS action,
+               r.patient_key, r.tube_key,
                s.panel, s.collection_date, s.timepoint
         FROM {ROWS_TABLE} AS r JOIN {RESULTS_TABLE} AS t USING (run_id, test)
         LEFT JOIN (SELECT tube_key, any_value(panel) AS panel, any_value(collection_date) AS collection_date,

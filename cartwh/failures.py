@@ -9,12 +9,24 @@ its own first line.
 from __future__ import annotations
 
 import errno
+import re
+import shutil
 from pathlib import Path
 
 import duckdb
 
-# How DuckDB and the OS word the failures (checked on DuckDB 1.4-2.0 and Linux).
-_DISK_FULL = ("No space left on device", "ENOSPC", "Disk quota exceeded", "could not allocate block")
+# How DuckDB, SQLite (Dagster's storage) and the OS word the failures (checked on DuckDB 1.4-2.0,
+# SQLite 3.4x and Linux).
+_DISK_FULL = (
+    "No space left on device",
+    "ENOSPC",
+    "Disk quota exceeded",
+    "could not allocate block",
+    "database or disk is full",
+)
+# SQLite's word for a write that failed, a full disk among other causes: told apart by the volume's free space.
+_WRITE_FAILED = ("disk I/O error",)
+_NEARLY_FULL_BYTES = 4 * 2**20
 _DAMAGED = (
     "Failure while replaying WAL",
     "Corrupt WAL",
@@ -81,16 +93,18 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def describe(text: str, kind: str = "", where: Path | None = None) -> str:
-    """One sentence for a failure, from its message (and class name, `kind`)."""
+    """One sentence for a failure, from its message (and class name, `kind`). A full disk names
+    the volume of the file the message names (else of `where`)."""
     if _mentions(f"{kind} {text}", _INTERRUPTED):
         return "interrupted (Ctrl-C or SIGTERM) before it finished; the published copy is unchanged."
     if _mentions(text, (_CHECK_FAILED,)):
         return _blocked(text)
-    if _mentions(text, _DISK_FULL):
-        volume = f" (the volume of {where})" if where else ""
+    written = _file_named(text) or (Path(where) if where else None)
+    if _mentions(text, _DISK_FULL) or (_mentions(text, _WRITE_FAILED) and _nearly_full(written)):
+        volume = f" (the volume of {written})" if written else ""
         return (
-            f"the disk is full{volume}: {_first_line(_around(text, _DISK_FULL))}. Nothing half-written was kept "
-            "and the published copy is unchanged; free space, then run again."
+            f"the disk is full{volume}: {_first_line(_around(text, _DISK_FULL + _WRITE_FAILED))}. Nothing "
+            "half-written was kept and the published copy is unchanged; free space, then run again."
         )
     if _mentions(text, _DAMAGED):
         ours = _around(text, (WarehouseDamaged.OPENING,))
@@ -117,6 +131,22 @@ def _blocked(text: str) -> str:
         "the study report and publication did not run and the published copy is unchanged; the data-quality "
         "report says what to correct."
     )
+
+
+def _file_named(text: str) -> Path | None:
+    """The file a write error names: DuckDB's 'file "<path>"', Python's OSError ': '<path>''."""
+    found = re.search(r'file "([^"]+)"', text) or re.search(r"\] [^:]+: '([^']+)'", text)
+    return Path(found.group(1)) if found else None
+
+
+def _nearly_full(path: Path | None) -> bool:
+    """Whether the volume holding `path` (or its nearest existing folder) is (all but) full."""
+    while path is not None and not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return path is not None and shutil.disk_usage(path).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def _is_lock_conflict(text: str) -> bool:

@@ -1,6 +1,6 @@
-"""Has something new landed? A fingerprint of the landing folder, and the decision to start a
-run on it. A file still being written (modified within the settle time) waits for the next
-look, so a run never ingests half a transfer."""
+"""Has something new landed? A fingerprint of the exports in the landing folder (the files a
+source reads), and the decision to start a run on it. A file still being written (modified
+within the settle time) waits for the next look, so a run never ingests half a transfer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SETTLE_SECONDS = 60.0
-WATCHED = (".csv", ".fcs", ".wsp")  # exports, FCS files and the FlowJo workspaces beside them
 
 
 @dataclass(frozen=True)
@@ -25,12 +24,17 @@ class Decision:
     reason: str
 
 
+def exports(landing: Path) -> list[Path]:
+    """The files of the landing folder a source reads (cartwh.ingest.load.listed: the one rule,
+    whatever the case of an extension), in name order."""
+    from cartwh.ingest.load import SOURCES, listed
+
+    return sorted({path for source in SOURCES.values() for path in listed(Path(landing), source)[0]})
+
+
 def landing_state(landing: Path) -> LandingState:
     digest, newest, count = hashlib.sha256(), 0.0, 0
-    listed = (
-        sorted(p for p in Path(landing).rglob("*") if p.suffix.lower() in WATCHED) if Path(landing).exists() else []
-    )
-    for path in listed:
+    for path in exports(landing):
         stat = path.stat()
         digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
         newest, count = max(newest, stat.st_mtime), count + 1

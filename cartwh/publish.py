@@ -13,24 +13,27 @@ connection; the run holds the writer lock, and one transaction reads one consist
 marts and statistics are small next to raw: the demo's copy takes about 0.1 s, marts the size of
 100,000 patients' (1.1 M kinetics rows) under 1 s.
 
-Crash safety: the new file is complete, checkpointed (no write-ahead log), readable, carries its
-final mode and group (cartwh/permissions.py) and is fsynced before it is renamed over the
-published one; the folder is fsynced after the rename, so the rename itself survives a power
-cut. A rename is atomic: a reader opens either the old file or the new one, never a mix; a
-reader that has the old file open keeps reading it; a run that dies before the rename leaves the
-published copy exactly as it was (at worst a stray temporary file, removed next time).
+Crash safety: the new file is written in a folder of the pipeline's own beside the published one
+(`.publishing/`, 0700), complete, checkpointed (no write-ahead log), readable, carries its final
+mode and group (cartwh/permissions.py) and is fsynced before it is renamed over the published
+one; the folder is fsynced after the rename, so the rename itself survives a power cut. A rename
+is atomic: a reader opens either the old file or the new one, never a mix; a reader that has the
+old file open keeps reading it; a run that fails before the rename (a full disk) leaves the
+published copy exactly as it was and removes what it wrote (one killed on the way leaves it,
+removed by the next publication).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 
 from cartwh import permissions
 from cartwh.published_quality import DEIDENTIFIED_QUALITY
-from cartwh.warehouse import remove_database, transaction
+from cartwh.warehouse import confine, quote, quote_literal, transaction
 
 PUBLISHED_SCHEMAS = ("marts", "analytics", "reference", "ops")
 # Columns of a published table that stay in the working warehouse: a failed run's message can
@@ -43,31 +46,44 @@ class PublishError(Exception):
     pass
 
 
+def copy_folder(published: Path) -> Path:
+    """Where the new copy is written before it is renamed over `published`: a folder of the
+    pipeline's own beside it (the one place outside the archive a run's warehouse connection may
+    write, whatever files DuckDB makes beside a database while it checkpoints)."""
+    return Path(published).parent / ".publishing"
+
+
 def publish(working: duckdb.DuckDBPyConnection, published: Path) -> Path:
     """Write the analysts' copy of the database `working` is connected to, and rename it over
-    `published`."""
+    `published`. A copy that fails on the way (a full disk, a check) is removed, not left behind."""
     published = Path(published)
     published.parent.mkdir(parents=True, exist_ok=True)  # its mode: the run's (cartwh.permissions)
-    temporary = published.with_name(published.name + ".next")
-    remove_database(temporary)
-    _write_copy(working, temporary)
-    wal = Path(f"{temporary}.wal")
-    if wal.exists() and wal.stat().st_size:
-        raise PublishError(f"{temporary}: the write-ahead log is not empty after a checkpoint; not published")
-    permissions.share_file(temporary)  # the final mode and group before the name is taken
+    folder = copy_folder(published)
+    confine(working, folders=[folder])
+    shutil.rmtree(folder, ignore_errors=True)  # a killed run's copy
+    folder.mkdir()
+    temporary = folder / published.name
     try:
-        duckdb.connect(str(temporary), read_only=True).close()
-    except duckdb.Error as error:
-        raise PublishError(f"the analysts' copy {temporary} cannot be opened ({error}); not published") from error
-    _fsync(temporary)
-    os.replace(temporary, published)
+        _write_copy(working, temporary)
+        wal = Path(f"{temporary}.wal")
+        if wal.exists() and wal.stat().st_size:
+            raise PublishError(f"{temporary}: the write-ahead log is not empty after a checkpoint; not published")
+        permissions.share_file(temporary)  # the final mode and group before the name is taken
+        try:
+            duckdb.connect(str(temporary), read_only=True).close()
+        except duckdb.Error as error:
+            raise PublishError(f"the analysts' copy {temporary} cannot be opened ({error}); not published") from error
+        _fsync(temporary)
+        os.replace(temporary, published)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     _fsync(published.parent)
     return published
 
 
 def _write_copy(working: duckdb.DuckDBPyConnection, target: Path) -> None:
     source = working.execute("SELECT current_database()").fetchall()[0][0]
-    working.execute(f"ATTACH '{str(target).replace(chr(39), chr(39) * 2)}' AS {_COPY}")
+    working.execute(f"ATTACH {quote_literal(str(target))} AS {_COPY}")
     try:
         with transaction(working):  # one state of the working warehouse, read once
             _copy_tables(working, source)
@@ -78,11 +94,12 @@ def _write_copy(working: duckdb.DuckDBPyConnection, target: Path) -> None:
 
 def _copy_tables(working: duckdb.DuckDBPyConnection, source: str) -> None:
     for schema, name in _relations(working, source):
-        working.execute(f'CREATE SCHEMA IF NOT EXISTS {_COPY}."{schema}"')
+        working.execute(f"CREATE SCHEMA IF NOT EXISTS {_COPY}.{quote(schema)}")
         withheld = _withheld(working, source, schema, name)
         columns = f"* EXCLUDE ({', '.join(withheld)})" if withheld else "*"
         working.execute(
-            f'CREATE TABLE {_COPY}."{schema}"."{name}" AS SELECT {columns} FROM "{source}"."{schema}"."{name}"'
+            f"CREATE TABLE {_COPY}.{quote(schema)}.{quote(name)} AS SELECT {columns} "
+            f"FROM {quote(source)}.{quote(schema)}.{quote(name)}"
         )
     present = _existing_tables(working, source)
     for name, needs, query in DEIDENTIFIED_QUALITY:

@@ -104,7 +104,8 @@ def replay(entries: list[LedgerEntry], target: Path, archive: Path, history_from
     of one source land together (one batched ingestion), until a name comes back: a later
     version of a file must land after the one it supersedes."""
     ledger = [(e.source, e.file, str(Path(archive) / e.archive_path)) for e in entries]
-    con = connect(target)  # creates the raw schema
+    earlier = [f for w in history_from for f in (Path(w), Path(f"{w}.wal"))]
+    con = connect(target, folders=[archive], files=earlier)  # creates the raw schema
     try:
         for source, names in _landings(ledger):
             with tempfile.TemporaryDirectory() as folder:

@@ -17,10 +17,15 @@ record may come twice, never not at all. Deleted records are found by comparing 
 record ids with the previous pull's (no logging rights needed). The state (that start time and the
 ids) is a small JSON file in the archive area, replaced only after every file was written.
 
-Everything is fetched before anything is written: a refused token, an unreachable server or a
-dictionary that does not parse leaves the landing folder and the state as they were. Files are
-written atomically (a hidden temporary name, then renamed), so ingestion never sees half a file.
-The token is never printed, logged or written; errors name the variable it came from.
+Everything is fetched before anything is written: a refused token, an unreachable server or
+metadata ingestion would refuse (a dictionary that does not parse, a form name that is not one)
+leaves the landing folder and the state as they were. The record export is streamed to a hidden
+folder beside the site's (`redcap/.<site>.pulling/`, never read by ingestion) and renamed into
+place once everything was fetched; the other files are written atomically too (a hidden
+temporary name, then renamed), so ingestion never sees half a file. How answers are read (the
+deadline, the size cap, no redirect, HTML or XML said as such, the token withheld from every
+message): cartwh/redcap_api.py. The token is never printed, logged or written; errors name the
+variable it came from.
 
 In the nightly job (assets/pull.py) `pull_sites` pulls every site of CARTWH_REDCAP_SITES before
 anything is ingested; each site's token is CARTWH_REDCAP_TOKEN_<SITE> (or _FILE_<SITE>), else the
@@ -31,29 +36,26 @@ with its message; the sites pulled before it keep their (whole) files, ingested 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cartwh.contract.redcap_dictionary import MetadataError, parse_dictionary
+from cartwh.contract.redcap_project import ProjectSetup, parse_arms, parse_events, parse_form_events, parse_repeating
+from cartwh.redcap_api import Api, Limits, PullError, refusal
 
 TOKEN_VARIABLE, TOKEN_FILE_VARIABLE = "CARTWH_REDCAP_TOKEN", "CARTWH_REDCAP_TOKEN_FILE"
 URL_VARIABLE = "CARTWH_REDCAP_URL"
 SITES_VARIABLE = "CARTWH_REDCAP_SITES"  # comma-separated: the sites the nightly job pulls
 OVERLAP = timedelta(minutes=10)
-TIMEOUT_SECONDS = 600  # per API call: a large project's record export takes minutes, a hung one never ends
 _TOKEN = re.compile(r"[0-9A-Fa-f]{32}")  # what REDCap issues (PyCap checks the length too)
 _SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _STAMP = "%Y%m%dT%H%M%S"
 _REDCAP_TIME = "%Y-%m-%d %H:%M:%S"
-
-
-class PullError(Exception):
-    """A pull that could not be done; nothing was written. The message never holds the token."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,14 @@ def state_path(archive: Path, site: str) -> Path:
     return Path(archive) / "redcap_pull" / f"{site}.json"
 
 
-def pull(connection: Connection, site: str, landing: Path, archive: Path, now: datetime | None = None) -> PullReport:
+def pull(
+    connection: Connection,
+    site: str,
+    landing: Path,
+    archive: Path,
+    now: datetime | None = None,
+    limits: Limits | None = None,
+) -> PullReport:
     if not _SITE.fullmatch(site):
         raise PullError(f"'{site}' is not a site name (letters, digits, - and _)")
     began = now or datetime.now()
@@ -128,17 +137,23 @@ def pull(connection: Connection, site: str, landing: Path, archive: Path, now: d
             f"site {site} was last pulled from {state.get('url')}, not {connection.url}: "
             f"move {state_file} away to start this site afresh"
         )
-    exported = _export(connection, since)
     folder = Path(landing) / "redcap" / site
-    report = PullReport(site, first=state is None)
-    for name, content in exported.metadata.items():
-        if _write_if_changed(folder / name, content):
-            report.metadata_files.append(f"redcap/{site}/{name}")
-    if exported.rows:
-        name = f"{site}_records_{began:{_STAMP}}.csv"
-        _write(folder / name, exported.records_csv)
-        report.records_file, report.rows = f"redcap/{site}/{name}", len(exported.rows)
-        report.records_changed = len({row[exported.record_id] for row in exported.rows})
+    spool = folder.with_name(f".{site}.pulling")  # hidden: no scan of the landing folder reads it
+    shutil.rmtree(spool, ignore_errors=True)  # a killed pull's
+    spool.mkdir(parents=True)
+    try:
+        exported = _export(Api(connection.url, connection.token, limits or Limits.from_settings()), since, spool)
+        report = PullReport(site, first=state is None)
+        for name, content in exported.metadata.items():
+            if _write_if_changed(folder / name, content):
+                report.metadata_files.append(f"redcap/{site}/{name}")
+        if exported.rows:
+            name = f"{site}_records_{began:{_STAMP}}.csv"
+            _move_into_place(exported.records, folder / name)
+            report.records_file, report.rows = f"redcap/{site}/{name}", exported.rows
+            report.records_changed = exported.records_changed
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
     deleted = sorted(previous_ids - set(exported.all_ids))
     if deleted:
         content = json.dumps(
@@ -190,37 +205,36 @@ def describe(report: PullReport) -> list[str]:
 @dataclass
 class _Export:
     metadata: dict[str, bytes]
-    record_id: str
-    records_csv: bytes
-    rows: list[dict]
+    records: Path  # the record export, as REDCap wrote it, in the pull's hidden folder
+    rows: int
+    records_changed: int
     all_ids: list[str]
 
 
-def _export(connection: Connection, since: datetime | None) -> _Export:
-    from redcap import Project, RedcapError  # PyCap; imported here so that `cartwh` starts fast
-
-    # PyCap returns whatever body came with an HTTP error (a proxy's "Internal Server Error" would
-    # read as a record export with no records, i.e. every record deleted): refuse those answers.
-    project = Project(
-        connection.url,
-        connection.token,
-        timeout=TIMEOUT_SECONDS,
-        hooks={"response": lambda response, *args, **kwargs: _refuse_http_error(response, RedcapError)},
-    )
+def _export(api: Api, since: datetime | None, spool: Path) -> _Export:
+    """Everything the pull writes, fetched and checked as ingestion will read it. Any failure on the
+    way (the server's, the network's, an answer that is not what was asked) is a PullError, in a
+    sentence that holds no token."""
     try:
-        metadata = project.export_metadata(format_type="json")
+        metadata = api.call("export_metadata", format_type="json")
         dictionary = parse_dictionary(json.dumps(metadata).encode(), "the project's metadata (API)", json_text=True)
-        info = project.export_project_info(format_type="json")
+        info = api.call("export_project_info", format_type="json")
         files = {"dictionary.json": metadata}
         if str(info.get("is_longitudinal")) == "1":
-            files["arms.json"] = project.export_arms(format_type="json")
-            files["events.json"] = project.export_events(format_type="json")
-            files["form_event_mapping.json"] = project.export_instrument_event_mappings(format_type="json")
+            files["arms.json"] = api.call("export_arms", format_type="json")
+            files["events.json"] = api.call("export_events", format_type="json")
+            files["form_event_mapping.json"] = api.call("export_instrument_event_mappings", format_type="json")
         if str(info.get("has_repeating_instruments_or_events")) == "1":
-            files["repeating_forms_events.json"] = project.export_repeating_instruments_events(format_type="json")
+            files["repeating_forms_events.json"] = api.call("export_repeating_instruments_events", format_type="json")
+        content = {name: json.dumps(value, indent=1).encode() for name, value in files.items()}
+        _setup(content).check_against(dictionary.forms, "the project's setup (API)")
         record_id = dictionary.record_id_field
-        ids_csv = project.export_records(format_type="csv", fields=[record_id])
-        records_csv = project.export_records(
+        ids = spool / "record_ids.part"  # no .csv ending: no scan of the landing folder lists it
+        api.call("export_records", into=ids, format_type="csv", fields=[record_id])
+        records = spool / "records.part"
+        api.call(
+            "export_records",
+            into=records,
             format_type="csv",
             raw_or_label="raw",
             raw_or_label_headers="raw",
@@ -228,55 +242,61 @@ def _export(connection: Connection, since: datetime | None) -> _Export:
             export_data_access_groups=True,
             date_begin=since,
         )
-    except RedcapError as error:
-        raise PullError(_refusal(error)) from None
+        rows, changed = _scan(records, record_id)
+        _, all_ids = _scan(ids, record_id)
+    except PullError:
+        raise
     except MetadataError as error:
-        raise PullError(f"the project's data dictionary cannot be used: {error}") from None
-    rows = _records(records_csv, record_id)
-    all_ids = list(dict.fromkeys(r[record_id] for r in _records(ids_csv, record_id)))  # one row per event
-    return _Export(
-        {n: json.dumps(v, indent=1).encode() for n, v in files.items()},
-        record_id,
-        records_csv.encode("utf-8"),
-        rows,
-        all_ids,
-    )
+        raise PullError(f"the project's metadata cannot be used: {error}") from None
+    except Exception as error:  # noqa: BLE001 (PyCap's RedcapError, the network's, a malformed answer)
+        detail = error.args[0] if error.args else error
+        raise PullError(refusal(detail.get("error", detail) if isinstance(detail, dict) else detail)) from None
+    return _Export(content, records, rows, len(changed), list(all_ids))
 
 
-def _records(text: str, record_id: str) -> list[dict]:
-    """The rows of a flat CSV record export; REDCap answers an empty project with nothing at all."""
-    if not text.strip():
-        return []
-    reader = csv.DictReader(io.StringIO(text))
-    if record_id not in (reader.fieldnames or []):
-        raise PullError(
-            f"REDCap's record export has no '{record_id}' column (the dictionary's first field): "
-            f"it is not a flat raw export"
-        )
-    return list(reader)
+def _setup(content: dict[str, bytes]) -> ProjectSetup:
+    """The project's setup as ingestion will read the files written (cartwh.contract.redcap_project)."""
+    parsers = {
+        "arms.json": ("arms", parse_arms),
+        "events.json": ("events", parse_events),
+        "form_event_mapping.json": ("form_events", parse_form_events),
+        "repeating_forms_events.json": ("repeating", parse_repeating),
+    }
+    parsed = {
+        part: parse(content[name], f"the project's {name.removesuffix('.json')} (API)", json_text=True)
+        for name, (part, parse) in parsers.items()
+        if name in content
+    }
+    return ProjectSetup(**parsed)
 
 
-def _refuse_http_error(response, error_class) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        body = response.json()
-        text = body.get("error", "") if isinstance(body, dict) else ""
-    except ValueError:
-        found = re.search(r"<error>(.*?)</error>", response.text, re.S)
-        text = found.group(1) if found else response.text[:200]
-    raise error_class(f"HTTP {response.status_code} {response.reason}: {text.strip()}")
+def _scan(records: Path, record_id: str) -> tuple[int, dict[str, None]]:
+    """(data rows, record ids in order) of a flat CSV record export on disk, read a row at a time;
+    REDCap answers an empty project with nothing at all."""
+    with open(records, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return 0, {}
+        if record_id not in header:
+            raise PullError(
+                f"REDCap's record export has no '{record_id}' column (the dictionary's first field): "
+                f"it is not a flat raw export"
+            )
+        column, rows, ids = header.index(record_id), 0, {}
+        for row in reader:
+            if row:
+                rows += 1
+                ids[row[column] if column < len(row) else ""] = None
+    return rows, ids
 
 
-def _refusal(error: Exception) -> str:
-    """What REDCap (or the network) said, in words; PyCap passes REDCap's error body along."""
-    detail = error.args[0] if error.args else error
-    if isinstance(detail, dict) and "error" in detail:
-        detail = detail["error"]
-    text = str(detail).strip()
-    if "permission" in text.lower() or "token" in text.lower():
-        return f"REDCap refused the API token ({text}): check the token and the account's API export right"
-    return f"REDCap's API failed: {text}"
+def _move_into_place(path: Path, target: Path) -> None:
+    """A file fetched into the pull's hidden folder, synced, then renamed into the site's folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(path, target)
 
 
 def _write_if_changed(path: Path, content: bytes) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from cartwh.warehouse import transaction
+from cartwh.warehouse import quote_table, transaction
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
@@ -45,7 +45,7 @@ def rows_per_table(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name IN ? ORDER BY 1",
         [list(COUNTED_SCHEMAS)],
     ).fetchall()
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for (t,) in tables}
+    return {t: con.execute(f"SELECT count(*) FROM {quote_table(t)}").fetchall()[0][0] for (t,) in tables}
 
 
 def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:

@@ -11,12 +11,16 @@ and removes the marker. A marker outlives its run only when the run could not re
 The next run, holding the same lock (so the marker's writer is certainly gone), records every
 marker it finds before it starts — "interrupted" for one still "running" — and removes them.
 Markers are small files written whole (temporary file, fsync, rename), so a crash leaves the
-old marker or the new one, never a torn one. If even a marker cannot be rewritten (the disk is
-that full), the run is recorded as interrupted: never as published.
+old marker or the new one, never a torn one. Each is padded to a fixed size at its start: on a
+disk too full for a new file the run rewrites its marker in place, so a run that failed on a full
+disk is recorded by the next as failed, with its reason, not as killed. If even that cannot be
+done (a file system that writes every change to new blocks), the run is recorded as interrupted:
+never as published.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -33,6 +37,9 @@ from cartwh.warehouse import connect
 log = logging.getLogger(__name__)
 
 KILLED = "killed before it could record itself (SIGKILL, out of memory or power loss); recorded by the next run"
+# A marker's size on disk: a run's record (its sentence, its steps' seconds) fits, so a run that
+# ends on a full disk can still rewrite its marker in the space it took at the start.
+RESERVED = 8192
 # After an interruption dbt may still be closing the warehouse file: wait this long for it.
 LOCK_RETRY_SECONDS = 30.0
 
@@ -119,13 +126,27 @@ def _marker(warehouse: Path, run_id: str) -> Path:
 
 
 def _write(warehouse: Path, marker: dict) -> None:
+    """The marker whole, padded to RESERVED bytes; on a disk too full for a new file, the run's
+    marker is rewritten in place, in the space its first version reserved."""
     path = _marker(warehouse, marker["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
+    content = json.dumps(marker).encode()
+    content += b" " * (RESERVED - len(content))  # JSON allows the blanks; the next version fits in them
     temporary = path.with_suffix(".tmp")
-    with open(temporary, "w") as handle:
-        json.dump(marker, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists() or len(content) > RESERVED:
+            raise
+        with open(path, "r+b") as handle:  # its blocks are there: overwriting them needs no new one
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return
     os.replace(temporary, path)
     descriptor = os.open(path.parent, os.O_RDONLY)
     try:
@@ -134,14 +155,16 @@ def _write(warehouse: Path, marker: dict) -> None:
         os.close(descriptor)
 
 
-def record_unfinished(warehouse: Path, but: str | None = None, message: str = KILLED) -> int:
+def record_unfinished(
+    warehouse: Path, but: str | None = None, message: str = KILLED, status: str = "interrupted"
+) -> int:
     """Record every run whose marker is still there (except run `but`, the caller's own), as
-    "interrupted" with `message` when it was still running; how many were recorded. Call it
-    holding the writer lock."""
+    `status` with `message` when it was still running; how many were recorded. Call it holding
+    the writer lock."""
     pending = [s for s in unfinished(warehouse) if s.run_id != but]
     for summary in pending:
         if summary.message == KILLED:
-            summary.message = message
+            summary.message, summary.status = message, status
         record_or_defer(warehouse, summary)
     return len(pending)
 

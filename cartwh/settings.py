@@ -104,14 +104,30 @@ def duckdb_memory_limit() -> str:
 def sql_time_limit() -> float:
     """Seconds one `cartwh sql` statement may run before it is interrupted (default 5 minutes):
     a runaway query (a cross join of three big tables) must not hold a core until someone kills it."""
-    value = os.environ.get("CARTWH_SQL_TIMEOUT", "300")
+    return _positive("CARTWH_SQL_TIMEOUT", "300", "the time limit of a query in seconds")
+
+
+def redcap_deadline_seconds() -> float:
+    """Seconds the REDCap API pull of one site may take in all (default 2 hours): a server that
+    stops answering, or trickles, must not hold the night (cartwh/redcap_api.py)."""
+    return _positive("CARTWH_REDCAP_DEADLINE", "7200", "the deadline of a site's pull in seconds")
+
+
+def redcap_max_answer_bytes() -> int:
+    """The largest answer of REDCap's API a pull accepts, in MB (default 4096): one record export
+    of a large project, not an endless stream."""
+    return int(_positive("CARTWH_REDCAP_MAX_MB", "4096", "the largest API answer in MB") * 2**20)
+
+
+def _positive(variable: str, default: str, what: str) -> float:
+    value = os.environ.get(variable, default)
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise ValueError(f"CARTWH_SQL_TIMEOUT={value!r}: give the time limit of a query in seconds, more than 0")
-    return seconds
+        number = 0.0
+    if not number > 0:
+        raise ValueError(f"{variable}={value!r}: give {what}, more than 0")
+    return number
 
 
 def sql_memory_limit() -> str:

@@ -13,9 +13,9 @@ queries (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, PIVOT/UNPIVOT) a
 from the filter or from DuckDB's guards, is one line starting with "refused:".
 
 Each statement runs under a time limit (a timer calls `interrupt()` on the connection; Ctrl-C
-does the same) and the session's memory limit, and the `cartwh sql` process under an address-space
-cap; a statement that hits a limit stops with one line starting with "stopped:", and the
-connection stays usable.
+does the same) and the session's memory limit, in a worker process under an address-space cap
+that is ended when a statement does not stop when interrupted (cartwh/sql_worker.py); a statement
+that hits a limit stops with one line starting with "stopped:", and the session stays usable.
 
 This module does not need and never imports the pseudonym key or its code.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import resource
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -53,16 +52,23 @@ class QueryStopped(RuntimeError):
 # --- the first, friendly refusal --------------------------------------------------------------
 
 
-def _explained(statement) -> str:
-    """The text of the statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
-    text = statement.query.encode()  # the tokenizer's positions are byte offsets
-    tokens = duckdb.tokenize(statement.query)
-    ends = [start for start, _ in tokens[1:]] + [len(text)]
-    words = [
-        (start, text[start:end].strip().lower())
-        for (start, kind), end in zip(tokens, ends, strict=True)
+def tokens(sql: str) -> list[tuple[int, duckdb.token_type, bytes]]:
+    """DuckDB's own tokens of `sql` but its comments: (byte offset, kind, text), where a string,
+    a quoted name or a comment left open runs to the end."""
+    text = sql.encode()  # the tokenizer's positions are byte offsets
+    found = duckdb.tokenize(sql)
+    ends = [start for start, _ in found[1:]] + [len(text)]
+    return [
+        (start, kind, text[start:end].strip())
+        for (start, kind), end in zip(found, ends[: len(found)], strict=True)
         if kind != duckdb.token_type.comment
     ]
+
+
+def _explained(statement) -> str:
+    """The text of the statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
+    text = statement.query.encode()
+    words = [(start, word.lower()) for start, _, word in tokens(statement.query)]
     if not words or words[0][1] != b"explain":
         return ""  # not the shape of an EXPLAIN we know: explains nothing, so it is refused
     i = 1
@@ -244,32 +250,15 @@ def run_statement(con: duckdb.DuckDBPyConnection, statement, fmt: str, time_limi
         timer.join()  # a timer that already fired has finished its interrupt before the connection moves on
 
 
-def _ctrl_c_interrupts(con: duckdb.DuckDBPyConnection, work):
-    """`work()` in a helper thread, so Ctrl-C interrupts the query: Python raises KeyboardInterrupt
-    in the main thread only between bytecodes, never while DuckDB computes, but it does while the
-    main thread waits here."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        done = pool.submit(work)
-        try:
-            return done.result()
-        except KeyboardInterrupt:
-            con.interrupt()
-            return done.result()  # QueryStopped: "the query was interrupted"
-
-
-def run_statements(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, time_limit: float) -> str:
-    statements = read_only_statements(sql)  # every statement checked before any runs
-    return _ctrl_c_interrupts(con, lambda: "\n".join(run_statement(con, s, fmt, time_limit) for s in statements))
-
-
 def run_sql(path: Path, sql: str, fmt: str = "table", time_limit: float | None = None) -> str:
+    """The statements of `sql` on the published copy, each in the worker process whose end is the
+    time limit's last word (cartwh/sql_worker.py)."""
+    from cartwh.sql_worker import Worker
+
     time_limit = settings.sql_time_limit() if time_limit is None else time_limit
     read_only_statements(sql)  # refuse before opening anything
-    con = open_published(path)
-    try:
-        return run_statements(con, sql, fmt, time_limit)
-    finally:
-        con.close()
+    with Worker(path) as worker:
+        return worker.statements(sql, fmt, time_limit)
 
 
 def _text(value) -> str:

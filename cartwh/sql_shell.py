@@ -1,5 +1,6 @@
 """The interactive `cartwh sql`, shaped like the DuckDB shell: statements end with ';' and may span
-lines, dot commands (.tables, .schema, .mode, .help, .quit/.exit) act at once, Ctrl-C stops the
+lines (a ';' in a string or a comment ends nothing: DuckDB's tokenizer decides), dot commands
+(.tables, .schema, .mode, .help, .quit/.exit) act at once, Ctrl-C stops the
 running statement (or clears the line being typed) and the session goes on, Ctrl-D leaves.
 
 On a terminal, GNU readline (Python's standard library; no extra dependency) gives line editing
@@ -9,8 +10,10 @@ is entered, so a killed session loses nothing. Piped input or output (`cartwh sq
 `cartwh sql > out.csv`) gets no readline, no prompt and its banner on stderr, so stdout holds
 the results only.
 
-Every statement, dot commands' own catalog queries included, goes through cartwh/sql.py: the
-statement filter, DuckDB's locked guards, the time limit and Ctrl-C interruption.
+Every statement, dot commands' own catalog queries included, goes through cartwh/sql.py and
+runs in the session's worker process (cartwh/sql_worker.py): the statement filter, DuckDB's
+locked guards, the time limit (the worker ended when a statement does not stop) and Ctrl-C
+interruption.
 """
 
 from __future__ import annotations
@@ -25,16 +28,8 @@ import duckdb
 
 from cartwh import settings
 from cartwh.nights import describe, published_night
-from cartwh.sql import (
-    FORMATS,
-    INTERRUPTED,
-    OUT_OF_MEMORY,
-    QueryStopped,
-    ReadOnlyRefusal,
-    _ctrl_c_interrupts,
-    open_published,
-    run_statements,
-)
+from cartwh.sql import FORMATS, INTERRUPTED, OUT_OF_MEMORY, QueryStopped, ReadOnlyRefusal, tokens
+from cartwh.sql_worker import Worker
 
 HISTORY_ENTRIES = 1000
 PROMPT, CONTINUATION = "cartwh> ", "   ...> "
@@ -98,11 +93,15 @@ class _History:
                 self.writable = False
 
 
+def ends_statement(text: str) -> bool:
+    """Whether `text` ends a statement: its last token but comments is a ';', as DuckDB's own
+    tokenizer reads it, so a ';' in a string, a quoted name or a comment (closed or not) does not
+    end what is being typed. The statements are then split by DuckDB's parser (cartwh.sql)."""
+    words = tokens(text)
+    return bool(words) and words[-1][1:] == (duckdb.token_type.operator, b";")
+
+
 # --- dot commands -------------------------------------------------------------------------------
-
-
-def _catalog(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[tuple]:
-    return _ctrl_c_interrupts(con, lambda: con.execute(sql, parameters).fetchall())
 
 
 def _in_columns(names: list[str], width: int) -> str:
@@ -116,9 +115,8 @@ def _in_columns(names: list[str], width: int) -> str:
     return "\n".join("".join(f"{c[row]:<{cell}}" for c in columns if row < len(c)).rstrip() for row in range(lines))
 
 
-def _tables(con: duckdb.DuckDBPyConnection, argument: str) -> str:
-    rows = _catalog(
-        con,
+def _tables(worker: Worker, argument: str) -> str:
+    rows = worker.rows(
         "SELECT schema_name || '.' || table_name AS name FROM duckdb_tables() "
         "WHERE name ILIKE ? ORDER BY schema_name = 'marts' DESC, name",
         [argument or "%"],
@@ -128,9 +126,8 @@ def _tables(con: duckdb.DuckDBPyConnection, argument: str) -> str:
     return _in_columns([name for (name,) in rows], shutil.get_terminal_size((80, 24)).columns)
 
 
-def _schema(con: duckdb.DuckDBPyConnection, argument: str) -> str:
-    rows = _catalog(
-        con,
+def _schema(worker: Worker, argument: str) -> str:
+    rows = worker.rows(
         "SELECT sql FROM duckdb_tables() WHERE ? = '' OR schema_name || '.' || table_name ILIKE ? "
         "OR table_name ILIKE ? ORDER BY schema_name = 'marts' DESC, schema_name, table_name",
         [argument, argument, argument],
@@ -140,16 +137,16 @@ def _schema(con: duckdb.DuckDBPyConnection, argument: str) -> str:
     return "\n".join(sql for (sql,) in rows)
 
 
-def _dot_command(con, line: str, state: dict) -> str | None:
+def _dot_command(worker: Worker, line: str, state: dict) -> str | None:
     """The answer to a dot command, or None for .quit/.exit."""
     word, _, argument = line.strip().rstrip(";").strip().partition(" ")
     argument = argument.strip()
     if word in {".quit", ".exit"}:
         return None
     if word == ".tables":
-        return _tables(con, argument)
+        return _tables(worker, argument)
     if word == ".schema":
-        return _schema(con, argument)
+        return _schema(worker, argument)
     if word == ".help":
         return HELP.format(history=history_path())
     if word == ".mode":
@@ -166,11 +163,12 @@ def _dot_command(con, line: str, state: dict) -> str | None:
 
 
 def banner(con: duckdb.DuckDBPyConnection, path: Path, time_limit: float) -> str:
-    """What the session starts with, every line within 80 columns (the path's own line aside)."""
+    """What the session starts with, every line within 80 columns (the path's own line aside);
+    made in the worker (cartwh/sql_worker.py), on its connection."""
     night = published_night(con)
-    has_patients = _catalog(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = 'patients'", []
-    )[0][0]
+    has_patients = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = 'patients'"
+    ).fetchall()[0][0]
     example = (
         "SELECT bridging_group, count(*) AS patients FROM marts.patients GROUP BY ALL;"
         if has_patients
@@ -199,10 +197,10 @@ def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: fl
     history = _History(history_path()) if on_terminal else None
     if read is None:
         read = input if on_terminal else (lambda prompt: input())  # piped: no prompts among the results
-    con = open_published(path)
+    worker = Worker(path)
     state = {"mode": fmt}
     try:
-        text = banner(con, path, time_limit)
+        text = worker.banner(time_limit)
         print(text, file=sys.stderr) if piped else write(text)
         lines: list[str] = []
         while True:
@@ -220,7 +218,7 @@ def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: fl
                 if not lines and line.lstrip().startswith("."):
                     if history:
                         history.add([line])
-                    answer = _dot_command(con, line, state)
+                    answer = _dot_command(worker, line, state)
                     if answer is None:
                         break
                     write(answer)
@@ -228,12 +226,12 @@ def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: fl
                 if not line.strip() and not lines:
                     continue
                 lines.append(line)
-                if not line.rstrip().endswith(";"):
+                if not ends_statement("\n".join(lines)):
                     continue
                 statement, lines = "\n".join(lines), []
                 if history:
                     history.add(statement.splitlines())
-                write(run_statements(con, statement, state["mode"], time_limit).rstrip("\n"))  # csv ends in one
+                write(worker.statements(statement, state["mode"], time_limit).rstrip("\n"))  # csv ends in one
             except (ReadOnlyRefusal, QueryStopped, duckdb.Error) as error:
                 write(str(error))
             except MemoryError:  # Python's share of a result (csv/json) under the process cap
@@ -241,4 +239,4 @@ def shell(path: Path, fmt: str = "table", read=None, write=print, time_limit: fl
             except KeyboardInterrupt:  # Ctrl-C just before the query started, or while its result prints
                 write(INTERRUPTED)
     finally:
-        con.close()
+        worker.close()

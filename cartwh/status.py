@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.nights import describe, latest_unpublished, missing_copy_message, published_night
+from cartwh.synthetic import BANNER, is_synthetic
 
 # Row numbers and counts inside a reason vary by file; without them, one line per kind of problem.
 _REASON = "regexp_replace(reason, '\\(rows .*\\)|[0-9]+', 'N', 'g')"
@@ -40,7 +41,7 @@ MART_SUMMARIES = {
 
 
 def warehouse_summary(path: Path) -> str:
-    from cartwh.warehouse import connect
+    from cartwh.warehouse import connect, quote_table
 
     if not Path(path).exists():
         return f"No warehouse at {path} yet: run `make run`."
@@ -52,7 +53,7 @@ def warehouse_summary(path: Path) -> str:
         ).fetchall()
         lines = [f"Warehouse: {path}", "", f"{'table':<40}{'rows':>12}"]
         for table, _ in tables:
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            count = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0]
             lines.append(f"{table:<40}{count:>12,}")
         files = con.execute(
             "SELECT source, count(*), count(superseded_by) FROM raw.landed_files GROUP BY 1 ORDER BY 1"
@@ -88,7 +89,8 @@ def run_summary_lines(path: Path, added: dict[str, int]) -> list[str]:
         total = con.execute("SELECT count(*) FROM raw.quarantine").fetchall()[0][0]
         new = ", ".join(f"{t.removeprefix('raw.')} {n:,}" for t, n in sorted(added.items(), key=lambda a: -a[1]) if n)
         lines = [
-            f"Working warehouse {path}",
+            f"Working warehouse {path}"
+            + (" (SYNTHETIC DATA: the generator's demo, not patients)" if is_synthetic(con) else ""),
             f"  this run added {sum(added.values()):,} rows"
             + (f" ({_shorten(new, 90)})" if new else ": nothing new had landed"),
             "  files: " + ", ".join(f"{src} {n:,}" + (f" ({sup} superseded)" if sup else "") for src, n, sup in files),
@@ -129,6 +131,8 @@ class NothingPublished(Exception):
 def published_summary(published: Path, working: Path) -> str:
     """The published copy: the night it holds (and a later night that was not published), rows
     per table, files and quarantine from its de-identified quality schema, one line per mart."""
+    from cartwh.warehouse import quote_table
+
     if not Path(published).exists():
         raise NothingPublished(missing_copy_message(published, working))
     try:
@@ -143,12 +147,15 @@ def published_summary(published: Path, working: Path) -> str:
             f"Published copy (what analysts read): {published}",
             f"It holds the night of {describe(night)}." if night else "Its run history is empty.",
         ]
+        lines += [f"SYNTHETIC DATA: {BANNER}"] if is_synthetic(con) else []
         later = latest_unpublished(published, working)
         if later is not None and (night is None or later["started_at"] > night["started_at"]):
             lines.append(f"A later night was not published: {describe(later)}; the copy is from the night before.")
         tables = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
         lines += ["", f"{'table':<40}{'rows':>12}"]
-        lines += [f"{t:<40}{con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:>12,}" for (t,) in tables]
+        lines += [
+            f"{t:<40}{con.execute(f'SELECT count(*) FROM {quote_table(t)}').fetchall()[0][0]:>12,}" for (t,) in tables
+        ]
         present = {t for (t,) in tables}
         if "quality.files_per_source" in present:
             files = con.execute(

@@ -1,11 +1,18 @@
 """The working warehouse file, for every module that opens it (ingestion, rebuild, publication,
 status, run summaries): connecting (with the raw layer's bookkeeping ready: which file versions
-were loaded, what was quarantined), removing a leftover, one transaction, SQL quoting and bulk
-inserts. What only ingestion uses stays in cartwh.ingest.warehouse."""
+were loaded, what was quarantined), confining a connection to the files it needs, removing a
+leftover, one transaction, SQL quoting and bulk inserts. What only ingestion uses stays in
+cartwh.ingest.warehouse.
+
+Names that come from outside (a dictionary's forms and fields, a header's cells, a mapping, a
+server's metadata) reach SQL only as identifiers quoted by `quote` (tables by `quote_table`),
+never spliced bare, and a table is named after one only when it is a plain name (REDCap's rule,
+cartwh.contract.redcap_dictionary.REDCAP_NAME). Values reach it bound, or as literals written
+by `quote_literal`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,13 +70,52 @@ CREATE TABLE IF NOT EXISTS {DELETED_RECORDS} (
 """
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path | str, read_only: bool = False, folders: Iterable[Path] | None = None, files: Iterable[Path] = ()
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse `path`; given `folders` (or `files`), confined to them (`confine`)."""
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory_limit()})
+    if folders is not None or files:
+        confine(con, folders or (), files)
     if not read_only:
         ensure_raw_schema(con)
     return con
+
+
+def confine(con: duckdb.DuckDBPyConnection, folders: Iterable[Path] = (), files: Iterable[Path] = ()) -> None:
+    """Let the database `con` is connected to reach no file but its own (and its spill folder),
+    the `folders` (read and write) and the `files`: DuckDB's external access off with those
+    allowed (`allowed_directories`, `allowed_paths`), then its configuration locked. So no
+    statement, an injected one included, can read or write another file (COPY, read_csv,
+    ATTACH), reach the network, load an extension or change a setting. This holds for the
+    database instance, every connection of this process to the file, and cannot be widened:
+    confining a connection of an instance already confined checks it allows what is asked."""
+    wanted_folders = [f"{Path(f).absolute()}/" for f in folders]
+    wanted_files = [str(Path(f).absolute()) for f in files]
+    locked, allowed_folders, allowed_files = con.execute(
+        "SELECT current_setting('lock_configuration'), current_setting('allowed_directories'), "
+        "current_setting('allowed_paths')"
+    ).fetchone()
+    if locked:
+        missing = [
+            f for f in wanted_folders + wanted_files if f not in allowed_files and not _under(f, allowed_folders)
+        ]
+        if missing:
+            raise PermissionError(
+                f"this warehouse connection was confined to {allowed_folders + allowed_files} and cannot reach "
+                f"{', '.join(missing)}: open the warehouse with every file it needs"
+            )
+        return
+    con.execute(f"SET allowed_directories = [{', '.join(map(quote_literal, wanted_folders))}]")
+    con.execute(f"SET allowed_paths = [{', '.join(map(quote_literal, wanted_files))}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _under(path: str, folders: list[str]) -> bool:
+    return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)
 
 
 def remove_database(path: Path) -> None:
@@ -83,7 +129,14 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def quote(identifier: str) -> str:
+    """Any text as one SQL identifier (a CSV header cell too): its double quotes doubled."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def quote_table(table: str) -> str:
+    """'schema.name' as two quoted identifiers."""
+    schema, name = table.split(".", 1)
+    return f"{quote(schema)}.{quote(name)}"
 
 
 def quote_literal(text: str | None) -> str:

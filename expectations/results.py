@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cartwh.warehouse import transaction
+from cartwh.warehouse import insert_frame, transaction
 from expectations.suites import Suite
 from expectations.validate import SuiteOutcome, run_suite
 
@@ -101,16 +101,12 @@ def _failing_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataF
 def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, loads: pd.DataFrame | None) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     results, failing = _result_rows(outcome, run_id, now), _failing_rows(outcome, run_id, now)
-    with transaction(con):
-        if len(results):
-            con.execute("INSERT INTO quality.expectation_results BY NAME SELECT * FROM results")
-        if len(failing):
-            con.execute("INSERT INTO quality.failing_rows BY NAME SELECT * FROM failing")
-        if loads is not None and len(loads):
-            con.execute(
-                "INSERT INTO quality.validated_loads SELECT load_id, ?, ?, ? FROM loads",
-                [outcome.suite.name, run_id, now],
-            )
+    validated = pd.DataFrame({"load_id": loads["load_id"] if loads is not None else []})
+    validated = validated.assign(suite=outcome.suite.name, run_id=run_id, validated_at=now)
+    with transaction(con):  # frames registered by name: the warehouse connection scans no Python variable
+        insert_frame(con, "quality.expectation_results", results)
+        insert_frame(con, "quality.failing_rows", failing)
+        insert_frame(con, "quality.validated_loads", validated)
 
 
 def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, gx_root: Path, run_id: str) -> SuiteOutcome:

@@ -4,18 +4,29 @@ The Great Expectations suites judge values; these checks judge whether a source 
 all. Each finding blocks the statistics, the report and publication (a blocking asset check
 on marts/patients), and the data-quality report leads with them:
 
-- a current file version whose data rows were quarantined above a share (all of them, or
-  more than `max_quarantined_share`): a changed layout or template, not a few typos; FCS files,
-  one tube each, are judged per site (`fcs_findings`): one broken tube is a row's fault;
+- a file that could not be read at all (raw.ingest_failures, cartwh/ingest/failed_files.py): it
+  failed alone, every other file landed, and the night stops here, naming it and why;
+- a current file version of `min_data_rows` or more whose data rows were quarantined above a
+  share (all of them, or more than `max_quarantined_share`): a changed layout or template, not a
+  few typos. A smaller file's rows count towards its site and its source instead (`pool_findings`),
+  so one bad row in a lab's one-sample file never stops a programme's night, while a site whose
+  whole export is unreadable still does (an FCS file, one tube, always counts towards its site);
 - a non-empty export that landed 0 rows and quarantined none: a layout the loader does not
   recognise (every column ignored, every cell empty);
-- a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`): a broken
-  join, filter or reference seed upstream;
+- a mart with 0 rows although the raw tables it reflects hold rows (`MART_DRIVERS`; tubes count
+  only when their patient is in marts.patients): a broken join, filter or reference seed upstream;
 - a site whose patients vanished: after a new version of an export replaced the one that held
   them, more than `max_vanished_share_per_site` of the site's patients are in no current
   export (records deleted in the EDC, a changed export filter, a partial export).
 - a source whose folder holds files but none it reads (raw.unrecognised_files): the exports
   were saved in another format (a spreadsheet, a text export), so nothing of the source landed.
+
+One finding warns without blocking, loudly, on both data-quality pages and in the run's summary:
+- a cytometry export whose current version quarantined rows and no longer holds tubes an earlier
+  version of it held (`lost_values`): their values are out of the marts (a superseded version's
+  values are never used) until the file is corrected, and a patient's peak or AUC may have
+  changed. It names the tubes. (One malformed row never stops a programme's night; the file's
+  quarantined share still blocks when it is over the limit.)
 
 A file's likely cause is read from what was quarantined (`likely_cause`): rows that do not split
 into the header's columns (another delimiter), a longitudinal export loaded without its events
@@ -41,7 +52,10 @@ import pandas as pd
 
 from cartwh.contract.cytometry import is_summary_row
 from cartwh.contract.redcap import project_dictionary
+from cartwh.ingest.failed_files import failed_files
+from cartwh.ingest.load import SOURCES  # ingestion's folders: where a file's site is read from
 from cartwh.settings import PROJECT_ROOT
+from cartwh.warehouse import quote_table
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
 DDL = """
@@ -49,16 +63,20 @@ CREATE SCHEMA IF NOT EXISTS quality;
 CREATE TABLE IF NOT EXISTS quality.source_health (
     run_id VARCHAR, checked_at TIMESTAMP, check_name VARCHAR, subject VARCHAR, observed DOUBLE,
     threshold DOUBLE, message VARCHAR);
+ALTER TABLE quality.source_health ADD COLUMN IF NOT EXISTS blocking BOOLEAN DEFAULT true;
 """
 
 
 @dataclass(frozen=True)
 class Finding:
-    check_name: str  # quarantined_share | landed_nothing | empty_mart | vanished_patients | nothing_recognised
+    # file_failed | quarantined_share | landed_nothing | empty_mart | vanished_patients |
+    # nothing_recognised | lost_values
+    check_name: str
     subject: str  # the file, mart or site
     observed: float | None
     threshold: float | None
     message: str  # names the subject and the likely cause
+    blocking: bool = True  # False: reported as loudly, the night goes on
 
 
 def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
@@ -102,19 +120,23 @@ def _suspect_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ids = suspects.loc[suspects["source"] == source, "load_id"].tolist()
         if not ids:
             continue
-        union = " UNION ".join(f"SELECT _load_id, _source_row FROM {t} WHERE _load_id IN ?" for t in tables)
-        landed = dict(
-            con.execute(f"SELECT _load_id, count(*) FROM ({union}) GROUP BY 1", [ids] * len(tables)).fetchall()
+        union = " UNION ".join(
+            f"SELECT _load_id, _source_row FROM {quote_table(t)} WHERE _load_id IN ?" for t in tables
+        )
+        landed = dict(  # data rows, not raw rows: a statistics row lands as one raw row per value
+            con.execute(
+                f"SELECT _load_id, count(DISTINCT _source_row) FROM ({union}) GROUP BY 1", [ids] * len(tables)
+            ).fetchall()
         )
         suspects.loc[suspects["source"] == source, "landed"] = suspects["load_id"].map(landed).fillna(0).astype(int)
     return suspects
 
 
-def _top_reason(con, load_id: int) -> str:
+def _top_reason(con, load_ids: list[int]) -> str:
     row = con.execute(
-        """SELECT reason, column_name, count(*) AS n FROM raw.quarantine WHERE load_id = ? AND "row" > 1
+        """SELECT reason, column_name, count(*) AS n FROM raw.quarantine WHERE load_id IN ? AND "row" > 1
                          GROUP BY ALL ORDER BY n DESC, reason LIMIT 1""",
-        [load_id],
+        [load_ids],
     ).fetchall()
     if not row:
         return ""
@@ -135,7 +157,7 @@ _ROW_CAUSES = """
         WHEN reason LIKE 'not a date%' THEN 'dates'
         WHEN reason LIKE 'not a number%' OR reason LIKE 'not an integer%' THEN 'numbers'
         ELSE 'other' END AS cause, count(DISTINCT "row") AS n
-    FROM raw.quarantine WHERE load_id = ? AND "row" > 1 GROUP BY 1 ORDER BY n DESC, cause
+    FROM raw.quarantine WHERE load_id IN ? AND "row" > 1 GROUP BY 1 ORDER BY n DESC, cause
 """
 _CAUSES = {
     # A form the shipped project holds once per patient, filled in several events: the export is
@@ -164,18 +186,18 @@ _GENERIC = (
 )
 
 
-def likely_cause(con: duckdb.DuckDBPyConnection, load_id: int) -> str:
-    """The most likely reason a file version lost (nearly) all its rows, from its quarantine:
+def likely_cause(con: duckdb.DuckDBPyConnection, load_ids: list[int]) -> str:
+    """The most likely reason file versions lost (nearly) all their rows, from their quarantine:
     the header's ignored columns first (they explain the rows), then the commonest row reason."""
     ignored = {
         c
         for (c,) in con.execute(
-            """SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id = ?
+            """SELECT DISTINCT column_name FROM raw.quarantine WHERE load_id IN ?
                                             AND "row" = 1 AND reason LIKE 'column not in%'""",
-            [load_id],
+            [load_ids],
         ).fetchall()
     }
-    causes = con.execute(_ROW_CAUSES, [load_id]).fetchall()
+    causes = con.execute(_ROW_CAUSES, [load_ids]).fetchall()
     if causes and causes[0][0] in _CAUSES:
         return _CAUSES[causes[0][0]]
     return _MAPPING if ignored else _GENERIC
@@ -206,31 +228,19 @@ _UNRECOGNISED_LAYOUT = (
 
 
 # Sources whose file versions are one tube each (an FCS file): a broken one is quarantined and
-# reported like a row, and judged with its site's other files (fcs_findings), not alone.
+# reported like a row, and judged with its site's other files (pool_findings), not alone.
 ONE_TUBE_SOURCES = ("cytometry_fcs",)
 
 
 def file_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
-    limit = limits["max_quarantined_share"]
+    limit, least = limits["max_quarantined_share"], limits["min_data_rows"]
     findings = []
     for f in _suspect_files(con).itertuples():
         if f.source in ONE_TUBE_SOURCES:  # a file is one tube: one row's fault, never the night's
             continue
         rows = f.landed + f.quarantined
-        if f.quarantined and f.quarantined / rows > limit:
-            findings.append(
-                Finding(
-                    "quarantined_share",
-                    f.file,
-                    f.quarantined / rows,
-                    limit,
-                    (
-                        f"{f.file}: {f.quarantined} of its {rows} data rows quarantined ({100 * f.quarantined / rows:.0f} %, "
-                        f"limit {100 * limit:.0f} %){_top_reason(con, f.load_id)}. Likely cause: "
-                        f"{likely_cause(con, f.load_id)}"
-                    ),
-                )
-            )
+        if f.quarantined and rows >= least and f.quarantined / rows > limit:  # a small file: its site's share
+            findings.append(_share_finding(con, f.file, [f.load_id], rows, f.quarantined, limit))
         # Rows whose every column was ignored count as skipped (no form data): the export still lost them.
         elif rows == 0 and (records := _data_rows(f) or (f.records_below_header if f.columns_ignored else 0)):
             ignored = f"; {f.columns_ignored} column(s) ignored as unknown" if f.columns_ignored else ""
@@ -263,11 +273,22 @@ MART_DRIVERS = {
 }
 
 
-def mart_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    def count(table: str) -> int:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+# Raw tables whose rows reach the marts only through a patient the marts know: a lab's tubes of a
+# site that has landed but is not mapped yet leave the cytometry marts empty, rightly.
+KEYED_BY_PATIENT = {"raw.cytometry_samples"}
 
+
+def mart_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     built = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
+
+    def count(table: str) -> int:
+        known = (
+            " WHERE patient_key IN (SELECT patient_key FROM marts.patients)"
+            if table in KEYED_BY_PATIENT and "patients" in built
+            else ""
+        )
+        return con.execute(f"SELECT count(*) FROM {table}{known}").fetchall()[0][0]
+
     findings = []
     for mart, sources in MART_DRIVERS.items():
         if mart not in built or count(f"marts.{mart}") or not all(count(s) for s in sources):
@@ -364,44 +385,160 @@ def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     ]
 
 
-FCS_SITES = """
-    SELECT split_part(file, '/', 3) AS site, count(*) AS files, count(*) FILTER (WHERE rows_quarantined > 0) AS broken,
-           (SELECT q.reason FROM raw.quarantine AS q JOIN raw.landed_files AS b USING (load_id)
-            WHERE b.source = 'cytometry_fcs' AND b.superseded_by IS NULL AND split_part(b.file, '/', 3) = split_part(f.file, '/', 3)
-              AND q."row" > 1 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1) AS reason
-    FROM raw.landed_files AS f WHERE source = 'cytometry_fcs' AND superseded_by IS NULL GROUP BY ALL ORDER BY 1
+def failure_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A file that could not be read at all (raw.ingest_failures): nothing of it landed, while the
+    source's other files and the other sources did."""
+    return [
+        Finding(
+            "file_failed",
+            file,
+            None,
+            None,
+            f"{message}. Nothing of this file landed (the other files did). Correct the export and land it again",
+        )
+        for _source, file, message in failed_files(con)
+    ]
+
+
+# Current file versions with their data rows and quarantined rows (the ledger's own accounting),
+# each with its site: the folder right below its source's folder ('' for a file at the top).
+_FILE_ROWS = """
+    SELECT f.load_id, f.source, f.file, f.records_read - f.records_skipped AS data_rows,
+           f.rows_quarantined AS quarantined, f.rows_landed AS landed,
+           CASE WHEN f.file LIKE s.folder || '/%/%' THEN split_part(f.file[length(s.folder) + 2:], '/', 1)
+                ELSE '' END AS site
+    FROM raw.landed_files AS f JOIN (SELECT unnest($sources) AS source, unnest($folders) AS folder) AS s USING (source)
+    WHERE f.superseded_by IS NULL AND f.records_read IS NOT NULL
 """
 
 
-def fcs_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
-    """A site whose current FCS files are mostly quarantined (one file is one tube, judged together)."""
-    limit = limits["max_quarantined_share"]
-    return [
-        Finding(
-            "quarantined_share",
-            f"cytometry/fcs/{site}",
-            broken / files,
-            limit,
-            (
-                f"cytometry/fcs/{site}: {broken} of its {files} FCS files quarantined ({100 * broken / files:.0f} %, limit "
-                f"{100 * limit:.0f} %); most frequent reason: {reason}. Likely cause: the files were cut short in transfer "
-                "or written by software that does not follow the FCS standard; copy them from the cytometer again"
-            ),
+def pool_findings(con: duckdb.DuckDBPyConnection, limits: dict[str, float]) -> list[Finding]:
+    """The files too small for their own share (fewer than `min_data_rows` data rows: a lab's file
+    per sample or per month) count towards their site and their source: one bad row in a one-row
+    file is quarantined and reported, never a night stopped. A site (then, if none of its sites
+    did, a source) breaks when those rows, `min_data_rows` or more of them, are quarantined above
+    the share, or when no row of any of its files landed (a wholly unreadable site export, a
+    source landing nothing), whatever its size."""
+    limit, least = limits["max_quarantined_share"], limits["min_data_rows"]
+    files = con.execute(_FILE_ROWS, {"sources": list(SOURCES), "folders": [s.folder for s in SOURCES.values()]}).df()
+    findings = []
+    for source, of_source in files.groupby("source", sort=True):
+        sites = [(f"site {site} ({source})", group) for site, group in of_source.groupby("site", sort=True) if site]
+        found = [f for where, group in sites if (f := _pool_finding(con, where, group, limit, least))]
+        whole = None if found else _pool_finding(con, f"source {source}", of_source, limit, least)
+        findings += found + ([whole] if whole else [])
+    return findings
+
+
+def _pool_finding(con, where: str, files: pd.DataFrame, limit: float, least: float) -> Finding | None:
+    small = files[files["data_rows"] < least]
+    nothing_landed = files["landed"].sum() == 0 and files["quarantined"].sum() > 0
+    if nothing_landed and len(small):  # (files of real size already break on their own)
+        small = files
+    rows, bad = int(small["data_rows"].sum()), int(small["quarantined"].sum())
+    if not (nothing_landed and len(small)) and not (rows >= least and bad / rows > limit):
+        return None
+    ids = [int(i) for i in small["load_id"]]
+    if len(small) == 1:  # one file: named as a file of real size is
+        return _share_finding(con, small["file"].iloc[0], ids, rows, bad, limit)
+    what = (
+        f"{where}: nothing of its {len(small)} current files landed, {bad} of their {rows} data rows quarantined"
+        if nothing_landed
+        else f"{where}: {bad} of the {rows} data rows of its {len(small)} small files (fewer than {least:.0f} "
+        f"data rows each) quarantined ({100 * bad / rows:.0f} %, limit {100 * limit:.0f} %)"
+    )
+    return Finding("quarantined_share", where, bad / rows, limit, f"{what}{_reasons(con, ids)}")
+
+
+def _share_finding(con, file: str, ids: list[int], rows: int, bad: int, limit: float) -> Finding:
+    what = f"{file}: {bad} of its {rows} data rows quarantined ({100 * bad / rows:.0f} %, limit {100 * limit:.0f} %)"
+    return Finding("quarantined_share", file, bad / rows, limit, f"{what}{_reasons(con, ids)}")
+
+
+def _reasons(con, ids: list[int]) -> str:
+    return f"{_top_reason(con, ids)}. Likely cause: {likely_cause(con, ids)}"
+
+
+# Tubes an earlier version of a cytometry export held that no current file holds any more (the
+# statistics of either route, or a manifest row), for each current version that quarantined rows.
+LOST_TUBES = """
+    WITH quarantining AS (
+        SELECT load_id, file, source, rows_quarantined,
+               CASE source WHEN 'cytometry_manifest' THEN 'manifest' ELSE 'statistics' END AS kind
+        FROM raw.landed_files WHERE superseded_by IS NULL AND rows_quarantined > 0
+          AND source IN ('cytometry_manifest', 'cytometry_statistics', 'cytometry_fcs')),
+    earlier AS (
+        SELECT q.load_id, q.kind, e.load_id AS earlier_id FROM quarantining AS q
+        JOIN raw.landed_files AS e ON e.source = q.source AND e.file = q.file AND e.superseded_by IS NOT NULL),
+    held AS (
+        SELECT DISTINCT e.load_id, e.kind, s.tube_key
+        FROM earlier AS e JOIN raw.cytometry_population_stats AS s ON s._load_id = e.earlier_id
+        WHERE e.kind = 'statistics'
+        UNION
+        SELECT DISTINCT e.load_id, e.kind, m.tube_key
+        FROM earlier AS e JOIN raw.cytometry_samples AS m ON m._load_id = e.earlier_id
+        WHERE e.kind = 'manifest'),
+    current_loads AS (SELECT load_id FROM raw.landed_files WHERE superseded_by IS NULL),
+    still_held AS (
+        SELECT 'statistics' AS kind, tube_key FROM raw.cytometry_population_stats
+        WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held)
+        UNION
+        SELECT 'manifest', tube_key FROM raw.cytometry_samples
+        WHERE _load_id IN (SELECT load_id FROM current_loads) AND tube_key IN (SELECT tube_key FROM held))
+    SELECT q.load_id, q.file, q.rows_quarantined, list(h.tube_key ORDER BY h.tube_key) AS tubes,
+           count(DISTINCT p.patient_key) AS patients
+    FROM quarantining AS q JOIN held AS h USING (load_id)
+    LEFT JOIN (SELECT DISTINCT tube_key, patient_key FROM raw.cytometry_samples) AS p USING (tube_key)
+    WHERE NOT EXISTS (SELECT 1 FROM still_held AS k WHERE k.kind = h.kind AND k.tube_key = h.tube_key)
+    GROUP BY q.load_id, q.file, q.rows_quarantined ORDER BY q.file
+"""
+TUBES_NAMED = 10
+
+
+def lost_value_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """A corrected re-export of a cytometry table that quarantines rows of tubes its earlier version
+    held: those tubes lose their values (the superseded version's are never used), said loudly."""
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "  # the statistics are a view
+        "AND table_name IN ('cytometry_samples', 'cytometry_population_stats')"
+    ).fetchall()[0][0]
+    if tables < 2:
+        return []  # no cytometry ingested yet
+    findings = []
+    for load_id, file, quarantined, tubes, patients in con.execute(LOST_TUBES).fetchall():
+        named = ", ".join(tubes[:TUBES_NAMED]) + (
+            f" and {len(tubes) - TUBES_NAMED} more" if len(tubes) > TUBES_NAMED else ""
         )
-        for site, files, broken, reason in con.execute(FCS_SITES).fetchall()
-        if broken / files > limit
-    ]
+        findings.append(
+            Finding(
+                "lost_values",
+                file,
+                len(tubes),
+                None,
+                (
+                    f"{file}: its current version quarantined {quarantined} row(s) and no longer holds {len(tubes)} "
+                    f"tube(s) of {patients} patient(s) that an earlier version held (tube keys {named}): their values "
+                    "are out of the marts (a superseded version's are not used), so those patients' kinetics, peaks "
+                    f"and AUC may have changed, until the file is corrected and landed again. Likely cause: "
+                    f"{likely_cause(con, [load_id])}"
+                ),
+                blocking=False,
+            )
+        )
+    return findings
 
 
 def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | None = None) -> list[Finding]:
     """Every finding of tonight's warehouse (none: the sources are healthy)."""
     limits = limits or thresholds()
     return (
-        file_findings(con, limits)
-        + fcs_findings(con, limits)
+        failure_findings(con)
+        + file_findings(con, limits)
+        + pool_findings(con, limits)
         + mart_findings(con)
         + patient_findings(con, limits)
         + unrecognised_findings(con)
+        + lost_value_findings(con)
     )
 
 
@@ -410,6 +547,7 @@ def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_
     now = datetime.now(UTC).replace(tzinfo=None)
     for f in findings:
         con.execute(
-            "INSERT INTO quality.source_health VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message],
+            "INSERT INTO quality.source_health (run_id, checked_at, check_name, subject, observed, threshold, message, "
+            "blocking) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, now, f.check_name, f.subject, f.observed, f.threshold, f.message, f.blocking],
         )

@@ -4,7 +4,8 @@ A suite file names the table it guards (a Dagster asset key), its scope (`batch`
 rows of newly landed files, so a night costs in proportion to what landed; `table`: the
 whole mart), the SQL that reads the frame GX validates (projected to the columns it needs),
 and its expectations. Each expectation carries its severity (`blocking`: the statistics
-must not run on it; `warn`: reported) and why, next to it. A blocking expectation may name what
+must not run on it; `warn`: reported) and why, next to it; an argument written
+`{study_parameter: <name>}` is that row of the study_parameters seed (a threshold written once). A blocking expectation may name what
 it `blocks`: the `marts.patients` columns whose values it vouches for. Its failure then blocks
 only the analyses and report sections that read one of them; without `blocks` it blocks all.
 """
@@ -16,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+
+from cartwh.contract.reference import study_parameter
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SEVERITIES = {"blocking", "warn"}
@@ -70,6 +73,10 @@ def _expectation(entry: dict, where: str) -> Expectation:
     if severity not in SEVERITIES:
         raise SuiteError(f"{where}: severity {severity!r} is not one of {sorted(SEVERITIES)}")
     when, show, blocks = entry.pop("when", None), entry.pop("show", None), entry.pop("blocks", None)
+    try:  # a threshold written once, in its seed: {study_parameter: <name>}
+        entry = {k: study_parameter(v["study_parameter"]) if isinstance(v, dict) else v for k, v in entry.items()}
+    except (KeyError, StopIteration):
+        raise SuiteError(f"{where}: an argument names no row of the study_parameters seed") from None
     if blocks is not None and (severity != "blocking" or not isinstance(blocks, list) or not blocks):
         raise SuiteError(f"{where}: `blocks` lists the marts.patients columns a blocking expectation vouches for")
     if when is not None and (not isinstance(when, dict) or len(when) != 1):

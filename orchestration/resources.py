@@ -25,7 +25,6 @@ def default_resources() -> dict[str, object]:
         "warehouse": Warehouse(
             database=warehouse,
             published=str(settings.published_path()),
-            connection_config={"memory_limit": memory},
             data_quality=data_quality,
         ),
         # The dbt installed beside this interpreter: `make` does not put the venv on PATH.

@@ -98,13 +98,16 @@ def failure_of(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:
 
 
 def rows_added(result: dg.ExecuteInProcessResult) -> dict[str, int]:
-    """Rows each raw table gained in this run, from the materialization metadata."""
+    """Rows each raw table gained in this run, from the materialization metadata: the assets' own
+    tables and the tables their step also wrote (a site's raw.redcap_site_* tables)."""
     added = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         value = materialization.metadata.get("rows_added")
         if value is not None:
             added[".".join(materialization.asset_key.path)] = value.value
+        elsewhere = materialization.metadata.get("rows_added_elsewhere")  # a site's own tables
+        added |= elsewhere.value if elsewhere is not None else {}
     return added
 
 

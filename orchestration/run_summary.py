@@ -55,7 +55,7 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     except duckdb.Error as error:  # e.g. a damaged warehouse: one sentence, not a traceback
         lines = ["", f"Warehouse {settings.warehouse_path()} cannot be read: {describe(str(error))}"]
     lines += [f"NOT READ: {line}" for line in unrecognised_files(result)]
-    lines += [""] + _quality_lines(result)
+    lines += [""] + _quality_lines(result, *_pages_counts())
     reports = settings.report_dir()
     lines += [
         f"Data-quality report: {reports / 'data_quality.html'}",
@@ -64,6 +64,8 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     ]
     if (reports / "study_report.html").exists():
         lines.append(f"Study report (open in a browser): {reports / 'study_report.html'}")
+    if (reports / "study_report.pdf").exists():  # printed where headless Chromium is installed (a warning says if not)
+        lines.append(f"Study report as PDF (A4): {reports / 'study_report.pdf'}")
     published = settings.published_path()
     if published.exists():
         lines += [
@@ -76,25 +78,59 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     return lines
 
 
-def _quality_lines(result: dg.ExecuteInProcessResult) -> list[str]:
-    """The checks that ran and the ones that failed, blocking first."""
+def _pages_counts():
+    """What the pages show that Dagster's check evaluations do not: the dbt tests that warned or
+    failed (dagster-dbt records a singular test with several parents as an observation, not a
+    check: cartwh/dbt_tests.py) and the data manager's report's open issues."""
+    from cartwh.dbt_tests import dbt_test_results
+    from cartwh.report.data_manager_report import open_issues
+
+    try:
+        con = connect(settings.warehouse_path(), read_only=True)
+    except duckdb.Error:
+        return None, None
+    try:
+        return dbt_test_results(con), open_issues(con)
+    finally:
+        con.close()
+
+
+def _rows(failures) -> str:
+    return f"{int(failures):,} rows: " if failures is not None and failures == failures else ""
+
+
+def _quality_lines(result: dg.ExecuteInProcessResult, dbt_tests=None, issues=None) -> list[str]:
+    """The checks that ran and the ones that failed, blocking first, with every dbt test that the
+    data-quality pages list as warned or failed; then the data manager's report's open issues."""
     from expectations.suites import all_suites
 
     evaluations = result.get_asset_check_evaluations()
     suites = {s.name for s in all_suites()} | {"source_health"}
     failed = sorted((e for e in evaluations if not e.passed), key=lambda e: e.severity != dg.AssetCheckSeverity.ERROR)
     ran = sum(e.check_name in suites for e in evaluations)
+    checked = {e.check_name for e in evaluations}
+    observed = [] if dbt_tests is None else [t for t in dbt_tests.itertuples() if t.test not in checked]
     lines = [
         f"Data-quality checks: {ran} checks (Great Expectations suites, source health) and "
-        f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed."
+        f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed"
+        + (f"; {len(observed)} more dbt test(s) warned or failed (not Dagster checks)." if observed else ".")
     ]
-    for evaluation in failed[:FAILED_CHECKS_SHOWN]:
-        blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
-        why = " ".join((evaluation.description or "see dbt test results").split())
-        line = f"  {'BLOCKING' if blocking else 'warning '} {evaluation.check_name} on {'/'.join(evaluation.asset_key.path)}: {why}"
+    shown = [
+        (e.severity == dg.AssetCheckSeverity.ERROR, e.check_name, "/".join(e.asset_key.path), e.description)
+        for e in failed
+    ] + [(t.severity == "blocking", t.test, t.models, f"{_rows(t.failures)}{t.meaning}") for t in observed]
+    for blocking, name, on, description in shown[:FAILED_CHECKS_SHOWN]:
+        why = " ".join((description or "see dbt test results").split())
+        line = f"  {'BLOCKING' if blocking else 'warning '} {name} on {on}: {why}"
         lines.append(line if len(line) <= 160 else line[:157] + "...")
-    if len(failed) > FAILED_CHECKS_SHOWN:
-        lines.append(f"  ... and {len(failed) - FAILED_CHECKS_SHOWN} more (the data-quality report lists every one)")
+    if len(shown) > FAILED_CHECKS_SHOWN:
+        lines.append(f"  ... and {len(shown) - FAILED_CHECKS_SHOWN} more (the data-quality report lists every one)")
     if any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed):
         lines.append("  The statistics and the study report were NOT recomputed: a blocking check failed.")
+    if issues and issues[1]:
+        causes, count, blocking, warnings = issues
+        lines.append(
+            f"Open issues: {count:,} under {causes:,} root cause(s) ({blocking} blocking, {warnings} warning(s), "
+            f"{causes - blocking - warnings} set aside at ingestion): the data manager's report says what to do."
+        )
     return lines

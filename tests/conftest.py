@@ -99,15 +99,16 @@ def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
-def run_main_job(root: Path, faults: bool = False, prepare=None, engine: str = "duckdb"):
-    """Generate a landing folder in `root` (then `prepare(landing)`, e.g. to strip a source) and
-    run the whole main job on it in-process, with every path under `root`, its models built on
-    `engine`. Returns the job result and the generator's summary."""
+def run_main_job(root: Path, faults: bool = False, prepare=None, generate: bool = True, engine: str = "duckdb"):
+    """Generate a landing folder in `root` (unless `generate` is False: a real programme's night,
+    or its next one) then `prepare(landing)`, e.g. to strip a source, and run the whole main job
+    on it in-process, with every path under `root`, its models built on `engine`. Returns the job
+    result and the generator's summary (None without one)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
         patch.setenv("CARTWH_ENGINE", engine)
         patch.setenv("CARTWH_WAREHOUSE", str(root / "warehouse.duckdb"))  # the dbt resource passes it to dbt
-        summary = generate_landing(root / "landing", faults=faults)
+        summary = generate_landing(root / "landing", faults=faults) if generate else None
         if prepare:
             prepare(root / "landing")
         from orchestration.definitions import defs

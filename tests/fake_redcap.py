@@ -7,6 +7,8 @@ JSON was asked for and in REDCap's default XML otherwise; `content=record` honou
 `records[n]` and `dateRangeBegin` ("YYYY-MM-DD HH:MM:SS", records created or modified after it).
 A project is made from files REDCap wrote: REDCapR's longitudinal test project
 (../shared/real-exports/redcap/longitudinal), or a dictionary and a record export of any project.
+`Project.misbehave` lets a test answer as a broken or hostile server would (an `Answer` of its
+own: any status and headers, a body sent a piece at a time, even the status line itself).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import csv
 import io
 import json
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +49,18 @@ _UI_TO_API = {
 NO_RIGHTS = "You do not have permissions to use the API"
 
 
+@dataclass
+class Answer:
+    """What a misbehaving server sends: `pieces` one after another, `pause` seconds apart; with
+    `raw`, the pieces are the whole answer from its status line on (else status and headers first)."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    pieces: Iterable[bytes] = ()
+    pause: float = 0.0
+    raw: bool = False
+
+
 def _csv_rows(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
@@ -62,6 +78,9 @@ class Project:
     repeating: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     fail_content: str | None = None  # answer HTTP 500 to this content, to test a pull failing midway
+    misbehave: Callable[[dict], Answer | None] | None = None  # the form -> an answer of its own, or None
+    bytes_sent: int = 0  # of misbehaving answers, until the client stopped reading
+    stopped: threading.Event = field(default_factory=threading.Event)  # a misbehaving answer ended
 
     @classmethod
     def classic(cls, dictionary: Path, data: Path, repeating_forms: tuple[str, ...] = ()) -> Project:
@@ -126,9 +145,12 @@ class Project:
         self.rows = [r for r in self.rows if r[self.record_id] != record]
         del self.modified[record]
 
-    def answer(self, form: dict[str, str]) -> tuple[int, str, str]:
-        """(HTTP status, content type, body) for one API request."""
+    def answer(self, form: dict[str, str]) -> tuple[int, str, str] | Answer:
+        """(HTTP status, content type, body) for one API request, or a misbehaving Answer."""
         self.requests.append(form)
+        own = self.misbehave(form) if self.misbehave else None
+        if own is not None:
+            return own
         fmt = form.get("format", "xml")
         if form.get("token") != TOKEN:
             if fmt == "json":
@@ -186,13 +208,37 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
-        status, content_type, body = self.server.project.answer(form)
+        answer = self.server.project.answer(form)
+        if isinstance(answer, Answer):
+            self._misbehave(answer)
+            return
+        status, content_type, body = answer
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _misbehave(self, answer: Answer) -> None:
+        project = self.server.project
+        try:
+            if not answer.raw:
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+            self.wfile.flush()
+            for piece in answer.pieces:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                project.bytes_sent += len(piece)
+                time.sleep(answer.pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading
+        finally:
+            self.close_connection = True
+            project.stopped.set()
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -215,3 +261,24 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def echoing(status: int, content_type: str, body: str) -> Callable:
+    """An answer to every request that quotes the request's own token."""
+    return lambda form: Answer(
+        status, {"Content-Type": content_type}, [body.replace("{token}", form["token"]).encode()]
+    )
+
+
+# Servers that quote the token back (the attack report saw each): a 403 whose error text holds it,
+# an error answered with HTTP 200, and a proxy's 500 HTML page that echoes the request.
+TOKEN_ECHOES = {
+    "403": echoing(403, "application/json", '{"error": "The token {token} is not valid or has no API rights"}'),
+    "200 with an error": echoing(200, "application/json", '{"error": "token {token}: you do not have API rights"}'),
+    "500 HTML": echoing(
+        500,
+        "text/html",
+        "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>"
+        "<body><p>POST /redcap/api/ token={token}&content=metadata failed</p></body></html>",
+    ),
+}

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import itertools
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,11 +27,6 @@ from websockets.sync.client import connect
 
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 COUNTED = ("table", "svg", "img")
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
-
-
-def find_chromium() -> str | None:
-    return os.environ.get("CARTWH_CHROMIUM") or next(filter(None, map(shutil.which, CANDIDATES)), None)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from assets.ingestion import raw_assets
 from assets.resources import LandingZone
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
+from expectations.source_health import source_health
 
 
 def _resources(tmp_path):
@@ -42,17 +43,22 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
 
 
 @pytest.mark.e2e  # the raw assets through Dagster
-def test_unparseable_file_fails_the_run_with_its_name_and_keeps_the_rest(tmp_path):
+def test_an_unparseable_file_fails_alone_named_and_every_other_file_lands(tmp_path):
+    """Issue 22 (defect 5): the file is kept in raw.ingest_failures with its name and why, every
+    step completes (so the other sources land the same night), and source health stops the night."""
     generate_landing(tmp_path / "landing")
     bad = tmp_path / "landing" / "redcap" / "broken_export.csv"
     bad.write_text("")
     result = dg.materialize(raw_assets, resources=_resources(tmp_path), raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "redcap/broken_export.csv" in failure.step_failure_data.error.message
+    assert result.success and not any(e.is_step_failure for e in result.all_events)
     con = connect(tmp_path / "w.duckdb", read_only=True)
     assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24
     assert con.execute("SELECT count(*) FROM raw.landed_files WHERE file LIKE '%broken%'").fetchone()[0] == 0
+    assert con.execute("SELECT file, message FROM raw.ingest_failures").fetchall() == [
+        ("redcap/broken_export.csv", "redcap/broken_export.csv (row 1): empty file or empty header row")
+    ]
+    (finding,) = source_health(con)
+    assert finding.check_name == "file_failed" and finding.message.startswith("redcap/broken_export.csv (row 1)")
 
 
 def test_definitions_load():

@@ -77,7 +77,9 @@ def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement
     assert kept == len(tests) and CROSS_CHECK in tests.index
     found = tests.loc[CROSS_CHECK]
     assert (found.status, found.severity, found.failures, found.models) == ("warn", "warn", 1, "int__absolute_counts")
-    assert found.meaning.startswith('docs/definitions.md "Absolute counts", the cross-check')
+    # what it means and what to do, in the data manager's words (dbt_project/tests/_singular_tests.yml)
+    assert found.meaning.startswith("The laboratory's exported CAR-T or B-cell count per µL and the count computed")
+    assert found.action.startswith("ask the laboratory which count of each tube below is right")
     [row] = [r for r in dbt_test_rows(con) if r["test"] == CROSS_CHECK]
     tube_patient = con.execute(
         "SELECT patient_key FROM raw.cytometry_samples WHERE tube_key = ?", [row["tube_key"]]
@@ -94,17 +96,17 @@ def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement
 @pytest.mark.e2e
 def test_the_data_manager_sees_one_root_cause_with_the_record_id_and_the_tube_under_it(disagreement):
     root, con, _, _, tube = disagreement
-    [issue] = [i for i in root_causes(con, root / "archive") if i.kind == DBT_TEST and i.field == CROSS_CHECK]
+    [issue] = [i for i in root_causes(con, root / "archive") if i.kind == DBT_TEST and i.check == CROSS_CHECK]
     assert (issue.record_id, issue.site, issue.severity) == (tube["record_id"], "huvr", "warn")
-    assert issue.title.startswith(f"{CROSS_CHECK}: ") and "(study_parameters seed)" in issue.title
+    assert issue.title.startswith("The laboratory's exported CAR-T or B-cell count per µL")  # plain words, no test name
     [knock_on] = issue.consequences  # the one tube, by what the lab knows it by
     assert knock_on.what.startswith(f"{tube['panel']} tube collected {tube['collection_date']} ({tube['timepoint']}, ")
-    assert issue.action.startswith(f"ask the laboratory which values of the tube(s) of record {tube['record_id']} ")
+    assert issue.action.startswith("ask the laboratory which count of each tube below is right")
     page = write_data_manager_report(con, root / "restricted", root / "archive").read_text(encoding="utf-8")
-    assert "dbt tests that warned or failed (" in page and f"<code>{CROSS_CHECK}</code>" in page
+    assert "dbt tests that warned or failed (" in page and CROSS_CHECK not in page  # no developer text
     assert f"record {tube['record_id']} (site huvr)" in page
     # The analysts' root causes name neither the record nor the tube.
-    analysts = [i for i in root_causes(con, archive=None) if i.kind == DBT_TEST and i.field == CROSS_CHECK]
+    analysts = [i for i in root_causes(con, archive=None) if i.kind == DBT_TEST and i.check == CROSS_CHECK]
     assert [i.record_id for i in analysts] == [None]
 
 

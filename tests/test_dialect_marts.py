@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 MARTS = ("marts.car_t_expansion", "marts.car_t_kinetics", "marts.bca_episodes")
 
 
-def _marts(warehouse) -> dict[str, list[tuple]]:
+def cytometry_marts(warehouse) -> dict[str, list[tuple]]:
     con = connect(warehouse, read_only=True)
     try:
         return {m: con.execute(f"SELECT * FROM {m} ORDER BY ALL").fetchall() for m in MARTS}
@@ -31,7 +31,7 @@ def _marts(warehouse) -> dict[str, list[tuple]]:
 
 def test_the_cytometry_marts_are_the_same_whichever_dialect_the_lab_writes(demo_copy, tmp_path):
     warehouse = demo_copy / "warehouse.duckdb"
-    before = _marts(warehouse)
+    before = cytometry_marts(warehouse)
     assert all(len(rows) > 0 for rows in before.values())
     statistics = demo_copy / "landing" / "cytometry" / "statistics"
     files = sorted(statistics.rglob("*.csv"))
@@ -46,4 +46,4 @@ def test_the_cytometry_marts_are_the_same_whichever_dialect_the_lab_writes(demo_
     assert len(report.files_superseding) == len(files)
     done = run_dbt(warehouse, tmp_path, "run", "-s", "source:raw.cytometry_population_stats+")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert _marts(warehouse) == before
+    assert cytometry_marts(warehouse) == before

@@ -279,3 +279,48 @@ def test_a_birth_date_that_is_not_a_date_is_still_looked_for_as_typed(wh):
         ("birth_date", "not a date (YYYY-MM-DD) [form demographics]", None),
         ("bt_regimen", "holds the record's birth date [form bridging_therapy]", None),
     ]
+
+
+# --- a birth date where a date of the patient's care belongs (issue 28) -------------------------
+
+
+@pytest.mark.parametrize(
+    "start, reason, shown",
+    [
+        ("1987-03-10", "holds the record's birth date", None),  # Zelda's birth date as the start of bridging
+        ("1986-12-31", "before the record's birth date: a date of its care cannot be", "1986-12-31"),
+    ],
+)
+def test_a_date_on_or_before_the_birth_date_is_quarantined(wh, start, reason, shown):
+    row = bridging("Dexamethasone")
+    row["bt_start_date"] = start
+    wh.export([ZELDA_BASE, row, bridging("Dexamethasone", 2)])
+    wh.ingest("redcap")
+    assert wh.quarantine() == [
+        ("redcap/a.csv", 3, "bt_start_date", f"{reason} [form bridging_therapy]", shown, key("SITE7-0042"))
+    ]
+    assert wh.rows("SELECT count(*) FROM raw.redcap_bridging_therapy") == [(1,)]
+    assert "1987-03-10" not in wh.identifier_text()
+
+
+def test_a_site_projects_unflagged_birth_date_is_matched_like_the_canonical_one(wh, tmp_path):
+    """A site's dictionary that forgot the Identifier? flag on its date of birth: the field is
+    never loaded, and its value is still looked for in the record's dates and text."""
+    folder = wh.landing / "redcap" / "site_7"
+    folder.mkdir(parents=True)
+    (folder / "dictionary.csv").write_text(
+        '"Variable / Field Name","Form Name","Field Type","Field Label","Text Validation Type OR Show Slider Number"\n'
+        "pid,enrol,text,Participant,\n"
+        'fnac,enrol,text,"Fecha de nacimiento",date_ymd\n'
+        "visit,enrol,text,Visit date,date_ymd\n"
+        "comment,enrol,notes,Comment,\n",
+        encoding="utf-8",
+    )
+    (folder / "records.csv").write_text(
+        "pid,fnac,visit,comment,enrol_complete\n1,2001-05-06,2001-05-06,,2\n2,1999-01-02,2024-01-05,,2\n",
+        encoding="utf-8",
+    )
+    wh.ingest("redcap")
+    reasons = {(file, row, column, reason) for file, row, column, reason, _, _ in wh.quarantine() if row > 1}
+    assert reasons == {("redcap/site_7/records.csv", 2, "visit", "holds the record's birth date [form enrol]")}
+    assert wh.rows("SELECT visit FROM raw.redcap_site_site_7__enrol") == [(date(2024, 1, 5),)]

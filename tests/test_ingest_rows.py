@@ -443,9 +443,10 @@ def memory(monkeypatch):
     made once); each example's file is told apart by its load id."""
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
     monkeypatch.setenv("CARTWH_SITE", "site7")
-    con = connect(":memory:")
-    yield con
-    con.close()
+    with tempfile.TemporaryDirectory(prefix="rows-property-") as archive:
+        con = connect(":memory:", folders=[Path(archive)])  # the one archive every example writes to
+        yield con
+        con.close()
 
 
 def _ingested(con, source: str, name: str, text: str, expected: dict) -> tuple[int, list]:
@@ -454,11 +455,16 @@ def _ingested(con, source: str, name: str, text: str, expected: dict) -> tuple[i
     patient, and only the header, blank and summary rows are skipped. Returns the load id and
     the valid rows as (row, whose). The ledger is emptied after, so that the next example loads
     even when Hypothesis draws the same content again."""
+    (archive,) = [
+        Path(d)
+        for d in con.execute("SELECT current_setting('allowed_directories')").fetchone()[0]
+        if "rows-property-" in d
+    ]
     with tempfile.TemporaryDirectory(prefix="rows-property-") as folder:
         path = Path(folder) / "landing" / name
         path.parent.mkdir(parents=True)
         path.write_bytes(text.encode("utf-8"))
-        ingest_source(con, Path(folder) / "landing", source, Path(folder) / "archive")
+        ingest_source(con, Path(folder) / "landing", source, archive)
     (load_id,) = con.execute("SELECT max(load_id) FROM raw.landed_files").fetchone()
     read, landed, quarantined, skipped = con.execute(
         ACCOUNTS.replace("ORDER BY", "WHERE load_id = ? ORDER BY"), [load_id]

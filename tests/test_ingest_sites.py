@@ -210,3 +210,41 @@ def test_a_site_name_that_could_be_confused_is_refused(wh):
     assert [(r[2], r[3], r[4]) for r in wh.quarantine()] == [
         ("redcap_data_access_group", "not a site name (letters, digits, '_', '-', '.')", "site a/b")
     ]
+
+
+# --- two projects, one site (issue 28, item 8) ----------------------------------------------------
+
+
+def _project_conflict(site: str, first: str, then: str) -> str:
+    return (
+        f"the record of site '{site}' also comes from another REDCap project, {first}, than this file's, {then} "
+        "(folders that differ only by case, or a site's own project beside its data access group of another "
+        "project, are one site): its versions conflict, so these rows are set aside, not merged; keep the site's "
+        "records in one project"
+    )
+
+
+@pytest.mark.parametrize(
+    "first, then, dag, projects",
+    [
+        ("HVH/cart_hvh_20240601.csv", "hvh/cart_hvh_20240602.csv", "", ("redcap/HVH", "redcap/hvh")),
+        ("central_20240601.csv", "hvh/own_project_20240602.csv", "hvh", ("redcap/", "redcap/hvh")),
+    ],
+    ids=["folders differing by case", "site folder beside its data access group"],
+)
+def test_two_projects_of_one_site_are_quarantined_not_merged(wh, first, then, dag, projects):
+    """Record ids 1-3 in both, the sexes differing: each patient would have two demographics versions."""
+    wh.export(first, [base_row(str(i), dag, "2", "2024-03-01") for i in (1, 2, 3)])
+    wh.export(then, [base_row(str(i), "", "1", "2024-03-01") for i in (1, 2, 3)])
+    report = wh.ingest()
+    assert report.failures == [] and report.rows_quarantined == 3
+    conflict = _project_conflict("hvh", *projects)
+    assert wh.quarantine() == [
+        (f"redcap/{then}", i + 1, "record_id", conflict, None, key("hvh", str(i))) for i in (1, 2, 3)
+    ]
+    assert wh.rows("SELECT patient_key, sex FROM raw.redcap_demographics ORDER BY _source_row") == [
+        (key("hvh", str(i)), "2") for i in (1, 2, 3)
+    ]
+    # The first project's next export is its own version: it loads.
+    wh.export(first.replace("0601", "0701"), [base_row("1", dag, "1", "2024-03-01")])
+    assert wh.ingest().rows_quarantined == 0

@@ -4,8 +4,11 @@ they are exported wrongly. Each is blocking through the one source-health check.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from cartwh.contract.redcap import DICTIONARY_PATH
 from expectations.source_health import source_health, thresholds
 from tests.test_ingest_cytometry import STATS, STATS_TEXT
 from tests.test_ingest_redcap import GOOD_ROWS, HEADER, YORICK_BASE, ZELDA_BASE, RedcapWarehouse
@@ -99,10 +102,25 @@ def test_rows_with_another_delimiter_than_the_header(wh):
     assert "Likely cause: the rows do not split into the header's columns: another delimiter" in finding.message
 
 
-def test_a_site_project_with_its_own_field_names_lands_nothing(wh):
+def test_a_site_project_with_its_own_field_names_and_no_dictionary_is_refused_as_such(wh):
+    """Records of another project landed without its dictionary (issue 22): read with the shipped
+    dictionary they would land nothing, so they are refused, saying the dictionary is missing."""
     header = [c if c in KEYS else f"s_{c}" for c in HEADER]
     rows = [{(k if k in KEYS else f"s_{k}"): v for k, v in row.items()} for row in (ZELDA_BASE, YORICK_BASE)]
     wh.export("own_names.csv", rows, header)
+    (failure,) = wh.ingest("redcap", raise_on_failure=False).failures
+    unknown = len(HEADER) - len(KEYS)
+    assert f"{unknown} of its {unknown} columns are not fields of the shipped project (s_" in str(failure)
+    assert "no usable data dictionary" in str(failure) and "_DataDictionary_" in str(failure)
+
+
+def test_a_site_project_with_its_own_field_names_lands_nothing(wh):
+    """With a dictionary that is not the export's (a site's own field names in the export, the
+    shipped project's dictionary landed beside it), nothing lands, and source health says why."""
+    header = [c if c in KEYS else f"s_{c}" for c in HEADER]
+    rows = [{(k if k in KEYS else f"s_{k}"): v for k, v in row.items()} for row in (ZELDA_BASE, YORICK_BASE)]
+    wh.export("own_names.csv", rows, header)
+    shutil.copy(DICTIONARY_PATH, wh.landing / "redcap" / "dictionary.csv")
     finding = _finding(wh)
     assert finding.check_name == "landed_nothing"
     assert finding.message.startswith(

@@ -93,7 +93,7 @@ def test_time_to_event_has_every_patient_for_each_endpoint(marts):
         "SELECT paramcd, count(*), count(DISTINCT patient_key), sum(is_event::INT) "
         "FROM marts.time_to_event GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    assert rows == [("BCA", 24, 24, 15), ("EFS", 24, 24, 9), ("OS", 24, 24, 6)]
+    assert rows == [("BCA", 24, 24, 15), ("EFS", 24, 24, 9), ("OS", 24, 24, 6), ("REL", 24, 24, 9)]
 
 
 def test_marts_hold_no_identifier(marts):

@@ -9,7 +9,6 @@ from datetime import datetime
 import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
-from fake_redcap import TOKEN, Project, Server
 
 from assets.ingestion import raw_assets
 from assets.pull import PULL_KEY, redcap_pull
@@ -18,6 +17,7 @@ from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from cartwh.redcap_pull import PullError, configured_sites, connection_from_environment, pull_sites
+from tests.fake_redcap import TOKEN, Project, Server
 
 WRONG = "FEDCBA9876543210FEDCBA9876543210"
 FIRST = datetime(2026, 1, 5, 2, 0, 0)

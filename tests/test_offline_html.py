@@ -17,10 +17,11 @@ import duckdb
 import pytest
 
 from cartwh.report.data_docs import write_data_docs
+from cartwh.report.pdf import find_chromium
 from expectations.results import check_suite
 from expectations.suites import all_suites
 from tests.conftest import run_dbt
-from tests.offline_browser import Chromium, find_chromium
+from tests.offline_browser import Chromium
 
 # Two slips in dbt-docs' own page, both local file:// URLs made of unfilled template text, never a
 # network request: its Angular templates write `<img src="{{ getIcon(...) }}">` (refused before

@@ -205,8 +205,10 @@ def test_a_cohort_without_cytometry_renders_what_it_can_and_says_why_for_the_res
     plan = load_plan()
     _analytics(con, plan)
     html = render_report(con, plan, root / "reports").read_text(encoding="utf-8")
-    assert html.count("<svg") == 5  # Figures 1-3: EFS by bridging, burden, transition, both Hematotox groupings
+    # Figures 1-3: EFS by bridging, burden, transition, both Hematotox groupings; Figure 6: relapse and NRM
+    assert html.count("<svg") == 7
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "not estimable: no patient has a BCA row" in text  # Figure 7, loss of B-cell aplasia by cause
     assert "not estimable: no CAR-T/µL measurement after infusion" in text  # Figure 4D
     assert "not estimable: no patient has a value of pct_scm_of_cd8_car_t_at_peak" in text  # Figure 5A
     assert "not estimable: no patient has a value of peak_car_t_per_ul" in text  # Table 3

@@ -159,7 +159,7 @@ def test_the_copy_is_fsynced_before_the_rename_and_its_folder_after(tmp_path, mo
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a), str(b))), replace(a, b)))
     publish(working, published)
     monkeypatch.undo()
-    next_copy = str(published.with_name("warehouse.duckdb.next"))
+    next_copy = str(published.parent / ".publishing" / "warehouse.duckdb")
     assert events == [("fsync", next_copy), ("replace", next_copy, str(published)), ("fsync", str(published.parent))]
 
     def disk_error(fd):

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_redcap import TOKEN, Project, Server
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from cartwh.redcap_pull import Connection, pull
 from tests.conftest import Warehouse, hmac_pseudonym, run_dbt
+from tests.fake_redcap import TOKEN, Project, Server
 
 SECRET = "deletions-test-secret"
 FIRST = datetime(2026, 1, 5, 2, 0, 0)

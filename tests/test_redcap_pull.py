@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_redcap import TOKEN, Project, Server
 
 from cartwh import cli
 from cartwh.contract.redcap import DataDictionary
 from cartwh.redcap_pull import Connection, PullError, pull, state_path
+from tests.fake_redcap import TOKEN, Project, Server
 
 EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports" / "redcap" / "longitudinal"
 pytestmark = pytest.mark.skipif(not EXPORTS.exists(), reason="../shared/real-exports is not beside the repository")

@@ -343,3 +343,75 @@ def test_a_registry_draws_a_sample_of_points_and_lines_but_summarises_everyone()
     patient_lines = [line for line in fig.axes[0].get_lines() if line.get_linewidth() == 0.7]
     assert len(patient_lines) == fg.MAX_LINES
     assert "median (n = 400)" in fig.axes[0].get_legend().get_texts()[0].get_text()
+
+
+# ---------------------------------------------------------------- registry-sized numbers at risk
+def test_risk_table_labels_never_run_into_four_digit_counts():
+    # 1,000 and 2,500 patients: the first count is four digits wide and centred on t = 0, so a
+    # label ending a fixed fraction left of the axis ran into it ("points)1000").
+    rng = np.random.default_rng(1)
+    big = pd.concat(
+        [
+            km_table(rng.exponential(12, n), rng.random(n) < 0.6, g)
+            for g, n in (("Intermediate (3–4 points)", 1000), ("High risk (> 4 points)", 2500))
+        ],
+        ignore_index=True,
+    )
+    fig = fg.km_figure(big, title="EFS")
+    renderer = fig.canvas.get_renderer()
+    table = fig.axes[1]
+    for label in [t for t in table.texts if "points" in t.get_text()]:
+        box = label.get_window_extent(renderer)
+        same_row = [
+            t.get_window_extent(renderer)
+            for t in table.texts
+            if t.get_text().isdigit() and t.get_position()[1] == label.get_position()[1]
+        ]
+        assert same_row and box.x1 < min(b.x0 for b in same_row), label.get_text()
+        assert box.x0 >= 0  # and the label stays inside the figure
+
+
+def test_median_lines_for_the_groups_that_reach_it():
+    ax = fg.km_figure(two_groups(), title="EFS", medians={"a": 3.0, "b": float("nan")}).axes[0]
+    dashed = [
+        ln for ln in ax.get_lines() if ln.get_drawstyle() == "default" and ln.get_marker() in ("None", "none", "")
+    ]
+    segments = sorted((tuple(ln.get_xdata()), tuple(ln.get_ydata())) for ln in dashed)
+    assert segments == [((0.0, 3.0), (0.5, 0.5)), ((3.0, 3.0), (0.0, 0.5))]  # survminer's "hv"
+
+
+# ---------------------------------------------------------------- cumulative incidence
+def cif_tables() -> pd.DataFrame:
+    from cartwh.stats.competing_risks import cumulative_incidence
+
+    a = cumulative_incidence([1, 2, 3, 4], ["x", "y", None, "x"], "x").assign(group="a")
+    b = cumulative_incidence([1, 1, 5], ["x", None, "y"], "x").assign(group="b")
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_cif_figure_counts_every_exit_in_the_numbers_at_risk():
+    # a: 4 at 0; after 1 (x), 2 (y), 3 (censored): 3, 2, 1 at t = 2, 3, 4 (risk set n(t) counts t itself)
+    # b: 3 at 0; after 1 (x and a censoring): 1 at t = 2..5
+    fig = fg.cif_figure(cif_tables(), title="Relapse", at_risk_every=1, p_text="Gray's test: p = 0.4")
+    texts = svg_texts(fg.to_svg(fig))
+    assert "Gray's test: p = 0.4" in [t for _, _, t in texts]
+    for colour, expected in [(fg.PALETTE[0], [4, 4, 3, 2, 1, 0]), (fg.PALETTE[1], [3, 3, 1, 1, 1, 1])]:
+        row = sorted((x, t) for c, x, t in texts if c.lower() == colour.lower() and t.isdigit())
+        assert [int(t) for _, t in row] == expected
+    ax = fig.axes[0]
+    a = [ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post" and ln.get_linewidth() > 1][0]
+    # group a, cause x by hand: 1/4 at 1, then (2/4)(1/1) more at 4 (S(4-) = 3/4 * 2/3 = 1/2, n = 1)
+    assert list(a.get_ydata()) == pytest.approx([0, 0.25, 0.25, 0.25, 0.75])
+
+
+def test_stacked_cif_top_edge_is_one_minus_survival():
+    from cartwh.stats.competing_risks import cumulative_incidence
+
+    t, causes = [1, 1, 2, 2, 3, 3, 4, 5], ["a", "b", "a", None, "a", "a", None, "b"]
+    cif = pd.concat([cumulative_incidence(t, causes, c).assign(cause=c) for c in ("a", "b")], ignore_index=True)
+    fig = fg.stacked_cif_figure(cif, title="All", cause_order=["a", "b"], cause_labels={"a": "A", "b": "B"})
+    ax = fig.axes[0]
+    (edge,) = [ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"]
+    # the hand-computed table of tests/test_stats_competing_risks.py: 1 - S = 2/8, 3/8, 11/16, 11/16, 1
+    assert list(edge.get_ydata()) == pytest.approx([0, 2 / 8, 3 / 8, 11 / 16, 11 / 16, 1.0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["B", "A"]  # top band first

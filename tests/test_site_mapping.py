@@ -120,6 +120,42 @@ def test_mapping_errors_name_file_and_line(old, new, line, message):
     assert message in str(failed.value)
 
 
+# Fields of a site's own project that identify a patient, each in one of the ways a dictionary says so.
+IDENTIFYING = """\
+pt_name,enrol,,text,"Nombre y apellidos",,,,,,y
+hosp_no,enrol,,text,"Hospital number (NHC)",,,,,,
+dob,enrol,,text,"Date of birth",,,date_ymd,,,
+pt_mail,enrol,,text,"Contact",,,email,,,
+home,enrol,,text,"Home address",,,,,,
+tel_1,enrol,,text,"Phone (mobile)",,,,,,
+"""
+
+
+@pytest.mark.parametrize(
+    ("field", "target", "why"),
+    [
+        ("pt_name", "bt_regimen", "flagged as an identifier"),
+        ("hosp_no", "bt_regimen", "a medical record number"),
+        ("dob", "apheresis_date", "a birth date"),
+        ("pt_mail", "bt_regimen", "an e-mail address (validation email)"),
+        ("home", "bt_regimen", "an address"),
+        ("tel_1", "bt_regimen", "a phone number"),
+    ],
+)
+def test_a_mapping_carries_no_identifier_onto_any_canonical_field(field, target, why):
+    """The allow-listed free text (bt_regimen) and a date (apheresis_date) would carry a site's
+    name, MRN or birth date into raw and the marts: refused with the mapping's line."""
+    site = parse_dictionary((SITE_DICTIONARY + IDENTIFYING).encode(), "dictionary.csv")
+    text = MAPPING.replace("  l_date: lab_date\n", f"  l_date: lab_date\n  {field}: {target}\n")
+    with pytest.raises(MappingError) as refused:
+        read_mapping(text, "redcap/ulm/mapping.yml", site, project_dictionary(), tuple(EVENTS))
+    assert str(refused.value) == (
+        f"redcap/ulm/mapping.yml (line 7): '{field}' identifies a patient ({why} in the site's dictionary): no "
+        f"identifier is mapped onto the canonical model (here onto '{target}'); remove the line, the field stays "
+        "out of the warehouse"
+    )
+
+
 # --- a mapped longitudinal site, landed --------------------------------------------------------
 
 HEADER = (

@@ -7,6 +7,7 @@ import shutil
 import duckdb
 import pytest
 
+from cartwh.generate import generate_landing
 from cartwh.report.quality_report import write_quality_report
 from expectations.source_health import data_records, source_health, store_findings, thresholds
 from tests.conftest import Warehouse
@@ -32,7 +33,7 @@ def warehouse(open_warehouse):
 
 
 def test_the_limits_come_from_the_seed():
-    assert LIMITS == {"max_quarantined_share": 0.5, "max_vanished_share_per_site": 0.1}
+    assert LIMITS == {"max_quarantined_share": 0.5, "max_vanished_share_per_site": 0.1, "min_data_rows": 20}
 
 
 def test_source_health_is_one_blocking_check_of_the_code_location():
@@ -65,6 +66,60 @@ def test_a_few_quarantined_rows_do_not_block(warehouse, demo_warehouse):
     warehouse.ingest()
     assert warehouse.rows("SELECT count(*) FROM raw.quarantine") == [(1,)]
     assert source_health(warehouse.con, LIMITS) == []
+
+
+# --- blocking in proportion (issue 22, defect 9): a lab's file per sample or per month ----------
+
+
+@pytest.fixture
+def lab_files(warehouse):
+    """The demo's manifests as the lab writes them: one file per month and panel, 1-3 rows each."""
+    generate_landing(warehouse.landing)
+    shutil.rmtree(warehouse.landing / "redcap")
+    shutil.rmtree(warehouse.landing / "cytometry" / "statistics")
+    return sorted((warehouse.landing / "cytometry" / "manifests" / "HUVR").glob("*.csv"))
+
+
+def _break_rows(path, count: int | None = None) -> int:
+    """Empty the record id of the first `count` rows (all: None): each row is quarantined."""
+    rows = list(csv.reader(open(path, newline="", encoding="utf-8")))
+    body = [
+        ["" if c == "record_id" else v for c, v in zip(rows[0], r, strict=True)]
+        for r in rows[1 : 1 + count if count else None]
+    ]
+    _write(path, [rows[0], *body, *rows[1 + len(body) :]])
+    return len(body)
+
+
+def test_one_bad_row_in_a_one_row_file_never_blocks(warehouse, lab_files):
+    one_row = next(p for p in lab_files if len(p.read_text().splitlines()) == 2)
+    _break_rows(one_row)
+    warehouse.ingest("cytometry_manifest")
+    assert warehouse.rows("SELECT count(DISTINCT row) FROM raw.quarantine WHERE row > 1") == [(1,)]  # reported
+    assert source_health(warehouse.con, LIMITS) == []  # not a reason to stop the night
+
+
+def test_a_site_whose_small_files_are_mostly_broken_blocks(warehouse, lab_files):
+    broken = sum(_break_rows(p) for p in lab_files[: 2 * len(lab_files) // 3])
+    warehouse.ingest("cytometry_manifest")
+    (finding,) = source_health(warehouse.con, LIMITS)
+    total = warehouse.rows("SELECT sum(records_read - records_skipped) FROM raw.landed_files")[0][0]
+    assert (finding.check_name, finding.subject) == ("quarantined_share", "site HUVR (cytometry_manifest)")
+    assert finding.message.startswith(f"site HUVR (cytometry_manifest): {broken} of the {total} data rows of its")
+    assert "required value is empty in column 'record_id'" in finding.message
+
+
+def test_a_wholly_unreadable_site_export_still_blocks(warehouse, lab_files):
+    """A small site whose only, short, delivery lost every row: nothing of the site landed."""
+    for path in lab_files[3:]:
+        path.unlink()
+    broken = sum(_break_rows(p) for p in lab_files[:3])
+    warehouse.ingest("cytometry_manifest")
+    (finding,) = source_health(warehouse.con, LIMITS)
+    assert finding.subject == "site HUVR (cytometry_manifest)" and broken < LIMITS["min_data_rows"]
+    assert finding.message.startswith(
+        f"site HUVR (cytometry_manifest): nothing of its 3 current files landed, {broken} of their {broken} data rows"
+    )
 
 
 def test_a_non_empty_export_that_lands_nothing_blocks(warehouse, monkeypatch):

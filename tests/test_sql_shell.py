@@ -393,3 +393,10 @@ def test_the_shell_function_runs_without_a_terminal(site):
     shell(site / "published" / "warehouse.duckdb", read=lambda prompt: next(lines), write=out.append, time_limit=5)
     assert json.loads(out[2]) == [{"one": 1}]
     assert out[3] == "analytics.km_estimates"
+
+
+def test_a_semicolon_in_a_string_or_a_comment_does_not_end_the_statement(site):
+    lines = iter(["SELECT 'a;", "b' AS s, -- a comment;", "'x;y' AS t /* ; */, 1 AS n; -- the end", ".quit"])
+    out = []
+    shell(site / "published" / "warehouse.duckdb", "csv", read=lambda prompt: next(lines), write=out.append)
+    assert out[1:] == ['s,t,n\n"a;\nb",x;y,1']

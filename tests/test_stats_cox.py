@@ -7,7 +7,10 @@
 * Rossi recidivism data (shipped in lifelines). Fox & Weisberg, "Cox Proportional-Hazards
   Regression for Survival Data in R" (appendix to An R Companion to Applied Regression,
   2019), ``coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio)``.
-* A tiny case solved by hand (see ``test_hand_computed_two_groups``).
+  The same fit's score test (R: "Score (logrank) test = 17.25 on 1 df"), and for Rossi
+  "Likelihood ratio test= 33.27 on 7 df", "Score (logrank) test = 33.53 on 7 df".
+* Tiny cases solved by hand (``test_hand_computed_two_groups``, and under separation
+  ``test_separated_tests_by_hand``).
 """
 
 import math
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines.datasets import load_rossi
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize_scalar
 from scipy.stats import chi2
 
 from cartwh.stats.cox import COLUMNS, cox_model
@@ -60,8 +63,11 @@ def test_gehan_matches_r_coxph():
     assert row["z"] == pytest.approx(3.812, abs=5e-4)
     assert row["p_value"] == pytest.approx(0.000138, abs=5e-7)
     assert chi2.isf(row["likelihood_ratio_p"], 1) == pytest.approx(16.35, abs=5e-3)
+    assert row["likelihood_ratio_statistic"] == pytest.approx(16.35, abs=5e-3) and row["likelihood_ratio_df"] == 1
+    assert row["score_statistic"] == pytest.approx(17.25, abs=5e-3)
+    assert row["score_p"] == pytest.approx(3.283e-05, abs=5e-9)
     assert row["concordance"] == pytest.approx(0.69, abs=5e-3)
-    assert (row["n"], row["events"], row["n_dropped_missing"], row["reason"]) == (42, 30, 0, None)
+    assert (row["method"], row["n"], row["events"], row["n_dropped_missing"], row["reason"]) == ("cox", 42, 30, 0, None)
 
 
 def test_gehan_explicit_reference_flips_the_contrast():
@@ -81,6 +87,8 @@ def test_rossi_matches_fox_weisberg():
     row = out.iloc[0]
     assert chi2.isf(row["likelihood_ratio_p"], 7) == pytest.approx(33.27, abs=5e-3)
     assert row["likelihood_ratio_p"] == pytest.approx(2.4e-05, abs=5e-7)
+    assert row["score_statistic"] == pytest.approx(33.53, abs=5e-3)
+    assert row["score_p"] == pytest.approx(2.11e-05, abs=5e-8)
     assert row["concordance"] == pytest.approx(0.64, abs=5e-3)
     assert (row["n"], row["events"]) == (432, 114)
 
@@ -140,9 +148,23 @@ def test_hand_computed_two_groups():
 # ---------------------------------------------------------------- edge cases
 def assert_not_estimable(out: pd.DataFrame, *fragments: str):
     assert out[["coef", "se", "hazard_ratio", "ci_lower", "ci_upper", "z", "p_value"]].isna().all().all()
-    assert out[["concordance", "likelihood_ratio_p"]].isna().all().all()
+    assert out[["concordance", "likelihood_ratio_p", "score_p"]].isna().all().all()
     for fragment in fragments:
         assert out["reason"].str.contains(fragment, regex=False).all(), (fragment, out["reason"].iloc[0])
+
+
+def assert_separated(out: pd.DataFrame, *fragments: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The partial-likelihood rows: no estimates, the reason, but both model tests; then the
+    Firth rows with finite estimates. Returns both."""
+    ml, penalised = out[out["method"] == "cox"], out[out["method"] == "firth"]
+    assert len(ml) == len(penalised) and ml["term"].tolist() == penalised["term"].tolist()
+    assert ml[["coef", "se", "hazard_ratio", "p_value", "concordance"]].isna().all().all()
+    assert ml[["likelihood_ratio_statistic", "likelihood_ratio_p", "score_statistic", "score_p"]].notna().all().all()
+    for fragment in fragments:
+        assert ml["reason"].str.contains(fragment, regex=False).all(), (fragment, ml["reason"].iloc[0])
+    assert np.isfinite(penalised[["coef", "se", "hazard_ratio", "p_value"]].to_numpy(float)).all()
+    assert penalised["reason"].isna().all() and penalised["score_p"].isna().all()
+    return ml, penalised
 
 
 def test_separation_level_without_events_is_named():
@@ -154,20 +176,55 @@ def test_separation_level_without_events_is_named():
         }
     )
     out = fit_quietly(data, "t", "e", ["bridge"], reference={"bridge": "none"})
-    assert out["term"].tolist() == ["bridge=chemo", "bridge=inotuzumab"]
-    assert_not_estimable(out, "monotone likelihood", "bridge=inotuzumab")
+    assert out["term"].tolist() == ["bridge=chemo", "bridge=inotuzumab"] * 2
+    _, penalised = assert_separated(out, "monotone likelihood", "bridge=inotuzumab")
+    assert penalised.set_index("term").loc["bridge=inotuzumab", "hazard_ratio"] < 1  # no events: a low hazard
 
 
 def test_separation_all_events_in_one_level():
     data = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0], "g": list("AAABBB")})
-    assert_not_estimable(fit_quietly(data, "t", "e", ["g"]), "no events in g=B")
+    assert_separated(fit_quietly(data, "t", "e", ["g"]), "no events in g=B")
 
 
 def test_separation_without_an_empty_level_is_caught_after_fitting():
     # Every event has the largest x in its risk set (B fails at 1 and 2 before any A),
     # so the partial likelihood increases forever in b; no level is free of events.
     data = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1], "g": ["B", "B", "A", "A"]})
-    assert_not_estimable(fit_quietly(data, "t", "e", ["g"]), "monotone likelihood")
+    assert_separated(fit_quietly(data, "t", "e", ["g"]), "monotone likelihood", "runaway")
+
+
+def test_separated_tests_by_hand():
+    # Three events at 1, 2, 3 with x = 1, 1, 0 (coxphf's own example of monotone likelihood).
+    # Risk sets {1,2,3}, {2,3}, {3}; with r = exp(b):
+    #   l(b) = [b - log(2r + 1)] + [b - log(r + 1)] + 0, increasing in b without a maximum,
+    #   sup l = lim (2b - log(2r+1) - log(r+1)) = -log 2;  l(0) = -log 3 - log 2
+    #   => likelihood-ratio statistic 2 (sup l - l(0)) = 2 log 3.
+    #   U(0) = (1 - 2/3) + (1 - 1/2) = 5/6,  I(0) = (2/3)(1/3) + (1/2)(1/2) = 17/36
+    #   => score statistic U(0)^2 / I(0) = 25/17.
+    # No ties, so Efron = Breslow: Firth maximises l(b) + 1/2 log I(b) with
+    #   I(b) = 2r/(2r+1)^2 + r/(r+1)^2, found here by a one-dimensional search.
+    data = pd.DataFrame({"t": [1, 2, 3], "e": [1, 1, 1], "x": ["yes", "yes", "no"]})
+    ml, penalised = assert_separated(fit_quietly(data, "t", "e", ["x"]), "monotone likelihood")
+    assert ml["likelihood_ratio_statistic"].iloc[0] == pytest.approx(2 * math.log(3), abs=1e-8)
+    assert ml["score_statistic"].iloc[0] == pytest.approx(25 / 17, abs=1e-12)
+    assert ml["score_p"].iloc[0] == pytest.approx(chi2.sf(25 / 17, 1), abs=1e-12)
+
+    def penalised_loglik(b):
+        r = math.exp(b)
+        information = 2 * r / (2 * r + 1) ** 2 + r / (r + 1) ** 2
+        return 2 * b - math.log(2 * r + 1) - math.log(r + 1) + 0.5 * math.log(information)
+
+    best = minimize_scalar(lambda b: -penalised_loglik(b), bounds=(-10, 10), method="bounded", options={"xatol": 1e-10})
+    row = penalised.iloc[0]
+    assert row["coef"] == pytest.approx(best.x, abs=1e-6)
+    lr = 2 * (penalised_loglik(best.x) - penalised_loglik(0.0))
+    assert row["likelihood_ratio_statistic"] == pytest.approx(lr, abs=1e-8)
+    assert row["p_value"] == pytest.approx(chi2.sf(lr, 1), abs=1e-8)  # one term: its test is the model's
+    cutoff = penalised_loglik(best.x) - chi2.ppf(0.95, 1) / 2
+    lower = brentq(lambda b: penalised_loglik(b) - cutoff, -20, best.x)
+    upper = brentq(lambda b: penalised_loglik(b) - cutoff, best.x, 20)
+    assert row["ci_lower"] == pytest.approx(math.exp(lower), rel=1e-6)
+    assert row["ci_upper"] == pytest.approx(math.exp(upper), rel=1e-6)
 
 
 def test_no_events():

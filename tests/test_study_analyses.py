@@ -138,3 +138,96 @@ def test_km_median_row_names_its_convention():
     out = _table(TableRow("EFS", "km_median", endpoint="EFS"), conventions=Conventions(km_quantile="r"))
     assert out.loc["B", "median"] == 4.5 and out.loc["B", "median_convention"] == "r"
     assert out.loc["A", "test_method"] == "asymptotic"
+
+
+# REL rows of five patients: a1 relapses at 1, a2 has a consolidative HSCT at 2, a3 relapses at 3,
+# b1 dies in remission at 4, b2 is censored at 5.
+REL = pd.DataFrame(
+    {
+        "patient_key": ["a1", "a2", "a3", "b1", "b2"],
+        "paramcd": ["REL"] * 5,
+        "aval": [1.0, 2.0, 3.0, 4.0, 5.0],
+        "is_event": [True, False, True, False, False],
+        "cause": ["relapse", "consolidative_hsct", "relapse", "death", None],
+    }
+)
+
+
+def _competing(consolidative_hsct: str) -> dict:
+    from dataclasses import replace
+
+    from cartwh.study.competing_risk_analyses import run_competing_risks
+    from cartwh.study.config import CompetingRiskAnalysis
+
+    plan = load_plan()
+    plan = replace(plan, conventions=replace(plan.conventions, consolidative_hsct=consolidative_hsct))
+    analysis = CompetingRiskAnalysis(
+        "r", "R", "REL", {"relapse": "Relapse", "consolidative_hsct": "HSCT"}, by="arm", group_order=("A", "B")
+    )
+    rows = {name: [] for name in ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests")}
+    run_competing_risks(REL.merge(PATIENTS, on="patient_key"), analysis, plan, rows)
+    return rows
+
+
+def test_consolidative_hsct_competes_or_censors_as_the_plan_says():
+    # HSCT competing, all patients: relapse at 1 (1/5), HSCT at 2 (S 4/5 -> 3/5), relapse at 3:
+    #   F_relapse(3) = 1/5 + (3/5)(1/3) = 2/5. HSCT censored at 2 instead: F = 1/5 + (4/5)(1/3) = 7/15.
+    competing, censored = _competing("competing"), _competing("censored")
+    at = {
+        name: pd.concat(rows["cumulative_incidence"]).query("time == 3").set_index(["group", "cause"])["estimate"]
+        for name, rows in (("competing", competing), ("censored", censored))
+    }
+    assert at["competing"][("All patients", "relapse")] == pytest.approx(2 / 5)
+    assert at["censored"][("All patients", "relapse")] == pytest.approx(7 / 15)
+    assert at["competing"][("A", "consolidative_hsct")] == pytest.approx(1 / 3)
+    assert ("All patients", "consolidative_hsct") not in at["censored"].index
+    landmark = censored["competing_risk_landmarks"][0]  # month 12, beyond the last follow-up at 5
+    assert math.isnan(landmark["estimate"]) and "beyond the last follow-up" in landmark["reason"]
+    (reason,) = [t["reason"] for t in censored["competing_risk_tests"] if t["cause"] == "consolidative_hsct"]
+    assert "conventions.consolidative_hsct" in reason
+    assert {r["consolidative_hsct"] for r in censored["competing_risk_landmarks"]} == {"censored"}
+
+
+def test_gray_test_per_cause_between_the_groups():
+    tests = {t["cause"]: t for t in _competing("competing")["competing_risk_tests"]}
+    assert tests["relapse"]["groups"] == "A | B" and tests["relapse"]["n"] == 5 and tests["relapse"]["events"] == 2
+    assert tests["relapse"]["test"] == "Gray's test" and 0 < tests["relapse"]["p_value"] < 1
+
+
+def test_a_blocked_grouping_column_blocks_its_competing_risk_analyses_only():
+    from dataclasses import replace
+
+    from cartwh.study.blocking import Blocks, apply_blocks
+    from cartwh.study.compute import ANALYTICS_TABLES
+    from cartwh.study.config import CompetingRiskAnalysis, CompetingRiskRegression
+
+    plan = replace(
+        load_plan(),
+        survival=(),
+        follow_up=(),
+        cox=(),
+        tables=(),
+        competing_risks=(CompetingRiskAnalysis("by_arm", "R", "REL", {"relapse": "Relapse"}, by="arm"),),
+        competing_risk_regression=(CompetingRiskRegression("fg_arm", "REL", "relapse", ("arm",)),),
+    )
+    frames = {name: pd.DataFrame({"analysis": []}) for name in ANALYTICS_TABLES}
+    rows = _competing("competing")
+    frames["cumulative_incidence"] = pd.concat(rows["cumulative_incidence"]).assign(analysis="by_arm")
+    frames["competing_risk_models"] = pd.DataFrame({"analysis": ["fg_arm"], "term": ["arm=B"], "coef": [0.5]})
+    reason = "not estimable: blocked by marts_patients X(arm) (why; observed 0)"
+    out = apply_blocks(frames, plan, Blocks({"arm": reason}))
+    assert out["cumulative_incidence"].empty
+    assert out["competing_risk_tests"]["reason"].tolist() == [reason]
+    assert out["competing_risk_models"][["analysis", "reason"]].values.tolist() == [["fg_arm", reason]]
+    assert out["competing_risk_models"]["coef"].isna().all()
+
+
+def test_an_endpoint_without_rows_says_so():
+    from cartwh.study.competing_risk_analyses import run_competing_risks
+    from cartwh.study.config import CompetingRiskAnalysis
+
+    rows = {name: [] for name in ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests")}
+    analysis = CompetingRiskAnalysis("b", "B", "BCA", {"b_cell_recovery": "Recovery"}, by="arm")
+    run_competing_risks(REL.merge(PATIENTS, on="patient_key"), analysis, load_plan(), rows)
+    assert rows["cumulative_incidence"] == [] and rows["competing_risk_landmarks"] == []
+    assert [t["reason"] for t in rows["competing_risk_tests"]] == ["not estimable: no patient has a BCA row"]

@@ -20,7 +20,9 @@ def _with(change):
 def test_the_shipped_plan_covers_the_paper():
     plan = load_plan()
     assert [t.name for t in plan.tables][:3] == ["table_1", "table_2", "table_3"]
-    assert [f["id"] for f in plan.figures] == ["1", "2", "3", "4", "5"]
+    assert [f["id"] for f in plan.figures] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [a.endpoint for a in plan.competing_risks] == ["REL", "BCA"]
+    assert plan.conventions.cumulative_incidence == "cuminc" and plan.conventions.consolidative_hsct == "competing"
     assert plan.landmark_months == (12.0,) and plan.cutoff_min_roc_auc == 0.70
     assert plan.ci_bands is False  # survminer's default: no CI bands
     assert parse_plan(_with(lambda d: d["settings"].update(ci_bands=True))).ci_bands is True
@@ -38,6 +40,12 @@ def test_the_shipped_plan_covers_the_paper():
         (lambda d: d["tables"][0]["rows"][0].pop("column"), "needs a column"),
         (lambda d: d["figures"][0]["panels"][0].update(km="by_nothing"), "no survival analysis named 'by_nothing'"),
         (lambda d: d["settings"].update(ci_bands="yes"), "settings.ci_bands: 'yes' is not true or false"),
+        (lambda d: d["conventions"].update(consolidative_hsct="ignored"), "conventions.consolidative_hsct"),
+        (lambda d: d["competing_risks"][0].update(causes=[]), "competing_risks.relapse_and_nrm: causes"),
+        (lambda d: d["competing_risks"][0].update(after_table="table_9"), "after_table 'table_9'"),
+        (lambda d: d["figures"][5]["panels"][0].update(cause="gvhd"), "'gvhd' is not a cause of relapse_and_nrm"),
+        (lambda d: d["figures"][5]["panels"][0].update(stacked=True), "one `cause` or is `stacked`"),
+        (lambda d: d["figures"][5]["panels"][0].update(cif="nothing"), "no competing-risk analysis named 'nothing'"),
     ],
 )
 def test_mistakes_are_refused_naming_the_entry(change, message):

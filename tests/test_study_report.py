@@ -5,6 +5,8 @@ p-values with the ones docs/definitions.md computes from the paper's own counts,
 """
 
 import json
+import math
+import re
 from pathlib import Path
 
 import duckdb
@@ -126,10 +128,10 @@ def test_report_has_tables_figures_and_methods(demo_warehouse):
     html = (reports / "study_report.html").read_text(encoding="utf-8")
     for text in ["Table 1.", "Table 2.", "Table 3.", "Methods", "Data quality", "log-rank", "Number at risk"]:
         assert text in html, text
-    for figure in ["1", "2", "3", "4", "5"]:
+    for figure in ["1", "2", "3", "4", "5", "6", "7"]:
         assert f"<b>Figure {figure}.</b>" in html
     panels = sorted(p.name for p in (reports / "figures").glob("*.png"))
-    assert len(panels) == 12 and html.count("<svg") == 12  # 2 + 1 + 2 + 4 + 3 panels
+    assert len(panels) == 17 and html.count("<svg") == 17  # 2 + 1 + 2 + 4 + 3 + 2 + 3 panels
 
 
 def test_report_holds_no_direct_identifier(demo_warehouse, demo_identifiers):
@@ -144,9 +146,74 @@ def test_panels_are_lettered_once_by_the_report_at_one_size(demo_warehouse):
 
     reports = demo_warehouse.parent / "reports"
     html = (reports / "study_report.html").read_text(encoding="utf-8")
-    # Figures 1 and 3 have A-B, 4 A-D, 5 A-C: 11 letters beside the images; Figure 2 has one panel
-    assert re.findall(r'<span class="letter">([A-Z])</span>', html) == list("ABABABCDABC")
+    # Figures 1, 3 and 6 have A-B, 4 A-D, 5 and 7 A-C: 16 letters beside the images; Figure 2 has one panel
+    assert re.findall(r'<span class="letter">([A-Z])</span>', html) == list("ABABABCDABCABABC")
     svgs = [p.read_text(encoding="utf-8") for p in sorted((reports / "figures").glob("*.svg"))]
     lone_letters = [t for svg in svgs for t in re.findall(r"<text[^>]*>\s*([A-Z])\s*</text>", svg)]
     assert lone_letters == []  # and none inside an image
     assert len({re.search(r'<svg[^>]* width="([^"]+)" height="([^"]+)"', svg).groups() for svg in svgs}) == 1
+
+
+def test_demo_competing_risks_and_separated_cox_model(analytics, demo_warehouse):
+    # The demo's REL endpoint: 9 relapses (the paper's "Relapse after CAR-T"), no death without
+    # relapse, one consolidative HSCT in remission (competing by the plan's choice); its BCA
+    # endings are Table 2's: 11 B-cell recoveries, 4 CD19-negative relapses, 1 HSCT, 8 persistent.
+    events = dict(
+        analytics.execute(
+            "SELECT cause, events FROM analytics.competing_risk_landmarks "
+            "WHERE analysis = 'relapse_and_nrm' AND \"group\" = 'All patients'"
+        ).fetchall()
+    )
+    assert events == {"relapse": 9, "death": 0, "consolidative_hsct": 1}
+    bca = dict(
+        analytics.execute(
+            "SELECT cause, events FROM analytics.competing_risk_landmarks "
+            "WHERE analysis = 'bca_loss_by_cause' AND \"group\" = 'All patients'"
+        ).fetchall()
+    )
+    assert bca == {"b_cell_recovery": 11, "cd19_negative_relapse": 4, "relapse": 0, "consolidative_hsct": 1, "death": 0}
+    gray = dict(
+        analytics.execute(
+            "SELECT analysis || '/' || cause, p_value FROM analytics.competing_risk_tests WHERE p_value IS NOT NULL"
+        ).fetchall()
+    )
+    assert {
+        "relapse_and_nrm/relapse",
+        "bca_loss_by_cause/b_cell_recovery",
+        "bca_loss_by_cause/cd19_negative_relapse",
+    } <= set(gray)
+    # The Nair risk groups separate EFS (every high-risk patient fails before the low-risk events):
+    # no partial-likelihood estimate, but its LR and score tests, and Firth's fit.
+    rows = analytics.execute(
+        "SELECT method, hazard_ratio, likelihood_ratio_p, score_p FROM analytics.cox_models "
+        "WHERE analysis = 'efs_nair_risk_group' ORDER BY method"
+    ).fetchall()
+    (cox, firth) = rows
+    assert cox[0] == "cox" and (cox[1] is None or math.isnan(cox[1]))
+    assert cox[2] < 0.001 and cox[3] < 0.001
+    assert firth[0] == "firth" and firth[1] > 1 and firth[2] < 0.001
+    html = (demo_warehouse.parent / "reports" / "study_report.html").read_text(encoding="utf-8")
+    for text in [
+        "Relapse and non-relapse mortality",
+        "Loss of B-cell aplasia by cause",
+        "Gray's test",
+        "Firth (coxphf)",
+    ]:
+        assert text in html, text
+
+
+def test_the_report_prints_to_an_a4_pdf(demo_warehouse):
+    from cartwh.report.pdf import find_chromium
+
+    pdf = demo_warehouse.parent / "reports" / "study_report.pdf"
+    if find_chromium() is None:  # `make run` without a browser: no PDF, and no stale one either
+        assert not pdf.exists()
+        return
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    boxes = {
+        tuple(round(float(v)) for v in box) for box in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    }
+    assert boxes == {(595, 842)}  # A4 in points, every page
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    assert 5 <= pages <= 14  # printed with the page's print stylesheet (18 Letter pages before it existed)

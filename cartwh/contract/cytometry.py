@@ -161,6 +161,21 @@ def lab_names(lab: str | None) -> dict[str, tuple[str, str | None]]:
     return names
 
 
+# Control tubes (FMO, isotype, unstained, compensation, beads only) are run beside the patients'
+# tubes and exported in the same tables, but are no patient's sample: the reviewed seed of the names
+# labs give them, matched as whole words in an FCS file name or a manifest's sample_type
+# (cartwh/ingest/cytometry_loader.py).
+CONTROLS_SEED = STATISTICS_SEED.with_name("cytometry_control_tubes.csv")
+PATIENT_SAMPLE = "patient"  # a manifest's sample_type for a patient's tube (or empty)
+
+
+def control_names() -> list[tuple[str, str]]:
+    """(name as labs write it, sample type) of every control tube name in the seed; read at every
+    call, as the seed may be edited between runs."""
+    with open(CONTROLS_SEED, newline="", encoding="utf-8") as handle:
+        return [(row["name"], row["sample_type"]) for row in csv.DictReader(handle)]
+
+
 MANIFEST_COLUMNS = (
     "fcs_file",
     "record_id",
@@ -175,6 +190,8 @@ MANIFEST_COLUMNS = (
 # written before they existed stay valid. beads_per_tube from the lot's certificate, the volume
 # of blood pipetted into the tube; either may instead come from the bead_lots seed by lot.
 MANIFEST_BEAD_COLUMNS = ("bead_lot", "beads_per_tube", "sample_volume_ul")
+# Optional too: patient (or empty), or a control tube's kind (CONTROLS_SEED).
+MANIFEST_SAMPLE_TYPE = "sample_type"
 BEADS_PER_TUBE_RANGE = (1_000, 1_000_000)  # bead tubes and suspensions hold 10^4-10^5 beads per test
 SAMPLE_VOLUME_UL_RANGE = (10, 10_000)  # lyse-no-wash: 20-200 uL of blood; bulk lysis for rare cells: mL
 SPECIMENS = ("peripheral blood", "bone marrow", "leukapheresis")

@@ -42,27 +42,67 @@ def allowed_free_text(path: Path = ALLOW_LIST_PATH) -> frozenset[str]:
 
 
 # Text validations whose values are contact details or identifiers by definition (a site's own
-# project may use them): never loaded, like free text, whatever the Identifier? column says.
-IDENTIFYING_VALIDATIONS = frozenset(
-    {
-        "email",
-        "phone",
-        "phone_australia",
-        "ssn",
-        "mrn_10d",
-        "mrn_generic",
-        "vmrn",
-        "zipcode",
-        "postalcode_australia",
-        "postalcode_canada",
-        "postalcode_french",
-        "postalcode_germany",
-    }
-)
+# project may use them): never loaded, like free text, whatever the Identifier? column says; and
+# what each one holds.
+IDENTIFYING_VALIDATIONS = {
+    "email": "an e-mail address",
+    "phone": "a phone number",
+    "phone_australia": "a phone number",
+    "ssn": "a social security number",
+    "mrn_10d": "a medical record number",
+    "mrn_generic": "a medical record number",
+    "vmrn": "a medical record number",
+    "zipcode": "an address",
+    "postalcode_australia": "an address",
+    "postalcode_canada": "an address",
+    "postalcode_french": "an address",
+    "postalcode_germany": "an address",
+}
 
 
 # A birth date a site's dictionary forgot to flag as an identifier (REDCap's own survey demo does).
-_BIRTH_DATE = re.compile(r"\b(dob|date of birth|birth ?date|birthday)\b", re.IGNORECASE)
+_BIRTH_DATE = re.compile(r"\b(dob|date of birth|birth ?date|birthday|fecha de nacimiento)\b", re.IGNORECASE)
+# What a field's name or label says it holds, when it identifies a patient, in the words of
+# English and Spanish case report forms (a field name's underscores read as spaces).
+IDENTIFYING_WORDS = {
+    "a name": re.compile(
+        r"\b((patient|participant|subject|person|pt|first|last|given|family|full|middle|maiden)\s?names?"
+        r"|surnames?|forenames?|initials|nombre|apellidos?)\b|^names?$",
+        re.IGNORECASE,
+    ),
+    "a medical record number": re.compile(
+        r"\b(mrn|medical record( number| no)?|hospital (number|no)|chart (number|no)|nhc|historia cl[ií]nica"
+        r"|nhs (number|no))\b",
+        re.IGNORECASE,
+    ),
+    "a social security number": re.compile(r"\b(ssn|social security)\b", re.IGNORECASE),
+    "a birth date": _BIRTH_DATE,
+    "an address": re.compile(
+        r"\b(address|street|post ?code|zip( code)?|postal code|direcci[oó]n|domicilio)\b", re.IGNORECASE
+    ),
+    "a phone number": re.compile(r"\b(phone|telephone|mobile|tel[eé]fono|m[oó]vil)\b", re.IGNORECASE),
+    "an e-mail address": re.compile(r"\b(e-?mail|correo)\b", re.IGNORECASE),
+}
+
+
+def identifying(field: Field) -> str | None:
+    """Why a field identifies a patient ('flagged as an identifier', 'a name', 'a birth date', ...),
+    from its Identifier? flag, its text validation, or what its name or label says; None when
+    nothing does. A site mapping may carry none of them onto the canonical model
+    (cartwh.contract.site_mapping), and their values feed the identifier matching at ingestion."""
+    return "flagged as an identifier" if field.identifier else what_it_identifies(field)
+
+
+def what_it_identifies(field: Field) -> str | None:
+    """'a name', 'a medical record number', 'a birth date', ... by the field's text validation or
+    the words of its name or label; None when they say nothing of the kind."""
+    if field.validation in IDENTIFYING_VALIDATIONS:
+        return f"{IDENTIFYING_VALIDATIONS[field.validation]} (validation {field.validation})"
+    label = re.sub(r"<[^>]+>", " ", field.label)
+    for kind, words in IDENTIFYING_WORDS.items():
+        if words.search(field.name.replace("_", " ")) or words.search(label):
+            return kind
+    return None
 
 
 def withheld(field: Field) -> bool:

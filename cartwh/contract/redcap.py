@@ -39,6 +39,7 @@ class Field:
     # resolved when rows are checked, so 'today' means the day of the load.
     date_min: str = ""
     date_max: str = ""
+    required: bool = False  # "Required Field?": REDCap asks for it at entry (not enforced here)
 
     @property
     def is_dated(self) -> bool:

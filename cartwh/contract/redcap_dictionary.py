@@ -3,7 +3,8 @@
 - the CSV downloaded from the Online Designer ("Variable / Field Name", "Form Name", ...), with
   the UTF-8 byte order mark REDCap puts in front;
 - the API's metadata export (`content=metadata`, what PyCap's `export_metadata` returns) as CSV
-  or JSON, whose columns are the snake_case names (`field_name`, `form_name`, ...).
+  or JSON, whose columns are the snake_case names (`field_name`, `form_name`, ...);
+- the ItemDefs and CodeLists of a CDISC ODM file (cartwh.contract.redcap_odm.dictionary_rows).
 
 A dictionary that cannot describe a project fails whole, with the file, the row (the header is
 row 1; in JSON, the entry number) and the column: no field-name column, an empty or duplicate
@@ -45,7 +46,9 @@ UI_TO_API = {
 }
 _API_TO_UI = {api: ui for ui, api in UI_TO_API.items()}
 _NUMERIC_RANGE_TYPES = {"DOUBLE", "BIGINT"}  # a date's min/max ("2020-01-01", "today") is no number
-_VARIABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# REDCap's rule for variable (field), instrument (form) and unique event names. Ingestion names
+# tables and columns after them, so a name outside it never reaches SQL.
+REDCAP_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class MetadataError(ValueError):
@@ -66,6 +69,16 @@ def read_dictionary(path: Path, name: str | None = None) -> DataDictionary:
 def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> DataDictionary:
     text = content.decode("utf-8-sig")
     rows, spelling = _json_rows(text, name) if json_text else _csv_rows(text, name)
+    return dictionary_from_rows(rows, name, spelling)
+
+
+def dictionary_from_rows(
+    rows: list[tuple[int, dict]], name: str, spelling: dict[str, str] | None = None
+) -> DataDictionary:
+    """The dictionary of (row number, row) pairs with the API's column names, however they were
+    written (a CSV, the API's JSON, an ODM file's ItemDefs); `spelling`: how the file names each
+    column, for errors."""
+    spelling = spelling or {}
     fields, seen = [], {}
     for row_number, row in rows:
 
@@ -78,13 +91,21 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
         field_name, field_type = cell("field_name"), cell("field_type")
         if not field_name:
             raise fail("field_name", "empty field name")
-        if not _VARIABLE_NAME.fullmatch(field_name):
-            raise fail("field_name", f"'{field_name}' is not a REDCap variable name (lower-case letters, digits, _)")
+        if not REDCAP_NAME.fullmatch(field_name):
+            raise fail(
+                "field_name", f"{shown(field_name)} is not a REDCap variable name (lower-case letters, digits, _)"
+            )
         if field_name in seen:
             raise fail("field_name", f"field '{field_name}' is defined twice (first in row {seen[field_name]})")
         seen[field_name] = row_number
         if not cell("form_name"):
             raise fail("form_name", f"field '{field_name}' has no form")
+        if not REDCAP_NAME.fullmatch(cell("form_name")):
+            raise fail(
+                "form_name",
+                f"form {shown(cell('form_name'))} of field '{field_name}' is not a REDCap instrument name "
+                "(lower-case letters, digits, _): the dictionary is refused",
+            )
         if field_type not in FIELD_TYPES:
             raise fail("field_type", f"'{field_type}' is not a REDCap field type ({', '.join(sorted(FIELD_TYPES))})")
         if field_type in NO_DATA_FIELD_TYPES:
@@ -104,6 +125,7 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
             minimum=None,
             maximum=None,
             identifier=cell("identifier").lower() == "y",
+            required=cell("required_field").lower() == "y",
         )
         if field.is_dated:  # resolved when rows are checked ('today' is the day of the load)
             field = replace(field, date_min=cell("text_validation_min"), date_max=cell("text_validation_max"))
@@ -116,6 +138,11 @@ def parse_dictionary(content: bytes, name: str, json_text: bool = False) -> Data
     if not fields:
         raise MetadataError(name, "the dictionary defines no field")
     return DataDictionary(tuple(fields))
+
+
+def shown(name: str) -> str:
+    """A name from outside quoted in a message, on one line whatever it holds."""
+    return repr(name) if not name.isprintable() else f"'{name}'"
 
 
 def parse_choice_list(text: str) -> tuple[tuple[str, str], ...]:

@@ -4,8 +4,9 @@ holds, which forms or events repeat, and which forms are surveys.
 Read from the API's exports (`content=arm`, `event`, `formEventMapping`, `repeatingFormsEvents`,
 as CSV or JSON, what PyCap's `export_arms`, `export_events`, `export_instrument_event_mappings`,
 `export_repeating_instruments_events` return) or from the CDISC ODM project file REDCap writes
-(`project.xml`, "Download metadata & data"). Of project.xml only the metadata is read: the parser
-stops at `<ClinicalData>`, so the records it also holds (identifiers included) are never parsed.
+(`project.xml`, "Download metadata & data"). Here only project.xml's metadata is read: the parser
+stops at `<ClinicalData>`; the records it may hold are read, when they are the folder's record
+export, by cartwh.contract.redcap_odm, through the same loader as a flat export.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartwh.contract.redcap import ExportLayout
-from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, MetadataError, shown
 
-_ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-_REDCAP = "{https://projectredcap.org}"
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
+REDCAP = "{https://projectredcap.org}"
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,13 @@ def parse_arms(content: bytes, name: str, json_text: bool = False) -> tuple[Arm,
 def parse_events(content: bytes, name: str, json_text: bool = False) -> tuple[Event, ...]:
     events = []
     for n, r in api_table(content, name, ("event_name", "arm_num", "unique_event_name"), json_text):
+        if not REDCAP_NAME.fullmatch(r["unique_event_name"]):
+            raise MetadataError(
+                name,
+                f"{shown(r['unique_event_name'])} is not a REDCap unique event name (lower-case letters, digits, _)",
+                row=n,
+                column="unique_event_name",
+            )
         try:
             offsets = [_offset(r.get(c, "")) for c in ("day_offset", "offset_min", "offset_max")]
         except ValueError:
@@ -193,6 +201,12 @@ def parse_form_events(content: bytes, name: str, json_text: bool = False) -> tup
     )
 
 
+def parse_data_access_groups(content: bytes, name: str, json_text: bool = False) -> tuple[str, ...]:
+    """The unique group names (what `redcap_data_access_group` holds) of the API's or the UI's DAGs."""
+    rows = api_table(content, name, ("data_access_group_name", "unique_group_name"), json_text, ("unique_group_name",))
+    return tuple(r["unique_group_name"] or r["data_access_group_name"] for _, r in rows)
+
+
 def parse_repeating(content: bytes, name: str, json_text: bool = False) -> tuple[Repeating, ...]:
     # An empty form_name is a whole repeating event; an empty event_name, a classic project.
     rows = api_table(content, name, ("event_name", "form_name"), json_text, may_be_empty=("event_name", "form_name"))
@@ -204,12 +218,12 @@ def parse_repeating(content: bytes, name: str, json_text: bool = False) -> tuple
 
 def read_project_xml(path: Path, name: str | None = None) -> ProjectSetup:
     name = name or str(path)
-    metadata = _metadata_elements(path, name)
-    study_events = [e for e in metadata if e.tag == _ODM + "StudyEventDef"]
+    metadata = metadata_elements(path, name)
+    study_events = [e for e in metadata if e.tag == ODM + "StudyEventDef"]
     arms: dict[int, Arm] = {}
     events, form_events = [], []
     for element in study_events:
-        attribute = lambda key, element=element: element.get(_REDCAP + key, "")  # noqa: E731
+        attribute = lambda key, element=element: element.get(REDCAP + key, "")  # noqa: E731
         arm = int(attribute("ArmNum") or 1)
         arms.setdefault(arm, Arm(arm, attribute("ArmName")))
         unique = attribute("UniqueEventName")
@@ -225,37 +239,35 @@ def read_project_xml(path: Path, name: str | None = None) -> ProjectSetup:
             )
         )
         form_events += [
-            FormEvent(arm, unique, ref.get(_REDCAP + "FormName", "")) for ref in element if ref.tag == _ODM + "FormRef"
+            FormEvent(arm, unique, ref.get(REDCAP + "FormName", "")) for ref in element if ref.tag == ODM + "FormRef"
         ]
     longitudinal = bool(events)
     repeating = []
     for element in metadata:
-        if element.tag in (_REDCAP + "RepeatingInstrument", _REDCAP + "RepeatingEvent"):
+        if element.tag in (REDCAP + "RepeatingInstrument", REDCAP + "RepeatingEvent"):
             # A classic project has one hidden event; its name means nothing in the exports.
-            event = element.get(_REDCAP + "UniqueEventName", "") if longitudinal else ""
+            event = element.get(REDCAP + "UniqueEventName", "") if longitudinal else ""
             repeating.append(
-                Repeating(
-                    event, element.get(_REDCAP + "RepeatInstrument", ""), element.get(_REDCAP + "CustomLabel", "")
-                )
+                Repeating(event, element.get(REDCAP + "RepeatInstrument", ""), element.get(REDCAP + "CustomLabel", ""))
             )
-    surveys = tuple(e.get("form_name", "") for e in metadata if e.tag == _REDCAP + "Surveys")
-    groups = tuple(e.get("group_name", "") for e in metadata if e.tag == _REDCAP + "DataAccessGroups")
-    record_id = next((e.get(_REDCAP + "RecordIdField") for e in metadata if e.tag == _ODM + "MetaDataVersion"), None)
+    surveys = tuple(e.get("form_name", "") for e in metadata if e.tag == REDCAP + "Surveys")
+    groups = tuple(e.get("group_name", "") for e in metadata if e.tag == REDCAP + "DataAccessGroups")
+    record_id = next((e.get(REDCAP + "RecordIdField") for e in metadata if e.tag == ODM + "MetaDataVersion"), None)
     return ProjectSetup(
         tuple(arms.values()), tuple(events), tuple(form_events), tuple(repeating), surveys, groups, record_id
     )
 
 
-def _metadata_elements(path: Path, name: str) -> list[ElementTree.Element]:
+def metadata_elements(path: Path, name: str) -> list[ElementTree.Element]:
     """Every element before <ClinicalData>, parsed incrementally so the data are never read."""
     elements = []
     try:
         for _event, element in ElementTree.iterparse(path, events=("start",)):
-            if element.tag == _ODM + "ClinicalData":
+            if element.tag == ODM + "ClinicalData":
                 break
             elements.append(element)
     except ElementTree.ParseError as error:
         raise MetadataError(name, f"not a well-formed project file ({error})") from None
-    if not elements or elements[0].tag != _ODM + "ODM":
+    if not elements or elements[0].tag != ODM + "ODM":
         raise MetadataError(name, "not a CDISC ODM project file (no <ODM> root)")
     return elements

@@ -14,7 +14,10 @@ its exports (`landing/redcap/<site>/mapping.yml`, see docs/data-contract.md):
       anc: "1"
 
 The mapping is checked against the site's dictionary (and events) and the canonical dictionary
-before any row lands; every error names the mapping file and its line. Site fields it does not
+before any row lands; every error names the mapping file and its line. A site field that
+identifies a patient (flagged Identifier?, an identifying text validation, or a name, MRN, birth
+date, address, phone or e-mail by its name or label: cartwh.contract.free_text.identifying) is
+mapped onto nothing: the allow-listed free text and the dates would carry it into the marts. Site fields it does not
 map stay in the site's raw tables (cartwh.ingest.redcap_loader) and are reported once per file.
 """
 
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from cartwh.contract.free_text import identifying
 from cartwh.contract.redcap import DataDictionary, Field
 from cartwh.contract.redcap_dictionary import MetadataError
 
@@ -152,6 +156,15 @@ def _field_map(key, value, name: str, site: DataDictionary, canonical: DataDicti
     if target not in {f.name for f in canonical.fields}:
         raise MappingError(name, f"'{target}' is not a field of the canonical dictionary", _line(target_node))
     s, c = site.field(site_name), canonical.field(target)
+    identifies = identifying(s)
+    if identifies:
+        raise MappingError(
+            name,
+            f"'{site_name}' identifies a patient ({identifies} in the site's dictionary): no identifier is "
+            f"mapped onto the canonical model (here onto '{target}'); remove the line, the field stays out "
+            "of the warehouse",
+            _line(key),
+        )
     problem = _cannot_carry(s, c)
     if problem:
         raise MappingError(
@@ -232,3 +245,15 @@ def _unit(key, value, name: str, targets: dict[str, FieldMap], canonical: DataDi
 def unit_field_of(value_field: str) -> str:
     """The canonical laboratory model pairs `<analyte>_value` with `<analyte>_unit`."""
     return value_field.removesuffix("_value") + "_unit"
+
+
+def must_cover(canonical: DataDictionary) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What a site's mapping must map for its patients to reach the marts: the canonical fields
+    REDCap requires ("Required Field?"), form by form, but the identifiers that never land (name,
+    MRN; a birth date is needed: it becomes the age at infusion)."""
+    required = [f for f in canonical.fields if f.required and not (f.identifier and not f.is_dated)]
+    return tuple(
+        (form, tuple(f.name for f in required if f.form == form))
+        for form in canonical.forms
+        if any(f.form == form for f in required)
+    )

@@ -31,6 +31,7 @@ from cartwh.generate import (
 )
 from cartwh.generate.faults import Fault, inject_faults, truncate_file
 from cartwh.generate.timeline import realize
+from cartwh.synthetic import mark_landing
 
 DEFAULT_SEED = 20251125
 REDCAP_DIR = "redcap"
@@ -215,6 +216,8 @@ def generate_landing(
         (landing / name).write_bytes(content)
     if faults:
         injected += truncate_file(landing, sorted(n for n in files if n.startswith(STATISTICS_DIR))[-1])
+    kind = "the paper's demo cohort" if patients is None else f"a synthetic registry of {len(design):,} patients"
+    mark_landing(landing, f"{kind}, seed {seed}")
     truth = samples[["site", "record_id", "fcs_file", "date", "panel_kind", "events", "wbc", "car"]].assign(
         record_id=lambda t: t["record_id"].map(exported_id)
     )

@@ -10,7 +10,9 @@ value per row of a long table cost several times the plain load of the same file
 a number that breaks its rule is quarantined with a problem per number, naming its column.
 Each number is kept as a DOUBLE and, for its significant figures, as written (with a decimal
 point): the figures themselves are counted where they are read (the view; the dbt test of
-precision), not for every number at ingestion."""
+precision), not for every number at ingestion. Control tubes (FMO, isotype, ...: the
+cytometry_control_tubes seed) are recognised by their names: their statistics rows are skipped
+and counted, and a manifest row says what kind of tube it is (sample_type)."""
 
 from __future__ import annotations
 
@@ -24,19 +26,22 @@ from cartwh.contract.cytometry import (
     BEADS_PER_TUBE_RANGE,
     MANIFEST_BEAD_COLUMNS,
     MANIFEST_COLUMNS,
+    MANIFEST_SAMPLE_TYPE,
+    PATIENT_SAMPLE,
     PRE_INFUSION_TIMEPOINTS,
     SAMPLE_COLUMN,
     SAMPLE_VOLUME_UL_RANGE,
     SPECIMENS,
     SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
+    control_names,
 )
 from cartwh.ingest import statistics_layouts
 from cartwh.ingest.csv_reader import ROWS, ExportFile, cells_sql, file_dialect, file_header, read_rows, skip_rows
 from cartwh.ingest.dialects import Dialect, number_sql
 from cartwh.ingest.errors import ExportError, WarehouseLayoutError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
-from cartwh.ingest.keys import ROW_SITES, SITE_PATTERN, join_keys, register_patient_keys
+from cartwh.ingest.keys import ROW_KEYS, ROW_SITES, SITE_PATTERN, declared_site, register_patient_keys, site_sql
 from cartwh.ingest.statistics_layouts import Layout, Measure, RowShape
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
@@ -60,7 +65,7 @@ STATS_ROWS = "raw.cytometry_statistic_rows"  # one row per data row of an export
 STATS_COLUMNS = "raw.cytometry_statistic_columns"  # each export version's measures, by position
 SAMPLES_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL",
-    "patient_key": "VARCHAR NOT NULL",
+    "patient_key": "VARCHAR",  # NULL for a control tube of no record
     "specimen": "VARCHAR",
     "collection_date": "DATE",
     "timepoint": "VARCHAR",
@@ -73,6 +78,7 @@ SAMPLES_COLUMNS = {
     "bead_lot": "VARCHAR",
     "beads_per_tube": "DOUBLE",
     "sample_volume_ul": "DOUBLE",
+    "sample_type": "VARCHAR",  # patient, or a control tube's kind; NULL in rows loaded before it existed
 }
 STATS_ROWS_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL",
@@ -109,12 +115,18 @@ _STATS_VIEW = f"""CREATE OR REPLACE VIEW {STATS} AS
     FROM (SELECT *, string_split(written, ',') AS written_cells FROM {STATS_ROWS}) r
     JOIN {STATS_COLUMNS} c ON c._load_id = r._load_id
     WHERE r.value[c.position] IS NOT NULL"""
+_PATIENT_ROW = f"_sample_type = '{PATIENT_SAMPLE}'"  # what only a patient's tube must say
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
-    Rule("record_id", required=True),
-    Rule("specimen", choices=SPECIMENS, required=True),
-    Rule("collection_date", "DATE", required=True),
-    Rule("timepoint", choices=tuple(TIMEPOINT_DAYS) + PRE_INFUSION_TIMEPOINTS, required=True),
+    Rule("record_id", required=True, required_where=_PATIENT_ROW),
+    Rule("specimen", choices=SPECIMENS, required=True, required_where=_PATIENT_ROW),
+    Rule("collection_date", "DATE", required=True, required_where=_PATIENT_ROW),
+    Rule(
+        "timepoint",
+        choices=tuple(TIMEPOINT_DAYS) + PRE_INFUSION_TIMEPOINTS,
+        required=True,
+        required_where=_PATIENT_ROW,
+    ),
     Rule("panel", required=True),
     Rule("instrument"),
     Rule("acquisition_date", "DATE"),
@@ -140,8 +152,10 @@ def is_statistics_file(path: Path) -> bool:
 
 
 def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
-    """raw.cytometry_samples with its full schema, empty until a manifest lands."""
+    """raw.cytometry_samples with its full schema, empty until a manifest lands (a table created
+    before control tubes were kept required a patient on every row)."""
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
+    con.execute(f"ALTER TABLE {SAMPLES} ALTER COLUMN patient_key DROP NOT NULL")
 
 
 def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -165,21 +179,21 @@ def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Insert the valid rows of a batch of manifests; return the raw tables written."""
-    header, structural = read_rows(con, files, known=list(MANIFEST_COLUMNS + MANIFEST_BEAD_COLUMNS))
+    header, structural = read_rows(con, files, known=[*MANIFEST_COLUMNS, *MANIFEST_BEAD_COLUMNS, MANIFEST_SAMPLE_TYPE])
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
     if missing:
         raise ExportError(files[0].name, "required manifest column missing", row=1, column=missing[0])
     beads = [c for c in MANIFEST_BEAD_COLUMNS if c in header]  # optional: older manifests have none
     reset_problems(con, structural)
+    _sample_types(con, MANIFEST_SAMPLE_TYPE in header)
     unpivot_values(con, list(MANIFEST_COLUMNS) + beads)
     check_rules(con, [r for r in _MANIFEST_RULES if r.column in MANIFEST_COLUMNS or r.column in beads])
     add_duplicate_problems(con, header, ["fcs_file"], "FCS file")
     register_patient_keys(con, files, "site")  # first: a row's record is its (site, record id)
     register_identifiers(con, from_batch=False)
     quarantine_identifiers(con, dict.fromkeys(_MANIFEST_TEXT), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}")
-    register_tube_keys(
-        con, f"SELECT k.site, {ROWS}.fcs_file FROM {ROWS} {join_keys()}"
-    )  # the tube's site is its patient's
+    _tube_sites(con, files, "site" in header)
+    register_tube_keys(con, f"SELECT s.site, r.fcs_file FROM {ROWS} r JOIN _tube_sites s USING (_load_id, _row)")
     ensure_table(con, SAMPLES, SAMPLES_COLUMNS)
     bead_values = ", ".join(
         (f"nullif(trim({quote(c)}), '')" if c == "bead_lot" else f"TRY_CAST({quote(c)} AS DOUBLE)")
@@ -190,11 +204,72 @@ def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> li
     con.execute(
         f"""INSERT INTO {SAMPLES} ({", ".join(map(quote, SAMPLES_COLUMNS))})
             SELECT t.tube_key, k.patient_key, specimen, TRY_CAST(collection_date AS DATE), timepoint, instrument,
-                   panel, TRY_CAST(acquisition_date AS DATE), _load_id, _row, {bead_values}
-            FROM {ROWS} {join_keys()} JOIN {TUBE_KEYS} t ON t.fcs_file = {ROWS}.fcs_file AND t.site = k.site
-            WHERE {excluded()} ORDER BY _load_id, _row"""
+                   panel, TRY_CAST(acquisition_date AS DATE), {ROWS}._load_id, {ROWS}._row, {bead_values}, _sample_type
+            FROM {ROWS} JOIN _tube_sites s ON s._load_id = {ROWS}._load_id AND s._row = {ROWS}._row
+                 JOIN {TUBE_KEYS} t ON t.fcs_file = {ROWS}.fcs_file AND t.site = s.site
+                 LEFT JOIN {ROW_KEYS} k ON k.load_id = {ROWS}._load_id AND k.row = {ROWS}._row
+            WHERE {excluded()} ORDER BY {ROWS}._load_id, {ROWS}._row"""
     )
     return [SAMPLES]
+
+
+def _words(sql: str) -> str:
+    """A name as the control tubes' names are matched: lower case, every run of characters other
+    than letters and digits one blank, and a blank at each end, so a name is found as whole words."""
+    return f"(' ' || trim(regexp_replace(lower({sql}), '[^a-z0-9]+', ' ', 'g')) || ' ')"
+
+
+def _register_control_names(con: duckdb.DuckDBPyConnection) -> None:
+    """_control_names := the seed's control tube names, as words, with their sample types."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _control_names (control_words VARCHAR, control_type VARCHAR)")
+    insert_rows(con, "_control_names", control_names())
+    con.execute(f"UPDATE _control_names SET control_words = {_words('control_words')}")
+
+
+def _control_type(name_sql: str) -> str:
+    """SQL: the kind of control tube a name says (the seed's sample type), NULL for none."""
+    return f"(SELECT min(c.control_type) FROM _control_names c WHERE contains({_words(name_sql)}, c.control_words))"
+
+
+def _sample_types(con: duckdb.DuckDBPyConnection, declared: bool) -> None:
+    """ROWS._sample_type := what each manifest row is: its sample_type when it has one (patient, or
+    a control's name or kind), else a control when its FCS file name says so, else a patient's
+    tube. A sample_type that is neither is a problem (and the row's type NULL)."""
+    _register_control_names(con)
+    written = f"nullif(trim({ROWS}.{quote(MANIFEST_SAMPLE_TYPE)}), '')" if declared else "NULL"
+    patient = quote_literal(PATIENT_SAMPLE)
+    con.execute(f"""ALTER TABLE {ROWS} ADD COLUMN _sample_type VARCHAR;
+        UPDATE {ROWS} SET _sample_type = CASE
+            WHEN {written} IS NULL THEN coalesce({_control_type(f"{ROWS}.fcs_file")}, {patient})
+            WHEN {_words(written)} = ' ' || {patient} || ' ' THEN {patient}
+            ELSE {_control_type(written)} END""")
+    kinds = ", ".join(sorted({kind for _, kind in control_names()}))
+    con.execute(
+        f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, {quote_literal(MANIFEST_SAMPLE_TYPE)},
+                   'not a sample type: {PATIENT_SAMPLE}, or a control tube named in the seed cytometry_control_tubes '
+                   || '({kinds})', {written} FROM {ROWS} WHERE _sample_type IS NULL"""
+    )
+
+
+def _tube_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: bool) -> None:
+    """_tube_sites := the site each manifest row's tube key is made with: its patient's (a row's
+    record is its site and record id), else, for a control tube of no record, the site the row
+    or its landing declares; a control row without a usable one is a problem."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _declared_sites (load_id BIGINT, site VARCHAR)")
+    insert_rows(con, "_declared_sites", [(f.load_id, declared_site(f.folder)) for f in files])
+    own = f"r.{quote('site')}" if site_column else "NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _tube_sites AS
+        SELECT r._load_id, r._row, coalesce(k.site, {site_sql(own, "d.site")}) AS site
+        FROM {ROWS} r JOIN _declared_sites d ON d.load_id = r._load_id
+             LEFT JOIN {ROW_KEYS} k ON k.load_id = r._load_id AND k.row = r._row""")
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT s._load_id, s._row, NULL, NULL, 'no site: a control tube of no record, and the landing declares none '
+                   || '(a site column, a folder named after the site below cytometry/manifests/, or CARTWH_SITE)', NULL
+            FROM _tube_sites s JOIN {ROWS} r USING (_load_id, _row)
+            WHERE r._sample_type <> {quote_literal(PATIENT_SAMPLE)}
+              AND NOT coalesce(regexp_full_match(s.site, '{SITE_PATTERN}'), false)"""
+    )
 
 
 def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[RawTable]:
@@ -207,6 +282,8 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
+    _register_control_names(con)
+    skip_rows(con, f"{_control_type(f'{ROWS}.{quote(sample)}')} IS NOT NULL", "control tube")  # not a patient's sample
     cells = cells_sql(dialect.delimiter)
     shape = statistics_layouts.row_shape(con, layout, cells)
     reset_problems(con, structural + for_each_file(files, layout.notes) + layout.file_notes)

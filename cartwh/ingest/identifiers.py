@@ -26,6 +26,7 @@ from pathlib import PurePosixPath
 
 import duckdb
 
+from cartwh.contract.free_text import identifying, what_it_identifies
 from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary, project_dictionary
 from cartwh.ingest.csv_reader import BATCH, ROWS
 from cartwh.ingest.keys import ROW_SITES, declared_site, site_sql
@@ -35,13 +36,20 @@ from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_lite
 # (sha256, site, record_id, field, mode, needle, first_word): what a record's text must not hold
 NEEDLES = "_identifier_needles"
 BATCH_NEEDLES = "_batch_needles"  # those of the REDCap rows being loaded
+BATCH_BIRTH_DATES = "_batch_birth_dates"  # (sha256, site, record_id, born) of the REDCap rows being loaded
 # Kept between runs, per file version (sha256), in the restricted area (cartwh.ingest.known_records):
 KNOWN_NEEDLES = "known.needles"  # the needles of each REDCap export version
+KNOWN_BIRTH_DATES = "known.birth_dates"  # (sha256, site, record_id, born) of each REDCap export version
 KNOWN_TUBES = "known.tube_records"  # (sha256, fcs_file, site, record_id) of each manifest version
 KNOWN_VERSIONS = "known.versions"  # (sha256, source): the versions whose entries are in
+# A version's archived copy under the archive this ingestion works with (cartwh.ingest.load sets
+# the variable): the archive is content-addressed, so a data folder moved or restored elsewhere
+# still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.confine).
+ARCHIVED_PATH = "getvariable('archive') || '/' || regexp_extract(archive_path, '[^/]+/[^/]+$')"
 # Where each source's exports land (as cartwh.ingest.load.SOURCES declares): the folder below is a site.
 _SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}
-_KIND = {"patient_name": "name", "mrn": "MRN", "birth_date": "birth date"}  # how a reason names them
+# How a reason names what was found, by what its field identifies (cartwh.contract.free_text).
+_KIND = {"a name": "name", "a medical record number": "MRN", "a birth date": "birth date"}
 # Words of a name too common to be told from ordinary text.
 _NAME_PARTICLES = ("de", "del", "la", "las", "los", "y", "da", "das", "do", "dos", "di", "van", "von", "der", "el")
 _MONTHS = {
@@ -113,7 +121,7 @@ def date_spellings(day: date) -> list[tuple[str, str]]:
 def archived_identifiers(con: duckdb.DuckDBPyConnection, versions: list[tuple[str, str, str]]) -> None:
     """_identifiers := (sha256, site, record_id, field, value) of the canonical identifier fields
     of archived REDCap exports (sha256, archive path, landed name)."""
-    fields = [f.name for f in project_dictionary().fields if f.identifier and f.name != RECORD_ID]
+    fields = [f.name for f in project_dictionary().fields if identifying(f) and f.name != RECORD_ID]
     select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
     if versions:
         scan = _read_archived(con, versions, "redcap")
@@ -174,12 +182,17 @@ def register_identifiers(
     """NEEDLES := the identifiers of every record known, normalised for matching: those of the
     current REDCap exports (kept between runs in the restricted area, KNOWN_NEEDLES) and
     (`from_batch`) those of the REDCap rows being loaded (BATCH_NEEDLES, which cartwh.ingest.
-    known_records keeps once the batch committed)."""
+    known_records keeps once the batch committed). With `from_batch`, _birth_dates := each
+    record's birth date, of the current exports and the batch alike (quarantine_birth_dates)."""
+    # A site's own project's identifiers by flag, validation, name or label, like the canonical ones.
+    fields = {f.name: f for d in (project_dictionary(), dictionary or project_dictionary()) for f in d.fields}
+    identifiers = [f for f in fields.values() if identifying(f) and f.name != RECORD_ID]
+    con.execute("CREATE OR REPLACE TEMP TABLE _identifier_kinds (field VARCHAR, kind VARCHAR)")
+    insert_rows(con, "_identifier_kinds", [(f.name, _kind(f)) for f in identifiers])
     _copied(con, "_known_needles", "redcap", f"SELECT * FROM {KNOWN_NEEDLES} WHERE sha256 IN ({_current('redcap')})")
     if not from_batch:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {NEEDLES} AS SELECT * FROM _known_needles")
         return
-    identifiers = [f for f in (dictionary or project_dictionary()).fields if f.identifier and f.name != RECORD_ID]
     header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
     # The batch's rows have their sites (cartwh.ingest.keys.register_patient_keys).
     parts = [
@@ -189,9 +202,26 @@ def register_identifiers(
         if f.name in header
     ]
     _identifiers(con, " UNION ALL ".join(parts) or "SELECT NULL, NULL, NULL, NULL, NULL WHERE FALSE")
-    needles(con, BATCH_NEEDLES, [f.name for f in identifiers if f.sql_type == "DATE"])
+    dated = [f.name for f in identifiers if f.sql_type == "DATE"]
+    needles(con, BATCH_NEEDLES, dated)
+    birth_dates(con, BATCH_BIRTH_DATES, dated)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {NEEDLES} AS SELECT * FROM _known_needles UNION ALL SELECT * FROM {BATCH_NEEDLES}"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _birth_dates AS SELECT site, record_id, min(born) AS born
+            FROM (SELECT * FROM {KNOWN_BIRTH_DATES} WHERE sha256 IN ({_current("redcap")})
+                  UNION ALL SELECT * FROM {BATCH_BIRTH_DATES}) GROUP BY ALL"""
+    )
+
+
+def birth_dates(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> None:
+    """Temp table `table` := (sha256, site, record_id, born): the birth date of each record of
+    _identifiers, its earliest if it has several; `dated`: the fields that hold birth dates."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT sha256, site, record_id, min(TRY_CAST(trim(value) AS DATE)) AS born
+            FROM _identifiers WHERE field IN ({_listed(dated)}) GROUP BY ALL HAVING born IS NOT NULL"""
     )
 
 
@@ -315,17 +345,54 @@ def quarantine_identifiers(
             SELECT DISTINCT t.load_id, t.row, t.column_name, t.scope, h.field
             FROM texts t JOIN hits h USING (site, record_id, v)"""
     )
-    reasons = " ".join(f"WHEN {quote_literal(f)} THEN {quote_literal(kind)}" for f, kind in _KIND.items())
     con.execute(
         f"""UPDATE {PROBLEMS} p SET value = NULL FROM _identifier_hits h
             WHERE p.load_id = h.load_id AND p.row = h.row AND p.column_name = h.column_name"""
     )
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            SELECT DISTINCT load_id, row, scope, column_name,
-                   'holds the record''s ' || CASE field {reasons} ELSE replace(field, '_', ' ') END, NULL
-            FROM _identifier_hits"""
+            SELECT DISTINCT h.load_id, h.row, h.scope, h.column_name,
+                   'holds the record''s ' || coalesce(k.kind, replace(h.field, '_', ' ')), NULL
+            FROM _identifier_hits h LEFT JOIN _identifier_kinds k USING (field)"""
     )
+
+
+def quarantine_birth_dates(
+    con: duckdb.DuckDBPyConnection, date_columns: dict[str, str | None], records_sql: str
+) -> None:
+    """Add a problem for every date of a row (`date_columns`: column -> scope) that is its
+    record's birth date (the value not kept), or comes before it: no apheresis, infusion or
+    assessment of a patient happens on the day they were born or earlier, so such a date is a
+    birth date typed or mapped where it does not belong, or a wrong one. The birth dates are the
+    batch's and the archive's (register_identifiers); `records_sql` as for quarantine_identifiers."""
+    header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
+    dates = [
+        f"SELECT _load_id, _row, {quote_literal(c)}, {quote_literal(date_columns[c])}, trim({quote(c)}) FROM {ROWS} "
+        f"WHERE {quote(c)} IS NOT NULL"
+        for c in date_columns
+        if c in header
+    ]
+    if not dates:
+        return
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            WITH records AS (
+                SELECT load_id, row, coalesce(site, '') AS site, record_id
+                FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
+            written AS (SELECT *, TRY_CAST(v AS DATE) AS day
+                        FROM ({" UNION ALL ".join(dates)}) d(load_id, row, column_name, scope, v))
+            SELECT w.load_id, w.row, w.scope, w.column_name,
+                   CASE WHEN w.day = b.born THEN 'holds the record''s birth date'
+                        ELSE 'before the record''s birth date: a date of its care cannot be' END,
+                   CASE WHEN w.day = b.born THEN NULL ELSE w.v END
+            FROM written w JOIN records r USING (load_id, row) JOIN _birth_dates b USING (site, record_id)
+            WHERE w.day <= b.born"""
+    )
+
+
+def _kind(field) -> str:
+    """What a reason calls an identifier field: name, MRN, birth date, or its own name."""
+    return _KIND.get(what_it_identifies(field) or "") or field.name.replace("_", " ")
 
 
 def _listed(values) -> str:

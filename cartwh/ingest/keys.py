@@ -10,7 +10,9 @@ folder is REDCap's `huvr` group.
 Within one REDCap project a record id names one record (REDCap numbers records per project), so a
 record that turns up under another site than before has moved between data access groups: its
 rows are quarantined, naming both sites, and it is not re-keyed. A project is the folder right
-below `redcap/`, or `redcap/` itself for exports that land there directly.
+below `redcap/`, or `redcap/` itself for exports that land there directly. And a site's records
+come from one project: a record of a site fed by a second project (folders differing only by
+case, a site's folder beside its group in the central project) is quarantined, not merged.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import duckdb
 
 from cartwh import settings
+from cartwh.contract.redcap import RECORD_ID
 from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
@@ -28,6 +31,9 @@ ROW_KEYS = (
 )
 KEY_FINGERPRINT = "raw.pseudonym_key"  # the fingerprint of the key every patient_key was made with
 RECORD_SITES = "raw.redcap_record_sites"  # (record_key, site): where each REDCap record of a project was first seen
+PATIENT_PROJECTS = (
+    "raw.redcap_patient_projects"  # (patient_key, project): the one REDCap project a site's record comes from
+)
 SITE_PATTERN = "[a-z0-9_.-]+"  # REDCap's unique group names and plain folder names; never the pseudonym's separator
 ROW_SITES = "_row_sites"  # (load_id, row, record_id, site, project, key_site) of the batch
 
@@ -80,7 +86,8 @@ def register_patient_keys(
     con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_column: str, track_moves: bool = False
 ) -> None:
     """ROW_KEYS := every row's site and patient key; rows without a usable site get a problem.
-    With `track_moves` (REDCap), a record seen under another site of its project is a problem."""
+    With `track_moves` (REDCap), a record seen under another site of its project, or from another
+    project of its site, is a problem."""
     key = secret()
     _row_sites(con, files, site_column)
     if track_moves:
@@ -90,6 +97,8 @@ def register_patient_keys(
     insert_rows(con, "_site_keys", [(s, r, pseudonymise(r, key, site=s)) for s, r in pairs])
     con.execute(f"""INSERT INTO {ROW_KEYS} SELECT r.load_id, r.row, r.key_site, k.patient_key, r.record_id
                     FROM {ROW_SITES} r JOIN _site_keys k ON k.site = r.key_site AND k.record_id = r.record_id""")
+    if track_moves:
+        _check_projects(con)
 
 
 def declared_site(folder: str | None) -> str | None:
@@ -166,3 +175,47 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
     con.execute(
         f"INSERT INTO {RECORD_SITES} SELECT record_key, first_site, first_load_id FROM _record_site WHERE NOT known"
     )
+
+
+def _check_projects(con) -> None:
+    """One site's records come from one REDCap project. Folders that differ only by case
+    (`redcap/HVH/`, `redcap/hvh/`) or a site's own project beside the central project's data
+    access group for that site (`redcap/huvr/` and `redcap/` with group `huvr`) are one site, and
+    each numbers its records on its own: record 1 of both is one patient key, two versions of it
+    that nothing orders. So the rows of a record from any project other than the one it was first
+    loaded from are quarantined, naming both; the versions are never merged, and the first stays."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PATIENT_PROJECTS} (patient_key VARCHAR PRIMARY KEY, project VARCHAR NOT NULL, "
+        "first_load_id BIGINT NOT NULL)"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _patient_project AS
+            SELECT k.patient_key, coalesce(any_value(p.project), arg_min(s.project, (k.load_id, k.row))) AS first_project,
+                   min(k.load_id) AS first_load_id, any_value(p.project) IS NOT NULL AS known
+            FROM {ROW_KEYS} k JOIN {ROW_SITES} s USING (load_id, row) LEFT JOIN {PATIENT_PROJECTS} p USING (patient_key)
+            GROUP BY ALL"""
+    )
+    reason = (
+        "'the record of site ''' || k.site || ''' also comes from another REDCap project, ' || "
+        + _project_name("f.first_project")
+        + " || ', than this file''s, ' || "
+        + _project_name("s.project")
+        + " || ' (folders that differ only by case, or a site''s own project beside its data access group of "
+        "another project, are one site): its versions conflict, so these rows are set aside, not merged; keep "
+        "the site''s records in one project'"
+    )
+    con.execute(
+        f"""INSERT INTO {PROBLEMS}
+            SELECT k.load_id, k.row, NULL, {quote_literal(RECORD_ID)}, {reason}, NULL
+            FROM {ROW_KEYS} k JOIN {ROW_SITES} s USING (load_id, row) JOIN _patient_project f USING (patient_key)
+            WHERE s.project <> f.first_project"""
+    )
+    con.execute(
+        f"INSERT INTO {PATIENT_PROJECTS} SELECT patient_key, first_project, first_load_id FROM _patient_project "
+        "WHERE NOT known"
+    )
+
+
+def _project_name(column: str) -> str:
+    """SQL: a project folder as a data manager sees it (`redcap/<folder>`, or `redcap/` itself)."""
+    return f"(CASE WHEN {column} = '' THEN 'redcap/' ELSE 'redcap/' || {column} END)"

@@ -45,7 +45,7 @@ from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.cytometry import lab_names
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
-from cartwh.contract.redcap_site import is_metadata, read_site_project
+from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site_project, unused_kind
 from cartwh.ingest import (
     cytometry_loader,
     deletions,
@@ -57,11 +57,23 @@ from cartwh.ingest import (
 )
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
+from cartwh.ingest.failed_files import record_failures
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
+from cartwh.ingest.record_shapes import record_header
 from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.ingest.warehouse import LANDED_FILES, QUARANTINE, RawTable, ensure_raw_schema, insert_rows, transaction
+from cartwh.ingest.warehouse import (
+    LANDED_FILES,
+    QUARANTINE,
+    RawTable,
+    confine,
+    ensure_raw_schema,
+    insert_rows,
+    quote_table,
+    transaction,
+)
+from cartwh.synthetic import record_origin
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +103,8 @@ class Source:
     # (folder, its name in the landing, site) -> what the folder's exports are read with
     # (ExportFile.context); raises MetadataError, and then none of the folder's files loads.
     read_context: Callable[[Path, str, str], object] | None = None
+    # What a file of its folder is when the source knows it but does not use it (reported, not read).
+    unused: Callable[[Path], str | None] = lambda path: None
     # (file, archive): archive what a version was read with; (archive, sha256, landing): put it
     # back beside the version when `cartwh rebuild` replays it.
     archive_context: Callable[[ExportFile, Path], None] | None = None
@@ -110,8 +124,10 @@ SOURCES = {
         "redcap",
         redcap_loader.load_redcap_export,
         lambda con: redcap_loader.create_form_tables(con, project_dictionary()),
-        accepts=lambda path: is_csv(path) or is_metadata(path),
-        is_metadata=is_metadata,
+        header=record_header,
+        accepts=lambda path: (is_csv(path) or is_metadata(path)) and not unused_kind(path),
+        is_metadata=lambda path: is_metadata(path) and not is_record_export(path),
+        unused=unused_kind,
         read_context=read_site_project,
         archive_context=redcap_versions.archive_project,
         restore_context=redcap_versions.restore_project,
@@ -213,7 +229,12 @@ def ingest_source(
 ) -> IngestReport:
     source = SOURCES[source_name]
     report = IngestReport(source_name)
+    # What an export says reaches SQL only quoted; and whatever a statement would do, it can touch
+    # no file but the warehouse and the archive (cartwh.warehouse.confine).
+    confine(con, folders=[archive])
+    con.execute("SET VARIABLE archive = ?", [str(Path(archive).absolute())])  # cartwh.ingest.identifiers.ARCHIVED_PATH
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
+    record_origin(con, Path(landing), Path(archive))  # raises SyntheticBesideReal, likewise
     source.create_tables(con)
     ledger = ArchiveLedger(archive)
     ledger.sync(con)  # versions a stopped run committed but could not write to the archive's ledger
@@ -228,6 +249,7 @@ def ingest_source(
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
     record_unrecognised(con, source.name, report.files_unrecognised)
+    record_failures(con, source.name, report.failures)
     if report.failures and raise_on_failure:
         raise IngestError(report.failures)
     return report
@@ -308,21 +330,27 @@ def _context(source: Source, folder: Path, landing: Path, known: dict[Path, obje
     return known[folder]
 
 
-def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
-    """The files of the source's folder it accepts, in name order. The others are reported as
-    unrecognised unless another source whose folder holds them accepts them (its own files)."""
-    folder = landing / source.folder
-    mine = []
+def listed(landing: Path, source: Source) -> tuple[list[Path], list[Path]]:
+    """The one rule of what a source reads, used by ingestion, `cartwh run` and the landing sensor
+    alike: (the files of its folder it accepts, the files it reports as unrecognised: those no
+    source whose folder holds them accepts), in name order, hidden files left out."""
+    folder = Path(landing) / source.folder
+    mine, others = [], []
     for path in sorted(folder.rglob("*")) if folder.exists() else []:
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
         if source.accepts(path):
             mine.append(path)
-        elif _reports_unrecognised(source, path, landing):
-            report.files_unrecognised.append(unrecognised(path, landing))
-            log.warning(
-                "%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name
-            )
+        elif _reports_unrecognised(source, path, Path(landing)):
+            others.append(path)
+    return mine, others
+
+
+def _listed(landing: Path, source: Source, report: IngestReport) -> list[Path]:
+    mine, others = listed(landing, source)
+    for path in others:
+        report.files_unrecognised.append(unrecognised(path, landing, source.unused(path)))
+        log.warning("%s is not a recognised export of %s: not read", path.relative_to(landing).as_posix(), source.name)
     return mine
 
 
@@ -474,7 +502,7 @@ def _accounts(con, tables: list[RawTable], files: list[ExportFile]) -> dict[int,
     imbalance; fail a file whole when read != landed + quarantined + skipped."""
     first = min(f.load_id for f in files)  # a batch's load ids are the newest
     in_raw = " UNION ".join(
-        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {t.table} WHERE _load_id >= $first"
+        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {quote_table(t.table)} WHERE _load_id >= $first"
         for t in tables
     )
     counted = con.execute(
@@ -515,7 +543,8 @@ def _rows_loaded(con, tables: list[RawTable], load_ids: list[int]) -> dict[int, 
     rows = {load_id: dict.fromkeys((t.name for t in tables), 0) for load_id in load_ids}
     for table in tables:
         for load_id, count in con.execute(
-            f"SELECT _load_id, sum({table.rows}) FROM {table.table} WHERE _load_id >= ? GROUP BY 1", [load_ids[0]]
+            f"SELECT _load_id, sum({table.rows}) FROM {quote_table(table.table)} WHERE _load_id >= ? GROUP BY 1",
+            [load_ids[0]],
         ).fetchall():
             rows[load_id][table.name] = int(count)
     return rows

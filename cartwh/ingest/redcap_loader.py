@@ -28,7 +28,7 @@ from __future__ import annotations
 import duckdb
 
 from cartwh.contract.dates import dictionary_bound
-from cartwh.contract.free_text import withheld
+from cartwh.contract.free_text import identifying, withheld
 from cartwh.contract.redcap import (
     DATA_ACCESS_GROUP,
     RECORD_ID,
@@ -38,12 +38,14 @@ from cartwh.contract.redcap import (
     Field,
     project_dictionary,
 )
-from cartwh.contract.redcap_site import SiteProject
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, shown
+from cartwh.contract.redcap_site import NO_DICTIONARY, SiteProject
 from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
-from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers
+from cartwh.ingest.identifiers import quarantine_birth_dates, quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
+from cartwh.ingest.record_shapes import LABELS_EXPORT, flat_copy
 from cartwh.ingest.redcap_versions import record_project_versions
 from cartwh.ingest.validation import (
     PROBLEMS,
@@ -55,27 +57,24 @@ from cartwh.ingest.validation import (
     reset_problems,
     unpivot_values,
 )
-from cartwh.ingest.warehouse import ensure_table, quote, quote_literal
+from cartwh.ingest.warehouse import ensure_table, quote, quote_literal, quote_table
 
 AGE_COLUMN = "age_at_infusion_years"
 EVENT = "redcap_event_name"
 SURVEY_IDENTIFIER = "redcap_survey_identifier"
+# The columns a flat export has besides the record id and the fields, as REDCap's settings add them.
+_EXPORT_COLUMNS = (EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP, SURVEY_IDENTIFIER)
 _FORM_ROWS = "_form_rows"  # (load_id, row, form, instance): which rows hold which form
 _FLAG_TYPES = ("yesno", "truefalse", "checkbox")
-# The header a labels export ("Export labels" instead of raw codes) starts with.
-_LABEL_HEADERS = {
-    "record id",
-    "event name",
-    "repeat instrument",
-    "repeat instance",
-    "data access group",
-    "survey identifier",
-}
 _TIMESTAMP = "TRY_CAST(nullif({c}, '[not completed]') AS TIMESTAMP)"
 
 
-def table_name(form: str) -> str:
-    return f"raw.redcap_{form}"
+def table_name(form: str, prefix: str = "raw.redcap_") -> str:
+    """The raw table of a form: never named after a name outside REDCap's rule (the dictionary
+    refuses those, naming its file; this holds for a dictionary built any other way too)."""
+    if not REDCAP_NAME.fullmatch(form):
+        raise ValueError(f"form {shown(form)} is not a REDCap instrument name: no table is named after it")
+    return prefix + form
 
 
 def field_rules(field: Field, scope: str | None = None) -> list[Rule]:
@@ -126,6 +125,11 @@ def _text_columns(
     }
 
 
+def _date_columns(dictionary: DataDictionary, scope) -> dict[str, str]:
+    """Date columns that are no identifier (column -> form): none may be the record's birth date."""
+    return {c: scope(f.form) for f in dictionary.fields if f.is_dated and not identifying(f) for c in f.export_columns}
+
+
 def _typed(field: Field, column: str, header: set[str]) -> str:
     if column not in header:
         return "NULL"
@@ -165,14 +169,7 @@ def create_form_tables(con: duckdb.DuckDBPyConnection, dictionary: DataDictionar
 
 
 def _known_header(dictionary: DataDictionary) -> list[str]:
-    header = [
-        dictionary.record_id_field,
-        EVENT,
-        REPEAT_INSTRUMENT,
-        REPEAT_INSTANCE,
-        DATA_ACCESS_GROUP,
-        SURVEY_IDENTIFIER,
-    ]
+    header = [dictionary.record_id_field, *_EXPORT_COLUMNS]
     for form in dictionary.forms:
         header += [
             f"{form}_timestamp",
@@ -193,16 +190,23 @@ def load_redcap_export(
     site = project.dictionary
     record_field = site.record_id_field
     reviewed = _reviewed(project)
-    header, structural = read_rows(con, files, known=_known_header(site))
+    header, structural = read_rows(con, [flat_copy(f, project) for f in files], known=_known_header(site))
     _refuse_labels_export(con, files, header, site)
+    fallback = not project.dictionary_from and dictionary is None  # no dictionary landed: the shipped one
     if record_field not in header:
         raise ExportError(
             files[0].name,
-            f"required column missing: no '{record_field}' (the first field of the data "
-            "dictionary): not a REDCap record export of this project?",
+            f"required column missing: no '{record_field}' (the first field of the data dictionary): "
+            + (
+                f"not an export of the shipped project; {NO_DICTIONARY}"
+                if fallback
+                else "not a REDCap record export of this project?"
+            ),
             row=1,
             column=record_field,
         )
+    if fallback:
+        _check_shipped_columns(files[0].name, header, site)
     if record_field != RECORD_ID:  # the warehouse's key helpers read ROWS.record_id
         con.execute(f"ALTER TABLE {ROWS} RENAME COLUMN {quote(record_field)} TO {RECORD_ID}")
     present = set(header) - {record_field} | {RECORD_ID}
@@ -215,9 +219,9 @@ def load_redcap_export(
     scope = (lambda form: form) if canonical or project.mapping is None else (lambda form: f"site:{form}")
     _check_rows(con, project, header, present, repeating, scope)
     register_identifiers(con, from_batch=True, dictionary=site)
-    quarantine_identifiers(
-        con, _text_columns(site, scope, reviewed), f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
-    )
+    records = f"SELECT load_id, row, site, record_id FROM {ROW_SITES}"
+    quarantine_identifiers(con, _text_columns(site, scope, reviewed), records)
+    quarantine_birth_dates(con, _date_columns(site, scope), records)
     _skip_rows_without_form_data(con, site, present)
     record_project_versions(con, files, project)
     if canonical:
@@ -228,7 +232,7 @@ def load_redcap_export(
         tables = [table_name(form) for form in site.forms]
     else:
         _form_rows(con, site, present, repeating, renumber=False, event_order=_event_order(project))
-        tables = [project.table_prefix + form for form in site.forms]
+        tables = [table_name(form, project.table_prefix) for form in site.forms]
         for form, table in zip(site.forms, tables, strict=True):
             _insert_form(con, site, form, present, table, scope=scope(form), site_table=True, reviewed=reviewed)
         if project.mapping is not None:
@@ -236,6 +240,21 @@ def load_redcap_export(
     # errors name the record id as the export does
     con.execute(f"UPDATE {PROBLEMS} SET column_name = ? WHERE column_name = ?", [record_field, RECORD_ID])
     return tables
+
+
+def _check_shipped_columns(name: str, header: list[str], dictionary: DataDictionary) -> None:
+    """Records read with the shipped dictionary only because no other was landed: most of their
+    columns must be the shipped project's, else they are another project's without its dictionary."""
+    known = _known_header(dictionary)
+    data = [c for c in header if c not in (dictionary.record_id_field, *_EXPORT_COLUMNS)]
+    unknown = [c for c in data if c not in known]
+    if 2 * len(unknown) > len(data):
+        raise ExportError(
+            name,
+            f"{len(unknown)} of its {len(data)} columns are not fields of the shipped project "
+            f"({', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}): {NO_DICTIONARY}",
+            row=1,
+        )
 
 
 def _header_notes(project: SiteProject, header: list[str], reviewed: frozenset[str], canonical: bool) -> list[Problem]:
@@ -299,18 +318,8 @@ def _check_rows(
 
 def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dictionary: DataDictionary) -> None:
     """A labels export (choice labels instead of codes) would decode wrongly or not at all: it is
-    refused whole, with what to export instead. Recognised by its header (REDCap writes field
-    labels, "Record ID", "Event Name", ...) or by coded columns holding labels but no code."""
-    labels = {f.label.strip().lower() for f in dictionary.fields if f.label}
-    named = [
-        c for c in header if c.lower() in _LABEL_HEADERS or (c not in _known_header(dictionary) and c.lower() in labels)
-    ]
-    advice = (
-        "a labels export (choice labels instead of raw codes): refused, nothing loaded. Export the records "
-        "again as 'CSV / Microsoft Excel (raw data)' (API: rawOrLabel=raw)"
-    )
-    if named and dictionary.record_id_field not in header:
-        raise ExportError(files[0].name, advice, row=1, column=named[0])
+    refused whole, with what to export instead. Its header refuses it first (record_shapes); with
+    raw headers (`rawOrLabelHeaders=raw`), coded columns holding labels but no code do."""
     coded = [f for f in dictionary.fields if f.is_coded and f.name in header]
     if not coded:
         return
@@ -325,17 +334,18 @@ def _refuse_labels_export(con, files: list[ExportFile], header: list[str], dicti
     found = con.execute(f"SELECT {', '.join(checks)} FROM {ROWS}").fetchall()[0]
     for f, first_label, codes in zip(coded, found[0::2], found[1::2], strict=True):
         if first_label is not None and codes == 0:
-            raise ExportError(files[0].name, advice, row=first_label, column=f.name)
+            raise ExportError(files[0].name, LABELS_EXPORT, row=first_label, column=f.name)
 
 
 def _normalise_values(con, dictionary: DataDictionary, present: set[str]) -> None:
     """Values as a raw export writes them: a pandas DataFrame written to CSV (PyCap's
-    `format_type='df'`) prints integer codes of columns with gaps as floats ('2.0'), and
-    `number_comma_decimal` fields are written with a comma ('1,54')."""
+    `format_type='df'`) prints every integral value of a column with gaps as a float ('2.0',
+    '67.0': codes, flags, integers, sliders), and `number_comma_decimal` fields are written with
+    a comma ('1,54')."""
     integral = [REPEAT_INSTANCE] + [c for c in present if c.endswith("_complete")]
     for f in dictionary.fields:
         coded = f.field_type in _FLAG_TYPES or (f.is_coded and all(code.lstrip("-").isdigit() for code, _ in f.choices))
-        integral += list(f.export_columns) if coded else []
+        integral += list(f.export_columns) if coded or f.sql_type == "BIGINT" else []
     integral = [c for c in integral if c in present]
     floats = [f"{quote(c)} = regexp_replace({quote(c)}, '^\\s*(-?[0-9]+)\\.0+\\s*$', '\\1')" for c in integral]
     if floats:  # only the rows that hold such a value are rewritten
@@ -528,7 +538,7 @@ def _insert_form(
     names = ", ".join(quote(c) for c in select)
     values = ", ".join(select.values())
     con.execute(
-        f"INSERT INTO {table} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
+        f"INSERT INTO {quote_table(table)} ({names}) SELECT {values} FROM {ROWS} {join_keys()} "
         f"JOIN {_FORM_ROWS} fr ON fr.load_id = {ROWS}._load_id AND fr.row = {ROWS}._row AND fr.form = {quote_literal(form)} "
         f"{join_age} WHERE {excluded(scope or form)} ORDER BY _load_id, _row"  # file order, whatever the join
     )

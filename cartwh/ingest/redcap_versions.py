@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.contract.redcap import DataDictionary
+from cartwh.contract.redcap import DataDictionary, project_dictionary
 from cartwh.contract.redcap_site import SiteProject
 from cartwh.ingest.csv_reader import ExportFile
 from cartwh.ingest.warehouse import insert_rows
@@ -153,3 +153,33 @@ def _write_atomically(target: Path, content: bytes) -> None:
     partial = target.with_name(target.name + ".partial")
     partial.write_bytes(content)
     partial.replace(target)
+
+
+def sites_awaiting_mapping(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """(site, current record files, rows in its own raw tables) of every site project whose current
+    exports have no mapping onto the canonical dictionary: its records are in its
+    raw.redcap_site_<site>__* tables only, and none of its patients reaches the marts."""
+    if not con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'landed_file_projects'"
+    ).fetchall():
+        return []
+    sites = con.execute(
+        f"""SELECT coalesce(nullif(p.project, ''), 'main') AS site, count(*) AS files
+            FROM {FILE_PROJECTS} AS p JOIN raw.landed_files AS l USING (load_id)
+            WHERE l.superseded_by IS NULL AND NOT p.mapped AND p.dictionary_sha256 != ?
+            GROUP BY 1 ORDER BY 1""",
+        [dictionary_sha256(project_dictionary())],
+    ).fetchall()
+    awaiting = []
+    for site, files in sites:
+        prefix = SiteProject(project_dictionary(), folder=site).table_prefix.removeprefix("raw.")
+        tables = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND starts_with(table_name, ?)",
+                [prefix],
+            ).fetchall()
+        ]
+        rows = sum(con.execute(f'SELECT count(*) FROM raw."{t}"').fetchall()[0][0] for t in tables)
+        awaiting.append((site, files, rows))
+    return awaiting

@@ -39,6 +39,7 @@ from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
 _IGNORED = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
+_COLUMNS_NAMED = 12  # of a table none of whose columns is known, the first ones, in its error
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def recognise(header: list[str], name: str, lab: str | None = None) -> Layout:
         raise ExportError(name, str(error), row=1) from error
     population = _find(header, POPULATION_HEADERS)
     if population is None or any(split_column(c) or _whole_column(names, c) for c in header):
-        return _wide(header, name, names)
+        return _wide(header, name, names, lab)
     sample = _find([c for c in header if c != population], SAMPLE_HEADERS)
     if sample is None:
         raise ExportError(
@@ -125,7 +126,7 @@ def gate_path_of(names: dict[str, tuple[str, str | None]], written: str) -> str:
     return gate_path if gate_path and not statistic else written
 
 
-def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]]) -> Layout:
+def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]], lab: str | None) -> Layout:
     sample = header[0]
     if header_key(sample) not in (header_key(SAMPLE_COLUMN), "name"):
         raise ExportError(name, f"first column must hold the FCS file names ('{SAMPLE_COLUMN}')", row=1, column=sample)
@@ -146,8 +147,20 @@ def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]]
         seen[measure] = column
         layout.measures.append(Measure(column, *measure))
     if not layout.measures:
-        raise ExportError(name, "no '<gate path> | <statistic>' columns: not a population statistics export", row=1)
+        raise ExportError(name, _no_known_column(header[1:], lab), row=1)
     return layout
+
+
+def _no_known_column(columns: list[str], lab: str | None) -> str:
+    """Why a table none of whose columns is known fails, and where a lab's renamed columns are mapped."""
+    seen = ", ".join(repr(c) for c in columns[:_COLUMNS_NAMED]) + (", ..." if len(columns) > _COLUMNS_NAMED else "")
+    whose = f"lab {lab!r}" if lab else "its lab (the site folder below cytometry/statistics/)"
+    return (
+        f"no column is '<gate path> | <statistic>' of a known statistic nor a name {whose} is known by "
+        f"(columns: {seen or 'none'}): if the lab renamed its columns in the table editor, map each onto its gate "
+        f"path and statistic in the seed cytometry_lab_columns (dbt_project/seeds/cytometry_lab_columns.csv: "
+        f"lab, lab_name, gate_path, statistic)"
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Ingestion lists every file of a source's folder (cartwh.ingest.load._listed); one that no source
 reading that folder accepts is *unrecognised*: a spreadsheet saved instead of a CSV, a text or
-JSON export, a stray note. Each is reported with what it is and what to do, in the night's
+JSON export, a stray note, or a download its source knows but does not use (`Source.unused`:
+REDCap's users, roles, logging), reported as what it is. Each is reported with what it is and what to do, in the night's
 IngestReport, the log, the run summary (counts by folder and kind, no file names: a landed name
 may hold an MRN) and raw.unrecognised_files, which the data manager's report lists (raw is never
 published). An unrecognised file is not a failure of the night, unless a source's folder holds
@@ -64,9 +65,15 @@ class Unrecognised:
         return f"{self.file}: not a recognised export ({self.kind}): {self.advice}"
 
 
-def unrecognised(path: Path, landing: Path) -> Unrecognised:
+def unrecognised(path: Path, landing: Path, known_as: str | None = None) -> Unrecognised:
+    """`known_as`: what the file is when its source recognises it as a file it does not use."""
     kind = path.suffix.lower() or "no extension"
     advice = _ADVICE.get(kind, "exports land as .csv files: export CSV, or move the file out of the landing folder")
+    if known_as:
+        kind, advice = (
+            known_as,
+            f"{known_as}: cartwh does not use it, so it is not read; keep it out of the landing folder",
+        )
     try:
         size = path.stat().st_size
     except OSError:  # gone since it was listed: still reported, as it was seen

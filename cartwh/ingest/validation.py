@@ -56,6 +56,7 @@ class Rule:
     scope: str | None = None  # REDCap form the column belongs to; None: the whole row
     hide_value: bool = False  # identifiers: say why, never what
     required: bool = False
+    required_where: str | None = None  # SQL on ROWS: the value is required only in rows where this holds
     earliest: dt.date | None = None  # DATE / TIMESTAMP: the plausible window (contract.dates by default)
     latest: dt.date | None = None
     # A text value's form (REDCap's text validations: e-mail, phone, ...), as a regular expression
@@ -201,8 +202,8 @@ def check_required(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     for rule in (r for r in rules if r.required):
         con.execute(
             f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, {quote_literal(rule.scope)}, {quote_literal(rule.column)}, "
-            f"'required value is empty', NULL FROM {ROWS} WHERE {quote(rule.column)} IS NULL "
-            f"OR trim({quote(rule.column)}) = ''"
+            f"'required value is empty', NULL FROM {ROWS} WHERE ({quote(rule.column)} IS NULL "
+            f"OR trim({quote(rule.column)}) = '') AND ({rule.required_where or 'TRUE'})"
         )
 
 

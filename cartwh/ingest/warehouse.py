@@ -13,11 +13,13 @@ from cartwh.warehouse import (  # noqa: F401  (ingestion's modules import these 
     LANDED_FILES,
     QUARANTINE,
     SCHEMA,
+    confine,
     connect,
     ensure_raw_schema,
     insert_rows,
     quote,
     quote_literal,
+    quote_table,
     remove_database,
     transaction,
 )
@@ -25,7 +27,7 @@ from cartwh.warehouse import (  # noqa: F401  (ingestion's modules import these 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     """Create `table`, or add the columns a newer dictionary or panel brought (never drop any)."""
-    schema, name = table.split(".")
+    schema, name = table.split(".", 1)
     existing = {
         row[0]
         for row in con.execute(
@@ -35,11 +37,11 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, 
     }
     if not existing:
         body = ", ".join(f"{quote(c)} {t}" for c, t in columns.items())
-        con.execute(f"CREATE TABLE {table} ({body})")
+        con.execute(f"CREATE TABLE {quote_table(table)} ({body})")
         return
     for column, sql_type in columns.items():
         if column not in existing:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {sql_type}")
+            con.execute(f"ALTER TABLE {quote_table(table)} ADD COLUMN {quote(column)} {sql_type}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""The data manager's morning page: every open issue once, at its root cause, with the REDCap
-record id, site, form, event, instance, field, value, file and row to fix it, what to do in one
-sentence, and its knock-on effects grouped under it; on top, what changed since the previous night
-(new, fixed, still open).
+"""The data manager's morning page: one entry per root cause (root_causes.Entry: a lab's rounding
+warned for 397 records is one entry of 397), what to do in one plain sentence, and beneath it,
+collapsed, every record, tube or row it concerns with the REDCap record id, site, event, instance,
+value, file and row to fix it; an entry of one issue shows its field, form and knock-on effects in
+full. On top, what changed since the previous night (new, fixed, still open), entry by entry.
+The counts are kept in quality.open_issues, which `cartwh run` prints.
 
 It names records, so it is written to the restricted folder (settings.data_manager_dir(), private
 to the pipeline's account like the archive), never to the analysts' reports folder; the
@@ -27,11 +29,15 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
+from cartwh.ingest.redcap_versions import sites_awaiting_mapping
 from cartwh.ingest.unrecognised import unrecognised_files
 from cartwh.permissions import make_private
 from cartwh.report.pages import write_page
-from cartwh.report.root_causes import KIND_LABELS, Issue, has_table, latest_run, root_causes
+from cartwh.report.root_causes import KIND_LABELS, Entry, Issue, entries, has_table, latest_run, root_causes
+from cartwh.synthetic import banner
 
 REPORT_FILE = "data_manager.html"
 HISTORY_FILE = "issue_history.json"
@@ -47,6 +53,9 @@ class Section:
     data: object
 
 
+OPEN_ISSUES = "quality.open_issues"
+
+
 @dataclass
 class Changes:
     previous_run: str | None
@@ -54,6 +63,27 @@ class Changes:
     new: list[Issue]
     still_open: list[Issue]
     fixed: list[dict]  # as stored on the night they were last seen: title, where, action
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(change, where, what): one row per root cause, its issues counted when more than one."""
+        rows = [
+            (change, _where(e), e.first.title)
+            for change, found in (("new", self.new), ("still open", self.still_open))
+            for e in entries(found)
+        ]
+        fixed: dict[str, list[dict]] = {}
+        for f in self.fixed:
+            fixed.setdefault(f["title"], []).append(f)
+        rows += [
+            ("fixed", gone[0]["where"] if len(gone) == 1 else f"{len(gone):,} records or rows", title)
+            for title, gone in fixed.items()
+        ]
+        return rows
+
+
+def _where(entry: Entry) -> str:
+    return entry.first.place if len(entry.issues) == 1 else entry.counted
 
 
 def _read_history(path: Path) -> list[dict]:
@@ -99,22 +129,44 @@ def _changes_section(context: dict) -> Section:
 
 
 def _issues_section(context: dict) -> Section:
+    found = context["entries"]
     return Section(
-        f"Open issues by root cause ({len(context['issues'])})", "data_manager_issues.html.j2", context["issues"]
+        f"Open issues by root cause ({len(found):,} root causes, {len(context['issues']):,} issues)",
+        "data_manager_issues.html.j2",
+        found,
     )
 
 
-def _source_health_section(context: dict) -> Section | None:
+def _findings(context: dict, blocking: bool, title: str, template: str) -> Section | None:
+    """Tonight's source-health findings that block (or only warn), as a section; none: no section."""
     con, run_id = context["con"], context["run_id"]
     if not run_id or not has_table(con, "quality", "source_health"):
         return None
     findings = con.execute(
-        "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? ORDER BY check_name, subject",
-        [run_id],
+        "SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ? "
+        "AND coalesce(blocking, true) = ? ORDER BY check_name, subject",
+        [run_id, blocking],
     ).fetchall()
+    return Section(title, template, findings) if findings else None
+
+
+def _source_health_section(context: dict) -> Section | None:
+    return _findings(context, True, "Broken sources: the night is blocked", "data_manager_source_health.html.j2")
+
+
+def _lost_values_section(context: dict) -> Section | None:
+    """Tubes a re-export no longer holds: reported as loudly, though the night goes on."""
+    return _findings(
+        context, False, "Values lost since an earlier version of an export", "data_manager_lost_values.html.j2"
+    )
+
+
+def _awaiting_mapping_section(context: dict) -> Section | None:
+    awaiting = sites_awaiting_mapping(context["con"])
+    data = {"awaiting": awaiting, "must_cover": must_cover(project_dictionary())}
     return (
-        Section("Broken sources: the night is blocked", "data_manager_source_health.html.j2", findings)
-        if findings
+        Section(f"Sites awaiting their mapping ({len(awaiting)})", "data_manager_awaiting_mapping.html.j2", data)
+        if awaiting
         else None
     )
 
@@ -139,6 +191,8 @@ def _dbt_tests_section(context: dict) -> Section | None:
 
 SECTIONS: list[Callable[[dict], Section | None]] = [
     _source_health_section,
+    _lost_values_section,
+    _awaiting_mapping_section,
     _changes_section,
     _issues_section,
     _dbt_tests_section,
@@ -158,8 +212,10 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
         "con": con,
         "run_id": run_id,
         "issues": issues,
+        "entries": entries(issues),
         "changes": record_night(folder, run_id or "no checks yet", generated, issues),
     }
+    _count(con, context["entries"])
     sections = [s for s in (make(context) for make in SECTIONS) if s is not None]
     path = write_page(
         "data_manager.html.j2",
@@ -171,6 +227,30 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
         kinds=KIND_LABELS,
         issues_shown=ISSUES_SHOWN,
         consequences_shown=CONSEQUENCES_SHOWN,
+        synthetic=banner(con),
     )
     make_private(path)
     return path
+
+
+def _count(con: duckdb.DuckDBPyConnection, found: list[Entry]) -> None:
+    """What the page holds, in numbers, for the run's summary on the console."""
+    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
+        CREATE OR REPLACE TABLE {OPEN_ISSUES} (root_causes BIGINT, issues BIGINT, blocking BIGINT, warnings BIGINT)""")
+    con.execute(
+        f"INSERT INTO {OPEN_ISSUES} VALUES (?, ?, ?, ?)",
+        [
+            len(found),
+            sum(len(e.issues) for e in found),
+            sum(e.blocks_the_night for e in found),
+            sum(e.severity == "warn" and not e.blocks_the_night for e in found),
+        ],
+    )
+
+
+def open_issues(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int] | None:
+    """(root causes, issues, blocking, warnings) of the latest data manager's report, if written."""
+    if not has_table(con, "quality", "open_issues"):
+        return None
+    found = con.execute(f"SELECT * FROM {OPEN_ISSUES}").fetchall()
+    return found[0] if found else None

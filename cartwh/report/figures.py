@@ -8,7 +8,9 @@ threads. ``to_svg`` and ``save`` write them out deterministically.
   column (lifelines' convention: ``at_risk`` = subjects with duration >= time, ``events`` /
   ``censored`` = counts at exactly that time, a time-0 row per group).
 * Colours are Okabe-Ito, given by position in ``group_order``: a group keeps its colour in
-  every figure drawn with the same order.
+  every figure drawn with the same order (a stacked cumulative incidence colours its causes).
+* Cumulative incidence (``cif_figure``, ``stacked_cif_figure``) takes the tables of
+  ``cartwh.stats.competing_risks.cumulative_incidence`` plus a ``group`` or ``cause`` column.
 * Every panel is one figure of PANEL_SIZE, fonts sized for it (FONT), saved without trimming:
   the report shows panels side by side at one width, so equal sizes mean equal lettering. Panel
   letters are the report's (beside each image), never drawn inside one.
@@ -36,7 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.path import Path as CurvePath
 from matplotlib.ticker import MultipleLocator
-from matplotlib.transforms import Bbox
+from matplotlib.transforms import Bbox, offset_copy
 
 # Okabe & Ito (2008), colour-blind safe; their yellow is left out (unreadable on white).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
@@ -183,6 +185,61 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
     return out
 
 
+def _text_width(fig: Figure, texts, fontsize: float) -> float:
+    """The widest of `texts` at `fontsize`, in inches."""
+    renderer = _renderer(fig)
+    widths = [fig.text(0, 0, str(t), fontsize=fontsize).get_window_extent(renderer).width for t in texts]
+    fig.texts.clear()
+    return max(widths, default=0.0) / fig.dpi
+
+
+def _panel_with_risk_table(rows: Sequence[tuple[str, str, Sequence[int]]], ticks: Sequence[float]):
+    """A panel's figure, its plot axes and, under them, the numbers at risk: one row per
+    (label, colour, counts at `ticks`), first row on top, each in its colour. The labels end a gap
+    before the widest count of the first column (a count is centred on its tick), so a long label
+    never runs into a four-digit count; their width sets the left margin."""
+    fig = Figure(figsize=PANEL_SIZE)
+    gap = 0.08  # inches between a label and the first count
+    half_count = _text_width(fig, [counts[0] for _, _, counts in rows], FONT["note"]) / 2
+    label_end = half_count + gap
+    left = min(max(0.13, (_text_width(fig, [r[0] for r in rows], FONT["note"]) + label_end + 0.1) / PANEL_SIZE[0]), 0.5)
+    table_h = 0.05 * len(rows)  # one text row per group
+    bottom = 0.04 + table_h + 0.16  # room for tick labels, x label and the table title
+    ax = fig.add_axes((left, bottom, 0.96 - left, 0.88 - bottom))
+    table = fig.add_axes((left, 0.04, 0.96 - left, table_h), sharex=ax)
+    labels_at = offset_copy(table.get_yaxis_transform(), fig=fig, x=-label_end, units="inches")
+    for i, (label, colour, counts) in enumerate(rows):
+        row = len(rows) - 1 - i  # first row on top, as in the legend
+        for x, v in zip(ticks, counts, strict=True):
+            table.text(x, row, str(v), ha="center", va="center", fontsize=FONT["note"], color=colour)
+        table.text(0, row, label, transform=labels_at, ha="right", va="center", fontsize=FONT["note"], color=colour)
+    table.set_ylim(-0.5, len(rows) - 0.5)
+    table.axis("off")
+    table.set_title("Number at risk", loc="left", fontsize=FONT["note"], pad=3)
+    ax.set_xticks(list(ticks), [f"{x:g}" for x in ticks])
+    return fig, ax
+
+
+def _ticks(times: pd.Series, every: float, max_time: float | None) -> list[float]:
+    if not every > 0:
+        raise ValueError("at_risk_every must be positive")
+    last = max(math.ceil(float(times.max()) / every), 1) * every
+    x_max = float(max_time) if max_time is not None else last
+    return list(np.arange(0.0, x_max + every / 1000, every))
+
+
+def _median_lines(ax, medians: Mapping) -> None:
+    """survminer's surv.median.line = "hv": dashed from the y axis at 0.5 to each reached median,
+    and down from there to the x axis."""
+    reached = [float(m) for m in medians.values() if m is not None and np.isfinite(m)]
+    if not reached:
+        return
+    style = dict(color="0.35", lw=0.9, ls=(0, (4, 3)), zorder=1)
+    ax.plot([0, max(reached)], [0.5, 0.5], **style)
+    for m in reached:
+        ax.plot([m, m], [0, 0.5], **style)
+
+
 def km_figure(
     km: pd.DataFrame,
     *,
@@ -195,40 +252,24 @@ def km_figure(
     max_time: float | None = None,
     xlabel: str = "Months",
     ci_band: bool = False,
+    medians: Mapping | None = None,
 ) -> Figure:
-    """Kaplan-Meier curves with censoring ticks, n in the legend, the p text where no curve passes
-    (`clear_spot`) and a numbers-at-risk table under the x axis (one coloured row per group, at
-    the x ticks; its labels' width sets the left margin).
+    """Kaplan-Meier curves with censoring ticks, n in the legend, the p text (and any hazard ratio
+    written into it) where no curve passes (`clear_spot`) and a numbers-at-risk table under the x
+    axis (`_panel_with_risk_table`).
 
-    ``ci_band`` shades each group's 95 % CI in its colour (survminer's conf.int, off by default).
+    ``ci_band`` shades each group's 95 % CI in its colour (survminer's conf.int, off by default);
+    ``medians`` (group -> median time) draws survminer's median lines for the groups that reach it.
     ``max_time`` defaults to the last time rounded up to a multiple of ``at_risk_every``.
     """
     _require(km, KM_INPUT, "KM table")
-    if not at_risk_every > 0:
-        raise ValueError("at_risk_every must be positive")
     groups = _groups(km["group"], group_order)
     if not groups:
         raise ValueError("KM table has no rows")
-    last = max(math.ceil(float(km["time"].max()) / at_risk_every), 1) * at_risk_every
-    x_max = float(max_time) if max_time is not None else last
-    ticks = list(np.arange(0.0, x_max + at_risk_every / 1000, at_risk_every))
+    ticks = _ticks(km["time"], at_risk_every, max_time)
     at_risk = numbers_at_risk(km, ticks)
-    fig = Figure(figsize=PANEL_SIZE)
-    renderer = _renderer(fig)
-    widest = (
-        max(
-            fig.text(0, 0, _label(g, group_labels), fontsize=FONT["note"]).get_window_extent(renderer).width
-            for g, _ in groups
-        )
-        / fig.dpi
-    )
-    fig.texts.clear()
-    left = min(max(0.13, (widest + 0.25) / PANEL_SIZE[0]), 0.45)  # the risk table's group labels fit
-    table_h = 0.05 * len(groups)  # one text row per group
-    bottom = 0.04 + table_h + 0.16  # room for tick labels, x label and the table title
-    ax = fig.add_axes((left, bottom, 0.96 - left, 0.88 - bottom))
-    table = fig.add_axes((left, 0.04, 0.96 - left, table_h), sharex=ax)
-    for i, (g, colour) in enumerate(groups):
+    fig, ax = _panel_with_risk_table([(_label(g, group_labels), c, list(at_risk.loc[g])) for g, c in groups], ticks)
+    for g, colour in groups:
         d = km[km["group"] == g].sort_values("time")
         t, s = d["time"].to_numpy(dtype=float), d["survival"].to_numpy(dtype=float)
         if ci_band:
@@ -245,28 +286,100 @@ def km_figure(
         ax.step(t, s, where="post", color=colour, lw=1.8, label=f"{_label(g, group_labels)} (n = {n})")
         cens = d["censored"].to_numpy() > 0
         ax.plot(t[cens], s[cens], ls="none", marker="|", ms=8, mew=1.2, color=colour)
-        row = len(groups) - 1 - i  # first group on top, as in the legend
-        for x, v in zip(ticks, at_risk.loc[g], strict=True):
-            table.text(x, row, str(v), ha="center", va="center", fontsize=FONT["note"], color=colour)
-        table.text(
-            -0.03,
-            row,
-            _label(g, group_labels),
-            transform=table.get_yaxis_transform(),
-            ha="right",
-            va="center",
-            fontsize=FONT["note"],
-            color=colour,
-        )
-    table.set_ylim(-0.5, len(groups) - 0.5)
-    table.axis("off")
-    table.set_title("Number at risk", loc="left", fontsize=FONT["note"], pad=3)
-    ax.set(xlim=(0, x_max), ylim=(0, 1.02), yticks=np.linspace(0, 1, 6), xlabel=xlabel)
-    ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+    _median_lines(ax, medians or {})
+    ax.set(xlim=(0, ticks[-1]), ylim=(0, 1.02), yticks=np.linspace(0, 1, 6), xlabel=xlabel)
     _finish(ax, title, f"{endpoint_label} (probability)")
     if p_text:
         clear_spot(ax, p_text)
     ax.legend(loc="best", frameon=False, fontsize=FONT["note"])  # "best" avoids the curves and the p text
+    return fig
+
+
+def _incidence_at_risk(cif: pd.DataFrame, ticks: Sequence[float]) -> pd.DataFrame:
+    """Numbers at risk of a cumulative-incidence table: every exit (an event of any cause or a
+    censoring) leaves the risk set."""
+    exits = cif.assign(events=cif["events"] + cif["competing_events"])
+    return numbers_at_risk(exits, ticks)
+
+
+def cif_figure(
+    cif: pd.DataFrame,
+    *,
+    title: str,
+    group_order=None,
+    group_labels: Mapping | None = None,
+    p_text: str | None = None,
+    at_risk_every: float = 6.0,
+    xlabel: str = "Months",
+) -> Figure:
+    """The cumulative incidence of one cause (the title names it) per group, rising steps from 0 with each group's
+    95 % CI dotted, the test's p where no curve passes, and the numbers at risk below (every
+    exit, of any cause, leaves the risk set). ``cif``: ``cartwh.stats.competing_risks``' table
+    with a ``group`` column."""
+    _require(cif, ["group", "time", "estimate", "ci_lower", "ci_upper", "at_risk", "events", "competing_events"], "CIF")
+    groups = _groups(cif["group"], group_order)
+    if not groups:
+        raise ValueError("cumulative-incidence table has no rows")
+    ticks = _ticks(cif["time"], at_risk_every, None)
+    at_risk = _incidence_at_risk(cif, ticks)
+    fig, ax = _panel_with_risk_table([(_label(g, group_labels), c, list(at_risk.loc[g])) for g, c in groups], ticks)
+    for g, colour in groups:
+        d = cif[cif["group"] == g].sort_values("time")
+        t = d["time"].to_numpy(dtype=float)
+        ax.step(
+            t,
+            d["estimate"],
+            where="post",
+            color=colour,
+            lw=1.8,
+            label=f"{_label(g, group_labels)} (n = {d['at_risk'].iloc[0]})",
+        )
+        for limit in ("ci_lower", "ci_upper"):
+            ax.step(t, d[limit], where="post", color=colour, lw=0.8, ls=":", alpha=0.8)
+    ax.set(xlim=(0, ticks[-1]), ylim=(0, 1.02), yticks=np.linspace(0, 1, 6), xlabel=xlabel)
+    _finish(ax, title, "Cumulative incidence (probability)")
+    if p_text:
+        clear_spot(ax, p_text)
+    ax.legend(loc="upper left", frameon=False, fontsize=FONT["note"])
+    return fig
+
+
+def stacked_cif_figure(
+    cif: pd.DataFrame,
+    *,
+    title: str,
+    cause_order: Sequence,
+    cause_labels: Mapping,
+    at_risk_label: str = "All patients",
+    at_risk_every: float = 6.0,
+    xlabel: str = "Months",
+) -> Figure:
+    """Every cause's cumulative incidence stacked (the first at the bottom) on one time axis, so
+    the top edge is the probability of having left by any cause; the numbers at risk below.
+    ``cif``: one ``cartwh.stats.competing_risks`` table per cause, with a ``cause`` column."""
+    _require(cif, ["cause", "time", "estimate", "at_risk", "events", "competing_events"], "CIF")
+    causes = [c for c in cause_order if c in set(cif["cause"])]
+    if not causes:
+        raise ValueError("cumulative-incidence table has no rows")
+    times = np.unique(cif["time"].to_numpy(dtype=float))
+    ticks = _ticks(cif["time"], at_risk_every, None)
+    first = cif[cif["cause"] == causes[0]].assign(group=at_risk_label)
+    at_risk = _incidence_at_risk(first, ticks)
+    fig, ax = _panel_with_risk_table([(at_risk_label, "black", list(at_risk.loc[at_risk_label]))], ticks)
+    floor = np.zeros(times.size)
+    for i, cause in enumerate(causes):
+        d = cif[cif["cause"] == cause].sort_values("time")
+        at = np.searchsorted(d["time"].to_numpy(dtype=float), times, side="right") - 1
+        top = floor + d["estimate"].to_numpy(dtype=float)[at]
+        colour = PALETTE[i % len(PALETTE)]
+        ax.fill_between(
+            times, floor, top, step="post", color=colour, alpha=0.75, lw=0, label=str(cause_labels.get(cause, cause))
+        )
+        floor = top
+    ax.step(times, floor, where="post", color="black", lw=1.0)
+    ax.set(xlim=(0, ticks[-1]), ylim=(0, 1.02), yticks=np.linspace(0, 1, 6), xlabel=xlabel)
+    _finish(ax, title, "Cumulative incidence (stacked)")
+    ax.legend(loc="upper left", frameon=False, fontsize=FONT["note"], reverse=True)  # top band first, as drawn
     return fig
 
 

@@ -13,7 +13,16 @@ TEST_ABBREVIATIONS = {
     "Pearson chi-square": "χ²",
     "log-rank": "LR",
     "k-group log-rank": "LR",
+    "Gray's test": "Gray",
 }
+
+
+TIME_ORIGINS = {"BCA": "absolute B-cell aplasia"}  # every other endpoint counts from the infusion
+
+
+def months_after(endpoint: str) -> str:
+    """The time axis of an endpoint: 'Months after infusion', or after its own origin."""
+    return f"Months after {TIME_ORIGINS.get(endpoint, 'infusion')}"
 
 
 def missing(x) -> bool:
@@ -64,6 +73,34 @@ def survival_percent(s, lower=None, upper=None) -> str:
     if not (missing(lower) or missing(upper)):
         text += f" ({percent(100 * lower)}–{percent(100 * upper)})"
     return text
+
+
+# Short names of the methods behind regression rows (cartwh.stats.conventions.REGRESSION_METHODS says
+# each in full in the table's footnote).
+METHOD_LABELS = {
+    "cox": "Cox (Efron), Wald",
+    "firth": "Firth (coxphf)",
+    "cause_specific_cox": "cause-specific Cox",
+    "fine_gray": "Fine–Gray (crr)",
+}
+
+
+def chi_square_test(name: str, statistic, df, p) -> str:
+    """'LR 25.4 (1 df), p < 0.001'; empty when the test was not computed."""
+    if missing(statistic):
+        return ""
+    p_text = p_value(p)
+    return f"{name} {number(statistic)} ({int(df)} df), p {p_text if p_text.startswith('<') else '= ' + p_text}"
+
+
+def incidence_percent(f, lower=None, upper=None) -> str:
+    """A cumulative incidence as a percentage with its CI, e.g. '34.2 % (15.8–53.6)'; 0 means no
+    event of the cause by then, whose interval is degenerate: '0 % (no events)'."""
+    if missing(f):
+        return "not estimable"
+    if f <= 0:
+        return "0 % (no events)"
+    return survival_percent(f, lower, upper)
 
 
 def median_with_ci(median, lower, upper, ci_method: str | None = "band") -> str:

@@ -11,7 +11,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 import duckdb
 
-from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
+from cartwh.report.formatting import TIME_ORIGINS
+from cartwh.stats.conventions import (
+    CHI_SQUARE_METHODS,
+    CONSOLIDATIVE_HSCT_CHOICES,
+    CUMULATIVE_INCIDENCE_CONVENTIONS,
+    MANN_WHITNEY_METHODS,
+    QUANTILE_CI_METHODS,
+    QUANTILE_CONVENTIONS,
+)
 from cartwh.study.config import Plan
 
 SOFTWARE = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas", "scipy", "lifelines", "matplotlib")
@@ -74,6 +82,30 @@ def absolute_count_paragraph(routes: dict[str, dict[str | None, int]], p: dict[s
     )
 
 
+def competing_risks_paragraph(plan: Plan) -> str | None:
+    """How the plan's competing-risk analyses were defined and estimated, naming the conventions."""
+    if not (plan.competing_risks or plan.competing_risk_regression):
+        return None
+    c = plan.conventions
+    analyses = "; ".join(
+        f"{a.title} ({a.endpoint}, time from {TIME_ORIGINS.get(a.endpoint, 'infusion')}; causes: "
+        + ", ".join(a.causes.values())
+        + ")"
+        for a in plan.competing_risks
+    )
+    return (
+        f"Competing risks. {analyses}: each cause with every other as a competing event; relapse includes "
+        "progression and no response at day 28, and non-relapse mortality (NRM) is death without relapse. "
+        f"By the plan's choice, {CONSOLIDATIVE_HSCT_CHOICES[c.consolidative_hsct]}. Cumulative incidence: "
+        f"{CUMULATIVE_INCIDENCE_CONVENTIONS[c.cumulative_incidence]}, given at "
+        f"{', '.join(_g(t) for t in plan.landmark_months)} months; the groups were compared by Gray's test "
+        "(ρ = 0, R cmprsk::cuminc). Effects on the cumulative incidence of a cause were estimated by Fine–Gray "
+        "subdistribution-hazards regression (R cmprsk::crr's definitions: Breslow ties, censoring weights from "
+        "the Kaplan–Meier estimate of the censoring distribution, robust sandwich variance) and effects on its "
+        "hazard by cause-specific Cox models, the other causes censored."
+    )
+
+
 def methods_paragraphs(
     plan: Plan, parameters: dict[str, float], code_version: str, routes: dict[str, dict[str | None, int]] | None = None
 ) -> list[str]:
@@ -109,8 +141,13 @@ def methods_paragraphs(
         f"the restricted mean survival time is given at τ = {_g(plan.rmst_tau_months)} months. Groups defined by a "
         "value measured after infusion were analysed from the day of that measurement (landmark analysis), among "
         "patients still event-free then, to avoid immortal-time bias. Hazard ratios come "
-        "from Cox proportional-hazards models (Efron ties, Wald 95 % CI); a model in which a group has no events "
-        "is reported as not estimable.",
+        "from Cox proportional-hazards models (Efron ties, Wald 95 % CI), with the likelihood-ratio and score tests "
+        "of each model; where the partial likelihood has no maximum because a group's events all precede the "
+        "others' or a group has none (monotone likelihood), the hazard ratio is not estimable, the "
+        "likelihood-ratio test (at the supremum of the likelihood) and the score test are reported, and Firth's "
+        "penalised likelihood estimate is given beside them (R coxphf's definitions: Breslow ties, profile "
+        "penalised-likelihood 95 % CI, penalised likelihood-ratio p).",
+        *filter(None, [competing_risks_paragraph(plan)]),
         "Continuous variables are summarised as median with range or with the distribution-free 95 % CI of the "
         f"median, and compared by the Mann–Whitney U test (two groups; p: {MANN_WHITNEY_METHODS[c.mann_whitney]}) "
         "or the Kruskal–Wallis test (three or more; χ² approximation with tie correction). Counts were compared by "

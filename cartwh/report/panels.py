@@ -1,8 +1,10 @@
 """Draw one figure panel of the plan (`figures:` in analyses.yml) from the analytics tables.
 
-A panel is a Kaplan-Meier plot of a survival analysis (with its log-rank p and, for a
-cut-off grouping, the cut-off used), box plots of table columns by that table's groups
-(with the table's p-values), or CAR-T kinetics curves by a patient column. A panel tonight's
+A panel is a Kaplan-Meier plot of a survival analysis (with its log-rank p, the median lines,
+the hazard ratio of the plan's Cox model of the same grouping and, for a cut-off grouping, the
+cut-off used), box plots of table columns by that table's groups (with the table's p-values),
+CAR-T kinetics curves by a patient column, or the cumulative incidence of a competing-risk
+analysis (one cause by group with Gray's p, or every cause stacked). A panel tonight's
 data cannot give (nobody in any group, no measurement, blocked by a failed check) raises
 NotEstimable with the reason, which the report prints in the panel's place; a box panel
 missing only some of its columns is drawn with those left empty, and says why beside it.
@@ -20,8 +22,14 @@ from cartwh.report import figures
 from cartwh.report import formatting as fmt
 from cartwh.study.blocking import is_blocked
 from cartwh.study.config import Plan, ordered
+from cartwh.study.survival_analyses import ALL
 
-ENDPOINT_LABELS = {"EFS": "Event-free survival", "OS": "Overall survival", "BCA": "B-cell aplasia"}
+ENDPOINT_LABELS = {
+    "EFS": "Event-free survival",
+    "OS": "Overall survival",
+    "REL": "Relapse",
+    "BCA": "B-cell aplasia",
+}
 COLUMN_LABELS = {
     "pct_car_of_cd3_at_peak": ("% CAR of CD3+ at peak", False),
     "peak_car_t_per_ul": ("CAR-T/µL at peak", True),
@@ -91,7 +99,16 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]
         raise NotEstimable(survival_reason(name, endpoint, plan, inputs))
     order = km.drop_duplicates("group").sort_values("group_order")["group"].tolist()
     test = inputs.analytics["survival_tests"].query("analysis == @name and endpoint == @endpoint")
-    p_text = _p_text(test["p_value"].iloc[0], "log-rank") if len(test) else None
+    p_text = "\n".join(
+        filter(
+            None,
+            [
+                _p_text(test["p_value"].iloc[0], "log-rank") if len(test) else None,
+                *hazard_ratios(name, endpoint, plan, inputs),
+            ],
+        )
+    )
+    summaries = inputs.analytics["survival_summaries"].query("analysis == @name and endpoint == @endpoint")
     return figures.km_figure(
         km,
         title=_km_title(name, endpoint, plan, inputs.analytics),
@@ -102,7 +119,29 @@ def km_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]
         at_risk_every=plan.at_risk_every_months,
         xlabel=_time_axis(plan.survival_analysis(name).from_month),
         ci_band=plan.ci_bands,
+        medians=dict(zip(summaries["group"], summaries["median_months"], strict=True)),
     ), []
+
+
+def hazard_ratios(name: str, endpoint: str, plan: Plan, inputs: Inputs) -> list[str]:
+    """ "HR <level> vs <reference>: x (95 % CI)" per term of the plan's Cox model of this endpoint on
+    exactly this grouping (none for a cut-off or landmark grouping, which no Cox model shares), the
+    levels as coded (short: the legend spells them out); Firth's estimate, so named, where the
+    partial likelihood has none."""
+    analysis = plan.survival_analysis(name)
+    if analysis.cutoff or analysis.from_month or not analysis.by:
+        return []
+    model = next((c for c in plan.cox if c.endpoint == endpoint and c.factors == (analysis.by,)), None)
+    rows = inputs.analytics["cox_models"]
+    rows = rows[rows["analysis"] == model.name] if model is not None and "analysis" in rows else rows.iloc[:0]
+    if "hazard_ratio" not in rows or rows["hazard_ratio"].isna().all():
+        return []
+    method = "cox" if rows.loc[rows["method"] == "cox", "hazard_ratio"].notna().any() else "firth"
+    return [
+        f"HR {r.level} vs {r.reference}: {fmt.number(r.hazard_ratio)} ({fmt.interval(r.ci_lower, r.ci_upper)})"
+        + (", Firth" if method == "firth" else "")
+        for r in rows[rows["method"] == method].itertuples()
+    ]
 
 
 def _time_axis(from_month: float | None) -> str:
@@ -159,10 +198,58 @@ def kinetics_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, lis
     ), []
 
 
+def cif_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
+    """One cause's cumulative incidence by the analysis's groups with Gray's p, or (``stacked``)
+    every cause of all patients stacked."""
+    analysis = plan.competing_risk_analysis(panel["cif"])
+    cif = inputs.analytics["cumulative_incidence"]
+    cif = cif[cif["analysis"] == analysis.name] if "analysis" in cif else cif
+    tests = inputs.analytics["competing_risk_tests"]
+    tests = tests[tests["analysis"] == analysis.name] if "analysis" in tests else tests
+    xlabel = fmt.months_after(analysis.endpoint)
+    if panel.get("stacked"):
+        everyone = cif[cif["group"] == ALL] if len(cif) else cif
+        if everyone.empty:
+            raise NotEstimable(_competing_reason(analysis, tests))
+        return figures.stacked_cif_figure(
+            everyone,
+            title=f"{analysis.title}: all patients",
+            cause_order=list(analysis.causes),
+            cause_labels=analysis.causes,
+            at_risk_every=plan.at_risk_every_months,
+            xlabel=xlabel,
+        ), []
+    cause = panel["cause"]
+    shown = cif[(cif["cause"] == cause) & ((cif["group"] != ALL) if analysis.by else True)] if len(cif) else cif
+    test = tests[tests["cause"] == cause] if "cause" in tests else tests
+    if shown.empty:
+        raise NotEstimable(_competing_reason(analysis, tests, cause))
+    order = shown.drop_duplicates("group").sort_values("group_order")["group"].tolist()
+    return figures.cif_figure(
+        shown,
+        title=analysis.causes[cause],
+        group_order=order,
+        group_labels={g: plan.label(g, analysis.by) for g in order},
+        p_text=_p_text(test["p_value"].iloc[0], "Gray's test") if len(test) and "p_value" in test else None,
+        at_risk_every=plan.at_risk_every_months,
+        xlabel=xlabel,
+    ), [n for n in test["reason"].dropna()] if "reason" in test else []
+
+
+def _competing_reason(analysis, tests: pd.DataFrame, cause: str | None = None) -> str:
+    """Why a competing-risk panel has nothing to draw: the analysis's own reason (a failed check, no
+    patient), else the cause's."""
+    tests = tests.reindex(columns=["cause", "reason"])
+    reasons = tests.loc[tests["cause"].isna() | (tests["cause"] == cause), "reason"].dropna().tolist()
+    return not_estimable(reasons[0] if reasons else f"no patient has a {analysis.endpoint} row")
+
+
 def draw_panel(panel: dict, plan: Plan, inputs: Inputs) -> tuple[Figure, list[str]]:
     """The panel's figure and notes on what it leaves out; NotEstimable when nothing can be drawn."""
     if "km" in panel:
         return km_panel(panel, plan, inputs)
+    if "cif" in panel:
+        return cif_panel(panel, plan, inputs)
     if "box" in panel:
         return box_panel(panel, plan, inputs)
     return kinetics_panel(panel, plan, inputs)

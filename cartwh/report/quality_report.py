@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
+from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
-from cartwh.ingest.redcap_versions import dictionary_changes
+from cartwh.ingest.redcap_versions import dictionary_changes, sites_awaiting_mapping
 from cartwh.ingest.unrecognised import unrecognised_counts, unrecognised_files
 from cartwh.report.data_docs import write_data_docs
 from cartwh.report.data_manager_report import write_data_manager_report
 from cartwh.report.pages import write_page
 from cartwh.report.root_causes import analyst_groups, has_table, root_causes
+from cartwh.synthetic import banner
 from cartwh.warehouse import insert_frame
 
 REPORT_FILE = "data_quality.html"
@@ -110,8 +115,63 @@ def _last_nights(con):
     return nights
 
 
-SOURCE_HEALTH = """SELECT check_name, subject, message FROM quality.source_health WHERE run_id = ?
-                   ORDER BY check_name, subject"""
+SOURCE_HEALTH = """SELECT check_name, subject, message, coalesce(blocking, true) AS blocking FROM quality.source_health
+                   WHERE run_id = ? ORDER BY check_name, subject"""
+LATEST_NIGHT = "SELECT status, message FROM ops.run_history ORDER BY started_at DESC LIMIT 1"
+NIGHT_ENDS = {"blocked": "was blocked", "failed": "failed", "interrupted": "was interrupted"}
+_CHECK_COUNTS = ("failed_blocking", "failed_scoped", "failed_warn")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the marts can be trusted (`level`: bad, warn or ok), and why, one line a cause."""
+
+    level: str
+    headline: str
+    causes: list[str] = field(default_factory=list)
+
+
+def verdict(q: dict, night: tuple[str, str | None] | None) -> Verdict:
+    """Computed from what actually blocked or failed: the blocking source-health findings, the
+    latest night's own end (`night`: its status and why, from ops.run_history), the blocking
+    expectations and the dbt tests that failed; then what blocks only some analyses, what warns."""
+    health = q["source_health"] if q["source_health"] is not None else pd.DataFrame(columns=["message", "blocking"])
+    checks = q["checks"] if q["checks"] is not None else pd.DataFrame(columns=list(_CHECK_COUNTS))
+    tests = q["dbt_tests"]
+    counts = {column: int(checks[column].sum()) for column in _CHECK_COUNTS}
+    blocks = health["blocking"].astype(bool)
+    if blocks.any():
+        return Verdict("bad", "Broken sources: the night is blocked.", list(health.loc[blocks, "message"]))
+    blocking = counts["failed_blocking"] - counts["failed_scoped"]
+    causes = [f"{blocking} blocking expectation(s) failed (below)"] if blocking else []
+    causes += [
+        f"dbt test {t.test} failed on {t.models}: {t.meaning}"
+        for t in tests[tests["severity"] == "blocking"].itertuples()
+    ]
+    if night and night[0] in NIGHT_ENDS:
+        causes.append(f"the latest night {NIGHT_ENDS[night[0]]}" + (f": {night[1]}" if night[1] else ""))
+    if causes:
+        return Verdict(
+            "bad",
+            "The marts cannot be trusted: the statistics and the study report were not recomputed (the previous "
+            "ones stay). Fix the exports below and re-export.",
+            causes,
+        )
+    if counts["failed_scoped"]:
+        return Verdict(
+            "warn",
+            f"Some analyses are blocked: {counts['failed_scoped']} blocking expectation(s) that vouch for particular "
+            "columns failed (below). The analyses, table rows and figures that read those columns are marked "
+            '"not estimable: blocked by …" in the study report and in analytics.*; everything else was recomputed '
+            "and published.",
+        )
+    warnings = counts["failed_warn"] + len(tests) + int((~blocks).sum())
+    if warnings:
+        return Verdict(
+            "warn",
+            f"The marts can be trusted; {warnings} warning(s) concern rows the marts leave out or flag. Details below.",
+        )
+    return Verdict("ok", "All checks passed. The marts and the statistics built on them can be trusted.")
 
 
 def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
@@ -120,7 +180,8 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
     latest = runs[0][0] if runs else None
     health = _frame(con, SOURCE_HEALTH, [latest]) if latest and has_table(con, "quality", "source_health") else None
     previous = runs[1] if len(runs) > 1 else None
-    return dict(
+    nights = con.execute(LATEST_NIGHT).fetchall() if has_table(con, "ops", "run_history") else []
+    q = dict(
         latest_run=latest,
         checked_at=runs[0][1] if runs else None,
         source_health=health,
@@ -130,12 +191,17 @@ def quality_context(con: duckdb.DuckDBPyConnection) -> dict:
         root_causes=analyst_groups(root_causes(con, archive=None)),
         quarantine=_frame(con, QUARANTINE_COUNTS),
         unrecognised=unrecognised_counts(unrecognised_files(con)),
+        awaiting_mapping=sites_awaiting_mapping(con),
+        must_cover=must_cover(project_dictionary()),
         previous_run=previous[0] if previous else None,
         landed_since=_frame(con, LANDED_SINCE, [previous[1]]) if previous else None,
         changes=_frame(con, STATUS_CHANGES, [latest, previous[0]]) if previous else None,
         last_nights=_last_nights(con),
         dictionary_changes=dictionary_changes(con),  # a site's REDCap dictionary, version to version
     )
+    q["verdict"] = verdict(q, nights[0] if nights else None) if latest or nights else None
+    q["lost_values"] = [] if health is None else list(health.loc[~health["blocking"].astype(bool), "message"])
+    return q
 
 
 def quality_summary(con: duckdb.DuckDBPyConnection) -> dict:
@@ -160,6 +226,7 @@ def write_quality_report(con: duckdb.DuckDBPyConnection, out_dir: Path, gx_root:
         q=quality_context(con),
         data_docs=os.path.relpath(docs, out_dir),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
     )
 
 

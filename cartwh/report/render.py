@@ -1,5 +1,6 @@
-"""Render the study report: one self-contained HTML page (figures inline as SVG) plus each
-figure panel as SVG and PNG files for slides and manuscripts.
+"""Render the study report: one self-contained HTML page (figures inline as SVG), the same page
+as a PDF where headless Chromium is installed (``cartwh.report.pdf``), and each figure panel as
+SVG and PNG files for slides and manuscripts.
 
 Everything shown is read back from the warehouse (analytics tables and marts), never
 recomputed here, so the page shows exactly what analysts can query. The page always renders:
@@ -16,19 +17,24 @@ from string import ascii_uppercase
 
 import duckdb
 
+from cartwh.ingest.redcap_versions import sites_awaiting_mapping
 from cartwh.report import formatting as fmt
 from cartwh.report.figures import save
 from cartwh.report.methods import absolute_count_routes, methods_paragraphs
 from cartwh.report.pages import write_page
-from cartwh.report.panels import ENDPOINT_LABELS, Inputs, draw_panel, not_estimable, survival_reason
+from cartwh.report.panels import ENDPOINT_LABELS, Inputs, NotEstimable, draw_panel, not_estimable, survival_reason
+from cartwh.report.pdf import export_pdf, find_chromium
 from cartwh.report.quality_report import quality_summary
-from cartwh.report.tables import display_table, group_sizes
-from cartwh.study.compute import ANALYTICS_TABLES
+from cartwh.report.tables import competing_risk_table, display_table, group_sizes, regression_rows
+from cartwh.stats.conventions import CONSOLIDATIVE_HSCT_CHOICES
+from cartwh.study.compute import ANALYTICS_TABLES, code_version
 from cartwh.study.config import Plan
+from cartwh.synthetic import banner
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "study_report.html"
+REPORT_PDF = "study_report.pdf"
 # Medians per nominal timepoint: actual draw days scatter around it (D11 +- 1, months +- 7).
 KINETICS = """
     SELECT k.patient_key, k.study_day, w.nominal_day, k.car_t_per_ul
@@ -48,7 +54,7 @@ def _inline(svg_file: Path) -> str:
     return text[text.index("<svg") :]
 
 
-def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
+def _figures(plan: Plan, inputs: Inputs, out_dir: Path, no_patient: str | None = None) -> list[dict]:
     rendered = []
     for spec in plan.figures:
         panels = []
@@ -56,6 +62,8 @@ def _figures(plan: Plan, inputs: Inputs, out_dir: Path) -> list[dict]:
             stem = out_dir / "figures" / f"figure_{spec['id']}{letter if len(spec['panels']) > 1 else ''}"
             shown = dict(letter=letter if len(spec["panels"]) > 1 else "", svg=None, files=[], notes=[])
             try:
+                if no_patient:
+                    raise NotEstimable(no_patient)
                 figure, shown["notes"] = draw_panel(panel, plan, inputs)
             except ValueError as error:  # NotEstimable, or data the figure functions cannot draw
                 log.warning("figure %s%s not drawn: %s", spec["id"], shown["letter"], error)
@@ -146,32 +154,101 @@ def _headline(plan: Plan, analytics: dict, patients) -> dict:
     )
 
 
-def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = _read_inputs(con)
+def _tables(plan: Plan, inputs: Inputs) -> list:
+    """The paper's tables in the plan's order, each competing-risk table after the one it names."""
     analytics = inputs.analytics
     comparisons = analytics["group_comparisons"]
-    tables = [
-        display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
-        for t in plan.tables
-        if "analysis" in comparisons and (comparisons["analysis"] == t.name).any()
-    ]
+    beside: dict[str | None, list] = {}
+    for analysis in plan.competing_risks:
+        table = competing_risk_table(
+            analysis, plan, analytics["competing_risk_landmarks"], analytics["competing_risk_tests"]
+        )
+        beside.setdefault(analysis.after_table, []).append(table)
+    shown = []
+    for t in plan.tables:
+        if "analysis" in comparisons and (comparisons["analysis"] == t.name).any():
+            shown.append(
+                display_table(comparisons[comparisons["analysis"] == t.name], plan, group_sizes(inputs.patients, t.by))
+            )
+        shown += beside.get(t.name, [])
+    return shown + beside.get(None, [])
+
+
+def no_patient_reason(con: duckdb.DuckDBPyConnection, patients) -> str | None:
+    """Why the marts hold no patient yet (None when they do): every section of the report says it."""
+    if len(patients):
+        return None
+    awaiting = [site for site, _, _ in sites_awaiting_mapping(con)]
+    if awaiting:
+        return (
+            f"not estimable: no patient mapped yet (the records of site {', '.join(awaiting)} have landed in the "
+            "sites' own tables; no mapping translates them onto the study's dictionary yet: the data-quality "
+            "page says what each mapping must cover)"
+        )
+    return "not estimable: no patient has landed yet"
+
+
+def _render_without_patients(con, plan: Plan, inputs: Inputs, out_dir: Path, reason: str) -> Path:
+    """The report of a night whose marts hold no patient: every section in place, saying why."""
     parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
-    first = next(f.iloc[0] for f in analytics.values() if len(f))  # provenance: every table carries the same
+    version = code_version()
     return write_page(
         "study_report.html.j2",
         out_dir / REPORT_FILE,
         plan=plan,
         fmt=fmt,
-        tables=tables,
+        no_patient=reason,
+        tables=[],
+        headline=dict(patients=0, groups="none", survival=[reason], follow_up=[reason]),
+        figures=_figures(plan, inputs, out_dir, no_patient=reason),
+        survival=[dict(endpoint=e, analysis=a.title, note=reason) for a in plan.survival for e in a.endpoints],
+        endpoint_labels=ENDPOINT_LABELS,
+        cox=([], []),
+        competing=([], []),
+        hsct_choice=CONSOLIDATIVE_HSCT_CHOICES[plan.conventions.consolidative_hsct],
+        cutoffs=inputs.analytics["cutoffs"].iloc[0:0],
+        quality=quality_summary(con),
+        methods=methods_paragraphs(plan, parameters, version, absolute_count_routes(con)),
+        snapshot="no patient",
+        code_version=version,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
+    )
+
+
+def render_report(con: duckdb.DuckDBPyConnection, plan: Plan, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = _read_inputs(con)
+    reason = no_patient_reason(con, inputs.patients)
+    if reason:
+        return _render_without_patients(con, plan, inputs, out_dir, reason)
+    analytics = inputs.analytics
+    parameters = dict(con.execute("SELECT parameter, value FROM reference.study_parameters").fetchall())
+    first = next(f.iloc[0] for f in analytics.values() if len(f))  # provenance: every table carries the same
+    context = dict(
+        plan=plan,
+        fmt=fmt,
+        tables=_tables(plan, inputs),
         headline=_headline(plan, analytics, inputs.patients),
         figures=_figures(plan, inputs, out_dir),
         survival=_survival_rows(plan, inputs),
-        cox=analytics["cox_models"],
+        endpoint_labels=ENDPOINT_LABELS,
+        cox=regression_rows(analytics["cox_models"], plan),
+        competing=regression_rows(analytics["competing_risk_models"], plan),
+        hsct_choice=CONSOLIDATIVE_HSCT_CHOICES[plan.conventions.consolidative_hsct],
         cutoffs=analytics["cutoffs"],
         quality=quality_summary(con),
         methods=methods_paragraphs(plan, parameters, first["code_version"], absolute_count_routes(con)),
         snapshot=first["mart_snapshot"],
         code_version=first["code_version"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        synthetic=banner(con),
     )
+    page = write_page(
+        "study_report.html.j2", out_dir / REPORT_FILE, pdf=REPORT_PDF if find_chromium() else None, **context
+    )
+    exported = export_pdf(page, out_dir / REPORT_PDF)
+    if exported.reason:
+        log.warning("study report PDF not written: %s", exported.reason)
+        page = write_page("study_report.html.j2", out_dir / REPORT_FILE, pdf=None, **context)  # no link to nothing
+    return page

@@ -9,7 +9,11 @@ marts. They are listed under their cause, never as issues of their own. What has
 upstream is its own root cause: a record id in the lab's manifest that REDCap does not have, a
 patient left out of a mart with the reason the mart gives, a mart check without failing rows, the
 failing rows of a dbt test that warned or failed (cartwh.dbt_tests: the cross-check of a lab's
-absolute counts, a bead lot, a statistic's precision) when they name a patient or a tube.
+absolute counts, a bead lot, a statistic's precision) when they name a patient or a tube. Two
+current cytometry files that disagree (a tube's statistic with two numbers, one FCS file assigned
+to two patients: the dbt model int__cytometry_delivery_conflicts) are one root cause per tube and
+what they disagree on, every file and row that delivered it listed beneath: all of them are set
+aside from the marts until one file is corrected.
 
 Grouping rules (written once, here):
 - quarantine rows of one (file version, row, column) are one issue (a birth date typed as a lab
@@ -45,12 +49,14 @@ from cartwh.ingest.record_map import read_record_map
 
 QUARANTINED, FLAGGED, UNKNOWN_PATIENT, MART = "quarantined", "flagged", "unknown patient", "mart"
 DBT_TEST = "dbt test"
+CONFLICT = "conflict"
 KIND_LABELS = {
     QUARANTINED: "set aside at ingestion",
     FLAGGED: "flagged by a check of the exports",
     UNKNOWN_PATIENT: "tube of a patient not in REDCap",
     MART: "left out of or flagged in a mart",
-    DBT_TEST: "flagged by a dbt test of the models",
+    DBT_TEST: "flagged by a check of the derived data",
+    CONFLICT: "set aside: two current exports disagree",
 }
 UNKNOWN_PATIENT_CHECK = ("raw_cytometry_samples", "known_patient")  # expectations/suites/raw_cytometry_samples.yml
 # The reason a mart already gives beside a NULL it was flagged for (column -> mart, reason expression).
@@ -60,6 +66,7 @@ MART_REASONS = {
     "auc_14": ("marts.car_t_expansion", "auc_null_reason"),
 }
 _FORM = re.compile(r"\s*\[form ([^\]]+)\]$")
+UNMAPPED_RECORD = "a tube names a record whose site's project has no mapping onto the study's dictionary yet"
 
 OPEN_QUARANTINE = """
     SELECT q.file, q."row", q.column_name, list(DISTINCT q.reason ORDER BY q.reason) AS reasons,
@@ -92,6 +99,11 @@ MART_TABLE_FAILURES = """
     ORDER BY r.severity, r.suite
 """
 LATEST_RUN = "SELECT run_id, max(checked_at) FROM quality.expectation_results GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+CONFLICTS = """
+    SELECT c.source_name AS source, c.tube_key, c.item, c.patient_key, c.delivered, l.file, c._source_row AS row
+    FROM intermediate.int__cytometry_delivery_conflicts AS c JOIN raw.landed_files AS l ON l.load_id = c._load_id
+    ORDER BY c.source_name, c.tube_key, c.item, l.file, c._source_row
+"""
 
 
 @dataclass
@@ -122,6 +134,8 @@ class Issue:
     row: int | None = None
     value: str | None = None
     source: str | None = None
+    check: str | None = None  # the dbt test that flagged it (never shown to the data manager: `advice` is)
+    advice: str | None = None  # what to do, when the check says it in plain words
     consequences: list[Consequence] = default(default_factory=list)
 
     @property
@@ -172,6 +186,67 @@ class Issue:
     def action(self) -> str:
         return _action(self)
 
+    @property
+    def cause(self) -> tuple:
+        """What the issues of one root cause share: the dbt test, or the kind, form, field and
+        reason (numbers aside); for an unknown record, the lab's manifests."""
+        if self.kind == DBT_TEST:
+            return (self.kind, self.check or self.title)
+        if self.kind == UNKNOWN_PATIENT:
+            return (self.kind, self.source or "", self.title)
+        return (self.kind, self.source or "", self.form or "", self.field or "", re.sub(r"\d+", "N", self.title))
+
+
+@dataclass
+class Entry:
+    """One root cause on the data manager's page: every issue it explains (one per record, tube
+    or row: a lab's rounding warned for 397 records is one entry of 397), what to do about all of
+    them, and the issues listed beneath."""
+
+    issues: list[Issue]
+
+    @property
+    def first(self) -> Issue:
+        return self.issues[0]
+
+    @property
+    def key(self) -> str:
+        return "|".join(str(part) for part in self.first.cause)
+
+    @property
+    def title(self) -> str:
+        return self.first.title if len(self.issues) > 1 else f"{self.first.place}: {self.first.title}"
+
+    @property
+    def action(self) -> str:
+        return _action(self.first, each=len(self.issues) > 1)
+
+    @property
+    def severity(self) -> str:
+        order = ("blocking", "warn", "quarantined")
+        return min((i.severity for i in self.issues), key=lambda s: order.index(s) if s in order else len(order))
+
+    @property
+    def blocks_the_night(self) -> bool:
+        return any(i.blocks_the_night for i in self.issues)
+
+    @property
+    def counted(self) -> str:
+        """How many, of what: '397 records', '12 rows', '3 patients'."""
+        n = len(self.issues)
+        kinds = (("record", "record_id"), ("patient", "patient_key"), ("row", "file"))
+        what = next((w for w, a in kinds if all(getattr(i, a) for i in self.issues)), "case")
+        return f"{n:,} {what}{'s' if n != 1 else ''}"
+
+
+def entries(issues: list[Issue]) -> list[Entry]:
+    """The issues as one entry per root cause (`Issue.cause`), in the order their first issue
+    comes; what blocks the night first."""
+    grouped: dict[tuple, Entry] = {}
+    for issue in issues:
+        grouped.setdefault(issue.cause, Entry([])).issues.append(issue)
+    return sorted(grouped.values(), key=lambda e: not e.blocks_the_night)
+
 
 def has_table(con, schema: str, table: str) -> bool:
     return bool(
@@ -200,7 +275,7 @@ def root_causes(con: duckdb.DuckDBPyConnection, archive: Path | None) -> list[Is
 
 
 def _root_causes(con, records: dict, located: dict) -> list[Issue]:
-    issues = _named_twice(_quarantined(con, records, located))
+    issues = _named_twice(_quarantined(con, records, located)) + _conflicts(con, records)
     has_checks = has_table(con, "quality", "failing_rows") and has_table(con, "quality", "validated_loads")
     flagged = _rows(con, OPEN_FLAGGED) if has_checks else []
     issues += [_flagged(con, r, records) for r in flagged if (r["suite"], r["column_name"]) != UNKNOWN_PATIENT_CHECK]
@@ -308,6 +383,51 @@ def _instance(con, guards: str | None, load_id: int, row: int) -> str | None:
     return str(found[0][0]) if found and found[0][0] is not None else None
 
 
+def _conflicts(con, records: dict) -> list[Issue]:
+    """One issue per tube and what two current cytometry files disagree on; each delivery beneath it."""
+    if not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'intermediate' "
+        "AND table_name = 'int__cytometry_delivery_conflicts'"
+    ).fetchall():  # a view, built by dbt
+        return []
+    issues: dict[tuple, Issue] = {}
+    for r in _rows(con, CONFLICTS):
+        statistic = r["source"] != "cytometry_manifest"  # a lab's table or a gated FCS file
+        issue = issues.get((r["source"], r["tube_key"], r["item"]))
+        if issue is None:
+            title = (
+                f"two current files give different values for {r['item']} of one tube"
+                if statistic
+                else f"two current manifests describe one tube differently ({r['item']})"
+            )
+            issue = issues[(r["source"], r["tube_key"], r["item"])] = _with_record(
+                Issue(
+                    CONFLICT,
+                    title + ": every delivery of it is set aside",
+                    "quarantined",
+                    field=r["item"] if statistic else "fcs_file",
+                    patient_key=r["patient_key"],
+                    file=r["file"],
+                    row=int(r["row"]),
+                    source=r["source"],
+                ),
+                records,
+            )
+        whose = records.get(r["patient_key"])
+        said = f"record {whose[1]} (site {whose[0]})" if whose and r["item"] == "patient_key" else r["delivered"]
+        issue.consequences.append(
+            Consequence(
+                f"tube key {r['tube_key']}: {r['item']} = {said}",
+                "quarantined",
+                r["patient_key"],
+                r["file"],
+                int(r["row"]),
+                r["delivered"],
+            )
+        )
+    return list(issues.values())
+
+
 def _flagged(con, r: dict, records: dict) -> Issue:
     guards = r["guards"]
     form = guards.split("/", 1)[1].removeprefix("redcap_") if guards and guards.startswith("raw/redcap_") else None
@@ -334,7 +454,7 @@ def _tube(r: dict, what: str) -> Consequence:
 
 
 def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) -> list[Issue]:
-    known = set()
+    known, unmapped = set(), set()
     if rows and has_table(con, "raw", "redcap_demographics"):
         known = {
             k
@@ -343,6 +463,7 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 "ON l.load_id = d._load_id AND l.superseded_by IS NULL"
             ).fetchall()
         }
+        unmapped = _in_site_tables(con)
     issues: dict[str, Issue] = {}
     for r in rows:
         key = r["patient_key"]
@@ -356,7 +477,7 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 issues[key] = _with_record(
                     Issue(
                         UNKNOWN_PATIENT,
-                        "a tube names a record that REDCap does not have",
+                        UNMAPPED_RECORD if key in unmapped else "a tube names a record that REDCap does not have",
                         r["severity"],
                         field="record_id",
                         patient_key=key,
@@ -368,6 +489,16 @@ def _unknown_patients(con, rows: list[dict], by_patient: dict, records: dict) ->
                 )
             issues[key].consequences.append(_tube(r, "tube not joined to any mart"))
     return list(issues.values())
+
+
+def _in_site_tables(con) -> set[str]:
+    """The patients of the sites' own project tables (raw.redcap_site_*): in REDCap, and in no mart
+    until their site's mapping translates them."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND starts_with(table_name, 'redcap_site_')"
+    ).fetchall()
+    union = " UNION ".join(f'SELECT patient_key FROM raw."{t}"' for (t,) in tables)
+    return {k for (k,) in con.execute(union).fetchall()} if union else set()
 
 
 def _mart_reasons(con, column: str) -> dict[str, str]:
@@ -399,7 +530,7 @@ def _mart_issues(con, run_id: str, by_patient: dict, records: dict) -> list[Issu
                 )
             )
         else:
-            title = f"{column} {why}" if why else f"{where}: {r['why']}"
+            title = f"{column} {why}" if why else f"{column}: {r['why']}"
             issue = _with_record(
                 Issue(MART, title, r["severity"], field=column, patient_key=key, value=r["value"]), records
             )
@@ -410,12 +541,7 @@ def _mart_issues(con, run_id: str, by_patient: dict, records: dict) -> list[Issu
             f"{r['unexpected_count']} unexpected" if r["unexpected_count"] is not None else f"observed {r['observed']}"
         )
         issues.append(
-            Issue(
-                MART,
-                f"{r['suite']} {r['expectation']}({r['column_name']}): {r['why']} ({observed})",
-                r["severity"],
-                field=r["column_name"],
-            )
+            Issue(MART, f"{r['why']} ({r['column_name']}: {observed})", r["severity"], field=r["column_name"])
         )
     return issues
 
@@ -430,7 +556,7 @@ def _dbt_test_issues(con, by_patient: dict, records: dict) -> list[Issue]:
             what = f"{r['panel'] or 'tube'} tube collected {day} ({r['timepoint'] or 'no time point'}, tube key {tube})"
         else:
             what = f"a row of {r['models']}"
-        what += f": flagged by dbt test {r['test']}"
+        what += f": {r['meaning']}"
         causes = by_patient.get(key, []) if key else []
         if causes:
             causes[0].consequences.append(Consequence(what, r["severity"], key))
@@ -439,11 +565,12 @@ def _dbt_test_issues(con, by_patient: dict, records: dict) -> list[Issue]:
             issues[(r["test"], key or tube)] = _with_record(
                 Issue(
                     DBT_TEST,
-                    f"{r['test']}: {r['meaning']}",
+                    r["meaning"],
                     r["severity"],
-                    field=r["test"],
                     patient_key=key,
                     source="cytometry" if tube else None,
+                    check=r["test"],
+                    advice=r.get("action"),
                 ),
                 records,
             )
@@ -451,30 +578,50 @@ def _dbt_test_issues(con, by_patient: dict, records: dict) -> list[Issue]:
     return list(issues.values())
 
 
-def _action(issue: Issue) -> str:
-    """What to do, in one sentence, with where to do it."""
+def _action(issue: Issue, each: bool = False) -> str:
+    """What to do, in one sentence, with where to do it; `each`: for every issue of its root
+    cause, listed beneath it (Entry), so no one record, row or value is named."""
     record = issue.record or (f"row {issue.row} of {issue.file}" if issue.file else "")
+    if each:
+        record = "each record listed below" if issue.record_id else "each row listed below"
     at = f"{issue.field} in {issue.form} of {record}" if issue.form else f"{issue.field} of {record}"
-    value = f" (exported '{issue.value}': {issue.title})" if issue.value is not None else f" ({issue.title})"
+    value = (
+        f" (exported '{issue.value}': {issue.title})" if issue.value is not None and not each else f" ({issue.title})"
+    )
     lab = (issue.source or "").startswith("cytometry")
-    if issue.kind == UNKNOWN_PATIENT:
-        who = issue.record or "a record id"
+    if issue.kind == UNKNOWN_PATIENT and issue.title == UNMAPPED_RECORD:
+        who = "the records listed below are" if each else f"{issue.record or 'the record'} is"
         return (
-            f"{who} is named in {issue.file} (row {issue.row}) but REDCap has no such record: correct the record id "
-            "in the lab's system or create the record in REDCap, then export again"
+            f"{who} in REDCap, in its site's own project, which no mapping translates yet: its tubes join no "
+            "mart until the site's mapping is in place ('Sites awaiting their mapping' says what it must cover)"
+        )
+    if issue.kind == UNKNOWN_PATIENT:
+        who = "the records listed below are" if each else f"{issue.record or 'a record id'} is"
+        where = "the lab's manifests" if each else f"{issue.file} (row {issue.row})"
+        return (
+            f"{who} named in {where} but REDCap has no such record: correct the record id in the lab's system "
+            "or create the record in REDCap, then export again"
+        )
+    if issue.kind == CONFLICT:
+        files = sorted({c.file for c in issue.consequences})
+        return (
+            f"ask the laboratory which of {', '.join(files)} is right (rows listed below); have the wrong one corrected "
+            "and exported again under its own name, so that it supersedes the version that disagrees"
         )
     if issue.kind == DBT_TEST:
-        if issue.record and issue.source == "cytometry":
+        if issue.advice:
+            return issue.advice
+        if record and issue.source == "cytometry":
             return (
-                f"ask the laboratory which values of the tube(s) of {issue.record} listed below are right "
-                f"({issue.field}); have them corrected in its system and exported again"
+                f"ask the laboratory which values of the tubes of {record} are right ({issue.title}); have them "
+                "corrected in its system and exported again"
             )
-        if issue.record:
-            return f"check {issue.record} in REDCap for what {issue.field} flags; correct it, then re-export"
-        return f"find the patient {issue.patient_key or ''} of the rows {issue.field} flags (the record map has no record for it)"
+        if record:
+            return f"check {record} in REDCap ({issue.title}); correct it, then re-export"
+        return f"find the patient {issue.patient_key or ''} of the flagged rows (the record map has no record for it)"
     if issue.kind == MART:
         if issue.record:
-            return f"check in REDCap what {issue.record} lacks for {issue.field} ({issue.title}); enter it if it was measured"
+            return f"check in REDCap what {record} lacks for {issue.field} ({issue.title}); enter it if it was measured"
         return f"see this check's page in the Data Docs: {issue.title}"
     if issue.kind == FLAGGED:
         return f"check {at} in REDCap{value}; correct it, then re-export"
@@ -488,13 +635,18 @@ def _action(issue: Issue) -> str:
         return (
             f"remove the patient's {what} from {at} in REDCap (identifiers must never be typed there), then re-export"
         )
+    files = "the files listed below" if each else issue.file
     if issue.title.startswith("exact duplicate of row"):
         of = f" ({issue.place})" if issue.record_id else ""
-        return f"export {issue.file} again: row {issue.row}{of} is an {issue.title} (the copy was set aside)"
+        row = "each listed row" if each else f"row {issue.row}{of}"
+        return f"export {files} again: {row} is an {issue.title} (the copy was set aside)"
     if issue.title.startswith("malformed row"):
-        return f"export {issue.file} again from its software: row {issue.row} is cut short ({issue.title}), as by a transfer that stopped"
+        row = "each listed row" if each else f"row {issue.row}"
+        return (
+            f"export {files} again from its software: {row} is cut short ({issue.title}), as by a transfer that stopped"
+        )
     if issue.row == 1:
-        return f"{issue.file}: column {issue.field}: {issue.title}; update the export or the data dictionary"
+        return f"{files}: column {issue.field}: {issue.title}; update the export or the data dictionary"
     if lab:
         return f"correct {at}{value} in the lab's software, then export it again"
     return f"correct {at} in REDCap{value}, then re-export"

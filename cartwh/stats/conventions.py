@@ -26,6 +26,26 @@ CHI_SQUARE_METHODS = {
     "pearson": "Pearson's χ² without continuity correction (SPSS's Pearson Chi-Square)",
     "yates": "Pearson's χ² with Yates' continuity correction for 2×2 tables (R chisq.test's default)",
 }
+CUMULATIVE_INCIDENCE_CONVENTIONS = {
+    "cuminc": "Aalen–Johansen estimates with Aalen's variance as R cmprsk::cuminc computes it (SAS LIFETEST's "
+    "default) and pointwise 95 % CIs on the log(−log) scale (tidycmprsk, SAS)",
+    "survfit": "Aalen–Johansen estimates with the infinitesimal-jackknife variance R survival::survfit uses for a "
+    "multi-state outcome and pointwise 95 % CIs on the log scale, the upper limit capped at 1 (survfit's default)",
+}
+CONSOLIDATIVE_HSCT_CHOICES = {
+    "competing": "a consolidative HSCT in remission is a competing event of its own",
+    "censored": "follow-up is censored at a consolidative HSCT in remission",
+}
+# What produced a regression row (analytics.cox_models, analytics.competing_risk_models: `method`).
+REGRESSION_METHODS = {
+    "cox": "Cox partial likelihood (Efron ties; R coxph), Wald 95 % CI and p",
+    "firth": "Firth's penalised partial likelihood (Breslow ties; R coxphf), profile penalised-likelihood 95 % CI "
+    "and penalised likelihood-ratio p",
+    "cause_specific_cox": "cause-specific Cox model (the other causes censored; Efron ties, R coxph), Wald 95 % CI "
+    "and p",
+    "fine_gray": "Fine–Gray subdistribution hazards (R cmprsk::crr: Breslow ties, censoring weights from the "
+    "Kaplan–Meier estimate of the censoring distribution, robust sandwich SE), Wald 95 % CI and p",
+}
 # How a result's `method` (exact | asymptotic | asymptotic_corrected) reads, per test.
 METHOD_NOTES = {
     ("Mann-Whitney U", "exact"): "exact p",
@@ -37,4 +57,5 @@ METHOD_NOTES = {
     ("Fisher's exact", "exact"): "two-sided",
     ("log-rank", "asymptotic"): "χ² on 1 df",
     ("k-group log-rank", "asymptotic"): "χ² on k − 1 df",
+    ("Gray's test", "asymptotic"): "χ² on k − 1 df (R cmprsk::cuminc, ρ = 0)",
 }

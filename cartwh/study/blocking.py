@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from cartwh.study.config import CoxAnalysis, FollowUpAnalysis, Plan, SurvivalAnalysis, TableRow, TableSpec
+from cartwh.study.config import (
+    CompetingRiskAnalysis,
+    CompetingRiskRegression,
+    CoxAnalysis,
+    FollowUpAnalysis,
+    Plan,
+    SurvivalAnalysis,
+    TableRow,
+    TableSpec,
+)
 from cartwh.study.survival_analyses import ALL
 
 BLOCKED_PREFIX = "not estimable: blocked by "
@@ -76,11 +85,11 @@ def read_blocks(con: duckdb.DuckDBPyConnection, run_id: str) -> Blocks:
     return Blocks(reasons)
 
 
-def survival_columns(analysis: SurvivalAnalysis | FollowUpAnalysis) -> list[str]:
+def survival_columns(analysis: SurvivalAnalysis | FollowUpAnalysis | CompetingRiskAnalysis) -> list[str]:
     return [analysis.by] if analysis.by else []
 
 
-def cox_columns(analysis: CoxAnalysis) -> list[str]:
+def cox_columns(analysis: CoxAnalysis | CompetingRiskRegression) -> list[str]:
     return list(analysis.factors)
 
 
@@ -104,6 +113,7 @@ _ROW_IDENTITY = [
     "group_order",
 ]
 _SURVIVAL_TABLES = ("km_estimates", "survival_tests", "landmark_survival", "survival_summaries", "cutoffs")
+_COMPETING_TABLES = ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests")
 
 
 def _without(frame: pd.DataFrame, names: set[str]) -> pd.DataFrame:
@@ -170,6 +180,32 @@ def apply_blocks(frames: dict[str, pd.DataFrame], plan: Plan, blocks: Blocks) ->
             dict(analysis=a.name, endpoint=a.endpoint, model=" + ".join(a.factors), term=None, reason=cox[a.name])
             for a in plan.cox
             if a.name in cox
+        ],
+    )
+    competing = {a.name: r for a in plan.competing_risks if (r := blocks.reason(survival_columns(a)))}
+    for name in _COMPETING_TABLES:
+        out[name] = _without(out[name], set(competing))
+    out["competing_risk_tests"] = _with_reasons(
+        out["competing_risk_tests"],
+        [
+            dict(analysis=a.name, endpoint=a.endpoint, reason=competing[a.name])
+            for a in plan.competing_risks
+            if a.name in competing
+        ],
+    )
+    regression = {a.name: r for a in plan.competing_risk_regression if (r := blocks.reason(cox_columns(a)))}
+    out["competing_risk_models"] = _with_reasons(
+        _without(out["competing_risk_models"], set(regression)),
+        [
+            dict(
+                analysis=a.name,
+                endpoint=a.endpoint,
+                cause=a.cause,
+                model=" + ".join(a.factors),
+                reason=regression[a.name],
+            )
+            for a in plan.competing_risk_regression
+            if a.name in regression
         ],
     )
     out["group_comparisons"] = _blocked_rows(out["group_comparisons"], plan, blocks)

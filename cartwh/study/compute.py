@@ -16,6 +16,7 @@ import pandas as pd
 from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
 from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
+from cartwh.study.competing_risk_analyses import competing_risk_models, run_competing_risks
 from cartwh.study.config import Plan
 from cartwh.study.group_comparisons import comparison_rows
 from cartwh.study.survival_analyses import run_follow_up, run_survival
@@ -30,13 +31,17 @@ ANALYTICS_TABLES = (
     "group_comparisons",
     "cutoffs",
     "cox_models",
+    "cumulative_incidence",
+    "competing_risk_landmarks",
+    "competing_risk_tests",
+    "competing_risk_models",
 )
 
 
 def read_marts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
     patients = con.execute("SELECT * FROM marts.patients ORDER BY patient_key").df()
     tte = con.execute(
-        "SELECT patient_key, paramcd, aval, is_event FROM marts.time_to_event ORDER BY patient_key, paramcd"
+        "SELECT patient_key, paramcd, aval, is_event, cause FROM marts.time_to_event ORDER BY patient_key, paramcd"
     ).df()
     return patients, tte
 
@@ -90,6 +95,9 @@ def run_plan(patients: pd.DataFrame, tte: pd.DataFrame, plan: Plan) -> dict[str,
     for analysis in plan.follow_up:
         run_follow_up(data, analysis, plan, rows)
     rows["cox_models"] = _cox_rows(data, plan)
+    for analysis in plan.competing_risks:
+        run_competing_risks(data, analysis, plan, rows)
+    rows["competing_risk_models"] = [competing_risk_models(data, r, plan) for r in plan.competing_risk_regression]
     rows["group_comparisons"] = [comparison_rows(t, patients, tte, plan.conventions) for t in plan.tables]
     frames = {}
     for name, items in rows.items():

@@ -14,7 +14,14 @@ from typing import Any
 import yaml
 
 from cartwh import settings
-from cartwh.stats.conventions import CHI_SQUARE_METHODS, MANN_WHITNEY_METHODS, QUANTILE_CI_METHODS, QUANTILE_CONVENTIONS
+from cartwh.stats.conventions import (
+    CHI_SQUARE_METHODS,
+    CONSOLIDATIVE_HSCT_CHOICES,
+    CUMULATIVE_INCIDENCE_CONVENTIONS,
+    MANN_WHITNEY_METHODS,
+    QUANTILE_CI_METHODS,
+    QUANTILE_CONVENTIONS,
+)
 
 ROW_KINDS = {"count", "levels", "median_range", "median_ci", "km_median", "heading"}
 CUTOFF_METHODS = {"roc", "median"}
@@ -27,12 +34,15 @@ class PlanError(ValueError):
 @dataclass(frozen=True)
 class Conventions:
     """How medians, their CIs and the tests are computed (`conventions:` in analyses.yml);
-    the defaults are what SPSS, the paper's software, prints."""
+    the defaults are what SPSS, the paper's software, prints, and for what SPSS does not do
+    (competing risks) what R's reference implementation (cmprsk) prints."""
 
     km_quantile: str = "spss"  # first time S <= 0.5 | "r": midpoint of a flat stretch at 0.5
     median_ci: str = "se"  # median +- 1.96 SE | "band": where the log-log band crosses 0.5
     mann_whitney: str = "asymptotic"  # | asymptotic_corrected | exact | r (wilcox.test's choice)
     chi_square: str = "pearson"  # no continuity correction | "yates" (2x2 tables)
+    cumulative_incidence: str = "cuminc"  # cmprsk's variance, log-log CI | "survfit": jackknife, log CI
+    consolidative_hsct: str = "competing"  # a competing event | "censored": follow-up ends there
 
 
 ALLOWED_CONVENTIONS = dict(
@@ -40,6 +50,8 @@ ALLOWED_CONVENTIONS = dict(
     median_ci=QUANTILE_CI_METHODS,
     mann_whitney=MANN_WHITNEY_METHODS,
     chi_square=CHI_SQUARE_METHODS,
+    cumulative_incidence=CUMULATIVE_INCIDENCE_CONVENTIONS,
+    consolidative_hsct=CONSOLIDATIVE_HSCT_CHOICES,
 )
 
 
@@ -67,6 +79,31 @@ class FollowUpAnalysis:
 class CoxAnalysis:
     name: str
     endpoint: str
+    factors: tuple[str, ...]
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompetingRiskAnalysis:
+    """Cumulative incidence per cause of one endpoint (all patients, and per group of `by`), at
+    the landmark months, with Gray's test between the groups."""
+
+    name: str
+    title: str
+    endpoint: str
+    causes: dict[str, str]  # cause code -> label, in the order shown; other causes still compete
+    by: str | None = None
+    group_order: tuple[str, ...] | None = None
+    after_table: str | None = None  # the report shows its table after this one of `tables`
+
+
+@dataclass(frozen=True)
+class CompetingRiskRegression:
+    """Fine-Gray and cause-specific Cox models of one cause of an endpoint."""
+
+    name: str
+    endpoint: str
+    cause: str
     factors: tuple[str, ...]
     reference: dict[str, str] = field(default_factory=dict)
 
@@ -111,6 +148,8 @@ class Plan:
     source: str = ""
     conventions: Conventions = Conventions()
     ci_bands: bool = False  # shade each KM curve's 95 % CI (survminer's conf.int; off by default, as there)
+    competing_risks: tuple[CompetingRiskAnalysis, ...] = ()
+    competing_risk_regression: tuple[CompetingRiskRegression, ...] = ()
 
     def label(self, value, column: str | None = None) -> str:
         """How a value of `column` prints; the value itself when no label is set."""
@@ -121,6 +160,9 @@ class Plan:
 
     def table(self, name: str) -> TableSpec:
         return next(t for t in self.tables if t.name == name)
+
+    def competing_risk_analysis(self, name: str) -> CompetingRiskAnalysis:
+        return next(a for a in self.competing_risks if a.name == name)
 
 
 def ordered(values, preferred=None) -> list[str]:
@@ -166,6 +208,16 @@ def _table(entry: dict, study: dict) -> TableSpec:
     )
 
 
+def _competing_risks(entry: dict, tables: tuple[TableSpec, ...]) -> CompetingRiskAnalysis:
+    where = f"competing_risks.{entry.get('name')}"
+    analysis = _build(CompetingRiskAnalysis, entry, where)
+    if not isinstance(analysis.causes, dict) or not analysis.causes:
+        raise PlanError(f"{where}: causes must map each cause shown to its label")
+    if analysis.after_table is not None and analysis.after_table not in {t.name for t in tables}:
+        raise PlanError(f"{where}: after_table {analysis.after_table!r} is not one of the tables")
+    return analysis
+
+
 def _conventions(entry: dict) -> Conventions:
     conventions = _build(Conventions, entry, "conventions")
     for name, allowed in ALLOWED_CONVENTIONS.items():
@@ -190,7 +242,20 @@ def parse_plan(document: dict, source: str = "") -> Plan:
     follow_up = tuple(_build(FollowUpAnalysis, e, f"follow_up.{e.get('name')}") for e in document.get("follow_up", []))
     cox = tuple(_build(CoxAnalysis, e, f"cox.{e.get('name')}") for e in document.get("cox", []))
     tables = tuple(_table(e, study) for e in document.get("tables", []))
-    for section, items in (("survival", survival), ("follow_up", follow_up), ("cox", cox), ("tables", tables)):
+    competing = tuple(_competing_risks(e, tables) for e in document.get("competing_risks", []))
+    regression = tuple(
+        _build(CompetingRiskRegression, e, f"competing_risk_regression.{e.get('name')}")
+        for e in document.get("competing_risk_regression", [])
+    )
+    sections = (
+        ("survival", survival),
+        ("follow_up", follow_up),
+        ("cox", cox),
+        ("tables", tables),
+        ("competing_risks", competing),
+        ("competing_risk_regression", regression),
+    )
+    for section, items in sections:
         _unique(items, section)
     plan = Plan(
         title=study["title"],
@@ -212,6 +277,8 @@ def parse_plan(document: dict, source: str = "") -> Plan:
         source=source,
         conventions=_conventions(document.get("conventions") or {}),
         ci_bands=_flag(s, "ci_bands"),
+        competing_risks=competing,
+        competing_risk_regression=regression,
     )
     _check_figures(plan)
     return plan
@@ -220,12 +287,21 @@ def parse_plan(document: dict, source: str = "") -> Plan:
 def _check_figures(plan: Plan) -> None:
     survival = {a.name for a in plan.survival}
     tables = {t.name for t in plan.tables}
+    competing = {a.name: a for a in plan.competing_risks}
     for figure in plan.figures:
         for panel in figure.get("panels", []):
             if "km" in panel and panel["km"] not in survival:
                 raise PlanError(f"figures.{figure['id']}: no survival analysis named {panel['km']!r}")
             if "box" in panel and panel["box"] not in tables:
                 raise PlanError(f"figures.{figure['id']}: no table named {panel['box']!r}")
+            if "cif" in panel:
+                analysis = competing.get(panel["cif"])
+                if analysis is None:
+                    raise PlanError(f"figures.{figure['id']}: no competing-risk analysis named {panel['cif']!r}")
+                if "cause" in panel and panel["cause"] not in analysis.causes:
+                    raise PlanError(f"figures.{figure['id']}: {panel['cause']!r} is not a cause of {analysis.name}")
+                if ("cause" in panel) == bool(panel.get("stacked")):
+                    raise PlanError(f"figures.{figure['id']}: a cif panel shows one `cause` or is `stacked`")
 
 
 def load_plan(path: Path | None = None) -> Plan:

@@ -7,9 +7,12 @@
 --   (study_parameters min_significant_figures), e.g. 1.2E+02. Below 10 the figures are the lab's
 --   fixed decimals (0.042 %, 5.2 cells/uL), a display choice, not a rounding this can tell.
 {{ config(severity='warn') }}
-with current as ({{ current_rows('cytometry_population_stats', 'tube_key') }})
+with current_values as ({{ current_population_stats() }})
 select tube_key, gate_path, statistic, value, significant_figures, _load_id
-from current
+from current_values
 where
-    (statistic = 'Count' and value >= 1 and significant_figures < floor(log10(value)) + 1)
-    or (statistic != 'Count' and value >= 10 and significant_figures < {{ study_parameter('min_significant_figures') }})
+    not conflicting
+    and (
+        (statistic = 'Count' and value >= 1 and significant_figures < floor(log10(value)) + 1)
+        or (statistic <> 'Count' and value >= 10 and significant_figures < {{ study_parameter('min_significant_figures') }})
+    )

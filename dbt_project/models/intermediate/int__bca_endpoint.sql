@@ -2,7 +2,8 @@
 -- the columns of the EFS and OS rows so the three union. Time origin (startdt) is absolute BCA, as
 -- the episode starts there; aval is the episode duration of int__bca_episodes in months.
 -- CNSR and the event description: macros/bca_censoring.sql (0 = event: loss of BCA or relapse;
--- 1 persistent, 2 consolidative HSCT, 3 death: censored). The paper's "event free BCA
+-- 1 persistent, 2 consolidative HSCT, 3 death: censored) and the competing-risk cause of the ending
+-- (loss of BCA by cause, paper Table 2; NULL when persistent). The paper's "event free BCA
 -- persistence" counts every ending as an event: use cnsr <> 1 for that composite.
 with episodes as (
     select * from {{ ref('int__bca_episodes') }} where absolute_bca_date is not null
@@ -15,6 +16,7 @@ select
     absolute_bca_date as startdt,
     episode_end_date as adt,
     duration_months as aval,
-    {{ bca_cnsr('bca_outcome') }} as cnsr,
-    {{ bca_event_description('bca_outcome') }} as evntdesc
+    {{ bca_coded('bca_outcome', 'cnsr') }} as cnsr,
+    {{ bca_coded('bca_outcome', 'evntdesc') }} as evntdesc,
+    {{ bca_coded('bca_outcome', 'cause') }} as cause
 from episodes

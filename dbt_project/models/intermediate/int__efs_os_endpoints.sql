@@ -2,7 +2,9 @@
 -- EFS: relapse, progression / no response or death, whichever comes first, else censored at last
 -- contact; a consolidative HSCT is not an event, only flagged so a sensitivity analysis can censor
 -- there. OS: death from any cause. CNSR 0 = event, 1 = alive / event-free at last contact.
--- marts.time_to_event unions these with the BCA rows of int__bca_endpoint.
+-- cause (docs/definitions.md "Competing causes"): the competing-risk cause of an event, NULL when censored:
+-- EFS 'relapse' (relapse or progression / no response) or 'death' (death without relapse: non-relapse
+-- mortality), OS 'death'. marts.time_to_event unions these with the REL and BCA rows.
 with timeline as (select * from {{ ref('int__patient_timeline') }}),
 
 efs_first_event as (
@@ -26,6 +28,7 @@ efs as (
         coalesce(efs_event_date, last_contact_date) as adt,
         case when efs_event_date is null then 1 else 0 end as cnsr,
         coalesce(efs_event, 'event-free at last contact') as evntdesc,
+        case when efs_event = 'death' then 'death' when efs_event is not null then 'relapse' end as cause,
         coalesce(consolidative_hsct_date < coalesce(efs_event_date, last_contact_date), false)
             as consolidative_hsct_before_event,
         consolidative_hsct_date as hsct_date
@@ -41,6 +44,7 @@ os as (
         coalesce(death_date, last_contact_date) as adt,
         case when death_date is null then 1 else 0 end as cnsr,
         case when death_date is null then 'alive at last contact' else 'death' end as evntdesc,
+        case when death_date is not null then 'death' end as cause,
         cast(null as boolean) as consolidative_hsct_before_event,
         cast(null as date) as hsct_date
     from timeline
@@ -61,6 +65,7 @@ select
     {{ days_between('startdt', 'adt') }} / {{ study_parameter('days_per_month') }} as aval,
     cnsr,
     evntdesc,
+    cause,
     consolidative_hsct_before_event,
     hsct_date
 from endpoints

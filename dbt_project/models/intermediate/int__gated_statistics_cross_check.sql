@@ -1,6 +1,7 @@
--- docs/definitions.md "Gated FCS files", the cross-check: one row per tube, gate path and statistic
--- that both the lab's table and its gated FCS file give (current_population_stats, every route),
--- with both values and whether they agree to the precision the table wrote them in:
+-- docs/definitions.md "Gated FCS files", the cross-check: one row per tube, population and statistic
+-- that both the lab's table and its gated FCS file give (current_population_stats, every route; a
+-- value a route's own files disagree on is set aside, int__cytometry_delivery_conflicts), with both
+-- values and whether they agree to the precision the table wrote them in:
 --   an event count written in full (significant_figures NULL) exactly;
 --   a number written to n significant figures within half a unit of its last figure
 --   (4.43E+05 for 443,012: within 500; 12.35 %: within 0.005);
@@ -9,15 +10,15 @@
 with both_routes as ({{ current_population_stats(all_routes=true) }}),
 
 lab_table as (
-    select tube_key, gate_path, statistic, value, significant_figures
+    select tube_key, measure, gate_path, statistic, value, significant_figures
     from both_routes
-    where route = 'table'
+    where route = 'table' and not conflicting
 ),
 
 gated as (
-    select tube_key, gate_path, statistic, value
+    select tube_key, measure, statistic, value
     from both_routes
-    where route = 'gated'
+    where route = 'gated' and not conflicting
 ),
 
 paired as (
@@ -36,7 +37,7 @@ paired as (
         end as tolerance
     from lab_table as t
     inner join gated as g
-        on t.tube_key = g.tube_key and t.gate_path = g.gate_path and t.statistic = g.statistic
+        on t.tube_key = g.tube_key and t.measure = g.measure and t.statistic = g.statistic
 )
 
 select

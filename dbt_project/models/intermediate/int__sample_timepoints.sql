@@ -1,7 +1,8 @@
--- docs/definitions.md "Timeline and study day": every tube of stg_cytometry__samples with its study
--- day and the nominal timepoint it matches within the timepoint_windows seed (NULL when the actual
--- day is outside the window, or the patient has no infusion date).
-with samples as (select * from {{ ref('stg_cytometry__samples') }}),
+-- docs/definitions.md "Timeline and study day": every patient sample of stg_cytometry__samples (not a
+-- control tube, nor one two manifests describe differently) with its study day and the nominal
+-- timepoint it matches within the timepoint_windows seed (NULL when the actual day is outside the
+-- window, or the patient has no infusion date).
+with samples as (select * from {{ ref('stg_cytometry__samples') }} where is_patient_sample),
 infusion as (select patient_key, infusion_date from {{ ref('stg_redcap__lymphodepletion_infusion') }}),
 windows as (select * from {{ ref('timepoint_windows') }})
 
