@@ -17,7 +17,7 @@ from assets.resources import LandingZone
 from cartwh.contract.redcap import project_dictionary
 from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
-from cartwh.ingest.errors import IngestError
+from cartwh.ingest.errors import IngestError, WarehouseLayoutError
 from cartwh.ingest.fcs_loader import FCS_FILES
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source, merged
@@ -88,7 +88,7 @@ def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, sourc
                         con, Path(landing_zone.landing), name, Path(landing_zone.archive), raise_on_failure=False
                     )
                 )
-            except (PseudonymKeyError, SyntheticBesideReal) as error:
+            except (PseudonymKeyError, SyntheticBesideReal, WarehouseLayoutError) as error:
                 raise dg.Failure(str(error)) from None
             _log(context, reports[-1])
         report = merged(reports)

@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Warehouse
+from cartwh.nothing_new import TAG
+from cartwh.nothing_new import record as record_inputs
 from cartwh.publish import publish
 from cartwh.report.quality_report import store_root_causes
 from cartwh.run_events import summarize_run
@@ -27,6 +29,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse)
         record_run(con, summary)
         store_root_causes(con)  # the analysts' de-identified root-cause groups, in the copy
         path = publish(con, Path(warehouse.published))
+    if TAG in context.run.tags:  # the next night with the same inputs has nothing to do
+        record_inputs(Path(warehouse.database), context.run.tags[TAG], context.run.run_id)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "checks_passed": summary.checks_passed}
     )

@@ -7,11 +7,14 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
+from packaging import version
 
 from cartwh.locking import writer_lock
 from cartwh.permissions import pipeline_file_modes
@@ -87,12 +90,17 @@ class Warehouse(DuckDBResource):
 class Dbt(DbtCliResource):
     """dbt, writing into the warehouse Dagster ingests into, under the same memory ceiling, on the
     engine chosen (duckdb, or spark with its folder: cartwh.settings.engine): profiles.yml reads
-    them all from the environment of dbt's process."""
+    them all from the environment of dbt's process. Its version is the dbt-core installed beside
+    this interpreter (dagster-dbt would ask `dbt --version`, a process per run)."""
 
     warehouse: str
     memory_limit: str
     engine: str = "duckdb"
     spark_dir: str = ""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
 
     def cli(self, args: Sequence[str], **kwargs):
         # DbtCliResource builds the child's environment from os.environ and takes no env of its

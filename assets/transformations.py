@@ -10,6 +10,7 @@ Parquet before the build, and the marts and seeds it built are taken back into t
 after it (cartwh/spark/handover.py), so everything downstream reads them as after a DuckDB build.
 """
 
+import shutil
 from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from pathlib import Path
@@ -26,6 +27,8 @@ from cartwh.dbt_tests import record_dbt_tests
 from cartwh.spark.handover import built_tables, hand_over_raw, take_back
 from cartwh.spark.session import SparkQuery
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
 
 class LayeredTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -37,21 +40,43 @@ class LayeredTranslator(DagsterDbtTranslator):
         return dbt_resource_props.get("schema")
 
 
+class DbtNight(dg.Config):
+    """`full_refresh`: rebuild the incremental models from the whole raw layer, not only from the
+    file versions loaded or superseded since they were built (`cartwh run --full-refresh`)."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=LayeredTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBResource, config: DbtNight):
     on_spark = dbt.engine == "spark"
     if on_spark:
         with warehouse.get_connection() as con:
             rows = hand_over_raw(con, Path(dbt.spark_dir))
         context.log.info(f"raw layer handed over to Spark as Parquet: {sum(rows.values())} rows in {len(rows)} tables")
-    invocation = dbt.cli(["build"], context=context)
+    # dbt's unit tests test the SQL, not the night's data: the test suite runs them
+    # (tests/test_marts_paper_counts.py), a night does not.
+    args = ["build", "--exclude-resource-type", "unit_test"] + ["--full-refresh"] * config.full_refresh
+    invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
     finally:
         if on_spark:
             _take_back(context, invocation, warehouse, Path(dbt.spark_dir))
         _keep_test_results(context, invocation, warehouse, Path(dbt.spark_dir) if on_spark else None)
+        _keep_parse(invocation.target_path)
         prune_build_folders(invocation.target_path.parent)  # each build's own folder: the newest few stay
+
+
+def _keep_parse(target: Path) -> None:
+    """The night's parse, for the next night's dbt to start from (dagster-dbt copies the project's
+    target/partial_parse.msgpack into each run's target folder). dbt parses again when its profile
+    differs from the parse's (another warehouse path): kept, that happens once per data folder."""
+    parse = target / PARTIAL_PARSE
+    if parse.exists():
+        kept = Path(DBT_PROJECT.project_dir) / "target" / PARTIAL_PARSE
+        shutil.copyfile(parse, kept.with_suffix(".partial"))
+        kept.with_suffix(".partial").replace(kept)
 
 
 def _take_back(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource, spark_dir: Path) -> None:

@@ -15,7 +15,10 @@ each engine (CARTWH_ENGINE; Spark local[2], its dbt stage including the raw hand
 taken back), the figures then in the bench folder too. Every lab writes canonical CSV here (the
 registry's default mixes the lab dialects): the floor reads the same bytes with one plain
 `read_csv` per header, which a semicolon or decimal-comma table would need options for, so the
-cost of dialect detection is not in these figures.
+cost of dialect detection is not in these figures. Ingestion is set against the floor per source
+(REDCap, sample manifests, population statistics) as well as in all; the runs' CPU seconds (user
+and system, of the run and of dbt's process) are reported beside their wall times, since a
+shared machine stretches wall time but hardly CPU time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,9 +40,20 @@ import duckdb
 from cartwh import settings
 from expectations.suites import all_suites
 
-DEFAULT_SIZES = (24, 1_000, 10_000, 100_000)
-INGEST_STEPS = ("raw_redcap_dictionary", "raw_redcap_records", "raw_cytometry_manifests", "raw_cytometry_statistics")
-SOURCES = ("redcap/**/*.csv", "cytometry/manifests/**/*.csv", "cytometry/statistics/**/*.csv")
+DEFAULT_SIZES = (24, 1_000, 10_000, 100_000, 300_000)
+# Ingestion's steps, by the source the floor reads for them (orchestration: assets/ingestion.py).
+INGEST_STEPS = {
+    "raw_redcap_dictionary": "redcap",
+    "raw_redcap_records": "redcap",
+    "raw_redcap_deletions": "redcap",
+    "raw_cytometry_manifests": "manifests",
+    "raw_cytometry_statistics": "population_stats",
+}
+SOURCES = {
+    "redcap": "redcap/**/*.csv",
+    "manifests": "cytometry/manifests/**/*.csv",
+    "population_stats": "cytometry/statistics/**/*.csv",
+}
 
 
 @dataclass
@@ -49,6 +64,7 @@ class Result:
     export_mb: float
     raw_rows: int
     total_seconds: float
+    cpu_seconds: float  # user + system, the run's and dbt's
     peak_rss_mb: float
     ingest_seconds: float
     dbt_seconds: float
@@ -60,10 +76,20 @@ class Result:
     floor_headers_as_text: int  # headers whose sniffed types failed on a later file: loaded as text
     ingest_rows_per_second: float
     ingest_vs_floor: float  # ingestion time / floor time: 2.0 means half of DuckDB's plain load throughput
+    redcap_seconds: float  # each source's ingestion, its floor, and the one over the other
+    redcap_floor_seconds: float
+    redcap_vs_floor: float
+    manifests_seconds: float
+    manifests_floor_seconds: float
+    manifests_vs_floor: float
+    population_stats_seconds: float
+    population_stats_floor_seconds: float
+    population_stats_vs_floor: float
     status: str
     night_new_samples: int  # tubes in the held-back batches
     night_new_files: int
     night_seconds: float
+    night_cpu_seconds: float
     night_peak_rss_mb: float
     night_ingest_seconds: float
     night_dbt_seconds: float
@@ -78,20 +104,21 @@ class Result:
 STAGES = ("ingest", "dbt", "checks", "statistics", "report", "other")
 
 
-def measured(command: list[str], env: dict) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit status of a child process."""
+def measured(command: list[str], env: dict) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system, its children's included), peak RSS (MB) and exit
+    status of a child process."""
     start = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, child.returncode
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, child.returncode
 
 
-def files_by_header(landing: Path) -> dict[str, list[Path]]:
-    """Every export, grouped by its header line: files sharing a header are one table's worth,
-    loadable in one scan."""
+def files_by_header(landing: Path, patterns: tuple[str, ...] = tuple(SOURCES.values())) -> dict[str, list[Path]]:
+    """Every export (of the `patterns`), grouped by its header line: files sharing a header are one
+    table's worth, loadable in one scan."""
     groups: dict[str, list[Path]] = {}
-    for pattern in SOURCES:
+    for pattern in patterns:
         for path in sorted(landing.glob(pattern)):
             with open(path, encoding="utf-8-sig", newline="") as handle:
                 groups.setdefault(handle.readline().rstrip("\r\n"), []).append(path)
@@ -114,17 +141,27 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], columns
     )
 
 
-def load_floor(landing: Path, scratch: Path) -> tuple[float, int]:
-    """The fastest plain DuckDB load of the exports: for each header, one `read_csv` of all its
-    files with the types declared (no sniffing, no union of differing headers) into a table of
-    a DuckDB file, as ingestion writes one. What no ingestion can beat: it validates, keys and
-    quarantines nothing. Returns (seconds, headers whose sniffed types did not hold in every
-    file and were loaded as text instead)."""
+def load_floor(landing: Path, scratch: Path, patterns: tuple[str, ...] = tuple(SOURCES.values())) -> tuple[float, int]:
+    """The fastest plain DuckDB load of the exports (of `patterns`): for each header, one
+    `read_csv` of all its files with the types declared (no sniffing, no union of differing
+    headers) into a table of a DuckDB file, as ingestion writes one. What no ingestion can beat:
+    it validates, keys and quarantines nothing. Returns (seconds, headers whose sniffed types did
+    not hold in every file and were loaded as text instead)."""
+    seconds, _, as_text = _floor(landing, scratch, patterns)
+    return seconds, as_text
+
+
+def floor_by_source(landing: Path, scratch: Path) -> dict[str, tuple[float, float]]:
+    """Each source's floor (load_floor of its files): (wall seconds, CPU seconds)."""
+    return {source: _floor(landing, scratch, (pattern,))[:2] for source, pattern in SOURCES.items()}
+
+
+def _floor(landing: Path, scratch: Path, patterns: tuple[str, ...]) -> tuple[float, float, int]:
     scratch.unlink(missing_ok=True)
     con = duckdb.connect(str(scratch), config={"memory_limit": settings.duckdb_memory_limit()})
     try:
-        groups = [(files, declared_columns(con, files)) for files in files_by_header(landing).values()]
-        as_text, start = 0, time.perf_counter()
+        groups = [(files, declared_columns(con, files)) for files in files_by_header(landing, patterns).values()]
+        as_text, start, cpu = 0, time.perf_counter(), _cpu()
         for number, (files, columns) in enumerate(groups):
             try:
                 _load(con, f"t{number}", files, columns)
@@ -132,20 +169,27 @@ def load_floor(landing: Path, scratch: Path) -> tuple[float, int]:
                 _load(con, f"t{number}", files, dict.fromkeys(columns, "VARCHAR"))
                 as_text += 1
         con.execute("CHECKPOINT")
-        return time.perf_counter() - start, as_text
+        return time.perf_counter() - start, _cpu() - cpu, as_text
     finally:
         con.close()
         scratch.unlink(missing_ok=True)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far, DuckDB's threads included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def stage_seconds(steps: dict[str, float]) -> dict[str, float]:
     """Seconds per stage from the step keys of a run (the publishing step is still running
-    when the run summary is taken, so it is part of `other`)."""
+    when the run summary is taken, so it is part of `other`), and ingestion's per source."""
     checks = {s.name for s in all_suites()}
-    stages = dict(ingest=0.0, dbt=0.0, checks=0.0, statistics=0.0, report=0.0)
+    stages = dict(ingest=0.0, dbt=0.0, checks=0.0, statistics=0.0, report=0.0) | dict.fromkeys(SOURCES, 0.0)
     for step, seconds in steps.items():
         if step in INGEST_STEPS:
             stages["ingest"] += seconds
+            stages[INGEST_STEPS[step]] += seconds
         elif step == "dbt_models":
             stages["dbt"] += seconds
         elif any(step.endswith("_" + name) for name in checks):
@@ -186,9 +230,10 @@ def land(held: Path, landing: Path) -> None:
         path.rename(target)
 
 
-def night(cartwh: str, env: dict, data: Path) -> tuple[float, float, str, dict[str, float], int]:
-    """Run the main job once: wall seconds, peak MB, status, seconds per stage, raw rows loaded."""
-    seconds, peak, status = measured([cartwh, "run"], env)
+def night(cartwh: str, env: dict, data: Path) -> tuple[float, float, float, str, dict[str, float], int]:
+    """Run the main job once: wall seconds, CPU seconds, peak MB, status, seconds per stage, raw
+    rows loaded."""
+    seconds, cpu, peak, status = measured([cartwh, "run"], env)
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
     try:
         steps = json.loads(
@@ -198,8 +243,8 @@ def night(cartwh: str, env: dict, data: Path) -> tuple[float, float, str, dict[s
     finally:
         con.close()
     stages = stage_seconds(steps)
-    stages["other"] = seconds - sum(stages.values())
-    return seconds, peak, "ok" if status == 0 else f"exit {status}", stages, int(raw_rows)
+    stages["other"] = seconds - sum(stages[s] for s in STAGES[:-1])
+    return seconds, cpu, peak, "ok" if status == 0 else f"exit {status}", stages, int(raw_rows)
 
 
 def run_size(patients: int, root: Path, engine: str = "duckdb") -> Result:
@@ -241,10 +286,16 @@ def run_size(patients: int, root: Path, engine: str = "duckdb") -> Result:
             shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
     new_samples, new_files = hold_back_newest(data / "landing", held)
     files = [p for p in (data / "landing").rglob("*.csv")]
-    seconds, peak, status, stages, raw_rows = night(cartwh, env, data)
+    seconds, cpu, peak, status, stages, raw_rows = night(cartwh, env, data)
     floor, as_text = load_floor(data / "landing", data / "floor.duckdb")
+    floors = floor_by_source(data / "landing", data / "floor.duckdb")
     land(held, data / "landing")
-    n_seconds, n_peak, n_status, n_stages, _ = night(cartwh, env, data)
+    n_seconds, n_cpu, n_peak, n_status, n_stages, _ = night(cartwh, env, data)
+    per_source = [
+        value
+        for source in SOURCES
+        for value in (round(stages[source], 1), round(floors[source][0], 2), _ratio(stages[source], floors[source][0]))
+    ]
     return Result(
         engine,
         patients,
@@ -252,21 +303,28 @@ def run_size(patients: int, root: Path, engine: str = "duckdb") -> Result:
         round(sum(p.stat().st_size for p in files) / 1e6, 1),
         raw_rows,
         round(seconds, 1),
+        round(cpu, 1),
         round(peak),
         *(round(stages[k], 1) for k in STAGES),
         round(floor, 2),
         as_text,
         round(raw_rows / stages["ingest"]) if stages["ingest"] else 0,
-        round(stages["ingest"] / floor, 1) if floor else 0.0,
+        _ratio(stages["ingest"], floor),
+        *per_source,
         status,
         new_samples,
         new_files,
         round(n_seconds, 1),
+        round(n_cpu, 1),
         round(n_peak),
         *(round(n_stages[k], 1) for k in STAGES),
         round(n_seconds / seconds, 2),
         n_status,
     )
+
+
+def _ratio(seconds: float, floor: float) -> float:
+    return round(seconds / floor, 1) if floor else 0.0
 
 
 def machine() -> str:
@@ -294,6 +352,7 @@ FULL_COLUMNS = {
     "export_mb": "MB",
     "raw_rows": "raw rows",
     "total_seconds": "total s",
+    "cpu_seconds": "CPU s",
     "peak_rss_mb": "peak MB",
     "ingest_seconds": "ingest s",
     "dbt_seconds": "dbt s",
@@ -307,12 +366,25 @@ FULL_COLUMNS = {
     "ingest_vs_floor": "ingest/floor",
     "status": "status",
 }
+_SOURCE_LABELS = {"redcap": "REDCap", "manifests": "manifests", "population_stats": "stats tables"}
+SOURCE_COLUMNS = {
+    "patients": "patients",
+    **{
+        f"{source}_{kind}": f"{label} {unit}"
+        for source, label in _SOURCE_LABELS.items()
+        for kind, unit in (("seconds", "s"), ("floor_seconds", "floor s"), ("vs_floor", "/floor"))
+    },
+    "ingest_seconds": "ingest s",
+    "load_floor_seconds": "floor s",
+    "ingest_vs_floor": "ingest/floor",
+}
 NIGHT_COLUMNS = {
     "engine": "engine",
     "patients": "patients",
     "night_new_samples": "new samples",
     "night_new_files": "new files",
     "night_seconds": "total s",
+    "night_cpu_seconds": "CPU s",
     "night_peak_rss_mb": "peak MB",
     "night_ingest_seconds": "ingest s",
     "night_dbt_seconds": "dbt s",
@@ -396,7 +468,10 @@ def write_results(results: list[Result], gating: Gating, docs: Path) -> None:
         "fastest plain DuckDB load of the same files into tables of a DuckDB file (one scan per header, types "
         "declared; `load_floor`), what no ingestion can beat; as text: headers whose sniffed types failed on a later "
         "file, loaded as text instead; ingest/floor: how many times slower ingestion is "
-        "than that floor.\n\n## Incremental night: the newest 1 % of samples land\n\n"
+        "than that floor; CPU s: user and system seconds of the run and of dbt's process.\n\n"
+        "## Ingestion against the floor, per source\n\n"
+        f"{table(results, SOURCE_COLUMNS)}\n\nEach source's ingestion steps (REDCap: its dictionary, records and "
+        "deletion reports) against the floor of its own files.\n\n## Incremental night: the newest 1 % of samples land\n\n"
         f"{table(results, NIGHT_COLUMNS)}\n\nThe next night's run on the same warehouse after the held-back "
         "acquisition batches (newest months first, about 1 % of all tubes) land; of full build: its time as a "
         "share of the full build's.\n\n## Gating FCS files\n\n"
@@ -480,7 +555,7 @@ def main() -> int:
     for patients in sizes:
         for engine in engines:
             results.append(run_size(patients, root, engine))
-            print(table(results), table(results, NIGHT_COLUMNS), sep="\n\n", flush=True)
+            print(table(results), table(results, SOURCE_COLUMNS), table(results, NIGHT_COLUMNS), sep="\n\n", flush=True)
     gating = gating_bench(root)
     print(gating_table(gating), flush=True)
     # The committed figures are the full set of sizes on DuckDB; any other set goes beside its registries.

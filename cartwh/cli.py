@@ -198,7 +198,7 @@ def _run(args) -> int:
     dagster-dbt sets up dbt's adapter) it is killed with its children and this process records
     it as interrupted. Either way the writer lock is free when this returns."""
     if getattr(args, "in_this_process", False):
-        return _run_here(Path(args.log_file))
+        return _run_here(Path(args.log_file), force=args.force, full_refresh=args.full_refresh)
     if getattr(args, "demo", False):
         _write_demo()
     elif _nothing_to_run():
@@ -208,7 +208,9 @@ def _run(args) -> int:
     signal.signal(signal.SIGINT, lambda signum, _: requested.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, _: requested.append(signum))
     child = subprocess.Popen(
-        [sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)],
+        [sys.executable, "-m", "cartwh.cli", "run", "--in-this-process", "--log-file", str(log_file)]
+        + ["--force"] * args.force
+        + ["--full-refresh"] * args.full_refresh,
         preexec_fn=_die_with_parent,
     )
     deadline = None
@@ -324,9 +326,19 @@ def _nothing_to_run() -> bool:
     return True
 
 
-def _run_here(log_file: Path) -> int:
+def _run_here(log_file: Path, force: bool = False, full_refresh: bool = False) -> int:
+    from cartwh import nothing_new
     from cartwh.failures import describe, is_disk_full
+    from cartwh.redcap_pull import configured_sites
 
+    landing = settings.landing_dir()
+    inputs = nothing_new.fingerprint(landing)
+    unchanged = nothing_new.nothing_new(
+        landing, inputs, settings.warehouse_path(), settings.published_path(), bool(configured_sites())
+    )
+    if unchanged and not (force or full_refresh):
+        print(unchanged)
+        return 0
     try:
         with _output_to(log_file) as console:
             from cartwh.console import ConsoleWarnings, StageConsole
@@ -337,7 +349,7 @@ def _run_here(log_file: Path) -> int:
             logging.getLogger().addHandler(warnings)
             logging.getLogger("dagster").propagate = False  # Dagster's console logger writes it to the log once
             try:
-                result = run_main_job(on_event=stage_console)
+                result = run_main_job(on_event=stage_console, inputs=inputs, full_refresh=full_refresh)
             except Exception as error:  # noqa: BLE001 (Dagster's own storage failed, e.g. on a full disk)
                 logging.getLogger(__name__).exception("the run ended outside its steps")  # the traceback: the log
                 result, broken = None, describe(f"{type(error).__name__}: {error}", where=settings.dagster_home())
@@ -479,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the child of `cartwh run`
     run.add_argument("--log-file", help=argparse.SUPPRESS)
+    run.add_argument("--force", action="store_true", help="run even when nothing is new since the last published night")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild dbt's incremental models from the whole raw layer (implies --force)",
+    )
     run.set_defaults(handler=_run)
 
     pull = commands.add_parser(

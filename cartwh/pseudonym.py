@@ -82,6 +82,16 @@ def pseudonymise(record_id: str, key: bytes | None = None, *, site: str | None =
     return digest.hexdigest()[:KEY_HEX_LENGTH]
 
 
+def hmac_sql(message: str, key: bytes | None = None) -> tuple[str, dict[str, bytes]]:
+    """The same HMAC-SHA256 (RFC 2104) as DuckDB computes it in bulk: (SQL giving the hex digest
+    of the BLOB expression `message`, its parameters). The key goes as parameters, derived pads,
+    never as text of the statement."""
+    key = key or secret()
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    pads = {"hmac_inner": bytes(b ^ 0x36 for b in block), "hmac_outer": bytes(b ^ 0x5C for b in block)}
+    return f"sha256($hmac_outer || unhex(sha256($hmac_inner || {message})))", pads
+
+
 def key_fingerprint(key: bytes | None = None) -> str:
     """A keyed hash of a constant: equal for equal keys, and says nothing about the key."""
     return hmac.new(key or secret(), _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()

@@ -17,6 +17,7 @@ from assets.pull import redcap_pull
 from assets.statistics import study_report, study_statistics
 from assets.transformations import dbt_models
 from cartwh import settings
+from cartwh.nothing_new import TAG
 from cartwh.run_events import why_failed
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
@@ -63,18 +64,29 @@ def run_main_job(
     definitions: dg.Definitions | None = None,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
     dagster_instance: dg.DagsterInstance | None = None,
+    inputs: str | None = None,
+    full_refresh: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """The main job of `definitions` (the code location's by default), on the persistent instance
     of this data folder unless one is given; `on_event` sees every event record as it happens.
     The run records itself in ops.run_history as it ends, whatever the outcome (the warehouse
-    resource does it under the writer lock; cartwh.run_events)."""
+    resource does it under the writer lock; cartwh.run_events). `inputs`: the fingerprint of the
+    night's inputs (cartwh.nothing_new), recorded if it publishes; `full_refresh`: dbt rebuilds
+    its incremental models from the whole raw layer."""
     job = (definitions or defs).resolve_job_def(MAIN_JOB)
     run_id = str(uuid.uuid4())
     here = dagster_instance or instance()
     if on_event is not None:
         here.add_event_listener(run_id, on_event)
     try:
-        return job.execute_in_process(run_config=_QUIET, raise_on_error=False, instance=here, run_id=run_id)
+        return job.execute_in_process(
+            run_config=_QUIET
+            | ({"ops": {dbt_models.op.name: {"config": {"full_refresh": True}}}} if full_refresh else {}),
+            raise_on_error=False,
+            instance=here,
+            run_id=run_id,
+            tags={TAG: inputs} if inputs else None,
+        )
     finally:
         if dagster_instance is None:
             here.dispose()  # its storage's connections; the result keeps its events in memory

@@ -9,17 +9,33 @@ import dagster as dg
 from assets.resources import LandingZone
 from cartwh import settings
 from cartwh.landing import arrival_decision, landing_state
+from cartwh.nothing_new import TAG, fingerprint, nothing_new
+from cartwh.redcap_pull import configured_sites
 from orchestration.jobs import main_job
 from orchestration.run_summary import record_failure
 
-nightly = dg.ScheduleDefinition(
-    name="nightly",
+
+def _night(landing: Path, tags: dict[str, str], run_key: str | None = None) -> dg.RunRequest | dg.SkipReason:
+    """A run of the main job, unless nothing is new since the last published night."""
+    inputs = fingerprint(landing)
+    unchanged = nothing_new(
+        landing, inputs, settings.warehouse_path(), settings.published_path(), bool(configured_sites())
+    )
+    if unchanged:
+        return dg.SkipReason(unchanged)
+    return dg.RunRequest(run_key=run_key, tags={**tags, TAG: inputs})
+
+
+@dg.schedule(
     job=main_job,
     cron_schedule=settings.nightly_cron(),
     execution_timezone=settings.timezone(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Ingest whatever landed, rebuild the marts, validate, recompute statistics and reports, publish.",
+    description="Ingest whatever landed, rebuild the marts, validate, recompute statistics and reports, publish; "
+    "nothing, when nothing is new since the last published night.",
 )
+def nightly(context: dg.ScheduleEvaluationContext):
+    return _night(settings.landing_dir(), {"cartwh/trigger": "schedule"})
 
 
 @dg.sensor(job=main_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -30,7 +46,7 @@ def landing_arrivals(context: dg.SensorEvaluationContext, landing_zone: LandingZ
     if not decision.start_run:
         return dg.SkipReason(decision.reason)
     context.update_cursor(state.fingerprint)
-    return dg.RunRequest(run_key=state.fingerprint, tags={"cartwh/trigger": "landing"})
+    return _night(Path(landing_zone.landing), {"cartwh/trigger": "landing"}, run_key=state.fingerprint)
 
 
 @dg.run_failure_sensor(monitored_jobs=[main_job], default_status=dg.DefaultSensorStatus.RUNNING)

@@ -726,8 +726,14 @@ def test_archive_copy_by_checksum(loaded):
         "SELECT sha256, bytes, archive_path, rows_loaded, rows_quarantined, source, file FROM raw.landed_files"
     ) == [(sha, len(content), str(target), 12, 0, "redcap", "redcap/site7_20240501.csv")]
     assert sorted(loaded.archive.rglob("*")) == sorted(
-        [target.parent, target, loaded.archive / "ledger.jsonl", loaded.archive / "record_ids.duckdb"]
-    )  # the restricted record map
+        [
+            target.parent,
+            target,
+            loaded.archive / "ledger.jsonl",
+            loaded.archive / "record_ids.duckdb",
+            loaded.archive / "known_records.duckdb",
+        ]
+    )  # the restricted record map, and what ingestion keeps of the records between runs
 
 
 def test_superseded_version_stays_archived(loaded):

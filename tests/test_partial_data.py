@@ -31,7 +31,9 @@ def test_raw_tables_exist_empty_with_their_schema_before_anything_lands(tmp_path
             assert report.files_loaded == [] and report.failures == []
         tables = {
             f"raw.{t}"
-            for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+            for (t,) in con.execute(  # tables and views (the statistics' long view)
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+            ).fetchall()
         }
         forms = [f"raw.redcap_{form}" for form in project_dictionary().forms]
         assert set(forms) | {"raw.cytometry_samples", "raw.cytometry_population_stats"} <= tables

@@ -20,6 +20,23 @@ from cartwh.contract.reference import seed_rows, study_parameter
 
 HEADER_SEPARATOR = " | "
 SAMPLE_COLUMN = "Sample"
+# What a per-tube (long) export names its columns of FCS file names, populations, statistics and values
+# (cartwh.ingest.statistics_layouts), compared trimmed and case-folded: text, never numbers.
+SAMPLE_HEADERS = (
+    "sample",
+    "name",
+    "file",
+    "file name",
+    "filename",
+    "fcs file",
+    "fcs file name",
+    "data set",
+    "dataset",
+    "tube",
+)
+POPULATION_HEADERS = ("population", "gate", "gate name", "gate path", "population name")
+STATISTIC_HEADER, VALUE_HEADER = "statistic", "value"
+TEXT_HEADERS = frozenset((*SAMPLE_HEADERS, *POPULATION_HEADERS, STATISTIC_HEADER))
 SUMMARY_ROWS = ("Mean", "SD")  # FlowJo appends these; they are not samples
 # Every summary row FlowJo's table editor (its statistics: Mean, Median, SD, CV, Robust SD,
 # Robust CV, Geom. Mean, Mode, Median Abs Dev, Min, Max, Count, Sum) or a spreadsheet (AVERAGE,

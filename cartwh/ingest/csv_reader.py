@@ -9,11 +9,18 @@ re-derives a row number, so two rows can never share one. Records that cannot be
 the header's cells become problems under their own number; blank records are skipped and
 counted (SKIPPED), so that every record of a file is accounted for (RECORDS).
 
+DuckDB reads, Python decides only what DuckDB cannot: a file whose every line is one record (no
+quote character after its header, no NUL, no line end but LF or CR LF, no line longer than a
+CSV field may be) is split into lines and cells by DuckDB, a line's number being its place in
+the text; the others (a quoted cell, a stray quote, a ragged line end) are split by Python's CSV
+reader, record by record. Both give the same rows, problems and counts
+(tests/test_csv_reader_paths.py proves it on generated files).
+
 REDCap and the LIMS write RFC 4180 CSV in UTF-8. A lab's statistics export (an ExportFile with
-`lab_export`) is read differently: its encoding, delimiter and decimal mark are detected per file or declared
-per lab (cartwh.ingest.dialects), numbers are rewritten with a decimal point, and FlowJo's table
-editor quirks are accepted: an empty first header cell (named `first_column`) and a delimiter at
-the end of every line (an empty last column, dropped).
+`lab_export`) is read in its own dialect, detected once per file or declared per lab
+(cartwh.ingest.dialects), and FlowJo's table editor quirks are accepted: an empty first header
+cell (named `first_column`) and a delimiter at the end of every line (an empty last column,
+dropped). Its numbers are rewritten with a decimal point where they are typed, not here.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import duckdb
 import pandas as pd
 
 from cartwh.ingest import dialects
+from cartwh.ingest.dialects import CANONICAL, WHITESPACE_CLASS, Dialect
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
@@ -34,6 +42,7 @@ ROWS = "_export_rows"  # temp table: _load_id, _row (file row number), one VARCH
 BATCH = "_batch_files"  # temp table: load_id, path, file of the exports being loaded
 RECORDS = "_records_read"  # temp table: load_id, records (every CSV record of the file, header included)
 SKIPPED = "_skipped_records"  # temp table: load_id, row, why (header, blank, summary row, ...)
+CELLS = "_cells"  # ROWS column when read_rows names only some columns: a record's cells Python split
 
 HEADER, BLANK = "header", "blank record"
 _CHUNK_RECORDS = 50_000  # rows handed to DuckDB at a time, so memory stays flat for big files
@@ -55,6 +64,30 @@ class ExportFile:
     # What the source reads the file with, from its folder (REDCap: the site's project,
     # cartwh.contract.redcap_site); files with different contexts never share a batch.
     context: object = field(default=None, compare=False)
+    # A lab export's dialect, detected once when the file is listed (None: detected when read).
+    dialect: Dialect | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One file's text, split at its header: the header's cells, whether every line ends in a
+    delimiter, how many lines the header took, and the text after it."""
+
+    dialect: Dialect
+    header: list[str]
+    trailing: bool
+    header_lines: int
+    body: str
+
+    def lines_are_records(self) -> bool:
+        """Every line after the header is one record, split at the delimiter alone."""
+        body, limit = self.body, csv.field_size_limit()
+        return (
+            '"' not in body
+            and "\x00" not in body
+            and body.count("\r") == body.count("\r\n")
+            and (len(body) <= limit or max(map(len, body.split("\n"))) <= limit)
+        )
 
 
 def header_key(cell: str) -> str:
@@ -62,57 +95,63 @@ def header_key(cell: str) -> str:
     return cell.strip().casefold()
 
 
-def file_header(file: ExportFile) -> list[str]:
-    """A landed file's header, read as its source reads it (a lab's export in its dialect)."""
-    return read_header(file.path, file.name, file.lab_export, file.folder)
+def file_header(file: ExportFile, first_column: str = "") -> list[str]:
+    """A landed file's header, read as its source reads it (a lab's export in its dialect; its
+    unnamed first column named `first_column`)."""
+    return _read(file, first_column).header
 
 
-def read_header(
-    path: Path, name: str, lab_export: bool = False, folder: str | None = None, first_column: str = ""
-) -> list[str]:
-    """The header's cells, trimmed; a file whose header cannot be read fails here."""
-    if lab_export:
-        header, _ = _lab_header(*_lab_text(path, name, folder), first_column)
-    else:
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as handle:
-                header = next(csv.reader(handle), None)
-        except UnicodeDecodeError as error:
-            raise ExportError(name, f"not UTF-8 text ({error.reason} at byte {error.start})", row=1) from error
-        except (OSError, csv.Error) as error:  # gone or unreadable since it was listed
-            raise ExportError(name, f"cannot be read: {getattr(error, 'strerror', None) or error}", row=1) from error
+def file_dialect(file: ExportFile) -> Dialect:
+    """How the file is written: a lab export's dialect (detected once when listed), else CSV as
+    REDCap and the LIMS write it."""
+    return file.dialect or (_decoded(file)[0] if file.lab_export else CANONICAL)
+
+
+def _decoded(file: ExportFile) -> tuple[Dialect, str]:
+    """The file's dialect and its text, decoded once."""
+    try:
+        content = file.path.read_bytes()
+    except OSError as error:  # gone or unreadable since it was listed
+        raise ExportError(file.name, f"cannot be read: {error.strerror}", row=1) from error
+    if file.lab_export and file.dialect is None:
+        return dialects.detect(content, file.name, dialects.declared_for(file.folder))
+    if file.lab_export:
+        text, _ = dialects.decode(content, file.name, file.dialect.encoding)
+        return file.dialect, text.removeprefix("\ufeff")
+    try:
+        return CANONICAL, content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        row = content[: error.start].count(b"\n") + 1
+        raise ExportError(file.name, f"not UTF-8 text ({error.reason} at byte {error.start})", row=row) from error
+
+
+def _read(file: ExportFile, first_column: str = "") -> _Text:
+    """The file's text split at its header, whose cells are trimmed; a file whose header cannot
+    be read fails here. A lab export's trailing delimiter's empty last cell is dropped, and an
+    empty first cell (FlowJo leaves the sample-name column unnamed) is named `first_column`."""
+    dialect, text = _decoded(file)
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream, delimiter=dialect.delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise ExportError(file.name, f"cannot be read: {error}", row=1) from error
+    trailing = bool(file.lab_export and header and len(header) > 1 and not header[-1].strip())
+    if trailing:
+        header.pop()
+    if file.lab_export and header and not header[0].strip() and first_column:
+        header[0] = first_column
     if not header or not any(cell.strip() for cell in header):
-        raise ExportError(name, "empty file or empty header row", row=1)
+        raise ExportError(file.name, "empty file or empty header row", row=1)
     seen: dict[str, str] = {}
     for cell in header:
         first = seen.get(header_key(cell))
         if first is not None:
             both = f"as {first!r} and {cell!r}" if first != cell else f"as {cell!r}"
-            raise ExportError(name, f"column appears twice in the header ({both})", row=1, column=cell.strip())
+            raise ExportError(file.name, f"column appears twice in the header ({both})", row=1, column=cell.strip())
         seen[header_key(cell)] = cell
-    return [cell.strip() for cell in header]
-
-
-def _lab_text(path: Path, name: str, folder: str | None) -> tuple[dialects.Dialect, str]:
-    """A lab export's dialect (its lab's declaration, the rest detected) and decoded text."""
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise ExportError(name, f"cannot be read: {error.strerror}", row=1) from error
-    return dialects.detect(content, name, dialects.declared_for(folder))
-
-
-def _lab_header(dialect: dialects.Dialect, text: str, first_column: str) -> tuple[list[str], bool]:
-    """FlowJo's header as cells, and whether every line ends in a delimiter: a trailing
-    delimiter's empty last cell is dropped, an empty first cell (FlowJo leaves the sample-name
-    column unnamed) is named `first_column`."""
-    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter), [])
-    trailing = len(header) > 1 and not header[-1].strip()
-    if trailing:
-        header.pop()
-    if header and not header[0].strip() and first_column:
-        header[0] = first_column
-    return header, trailing
+    # The reader took the header's lines from the stream, no more: the rest is the body.
+    return _Text(dialect, [cell.strip() for cell in header], trailing, reader.line_num, stream.read())
 
 
 def canonical_header(header: list[str], known: list[str]) -> list[str]:
@@ -122,24 +161,114 @@ def canonical_header(header: list[str], known: list[str]) -> list[str]:
     return [spelling.get(header_key(cell), cell) for cell in header]
 
 
-def _records(file: ExportFile):
-    """(row, first line, cells or None, why not) for every CSV record after the header."""
-    if file.lab_export:
-        dialect, text = _lab_text(file.path, file.name, file.folder)
-        trailing = _lab_header(dialect, text, "")[1]
-        normalise = dialects.number_normaliser(dialect)
-    else:
+def read_rows(
+    con: duckdb.DuckDBPyConnection,
+    files: list[ExportFile],
+    known: list[str] = (),
+    first_column: str = "",
+    columns: list[str] | None = None,
+) -> tuple[list[str], list[tuple[int, Problem]]]:
+    """Load `files` (same header) into temp table ROWS, numbered; fill RECORDS and SKIPPED;
+    return the header (canonical spellings of `known` names) and the records that could not
+    be split into the header's cells, per load id. `first_column`: the name of a lab export's
+    unnamed first column. `columns`: the header cells that become columns of ROWS (all when
+    None); the others are read where they are used, from the record's cells (`cells_sql`), so a
+    wide export's numbers are not copied into text columns first."""
+    texts = [(file, _read(file, first_column)) for file in files]
+    header = canonical_header(texts[0][1].header, list(known))
+    named = header if columns is None else [c for c in header if c in columns]
+    cells_sql = "".join(f", {quote(c)} VARCHAR" for c in named)
+    record = "" if columns is None else f", _line VARCHAR, {CELLS} VARCHAR[]"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} (_load_id BIGINT, _row BIGINT{cells_sql}{record})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RECORDS} (load_id BIGINT, records BIGINT)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (load_id BIGINT, row BIGINT, why VARCHAR)")
+    insert_rows(con, SKIPPED, [(file.load_id, 1, HEADER) for file in files])
+    positions = [header.index(c) + 1 for c in named]
+    by_lines = {file.load_id: text for file, text in texts if text.lines_are_records()}
+    problems = _split_in_sql(con, header, positions, columns is not None, list(by_lines.items()))
+    for file, text in texts:
+        if file.load_id not in by_lines:
+            problems += _split_in_python(con, header, positions, columns is not None, file.load_id, text)
+    return header, problems
+
+
+def cells_sql(delimiter: str) -> str:
+    """SQL over ROWS read with `columns`: every cell of the record, a list in the header's order."""
+    return f"coalesce({CELLS}, string_split(_line, {quote_literal(delimiter)}))"
+
+
+def _split_in_sql(
+    con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, texts: list[tuple[int, _Text]]
+) -> list:
+    """ROWS, RECORDS and SKIPPED of the files (load id, text) whose every line is a record: DuckDB
+    splits their text into lines, numbered by their place, and the lines into cells, in bulk
+    (the cells at `positions` into columns; with `lines`, the line kept for the others).
+    The problems (ragged rows) come back, per load id."""
+    problems = []
+    for delimiter in {text.dialect.delimiter for _, text in texts}:  # one, unless a lab changed its own
+        bodies = [(i, t.body.replace("\r\n", "\n"), t) for i, t in texts if t.dialect.delimiter == delimiter]
+        frame = pd.DataFrame(
+            {
+                "load_id": [i for i, _, _ in bodies],
+                "body": [body for _, body, _ in bodies],
+                "records": [body.count("\n") + (1 if body and not body.endswith("\n") else 0) for _, body, _ in bodies],
+                "header_lines": [t.header_lines for _, _, t in bodies],
+                "ends_in_delimiter": [t.trailing for _, _, t in bodies],
+            }
+        )
+        con.register("_bodies", frame)
         try:
-            text = file.path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise ExportError(file.name, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
-        except OSError as error:
-            raise ExportError(file.name, f"cannot be read: {error.strerror}") from error
-        dialect, trailing, normalise = dialects.CANONICAL, False, None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=dialect.delimiter)
-    row = 0
+            problems += _split_lines(con, header, positions, lines, quote_literal(delimiter))
+        finally:
+            con.unregister("_bodies")
+    return problems
+
+
+def _split_lines(con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, d: str) -> list:
+    """_split_in_sql for the registered `_bodies` of one delimiter `d` (SQL literal). A line's
+    cells are counted by its delimiters, less the empty one a trailing delimiter leaves."""
+    width = len(header)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _lines AS
+            WITH lines AS (SELECT load_id, header_lines, ends_in_delimiter, records, string_split(body, chr(10)) AS lines
+                           FROM _bodies),
+            numbered AS (SELECT load_id, header_lines, ends_in_delimiter, records, unnest(lines) AS line,
+                                generate_subscripts(lines, 1) AS n FROM lines)
+            SELECT load_id, n + 1 AS row, header_lines + n AS line_number, line,
+                   NOT regexp_matches(line, '[^{WHITESPACE_CLASS}' || {d} || ']') AS blank,
+                   strlen(line) - strlen(replace(line, {d}, '')) + 1
+                   - (ends_in_delimiter AND regexp_matches(line, {d} || '[{WHITESPACE_CLASS}]*$'))::INTEGER AS cells
+            FROM numbered WHERE n <= records"""
+    )
+    named = "".join(f", nullif(c[{i}], '')" for i in positions)
+    record = ", line, NULL" if lines else ""
+    con.execute(
+        f"""INSERT INTO {ROWS} SELECT load_id, row{named}{record}
+            FROM (SELECT *, string_split(line, {d}) AS c FROM _lines WHERE NOT blank AND cells = {width})"""
+    )
+    con.execute(f"INSERT INTO {SKIPPED} SELECT load_id, row, {quote_literal(BLANK)} FROM _lines WHERE blank")
+    con.execute(f"INSERT INTO {RECORDS} SELECT load_id, 1 + records FROM _bodies")
+    ragged = con.execute(
+        f"SELECT load_id, row, line_number, cells FROM _lines WHERE NOT blank AND cells <> {width} ORDER BY load_id, row"
+    ).fetchall()
+    return [(load_id, _ragged(header, row, line, cells)) for load_id, row, line, cells in ragged]
+
+
+def _ragged(header: list[str], row: int, line: int, cells: int) -> Problem:
+    """A record split into more or fewer cells than the header has; the column named is the
+    first one missing."""
+    where = f" (the record starts on line {line})" if line != row else ""
+    if cells < len(header):
+        return Problem(row, header[cells], f"malformed row (missing columns): expected {len(header)} columns{where}")
+    return Problem(row, None, f"malformed row (too many columns): expected {len(header)} columns{where}")
+
+
+def _records(text: _Text):
+    """(row, first line, last line, cells or None, why not) for every CSV record after the header."""
+    reader = csv.reader(io.StringIO(text.body, newline=""), strict=True, delimiter=text.dialect.delimiter)
+    row = 1
     while True:
-        line = reader.line_num + 1
+        line = text.header_lines + reader.line_num + 1
         try:
             cells, error = next(reader), None
         except StopIteration:
@@ -147,67 +276,58 @@ def _records(file: ExportFile):
         except csv.Error as broken:  # bad quoting, a NUL byte, a quote never closed
             cells, error = None, str(broken)
         row += 1
-        if row > 1:
-            if cells and trailing and not cells[-1].strip():  # the delimiter FlowJo ends every line with
-                cells.pop()
-            if cells and normalise:
-                cells = [normalise(cell) for cell in cells]
-            yield row, line, cells, error
+        if cells and text.trailing and not cells[-1].strip():  # the delimiter FlowJo ends every line with
+            cells.pop()
+        yield row, line, text.header_lines + reader.line_num, cells, error
 
 
-def read_rows(
-    con: duckdb.DuckDBPyConnection, files: list[ExportFile], known: list[str] = (), first_column: str = ""
-) -> tuple[list[str], list[tuple[int, Problem]]]:
-    """Load `files` (same header) into temp table ROWS, numbered; fill RECORDS and SKIPPED;
-    return the header (canonical spellings of `known` names) and the records that could not
-    be split into the header's cells, per load id. `first_column`: the name of a lab export's
-    unnamed first column."""
-    first = files[0]
-    header = read_header(first.path, first.name, first.lab_export, first.folder, first_column)
-    header = canonical_header(header, list(known))
-    width = len(header)
-    cells_sql = ", ".join(f"{quote(c)} VARCHAR" for c in header)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} (_load_id BIGINT, _row BIGINT, {cells_sql})")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RECORDS} (load_id BIGINT, records BIGINT)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (load_id BIGINT, row BIGINT, why VARCHAR)")
-    problems, skipped, counts, chunk = [], [], [], []
-    for file in files:
-        skipped.append((file.load_id, 1, HEADER))
-        last = 1
-        for row, line, cells, error in _records(file):
-            last = row
-            where = f" (the record starts on line {line})" if line != row else ""
-            if error is not None:
-                problems.append((file.load_id, Problem(row, None, f"malformed row (unreadable CSV: {error}){where}")))
-            elif not any(cell.strip() for cell in cells):  # an empty line, or a row of empty cells
-                skipped.append((file.load_id, row, BLANK))
-            elif len(cells) < width:  # the column named is the first one missing
-                reason = f"malformed row (missing columns): expected {width} columns{where}"
-                problems.append((file.load_id, Problem(row, header[len(cells)], reason)))
-            elif len(cells) > width:
-                reason = f"malformed row (too many columns): expected {width} columns{where}"
-                problems.append((file.load_id, Problem(row, None, reason)))
-            else:
-                chunk.append([file.load_id, row, *cells])
-                if len(chunk) >= _CHUNK_RECORDS:
-                    _append(con, header, chunk)
-                    chunk = []
-        counts.append((file.load_id, last))
-    _append(con, header, chunk)
-    insert_rows(con, RECORDS, counts)
+def _split_in_python(
+    con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, load_id: int, text: _Text
+) -> list:
+    """ROWS, RECORDS and SKIPPED of one file, split record by record by Python's CSV reader."""
+    width, problems, skipped, chunk, last = len(header), [], [], [], 1
+    for row, line, end, cells, error in _records(text):
+        last = row
+        if error is not None:
+            # A quote left open swallows the lines after it into one record: say which.
+            where = (
+                f" (lines {line} to {end})"
+                if end > line
+                else (f" (the record starts on line {line})" if line != row else "")
+            )
+            problems.append((load_id, Problem(row, None, f"malformed row (unreadable CSV: {error}){where}")))
+        elif not any(cell.strip() for cell in cells):  # an empty line, or a row of empty cells
+            skipped.append((load_id, row, BLANK))
+        elif len(cells) != width:
+            problems.append((load_id, _ragged(header, row, line, len(cells))))
+        else:
+            chunk.append([load_id, row, *(cells[i - 1] for i in positions), *([None, cells] if lines else [])])
+            if len(chunk) >= _CHUNK_RECORDS:
+                _append(con, chunk)
+                chunk = []
+    _append(con, chunk)
+    insert_rows(con, RECORDS, [(load_id, last)])
     insert_rows(con, SKIPPED, skipped)
-    return header, problems
+    return problems
 
 
-def _append(con: duckdb.DuckDBPyConnection, header: list[str], rows: list[list]) -> None:
+def _append(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
     """Append numbered records to ROWS; an empty cell is NULL, as in any CSV reader."""
     if not rows:
         return
-    frame = pd.DataFrame(rows, columns=["_load_id", "_row", *(f"c{i}" for i in range(len(header)))], dtype=object)
+    columns = [r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
     con.register("_record_chunk", frame)
     try:
-        cells = ", ".join(f"nullif(c{i}, '')" for i in range(len(header)))
-        con.execute(f"INSERT INTO {ROWS} SELECT _load_id::BIGINT, _row::BIGINT, {cells} FROM _record_chunk")
+        cells = ", ".join(
+            f"{quote(c)}::BIGINT"
+            if c in ("_load_id", "_row")
+            else f"{quote(c)}"
+            if c in ("_line", CELLS)
+            else f"nullif({quote(c)}, '')"
+            for c in columns
+        )
+        con.execute(f"INSERT INTO {ROWS} SELECT {cells} FROM _record_chunk")
     finally:
         con.unregister("_record_chunk")
 

@@ -1,10 +1,18 @@
-"""Load cytometry exports: sample manifests into raw.cytometry_samples, population
-statistics (melted to one row per sample x gate x statistic) into
-raw.cytometry_population_stats. Gate paths are kept as exported; staging maps them to
-canonical populations through a seed, so a renamed gate is one seed row. FCS file names are
-replaced by tube keys (cartwh.ingest.tubes): the name is not stored. Control tubes (FMO,
-isotype, ...: the cytometry_control_tubes seed) are recognised by their names: their statistics
-rows are skipped and counted, and a manifest row says what kind of tube it is (sample_type)."""
+"""Load cytometry exports: sample manifests into raw.cytometry_samples, population statistics
+into raw.cytometry_statistic_rows in the shape the lab wrote them, one row per tube (or per
+tube x population of a per-tube export) holding its numbers, which raw.cytometry_population_stats
+shows one per tube x gate path x statistic. Gate paths are kept as exported; staging maps them
+to canonical populations through a seed, so a renamed gate is one seed row. FCS file names are
+replaced by tube keys (cartwh.ingest.tubes): the name is not stored.
+
+Statistics are typed and checked row by row in SQL, a column per measure (docs/scaling.md: a
+value per row of a long table cost several times the plain load of the same files); a row with
+a number that breaks its rule is quarantined with a problem per number, naming its column.
+Each number is kept as a DOUBLE and, for its significant figures, as written (with a decimal
+point): the figures themselves are counted where they are read (the view; the dbt test of
+precision), not for every number at ingestion. Control tubes (FMO, isotype, ...: the
+cytometry_control_tubes seed) are recognised by their names: their statistics rows are skipped
+and counted, and a manifest row says what kind of tube it is (sample_type)."""
 
 from __future__ import annotations
 
@@ -27,29 +35,34 @@ from cartwh.contract.cytometry import (
     SUMMARY_ROW_KEYS,
     TIMEPOINT_DAYS,
     control_names,
-    is_percent,
 )
 from cartwh.ingest import statistics_layouts
-from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
-from cartwh.ingest.errors import ExportError
+from cartwh.ingest.csv_reader import ROWS, ExportFile, cells_sql, file_dialect, file_header, read_rows, skip_rows
+from cartwh.ingest.dialects import Dialect, number_sql
+from cartwh.ingest.errors import ExportError, WarehouseLayoutError
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
 from cartwh.ingest.keys import ROW_KEYS, ROW_SITES, SITE_PATTERN, declared_site, register_patient_keys, site_sql
+from cartwh.ingest.statistics_layouts import Layout, Measure, RowShape
 from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys
 from cartwh.ingest.validation import (
     PROBLEMS,
-    VALUES,
     Rule,
     add_duplicate_problems,
+    check_required,
     check_rules,
     excluded,
     for_each_file,
+    reason_sql,
     reset_problems,
+    rule_sql,
     unpivot_values,
 )
-from cartwh.ingest.warehouse import ensure_table, insert_rows, quote, quote_literal
+from cartwh.ingest.warehouse import RawTable, ensure_table, insert_rows, quote, quote_literal
 
 SAMPLES = "raw.cytometry_samples"
-STATS = "raw.cytometry_population_stats"
+STATS = "raw.cytometry_population_stats"  # the view: one row per tube x gate path x statistic
+STATS_ROWS = "raw.cytometry_statistic_rows"  # one row per data row of an export
+STATS_COLUMNS = "raw.cytometry_statistic_columns"  # each export version's measures, by position
 SAMPLES_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL",
     "patient_key": "VARCHAR",  # NULL for a control tube of no record
@@ -67,24 +80,41 @@ SAMPLES_COLUMNS = {
     "sample_volume_ul": "DOUBLE",
     "sample_type": "VARCHAR",  # patient, or a control tube's kind; NULL in rows loaded before it existed
 }
-STATS_COLUMNS = {
+STATS_ROWS_COLUMNS = {
     "tube_key": "VARCHAR NOT NULL",
-    "gate_path": "VARCHAR NOT NULL",
-    "statistic": "VARCHAR NOT NULL",
-    "value": "DOUBLE NOT NULL",
+    "gate_path": "VARCHAR",  # the row's population (a per-tube export); NULL: each column names its own
+    "statistic": "VARCHAR",  # the row's statistic (one statistic per row); NULL: each column names its own
+    "value": "DOUBLE[] NOT NULL",  # one per measure of the export version (STATS_COLUMNS.position)
+    "written": "VARCHAR NOT NULL",  # the same numbers as written (decimal point), comma-separated
     "_load_id": "BIGINT NOT NULL",
     "_source_row": "BIGINT NOT NULL",
-    "significant_figures": "SMALLINT",
 }
-# The significant figures of a number as written (after cartwh.ingest.dialects rewrote it with a
-# decimal point): leading zeros never count; trailing zeros count after a decimal point, not in a
-# mantissa without one (4E+05: 1). NULL for an integer written in full (an event count, exact as
-# written) and for zero.
-_MANTISSA = "regexp_replace(regexp_replace(trim(x.v), '^[+-]', ''), '[eE].*$', '')"
-_SIGNIFICANT_FIGURES = f"""CASE
-    WHEN NOT regexp_matches(trim(x.v), '[.eE]') OR ltrim(replace({_MANTISSA}, '.', ''), '0') = '' THEN NULL
-    WHEN contains({_MANTISSA}, '.') THEN length(ltrim(replace({_MANTISSA}, '.', ''), '0'))
-    ELSE length(rtrim(ltrim({_MANTISSA}, '0'), '0')) END"""
+STATS_COLUMNS_COLUMNS = {
+    "_load_id": "BIGINT NOT NULL",
+    "position": "INTEGER NOT NULL",
+    "gate_path": "VARCHAR",  # NULL: the row's
+    "statistic": "VARCHAR",  # NULL: the row's
+}
+
+
+def _significant_figures(written: str) -> str:
+    """The significant figures of a number as `written` (SQL text, with a decimal point): leading
+    zeros never count; trailing zeros count after a decimal point, not in a mantissa without one
+    (4E+05: 1). NULL for an integer written in full (an event count, exact as written) and for zero."""
+    mantissa = f"regexp_replace(regexp_replace(trim({written}), '^[+-]', ''), '[eE].*$', '')"
+    return f"""CASE
+        WHEN NOT regexp_matches(trim({written}), '[.eE]') OR ltrim(replace({mantissa}, '.', ''), '0') = '' THEN NULL
+        WHEN contains({mantissa}, '.') THEN length(ltrim(replace({mantissa}, '.', ''), '0'))
+        ELSE length(rtrim(ltrim({mantissa}, '0'), '0')) END"""
+
+
+_STATS_VIEW = f"""CREATE OR REPLACE VIEW {STATS} AS
+    SELECT r.tube_key, coalesce(c.gate_path, r.gate_path) AS gate_path, coalesce(c.statistic, r.statistic) AS statistic,
+           r.value[c.position] AS value, r._load_id, r._source_row,
+           CAST({_significant_figures("r.written_cells[c.position]")} AS SMALLINT) AS significant_figures
+    FROM (SELECT *, string_split(written, ',') AS written_cells FROM {STATS_ROWS}) r
+    JOIN {STATS_COLUMNS} c ON c._load_id = r._load_id
+    WHERE r.value[c.position] IS NOT NULL"""
 _PATIENT_ROW = f"_sample_type = '{PATIENT_SAMPLE}'"  # what only a patient's tube must say
 _MANIFEST_RULES = [
     Rule("fcs_file", required=True),
@@ -129,8 +159,22 @@ def create_manifest_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_statistics_table(con: duckdb.DuckDBPyConnection) -> None:
-    """raw.cytometry_population_stats with its full schema, empty until statistics land."""
-    ensure_table(con, STATS, STATS_COLUMNS)
+    """The statistics' raw tables and their long view, empty until statistics land. A warehouse
+    whose statistics are still the long table of before is refused: `cartwh rebuild` reloads
+    them from the archive."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' "
+        "AND table_name = 'cytometry_population_stats'"
+    ).fetchall()
+    if kind and kind[0][0] == "BASE TABLE":
+        raise WarehouseLayoutError(
+            "This warehouse holds its population statistics in the long table of an earlier version, one row "
+            "per value; they are now kept as the lab wrote them. Run `cartwh rebuild` once: it reloads them "
+            "from the archive."
+        )
+    ensure_table(con, STATS_ROWS, STATS_ROWS_COLUMNS)
+    ensure_table(con, STATS_COLUMNS, STATS_COLUMNS_COLUMNS)
+    con.execute(_STATS_VIEW)
 
 
 def load_manifest(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
@@ -228,26 +272,30 @@ def _tube_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile], site_co
     )
 
 
-def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
-    """Insert a batch of population statistics exports, melted; return the raw tables written."""
-    header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN)
-    layout = statistics_layouts.recognise(header, files[0].name, files[0].folder)
+def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[RawTable]:
+    """Insert a batch of population statistics exports, a row per data row; return the raw table
+    written (counted in values, as its view shows them)."""
+    dialect = file_dialect(files[0])  # a batch's files are written alike (cartwh.ingest.load._batches)
+    layout = statistics_layouts.recognise(file_header(files[0], SAMPLE_COLUMN), files[0].name, files[0].folder)
+    header, structural = read_rows(con, files, first_column=SAMPLE_COLUMN, columns=layout.text_columns)
     sample = layout.sample
     summary_keys = ", ".join(map(quote_literal, sorted(SUMMARY_ROW_KEYS)))
     # contract.cytometry.summary_key in SQL: lower case, letters and digits only.
     skip_rows(con, f"regexp_replace(lower({quote(sample)}), '[^a-z0-9]', '', 'g') IN ({summary_keys})", "summary row")
     _register_control_names(con)
     skip_rows(con, f"{_control_type(f'{ROWS}.{quote(sample)}')} IS NOT NULL", "control tube")  # not a patient's sample
-    statistics_layouts.build_values(con, layout)
+    cells = cells_sql(dialect.delimiter)
+    shape = statistics_layouts.row_shape(con, layout, cells)
     reset_problems(con, structural + for_each_file(files, layout.notes) + layout.file_notes)
-    rules = [Rule(c, required=True) for c in (sample, layout.population) if c] + [
-        Rule(column, "DOUBLE", 0, 100 if is_percent(statistic) else None) for column, _, statistic in layout.measures
-    ]
-    check_rules(con, rules)
-    add_duplicate_problems(con, header, layout.key, "FCS file" if len(layout.key) == 1 else "FCS file and population")
-    con.execute(f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL
-                    FROM {ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {VALUES} x
-                                                   WHERE x._load_id = r._load_id AND x._row = r._row)""")
+    check_required(con, [Rule(c, required=True) for c in (sample, layout.population) if c])
+    add_duplicate_problems(
+        con,
+        header,
+        layout.key,
+        "FCS file" if len(layout.key) == 1 else "FCS file and population",
+        content=f"array_to_string(list_transform(({cells})[1:{len(header)}], lambda c: coalesce(c, chr(0))), chr(31))",
+    )
+    _typed_rows(con, layout, shape, dialect, header)
     register_identifiers(con, from_batch=False)
     register_tube_records(con)
     quarantine_identifiers(
@@ -260,17 +308,88 @@ def load_statistics(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> 
     register_tube_keys(
         con, f"SELECT s.site, r.{quote(sample)} FROM {ROWS} r JOIN _statistics_sites s ON s.load_id = r._load_id"
     )
-    ensure_table(con, STATS, STATS_COLUMNS)
-    con.execute("CREATE OR REPLACE TEMP TABLE _measures (column_name VARCHAR, gate_path VARCHAR, statistic VARCHAR)")
-    insert_rows(con, "_measures", layout.measures)
+    create_statistics_table(con)
     con.execute(
-        f"""INSERT INTO {STATS} (tube_key, gate_path, statistic, value, _load_id, _source_row, significant_figures)
-            SELECT t.tube_key, m.gate_path, m.statistic, CAST(x.v AS DOUBLE), x._load_id, x._row, {_SIGNIFICANT_FIGURES}
-            FROM {VALUES} x JOIN _measures m USING (column_name) JOIN _statistics_sites s ON s.load_id = x._load_id
+        f"""INSERT INTO {STATS_ROWS} (tube_key, gate_path, statistic, value, written, _load_id, _source_row)
+            SELECT t.tube_key, x.gate_path, x.statistic, x.value, x.written, x._load_id, x._row
+            FROM _typed x JOIN _statistics_sites s ON s.load_id = x._load_id
                  JOIN {TUBE_KEYS} t ON t.fcs_file = x._sample AND t.site = s.site
             WHERE {excluded(table="x")}"""
     )
-    return [STATS]
+    insert_rows(
+        con,
+        STATS_COLUMNS,
+        [(f.load_id, i, m.gate_path, m.statistic) for f in files for i, m in enumerate(layout.measures, start=1)],
+    )
+    return [RawTable(STATS, STATS_ROWS, rows="list_count(value)")]
+
+
+def _typed_rows(
+    con: duckdb.DuckDBPyConnection, layout: Layout, shape: RowShape, dialect: Dialect, header: list[str]
+) -> None:
+    """_typed := each row's tube, own gate path and statistic, its numbers (`value`, one per
+    measure) and the same as written with a decimal point (`written`), in one pass; a problem for
+    every number that breaks its rule (a number, not below 0, not above 100 for a percentage),
+    found again on the few rows that have one, and for a row without any number."""
+    measures = list(enumerate(layout.measures, start=1))
+    typed = RowShape("_typed", gate_path="gate_path", statistic="statistic", percent="percent")
+
+    def reason(i: int, measure: Measure, number: str | None = None) -> str:
+        rule = rule_sql(Rule(measure.column, "DOUBLE", 0), maximum=_maximum(typed.maximum(measure)))
+        return f"CASE WHEN n{i} IS NOT NULL AND {typed.known(measure)} THEN {reason_sql(f'n{i}', rule, number)} END"
+
+    written = {m.column: f"nullif(r._record[{header.index(m.column) + 1}], '')" for m in layout.measures}
+    cells = ", ".join(f"{number_sql(dialect, written[m.column])} AS n{i}" for i, m in measures)
+
+    def texts(only: str = "") -> str:
+        return (
+            f"SELECT r._load_id, r._row, r.{quote(layout.sample)} AS _sample, {shape.gate_path} AS gate_path, "
+            f"{shape.statistic} AS statistic, {shape.percent} AS percent, {cells} FROM {shape.from_(only)}"
+        )
+
+    numbers = ", ".join(f"TRY_CAST(n{i} AS DOUBLE) AS v{i}" for i, _ in measures)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _typed AS
+            SELECT _load_id, _row, _sample, gate_path, statistic,
+                   [{", ".join(f"v{i}" for i, _ in measures)}] AS value,
+                   concat({", ',', ".join(f"n{i}" for i, _ in measures)}) AS written,
+                   coalesce({", ".join(reason(i, m, f"v{i}") for i, m in measures)}) IS NOT NULL AS broken,
+                   NOT ({" OR ".join(f"(n{i} IS NOT NULL AND {typed.known(m)})" for i, m in measures)}) AS empty
+            FROM (SELECT *, {numbers} FROM ({texts()}))"""
+    )
+    problems = ", ".join(
+        f"{{'column_name': {typed.label(m)}, 'reason': {reason(i, m)}, 'value': n{i}}}" for i, m in measures
+    )
+    if con.execute("SELECT count(*) FROM _typed WHERE broken").fetchall()[0][0]:  # the few rows with one
+        con.execute(
+            f"""INSERT INTO {PROBLEMS}
+                SELECT _load_id, _row, NULL, p.column_name, p.reason, p.value
+                FROM (SELECT _load_id, _row, unnest([{problems}]) AS p
+                      FROM ({texts("SELECT _load_id, _row FROM _typed WHERE broken")}))
+                WHERE p.reason IS NOT NULL"""
+        )
+    con.execute(
+        f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, NULL, 'no statistic in the row', NULL FROM _typed WHERE empty"
+    )
+
+
+def _maximum(maximum) -> str:
+    """A rule's maximum as SQL: a number, an expression, or none."""
+    return "NULL::DOUBLE" if maximum is None else f"({maximum})::DOUBLE"
+
+
+def store_statistics(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> RawTable:
+    """Statistics given one per tube x gate path x statistic (tube key, gate path, statistic,
+    value, load id, source row: a gated FCS file's): stored as rows that name their own gate path
+    and statistic, each holding one number (written in full: a count as the integer it is)."""
+    create_statistics_table(con)
+    stored = [
+        (tube, gate, statistic, [value], str(int(value)) if float(value).is_integer() else repr(value), load_id, row)
+        for tube, gate, statistic, value, load_id, row in rows
+    ]
+    insert_rows(con, STATS_ROWS, stored)
+    insert_rows(con, STATS_COLUMNS, [(load_id, 1, None, None) for load_id in sorted({r[4] for r in rows})])
+    return RawTable(STATS, STATS_ROWS, rows="list_count(value)")
 
 
 def _statistics_sites(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> None:

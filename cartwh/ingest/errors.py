@@ -31,3 +31,8 @@ class IngestError(Exception):
         self.failures = failures
         lines = "\n".join(f"  - {failure}" for failure in failures)
         super().__init__(f"{len(failures)} export file(s) could not be ingested:\n{lines}")
+
+
+class WarehouseLayoutError(Exception):
+    """The warehouse keeps a raw table in a layout this version no longer writes: nothing is
+    ingested until `cartwh rebuild` reloads it from the archive."""

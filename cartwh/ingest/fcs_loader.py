@@ -37,14 +37,14 @@ from cartwh.contract.redcap_dictionary import MetadataError
 from cartwh.contract.reference import study_parameter
 from cartwh.ingest import fcs_gating, fcs_keywords, redcap_versions
 from cartwh.ingest.csv_reader import HEADER, RECORDS, ROWS, SKIPPED, ExportFile
-from cartwh.ingest.cytometry_loader import STATS, STATS_COLUMNS
+from cartwh.ingest.cytometry_loader import create_statistics_table, store_statistics
 from cartwh.ingest.errors import Problem
 from cartwh.ingest.identifiers import quarantine_identifiers, register_identifiers, register_tube_records
 from cartwh.ingest.keys import SITE_PATTERN
 from cartwh.ingest.statistics_layouts import gate_path_of
 from cartwh.ingest.tubes import tube_key
 from cartwh.ingest.validation import PROBLEMS, excluded, reset_problems
-from cartwh.ingest.warehouse import ensure_table, insert_rows, quote, quote_literal
+from cartwh.ingest.warehouse import RawTable, ensure_table, insert_rows, quote, quote_literal
 
 FOLDER = "cytometry/fcs"
 FCS_FILES = "raw.cytometry_fcs_files"
@@ -164,7 +164,7 @@ def restore_landed(archive: Path, sha256: str, landing: Path) -> None:
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_table(con, FCS_FILES, FCS_COLUMNS)
-    ensure_table(con, STATS, STATS_COLUMNS)
+    create_statistics_table(con)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class _Tube:
     key: str | None
 
 
-def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
+def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str | RawTable]:
     """Read and gate a batch of FCS file versions; return the raw tables written."""
     create_tables(con)
     tubes = [_tube(f) for f in files]
@@ -199,8 +199,7 @@ def load_fcs(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[st
                 || ': not stored (only the acquisition''s keywords land)'
             WHERE column_name IN ({", ".join(map(quote_literal, unlanded)) or "NULL"})"""
     )
-    _insert(con, tubes, jobs, analyses, panels)
-    return [FCS_FILES, STATS]
+    return [FCS_FILES, _insert(con, tubes, jobs, analyses, panels)]
 
 
 def _tube(file: ExportFile) -> _Tube:
@@ -312,8 +311,9 @@ def _columns(con) -> list[str]:
 
 def _insert(
     con, tubes: list[_Tube], jobs: list[fcs_gating.Job], analyses: list[fcs_gating.Analysis], panels: dict[str, str]
-) -> None:
-    """The tubes without a problem: their keywords, and their gates' statistics."""
+) -> RawTable:
+    """The tubes without a problem: their keywords, and their gates' statistics (the raw table
+    they are in)."""
     clean = {r[0] for r in con.execute(f"SELECT _load_id FROM {ROWS} WHERE {excluded()}").fetchall()}
     kept = [
         (t, j.gating if a.gates else None, a)
@@ -355,7 +355,7 @@ def _insert(
                 (t.key, path, FREQ_PARENT, _percent(g.count, g.parent_count), t.file.load_id, TUBE_ROW),
                 (t.key, path, FREQ_TOTAL, _percent(g.count, g.total), t.file.load_id, TUBE_ROW),
             ]
-    _append(con, STATS, ["tube_key", "gate_path", "statistic", "value", "_load_id", "_source_row"], statistics)
+    return store_statistics(con, statistics)
 
 
 def _percent(part: int, whole: int) -> float:

@@ -28,13 +28,20 @@ import duckdb
 
 from cartwh.contract.free_text import identifying, what_it_identifies
 from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary, project_dictionary
-from cartwh.ingest.csv_reader import ROWS
+from cartwh.ingest.csv_reader import BATCH, ROWS
 from cartwh.ingest.keys import ROW_SITES, declared_site, site_sql
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 
-# (site, record_id, field, mode, needle, first_word): what a record's text must not hold
+# (sha256, site, record_id, field, mode, needle, first_word): what a record's text must not hold
 NEEDLES = "_identifier_needles"
+BATCH_NEEDLES = "_batch_needles"  # those of the REDCap rows being loaded
+BATCH_BIRTH_DATES = "_batch_birth_dates"  # (sha256, site, record_id, born) of the REDCap rows being loaded
+# Kept between runs, per file version (sha256), in the restricted area (cartwh.ingest.known_records):
+KNOWN_NEEDLES = "known.needles"  # the needles of each REDCap export version
+KNOWN_BIRTH_DATES = "known.birth_dates"  # (sha256, site, record_id, born) of each REDCap export version
+KNOWN_TUBES = "known.tube_records"  # (sha256, fcs_file, site, record_id) of each manifest version
+KNOWN_VERSIONS = "known.versions"  # (sha256, source): the versions whose entries are in
 # A version's archived copy under the archive this ingestion works with (cartwh.ingest.load sets
 # the variable): the archive is content-addressed, so a data folder moved or restored elsewhere
 # still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.confine).
@@ -111,37 +118,51 @@ def date_spellings(day: date) -> list[tuple[str, str]]:
     return sorted({("word", s) for s in words} | {("compact", s) for s in compact})
 
 
-def _archived_identifiers(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str:
-    """A temp table of (site, record_id, field, value) from the current REDCap exports in the archive."""
-    paths = _current_archive(con, "redcap")
-    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
-    if paths:
-        scan = _read_archived(paths)
+def archived_identifiers(con: duckdb.DuckDBPyConnection, versions: list[tuple[str, str, str]]) -> None:
+    """_identifiers := (sha256, site, record_id, field, value) of the canonical identifier fields
+    of archived REDCap exports (sha256, archive path, landed name)."""
+    fields = [f.name for f in project_dictionary().fields if identifying(f) and f.name != RECORD_ID]
+    select = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE FALSE"
+    if versions:
+        scan = _read_archived(con, versions, "redcap")
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         fields = [f for f in fields if f in present]
         site = site_sql(quote(DATA_ACCESS_GROUP) if DATA_ACCESS_GROUP in present else "NULL", "a.site")
         if RECORD_ID in present and fields:
             select = " UNION ALL ".join(
-                f"SELECT {site}, trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan} "
+                f"SELECT a.sha256, {site}, trim({RECORD_ID}), {quote_literal(f)}, {quote(f)} FROM {scan} "
                 "JOIN _archive_sites a USING (archive_path)"
                 for f in fields
             )
-    return _cached(con, "_archived_identifiers", paths, f"SELECT * FROM ({select}) t(site, record_id, field, value)")
+    _identifiers(con, select)
 
 
-def _current_archive(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
-    """The archive paths of the source's current file versions; _archive_sites := the site each declares."""
-    rows = con.execute(
-        f"SELECT {ARCHIVED_PATH}, file FROM {LANDED_FILES} WHERE source = ? AND superseded_by IS NULL ORDER BY load_id",
-        [source],
-    ).fetchall()
-    con.execute("CREATE OR REPLACE TEMP TABLE _archive_sites (archive_path VARCHAR, site VARCHAR)")
+def _identifiers(con: duckdb.DuckDBPyConnection, select: str) -> None:
+    """_identifiers := the identifier values `select` gives (sha256, site, record_id, field, value)
+    that can be matched: a record id and a value. A row without a site (quarantined for that) is
+    matched with the identifiers of its record among the rows without a site: '' stands for
+    none, as NULL would join nothing."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
+                    SELECT DISTINCT sha256, coalesce(site, '') AS site, record_id, field, value
+                    FROM ({select}) t(sha256, site, record_id, field, value)
+                    WHERE record_id IS NOT NULL AND trim(value) <> ''""")
+
+
+def _read_archived(con: duckdb.DuckDBPyConnection, versions: list[tuple[str, str, str]], source: str) -> str:
+    """A text scan of archived exports (sha256, archive path, landed name), for looking values up
+    only (rows that cannot be split were quarantined when their file was loaded); _archive_sites
+    := each one's checksum and the site it declares."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _archive_sites (sha256 VARCHAR, archive_path VARCHAR, site VARCHAR)")
     insert_rows(
         con,
         "_archive_sites",
-        [(path, declared_site(_landing_folder(file, _SOURCE_FOLDERS[source]))) for path, file in rows],
+        [(sha, path, declared_site(_landing_folder(name, _SOURCE_FOLDERS[source]))) for sha, path, name in versions],
     )
-    return [path for path, _ in rows]
+    listed = "[" + ", ".join(quote_literal(path) for _, path, _ in versions) + "]"
+    return (
+        f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
+        "quote = '\"', escape = '\"', ignore_errors = true, filename = 'archive_path')"
+    )
 
 
 def _landing_folder(file: str, source_folder: str) -> str | None:
@@ -150,69 +171,63 @@ def _landing_folder(file: str, source_folder: str) -> str | None:
     return below[0] if len(below) > 1 else None
 
 
-def _cached(con: duckdb.DuckDBPyConnection, table: str, paths: list[str], select: str) -> str:
-    """Temp table `table` := `select`, read again only when the archived files it reads changed:
-    a night of many batches reads the archive once, not once per batch."""
-    signature = "\n".join(paths)
-    if _signature(con, table) == signature:
-        return table
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ? AS signature", [signature])
-    return table
-
-
-def _signature(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    """What temp table `table` was made from (`{table}_of`), None if it was not made yet."""
-    known = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
-    return con.execute(f"SELECT signature FROM {table}_of").fetchall()[0][0] if known else None
-
-
-def _read_archived(paths: list[str]) -> str:
-    """A text scan of archived exports, for looking values up only: rows that cannot be split were
-    quarantined when their file was loaded."""
-    listed = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    return (
-        f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, delim = ',', "
-        "quote = '\"', escape = '\"', ignore_errors = true, filename = 'archive_path')"
-    )
+def _current(source: str) -> str:
+    """SQL: the checksums of the source's current file versions."""
+    return f"SELECT sha256 FROM {LANDED_FILES} WHERE source = {quote_literal(source)} AND superseded_by IS NULL"
 
 
 def register_identifiers(
     con: duckdb.DuckDBPyConnection, from_batch: bool, dictionary: DataDictionary | None = None
 ) -> None:
     """NEEDLES := the identifiers of every record known, normalised for matching: those of the
-    current archived REDCap exports, and (`from_batch`) those of the REDCap rows being loaded.
-    Built from the archive alone, it is kept while the archive's REDCap exports stay the same: a
-    night of many cytometry batches spells every birth date once, not once per batch."""
-    archived = None if from_batch else "\n".join(_current_archive(con, "redcap"))
-    if archived is not None and _signature(con, NEEDLES) == archived:
-        return
+    current REDCap exports (kept between runs in the restricted area, KNOWN_NEEDLES) and
+    (`from_batch`) those of the REDCap rows being loaded (BATCH_NEEDLES, which cartwh.ingest.
+    known_records keeps once the batch committed). With `from_batch`, _birth_dates := each
+    record's birth date, of the current exports and the batch alike (quarantine_birth_dates)."""
     # A site's own project's identifiers by flag, validation, name or label, like the canonical ones.
-    identifiers = [f for f in (dictionary or project_dictionary()).fields if identifying(f) and f.name != RECORD_ID]
-    names = [f.name for f in identifiers]
+    fields = {f.name: f for d in (project_dictionary(), dictionary or project_dictionary()) for f in d.fields}
+    identifiers = [f for f in fields.values() if identifying(f) and f.name != RECORD_ID]
     con.execute("CREATE OR REPLACE TEMP TABLE _identifier_kinds (field VARCHAR, kind VARCHAR)")
     insert_rows(con, "_identifier_kinds", [(f.name, _kind(f)) for f in identifiers])
-    parts = []
-    if from_batch:  # the batch's rows have their sites (cartwh.ingest.keys.register_patient_keys)
-        header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
-        parts += [
-            f"SELECT s.site, s.record_id, {quote_literal(f)}, {quote(f)} FROM {ROWS} "
-            f"JOIN {ROW_SITES} s ON s.load_id = _load_id AND s.row = _row"
-            for f in names
-            if f in header
-        ]
-    parts.append(f"SELECT * FROM {_archived_identifiers(con, names)}")
-    union = " UNION ALL ".join(parts)
-    # A row without a site (quarantined for that) is matched with the identifiers of its record
-    # among the rows without a site: '' stands for none, as NULL would join nothing.
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _identifiers AS
-                    SELECT DISTINCT coalesce(site, '') AS site, record_id, field, value FROM ({union}) t(site, record_id, field, value)
-                    WHERE record_id IS NOT NULL AND trim(value) <> ''""")
+    _copied(con, "_known_needles", "redcap", f"SELECT * FROM {KNOWN_NEEDLES} WHERE sha256 IN ({_current('redcap')})")
+    if not from_batch:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {NEEDLES} AS SELECT * FROM _known_needles")
+        return
+    header = {r[0] for r in con.execute(f"DESCRIBE {ROWS}").fetchall()}
+    # The batch's rows have their sites (cartwh.ingest.keys.register_patient_keys).
+    parts = [
+        f"SELECT b.checksum, s.site, s.record_id, {quote_literal(f.name)}, {quote(f.name)} FROM {ROWS} "
+        f"JOIN {ROW_SITES} s ON s.load_id = _load_id AND s.row = _row JOIN {BATCH} b ON b.load_id = _load_id"
+        for f in identifiers
+        if f.name in header
+    ]
+    _identifiers(con, " UNION ALL ".join(parts) or "SELECT NULL, NULL, NULL, NULL, NULL WHERE FALSE")
     dated = [f.name for f in identifiers if f.sql_type == "DATE"]
+    needles(con, BATCH_NEEDLES, dated)
+    birth_dates(con, BATCH_BIRTH_DATES, dated)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _birth_dates AS SELECT site, record_id, min(TRY_CAST(trim(value) AS DATE)) AS born
+        f"CREATE OR REPLACE TEMP VIEW {NEEDLES} AS SELECT * FROM _known_needles UNION ALL SELECT * FROM {BATCH_NEEDLES}"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _birth_dates AS SELECT site, record_id, min(born) AS born
+            FROM (SELECT * FROM {KNOWN_BIRTH_DATES} WHERE sha256 IN ({_current("redcap")})
+                  UNION ALL SELECT * FROM {BATCH_BIRTH_DATES}) GROUP BY ALL"""
+    )
+
+
+def birth_dates(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> None:
+    """Temp table `table` := (sha256, site, record_id, born): the birth date of each record of
+    _identifiers, its earliest if it has several; `dated`: the fields that hold birth dates."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT sha256, site, record_id, min(TRY_CAST(trim(value) AS DATE)) AS born
             FROM _identifiers WHERE field IN ({_listed(dated)}) GROUP BY ALL HAVING born IS NOT NULL"""
     )
+
+
+def needles(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> None:
+    """Temp table `table` := the needles (sha256, site, record_id, field, mode, needle, first_word)
+    of _identifiers; `dated`: the fields that hold dates (birth date), looked for in every spelling."""
     days = [
         r[0]
         for r in con.execute(
@@ -226,41 +241,70 @@ def register_identifiers(
     insert_rows(con, "_date_spellings", [(day, mode, s) for day in spelled for mode, s in date_spellings(day)])
     particles = _listed(_NAME_PARTICLES)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NEEDLES} AS
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
             WITH texts AS (SELECT * FROM _identifiers WHERE field NOT IN ({_listed(dated)})),
-            words AS (SELECT site, record_id, field, unnest(string_split(trim({words_sql("value")}), ' ')) AS word
+            words AS (SELECT sha256, site, record_id, field,
+                             unnest(string_split(trim({words_sql("value")}), ' ')) AS word
                       FROM texts),
-            compact AS (SELECT site, record_id, field, {compact_sql("value")} AS c FROM texts),
+            compact AS (SELECT sha256, site, record_id, field, {compact_sql("value")} AS c FROM texts),
             needles AS (
-                SELECT DISTINCT site, record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
+                SELECT DISTINCT sha256, site, record_id, field, 'word' AS mode, ' ' || word || ' ' AS needle FROM words
                     WHERE length(word) >= 3 AND word NOT IN ({particles})
-                UNION SELECT site, record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
-                UNION SELECT site, record_id, field, 'compact', ltrim(c, '0') FROM compact WHERE length(ltrim(c, '0')) >= 5
-                UNION SELECT site, record_id, field, 'compact', {compact_sql("value")} FROM _identifiers
+                UNION SELECT sha256, site, record_id, field, 'compact', c FROM compact WHERE length(c) >= 5
+                UNION SELECT sha256, site, record_id, field, 'compact', ltrim(c, '0') FROM compact
+                      WHERE length(ltrim(c, '0')) >= 5
+                UNION SELECT sha256, site, record_id, field, 'compact', {compact_sql("value")} FROM _identifiers
                       WHERE field IN ({_listed(dated)}) AND length({compact_sql("value")}) >= 6  -- also as typed, if no date
-                UNION SELECT i.site, i.record_id, i.field, s.mode,
+                UNION SELECT i.sha256, i.site, i.record_id, i.field, s.mode,
                              CASE s.mode WHEN 'word' THEN {words_sql("s.spelling")} ELSE {compact_sql("s.spelling")} END
                       FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
                       WHERE i.field IN ({_listed(dated)}))
             SELECT *, CASE mode WHEN 'word' THEN split_part(trim(needle), ' ', 1) END AS first_word FROM needles"""
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {NEEDLES}_of AS SELECT ?::VARCHAR AS signature", [archived])
 
 
 def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
-    """_tube_records := (fcs_file, site, record_id) of every tube of the current archived
-    manifests: the record a statistics row belongs to."""
-    paths = _current_archive(con, "cytometry_manifest")
-    select = "SELECT NULL::VARCHAR AS fcs_file, NULL::VARCHAR AS site, NULL::VARCHAR AS record_id WHERE FALSE"
-    if paths:
-        scan = _read_archived(paths)
-        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-        site = site_sql("site" if "site" in present else "NULL", "a.site")
-        select = (
-            f"SELECT DISTINCT trim(fcs_file) AS fcs_file, coalesce({site}, '') AS site, trim(record_id) AS record_id "
-            f"FROM {scan} JOIN _archive_sites a USING (archive_path)"
-        )
-    _cached(con, "_tube_records", paths, select)
+    """_tube_records := (fcs_file, site, record_id) of every tube of the current manifests (kept
+    between runs in the restricted area, KNOWN_TUBES): the record a statistics row belongs to."""
+    current = _current("cytometry_manifest")
+    _copied(
+        con,
+        "_tube_records",
+        "cytometry_manifest",
+        f"SELECT fcs_file, site, record_id FROM {KNOWN_TUBES} WHERE sha256 IN ({current})",
+    )
+
+
+def _copied(con: duckdb.DuckDBPyConnection, table: str, source: str, select: str) -> None:
+    """Temp table `table` := `select` (of the store), copied again only when the source's current
+    versions changed: a night's batches scan it in memory, and the store once."""
+    signature = con.execute(
+        f"SELECT coalesce(md5(string_agg(sha256, ',' ORDER BY sha256)), '') FROM ({_current(source)})"
+    ).fetchall()[0][0]
+    made = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
+    if made and con.execute(f"SELECT signature FROM {table}_of").fetchall()[0][0] == signature:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ?::VARCHAR AS signature", [signature])
+
+
+def archived_tube_records(con: duckdb.DuckDBPyConnection, versions: list[tuple[str, str, str]]) -> str:
+    """SQL: (sha256, fcs_file, site, record_id) of every tube of archived manifests (sha256,
+    archive path, landed name)."""
+    scan = _read_archived(con, versions, "cytometry_manifest")
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    rows = f"(SELECT * FROM {scan}) m JOIN _archive_sites a USING (archive_path)"
+    return tube_records(rows, "a.sha256", "m.site" if "site" in present else None, "a.site")
+
+
+def tube_records(rows: str, sha256: str, own_site: str | None, declared: str) -> str:
+    """SQL: (sha256, fcs_file, site, record_id) of the manifest rows `rows` (as `m`), each tube's
+    site its own site column (`own_site`) where it has one, else the one its file declares."""
+    site = site_sql(own_site or "NULL", declared)
+    return (
+        f"SELECT DISTINCT {sha256} AS sha256, trim(m.fcs_file) AS fcs_file, coalesce({site}, '') AS site, "
+        f"trim(m.record_id) AS record_id FROM {rows} WHERE m.fcs_file IS NOT NULL"
+    )
 
 
 def quarantine_identifiers(
@@ -282,18 +326,24 @@ def quarantine_identifiers(
             WITH records AS (
                 SELECT load_id, row, coalesce(site, '') AS site, record_id
                 FROM ({records_sql}) r(load_id, row, site, record_id) WHERE record_id IS NOT NULL),
-            scanned AS (
-                SELECT s.*, r.site, r.record_id, {words_sql("s.v")} AS words, {compact_sql("s.v")} AS compact
+            texts AS (
+                SELECT s.*, r.site, r.record_id
                 FROM ({" UNION ALL ".join(texts)}) s(load_id, row, column_name, scope, v) JOIN records r USING (load_id, row)),
+            -- each text once per record: a manifest's instrument and panel repeat on every row
+            scanned AS (SELECT site, record_id, v, {words_sql("v")} AS words, {compact_sql("v")} AS compact
+                        FROM (SELECT DISTINCT site, record_id, v FROM texts)),
+            needles AS MATERIALIZED (SELECT * FROM {NEEDLES} SEMI JOIN records USING (site, record_id)),
             scanned_words AS (SELECT *, unnest(string_split(trim(words), ' ')) AS word FROM scanned),
-            words AS (SELECT s.load_id, s.row, s.column_name, s.scope, n.field
-                      FROM scanned_words s JOIN {NEEDLES} n
+            words AS (SELECT s.site, s.record_id, s.v, n.field
+                      FROM scanned_words s JOIN needles n
                         ON n.site = s.site AND n.record_id = s.record_id AND n.first_word = s.word
                       WHERE n.mode = 'word' AND contains(s.words, n.needle)),
-            compacts AS (SELECT s.load_id, s.row, s.column_name, s.scope, n.field
-                         FROM scanned s JOIN {NEEDLES} n USING (site, record_id)
-                         WHERE n.mode = 'compact' AND contains(s.compact, n.needle))
-            SELECT DISTINCT * FROM (SELECT * FROM words UNION ALL SELECT * FROM compacts)"""
+            compacts AS (SELECT s.site, s.record_id, s.v, n.field
+                         FROM scanned s JOIN needles n USING (site, record_id)
+                         WHERE n.mode = 'compact' AND contains(s.compact, n.needle)),
+            hits AS (SELECT * FROM words UNION SELECT * FROM compacts)
+            SELECT DISTINCT t.load_id, t.row, t.column_name, t.scope, h.field
+            FROM texts t JOIN hits h USING (site, record_id, v)"""
     )
     con.execute(
         f"""UPDATE {PROBLEMS} p SET value = NULL FROM _identifier_hits h
@@ -301,8 +351,9 @@ def quarantine_identifiers(
     )
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            SELECT DISTINCT h.load_id, h.row, h.scope, h.column_name, 'holds the record''s ' || k.kind, NULL
-            FROM _identifier_hits h JOIN _identifier_kinds k USING (field)"""
+            SELECT DISTINCT h.load_id, h.row, h.scope, h.column_name,
+                   'holds the record''s ' || coalesce(k.kind, replace(h.field, '_', ' ')), NULL
+            FROM _identifier_hits h LEFT JOIN _identifier_kinds k USING (field)"""
     )
 
 

@@ -42,10 +42,19 @@ from pathlib import Path
 import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
+from cartwh.contract.cytometry import lab_names
 from cartwh.contract.redcap import project_dictionary
 from cartwh.contract.redcap_dictionary import MetadataError
 from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site_project, unused_kind
-from cartwh.ingest import cytometry_loader, deletions, fcs_loader, redcap_loader, redcap_versions
+from cartwh.ingest import (
+    cytometry_loader,
+    deletions,
+    dialects,
+    fcs_loader,
+    known_records,
+    redcap_loader,
+    redcap_versions,
+)
 from cartwh.ingest.csv_reader import BATCH, RECORDS, SKIPPED, ExportFile, file_header
 from cartwh.ingest.errors import ExportError, IngestError
 from cartwh.ingest.failed_files import record_failures
@@ -57,6 +66,7 @@ from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import (
     LANDED_FILES,
     QUARANTINE,
+    RawTable,
     confine,
     ensure_raw_schema,
     insert_rows,
@@ -76,7 +86,8 @@ BATCH_BYTES = 64 * 1024 * 1024
 class Source:
     name: str
     folder: str  # inside the landing folder
-    load: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], list[str]]  # -> raw tables written
+    # -> the raw tables written (a name, or a RawTable when they are not one row per record)
+    load: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], list[str | RawTable]]
     # Its raw tables, created empty before anything lands, so checks and dbt run on a cohort
     # without this source (a new site, a retrospective cohort without cytometry yet).
     create_tables: Callable[[duckdb.DuckDBPyConnection], None]
@@ -102,6 +113,9 @@ class Source:
     # in the landing (FCS files are named after the patient: their name is replaced by the tube's
     # key; the loader finds the landed name through read_context, the archive keeps it).
     ledger_name: Callable[[str], str] | None = None
+    # (connection, files) after a batch committed: what later batches and nights need to know of
+    # it (cartwh.ingest.known_records), from the batch's temp tables.
+    remember: Callable[[duckdb.DuckDBPyConnection, list[ExportFile]], None] | None = None
 
 
 SOURCES = {
@@ -117,12 +131,14 @@ SOURCES = {
         read_context=read_site_project,
         archive_context=redcap_versions.archive_project,
         restore_context=redcap_versions.restore_project,
+        remember=known_records.remember_needles,
     ),
     "cytometry_manifest": Source(
         "cytometry_manifest",
         "cytometry/manifests",
         cytometry_loader.load_manifest,
         cytometry_loader.create_manifest_table,
+        remember=known_records.remember_tube_records,
     ),
     "cytometry_statistics": Source(
         "cytometry_statistics",
@@ -225,7 +241,10 @@ def ingest_source(
     # The private copies hold identifiers like the landing folder: they live in the archive's
     # protected area and are removed when the source is done.
     Path(archive).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private:
+    with (
+        tempfile.TemporaryDirectory(prefix=".reading-", dir=archive) as private,
+        known_records.attached(con, Path(archive)),
+    ):
         for batch in _batches(_new_files(con, Path(landing), source, report, Path(private)), source, report):
             _load(con, source, batch, archive, report)
             ledger.sync(con)  # the versions this batch committed, durably, before the next batch
@@ -271,22 +290,31 @@ def _new_files(con, landing: Path, source: Source, report: IngestReport, private
         checksum = hashlib.sha256(content).hexdigest()
         if checksum in current:
             report.files_skipped.append(name)
-        else:
-            current.add(checksum)  # the same content twice in one night loads once
-            copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
-            copy.write_bytes(content)
-            below = path.relative_to(folder).parts
-            new.append(
-                ExportFile(
-                    copy,
-                    name,
-                    checksum,
-                    len(content),
-                    folder=below[0] if len(below) > 1 else None,
-                    lab_export=source.lab_export,
-                    context=context,
-                )
+            continue
+        below = path.relative_to(folder).parts
+        site_folder = below[0] if len(below) > 1 else None
+        try:  # a lab's export: its dialect, detected once (cartwh.ingest.dialects)
+            dialect = (
+                dialects.detect(content, name, dialects.declared_for(site_folder))[0] if source.lab_export else None
             )
+        except ExportError as error:
+            _failed(report, error)
+            continue
+        current.add(checksum)  # the same content twice in one night loads once
+        copy = private / f"{number}{path.suffix.lower()}"  # the archive keeps the kind of file
+        copy.write_bytes(content)
+        new.append(
+            ExportFile(
+                copy,
+                name,
+                checksum,
+                len(content),
+                folder=site_folder,
+                lab_export=source.lab_export,
+                context=context,
+                dialect=dialect,
+            )
+        )
     return new
 
 
@@ -334,21 +362,35 @@ def _reports_unrecognised(source: Source, path: Path, landing: Path) -> bool:
 
 def _batches(files: list[ExportFile], source: Source, report: IngestReport) -> list[list[ExportFile]]:
     """Files grouped by header (one scan reads them all), in landing order, at most BATCH_BYTES
-    each. A file whose header cannot be read fails here, alone."""
+    each. A file whose header cannot be read fails here, alone. Labs' exports share a batch when
+    they are written alike and no lab names its columns its own way (cytometry_lab_columns), so
+    the sites of a registry are read together."""
     groups: dict[tuple, list[list[ExportFile]]] = {}
+    names: dict[str | None, object] = {}
     for file in files:
         try:
             header = tuple(source.header(file))
         except ExportError as error:
             _failed(report, error)
             continue
-        if file.lab_export:  # a lab's names for its columns are its own: one lab per batch
-            header = (file.folder, *header)
+        if file.lab_export:
+            header = (_lab(file.folder, names), file.dialect, *header)
         chunks = groups.setdefault((header, getattr(file.context, "sha256", "")), [[]])  # one project per batch
         if chunks[-1] and sum(f.bytes for f in chunks[-1]) + file.bytes > BATCH_BYTES:
             chunks.append([])
         chunks[-1].append(file)
     return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def _lab(folder: str | None, known: dict[str | None, object]) -> object:
+    """What sets a lab's exports apart from another's: its own names for columns and gates (none:
+    read like any other lab's), or its folder when its names cannot be read (it fails alone)."""
+    if folder not in known:
+        try:
+            known[folder] = tuple(sorted(lab_names(folder).items()))
+        except ValueError:
+            known[folder] = ("lab", folder)
+    return known[folder]
 
 
 def _load(con, source: Source, files: list[ExportFile], archive: Path, report: IngestReport) -> None:
@@ -373,10 +415,12 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
             r[0] for r in con.execute("SELECT nextval('raw.load_id_seq') FROM range(?)", [len(files)]).fetchall()
         )
         files = [replace(f, load_id=i) for f, i in zip(files, ids, strict=True)]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR)")
-        insert_rows(con, BATCH, [(f.load_id, str(f.path), f.name) for f in files])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {BATCH} (load_id BIGINT, path VARCHAR, file VARCHAR, checksum VARCHAR)"
+        )
+        insert_rows(con, BATCH, [(f.load_id, str(f.path), f.name, f.checksum) for f in files])
         reset_row_keys(con)
-        tables = source.load(con, files)
+        tables = [t if isinstance(t, RawTable) else RawTable(t) for t in source.load(con, files)]
         con.execute(
             f"""INSERT INTO {QUARANTINE} (load_id, file, row, column_name, reason, value, patient_key)
                 SELECT p.load_id, b.file, p.row, p.column_name,
@@ -422,6 +466,8 @@ def _load_batch(con, source: Source, files: list[ExportFile], archive: Path, rep
         for f in files if source.archive_context else []:
             source.archive_context(f, archive)
         con.execute(f"INSERT INTO {LANDED_FILES} ({columns}, loaded_at) SELECT *, current_timestamp FROM _ledger")
+    if source.remember:
+        source.remember(con, files)
     for f in files:
         report.files_loaded.append(f.name)
         for table, count in rows[f.load_id].items():
@@ -450,13 +496,13 @@ class Account:
     skipped: int
 
 
-def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Account]:
+def _accounts(con, tables: list[RawTable], files: list[ExportFile]) -> dict[int, Account]:
     """Count where each file's records went, each from where it went (raw tables, PROBLEMS,
     SKIPPED), never by difference, so a lost row or a row number used twice shows as an
     imbalance; fail a file whole when read != landed + quarantined + skipped."""
     first = min(f.load_id for f in files)  # a batch's load ids are the newest
     in_raw = " UNION ".join(
-        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {quote_table(t)} WHERE _load_id >= $first"
+        f"SELECT DISTINCT _load_id AS load_id, _source_row AS row FROM {quote_table(t.table)} WHERE _load_id >= $first"
         for t in tables
     )
     counted = con.execute(
@@ -492,14 +538,15 @@ def _accounts(con, tables: list[str], files: list[ExportFile]) -> dict[int, Acco
     return accounts
 
 
-def _rows_loaded(con, tables: list[str], load_ids: list[int]) -> dict[int, dict[str, int]]:
+def _rows_loaded(con, tables: list[RawTable], load_ids: list[int]) -> dict[int, dict[str, int]]:
     """Rows each file of the batch added to each raw table (load ids of a batch are the newest)."""
-    rows = {load_id: dict.fromkeys(tables, 0) for load_id in load_ids}
+    rows = {load_id: dict.fromkeys((t.name for t in tables), 0) for load_id in load_ids}
     for table in tables:
         for load_id, count in con.execute(
-            f"SELECT _load_id, count(*) FROM {quote_table(table)} WHERE _load_id >= ? GROUP BY 1", [load_ids[0]]
+            f"SELECT _load_id, sum({table.rows}) FROM {quote_table(table.table)} WHERE _load_id >= ? GROUP BY 1",
+            [load_ids[0]],
         ).fetchall():
-            rows[load_id][table] = count
+            rows[load_id][table.name] = int(count)
     return rows
 
 

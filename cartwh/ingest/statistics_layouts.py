@@ -1,16 +1,18 @@
-"""The two shapes a population statistics export comes in, told apart by its header, and how each
-becomes the same long table of values (validation.VALUES: load id, row, column_name, v, _sample)
-and the same measures (column_name -> gate path, statistic).
+"""The two shapes a population statistics export comes in, told apart by its header, and what each
+row of either holds: the tube, and the numbers of its measures (gate path x statistic).
 
 - **Wide** (FlowJo's table editor): one row per tube, the FCS file name first, one column per
-  `<gate path> | <statistic>`.
+  `<gate path> | <statistic>`: each column is a measure.
 - **Long** (a per-tube export, as Infinicyt and Kaluza write their population tables): one row per
   tube x population, with the tube and the population in columns of their own, and either one
-  column per statistic (`Number`, `%Gated`, `%Total`, Kaluza's gate statistics table) or one row
-  per statistic, named in a `Statistic` column with its number in `Value`.
+  column per statistic (`Number`, `%Gated`, `%Total`, Kaluza's gate statistics table: the row's
+  population, each column's statistic) or one row per statistic, named in a `Statistic` column
+  with its number in `Value` (the row's population and statistic).
 The statistics and their spellings are the contract's (cytometry_statistics seed) in both, and
 a lab's own names for columns and gates (cytometry_lab_columns seed) are read as the gate paths
 and statistics they map onto. A column that is none of these is reported once per file, by name.
+Rows keep the shape the lab wrote (cytometry_loader types them in bulk, one row at a time, not
+one value at a time).
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ import duckdb
 
 from cartwh.contract.cytometry import (
     HEADER_SEPARATOR,
+    POPULATION_HEADERS,
     SAMPLE_COLUMN,
+    SAMPLE_HEADERS,
+    STATISTIC_HEADER,
+    VALUE_HEADER,
+    is_percent,
     lab_names,
     spelling_key,
     split_column,
@@ -29,25 +36,19 @@ from cartwh.contract.cytometry import (
 )
 from cartwh.ingest.csv_reader import ROWS, header_key, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
-from cartwh.ingest.validation import VALUES, unpivot_values
 from cartwh.ingest.warehouse import insert_rows, quote, quote_literal
 
-SAMPLE_HEADERS = (
-    "sample",
-    "name",
-    "file",
-    "file name",
-    "filename",
-    "fcs file",
-    "fcs file name",
-    "data set",
-    "dataset",
-    "tube",
-)
-POPULATION_HEADERS = ("population", "gate", "gate name", "gate path", "population name")
-STATISTIC_HEADER, VALUE_HEADER = "statistic", "value"
 _IGNORED = "not a '<gate path> | <statistic>' column of a known statistic: ignored"
 _COLUMNS_NAMED = 12  # of a table none of whose columns is known, the first ones, in its error
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A column of numbers: its gate path and statistic, None where each row names its own."""
+
+    column: str
+    gate_path: str | None = None
+    statistic: str | None = None
 
 
 @dataclass
@@ -56,11 +57,15 @@ class Layout:
     key: list[str]  # what identifies a row (duplicates)
     notes: list[Problem] = field(default_factory=list)  # header notes (row 1) of every file
     file_notes: list[tuple[int, Problem]] = field(default_factory=list)  # row-1 notes of one file (load id)
-    measures: list[tuple[str, str, str]] = field(default_factory=list)  # column_name, gate path, statistic
-    population: str | None = None
-    statistic_columns: list[tuple[str, str]] = field(default_factory=list)  # long: (column, statistic)
-    pairs: bool = False  # long, one row per statistic (Statistic and Value columns)
+    measures: list[Measure] = field(default_factory=list)
+    population: str | None = None  # long: the column of the row's population
+    statistic: str | None = None  # long, one row per statistic: the column naming it
     names: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # the lab's names (contract.lab_names)
+
+    @property
+    def text_columns(self) -> list[str]:
+        """The columns of names (tube, population, statistic), read as text: the others hold numbers."""
+        return [c for c in (self.sample, self.population, self.statistic) if c]
 
 
 def _find(header: list[str], names: tuple[str, ...]) -> str | None:
@@ -89,17 +94,17 @@ def recognise(header: list[str], name: str, lab: str | None = None) -> Layout:
     statistic, value = _find(header, (STATISTIC_HEADER,)), _find(header, (VALUE_HEADER,))
     layout = Layout(sample, [sample, population], population=population, names=names)
     if statistic and value:
-        layout.pairs, layout.key = True, [sample, population, statistic]
-        layout.statistic_columns = [(statistic, value)]
+        layout.statistic, layout.key = statistic, [sample, population, statistic]
+        layout.measures = [Measure(value)]
         return layout
     for column in header:
         if column in (sample, population):
             continue
         if statistic_of(column):
-            layout.statistic_columns.append((column, statistic_of(column)))
+            layout.measures.append(Measure(column, statistic=statistic_of(column)))
         else:
             layout.notes.append(Problem(1, column, _IGNORED))
-    if not layout.statistic_columns:
+    if not layout.measures:
         raise ExportError(
             name,
             f"a per-tube export (column {population!r}) without a known statistic column "
@@ -140,7 +145,7 @@ def _wide(header: list[str], name: str, names: dict[str, tuple[str, str | None]]
                 name, f"column appears twice in the header (as {seen[measure]!r} and {column!r})", row=1, column=column
             )
         seen[measure] = column
-        layout.measures.append((column, *measure))
+        layout.measures.append(Measure(column, *measure))
     if not layout.measures:
         raise ExportError(name, _no_known_column(header[1:], lab), row=1)
     return layout
@@ -158,33 +163,56 @@ def _no_known_column(columns: list[str], lab: str | None) -> str:
     )
 
 
-def build_values(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
-    """VALUES and the layout's measures from ROWS. A long export's value is named
-    `<population> | <statistic>`, as a wide export's column would be."""
+@dataclass(frozen=True)
+class RowShape:
+    """How SQL reads a layout's rows: what to select them from, each row's own gate path,
+    statistic and whether that statistic is a percentage (NULL where the columns say)."""
+
+    rows: str  # with `{only}` where a semi join may narrow them (`from_`)
+    gate_path: str = "NULL::VARCHAR"
+    statistic: str = "NULL::VARCHAR"
+    percent: str = "NULL::BOOLEAN"
+
+    def from_(self, only: str = "") -> str:
+        """The FROM clause of the rows, narrowed to those of `only` (SQL: _load_id, _row) if given."""
+        return self.rows.format(only=f" SEMI JOIN ({only}) o USING (_load_id, _row)" if only else "")
+
+    def label(self, measure: Measure) -> str:
+        """What a problem with a number of this measure names as its column: the export's column
+        in a wide export, `<gate path> | <statistic>` where the row names them."""
+        if measure.gate_path is not None:
+            return quote_literal(measure.column)
+        statistic = quote_literal(measure.statistic) if measure.statistic else self.statistic
+        return f"{self.gate_path} || {quote_literal(HEADER_SEPARATOR)} || {statistic}"
+
+    def known(self, measure: Measure) -> str:
+        """SQL: the row's number of this measure belongs to a known gate path and statistic."""
+        parts = [f"{self.gate_path} IS NOT NULL"] if measure.gate_path is None else []
+        parts += [f"{self.statistic} IS NOT NULL"] if measure.statistic is None else []
+        return " AND ".join(parts) or "TRUE"
+
+    def maximum(self, measure: Measure) -> float | str | None:
+        """The largest valid number: 100 for a percentage (per row where the row names the statistic)."""
+        if measure.statistic is None:
+            return f"CASE WHEN {self.percent} THEN 100.0 END"
+        return 100 if is_percent(measure.statistic) else None
+
+
+def row_shape(con: duckdb.DuckDBPyConnection, layout: Layout, cells: str) -> RowShape:
+    """The layout's rows as SQL reads them (`r`, with `cells`, SQL of the record's cells, as
+    `_record`). A long export's populations are mapped to gate paths (the lab's names) and, one
+    statistic per row, rows of a statistic the models do not use are skipped, named once per
+    file in a header note."""
+    rows = f"(SELECT *, {cells} AS _record FROM {ROWS}{{only}}) r"
     if layout.population is None:
-        unpivot_values(con, [c for c, _, _ in layout.measures], sample=layout.sample)
-        return
+        return RowShape(rows)
     _lab_gates(con, layout)
-    sample, population = quote(layout.sample), "g.gate_path"
-    rows = f"{ROWS} r JOIN _lab_gates g ON g.written = r.{quote(layout.population)}"
-    if layout.pairs:
-        ((statistic, value),) = layout.statistic_columns
-        _skip_unknown_statistics(con, layout, statistic)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {VALUES} AS
-            SELECT r._load_id, r._row, {population} || {quote_literal(HEADER_SEPARATOR)} || s.statistic AS column_name,
-                   r.{quote(value)} AS v, r.{sample} AS _sample
-            FROM {rows} JOIN _long_statistics s ON s.written = r.{quote(statistic)}
-            WHERE r.{quote(value)} IS NOT NULL""")
-    else:
-        selects = [
-            f"""SELECT r._load_id, r._row, {population} || {quote_literal(HEADER_SEPARATOR + stat)} AS column_name,
-                              r.{quote(column)} AS v, r.{sample} AS _sample
-                       FROM {rows} WHERE r.{quote(column)} IS NOT NULL"""
-            for column, stat in layout.statistic_columns
-        ]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {VALUES} AS " + " UNION ALL ".join(selects))
-    names = [r[0] for r in con.execute(f"SELECT DISTINCT column_name FROM {VALUES} ORDER BY 1").fetchall()]
-    layout.measures = [(n, *n.rsplit(HEADER_SEPARATOR, 1)) for n in names]
+    rows += f" LEFT JOIN _lab_gates g ON g.written = r.{quote(layout.population)}"
+    if layout.statistic is None:
+        return RowShape(rows, gate_path="g.gate_path")
+    _skip_unknown_statistics(con, layout, layout.statistic)
+    rows += f" LEFT JOIN _long_statistics s ON s.written = r.{quote(layout.statistic)}"
+    return RowShape(rows, gate_path="g.gate_path", statistic="s.statistic", percent="s.percent")
 
 
 def _lab_gates(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
@@ -202,8 +230,8 @@ def _skip_unknown_statistics(con: duckdb.DuckDBPyConnection, layout: Layout, col
         f"SELECT DISTINCT _load_id, {quote(column)} FROM {ROWS} WHERE {quote(column)} IS NOT NULL ORDER BY 1, 2"
     ).fetchall()
     known = {w: statistic_of(w) for _, w in written if statistic_of(w)}
-    con.execute("CREATE OR REPLACE TEMP TABLE _long_statistics (written VARCHAR, statistic VARCHAR)")
-    insert_rows(con, "_long_statistics", list(known.items()))
+    con.execute("CREATE OR REPLACE TEMP TABLE _long_statistics (written VARCHAR, statistic VARCHAR, percent BOOLEAN)")
+    insert_rows(con, "_long_statistics", [(w, s, is_percent(s)) for w, s in known.items()])
     layout.file_notes += [
         (load_id, Problem(1, column, f"statistic {w!r} is not one the models use: its rows are skipped"))
         for load_id, w in written

@@ -19,8 +19,8 @@ import hmac
 
 import duckdb
 
-from cartwh.ingest.warehouse import insert_rows
-from cartwh.pseudonym import KEY_HEX_LENGTH, secret
+from cartwh.ingest.dialects import strip_sql
+from cartwh.pseudonym import KEY_HEX_LENGTH, hmac_sql, secret
 
 DOMAIN = b"cartwh tube key v2\x00"  # a different message space from patient pseudonyms; v2: per site
 TUBE_KEYS = "_tube_keys"  # temp table (site, fcs_file, tube_key) for the batch being loaded
@@ -28,16 +28,18 @@ TUBE_KEYS = "_tube_keys"  # temp table (site, fcs_file, tube_key) for the batch 
 
 def tube_key(site: str, fcs_file: str, key: bytes | None = None) -> str:
     """The tube's key: HMAC of the site, a NUL (never in a site name) and the file name without
-    surrounding blanks."""
+    surrounding blanks (register_tube_keys computes the same in bulk)."""
     message = DOMAIN + site.encode() + b"\x00" + fcs_file.strip().encode()
     return hmac.new(key or secret(), message, hashlib.sha256).hexdigest()[:KEY_HEX_LENGTH]
 
 
 def register_tube_keys(con: duckdb.DuckDBPyConnection, names_sql: str) -> None:
-    """TUBE_KEYS := the key of every distinct (site, name) `names_sql` selects (two VARCHAR columns)."""
-    key = secret()
-    pairs = con.execute(
-        f"SELECT DISTINCT s, n FROM ({names_sql}) t(s, n) WHERE s IS NOT NULL AND n IS NOT NULL"
-    ).fetchall()
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} (site VARCHAR, fcs_file VARCHAR, tube_key VARCHAR)")
-    insert_rows(con, TUBE_KEYS, [(s, n, tube_key(s, n, key)) for s, n in pairs])
+    """TUBE_KEYS := the key (`tube_key`) of every distinct (site, name) `names_sql` selects (two
+    VARCHAR columns), computed by DuckDB in bulk."""
+    digest, parameters = hmac_sql(f"$domain || encode(s) || $nul || encode({strip_sql('n')})")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {TUBE_KEYS} AS
+            SELECT s AS site, n AS fcs_file, {digest}[:{KEY_HEX_LENGTH}] AS tube_key
+            FROM (SELECT DISTINCT s, n FROM ({names_sql}) t(s, n) WHERE s IS NOT NULL AND n IS NOT NULL)""",
+        {**parameters, "domain": DOMAIN, "nul": b"\x00"},
+    )

@@ -41,7 +41,7 @@ _VALID = {
     "TIMESTAMP": f"regexp_full_match(trim(x.v), '{DATETIME_PATTERN}') AND TRY_CAST(trim(x.v) AS TIMESTAMP) IS NOT NULL",
     "BIGINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS BIGINT) IS NOT NULL",
     "SMALLINT": "regexp_full_match(trim(x.v), '[+-]?[0-9]+') AND TRY_CAST(x.v AS SMALLINT) IS NOT NULL",
-    "DOUBLE": "coalesce(isfinite(TRY_CAST(x.v AS DOUBLE)), false)",
+    "DOUBLE": "coalesce(isfinite(x.number), false)",
     "TIME": "regexp_full_match(trim(x.v), '[0-9]{2}:[0-9]{2}(:[0-9]{2})?') AND TRY_CAST(trim(x.v) AS TIME) IS NOT NULL",
 }
 
@@ -96,55 +96,109 @@ def _date_window(rule: Rule) -> tuple[dt.date | None, dt.date | None]:
     return rule.earliest or EARLIEST_DATE, rule.latest or latest_date()
 
 
+# A rule's attributes, as the columns of the _rules table check_rules joins (or SQL literals).
+_RULE_TYPES = {
+    "sql_type": "VARCHAR",
+    "minimum": "DOUBLE",
+    "maximum": "DOUBLE",
+    "choices": "VARCHAR[]",
+    "pattern": "VARCHAR",
+    "pattern_name": "VARCHAR",
+    "earliest": "DATE",
+    "latest": "DATE",
+}
+
+
+def _attributes(rule: Rule) -> dict[str, object]:
+    earliest, latest = _date_window(rule)
+    choices = list(rule.choices) if rule.choices is not None else None
+    return dict(
+        sql_type=rule.sql_type,
+        minimum=rule.minimum,
+        maximum=rule.maximum,
+        choices=choices,
+        pattern=rule.pattern,
+        pattern_name=rule.pattern_name,
+        earliest=earliest,
+        latest=latest,
+    )
+
+
+def rule_sql(rule: Rule, **given: str) -> dict[str, str]:
+    """A rule's attributes as SQL literals (for `reason_sql`); `given` replaces some by expressions."""
+
+    def literal(value: object, sql_type: str) -> str:
+        if value is None:
+            return f"NULL::{sql_type}"
+        if isinstance(value, list):
+            return "[" + ", ".join(quote_literal(v) for v in value) + f"]::{sql_type}"
+        return f"{quote_literal(str(value))}::{sql_type}"
+
+    return {k: given.get(k) or literal(v, _RULE_TYPES[k]) for k, v in _attributes(rule).items()}
+
+
+def reason_sql(value: str, rule: dict[str, str], number: str | None = None) -> str:
+    """Why the non-empty text `value` breaks the rule whose attributes are the SQL expressions
+    `rule` (columns of a joined rules table, or `rule_sql` literals, whose checks that cannot
+    apply are left out); NULL when it does not. `number`: the value already cast to DOUBLE
+    (TRY_CAST), when the caller has it."""
+    r, number = rule, number or f"TRY_CAST({value} AS DOUBLE)"
+    given = {name: not sql.startswith("NULL::") for name, sql in r.items()}  # a literal NULL: no such check
+    types = [t for t in _TYPE_LABELS if r["sql_type"] in ("r.sql_type", f"'{t}'::VARCHAR")]
+    whens = [
+        (
+            given["choices"],
+            f"WHEN {r['choices']} IS NOT NULL AND NOT list_contains({r['choices']}, {value}) "
+            f"THEN 'not one of the allowed codes (' || array_to_string({r['choices']}, ', ') || ')'",
+        ),
+        *(
+            (
+                True,
+                f"WHEN {r['sql_type']} = '{t}' AND NOT ({_VALID[t].replace('x.number', number).replace('x.v', value)}) "
+                f"THEN 'not {_TYPE_LABELS[t]}'",
+            )
+            for t in types
+        ),
+        (
+            given["pattern"],
+            f"WHEN {r['pattern']} IS NOT NULL AND NOT regexp_full_match(trim({value}), {r['pattern']}) "
+            f"THEN 'not a valid value of its text validation (' || {r['pattern_name']} || ')'",
+        ),
+        (given["minimum"], f"WHEN {number} < {r['minimum']} THEN 'below the minimum ' || {r['minimum']}"),
+        (given["maximum"], f"WHEN {number} > {r['maximum']} THEN 'above the maximum ' || {r['maximum']}"),
+        (
+            given["earliest"],
+            f"WHEN {r['earliest']} IS NOT NULL AND TRY_CAST(trim({value}) AS TIMESTAMP) < {r['earliest']} "
+            f"THEN 'before the earliest plausible date ' || {r['earliest']}",
+        ),
+        (
+            given["latest"],
+            f"WHEN {r['latest']} IS NOT NULL AND TRY_CAST(trim({value}) AS TIMESTAMP) >= {r['latest']} + INTERVAL 1 DAY "
+            f"THEN 'after the latest plausible date ' || {r['latest']}",
+        ),
+    ]
+    return "CASE " + " ".join(when for applies, when in whens if applies) + " END"
+
+
 def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
     """Add a problem for every value in VALUES that breaks its column's rule, and for every
     required column left empty."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, sql_type VARCHAR, minimum DOUBLE, "
-        "maximum DOUBLE, choices VARCHAR[], scope VARCHAR, hide BOOLEAN, earliest DATE, latest DATE, pattern VARCHAR, "
-        "pattern_name VARCHAR)"
-    )
-    insert_rows(
-        con,
-        "_rules",
-        [
-            (
-                r.column,
-                r.sql_type,
-                r.minimum,
-                r.maximum,
-                list(r.choices) if r.choices is not None else None,
-                r.scope,
-                r.hide_value,
-                *_date_window(r),
-                r.pattern,
-                r.pattern_name,
-            )
-            for r in rules
-        ],
-    )
-    type_reasons = "\n".join(
-        f"WHEN r.sql_type = '{t}' AND NOT ({_VALID[t]}) THEN 'not {label}'" for t, label in _TYPE_LABELS.items()
-    )
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in _RULE_TYPES.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rules (column_name VARCHAR, scope VARCHAR, hide BOOLEAN, {columns})")
+    insert_rows(con, "_rules", [(r.column, r.scope, r.hide_value, *_attributes(r).values()) for r in rules])
+    reason = reason_sql("x.v", {name: f"r.{name}" for name in _RULE_TYPES})
     con.execute(
         f"""INSERT INTO {PROBLEMS}
             SELECT load_id, row, scope, column_name, reason, CASE WHEN hide THEN NULL ELSE v END FROM (
-                SELECT x._load_id AS load_id, x._row AS row, r.scope, x.column_name, x.v, r.hide, CASE
-                    WHEN r.choices IS NOT NULL AND NOT list_contains(r.choices, x.v)
-                        THEN 'not one of the allowed codes (' || array_to_string(r.choices, ', ') || ')'
-                    {type_reasons}
-                    WHEN r.pattern IS NOT NULL AND NOT regexp_full_match(trim(x.v), r.pattern)
-                        THEN 'not a valid value of its text validation (' || r.pattern_name || ')'
-                    WHEN TRY_CAST(x.v AS DOUBLE) < r.minimum THEN 'below the minimum ' || r.minimum
-                    WHEN TRY_CAST(x.v AS DOUBLE) > r.maximum THEN 'above the maximum ' || r.maximum
-                    WHEN r.earliest IS NOT NULL AND TRY_CAST(trim(x.v) AS TIMESTAMP) < r.earliest
-                        THEN 'before the earliest plausible date ' || r.earliest
-                    WHEN r.latest IS NOT NULL AND TRY_CAST(trim(x.v) AS TIMESTAMP) >= r.latest + INTERVAL 1 DAY
-                        THEN 'after the latest plausible date ' || r.latest
-                END AS reason
+                SELECT x._load_id AS load_id, x._row AS row, r.scope, x.column_name, x.v, r.hide, {reason} AS reason
                 FROM {VALUES} x JOIN _rules r USING (column_name))
             WHERE reason IS NOT NULL"""
     )
+    check_required(con, rules)
+
+
+def check_required(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
+    """Add a problem for every row of ROWS that leaves a required column empty."""
     for rule in (r for r in rules if r.required):
         con.execute(
             f"INSERT INTO {PROBLEMS} SELECT _load_id, _row, {quote_literal(rule.scope)}, {quote_literal(rule.column)}, "
@@ -153,17 +207,24 @@ def check_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> None:
         )
 
 
-def add_duplicate_problems(con: duckdb.DuckDBPyConnection, header: list[str], key: list[str], what: str) -> None:
+def add_duplicate_problems(
+    con: duckdb.DuckDBPyConnection, header: list[str], key: list[str], what: str, content: str | None = None
+) -> None:
     """Exact copies of an earlier row of the same file are set aside; rows of a file that share a
-    key but disagree all are."""
-    content = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, chr(0))" for c in header) + "))"
+    key but disagree all are. `content`: SQL over ROWS, what makes two rows the same (every
+    header column by default); only rows whose key repeats are compared."""
+    content = content or "concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, chr(0))" for c in header) + ")"
     key_sql = "concat_ws(chr(31), " + ", ".join(f"coalesce({quote(c)}, '')" for c in key) + ")"
     con.execute(
         f"""INSERT INTO {PROBLEMS}
-            WITH hashed AS (SELECT _load_id, _row, {key_sql} AS k, {content} AS content FROM {ROWS}),
+            WITH keyed AS (SELECT _load_id, _row, {key_sql} AS k FROM {ROWS}),
+            repeated AS (SELECT _load_id, k FROM keyed GROUP BY _load_id, k HAVING count(*) > 1),
+            hashed AS (SELECT r._load_id, r._row, kd.k, md5({content}) AS content
+                       FROM {ROWS} r JOIN keyed kd USING (_load_id, _row)
+                       SEMI JOIN repeated rp ON rp._load_id = r._load_id AND rp.k = kd.k),
             grouped AS (SELECT _load_id, k, min(_row) AS first_row, count(DISTINCT content) AS versions,
                                string_agg(_row::VARCHAR, ', ' ORDER BY _row) AS rows
-                        FROM hashed GROUP BY _load_id, k HAVING count(*) > 1)
+                        FROM hashed GROUP BY _load_id, k)
             SELECT h._load_id, h._row, NULL, NULL,
                    CASE WHEN g.versions > 1 THEN 'conflicting rows for the same {what} (rows ' || g.rows || ')'
                         ELSE 'exact duplicate of row ' || g.first_row END, NULL

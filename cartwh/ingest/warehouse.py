@@ -4,6 +4,8 @@ importable from here, as ingestion's modules do."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from cartwh.warehouse import (  # noqa: F401  (ingestion's modules import these from here)
@@ -40,3 +42,19 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, 
     for column, sql_type in columns.items():
         if column not in existing:
             con.execute(f"ALTER TABLE {quote_table(table)} ADD COLUMN {quote(column)} {sql_type}")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A raw table a loader wrote: `name` as reports and the ledger call it; `stored`, the table
+    holding its rows, one per record that landed (itself, unless `name` is a view); `rows`, how
+    many of `name`'s rows one stored row is (SQL over `stored`: a wide row of statistics holds
+    one per number)."""
+
+    name: str
+    stored: str | None = None
+    rows: str = "1"
+
+    @property
+    def table(self) -> str:
+        return self.stored or self.name
