@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.pull import PULL_KEY
 from assets.resources import LandingZone
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.deletions import TABLE as DELETED_RECORDS
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS, publish_dictionary
 from cartwh.ingest.errors import IngestError, WarehouseLayoutError

@@ -51,7 +51,7 @@ import duckdb
 import pandas as pd
 
 from cartwh.contract.cytometry import is_summary_row
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.failed_files import failed_files
 from cartwh.ingest.load import SOURCES  # ingestion's folders: where a file's site is read from
 from cartwh.settings import PROJECT_ROOT

@@ -3,7 +3,7 @@ x10^9/L code (1000 times too high, and so every dual-platform count of its day) 
 
 from __future__ import annotations
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.load import ingest_source

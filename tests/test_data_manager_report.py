@@ -19,7 +19,7 @@ import stat
 import duckdb
 import pytest
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.keys import reset_row_keys
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.record_map import map_path, remember_batch

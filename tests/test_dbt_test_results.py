@@ -11,7 +11,7 @@ import json
 import duckdb
 import pytest
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.dbt_tests import dbt_test_results, dbt_test_rows, record_dbt_tests
 from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.load import ingest_source

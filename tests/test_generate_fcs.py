@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cartwh.contract.cytometry import PANELS
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.generate.fcs_export import template_xml
 from cartwh.ingest.dictionary_tables import publish_dictionary

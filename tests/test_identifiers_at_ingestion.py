@@ -13,7 +13,8 @@ from datetime import date
 import pytest
 
 import cartwh.ingest.load as ingest
-from cartwh.contract.redcap import DICTIONARY_PATH, DataDictionary
+from cartwh.contract.redcap import DICTIONARY_PATH
+from cartwh.contract.redcap_dictionary import read_dictionary
 from cartwh.ingest import redcap_loader
 from cartwh.ingest.identifiers import date_spellings
 from tests.conftest import hmac_tube_key
@@ -185,7 +186,7 @@ def test_free_text_not_on_the_allow_list_is_not_loaded(wh, tmp_path, monkeypatch
     shutil.copy(DICTIONARY_PATH, dictionary)
     with open(dictionary, "a", encoding="utf-8") as handle:  # a notes field, as projects add them
         handle.write('toxicity_notes,toxicity,,notes,"Comments",,,,,,,,,,,,,\n')
-    custom = DataDictionary.read(dictionary)
+    custom = read_dictionary(dictionary)
     monkeypatch.setitem(
         ingest.SOURCES,
         "redcap",
@@ -205,7 +206,7 @@ def test_free_text_not_on_the_allow_list_is_not_loaded(wh, tmp_path, monkeypatch
 
 def test_the_canonical_dictionary_loads_only_reviewed_free_text():
     from cartwh.contract.free_text import allowed_free_text, is_free_text
-    from cartwh.contract.redcap import project_dictionary
+    from cartwh.contract.redcap_dictionary import project_dictionary
 
     assert {f.name for f in project_dictionary().fields if is_free_text(f)} == {"bt_regimen"} == allowed_free_text()
 

@@ -140,7 +140,7 @@ def test_synthetic_exports_never_land_beside_real_ones(open_warehouse):
 
 
 def _one_record() -> str:
-    from cartwh.contract.redcap import project_dictionary
+    from cartwh.contract.redcap_dictionary import project_dictionary
 
     header = project_dictionary().export_header()
     row = {"record_id": "1", "sex": "1", "demographics_complete": "2"}

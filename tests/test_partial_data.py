@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from assets.checks import check_result
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
 from cartwh.report.render import render_report

@@ -35,7 +35,7 @@ MARTS = [
 class PulledWarehouse(Warehouse):
     def ingest_redcap(self):
         """What the night's raw assets do: the dictionary, then every source (cytometry: none, its tables empty)."""
-        from cartwh.contract.redcap import project_dictionary
+        from cartwh.contract.redcap_dictionary import project_dictionary
         from cartwh.ingest.dictionary_tables import publish_dictionary
         from cartwh.ingest.load import SOURCES
 

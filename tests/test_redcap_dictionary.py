@@ -6,7 +6,8 @@ import csv
 
 import pytest
 
-from cartwh.contract.redcap import DataDictionary, Field, parse_choices, project_dictionary
+from cartwh.contract.redcap import Field, parse_choices
+from cartwh.contract.redcap_dictionary import project_dictionary, read_dictionary
 
 # The header row of a REDCap data dictionary download, exactly as REDCap writes it.
 REDCAP_HEADER = [
@@ -137,7 +138,7 @@ def test_shipped_anticytokine_checkbox_columns():
     )
 
 
-# --- DataDictionary.read of a hand-written dictionary ---------------------------------------------
+# --- read_dictionary of a hand-written dictionary -------------------------------------------------
 
 
 def _row(name, form, field_type, label, choices="", validation="", vmin="", vmax="", identifier=""):
@@ -178,7 +179,7 @@ def tiny_dictionary(tmp_path):
         writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
         writer.writerow(REDCAP_HEADER)
         writer.writerows(rows)
-    return DataDictionary.read(path)
+    return read_dictionary(path)
 
 
 def test_read_skips_descriptive_fields(tiny_dictionary):
@@ -264,7 +265,7 @@ def test_export_header_record_id_listed_once(tmp_path):
         writer.writerow(_row("record_id", "demo", "text", "Record ID"))
         writer.writerow(_row("sex", "demo", "radio", "Sex", choices="1, Male | 2, Female"))
         writer.writerow(_row("visit_date", "visit", "text", "Date", validation="date_ymd"))
-    assert DataDictionary.read(path).export_header() == [
+    assert read_dictionary(path).export_header() == [
         "record_id",
         "redcap_repeat_instrument",
         "redcap_repeat_instance",

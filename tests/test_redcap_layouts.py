@@ -69,7 +69,7 @@ def test_longitudinal_site_layout_gives_the_same_marts_and_analytics(demo_wareho
 
 
 def _current_canonical_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
-    from cartwh.contract.redcap import project_dictionary
+    from cartwh.contract.redcap_dictionary import project_dictionary
 
     tables = {}
     for form in project_dictionary().forms:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cartwh.contract.redcap import DataDictionary, ExportLayout
-from cartwh.contract.redcap_dictionary import MetadataError, parse_choice_list, parse_dictionary
+from cartwh.contract.redcap_dictionary import MetadataError, parse_choice_list, parse_dictionary, read_dictionary
 from cartwh.contract.redcap_project import (
     parse_arms,
     parse_events,
@@ -53,20 +53,20 @@ def _layout(project: str) -> ExportLayout:
 def test_every_project_parses_with_its_field_counts_per_form(project):
     rows = _csv(EXPORTS / project / "dictionary.csv")
     expected = Counter(r["Form Name"] for r in rows if r["Field Type"] != "descriptive")
-    dictionary = DataDictionary.read(EXPORTS / project / "dictionary.csv")
+    dictionary = read_dictionary(EXPORTS / project / "dictionary.csv")
     assert Counter(f.form for f in dictionary.fields) == expected
     assert dictionary.record_id_field == rows[0]["Variable / Field Name"]
 
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_export_header_of_data_csv_is_what_the_dictionary_predicts(project):
-    dictionary = DataDictionary.read(EXPORTS / project / "dictionary.csv")
+    dictionary = read_dictionary(EXPORTS / project / "dictionary.csv")
     assert dictionary.record_export_columns(_layout(project)) == _header(EXPORTS / project / "data.csv")
 
 
 def test_record_id_fields_named_otherwise_are_the_first_field():
-    assert DataDictionary.read(EXPORTS / "longitudinal" / "dictionary.csv").record_id_field == "study_id"
-    assert DataDictionary.read(EXPORTS / "survey" / "dictionary.csv").record_id_field == "participant_id"
+    assert read_dictionary(EXPORTS / "longitudinal" / "dictionary.csv").record_id_field == "study_id"
+    assert read_dictionary(EXPORTS / "survey" / "dictionary.csv").record_id_field == "participant_id"
 
 
 def _without_ranges(dictionary: DataDictionary) -> list[tuple]:
@@ -75,7 +75,7 @@ def _without_ranges(dictionary: DataDictionary) -> list[tuple]:
 
 def test_api_metadata_csv_reads_as_the_ui_download():
     folder = EXPORTS / "decimal-comma-and-dot"
-    api, ui = DataDictionary.read(folder / "metadata.csv"), DataDictionary.read(folder / "dictionary.csv")
+    api, ui = read_dictionary(folder / "metadata.csv"), read_dictionary(folder / "dictionary.csv")
     assert _without_ranges(api) == _without_ranges(ui)
     # The two files really differ in one thing: the download lacks height_comma's range (0 to 3).
     assert [(f.name, f.minimum, f.maximum) for f in api.fields if f.minimum is not None] == [
@@ -95,11 +95,11 @@ def test_api_metadata_json_reads_as_the_ui_download(tmp_path):
     folder = EXPORTS / "decimal-comma-and-dot"
     path = tmp_path / "metadata.json"
     path.write_text(json.dumps(_csv(folder / "metadata.csv")))
-    assert DataDictionary.read(path) == DataDictionary.read(folder / "metadata.csv")
+    assert read_dictionary(path) == read_dictionary(folder / "metadata.csv")
 
 
 def test_validation_types_project_maps_every_type():
-    dictionary = DataDictionary.read(EXPORTS / "validation-types-1" / "dictionary.csv")
+    dictionary = read_dictionary(EXPORTS / "validation-types-1" / "dictionary.csv")
     types = {f.name: f.sql_type for f in dictionary.fields}
     assert "f_descriptive" not in types
     assert {
@@ -276,7 +276,7 @@ def test_longitudinal_events_and_arms_from_the_api_csv_match_project_xml():
 def test_longitudinal_form_event_mapping_covers_every_row_of_the_data():
     folder = EXPORTS / "longitudinal"
     xml = read_project_xml(folder / "project.xml")
-    dictionary = DataDictionary.read(folder / "dictionary.csv")
+    dictionary = read_dictionary(folder / "dictionary.csv")
     xml.check_against(dictionary.forms, "project.xml")
     assert xml.event_forms("enrollment_arm_1") == ("demographics", "contact_info", "baseline_data")
     assert len(xml.form_events) == 25  # <FormRef> elements in the file's <StudyEventDef>s

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cartwh import cli
-from cartwh.contract.redcap import DataDictionary
+from cartwh.contract.redcap_dictionary import read_dictionary
 from cartwh.redcap_pull import Connection, PullError, pull, state_path
 from tests.fake_redcap import TOKEN, Project, Server
 
@@ -60,8 +60,8 @@ def test_first_pull_lands_every_record_and_the_metadata(api, folders):
     # The landed records are REDCap's export byte for byte in content: header and every row of data.csv.
     assert _table(landing / report.records_file) == _table(EXPORTS / "data.csv")
     # The landed dictionary reads as the project's own download does.
-    landed = DataDictionary.read(landing / "redcap/SITE_A/dictionary.json")
-    assert landed == DataDictionary.read(EXPORTS / "dictionary.csv")
+    landed = read_dictionary(landing / "redcap/SITE_A/dictionary.json")
+    assert landed == read_dictionary(EXPORTS / "dictionary.csv")
     assert len(json.loads((landing / "redcap/SITE_A/events.json").read_text())) == 12
     assert len(json.loads((landing / "redcap/SITE_A/form_event_mapping.json").read_text())) == 25
     # Raw codes, flat, all of it, asked with REDCap's own parameter names.

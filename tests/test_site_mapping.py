@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from cartwh.contract.redcap import project_dictionary
-from cartwh.contract.redcap_dictionary import parse_dictionary
+from cartwh.contract.redcap_dictionary import parse_dictionary, project_dictionary
 from cartwh.contract.site_mapping import MappingError, read_mapping
 from cartwh.ingest.errors import IngestError
 from tests.conftest import Warehouse, hmac_pseudonym

@@ -11,7 +11,7 @@ import shutil
 import duckdb
 import pytest
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.contract.site_mapping import must_cover
 from tests.test_redcap_projects import REAL
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS, project_dictionary
+from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.redcap_loader import table_name
 from cartwh.redcap_pull import Connection, PullError, pull

@@ -3,14 +3,14 @@
 The dictionary is the real REDCap CSV format; the project ships the one for its "CAR-T
 monitoring" project (`redcap_data_dictionary.csv`). Ingestion derives everything about a
 record export from it: which form a column belongs to, its SQL type, its choices, its
-validation range, and whether it identifies a patient. `DataDictionary.read` also reads any
-other project's dictionary, as the UI or the API writes it (cartwh.contract.redcap_dictionary).
+validation range, and whether it identifies a patient. What a dictionary is lives here; reading
+one, the shipped one (`project_dictionary`) or any other project's as the UI or the API writes
+it, is cartwh.contract.redcap_dictionary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from cartwh.contract.redcap_types import ValueRule, checkbox_export_code, value_rule
@@ -90,14 +90,6 @@ class ExportLayout:
 class DataDictionary:
     fields: tuple[Field, ...]
 
-    @classmethod
-    def read(cls, path: Path = DICTIONARY_PATH) -> DataDictionary:
-        """A dictionary as REDCap writes it: the UI's CSV download, or the API's metadata as CSV or
-        JSON (cartwh.contract.redcap_dictionary; errors name the file, row and column)."""
-        from cartwh.contract.redcap_dictionary import read_dictionary
-
-        return read_dictionary(Path(path))
-
     @property
     def forms(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(f.form for f in self.fields))
@@ -143,11 +135,6 @@ class DataDictionary:
             header += [c for f in self.fields if f.form == form and f.name != record_id for c in f.export_columns]
             header.append(f"{form}_complete")
         return header
-
-
-@cache
-def project_dictionary() -> DataDictionary:
-    return DataDictionary.read()
 
 
 # Forms entered once per patient vs. the repeating instruments (one row per instance).

@@ -18,9 +18,10 @@ import io
 import json
 import re
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
-from cartwh.contract.redcap import DataDictionary, Field
+from cartwh.contract.redcap import DICTIONARY_PATH, DataDictionary, Field
 from cartwh.contract.redcap_types import CHOICE_FIELD_TYPES, FIELD_TYPES, NO_DATA_FIELD_TYPES, checkbox_export_code
 
 # The UI download's header -> the API's name for the same column.
@@ -61,8 +62,16 @@ class MetadataError(ValueError):
         super().__init__(f"{file}{' (' + where + ')' if where else ''}: {message}")
 
 
+@cache
+def project_dictionary() -> DataDictionary:
+    """The shipped project's dictionary (cartwh.contract.redcap.DICTIONARY_PATH), read once."""
+    return read_dictionary(DICTIONARY_PATH)
+
+
 def read_dictionary(path: Path, name: str | None = None) -> DataDictionary:
-    """`name` is how errors call the file (its landed name); by default its path."""
+    """A dictionary as REDCap writes it: the UI's CSV download, or the API's metadata as CSV or
+    JSON (errors name the file, row and column). `name` is how errors call the file (its landed
+    name); by default its path."""
     return parse_dictionary(Path(path).read_bytes(), name or str(path), json_text=Path(path).suffix.lower() == ".json")
 
 

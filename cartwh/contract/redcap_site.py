@@ -36,8 +36,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cartwh.contract.redcap import DataDictionary, project_dictionary
-from cartwh.contract.redcap_dictionary import MetadataError, dictionary_from_rows, parse_dictionary
+from cartwh.contract.redcap import DataDictionary
+from cartwh.contract.redcap_dictionary import MetadataError, dictionary_from_rows, parse_dictionary, project_dictionary
 from cartwh.contract.redcap_odm import dictionary_rows, holds_records
 from cartwh.contract.redcap_project import (
     ProjectSetup,

@@ -27,7 +27,8 @@ from pathlib import PurePosixPath
 import duckdb
 
 from cartwh.contract.free_text import identifying, what_it_identifies
-from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary, project_dictionary
+from cartwh.contract.redcap import DATA_ACCESS_GROUP, RECORD_ID, DataDictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.csv_reader import BATCH, ROWS
 from cartwh.ingest.keys import ROW_SITES, declared_site, site_sql
 from cartwh.ingest.validation import PROBLEMS

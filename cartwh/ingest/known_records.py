@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.contract.free_text import identifying
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest import identifiers
 from cartwh.ingest.csv_reader import BATCH, ROWS, ExportFile
 from cartwh.ingest.identifiers import (

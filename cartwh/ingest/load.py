@@ -43,8 +43,7 @@ import duckdb
 
 from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.cytometry import lab_names
-from cartwh.contract.redcap import project_dictionary
-from cartwh.contract.redcap_dictionary import MetadataError
+from cartwh.contract.redcap_dictionary import MetadataError, project_dictionary
 from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site_project, unused_kind
 from cartwh.ingest import (
     cytometry_loader,

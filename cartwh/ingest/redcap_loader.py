@@ -36,9 +36,8 @@ from cartwh.contract.redcap import (
     REPEAT_INSTRUMENT,
     DataDictionary,
     Field,
-    project_dictionary,
 )
-from cartwh.contract.redcap_dictionary import REDCAP_NAME, shown
+from cartwh.contract.redcap_dictionary import REDCAP_NAME, project_dictionary, shown
 from cartwh.contract.redcap_site import NO_DICTIONARY, SiteProject
 from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows

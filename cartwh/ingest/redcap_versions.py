@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.contract.redcap import DataDictionary, project_dictionary
+from cartwh.contract.redcap import DataDictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.contract.redcap_site import SiteProject
 from cartwh.ingest.csv_reader import ExportFile
 from cartwh.ingest.warehouse import insert_rows

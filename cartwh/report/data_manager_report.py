@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.redcap_versions import sites_awaiting_mapping

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cartwh.contract.redcap import project_dictionary
+from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.contract.site_mapping import must_cover
 from cartwh.dbt_tests import dbt_test_results
 from cartwh.ingest.redcap_versions import dictionary_changes, sites_awaiting_mapping
