@@ -79,7 +79,7 @@ lint: $(STAMP) $(MANIFEST)
 # the same files in BENCH_DIR, so the committed full-size figures stay). BENCH_ENGINES=duckdb,spark
 # runs each size on Spark local[2] too (installing the spark extra first; figures in BENCH_DIR).
 bench: $(STAMP) $(MANIFEST) $(if $(findstring spark,$(BENCH_ENGINES)),$(SPARK_STAMP))
-	$(if $(findstring spark,$(BENCH_ENGINES)),$(SPARK_VENV)/bin/python,$(PY)) -m cartwh.benchmark
+	$(if $(findstring spark,$(BENCH_ENGINES)),$(SPARK_VENV)/bin/python,$(PY)) -m bench.benchmark
 
 status: $(STAMP)
 	$(VENV)/bin/cartwh status

@@ -21,10 +21,10 @@ from cartwh.ingest.errors import IngestError, WarehouseLayoutError
 from cartwh.ingest.fcs_loader import FCS_FILES
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source, merged
-from cartwh.ingest.unrecognised import summary as unrecognised_summary
 from cartwh.ingest.warehouse import ensure_raw_schema, quote_table
 from cartwh.pseudonym import PseudonymKeyError
 from cartwh.synthetic import SyntheticBesideReal
+from cartwh.warehouse.unrecognised_files import summary as unrecognised_summary
 
 GROUP = "raw"
 

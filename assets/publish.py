@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Warehouse
-from cartwh.nothing_new import TAG
-from cartwh.nothing_new import record as record_inputs
-from cartwh.publish import publish
-from cartwh.report.quality_report import store_root_causes
-from cartwh.run_events import summarize_run
-from cartwh.run_history import record_run
+from cartwh.night.nothing_new import TAG
+from cartwh.night.nothing_new import record as record_inputs
+from cartwh.night.run_events import summarize_run
+from cartwh.night.run_history import record_run
+from cartwh.quality.quality_report import store_root_causes
+from cartwh.warehouse.publish import publish
 
 
 @dg.asset(
@@ -23,7 +23,7 @@ from cartwh.run_history import record_run
     kinds={"duckdb"},
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The analysts' copy of the warehouse, replaced atomically (cartwh.publish)."""
+    """The analysts' copy of the warehouse, replaced atomically (cartwh.warehouse.publish)."""
     summary = summarize_run(context.instance, context.run_id, status="published")
     with warehouse.get_connection() as con:
         record_run(con, summary)

@@ -1,5 +1,5 @@
 """The nightly job's optional first step: pull each configured site's REDCap project through the
-API into the landing folder (cartwh/redcap_pull.py), so the raw assets, which all depend on this
+API into the landing folder (cartwh/pull/redcap.py), so the raw assets, which all depend on this
 one, ingest it the same night. Not configured (CARTWH_REDCAP_SITES unset): one line, and the night
 ingests what was dropped. A failed pull fails the night before anything is ingested, with the
 pull's message (never the token). A run started by the landing sensor does not pull: the files a
@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import LandingZone, RedcapPull
-from cartwh.redcap_pull import SITES_VARIABLE, PullError, describe, pull_sites
+from cartwh.pull.redcap import SITES_VARIABLE, PullError, describe, pull_sites
 
 PULL_KEY = dg.AssetKey(["landing", "redcap_pull"])
 LANDING_TRIGGER = ("cartwh/trigger", "landing")  # the tag the landing sensor's runs carry

@@ -16,12 +16,12 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
-from cartwh.locking import writer_lock
-from cartwh.permissions import pipeline_file_modes
-from cartwh.publish import copy_folder
-from cartwh.report.quality_report import write_quality_reports
-from cartwh.run_events import close_run, open_run
-from cartwh.warehouse import connect
+from cartwh.night.locking import writer_lock
+from cartwh.night.run_events import close_run, open_run
+from cartwh.quality.quality_report import write_quality_reports
+from cartwh.warehouse.connection import connect
+from cartwh.warehouse.permissions import pipeline_file_modes
+from cartwh.warehouse.publish import copy_folder
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Warehouse(DuckDBResource):
     main job runs in one process, so the resource is set up once per run) and the connection
     is also closed when a step fails: dagster-duckdb closes it only on success, and a
     connection left open locks the file for the rest of the process. Under that lock the run
-    opens and closes its record (cartwh.run_events): a damaged warehouse is refused at the
+    opens and closes its record (cartwh.night.run_events): a damaged warehouse is refused at the
     start, and every run that does not publish is recorded as it ends. Then, still under the lock,
     the run's data-quality pages are written, once (after the run is recorded, so "Last nights"
     shows it, blocked or not)."""
@@ -75,8 +75,8 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
-        """Confined (cartwh.warehouse.confine) to what a run reads and writes besides the warehouse:
-        the archive, the analysts' copy while it is written (cartwh.publish) and, on Spark, the
+        """Confined (cartwh.warehouse.connection.confine) to what a run reads and writes besides the warehouse:
+        the archive, the analysts' copy while it is written (cartwh.warehouse.publish) and, on Spark, the
         hand-over folder (cartwh.spark.handover)."""
         folders = [Path(self.data_quality.archive), copy_folder(Path(self.published))]
         folders += [Path(self.spark_dir)] if self.spark_dir else []

@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.resources import StudyPlan
 from cartwh import settings
-from cartwh.dbt_manifest import mart_names
+from cartwh.dbt.manifest import mart_names
 from cartwh.report.render import render_report
 from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics

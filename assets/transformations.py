@@ -2,8 +2,8 @@
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
 unbroken from export file to mart; dbt data tests surface as asset checks. The project and
 its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
-pages as the build ends, passed or not (cartwh/dbt_tests.py says why from run_results.json);
-then the older builds' folders in dbt's target/ are removed (cartwh/dbt_target.py).
+pages as the build ends, passed or not (cartwh/quality/dbt_tests.py says why from run_results.json);
+then the older builds' folders in dbt's target/ are removed (cartwh/dbt/target.py).
 
 On the spark engine the same assets and checks run on Spark: the raw layer is handed over as
 Parquet before the build, and the marts and seeds it built are taken back into the warehouse
@@ -22,8 +22,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
 from assets.resources import Dbt
-from cartwh.dbt_target import prune_build_folders
-from cartwh.dbt_tests import record_dbt_tests
+from cartwh.dbt.target import prune_build_folders
+from cartwh.quality.dbt_tests import record_dbt_tests
 from cartwh.spark.handover import built_tables, hand_over_raw, take_back
 from cartwh.spark.session import SparkQuery
 

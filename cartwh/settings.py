@@ -73,7 +73,7 @@ def report_dir() -> Path:
 
 def data_manager_dir() -> Path:
     """The data manager's restricted reports: record ids and file names, so private to the
-    pipeline's account like the archive (cartwh/permissions.py), never shared with analysts."""
+    pipeline's account like the archive (cartwh/warehouse/permissions.py), never shared with analysts."""
     return _path("CARTWH_DATA_MANAGER", data_dir() / "data_manager")
 
 
@@ -89,7 +89,7 @@ def site() -> str | None:
 
 
 def analysts_group() -> str:
-    """The OS group whose members read the published copy and the reports (cartwh/permissions.py);
+    """The OS group whose members read the published copy and the reports (cartwh/warehouse/permissions.py);
     empty: the files keep the group they get from their folder."""
     return os.environ.get("CARTWH_ANALYSTS_GROUP", "")
 
@@ -109,7 +109,7 @@ def sql_time_limit() -> float:
 
 def redcap_deadline_seconds() -> float:
     """Seconds the REDCap API pull of one site may take in all (default 2 hours): a server that
-    stops answering, or trickles, must not hold the night (cartwh/redcap_api.py)."""
+    stops answering, or trickles, must not hold the night (cartwh/pull/redcap_api.py)."""
     return _positive("CARTWH_REDCAP_DEADLINE", "7200", "the deadline of a site's pull in seconds")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cartwh.warehouse import insert_frame, transaction
+from cartwh.warehouse.connection import insert_frame, transaction
 from expectations.suites import Suite
 from expectations.validate import SuiteOutcome, run_suite
 

@@ -55,7 +55,7 @@ from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.failed_files import failed_files
 from cartwh.ingest.load import SOURCES  # ingestion's folders: where a file's site is read from
 from cartwh.settings import PROJECT_ROOT
-from cartwh.warehouse import quote_table
+from cartwh.warehouse.connection import quote_table
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
 DDL = """

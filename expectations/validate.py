@@ -4,7 +4,7 @@ The GX project is file-mode. Its configuration is committed in `expectations/gx/
 that file with fresh ids whenever a data source is saved, so each run works in a copy under
 the data folder (`<data>/quality/gx/`, where the Data Docs site and validation results live
 too) and the repository stays clean. Each run syncs the suite from its YAML, validates
-through a Checkpoint (which stores the validation result; cartwh.report.data_docs renders the
+through a Checkpoint (which stores the validation result; cartwh.quality.data_docs renders the
 results as pages that open offline, so GX's own site, built from CDN assets, is never built), and
 returns plain outcome objects. GX's SQL data source on DuckDB has open
 bugs, so GX only ever sees pandas frames; a batch suite's frame is read in chunks so memory

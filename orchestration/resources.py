@@ -8,7 +8,7 @@ from pathlib import Path
 from assets.project import DBT_PROJECT
 from assets.resources import DataQuality, Dbt, LandingZone, RedcapPull, StudyPlan, Warehouse
 from cartwh import settings
-from cartwh.redcap_pull import configured_sites
+from cartwh.pull.redcap import configured_sites
 
 
 def default_resources() -> dict[str, object]:

@@ -17,14 +17,14 @@ from assets.pull import redcap_pull
 from assets.statistics import study_report, study_statistics
 from assets.transformations import dbt_models
 from cartwh import settings
-from cartwh.nothing_new import TAG
-from cartwh.run_events import why_failed
+from cartwh.night.nothing_new import TAG
+from cartwh.night.run_events import why_failed
 from orchestration.definitions import defs
 from orchestration.jobs import MAIN_JOB
 
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-# The steps of each console stage (cartwh.console.STAGES), by the definitions that make them.
+# The steps of each console stage (cartwh.night.console.STAGES), by the definitions that make them.
 _STAGE_DEFINITIONS = [
     ("pull", [redcap_pull]),
     ("ingest", raw_assets),
@@ -55,7 +55,7 @@ def stages() -> dict[str, str]:
 
 
 def dbt_node_count() -> int:
-    """The dbt nodes whose end Dagster reports (cartwh.console counts them): a materialization per
+    """The dbt nodes whose end Dagster reports (cartwh.night.console counts them): a materialization per
     model and seed, a check evaluation per test that is an asset check."""
     return len(dbt_models.keys) + len(dbt_models.check_keys)
 
@@ -70,8 +70,8 @@ def run_main_job(
     """The main job of `definitions` (the code location's by default), on the persistent instance
     of this data folder unless one is given; `on_event` sees every event record as it happens.
     The run records itself in ops.run_history as it ends, whatever the outcome (the warehouse
-    resource does it under the writer lock; cartwh.run_events). `inputs`: the fingerprint of the
-    night's inputs (cartwh.nothing_new), recorded if it publishes; `full_refresh`: dbt rebuilds
+    resource does it under the writer lock; cartwh.night.run_events). `inputs`: the fingerprint of the
+    night's inputs (cartwh.night.nothing_new), recorded if it publishes; `full_refresh`: dbt rebuilds
     its incremental models from the whole raw layer."""
     job = (definitions or defs).resolve_job_def(MAIN_JOB)
     run_id = str(uuid.uuid4())

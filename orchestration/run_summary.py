@@ -1,5 +1,5 @@
 """A run's summaries: a failed or blocked daemon run recorded in ops.run_history (the summary
-and the run's own record as it opens and closes: cartwh/run_events.py), and what `cartwh run`
+and the run's own record as it opens and closes: cartwh/night/run_events.py), and what `cartwh run`
 prints when a run ends (`console_summary`)."""
 
 from __future__ import annotations
@@ -9,19 +9,20 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from cartwh import run_marker, settings
-from cartwh.failures import describe
-from cartwh.locking import writer_lock
-from cartwh.nights import leave_unpublished_marker
-from cartwh.run_events import summarize_run
-from cartwh.run_history import is_recorded
-from cartwh.warehouse import connect
+from cartwh import settings
+from cartwh.night import run_marker
+from cartwh.night.failures import describe
+from cartwh.night.locking import writer_lock
+from cartwh.night.published_night import leave_unpublished_marker
+from cartwh.night.run_events import summarize_run
+from cartwh.night.run_history import is_recorded
+from cartwh.warehouse.connection import connect
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
     """A failed or blocked run of the daemon still belongs in ops.run_history: the run normally
     recorded itself as it closed; if it did not get that far, record it here. Until a later run
-    publishes, the marker beside the published copy tells analysts about it (cartwh/nights.py)."""
+    publishes, the marker beside the published copy tells analysts about it (cartwh/night/published_night.py)."""
     summary = summarize_run(instance, run_id, status="failed")
     with writer_lock(settings.warehouse_path()):
         try:
@@ -46,8 +47,8 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     """What `cartwh run` prints after its stage lines: the working warehouse in a few lines, the
     data-quality checks (failed ones first), where the reports and the published copy are, and the
     log. A list of lines, in the order printed: a new line is one more entry."""
-    from cartwh.report.data_docs import data_docs_index
-    from cartwh.status import run_summary_lines
+    from cartwh.quality.data_docs import data_docs_index
+    from cartwh.warehouse.status import run_summary_lines
     from orchestration.run import rows_added, unrecognised_files
 
     try:
@@ -81,9 +82,9 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
 def _pages_counts():
     """What the pages show that Dagster's check evaluations do not: the dbt tests that warned or
     failed (dagster-dbt records a singular test with several parents as an observation, not a
-    check: cartwh/dbt_tests.py) and the data manager's report's open issues."""
-    from cartwh.dbt_tests import dbt_test_results
-    from cartwh.report.data_manager_report import open_issues
+    check: cartwh/quality/dbt_tests.py) and the data manager's report's open issues."""
+    from cartwh.quality.data_manager_report import open_issues
+    from cartwh.quality.dbt_tests import dbt_test_results
 
     try:
         con = connect(settings.warehouse_path(), read_only=True)

@@ -8,9 +8,9 @@ import dagster as dg
 
 from assets.resources import LandingZone
 from cartwh import settings
-from cartwh.landing import arrival_decision, landing_state
-from cartwh.nothing_new import TAG, fingerprint, nothing_new
-from cartwh.redcap_pull import configured_sites
+from cartwh.night.landing import arrival_decision, landing_state
+from cartwh.night.nothing_new import TAG, fingerprint, nothing_new
+from cartwh.pull.redcap import configured_sites
 from orchestration.jobs import main_job
 from orchestration.run_summary import record_failure
 

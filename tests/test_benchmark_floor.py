@@ -2,7 +2,7 @@
 
 import duckdb
 
-from cartwh.benchmark import declared_columns, files_by_header, load_floor
+from bench.benchmark import declared_columns, files_by_header, load_floor
 
 
 def _write(path, text):

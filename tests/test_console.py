@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from cartwh.console import STAGES, StageConsole
+from cartwh.night.console import STAGES, StageConsole
 
 ROOT = Path(__file__).resolve().parent.parent
 # `make run` prints the command and, on a first run, `cartwh run` the line saying the demo cohort
@@ -158,8 +158,8 @@ def test_a_held_lock_names_the_run_holding_it_and_since_when(tmp_path, caplog):
     import json
     import os
 
-    from cartwh.locking import WarehouseBusy, writer_lock
-    from cartwh.run_marker import markers_folder
+    from cartwh.night.locking import WarehouseBusy, writer_lock
+    from cartwh.night.run_marker import markers_folder
 
     warehouse = tmp_path / "warehouse.duckdb"
     markers_folder(warehouse).mkdir()

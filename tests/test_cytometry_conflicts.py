@@ -19,8 +19,8 @@ from cartwh.contract.cytometry import HEADER_SEPARATOR
 from cartwh.generate import lab_dialects
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
-from cartwh.report.data_manager_report import write_data_manager_report
-from cartwh.report.root_causes import CONFLICT, root_causes
+from cartwh.quality.data_manager_report import write_data_manager_report
+from cartwh.quality.root_causes import CONFLICT, root_causes
 from tests.conftest import hmac_tube_key, run_dbt
 
 pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt

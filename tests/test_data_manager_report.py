@@ -22,11 +22,12 @@ import pytest
 from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.keys import reset_row_keys
 from cartwh.ingest.load import ingest_source
-from cartwh.ingest.record_map import map_path, remember_batch
-from cartwh.publish import publish
-from cartwh.report.data_manager_report import HISTORY_FILE, REPORT_FILE, write_data_manager_report
-from cartwh.report.quality_report import store_root_causes
-from cartwh.report.root_causes import UNKNOWN_PATIENT, root_causes
+from cartwh.ingest.record_map import remember_batch
+from cartwh.quality.data_manager_report import HISTORY_FILE, REPORT_FILE, write_data_manager_report
+from cartwh.quality.quality_report import store_root_causes
+from cartwh.quality.root_causes import UNKNOWN_PATIENT, root_causes
+from cartwh.warehouse.publish import publish
+from cartwh.warehouse.record_ids import map_path
 from expectations.results import check_suite
 from expectations.suites import all_suites
 

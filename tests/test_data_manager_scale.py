@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from cartwh.dbt_tests import dbt_test_results, record_dbt_tests
 from cartwh.ingest.cytometry_loader import create_manifest_table
 from cartwh.ingest.warehouse import connect
-from cartwh.report.data_manager_report import open_issues, write_data_manager_report
+from cartwh.quality.data_manager_report import open_issues, write_data_manager_report
+from cartwh.quality.dbt_tests import dbt_test_results, record_dbt_tests
 from orchestration.run_summary import _quality_lines
 
 PATIENTS = 397

@@ -4,7 +4,7 @@ typed); an intermediate or staging model never reads a mart; every staging model
 
 from __future__ import annotations
 
-from cartwh.dbt_manifest import layer, mart_names, models
+from cartwh.dbt.manifest import layer, mart_names, models
 
 LAYERS = ("staging", "intermediate", "marts")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cartwh.dbt_target import KEEP, prune_build_folders
+from cartwh.dbt.target import KEEP, prune_build_folders
 from cartwh.settings import PROJECT_ROOT
 
 

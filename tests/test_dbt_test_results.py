@@ -1,4 +1,4 @@
-"""The dbt tests that warn reach the data-quality pages (cartwh.dbt_tests): a hand-made cross-check
+"""The dbt tests that warn reach the data-quality pages (cartwh.quality.dbt_tests): a hand-made cross-check
 disagreement, one tube's exported CAR-T/uL doubled in the demo's statistics, is listed on the
 analysts' page as assert_cytometry_absolute_counts_agree with 1 failing row, and in the data
 manager's report as one root cause naming the tube's REDCap record, the tube a knock-on under it."""
@@ -12,15 +12,15 @@ import duckdb
 import pytest
 
 from cartwh.contract.redcap_dictionary import project_dictionary
-from cartwh.dbt_tests import dbt_test_results, dbt_test_rows, record_dbt_tests
 from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
-from cartwh.publish import publish
-from cartwh.report.data_manager_report import write_data_manager_report
-from cartwh.report.quality_report import write_quality_report
-from cartwh.report.root_causes import DBT_TEST, root_causes
+from cartwh.quality.data_manager_report import write_data_manager_report
+from cartwh.quality.dbt_tests import dbt_test_results, dbt_test_rows, record_dbt_tests
+from cartwh.quality.quality_report import write_quality_report
+from cartwh.quality.root_causes import DBT_TEST, root_causes
+from cartwh.warehouse.publish import publish
 from tests.conftest import run_dbt
 
 CROSS_CHECK = "assert_cytometry_absolute_counts_agree"

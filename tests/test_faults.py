@@ -15,9 +15,9 @@ import pytest
 
 from cartwh.generate import generate_landing
 from cartwh.ingest.load import ingest_source
-from cartwh.ingest.record_map import map_path, read_record_map
 from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise
+from cartwh.warehouse.record_ids import map_path, read_record_map
 from tests.conftest import hmac_pseudonym
 
 SECRET = "faults-test-secret"

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh import run_marker
-from cartwh.failures import describe
-from cartwh.run_history import RunSummary
+from cartwh.night import run_marker
+from cartwh.night.failures import describe
+from cartwh.night.run_history import RunSummary
 from tests.conftest import data_env
 
 CARTWH = str(Path(sys.executable).with_name("cartwh"))

@@ -19,8 +19,8 @@ from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.load import ingest_source
-from cartwh.ingest.record_map import read_record_map
 from cartwh.ingest.warehouse import connect
+from cartwh.warehouse.record_ids import read_record_map
 from tests.conftest import run_dbt
 
 pytestmark = pytest.mark.e2e  # a dbt build in its own process

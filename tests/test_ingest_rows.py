@@ -24,7 +24,7 @@ from cartwh.ingest.load import ingest_source
 from cartwh.ingest.redcap_loader import field_rules
 from cartwh.ingest.validation import PROBLEMS, VALUES, Rule, check_rules, reset_problems, unpivot_values
 from cartwh.ingest.warehouse import connect
-from cartwh.status import warehouse_summary
+from cartwh.warehouse.status import warehouse_summary
 from tests.conftest import Warehouse, hmac_pseudonym, hmac_tube_key
 from tests.test_ingest_redcap import ZELDA_BASE, repeat, write_export
 

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from cartwh.ingest import identifiers, known_records
-from cartwh.warehouse import connect
+from cartwh.warehouse.connection import connect
 from tests.test_identifiers_at_ingestion import ROW, IdentWarehouse
 from tests.test_ingest_cytometry import LEUK_COUNT, MANIFEST_HEADER, MANIFESTS, STATS
 from tests.test_ingest_redcap import SECRET, ZELDA_BASE

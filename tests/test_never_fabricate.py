@@ -14,8 +14,9 @@ import duckdb
 import pytest
 
 from cartwh import cli
+from cartwh.cli import run as run_command
 from cartwh.generate import generate_landing
-from cartwh.landing import exports, landing_state
+from cartwh.night.landing import exports, landing_state
 from cartwh.synthetic import BANNER, MARKER, SyntheticBesideReal, files_in, is_synthetic
 from tests.conftest import Warehouse
 
@@ -63,7 +64,7 @@ def test_a_landing_holding_any_site_file_never_gets_the_demo(data, kept):
     for name in _site_files(landing):
         if name != kept:
             (landing / name).unlink()
-    cli._write_demo()
+    run_command._write_demo()
     assert [p.relative_to(landing).as_posix() for p in files_in(landing)] == [kept]
     assert not (landing / MARKER).exists()
     # ... and the file is an export its source reads: ingestion, the sensor and `cartwh run` agree
@@ -85,21 +86,21 @@ def test_an_emptied_landing_of_an_existing_warehouse_is_nothing_new(data):
     nothing, it never writes the demo."""
     (data / "warehouse.duckdb").write_bytes(b"")  # any warehouse: this folder has been used
     (data / "landing").mkdir()
-    cli._write_demo()
+    run_command._write_demo()
     assert files_in(data / "landing") == []
-    assert cli._nothing_to_run() is False  # the night runs: nothing new tonight
+    assert run_command._nothing_to_run() is False  # the night runs: nothing new tonight
 
 
 def test_an_archive_alone_says_the_folder_was_used(data):
     (data / "archive" / "ab").mkdir(parents=True)
     (data / "archive" / "ab" / "ab12.csv").write_bytes(b"x")
-    cli._write_demo()
+    run_command._write_demo()
     assert not (data / "landing").exists()
 
 
 def test_never_under_a_real_key(data, monkeypatch, capsys):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "a-real-programme-key")
-    cli._write_demo()
+    run_command._write_demo()
     assert files_in(data / "landing") == []
     assert "never written under it" in capsys.readouterr().err
 
@@ -113,11 +114,11 @@ def test_run_without_demo_never_generates(data, capsys):
 
 
 def test_demo_only_into_a_fresh_folder(data):
-    cli._write_demo()
+    run_command._write_demo()
     landing = data / "landing"
     assert (landing / MARKER).exists() and len(exports(landing)) > 100
     count = len(files_in(landing))
-    cli._write_demo()  # a second `make run`: the folder holds the demo now, nothing is added
+    run_command._write_demo()  # a second `make run`: the folder holds the demo now, nothing is added
     assert len(files_in(landing)) == count
 
 

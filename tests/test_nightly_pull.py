@@ -1,4 +1,4 @@
-"""The pull as the nightly job's optional first step (cartwh.redcap_pull.pull_sites, assets/pull.py):
+"""The pull as the nightly job's optional first step (cartwh.pull.redcap.pull_sites, assets/pull.py):
 the plain function, then Dagster's materialize, against the loopback REDCap server (tests/fake_redcap.py)
 serving the demo's export."""
 
@@ -16,7 +16,7 @@ from assets.resources import LandingZone, RedcapPull
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
-from cartwh.redcap_pull import PullError, configured_sites, connection_from_environment, pull_sites
+from cartwh.pull.redcap import PullError, configured_sites, connection_from_environment, pull_sites
 from tests.fake_redcap import TOKEN, Project, Server
 
 WRONG = "FEDCBA9876543210FEDCBA9876543210"

@@ -1,4 +1,4 @@
-"""A night with nothing new does nothing (cartwh/nothing_new.py): the fingerprint of a night's
+"""A night with nothing new does nothing (cartwh/night/nothing_new.py): the fingerprint of a night's
 inputs, the record a published night leaves, and the schedule that then starts no run."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import os
 
 import dagster as dg
 
-from cartwh import nothing_new, settings
+from cartwh import settings
+from cartwh.night import nothing_new
 
 
 def _landing(tmp_path):

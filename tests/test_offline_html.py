@@ -16,7 +16,7 @@ import shutil
 import duckdb
 import pytest
 
-from cartwh.report.data_docs import write_data_docs
+from cartwh.quality.data_docs import write_data_docs
 from cartwh.report.pdf import find_chromium
 from expectations.results import check_suite
 from expectations.suites import all_suites

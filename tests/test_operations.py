@@ -19,10 +19,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cartwh.landing import arrival_decision, landing_state
-from cartwh.locking import writer_lock
-from cartwh.publish import publish
-from cartwh.sql import ReadOnlyRefusal, run_sql
+from cartwh.night.landing import arrival_decision, landing_state
+from cartwh.night.locking import writer_lock
+from cartwh.sql.guard import ReadOnlyRefusal
+from cartwh.sql.shell import run_sql
+from cartwh.warehouse.publish import publish
 from tests.conftest import data_env as _env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,7 +249,7 @@ def test_rebuild_from_the_archive_reproduces_marts_and_statistics(demo_copy):
 
 
 def test_rebuild_lands_consecutive_versions_together_until_a_name_returns():
-    from cartwh.rebuild import _landings
+    from cartwh.warehouse.rebuild import _landings
 
     ledger = [
         ("redcap", "r/a.csv", "1"),

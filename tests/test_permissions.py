@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cartwh import permissions
+from cartwh.warehouse import permissions
 
 
 def _mode(path: Path) -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from cartwh import cli
 from cartwh.ingest.keys import PseudonymKeyMismatch
-from cartwh.rebuild import rebuild_raw
+from cartwh.warehouse.rebuild import rebuild_raw
 from tests.conftest import hmac_pseudonym
 from tests.test_ingest_sites import SiteWarehouse, base_row
 

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from cartwh.ingest.warehouse import connect
-from cartwh.publish import publish
+from cartwh.warehouse.publish import publish
 from expectations.results import ensure_quality_schema
 
 PLANTED = ("cytometry/statistics/MRN4471023_day7.csv", "Maria Lopez", "1961-04-03", "MRN4471023")

@@ -13,12 +13,12 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from cartwh.dbt_tests import record_dbt_tests
 from cartwh.generate import lab_dialects
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
-from cartwh.report.quality_report import write_quality_report
-from cartwh.run_history import RunSummary, record_run
+from cartwh.night.run_history import RunSummary, record_run
+from cartwh.quality.dbt_tests import record_dbt_tests
+from cartwh.quality.quality_report import write_quality_report
 from tests.conftest import run_dbt
 
 pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt

@@ -20,14 +20,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cartwh import archive_ledger, run_marker
-from cartwh.archive_ledger import ArchiveLedger, LedgerEntry, LedgerError, append_entries, read_ledger
-from cartwh.failures import WarehouseDamaged, check_working_warehouse
 from cartwh.ingest.dictionary_tables import CHOICES, FIELDS
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect, insert_rows
-from cartwh.locking import writer_lock
-from cartwh.rebuild import rebuild_raw, set_aside_path
+from cartwh.night import run_marker
+from cartwh.night.failures import WarehouseDamaged, check_working_warehouse
+from cartwh.night.locking import writer_lock
+from cartwh.warehouse import archive_ledger
+from cartwh.warehouse.archive_ledger import ArchiveLedger, LedgerEntry, LedgerError, append_entries, read_ledger
+from cartwh.warehouse.rebuild import rebuild_raw, set_aside_path
 from tests.conftest import data_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,7 +246,7 @@ def test_stale_wal_is_set_aside_by_rebuild_and_the_failed_run_is_recorded_after_
     assert Path(f"{aside}.wal").exists() and not Path(f"{working}.wal").exists()
     check_working_warehouse(working)  # opens cleanly now
     assert raw_state(working) == before
-    from cartwh.run_events import open_run
+    from cartwh.night.run_events import open_run
 
     with writer_lock(working):
         open_run(working, "the-next-run")  # what the next run does first
@@ -398,7 +399,7 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
         run.wait()
     (marker,) = run_marker.markers_folder(working).glob("*.json")
     killed = json.loads(marker.read_text())["run_id"]
-    from cartwh.run_events import open_run
+    from cartwh.night.run_events import open_run
 
     with writer_lock(working, wait_seconds=30):  # free once the killed processes have exited
         assert killed not in {r[0] for r in _history(working)}
@@ -451,7 +452,7 @@ def test_a_killed_run_is_recorded_as_interrupted_at_the_next_start(demo_copy):
     ],
 )
 def test_each_known_failure_is_one_sentence(text, opening):
-    from cartwh.failures import describe
+    from cartwh.night.failures import describe
 
     sentence = describe(text)
     assert sentence.startswith(opening) and "\n" not in sentence

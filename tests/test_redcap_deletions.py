@@ -15,7 +15,7 @@ import pytest
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
-from cartwh.redcap_pull import Connection, pull
+from cartwh.pull.redcap import Connection, pull
 from tests.conftest import Warehouse, hmac_pseudonym, run_dbt
 from tests.fake_redcap import TOKEN, Project, Server
 

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from cartwh.ingest.unrecognised import summary
+from cartwh.warehouse.unrecognised_files import summary
 from tests.conftest import Warehouse
 from tests.test_redcap_projects import REAL, expected_counts, landed_counts
 

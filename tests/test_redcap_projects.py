@@ -248,7 +248,7 @@ def test_unusable_metadata_fails_the_folder_naming_the_file(wh, file, content, m
 
 
 def test_dictionary_version_is_recorded_and_a_change_is_a_new_version(wh):
-    from cartwh.ingest.redcap_versions import dictionary_changes
+    from cartwh.warehouse.project_versions import dictionary_changes
 
     site = land(wh.landing, "checkboxes-1")
     wh.ingest()
@@ -276,7 +276,7 @@ def test_dictionary_version_is_recorded_and_a_change_is_a_new_version(wh):
 
 
 def test_the_quality_report_shows_a_changed_dictionary(wh, tmp_path):
-    from cartwh.report.quality_report import quality_context, write_quality_report
+    from cartwh.quality.quality_report import quality_context, write_quality_report
 
     site = land(wh.landing, "checkboxes-1")
     wh.ingest()

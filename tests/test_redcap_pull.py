@@ -13,7 +13,7 @@ import pytest
 
 from cartwh import cli
 from cartwh.contract.redcap_dictionary import read_dictionary
-from cartwh.redcap_pull import Connection, PullError, pull, state_path
+from cartwh.pull.redcap import Connection, PullError, pull, state_path
 from tests.fake_redcap import TOKEN, Project, Server
 
 EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports" / "redcap" / "longitudinal"
@@ -162,7 +162,7 @@ def test_a_pull_failing_midway_writes_nothing_and_keeps_the_state(api, folders):
     ],
 )
 def test_connection_settings_errors_never_show_the_token(environment, message):
-    from cartwh.redcap_pull import connection_from_environment
+    from cartwh.pull.redcap import connection_from_environment
 
     with pytest.raises(PullError, match=message) as error:
         connection_from_environment(environment)
@@ -170,7 +170,7 @@ def test_connection_settings_errors_never_show_the_token(environment, message):
 
 
 def test_token_from_a_file(tmp_path):
-    from cartwh.redcap_pull import connection_from_environment
+    from cartwh.pull.redcap import connection_from_environment
 
     (tmp_path / "token").write_text(TOKEN + "\n")
     connection = connection_from_environment(

@@ -1,4 +1,4 @@
-"""`cartwh pull` against a server that misbehaves (issue 28; cartwh/redcap_api.py): a server that
+"""`cartwh pull` against a server that misbehaves (issue 28; cartwh/pull/redcap_api.py): a server that
 quotes the token back in every way REDCap and proxies do (403, an error with HTTP 200, a 500 HTML
 page), one that redirects elsewhere, one that trickles, one that answers too much, and HTML or XML
 where JSON was asked. Every case ends in a PullError holding no token, with nothing written;
@@ -16,8 +16,8 @@ import pytest
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import generate_landing
-from cartwh.redcap_api import Limits, redact
-from cartwh.redcap_pull import Connection, PullError, pull
+from cartwh.pull.redcap import Connection, PullError, pull
+from cartwh.pull.redcap_api import Limits, redact
 from tests.fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
 
 FIRST = datetime(2026, 1, 5, 2, 0, 0)

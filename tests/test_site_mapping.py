@@ -292,9 +292,9 @@ def test_rebuild_reads_each_version_with_the_project_it_was_read_with(ulm, tmp_p
     version and put back beside it, even after the landing folder is gone."""
     import shutil
 
-    from cartwh.archive_ledger import read_ledger
     from cartwh.ingest.warehouse import connect
-    from cartwh.rebuild import replay
+    from cartwh.warehouse.archive_ledger import read_ledger
+    from cartwh.warehouse.rebuild import replay
 
     ulm.ingest()
     before = ulm.rows(

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from cartwh.generate import generate_landing
-from cartwh.report.quality_report import write_quality_report
+from cartwh.quality.quality_report import write_quality_report
 from expectations.source_health import data_records, source_health, store_findings, thresholds
 from tests.conftest import Warehouse
 

@@ -7,10 +7,10 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from cartwh.dbt_manifest import raw_contract_version, raw_sources
+from cartwh.dbt.manifest import raw_contract_version, raw_sources
 from cartwh.spark.handover import built_tables, hand_over_raw, handover_dir, spark_table_files, take_back
 from cartwh.spark.session import spark_parameters
-from cartwh.warehouse import connect
+from cartwh.warehouse.connection import connect
 
 NOW = datetime(2025, 1, 1)
 

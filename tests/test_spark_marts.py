@@ -9,8 +9,8 @@ import math
 import duckdb
 import pytest
 
-from cartwh.dbt_manifest import mart_names
-from cartwh.dbt_tests import ROWS_TABLE, record_dbt_tests
+from cartwh.dbt.manifest import mart_names
+from cartwh.quality.dbt_tests import ROWS_TABLE, record_dbt_tests
 from cartwh.spark.session import SparkQuery
 
 pytestmark = pytest.mark.spark

@@ -25,7 +25,7 @@ from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
 from cartwh.ingest.redcap_loader import table_name
-from cartwh.redcap_pull import Connection, PullError, pull
+from cartwh.pull.redcap import Connection, PullError, pull
 from tests.conftest import Warehouse
 from tests.fake_redcap import TOKEN, Project, Server
 

@@ -21,7 +21,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cartwh.sql import QueryStopped, ReadOnlyRefusal, interactive, open_published, run_sql
+from cartwh.sql.guard import QueryStopped, ReadOnlyRefusal, open_published
+from cartwh.sql.shell import run_sql, shell
 
 NAMES, MRNS, BIRTH_DATES = (
     ["Lucia Ferrandiz Ortega", "Tomas Aranda Gil"],
@@ -320,7 +321,7 @@ def test_a_function_call_duckdb_cannot_interrupt_stops_near_its_limit(published)
         run_sql(published, levenshtein, time_limit=1)
     lines = iter([f"{levenshtein};", "SELECT 7 AS seven;", ".quit"])
     out = []
-    interactive(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
+    shell(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
     assert "so its worker process was ended; the session is still usable" in out[1]
     assert out[2].splitlines() == ["seven", "7"]
 
@@ -367,7 +368,7 @@ def test_the_shell_goes_on_after_a_stopped_refused_or_failed_statement(published
         ]
     )
     out = []
-    interactive(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
+    shell(published, "csv", read=lambda prompt: next(lines), write=out.append, time_limit=1)
     assert out[1].startswith("stopped: the query ran longer than its time limit of 1 s")
     assert out[2].startswith("refused: SET statement")
     assert out[3].startswith("Catalog Error: Table with name no_such_table does not exist")

@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh.nights import leave_unpublished_marker, marker_path, missing_copy_message
-from cartwh.run_history import DDL, RunSummary
-from cartwh.sql_shell import shell
+from cartwh.night.published_night import leave_unpublished_marker, marker_path, missing_copy_message
+from cartwh.night.run_history import DDL, RunSummary
+from cartwh.sql.shell import shell
 
 CARTWH = str(Path(sys.executable).with_name("cartwh"))
 BOMB = "SELECT count(*) FROM range(100000) a, range(100000) b, range(100000) c"

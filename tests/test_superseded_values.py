@@ -13,8 +13,8 @@ from datetime import datetime
 import pytest
 from markupsafe import escape
 
-from cartwh.report.data_manager_report import write_data_manager_report
-from cartwh.report.quality_report import write_quality_report
+from cartwh.quality.data_manager_report import write_data_manager_report
+from cartwh.quality.quality_report import write_quality_report
 from expectations.results import ensure_quality_schema
 from expectations.source_health import source_health, store_findings, thresholds
 from tests.conftest import Warehouse, hmac_tube_key

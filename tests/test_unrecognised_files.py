@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cartwh.ingest.unrecognised import summary, unrecognised_files
+from cartwh.warehouse.unrecognised_files import summary, unrecognised_files
 from tests.test_ingest_cytometry import SECRET, STATS, STATS_TEXT, CytometryWarehouse
 
 
@@ -95,8 +95,8 @@ def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path
 def test_the_reports_list_the_files_not_read(wh, tmp_path):
     """The analysts' page counts them by folder and kind; the names (which can hold an MRN), what
     each is and what to do are in the data manager's restricted report only."""
-    from cartwh.report.data_manager_report import write_data_manager_report
-    from cartwh.report.quality_report import write_quality_report
+    from cartwh.quality.data_manager_report import write_data_manager_report
+    from cartwh.quality.quality_report import write_quality_report
 
     wh.write(f"{STATS}/SITE7/batch1.csv", STATS_TEXT)
     wh.write(f"{STATS}/SITE7/batch3.xlsx", "x")

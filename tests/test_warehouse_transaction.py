@@ -1,4 +1,4 @@
-"""cartwh.warehouse.transaction, the one BEGIN/COMMIT/ROLLBACK of the code base: a block's writes
+"""cartwh.warehouse.connection.transaction, the one BEGIN/COMMIT/ROLLBACK of the code base: a block's writes
 land together, or (whatever it raises, an interrupt too) none of them, and the connection is left
 with no transaction open."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cartwh.warehouse import transaction
+from cartwh.warehouse.connection import transaction
 
 
 @pytest.fixture

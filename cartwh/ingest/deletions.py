@@ -1,5 +1,5 @@
 """Records deleted in REDCap: `cartwh pull` reports them in landing/redcap/<site>/deleted_records_<stamp>.json
-(cartwh/redcap_pull.py); this source lands each report as tombstones in raw.redcap_deleted_records
+(cartwh/pull/redcap.py); this source lands each report as tombstones in raw.redcap_deleted_records
 (site, patient_key, found_at, _load_id), one per record id, keyed like the records themselves.
 
 A tombstone hides the record from the current version of every REDCap instrument (the dbt macro

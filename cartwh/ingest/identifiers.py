@@ -45,7 +45,7 @@ KNOWN_TUBES = "known.tube_records"  # (sha256, fcs_file, site, record_id) of eac
 KNOWN_VERSIONS = "known.versions"  # (sha256, source): the versions whose entries are in
 # A version's archived copy under the archive this ingestion works with (cartwh.ingest.load sets
 # the variable): the archive is content-addressed, so a data folder moved or restored elsewhere
-# still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.confine).
+# still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.connection.confine).
 ARCHIVED_PATH = "getvariable('archive') || '/' || regexp_extract(archive_path, '[^/]+/[^/]+$')"
 # Where each source's exports land (as cartwh.ingest.load.SOURCES declares): the folder below is a site.
 _SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}

@@ -36,7 +36,7 @@ from cartwh.ingest.identifiers import (
     KNOWN_VERSIONS,
 )
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote_literal, transaction
-from cartwh.permissions import make_private
+from cartwh.warehouse.permissions import make_private
 
 FILE = "known_records.duckdb"
 VERSIONS = KNOWN_VERSIONS

@@ -19,7 +19,7 @@ describe the same version even if the landing file is rewritten meanwhile. A fil
 while it was read is left for the next run ("still being written").
 
 Each loaded version is archived by checksum, and recorded in the archive's own ledger once its
-transaction committed (cartwh.archive_ledger), so the archive alone can rebuild the raw layer.
+transaction committed (cartwh.warehouse.archive_ledger), so the archive alone can rebuild the raw layer.
 
 Every file in a source's folder is listed, not only the `.csv` ones: a file no source reading that
 folder accepts (`Source.accepts`) is reported as unrecognised (IngestReport, raw.unrecognised_files,
@@ -41,7 +41,6 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.archive_ledger import ArchiveLedger
 from cartwh.contract.cytometry import lab_names
 from cartwh.contract.redcap_dictionary import MetadataError, project_dictionary
 from cartwh.contract.redcap_site import is_metadata, is_record_export, read_site_project, unused_kind
@@ -60,7 +59,7 @@ from cartwh.ingest.failed_files import record_failures
 from cartwh.ingest.keys import ROW_KEYS, check_pseudonym_key, reset_row_keys
 from cartwh.ingest.record_map import remember_batch
 from cartwh.ingest.record_shapes import record_header
-from cartwh.ingest.unrecognised import Unrecognised, is_csv, record_unrecognised, unrecognised
+from cartwh.ingest.unrecognised import is_csv, record_unrecognised, unrecognised
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import (
     LANDED_FILES,
@@ -73,6 +72,8 @@ from cartwh.ingest.warehouse import (
     transaction,
 )
 from cartwh.synthetic import record_origin
+from cartwh.warehouse.archive_ledger import ArchiveLedger
+from cartwh.warehouse.unrecognised_files import Unrecognised
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ def ingest_source(
     source = SOURCES[source_name]
     report = IngestReport(source_name)
     # What an export says reaches SQL only quoted; and whatever a statement would do, it can touch
-    # no file but the warehouse and the archive (cartwh.warehouse.confine).
+    # no file but the warehouse and the archive (cartwh.warehouse.connection.confine).
     confine(con, folders=[archive])
     con.execute("SET VARIABLE archive = ?", [str(Path(archive).absolute())])  # cartwh.ingest.identifiers.ARCHIVED_PATH
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written

@@ -1,19 +1,6 @@
-"""The data manager's way back into REDCap: patient pseudonym -> (site, record id), and where
-each quarantined row sits in the EDC (event, repeating instrument, instance).
-
-The warehouse keys patients by an HMAC pseudonym only, so a mistyped record id is invisible there
-and nobody can find the record to fix it. This map is what turns an issue back into "record
-X-999999 at site HUVR". It holds record ids, so it lives in the restricted area beside the exports
-it was read from: `<archive>/record_ids.duckdb`, 0600 in the archive's 0700 folder (the same
-protection as the exports themselves, cartwh/permissions.py), never in the working warehouse,
-the published copy or anything analysts read. It never holds a name, MRN or birth date: only the
-record id, the site and REDCap's own row coordinates.
-
-Written at ingestion, before each batch commits (`remember_batch`): the pseudonym is a function of
-(key, site, record id), so an entry written by a batch that then rolls back is still true, and a
-rebuild under a rotated key only adds entries. Row coordinates are keyed by the file version's
-checksum and row, which a rebuild keeps (load ids it does not).
-"""
+"""The record map (cartwh.warehouse.record_ids: what it is, where it lives, how it is read),
+written at ingestion: `remember_batch` adds each batch's patients and the REDCap coordinates of
+its problem rows, before the batch commits."""
 
 from __future__ import annotations
 
@@ -26,19 +13,10 @@ from cartwh.contract.redcap import REPEAT_INSTANCE, REPEAT_INSTRUMENT
 from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.keys import ROW_KEYS
 from cartwh.ingest.validation import PROBLEMS
-from cartwh.permissions import make_private
+from cartwh.warehouse.permissions import make_private
+from cartwh.warehouse.record_ids import DDL, map_path
 
-MAP_FILE = "record_ids.duckdb"
 EVENT = "redcap_event_name"  # longitudinal projects only
-_DDL = """
-CREATE TABLE IF NOT EXISTS patients (patient_key VARCHAR PRIMARY KEY, site VARCHAR, record_id VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS row_locations (sha256 VARCHAR, "row" BIGINT, record_id VARCHAR, event VARCHAR,
-                                          instrument VARCHAR, instance VARCHAR, PRIMARY KEY (sha256, "row"));
-"""
-
-
-def map_path(archive: Path) -> Path:
-    return Path(archive) / MAP_FILE
 
 
 def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], archive: Path) -> None:
@@ -73,25 +51,9 @@ def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], arch
     path = map_path(archive)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as restricted:
-        restricted.execute(_DDL)
+        restricted.execute(DDL)
         restricted.register("new_patients", patients)
         restricted.register("new_locations", locations)
         restricted.execute("INSERT OR IGNORE INTO patients SELECT patient_key, site, record_id FROM new_patients")
         restricted.execute("INSERT OR IGNORE INTO row_locations SELECT * FROM new_locations")
     make_private(path)
-
-
-def read_record_map(archive: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(patients: patient_key, site, record_id; row_locations: sha256, row, record_id, event,
-    instrument, instance), empty when nothing was ingested yet."""
-    path = map_path(archive)
-    if not path.exists():
-        return (
-            pd.DataFrame(columns=["patient_key", "site", "record_id"]),
-            pd.DataFrame(columns=["sha256", "row", "record_id", "event", "instrument", "instance"]),
-        )
-    with duckdb.connect(str(path), read_only=True) as restricted:
-        return (
-            restricted.execute("SELECT patient_key, site, record_id FROM patients").df(),
-            restricted.execute('SELECT sha256, "row", record_id, event, instrument, instance FROM row_locations').df(),
-        )

@@ -7,34 +7,18 @@ REDCap's users, roles, logging), reported as what it is. Each is reported with w
 IngestReport, the log, the run summary (counts by folder and kind, no file names: a landed name
 may hold an MRN) and raw.unrecognised_files, which the data manager's report lists (raw is never
 published). An unrecognised file is not a failure of the night, unless a source's folder holds
-nothing else (expectations/source_health.py: `nothing_recognised`).
-
-raw.unrecognised_files holds what is in the landing folder now: a file removed (or renamed to
-.csv and landed) leaves it at the next ingestion of its source; `first_seen` survives the nights
-the file stays.
+nothing else (expectations/source_health.py: `nothing_recognised`). The table and its readers
+are cartwh.warehouse.unrecognised_files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from cartwh.ingest.warehouse import insert_rows
-
-UNRECOGNISED_FILES = "raw.unrecognised_files"
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {UNRECOGNISED_FILES} (
-    source VARCHAR NOT NULL,       -- the source whose folder holds it
-    file VARCHAR NOT NULL,         -- path inside the landing folder
-    kind VARCHAR NOT NULL,         -- its extension, lower-cased ('no extension')
-    bytes BIGINT NOT NULL,
-    advice VARCHAR NOT NULL,       -- what it is and what to do
-    first_seen TIMESTAMP NOT NULL,
-    last_seen TIMESTAMP NOT NULL
-);
-"""
+from cartwh.warehouse.unrecognised_files import DDL, UNRECOGNISED_FILES, Unrecognised
 
 # What a file of each kind usually is, and how to land it instead.
 _ADVICE = {
@@ -51,18 +35,6 @@ _ADVICE |= {".xlsx": _ADVICE[".xls"], ".ods": _ADVICE[".xls"], ".tsv": _ADVICE["
 def is_csv(path: Path) -> bool:
     """The default of Source.accepts: a CSV export, whatever the case of its extension."""
     return path.suffix.lower() == ".csv"
-
-
-@dataclass(frozen=True)
-class Unrecognised:
-    file: str  # path inside the landing folder
-    kind: str
-    bytes: int
-    advice: str
-
-    @property
-    def message(self) -> str:
-        return f"{self.file}: not a recognised export ({self.kind}): {self.advice}"
 
 
 def unrecognised(path: Path, landing: Path, known_as: str | None = None) -> Unrecognised:
@@ -84,7 +56,7 @@ def unrecognised(path: Path, landing: Path, known_as: str | None = None) -> Unre
 def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list[Unrecognised]) -> None:
     """Replace the source's rows of raw.unrecognised_files with tonight's list, each file keeping
     the night it was first seen."""
-    con.execute(_DDL)
+    con.execute(DDL)
     con.execute("BEGIN TRANSACTION")
     try:
         first = dict(
@@ -101,34 +73,3 @@ def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list
     except BaseException:
         con.execute("ROLLBACK")
         raise
-
-
-def unrecognised_files(con: duckdb.DuckDBPyConnection) -> list[Unrecognised]:
-    """What the landing folder holds that no source reads, for the data manager's report."""
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'unrecognised_files'"
-    ).fetchall():
-        return []
-    rows = con.execute(f"SELECT file, kind, bytes, advice FROM {UNRECOGNISED_FILES} ORDER BY file").fetchall()
-    return [Unrecognised(*row) for row in rows]
-
-
-def unrecognised_counts(files: list[Unrecognised]) -> list[tuple[str, str, int]]:
-    """(folder, kind, files) for the analysts' page: a landed name can hold an MRN, so the
-    names themselves are listed only in the data manager's restricted report."""
-    groups: dict[tuple[str, str], int] = {}
-    for f in files:
-        folder = f.file.rsplit("/", 1)[0] if "/" in f.file else "."
-        groups[(folder, f.kind)] = groups.get((folder, f.kind), 0) + 1
-    return [(folder, kind, n) for (folder, kind), n in sorted(groups.items())]
-
-
-def summary(files: list[Unrecognised]) -> str | None:
-    """One line for the run summary: how many, of which kind, in which folder (no file names)."""
-    if not files:
-        return None
-    parts = ", ".join(f"{n} {kind} in {folder}/" for folder, kind, n in unrecognised_counts(files))
-    return (
-        f"{len(files)} file(s) in the landing folder are not recognised exports and were not read ({parts}): "
-        "what each is and what to do is in the data manager's report"
-    )

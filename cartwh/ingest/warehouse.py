@@ -1,5 +1,5 @@
 """What only ingestion uses of the warehouse: raw tables that grow with the dictionary or panel.
-The rest (connecting, the raw bookkeeping tables, quoting, transactions) is cartwh.warehouse, also
+The rest (connecting, the raw bookkeeping tables, quoting, transactions) is cartwh.warehouse.connection, also
 importable from here, as ingestion's modules do."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cartwh.warehouse import (  # noqa: F401  (ingestion's modules import these from here)
+from cartwh.warehouse.connection import (  # noqa: F401  (ingestion's modules import these from here)
     DELETED_RECORDS,
     LANDED_FILES,
     QUARANTINE,

@@ -17,19 +17,21 @@ from string import ascii_uppercase
 
 import duckdb
 
-from cartwh.ingest.redcap_versions import sites_awaiting_mapping
+from cartwh.pages import page_writer
+from cartwh.quality.quality_report import quality_summary
 from cartwh.report import formatting as fmt
 from cartwh.report.figures import save
 from cartwh.report.methods import absolute_count_routes, methods_paragraphs
-from cartwh.report.pages import write_page
 from cartwh.report.panels import ENDPOINT_LABELS, Inputs, NotEstimable, draw_panel, not_estimable, survival_reason
 from cartwh.report.pdf import export_pdf, find_chromium
-from cartwh.report.quality_report import quality_summary
 from cartwh.report.tables import competing_risk_table, display_table, group_sizes, regression_rows
 from cartwh.stats.conventions import CONSOLIDATIVE_HSCT_CHOICES
 from cartwh.study.compute import ANALYTICS_TABLES, code_version
 from cartwh.study.config import Plan
 from cartwh.synthetic import banner
+from cartwh.warehouse.project_versions import sites_awaiting_mapping
+
+write_page = page_writer("cartwh.report")  # its templates/ folder
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from cartwh import dbt_manifest
+from cartwh.dbt import manifest as dbt_manifest
 from cartwh.ingest.keys import declared_site
 from cartwh.ingest.load import SOURCES
-from cartwh.warehouse import insert_rows, quote, quote_literal, transaction
+from cartwh.warehouse.connection import insert_rows, quote, quote_literal, transaction
 
 PARTITIONS = ("source", "site")
 NO_VALUE = "__HIVE_DEFAULT_PARTITION__"  # Hive's folder name for a NULL partition value

@@ -20,7 +20,7 @@ from cartwh.study.competing_risk_analyses import competing_risk_models, run_comp
 from cartwh.study.config import Plan
 from cartwh.study.group_comparisons import comparison_rows
 from cartwh.study.survival_analyses import run_follow_up, run_survival
-from cartwh.warehouse import transaction
+from cartwh.warehouse.connection import transaction
 
 ANALYTICS_TABLES = (
     "km_estimates",

@@ -1,0 +1,8 @@
+"""What does the dbt project declare, and what does a build leave behind?
+
+`manifest` reads the models, marts and raw sources from dbt's manifest (prepared at build time,
+so nothing parses dbt at import); `target` prunes the build folders dagster-dbt leaves in dbt's
+target/.
+"""
+
+__all__ = ["manifest", "target"]
