@@ -10,6 +10,7 @@ one that only warns (a re-export that lost tubes' values) fails it with severity
 its end, by the warehouse resource (assets/resources.py), not by each check. (No `from __future__ import annotations`: Dagster
 reads the annotations at definition time.)"""
 
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -97,4 +98,8 @@ def source_health_check(context: dg.AssetCheckExecutionContext, warehouse: DuckD
     )
 
 
-quality_checks = [_asset_check(suite) for suite in all_suites()] + [source_health_check]
+@cache
+def quality_checks() -> tuple[dg.AssetChecksDefinition, ...]:
+    """A check per suite of expectations/suites/ (read when the definitions are built, not when this
+    module is imported), and the source-health check."""
+    return (*[_asset_check(suite) for suite in all_suites()], source_health_check)

@@ -7,6 +7,7 @@ its own transaction), and so do the other sources' steps; the failure, kept in
 raw.ingest_failures, stops the night at the source-health check (cartwh/ingest/failed_files.py).
 """
 
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -42,7 +43,7 @@ def _spec(table: str, description: str, deps=()) -> dg.AssetSpec:
 
 def _results(con, report: IngestReport, tables: list[str]):
     # Rows of tables that are not assets of their own (a site's raw.redcap_site_* tables): the
-    # run's summary counts them too (orchestration.run.rows_added).
+    # run's summary counts them too (orchestration.run_summary.rows_added).
     elsewhere = {t: n for t, n in report.rows.items() if t not in tables and n}
     for table in tables:
         total = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0] if _exists(con, table) else 0
@@ -109,7 +110,6 @@ def _log(context, report: IngestReport) -> None:
 
 
 _DICTIONARY_TABLES = [FIELDS, CHOICES]
-_REDCAP_TABLES = [f"raw.redcap_{form}" for form in project_dictionary().forms]
 
 
 @dg.multi_asset(
@@ -129,52 +129,6 @@ def raw_redcap_dictionary(warehouse: DuckDBResource):
         counts = publish_dictionary(con, project_dictionary())
     for table in _DICTIONARY_TABLES:
         yield dg.MaterializeResult(asset_key=_key(table), metadata={"rows_total": counts[table]})
-
-
-@dg.multi_asset(
-    specs=[
-        _spec(
-            t,
-            f"REDCap instrument '{t.removeprefix('raw.redcap_')}': typed rows of every export version, pseudonymised.",
-            deps=[_key(FIELDS)],
-        )
-        for t in _REDCAP_TABLES
-    ],
-    name="raw_redcap_records",
-)
-def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
-    yield from _ingest(context, warehouse, landing_zone, "redcap", _REDCAP_TABLES)
-
-
-@dg.multi_asset(
-    # After the records: a tombstone hides the rows loaded before it (cartwh/ingest/deletions.py).
-    specs=[
-        _spec(
-            DELETED_RECORDS,
-            "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
-            "record and report, which hides the record's earlier rows from staging.",
-            deps=[_key(t) for t in _REDCAP_TABLES],
-        )
-    ],
-    name="raw_redcap_deletions",
-)
-def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
-    yield from _ingest(context, warehouse, landing_zone, "redcap_deletions", [DELETED_RECORDS])
-
-
-@dg.multi_asset(
-    # After the REDCap records: a manifest row is checked against its record's identifiers.
-    specs=[
-        _spec(
-            "raw.cytometry_samples",
-            "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
-            deps=[_key(t) for t in _REDCAP_TABLES],
-        )
-    ],
-    name="raw_cytometry_manifests",
-)
-def raw_cytometry_manifests(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
-    yield from _ingest(context, warehouse, landing_zone, "cytometry_manifest", ["raw.cytometry_samples"])
 
 
 @dg.multi_asset(
@@ -205,10 +159,61 @@ def raw_cytometry_statistics(context: dg.AssetExecutionContext, warehouse: DuckD
     )
 
 
-raw_assets = [
-    raw_redcap_dictionary,
-    raw_redcap_records,
-    raw_redcap_deletions,
-    raw_cytometry_manifests,
-    raw_cytometry_statistics,
-]
+@cache
+def raw_assets() -> tuple[dg.AssetsDefinition, ...]:
+    """The raw layer's assets, built when the definitions are: the REDCap tables are the forms of
+    the shipped dictionary, read then, not when this module is imported."""
+    redcap_tables = [f"raw.redcap_{form}" for form in project_dictionary().forms]
+
+    @dg.multi_asset(
+        specs=[
+            _spec(
+                t,
+                f"REDCap instrument '{t.removeprefix('raw.redcap_')}': typed rows of every export version, pseudonymised.",
+                deps=[_key(FIELDS)],
+            )
+            for t in redcap_tables
+        ],
+        name="raw_redcap_records",
+    )
+    def raw_redcap_records(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+        yield from _ingest(context, warehouse, landing_zone, "redcap", redcap_tables)
+
+    @dg.multi_asset(
+        # After the records: a tombstone hides the rows loaded before it (cartwh/ingest/deletions.py).
+        specs=[
+            _spec(
+                DELETED_RECORDS,
+                "Records deleted in REDCap (cartwh pull's deletion reports): one tombstone per "
+                "record and report, which hides the record's earlier rows from staging.",
+                deps=[_key(t) for t in redcap_tables],
+            )
+        ],
+        name="raw_redcap_deletions",
+    )
+    def raw_redcap_deletions(context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone):
+        yield from _ingest(context, warehouse, landing_zone, "redcap_deletions", [DELETED_RECORDS])
+
+    @dg.multi_asset(
+        # After the REDCap records: a manifest row is checked against its record's identifiers.
+        specs=[
+            _spec(
+                "raw.cytometry_samples",
+                "Sample manifests: tube key -> patient, specimen, date, timepoint, panel.",
+                deps=[_key(t) for t in redcap_tables],
+            )
+        ],
+        name="raw_cytometry_manifests",
+    )
+    def raw_cytometry_manifests(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing_zone: LandingZone
+    ):
+        yield from _ingest(context, warehouse, landing_zone, "cytometry_manifest", ["raw.cytometry_samples"])
+
+    return (
+        raw_redcap_dictionary,
+        raw_redcap_records,
+        raw_redcap_deletions,
+        raw_cytometry_manifests,
+        raw_cytometry_statistics,
+    )

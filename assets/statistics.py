@@ -3,6 +3,7 @@ and the study report rendered from those tables. The computing lives in `cartwh.
 and `cartwh.report`; these assets only wire it to the warehouse. (No `from __future__
 import annotations`: Dagster reads the annotations at definition time.)"""
 
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -16,9 +17,6 @@ from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
 from cartwh.study.config import load_plan
 
-# Every mart, not only the two read: a blocking data-quality check on any of them (they all
-# feed marts.patients) must keep the statistics from running on it.
-MART_INPUTS = [dg.AssetKey(["marts", name]) for name in mart_names()]  # the models of models/marts
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
 # What each table holds (README, "analytics"); the analyses it holds are added from the plan.
 HOLDS = {
@@ -42,7 +40,7 @@ HOLDS = {
 
 def describe_analytics(plan_path: Path) -> dict[str, str]:
     """Each analytics table's description for the Dagster UI: what it holds and the analyses of
-    analyses.yml that write it (by title or name), read when the code location loads. A plan
+    analyses.yml that write it (by title or name), read when the definitions are built. A plan
     that cannot be read leaves the bare descriptions: the run itself names its mistake."""
     import yaml
 
@@ -77,38 +75,49 @@ def describe_analytics(plan_path: Path) -> dict[str, str]:
     }
 
 
-_DESCRIPTIONS = describe_analytics(settings.analyses_path())
+@cache
+def study_statistics_asset() -> dg.AssetsDefinition:
+    """The analytics tables' asset, built when the definitions are: its inputs are the marts of the
+    dbt manifest and its descriptions name the analyses of analyses.yml, both read then, not when
+    this module is imported."""
+    # Every mart, not only the two read: a blocking data-quality check on any of them (they all
+    # feed marts.patients) must keep the statistics from running on it.
+    marts = [dg.AssetKey(["marts", name]) for name in mart_names()]  # the models of models/marts
+    descriptions = describe_analytics(settings.analyses_path())
 
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                key, deps=marts, group_name="analytics", kinds={"duckdb", "python"}, description=descriptions[name]
+            )
+            for name, key in ANALYTICS_KEYS.items()
+        ],
+    )
+    def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):
+        """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs, Cox
+        models, cumulative incidence with Gray's test, Fine-Gray and cause-specific models for every
+        analysis of the plan, written together in one transaction. Analyses
+        that read a column a check of this run blocked are recorded as not estimable, with why."""
+        plan = load_plan(Path(study_plan.analyses))
+        with warehouse.get_connection() as con:
+            blocks = read_blocks(con, context.run.run_id)
+            if blocks.reasons:
+                context.log.warning(
+                    f"analyses reading {', '.join(sorted(blocks.reasons))} are blocked by failed checks"
+                )
+            frames = compute_analytics(con, plan, blocks)
+        for name, frame in frames.items():
+            analyses = sorted(frame["analysis"].dropna().unique()) if len(frame) else []
+            yield dg.MaterializeResult(
+                asset_key=ANALYTICS_KEYS[name],
+                metadata={
+                    "rows": len(frame),
+                    "analyses": ", ".join(analyses),
+                    "mart_snapshot": frame["mart_snapshot"].iloc[0] if len(frame) else "",
+                },
+            )
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key, deps=MART_INPUTS, group_name="analytics", kinds={"duckdb", "python"}, description=_DESCRIPTIONS[name]
-        )
-        for name, key in ANALYTICS_KEYS.items()
-    ],
-)
-def study_statistics(context: dg.AssetExecutionContext, warehouse: DuckDBResource, study_plan: StudyPlan):
-    """Kaplan-Meier, log-rank, landmark survival, follow-up, group comparisons, cut-offs, Cox
-    models, cumulative incidence with Gray's test, Fine-Gray and cause-specific models for every
-    analysis of the plan, written together in one transaction. Analyses
-    that read a column a check of this run blocked are recorded as not estimable, with why."""
-    plan = load_plan(Path(study_plan.analyses))
-    with warehouse.get_connection() as con:
-        blocks = read_blocks(con, context.run.run_id)
-        if blocks.reasons:
-            context.log.warning(f"analyses reading {', '.join(sorted(blocks.reasons))} are blocked by failed checks")
-        frames = compute_analytics(con, plan, blocks)
-    for name, frame in frames.items():
-        analyses = sorted(frame["analysis"].dropna().unique()) if len(frame) else []
-        yield dg.MaterializeResult(
-            asset_key=ANALYTICS_KEYS[name],
-            metadata={
-                "rows": len(frame),
-                "analyses": ", ".join(analyses),
-                "mart_snapshot": frame["mart_snapshot"].iloc[0] if len(frame) else "",
-            },
-        )
+    return study_statistics
 
 
 @dg.asset(

@@ -14,7 +14,7 @@ from assets.checks import quality_checks
 from assets.ingestion import raw_assets
 from assets.publish import published_warehouse
 from assets.pull import redcap_pull
-from assets.statistics import study_report, study_statistics
+from assets.statistics import study_report, study_statistics_asset
 from assets.transformations import dbt_models
 from cartwh import settings
 from cartwh.night.nothing_new import TAG
@@ -24,16 +24,6 @@ from orchestration.jobs import MAIN_JOB
 
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-# The steps of each console stage (cartwh.night.console.STAGES), by the definitions that make them.
-_STAGE_DEFINITIONS = [
-    ("pull", [redcap_pull]),
-    ("ingest", raw_assets),
-    ("dbt build", [dbt_models]),
-    ("checks", quality_checks),
-    ("statistics", [study_statistics]),
-    ("reports", [study_report]),
-    ("publish", [published_warehouse]),
-]
 
 
 def instance(home: Path | None = None) -> dg.DagsterInstance:
@@ -50,8 +40,18 @@ def instance(home: Path | None = None) -> dg.DagsterInstance:
 
 
 def stages() -> dict[str, str]:
-    """Step key -> console stage, for every step of the main job."""
-    return {definition.node_def.name: stage for stage, group in _STAGE_DEFINITIONS for definition in group}
+    """Step key -> console stage (cartwh.night.console.STAGES), for every step of the main job, by
+    the definitions that make them."""
+    definitions = [
+        ("pull", [redcap_pull]),
+        ("ingest", raw_assets()),
+        ("dbt build", [dbt_models]),
+        ("checks", quality_checks()),
+        ("statistics", [study_statistics_asset()]),
+        ("reports", [study_report]),
+        ("publish", [published_warehouse]),
+    ]
+    return {definition.node_def.name: stage for stage, group in definitions for definition in group}
 
 
 def dbt_node_count() -> int:
@@ -95,27 +95,3 @@ def run_main_job(
 def failure_of(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:
     """('interrupted' | 'failed', the one sentence that says why) for a run that did not succeed."""
     return why_failed([event for event in result.all_events])
-
-
-def rows_added(result: dg.ExecuteInProcessResult) -> dict[str, int]:
-    """Rows each raw table gained in this run, from the materialization metadata: the assets' own
-    tables and the tables their step also wrote (a site's raw.redcap_site_* tables)."""
-    added = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        value = materialization.metadata.get("rows_added")
-        if value is not None:
-            added[".".join(materialization.asset_key.path)] = value.value
-        elsewhere = materialization.metadata.get("rows_added_elsewhere")  # a site's own tables
-        added |= elsewhere.value if elsewhere is not None else {}
-    return added
-
-
-def unrecognised_files(result: dg.ExecuteInProcessResult) -> list[str]:
-    """Each source's line about files it found but does not read (cartwh.ingest.unrecognised)."""
-    lines = []
-    for event in result.get_asset_materialization_events():
-        value = event.step_materialization_data.materialization.metadata.get("unrecognised")
-        if value is not None and value.value != "none" and value.value not in lines:
-            lines.append(value.value)
-    return lines

@@ -1,6 +1,6 @@
 """A run's summaries: a failed or blocked daemon run recorded in ops.run_history (the summary
-and the run's own record as it opens and closes: cartwh/night/run_events.py), and what `cartwh run`
-prints when a run ends (`console_summary`)."""
+and the run's own record as it opens and closes: cartwh/night/run_events.py), and what
+`cartwh run` prints when a run ends (`console_summary`)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from cartwh.night.locking import writer_lock
 from cartwh.night.published_night import leave_unpublished_marker
 from cartwh.night.run_events import summarize_run
 from cartwh.night.run_history import is_recorded
+from cartwh.quality.data_docs import data_docs_index
+from cartwh.quality.data_manager_report import open_issues
+from cartwh.quality.dbt_tests import dbt_test_results
 from cartwh.warehouse.connection import connect
+from cartwh.warehouse.status import run_summary_lines
+from expectations.suites import all_suites
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
     """A failed or blocked run of the daemon still belongs in ops.run_history: the run normally
     recorded itself as it closed; if it did not get that far, record it here. Until a later run
-    publishes, the marker beside the published copy tells analysts about it (cartwh/night/published_night.py)."""
+    publishes, the marker beside the published copy tells analysts about it
+    (cartwh/night/published_night.py)."""
     summary = summarize_run(instance, run_id, status="failed")
     with writer_lock(settings.warehouse_path()):
         try:
@@ -47,10 +53,6 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     """What `cartwh run` prints after its stage lines: the working warehouse in a few lines, the
     data-quality checks (failed ones first), where the reports and the published copy are, and the
     log. A list of lines, in the order printed: a new line is one more entry."""
-    from cartwh.quality.data_docs import data_docs_index
-    from cartwh.warehouse.status import run_summary_lines
-    from orchestration.run import rows_added, unrecognised_files
-
     try:
         lines = [""] + run_summary_lines(settings.warehouse_path(), rows_added(result))
     except duckdb.Error as error:  # e.g. a damaged warehouse: one sentence, not a traceback
@@ -79,12 +81,34 @@ def console_summary(result: dg.ExecuteInProcessResult, log_file: Path) -> list[s
     return lines
 
 
+def rows_added(result: dg.ExecuteInProcessResult) -> dict[str, int]:
+    """Rows each raw table gained in this run, from the materialization metadata: the assets' own
+    tables and the tables their step also wrote (a site's raw.redcap_site_* tables)."""
+    added = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        value = materialization.metadata.get("rows_added")
+        if value is not None:
+            added[".".join(materialization.asset_key.path)] = value.value
+        elsewhere = materialization.metadata.get("rows_added_elsewhere")  # a site's own tables
+        added |= elsewhere.value if elsewhere is not None else {}
+    return added
+
+
+def unrecognised_files(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Each source's line about files it found but does not read (cartwh.ingest.unrecognised)."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        value = event.step_materialization_data.materialization.metadata.get("unrecognised")
+        if value is not None and value.value != "none" and value.value not in lines:
+            lines.append(value.value)
+    return lines
+
+
 def _pages_counts():
     """What the pages show that Dagster's check evaluations do not: the dbt tests that warned or
     failed (dagster-dbt records a singular test with several parents as an observation, not a
     check: cartwh/quality/dbt_tests.py) and the data manager's report's open issues."""
-    from cartwh.quality.data_manager_report import open_issues
-    from cartwh.quality.dbt_tests import dbt_test_results
 
     try:
         con = connect(settings.warehouse_path(), read_only=True)
@@ -103,7 +127,6 @@ def _rows(failures) -> str:
 def _quality_lines(result: dg.ExecuteInProcessResult, dbt_tests=None, issues=None) -> list[str]:
     """The checks that ran and the ones that failed, blocking first, with every dbt test that the
     data-quality pages list as warned or failed; then the data manager's report's open issues."""
-    from expectations.suites import all_suites
 
     evaluations = result.get_asset_check_evaluations()
     suites = {s.name for s in all_suites()} | {"source_health"}

@@ -21,7 +21,7 @@ def _resources(tmp_path):
 @pytest.mark.e2e  # the raw assets twice through Dagster
 def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
     generate_landing(tmp_path / "landing")
-    first = dg.materialize(raw_assets, resources=_resources(tmp_path))
+    first = dg.materialize(raw_assets(), resources=_resources(tmp_path))
     assert first.success
     meta = {
         ".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata
@@ -31,7 +31,7 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
     assert meta["raw.redcap_demographics"]["rows_quarantined"].value == 0
     assert meta["raw.cytometry_samples"]["files_loaded"].value > 0
 
-    second = dg.materialize(raw_assets, resources=_resources(tmp_path))
+    second = dg.materialize(raw_assets(), resources=_resources(tmp_path))
     assert second.success
     added = [
         e.step_materialization_data.materialization.metadata.get("rows_added")
@@ -49,7 +49,7 @@ def test_an_unparseable_file_fails_alone_named_and_every_other_file_lands(tmp_pa
     generate_landing(tmp_path / "landing")
     bad = tmp_path / "landing" / "redcap" / "broken_export.csv"
     bad.write_text("")
-    result = dg.materialize(raw_assets, resources=_resources(tmp_path), raise_on_error=False)
+    result = dg.materialize(raw_assets(), resources=_resources(tmp_path), raise_on_error=False)
     assert result.success and not any(e.is_step_failure for e in result.all_events)
     con = connect(tmp_path / "w.duckdb", read_only=True)
     assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24

@@ -97,7 +97,9 @@ def test_a_run_started_by_files_landing_does_not_pull(server, tmp_path, monkeypa
 def test_a_failed_pull_fails_the_night_before_anything_is_ingested(server, tmp_path, monkeypatch):
     monkeypatch.setenv("CARTWH_REDCAP_URL", server)
     monkeypatch.setenv("CARTWH_REDCAP_TOKEN", WRONG)
-    result = dg.materialize([redcap_pull, *raw_assets], resources=_resources(tmp_path, ["HUVR"]), raise_on_error=False)
+    result = dg.materialize(
+        [redcap_pull, *raw_assets()], resources=_resources(tmp_path, ["HUVR"]), raise_on_error=False
+    )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "landing__redcap_pull"
@@ -113,7 +115,7 @@ def test_a_failed_pull_fails_the_night_before_anything_is_ingested(server, tmp_p
 def test_the_pull_lands_what_the_same_night_ingests(server, tmp_path, monkeypatch):
     monkeypatch.setenv("CARTWH_REDCAP_URL", server)
     monkeypatch.setenv("CARTWH_REDCAP_TOKEN", TOKEN)
-    result = dg.materialize([redcap_pull, *raw_assets], resources=_resources(tmp_path, ["HUVR"]))
+    result = dg.materialize([redcap_pull, *raw_assets()], resources=_resources(tmp_path, ["HUVR"]))
     assert result.success
     meta = {
         ".".join(e.asset_key.path): e.step_materialization_data.materialization.metadata

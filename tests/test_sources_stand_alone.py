@@ -16,7 +16,7 @@ from assets.resources import LandingZone
 from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from expectations.source_health import source_health
-from orchestration.run import rows_added
+from orchestration.run_summary import rows_added
 from tests.conftest import hmac_pseudonym
 from tests.test_redcap_projects import REAL, expected_counts
 
@@ -28,7 +28,7 @@ def _materialize(tmp_path):
         "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
         "landing_zone": LandingZone(landing=str(tmp_path / "landing"), archive=str(tmp_path / "archive")),
     }
-    return dg.materialize(raw_assets, resources=resources, raise_on_error=False)
+    return dg.materialize(raw_assets(), resources=resources, raise_on_error=False)
 
 
 @pytest.mark.e2e  # the raw assets through Dagster
