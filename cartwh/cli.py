@@ -532,7 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay every archived export version into a fresh warehouse, then run "
         "the main job (marts, checks, statistics, publish).",
     )
-    rebuild.set_defaults(handler=_rebuild)
+    # The raw layer is new: the run rebuilds everything downstream, though the landing is unchanged.
+    rebuild.set_defaults(handler=_rebuild, force=True, full_refresh=True)
 
     status = commands.add_parser(
         "status",
