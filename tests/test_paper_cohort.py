@@ -27,7 +27,9 @@ def raw(tmp_path_factory):
         ingest_source(con, root / "landing", source, root / "archive")
     tables = {
         name: con.sql(f"SELECT * FROM raw.{name}").df()
-        for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+        for (name,) in con.execute(  # tables and views: the statistics are a view over their store
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+        ).fetchall()
     }
     con.close()
     return tables

@@ -41,4 +41,6 @@ def handle(args) -> int:
         f"{f'; the previous warehouse is kept as {aside.name}' if aside.exists() else ''}. "
         "Rebuilding everything downstream..."
     )
+    # The raw layer is new: the run rebuilds everything downstream, though the landing is unchanged.
+    args.force = args.full_refresh = True
     return run.handle(args)
