@@ -8,7 +8,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 
 DAGSTER_HOME ?= $(or $(CARTWH_DATA),$(CURDIR)/data)/dagster_home
 
-.PHONY: install run spark-run test test-fast test-spark lint bench status serve docs lock clean
+.PHONY: install run spark-run test test-fast test-spark schemas lint bench status serve docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,6 +65,11 @@ test-fast: $(STAMP) $(MANIFEST)
 # Spark), in one process: Spark runs local[2] itself. CI runs it after `make test`.
 test-spark: $(SPARK_STAMP) $(MANIFEST)
 	$(SPARK_VENV)/bin/python -m pytest -q -n 0 -m spark
+
+# The JSON schemas of analyses.yml and the suite files (docs/schemas/), from the models that read
+# them: after changing one (tests/test_schemas.py fails while they differ).
+schemas: $(STAMP)
+	$(PY) -m tests.test_schemas
 
 # ruff over the Python (lint rules and the formatter's style in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.

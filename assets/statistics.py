@@ -15,7 +15,7 @@ from cartwh.dbt.manifest import mart_names
 from cartwh.report.render import render_report
 from cartwh.study.blocking import read_blocks
 from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
-from cartwh.study.config import load_plan
+from cartwh.study.config import Plan, PlanError, load_plan
 
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
 # What each table holds (README, "analytics"); the analyses it holds are added from the plan.
@@ -41,37 +41,32 @@ HOLDS = {
 def describe_analytics(plan_path: Path) -> dict[str, str]:
     """Each analytics table's description for the Dagster UI: what it holds and the analyses of
     analyses.yml that write it (by title or name), read when the definitions are built. A plan
-    that cannot be read leaves the bare descriptions: the run itself names its mistake."""
-    import yaml
-
+    that cannot be read leaves the bare descriptions: the definitions still load, and the run
+    itself names the mistake."""
     try:
-        plan = yaml.safe_load(Path(plan_path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        plan = {}
-    survival = [
-        f"{a.get('title', a.get('name'))} ({', '.join(a.get('endpoints', []))})" for a in plan.get("survival", [])
-    ]
-    written_by = {
-        **dict.fromkeys(("km_estimates", "survival_tests", "landmark_survival", "survival_summaries"), survival),
-        "follow_up": [f"{a.get('name')} ({', '.join(a.get('endpoints', []))})" for a in plan.get("follow_up", [])],
-        "group_comparisons": [t.get("title", t.get("name")) for t in plan.get("tables", [])],
-        "cutoffs": [a.get("title", a.get("name")) for a in plan.get("survival", []) if a.get("cutoff")],
-        "cox_models": [
-            f"{m.get('name')} ({m.get('endpoint')} ~ {' + '.join(m.get('factors', []))})" for m in plan.get("cox", [])
-        ],
-        **dict.fromkeys(
-            ("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests"),
-            [f"{a.get('title', a.get('name'))} ({a.get('endpoint')})" for a in plan.get("competing_risks", [])],
-        ),
-        "competing_risk_models": [
-            f"{m.get('name')} ({m.get('endpoint')} {m.get('cause')} ~ {' + '.join(m.get('factors', []))})"
-            for m in plan.get("competing_risk_regression", [])
-        ],
-    }
+        written_by = _written_by(load_plan(Path(plan_path)))
+    except (OSError, PlanError):
+        written_by = {}
     return {
         name: f"analytics.{name}: {HOLDS[name]}."
-        + (" Analyses (analyses.yml): " + "; ".join(str(a) for a in written_by[name]) + "." if written_by[name] else "")
+        + (f" Analyses (analyses.yml): {'; '.join(written_by[name])}." if written_by.get(name) else "")
         for name in ANALYTICS_TABLES
+    }
+
+
+def _written_by(plan: Plan) -> dict[str, list[str]]:
+    survival = [f"{a.title} ({', '.join(a.endpoints)})" for a in plan.survival]
+    competing = [f"{a.title} ({a.endpoint})" for a in plan.competing_risks]
+    return {
+        **dict.fromkeys(("km_estimates", "survival_tests", "landmark_survival", "survival_summaries"), survival),
+        "follow_up": [f"{a.name} ({', '.join(a.endpoints)})" for a in plan.follow_up],
+        "group_comparisons": [t.title for t in plan.tables],
+        "cutoffs": [a.title for a in plan.survival if a.cutoff],
+        "cox_models": [f"{m.name} ({m.endpoint} ~ {' + '.join(m.factors)})" for m in plan.cox],
+        **dict.fromkeys(("cumulative_incidence", "competing_risk_landmarks", "competing_risk_tests"), competing),
+        "competing_risk_models": [
+            f"{m.name} ({m.endpoint} {m.cause} ~ {' + '.join(m.factors)})" for m in plan.competing_risk_regression
+        ],
     }
 
 

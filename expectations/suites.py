@@ -12,17 +12,20 @@ only the analyses and report sections that read one of them; without `blocks` it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cartwh.contract.reference import study_parameter
+from cartwh.yaml_models import read
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-SEVERITIES = {"blocking", "warn"}
-SCOPES = {"batch", "table"}
+Severity = Literal["blocking", "warn"]
+Scope = Literal["batch", "table"]
+SEVERITIES = set(get_args(Severity))
+SCOPES = set(get_args(Scope))
 REPORTED_KEYS = ("patient_key", "file", "source_row")  # how a failing row is named in reports
 
 
@@ -30,16 +33,49 @@ class SuiteError(ValueError):
     """A suite file is inconsistent; the message names the file and the expectation."""
 
 
-@dataclass(frozen=True)
-class Expectation:
-    type: str  # a GX 1.x expectation class name, e.g. ExpectColumnValuesToBeBetween
-    kwargs: dict
-    severity: str
+class Expectation(BaseModel):
+    """One expectation: the GX class it runs (`expect`), its arguments (every key not named here,
+    passed to GX as written: GX checks its own arguments), its severity and why."""
+
+    # Unknown keys are allowed: they are the GX arguments (what GX accepts is for GX to say).
+    model_config = ConfigDict(frozen=True, extra="allow", use_attribute_docstrings=True)
+    type: str = Field(alias="expect")
+    """A GX 1.x expectation class name, e.g. ExpectColumnValuesToBeBetween."""
+    severity: Severity
+    """blocking: the statistics must not run on a failure; warn: it is reported."""
     why: str
-    # Rows the expectation applies to: {"column": value} (equality) or {"column": "present"}.
-    when: dict | None = None
-    show: str | None = None  # the column reports print for a failing row, when not the checked one
-    blocks: tuple[str, ...] | None = None  # marts.patients columns it vouches for; None: everything
+    when: dict[str, Any] | None = Field(None, min_length=1, max_length=1)
+    """The rows it applies to: {column: value} (equality) or {column: present}, e.g. {crp_unit: mg/dL}."""
+    show: str | None = None
+    """The column reports print for a failing row, when not the checked one."""
+    blocks: tuple[str, ...] | None = Field(None, min_length=1)
+    """The marts.patients columns a blocking expectation vouches for; without it, it blocks everything."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _study_parameters(cls, entry: Any) -> Any:
+        """A threshold written once, in its seed: an argument {study_parameter: <name>} is that row's value."""
+        if not isinstance(entry, dict):
+            return entry
+        named = {"expect", *cls.model_fields}
+        try:
+            return {
+                k: study_parameter(v["study_parameter"]) if isinstance(v, dict) and k not in named else v
+                for k, v in entry.items()
+            }
+        except (KeyError, StopIteration):
+            raise ValueError("an argument names no row of the study_parameters seed") from None
+
+    @model_validator(mode="after")
+    def _blocks_only_when_blocking(self):
+        if self.blocks is not None and self.severity != "blocking":
+            raise ValueError("`blocks` lists the marts.patients columns a blocking expectation vouches for")
+        return self
+
+    @property
+    def kwargs(self) -> dict:
+        """The GX arguments."""
+        return dict(self.model_extra or {})
 
     @property
     def blocks_everything(self) -> bool:
@@ -50,55 +86,28 @@ class Expectation:
         return self.kwargs.get("column") or f"{self.kwargs.get('column_A')} vs {self.kwargs.get('column_B')}"
 
 
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    guards: str  # asset key path, "raw/redcap_laboratory"
-    scope: str
+class Suite(BaseModel):
+    """A suite file of expectations/suites/: the table it guards and what GX checks of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    name: str = Field(alias="suite")
+    guards: str
+    """The asset key path of the table, e.g. raw/redcap_laboratory."""
+    scope: Scope
+    """batch: only the rows of newly landed files; table: the whole table."""
     sql: str
-    expectations: tuple[Expectation, ...] = field(default_factory=tuple)
-    needs: tuple[str, ...] = ()  # other assets the SQL reads, which must be materialized first
+    """The frame GX validates, projected to the columns it needs."""
+    expectations: tuple[Expectation, ...] = ()
+    needs: tuple[str, ...] = ()
+    """Other assets the SQL reads, which must be materialized first."""
 
     @property
     def blocking(self) -> bool:
         return any(e.severity == "blocking" for e in self.expectations)
 
 
-def _expectation(entry: dict, where: str) -> Expectation:
-    entry = dict(entry)
-    try:
-        kind, severity, why = entry.pop("expect"), entry.pop("severity"), entry.pop("why")
-    except KeyError as missing:
-        raise SuiteError(f"{where}: every expectation needs {missing}") from None
-    if severity not in SEVERITIES:
-        raise SuiteError(f"{where}: severity {severity!r} is not one of {sorted(SEVERITIES)}")
-    when, show, blocks = entry.pop("when", None), entry.pop("show", None), entry.pop("blocks", None)
-    try:  # a threshold written once, in its seed: {study_parameter: <name>}
-        entry = {k: study_parameter(v["study_parameter"]) if isinstance(v, dict) else v for k, v in entry.items()}
-    except (KeyError, StopIteration):
-        raise SuiteError(f"{where}: an argument names no row of the study_parameters seed") from None
-    if blocks is not None and (severity != "blocking" or not isinstance(blocks, list) or not blocks):
-        raise SuiteError(f"{where}: `blocks` lists the marts.patients columns a blocking expectation vouches for")
-    if when is not None and (not isinstance(when, dict) or len(when) != 1):
-        raise SuiteError(f"{where}: `when` takes one column and its value, e.g. {{crp_unit: mg/dL}}")
-    return Expectation(kind, entry, severity, why, when, show, tuple(blocks) if blocks else None)
-
-
 def read_suite(path: Path) -> Suite:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if document.get("scope") not in SCOPES:
-        raise SuiteError(f"{path.name}: scope must be one of {sorted(SCOPES)}")
-    expectations = tuple(
-        _expectation(e, f"{path.name} expectation {i + 1}") for i, e in enumerate(document.get("expectations", []))
-    )
-    return Suite(
-        document["suite"],
-        document["guards"],
-        document["scope"],
-        document["sql"],
-        expectations,
-        tuple(document.get("needs", [])),
-    )
+    return read(Suite, path, SuiteError)
 
 
 @cache
