@@ -33,6 +33,8 @@ from cartwh.generate.faults import Fault, inject_faults, truncate_file
 from cartwh.generate.timeline import realize
 from cartwh.synthetic import mark_landing
 
+__all__ = ["DEFAULT_SEED", "FCS_MODES", "REDCAP_LAYOUTS", "LandingSummary", "generate_landing"]
+
 DEFAULT_SEED = 20251125
 REDCAP_DIR = "redcap"
 STATISTICS_DIR = "cytometry/statistics"

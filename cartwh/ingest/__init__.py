@@ -8,3 +8,29 @@ insert one source's rows, `fcs_loader` an FCS file's keywords (read by `fcs_keyw
 from its FlowJo workspace or GatingML template; `keys`, `tubes`, `identifiers` and `record_map` keep identifiers out of
 the warehouse; `validation` holds the row rules; `warehouse` the raw tables ingestion grows.
 """
+
+__all__ = [
+    "csv_reader",
+    "cytometry_loader",
+    "deletions",
+    "dialects",
+    "dictionary_tables",
+    "errors",
+    "failed_files",
+    "fcs_gating",
+    "fcs_keywords",
+    "fcs_loader",
+    "identifiers",
+    "keys",
+    "known_records",
+    "load",
+    "record_map",
+    "record_shapes",
+    "redcap_loader",
+    "redcap_versions",
+    "statistics_layouts",
+    "tubes",
+    "unrecognised",
+    "validation",
+    "warehouse",
+]

@@ -3,3 +3,8 @@
 builds on Spark from it; the marts and reference tables it built come back into the warehouse
 (handover.py), so the checks, statistics and published copy read them as after a DuckDB build;
 session.py opens the Spark a build left, to read a failing test's rows."""
+
+__all__ = [
+    "handover",
+    "session",
+]
