@@ -1,8 +1,8 @@
 """The night on Spark (CARTWH_ENGINE=spark): the demo cohort through the whole main job with its
 models built on a local Spark (the raw layer handed over as Parquet, the marts and seeds taken back
 into the warehouse), compared with the session's DuckDB demo run: every mart the same rows, values
-equal to 1e-9, the same columns and types. Marked spark: `make test-spark` (not in CI
-while the merged models fail on Spark: docs/scaling.md), which installs pyspark and Java."""
+equal to 1e-9, the same columns and types. Marked spark: `make test-spark` (CI runs it after
+`make test`), which installs pyspark and Java."""
 
 import math
 
