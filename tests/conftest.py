@@ -198,6 +198,7 @@ def spark(tmp_path_factory):
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark runs it
+        .config("spark.sql.codegen.wholeStage.union.enabled", "false")  # as profiles.yml runs it, and why
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()

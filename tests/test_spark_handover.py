@@ -201,3 +201,4 @@ def test_spark_configured_in_its_folder(tmp_path):
     assert f"databaseName={tmp_path}/metastore_db" in parameters["spark.hadoop.javax.jdo.option.ConnectionURL"]
     assert parameters["spark.ui.enabled"] == "false"
     assert parameters["spark.sql.sources.partitionColumnTypeInference.enabled"] == "false"
+    assert parameters["spark.sql.codegen.wholeStage.union.enabled"] == "false"  # Spark 4.3's union fusion
