@@ -201,6 +201,9 @@ def spark(tmp_path_factory):
         .config("spark.sql.codegen.wholeStage.union.enabled", "false")  # as profiles.yml runs it, and why
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # The JVM starts with this session's options: a later session's metastore (Derby, a Spark
+        # build's, cartwh.spark.session) then logs here, not into the folder the tests run in.
+        .config("spark.driver.extraJavaOptions", f"-Dderby.stream.error.file={folder / 'derby.log'}")
         .getOrCreate()
     )
     yield session
