@@ -25,6 +25,7 @@ from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 from cartwh.pseudonym import PseudonymKeyError, key_fingerprint, pseudonymise, secret
+from cartwh.warehouse.schema import ensure_schema
 
 ROW_KEYS = (
     "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) of the batch; empty when it names no patient
@@ -52,6 +53,9 @@ _REBUILD = (
 def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
     """Stop before anything is written if the key differs from the warehouse's; record the
     fingerprint in a warehouse that holds nothing yet."""
+    # The run's first write: from here on the fixed tables exist, whoever opened the connection
+    # (cartwh's connect() applies the schema too; a plain Dagster DuckDBResource does not).
+    ensure_schema(con)
     current = key_fingerprint(secret())
     stored = con.execute(f"SELECT fingerprint FROM {KEY_FINGERPRINT}").fetchall()
     if stored and stored[0][0] != current:
