@@ -22,9 +22,10 @@ from cartwh.ingest.errors import IngestError, WarehouseLayoutError
 from cartwh.ingest.fcs_loader import FCS_FILES
 from cartwh.ingest.keys import check_pseudonym_key
 from cartwh.ingest.load import IngestReport, ingest_source, merged
-from cartwh.ingest.warehouse import ensure_raw_schema, quote_table
+from cartwh.ingest.warehouse import quote_table
 from cartwh.pseudonym import PseudonymKeyError
 from cartwh.synthetic import SyntheticBesideReal
+from cartwh.warehouse.schema import has_table
 from cartwh.warehouse.unrecognised_files import summary as unrecognised_summary
 
 GROUP = "raw"
@@ -46,7 +47,9 @@ def _results(con, report: IngestReport, tables: list[str]):
     # run's summary counts them too (orchestration.run_summary.rows_added).
     elsewhere = {t: n for t, n in report.rows.items() if t not in tables and n}
     for table in tables:
-        total = con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0] if _exists(con, table) else 0
+        total = (
+            con.execute(f"SELECT count(*) FROM {quote_table(table)}").fetchall()[0][0] if has_table(con, table) else 0
+        )
         yield dg.MaterializeResult(
             asset_key=_key(table),
             metadata={
@@ -69,18 +72,10 @@ def _results(con, report: IngestReport, tables: list[str]):
         )
 
 
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]).fetchall()
-    )
-
-
 def _ingest(context, warehouse: DuckDBResource, landing_zone: LandingZone, source: str, tables: list[str]):
     """Ingest `source`, or several sources one after the other (a tuple) that write into the same
     raw tables, reported together."""
     with warehouse.get_connection() as con:
-        ensure_raw_schema(con)
         reports = []
         for name in (source,) if isinstance(source, str) else source:
             try:
@@ -121,7 +116,6 @@ _DICTIONARY_TABLES = [FIELDS, CHOICES]
 )
 def raw_redcap_dictionary(warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
-        ensure_raw_schema(con)
         try:  # the run's first write: under another pseudonym key, nothing is written at all
             check_pseudonym_key(con)
         except PseudonymKeyError as error:

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.pseudonym import SECRET_FILE_VARIABLE, SECRET_VARIABLE
+from cartwh.warehouse import schema
 
 MARKER = ".cartwh-synthetic.json"  # in the landing folder the generator wrote
 ARCHIVE_MARKER = "synthetic.json"  # its copy in the archive, for rebuilds
@@ -90,26 +91,21 @@ def record_origin(con: duckdb.DuckDBPyConnection, landing: Path, archive: Path) 
         Path(archive).mkdir(parents=True, exist_ok=True)
         (Path(archive) / ARCHIVE_MARKER).write_text(json.dumps(landing_mark) + "\n")
     mark = archive_mark or landing_mark
-    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-    con.execute(f"CREATE OR REPLACE TABLE {ORIGIN} (synthetic BOOLEAN NOT NULL, note VARCHAR NOT NULL)")
+    schema.replace(con, ORIGIN)  # declared in cartwh.warehouse.schema, rewritten whole
     note = f"{BANNER} ({mark.get('what', 'generated')})" if mark else "Real deliveries: the programme's own exports."
     con.execute(f"INSERT INTO {ORIGIN} VALUES (?, ?)", [mark is not None, note])
     return mark is not None
 
 
 def _holds_deliveries(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'landed_files'"
-    ).fetchall()
-    return bool(found) and bool(con.execute("SELECT 1 FROM raw.landed_files LIMIT 1").fetchall())
+    return schema.has_table(con, "raw.landed_files") and bool(
+        con.execute("SELECT 1 FROM raw.landed_files LIMIT 1").fetchall()
+    )
 
 
 def is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse `con` reads was built from the demo cohort (ops.data_origin)."""
-    schema, name = ORIGIN.split(".")
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
-    ).fetchall():
+    if not schema.has_table(con, ORIGIN):  # read-only: a warehouse or copy from before the table
         return False
     return bool(con.execute(f"SELECT bool_or(synthetic) FROM {ORIGIN}").fetchall()[0][0])
 

@@ -17,29 +17,14 @@ import duckdb
 import pandas as pd
 
 from cartwh.warehouse.connection import insert_frame, transaction
+from cartwh.warehouse.schema import ensure_schema
 from expectations.suites import Suite
 from expectations.validate import SuiteOutcome, run_suite
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS quality;
-CREATE TABLE IF NOT EXISTS quality.expectation_results (
-    run_id VARCHAR, checked_at TIMESTAMP, suite VARCHAR, guards VARCHAR, scope VARCHAR, rows_validated BIGINT,
-    expectation VARCHAR, column_name VARCHAR, severity VARCHAR, why VARCHAR, success BOOLEAN,
-    element_count BIGINT, unexpected_count BIGINT, observed VARCHAR);
-CREATE TABLE IF NOT EXISTS quality.failing_rows (
-    run_id VARCHAR, checked_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
-    severity VARCHAR, why VARCHAR, patient_key VARCHAR, file VARCHAR, source_row BIGINT, value VARCHAR);
-CREATE TABLE IF NOT EXISTS quality.validated_loads (load_id BIGINT, suite VARCHAR, run_id VARCHAR, validated_at TIMESTAMP);
-ALTER TABLE quality.expectation_results ADD COLUMN IF NOT EXISTS blocks VARCHAR;  -- comma-separated columns
-"""
 PENDING_LOADS = """
     SELECT load_id FROM raw.landed_files
     WHERE load_id NOT IN (SELECT load_id FROM quality.validated_loads WHERE suite = ?)
 """
-
-
-def ensure_quality_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
 
 
 def _result_rows(outcome: SuiteOutcome, run_id: str, now: datetime) -> pd.DataFrame:
@@ -112,7 +97,7 @@ def _store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str, l
 def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, gx_root: Path, run_id: str) -> SuiteOutcome:
     """Validate what the suite guards (for a batch suite: only file versions it has not seen),
     store the results, and return them. Loads count as validated only once stored."""
-    ensure_quality_schema(con)
+    ensure_schema(con)  # the quality tables, declared in cartwh.warehouse.schema (idempotent)
     loads = None
     if suite.scope == "batch":
         loads = con.execute(PENDING_LOADS, [suite.name]).df()

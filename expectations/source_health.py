@@ -56,15 +56,9 @@ from cartwh.ingest.failed_files import failed_files
 from cartwh.ingest.load import SOURCES  # ingestion's folders: where a file's site is read from
 from cartwh.settings import PROJECT_ROOT
 from cartwh.warehouse.connection import quote_table
+from cartwh.warehouse.schema import ensure_schema, has_table
 
 THRESHOLDS = PROJECT_ROOT / "dbt_project" / "seeds" / "source_health_thresholds.csv"
-DDL = """
-CREATE SCHEMA IF NOT EXISTS quality;
-CREATE TABLE IF NOT EXISTS quality.source_health (
-    run_id VARCHAR, checked_at TIMESTAMP, check_name VARCHAR, subject VARCHAR, observed DOUBLE,
-    threshold DOUBLE, message VARCHAR);
-ALTER TABLE quality.source_health ADD COLUMN IF NOT EXISTS blocking BOOLEAN DEFAULT true;
-"""
 
 
 @dataclass(frozen=True)
@@ -365,9 +359,7 @@ NOTHING_RECOGNISED = """
 def unrecognised_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     """A source whose folder holds only files it does not read: nothing of it landed. (A stray
     file beside exports that landed is reported, not blocking: cartwh/ingest/unrecognised.py.)"""
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'unrecognised_files'"
-    ).fetchall():
+    if not has_table(con, "raw.unrecognised_files"):
         return []
     return [
         Finding(
@@ -543,7 +535,7 @@ def source_health(con: duckdb.DuckDBPyConnection, limits: dict[str, float] | Non
 
 
 def store_findings(con: duckdb.DuckDBPyConnection, findings: list[Finding], run_id: str) -> None:
-    con.execute(DDL)
+    ensure_schema(con)  # quality.source_health, declared in cartwh.warehouse.schema (idempotent)
     now = datetime.now(UTC).replace(tzinfo=None)
     for f in findings:
         con.execute(

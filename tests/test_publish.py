@@ -8,7 +8,7 @@ import pytest
 
 from cartwh.ingest.warehouse import connect
 from cartwh.warehouse.publish import publish
-from expectations.results import ensure_quality_schema
+from cartwh.warehouse.schema import ensure_schema
 
 PLANTED = ("cytometry/statistics/MRN4471023_day7.csv", "Maria Lopez", "1961-04-03", "MRN4471023")
 
@@ -17,7 +17,7 @@ PLANTED = ("cytometry/statistics/MRN4471023_day7.csv", "Maria Lopez", "1961-04-0
 # in staging and in marts.
 WORKING = """
 CREATE SCHEMA staging; CREATE SCHEMA intermediate; CREATE SCHEMA marts; CREATE SCHEMA analytics;
-CREATE SCHEMA reference; CREATE SCHEMA ops;
+CREATE SCHEMA reference;
 INSERT INTO raw.landed_files (load_id, source, file, sha256, bytes, rows_loaded, rows_quarantined, loaded_at,
                               archive_path, superseded_by) VALUES
     (1, 'redcap', 'redcap/export.csv', 'a', 1, 10, 2, TIMESTAMP '2026-11-30 02:00', 'archive/a', 2),
@@ -35,7 +35,7 @@ CREATE TABLE marts.patients AS SELECT 'p1' AS patient_key, 'inotuzumab' AS bridg
 CREATE VIEW marts.patient_keys AS SELECT patient_key FROM raw.redcap_demographics;
 CREATE TABLE analytics.cutoffs AS SELECT 0.75 AS auc;
 CREATE TABLE reference.study_parameters AS SELECT 'landmark_months' AS parameter, 12 AS value;
-CREATE TABLE ops.run_history AS SELECT 'run-1' AS run_id, 'published' AS status;
+CREATE OR REPLACE TABLE ops.run_history AS SELECT 'run-1' AS run_id, 'published' AS status;
 INSERT INTO quality.expectation_results VALUES
     ('run-1', TIMESTAMP '2026-12-01 02:00', 'raw_redcap', 'raw.redcap_laboratory', 'batch', 10, 'expect_between',
      'crp', 'warn', 'plausible CRP', false, 10, 2, NULL, NULL),
@@ -56,7 +56,7 @@ INSERT INTO quality.failing_rows VALUES
 @pytest.fixture
 def by_hand(tmp_path):
     working = connect(tmp_path / "working.duckdb")  # with the raw schema
-    ensure_quality_schema(working)
+    ensure_schema(working)
     working.execute(WORKING)
     published = publish(working, tmp_path / "published" / "warehouse.duckdb")
     working.close()
@@ -71,11 +71,14 @@ def test_only_the_analysts_schemas_are_published_and_views_become_tables(by_hand
         "analytics.cutoffs",
         "marts.patient_keys",
         "marts.patients",
+        "ops.data_origin",  # declared by the schema home, so present (empty) even in this hand-built warehouse
         "ops.run_history",
         "quality.check_results",
+        "quality.dbt_tests",
         "quality.failing_rows_per_patient",
         "quality.files_per_source",
         "quality.quarantine_counts",
+        "quality.root_causes",
         "reference.study_parameters",
     ]
     assert by_hand.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall() == [(0,)]
@@ -86,7 +89,7 @@ def test_a_failed_runs_message_stays_in_the_working_warehouse(tmp_path):
     # The message of a failed ingestion quotes the landed file's name, which may hold an MRN.
     working = connect(tmp_path / "working.duckdb")
     working.execute(
-        "CREATE SCHEMA ops; CREATE TABLE ops.run_history AS SELECT 'run-2' AS run_id, 'failed' AS status, "
+        "CREATE OR REPLACE TABLE ops.run_history AS SELECT 'run-2' AS run_id, 'failed' AS status, "
         "'cytometry/statistics/MRN4471023_day7.csv cannot be parsed' AS message"
     )
     published = publish(working, tmp_path / "published" / "warehouse.duckdb")
@@ -128,7 +131,7 @@ def test_the_published_quality_view_counts_without_files_rows_or_values(by_hand)
 def test_a_failing_row_of_a_superseded_file_version_is_not_current(tmp_path):
     """Run 0 validated version 1 of redcap/export.csv; version 2 of the same name replaced it."""
     working = connect(tmp_path / "working.duckdb")
-    ensure_quality_schema(working)
+    ensure_schema(working)
     working.execute(WORKING)
     working.execute(
         "INSERT INTO quality.validated_loads VALUES (1, 'raw_redcap', 'run-0', TIMESTAMP '2026-11-30 02:00')"

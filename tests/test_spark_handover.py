@@ -39,7 +39,7 @@ def raw(tmp_path, monkeypatch):
         ('p1', 'huvr', 1), ('p2', 'hugm', 1), ('p3', 'hugm', 2)) AS t(patient_key, site, _load_id)""")
     con.execute("""CREATE TABLE raw.cytometry_population_stats AS SELECT * FROM (VALUES
         ('t1', 12.5, 3), ('t2', 7.0, 4), ('t2', 7.5, 5)) AS t(tube_key, value, _load_id)""")
-    con.execute("CREATE TABLE raw.redcap_choices AS SELECT 'sex' AS field_name, '1' AS code, 'Male' AS label")
+    con.execute("INSERT INTO raw.redcap_choices VALUES ('sex', '1', 'Male')")  # declared by the schema home
     return con
 
 

@@ -23,8 +23,9 @@ import duckdb
 import pytest
 
 from cartwh.night.published_night import leave_unpublished_marker, marker_path, missing_copy_message
-from cartwh.night.run_history import DDL, RunSummary
+from cartwh.night.run_history import RunSummary
 from cartwh.sql.shell import shell
+from cartwh.warehouse.schema import BY_NAME
 
 CARTWH = str(Path(sys.executable).with_name("cartwh"))
 BOMB = "SELECT count(*) FROM range(100000) a, range(100000) b, range(100000) c"
@@ -33,7 +34,7 @@ BLOCKED_RUN = "b10cced0-0000-4000-8000-000000000002"
 
 
 def _history(con, run_id: str, status: str, started: str, finished: str, blocking: int) -> None:
-    con.execute(DDL)
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops; " + BY_NAME["ops.run_history"].create())  # as published
     con.execute(
         "INSERT INTO ops.run_history VALUES (?, ?, ?, ?, 0, 40, ?, ?, '{}', '{}', NULL)",
         [run_id, started, finished, status, blocking, blocking],

@@ -15,7 +15,7 @@ from markupsafe import escape
 
 from cartwh.quality.data_manager_report import write_data_manager_report
 from cartwh.quality.quality_report import write_quality_report
-from expectations.results import ensure_quality_schema
+from cartwh.warehouse.schema import ensure_schema
 from expectations.source_health import source_health, store_findings, thresholds
 from tests.conftest import Warehouse, hmac_tube_key
 
@@ -100,7 +100,7 @@ def test_a_corrected_re_export_clears_it(wh):
 def test_both_pages_lead_with_the_lost_values_and_still_trust_the_rest(wh, tmp_path):
     wh.land(TABLE, _table(12))
     wh.land(TABLE, _table(12, malformed={3}))
-    ensure_quality_schema(wh.con)  # the night's checks ran and passed
+    ensure_schema(wh.con)  # the night's checks ran and passed
     wh.con.execute(
         "INSERT INTO quality.expectation_results (run_id, checked_at, suite, guards, scope, rows_validated, "
         "expectation, column_name, severity, why, success) VALUES ('night', ?, 'raw_cytometry_populations', "

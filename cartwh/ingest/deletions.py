@@ -82,11 +82,7 @@ def _site(con, key: bytes, project: str, record_id: str, seen: bool) -> str | No
 def load_deletions(con: duckdb.DuckDBPyConnection, files: list[ExportFile]) -> list[str]:
     """Tombstones of a batch of deletion reports; a record id that cannot be keyed is a problem."""
     key = secret()
-    seen = bool(
-        con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'redcap_record_sites'"
-        ).fetchall()
-    )
+    seen = bool(con.execute(f"SELECT 1 FROM {RECORD_SITES} LIMIT 1").fetchall())
     rows, problems, records, skipped = [], [], [], []
     for file in files:
         load_id = file.load_id

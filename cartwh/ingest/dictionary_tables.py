@@ -6,6 +6,7 @@ import duckdb
 
 from cartwh.contract.redcap import DataDictionary
 from cartwh.ingest.warehouse import insert_rows, transaction
+from cartwh.warehouse import schema
 
 FIELDS = "raw.redcap_fields"
 CHOICES = "raw.redcap_choices"
@@ -13,10 +14,8 @@ CHOICES = "raw.redcap_choices"
 
 def publish_dictionary(con: duckdb.DuckDBPyConnection, dictionary: DataDictionary) -> dict[str, int]:
     with transaction(con):
-        con.execute(f"""CREATE OR REPLACE TABLE {FIELDS} (field_name VARCHAR PRIMARY KEY, form VARCHAR,
-            field_type VARCHAR, label VARCHAR, validation VARCHAR, minimum DOUBLE, maximum DOUBLE,
-            identifier BOOLEAN, sql_type VARCHAR)""")
-        con.execute(f"CREATE OR REPLACE TABLE {CHOICES} (field_name VARCHAR, code VARCHAR, label VARCHAR)")
+        schema.replace(con, FIELDS)  # declared in cartwh.warehouse.schema, rewritten whole
+        schema.replace(con, CHOICES)
         insert_rows(
             con,
             FIELDS,

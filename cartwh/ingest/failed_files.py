@@ -15,23 +15,13 @@ import duckdb
 
 from cartwh.ingest.errors import ExportError
 from cartwh.ingest.warehouse import insert_rows, transaction
+from cartwh.warehouse.schema import has_table
 
-FAILED_FILES = "raw.ingest_failures"
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {FAILED_FILES} (
-    source VARCHAR NOT NULL,
-    file VARCHAR NOT NULL,         -- path inside the landing folder
-    "row" BIGINT,                  -- where the file could not be read, when known
-    column_name VARCHAR,
-    message VARCHAR NOT NULL,      -- the whole error: file, row, column and why
-    failed_at TIMESTAMP NOT NULL
-);
-"""
+FAILED_FILES = "raw.ingest_failures"  # declared in cartwh.warehouse.schema
 
 
 def record_failures(con: duckdb.DuckDBPyConnection, source: str, failures: list[ExportError]) -> None:
     """Replace the source's rows of raw.ingest_failures with tonight's failures."""
-    con.execute(_DDL)
     with transaction(con):
         con.execute(f"DELETE FROM {FAILED_FILES} WHERE source = ?", [source])
         now = con.execute("SELECT current_timestamp::TIMESTAMP").fetchall()[0][0]
@@ -40,8 +30,6 @@ def record_failures(con: duckdb.DuckDBPyConnection, source: str, failures: list[
 
 def failed_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     """(source, file, message) of every file that could not be read at its source's last ingestion."""
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'ingest_failures'"
-    ).fetchall():
+    if not has_table(con, FAILED_FILES):  # an older warehouse, read-only
         return []
     return con.execute(f"SELECT source, file, message FROM {FAILED_FILES} ORDER BY source, file").fetchall()

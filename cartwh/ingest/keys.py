@@ -25,6 +25,7 @@ from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote, quote_literal
 from cartwh.pseudonym import PseudonymKeyError, key_fingerprint, pseudonymise, secret
+from cartwh.warehouse.schema import ensure_schema
 
 ROW_KEYS = (
     "_row_patient_keys"  # (load_id, row, site, patient_key, record_id) of the batch; empty when it names no patient
@@ -52,11 +53,11 @@ _REBUILD = (
 def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
     """Stop before anything is written if the key differs from the warehouse's; record the
     fingerprint in a warehouse that holds nothing yet."""
+    # The run's first write: from here on the fixed tables exist, whoever opened the connection
+    # (cartwh's connect() applies the schema too; a plain Dagster DuckDBResource does not).
+    ensure_schema(con)
     current = key_fingerprint(secret())
-    recorded = con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'pseudonym_key'"
-    ).fetchall()
-    stored = con.execute(f"SELECT fingerprint FROM {KEY_FINGERPRINT}").fetchall() if recorded else []
+    stored = con.execute(f"SELECT fingerprint FROM {KEY_FINGERPRINT}").fetchall()
     if stored and stored[0][0] != current:
         raise PseudonymKeyMismatch(
             "The pseudonym key differs from the one this warehouse was built with: ingesting under "
@@ -70,7 +71,6 @@ def check_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
             "were keyed per site), so nothing was ingested. Run `cartwh rebuild` once: it re-keys "
             "every patient from the archive under the current key."
         )
-    con.execute(f"CREATE TABLE {KEY_FINGERPRINT} (fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)")
     con.execute(f"INSERT INTO {KEY_FINGERPRINT} VALUES (?, current_timestamp)", [current])
 
 
@@ -146,10 +146,6 @@ def _check_moves(con, key: bytes, site_column: str) -> None:
     """Rows of a record whose site is not the one the record was first seen under in its project
     become problems and keep the first site's patient key; records seen for the first time are
     remembered. The record is named by a keyed hash of (project, record id), never by its id."""
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {RECORD_SITES} (record_key VARCHAR PRIMARY KEY, site VARCHAR NOT NULL, "
-        "first_load_id BIGINT NOT NULL)"
-    )
     records = con.execute(f"SELECT DISTINCT project, record_id FROM {ROW_SITES} WHERE key_site IS NOT NULL").fetchall()
     con.execute("CREATE OR REPLACE TEMP TABLE _record_keys (project VARCHAR, record_id VARCHAR, record_key VARCHAR)")
     # ':' is not a site character: a record key never equals a patient key.
@@ -184,10 +180,6 @@ def _check_projects(con) -> None:
     each numbers its records on its own: record 1 of both is one patient key, two versions of it
     that nothing orders. So the rows of a record from any project other than the one it was first
     loaded from are quarantined, naming both; the versions are never merged, and the first stays."""
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {PATIENT_PROJECTS} (patient_key VARCHAR PRIMARY KEY, project VARCHAR NOT NULL, "
-        "first_load_id BIGINT NOT NULL)"
-    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _patient_project AS
             SELECT k.patient_key, coalesce(any_value(p.project), arg_min(s.project, (k.load_id, k.row))) AS first_project,

@@ -37,16 +37,10 @@ from cartwh.ingest.identifiers import (
 )
 from cartwh.ingest.warehouse import LANDED_FILES, insert_rows, quote_literal, transaction
 from cartwh.warehouse.permissions import make_private
+from cartwh.warehouse.schema import KNOWN_RECORDS, ensure_schema
 
 FILE = "known_records.duckdb"
 VERSIONS = KNOWN_VERSIONS
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {VERSIONS} (sha256 VARCHAR, source VARCHAR);
-CREATE TABLE IF NOT EXISTS {KNOWN_NEEDLES} (sha256 VARCHAR, site VARCHAR, record_id VARCHAR, field VARCHAR,
-                                            mode VARCHAR, needle VARCHAR, first_word VARCHAR);
-CREATE TABLE IF NOT EXISTS {KNOWN_BIRTH_DATES} (sha256 VARCHAR, site VARCHAR, record_id VARCHAR, born DATE);
-CREATE TABLE IF NOT EXISTS {KNOWN_TUBES} (sha256 VARCHAR, fcs_file VARCHAR, site VARCHAR, record_id VARCHAR);
-"""
 _SOURCES = ("redcap", "cytometry_manifest")
 # A REDCap batch's entries, from its temp tables (cartwh.ingest.identifiers.register_identifiers).
 _REDCAP_ENTRIES = (
@@ -63,7 +57,7 @@ def attached(con: duckdb.DuckDBPyConnection, archive: Path) -> Iterator[None]:
     con.execute(f"ATTACH {quote_literal(str(path))} AS known")
     try:
         make_private(path)
-        con.execute(_DDL)
+        ensure_schema(con, KNOWN_RECORDS)  # its tables, declared in cartwh.warehouse.schema
         sync(con)
         yield
     finally:

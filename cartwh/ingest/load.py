@@ -66,13 +66,13 @@ from cartwh.ingest.warehouse import (
     QUARANTINE,
     RawTable,
     confine,
-    ensure_raw_schema,
     insert_rows,
     quote_table,
     transaction,
 )
 from cartwh.synthetic import record_origin
 from cartwh.warehouse.archive_ledger import ArchiveLedger
+from cartwh.warehouse.schema import ensure_schema
 from cartwh.warehouse.unrecognised_files import Unrecognised
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ SOURCES = {
         "redcap_deletions",
         "redcap",
         deletions.load_deletions,
-        ensure_raw_schema,
+        ensure_schema,  # its table, raw.redcap_deleted_records, is declared there
         accepts=deletions.is_deletion_report,
         header=deletions.report_header,
     ),
@@ -233,6 +233,7 @@ def ingest_source(
     # no file but the warehouse and the archive (cartwh.warehouse.connection.confine).
     confine(con, folders=[archive])
     con.execute("SET VARIABLE archive = ?", [str(Path(archive).absolute())])  # cartwh.ingest.identifiers.ARCHIVED_PATH
+    ensure_schema(con)  # the raw bookkeeping tables (a connection not opened by connect() included)
     check_pseudonym_key(con)  # raises PseudonymKeyError before anything is read or written
     record_origin(con, Path(landing), Path(archive))  # raises SyntheticBesideReal, likewise
     source.create_tables(con)

@@ -14,7 +14,8 @@ from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.keys import ROW_KEYS
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.warehouse.permissions import make_private
-from cartwh.warehouse.record_ids import DDL, map_path
+from cartwh.warehouse.record_ids import map_path
+from cartwh.warehouse.schema import RECORD_MAP, ensure_schema
 
 EVENT = "redcap_event_name"  # longitudinal projects only
 
@@ -51,7 +52,7 @@ def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], arch
     path = map_path(archive)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as restricted:
-        restricted.execute(DDL)
+        ensure_schema(restricted, RECORD_MAP)
         restricted.register("new_patients", patients)
         restricted.register("new_locations", locations)
         restricted.execute("INSERT OR IGNORE INTO patients SELECT patient_key, site, record_id FROM new_patients")

@@ -19,7 +19,6 @@ from cartwh.warehouse.project_versions import (
     DICTIONARY_FIELDS,
     FILE_PROJECTS,
     PROJECT_FILES,
-    create_tables,
     dictionary_sha256,
     field_row,
 )
@@ -31,7 +30,6 @@ PROJECTS_DIR = "redcap_projects"
 
 def record_project_versions(con: duckdb.DuckDBPyConnection, files: list[ExportFile], project: SiteProject) -> None:
     """Part of the batch's transaction: rolled back with it."""
-    create_tables(con)
     digest = dictionary_sha256(project.dictionary)
     if not con.execute(f"SELECT 1 FROM {DICTIONARY_FIELDS} WHERE dictionary_sha256 = ? LIMIT 1", [digest]).fetchall():
         insert_rows(

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.ingest.warehouse import insert_rows
-from cartwh.warehouse.unrecognised_files import DDL, UNRECOGNISED_FILES, Unrecognised
+from cartwh.warehouse.unrecognised_files import UNRECOGNISED_FILES, Unrecognised
 
 # What a file of each kind usually is, and how to land it instead.
 _ADVICE = {
@@ -56,7 +56,6 @@ def unrecognised(path: Path, landing: Path, known_as: str | None = None) -> Unre
 def record_unrecognised(con: duckdb.DuckDBPyConnection, source: str, files: list[Unrecognised]) -> None:
     """Replace the source's rows of raw.unrecognised_files with tonight's list, each file keeping
     the night it was first seen."""
-    con.execute(DDL)
     con.execute("BEGIN TRANSACTION")
     try:
         first = dict(

@@ -15,7 +15,6 @@ from cartwh.warehouse.connection import (  # noqa: F401  (ingestion's modules im
     SCHEMA,
     confine,
     connect,
-    ensure_raw_schema,
     insert_rows,
     quote,
     quote_literal,

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.warehouse import permissions
+from cartwh.warehouse.schema import has_table
 
 _COLUMNS = ("run_id", "started_at", "finished_at", "status", "blocking_checks_failed", "checks_failed")
 
@@ -61,10 +62,7 @@ def _read_marker(published: Path) -> dict | None:
 
 def _history(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[dict]:
     """Rows of ops.run_history, newest first; none if the table is not there."""
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'run_history'"
-    ).fetchone()[0]
-    if not present:
+    if not has_table(con, "ops.run_history"):
         return []
     rows = con.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM ops.run_history WHERE {where} ORDER BY started_at DESC"

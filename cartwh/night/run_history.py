@@ -1,7 +1,8 @@
 """Each run's summary, kept in the warehouse (ops.run_history) so reports can show the last
 nights: when it ran, how it ended (and why, when it did not publish), rows per table, checks,
 and how long each step took. One row per run: recording a run again replaces its row, so a run
-first recorded as published whose publication then failed ends up `failed`, never both."""
+first recorded as published whose publication then failed ends up `failed`, never both. The
+table is declared in cartwh.warehouse.schema; a writer's connection (connect()) has it."""
 
 from __future__ import annotations
 
@@ -13,14 +14,6 @@ import duckdb
 
 from cartwh.warehouse.connection import quote_table, transaction
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS ops;
-CREATE TABLE IF NOT EXISTS ops.run_history (
-    run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, duration_seconds DOUBLE,
-    checks_passed INTEGER, checks_failed INTEGER, blocking_checks_failed INTEGER,
-    rows_per_table VARCHAR, step_seconds VARCHAR);
-ALTER TABLE ops.run_history ADD COLUMN IF NOT EXISTS message VARCHAR;
-"""
 COUNTED_SCHEMAS = ("raw", "marts", "analytics")
 # published | blocked (a blocking check failed) | failed (an error; `message` says which) |
 # interrupted (Ctrl-C, SIGTERM, or killed: then recorded by the next run)
@@ -49,7 +42,6 @@ def rows_per_table(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
-    con.execute(DDL)
     with transaction(con):
         con.execute("DELETE FROM ops.run_history WHERE run_id = ?", [summary.run_id])
         con.execute(
@@ -73,5 +65,4 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
 
 
 def is_recorded(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    con.execute(DDL)
     return bool(con.execute("SELECT 1 FROM ops.run_history WHERE run_id = ?", [run_id]).fetchall())

@@ -37,6 +37,7 @@ from cartwh.quality.root_causes import KIND_LABELS, Entry, Issue, entries, has_t
 from cartwh.synthetic import banner
 from cartwh.warehouse.permissions import make_private
 from cartwh.warehouse.project_versions import sites_awaiting_mapping
+from cartwh.warehouse.schema import replace
 from cartwh.warehouse.unrecognised_files import unrecognised_files
 
 write_page = page_writer("cartwh.quality")  # its templates/ folder
@@ -237,8 +238,7 @@ def write_data_manager_report(con: duckdb.DuckDBPyConnection, folder: Path, arch
 
 def _count(con: duckdb.DuckDBPyConnection, found: list[Entry]) -> None:
     """What the page holds, in numbers, for the run's summary on the console."""
-    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
-        CREATE OR REPLACE TABLE {OPEN_ISSUES} (root_causes BIGINT, issues BIGINT, blocking BIGINT, warnings BIGINT)""")
+    replace(con, OPEN_ISSUES)  # declared in cartwh.warehouse.schema, rewritten whole
     con.execute(
         f"INSERT INTO {OPEN_ISSUES} VALUES (?, ?, ?, ?)",
         [

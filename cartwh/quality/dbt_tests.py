@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from cartwh.warehouse.connection import insert_frame
+from cartwh.warehouse.schema import has_table, replace
 
 RESULTS_TABLE = "quality.dbt_test_results"
 ROWS_TABLE = "quality.dbt_test_rows"
@@ -95,10 +96,8 @@ def record_dbt_tests(
     `query` runs a test's SQL where the build ran (default: the warehouse; a Spark build's tests
     run on Spark, cartwh.spark.session.SparkQuery)."""
     query = query or (lambda sql: con.execute(sql).df())
-    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
-        CREATE OR REPLACE TABLE {RESULTS_TABLE} (run_id VARCHAR, test VARCHAR, models VARCHAR, status VARCHAR,
-            severity VARCHAR, failures BIGINT, meaning VARCHAR, message VARCHAR, action VARCHAR);
-        CREATE OR REPLACE TABLE {ROWS_TABLE} (run_id VARCHAR, test VARCHAR, patient_key VARCHAR, tube_key VARCHAR)""")
+    replace(con, RESULTS_TABLE)  # both declared in cartwh.warehouse.schema, rewritten whole
+    replace(con, ROWS_TABLE)
     kept = 0
     for result in run_results.get("results", []):
         uid, status = result["unique_id"], result["status"]
@@ -131,12 +130,7 @@ def record_dbt_tests(
 
 
 def _kept(con: duckdb.DuckDBPyConnection) -> bool:
-    schema, table = ROWS_TABLE.split(".")
-    return bool(
-        con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
-        ).fetchall()
-    )
+    return has_table(con, ROWS_TABLE)
 
 
 def dbt_test_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from cartwh.quality.root_causes import analyst_groups, has_table, root_causes
 from cartwh.synthetic import banner
 from cartwh.warehouse.connection import insert_frame
 from cartwh.warehouse.project_versions import dictionary_changes, sites_awaiting_mapping
+from cartwh.warehouse.schema import replace
 from cartwh.warehouse.unrecognised_files import unrecognised_counts, unrecognised_files
 
 write_page = page_writer("cartwh.quality")  # its templates/ folder
@@ -238,9 +239,7 @@ ROOT_CAUSES_TABLE = "quality.root_causes"
 def store_root_causes(con: duckdb.DuckDBPyConnection) -> None:
     """The analysts' root-cause groups as a table, for the published copy (cartwh.quality.published_quality)."""
     groups = analyst_groups(root_causes(con, archive=None))
-    con.execute(f"""CREATE SCHEMA IF NOT EXISTS quality;
-                    CREATE OR REPLACE TABLE {ROOT_CAUSES_TABLE} (kind VARCHAR, form VARCHAR, field VARCHAR, reason VARCHAR,
-                        severity VARCHAR, issues BIGINT, consequences BIGINT, patients VARCHAR)""")
+    replace(con, ROOT_CAUSES_TABLE)  # declared in cartwh.warehouse.schema, rewritten whole
     insert_frame(con, ROOT_CAUSES_TABLE, groups)
 
 

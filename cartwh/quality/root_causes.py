@@ -46,6 +46,7 @@ import pandas as pd
 
 from cartwh.quality.dbt_tests import dbt_test_rows
 from cartwh.warehouse.record_ids import read_record_map
+from cartwh.warehouse.schema import has_table as schema_has_table
 
 QUARANTINED, FLAGGED, UNKNOWN_PATIENT, MART = "quarantined", "flagged", "unknown patient", "mart"
 DBT_TEST = "dbt test"
@@ -249,11 +250,7 @@ def entries(issues: list[Issue]) -> list[Entry]:
 
 
 def has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
-        ).fetchall()
-    )
+    return schema_has_table(con, f"{schema}.{table}")  # the one probe: cartwh.warehouse.schema
 
 
 def _rows(con, sql: str, params=None) -> list[dict]:

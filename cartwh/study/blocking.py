@@ -33,6 +33,7 @@ from cartwh.study.config import (
     TableSpec,
 )
 from cartwh.study.survival_analyses import ALL
+from cartwh.warehouse.schema import has_table
 
 BLOCKED_PREFIX = "not estimable: blocked by "
 # Failed blocking expectations of one run that block only some columns.
@@ -74,8 +75,7 @@ def is_blocked(reason) -> bool:
 
 def read_blocks(con: duckdb.DuckDBPyConnection, run_id: str) -> Blocks:
     """The columns blocked by the checks of run `run_id` (the first failure per column names it)."""
-    tables = "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'quality' AND table_name = 'expectation_results'"
-    if not con.execute(tables).fetchall():
+    if not has_table(con, "quality.expectation_results"):
         return NO_BLOCKS
     reasons: dict[str, str] = {}
     failed = con.execute(FAILED_SCOPED, [run_id]).fetchall()

@@ -1,6 +1,6 @@
 """The working warehouse file, for every module that opens it (ingestion, rebuild, publication,
-status, run summaries): connecting (with the raw layer's bookkeeping ready: which file versions
-were loaded, what was quarantined), confining a connection to the files it needs, removing a
+status, run summaries): connecting (a writer's connection with every persistent table outside dbt
+ready: cartwh.warehouse.schema), confining a connection to the files it needs, removing a
 leftover, one transaction, SQL quoting and bulk inserts. What only ingestion uses stays in
 cartwh.ingest.warehouse.
 
@@ -20,54 +20,12 @@ import duckdb
 import pandas as pd
 
 from cartwh import settings
+from cartwh.warehouse.schema import ensure_schema
 
 SCHEMA = "raw"
 LANDED_FILES = f"{SCHEMA}.landed_files"
 QUARANTINE = f"{SCHEMA}.quarantine"
 DELETED_RECORDS = f"{SCHEMA}.redcap_deleted_records"
-
-_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE SEQUENCE IF NOT EXISTS {SCHEMA}.load_id_seq START 1;
-CREATE TABLE IF NOT EXISTS {LANDED_FILES} (
-    load_id BIGINT PRIMARY KEY,
-    source VARCHAR NOT NULL,          -- redcap | cytometry_manifest | cytometry_statistics
-    file VARCHAR NOT NULL,            -- path inside the landing folder: the batch's identity
-    sha256 VARCHAR NOT NULL,
-    bytes BIGINT NOT NULL,
-    rows_loaded BIGINT NOT NULL,
-    rows_quarantined BIGINT NOT NULL,
-    loaded_at TIMESTAMP NOT NULL,
-    archive_path VARCHAR NOT NULL,
-    superseded_by BIGINT              -- a later version of the same file; its rows stay, marked
-);
--- Every CSV record of a file version accounted for: records_read = rows_landed +
--- rows_quarantined + records_skipped (docs/data-contract.md section 5). NULL for versions loaded
--- before these columns existed.
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_read BIGINT;
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS rows_landed BIGINT;
-ALTER TABLE {LANDED_FILES} ADD COLUMN IF NOT EXISTS records_skipped BIGINT;
-CREATE TABLE IF NOT EXISTS {QUARANTINE} (
-    load_id BIGINT NOT NULL,
-    file VARCHAR NOT NULL,
-    row BIGINT NOT NULL,
-    column_name VARCHAR,
-    reason VARCHAR NOT NULL,
-    value VARCHAR,                    -- NULL for identifier columns
-    patient_key VARCHAR,
-    quarantined_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-);
--- Records deleted in REDCap, one row per record and deletion report (cartwh/ingest/deletions.py):
--- always there, since every REDCap staging model reads it (macro current_rows).
-CREATE TABLE IF NOT EXISTS {DELETED_RECORDS} (
-    site VARCHAR,
-    patient_key VARCHAR NOT NULL,
-    deleted_since TIMESTAMP,          -- the previous pull's start: deleted after it
-    found_at TIMESTAMP NOT NULL,      -- the pull that found the record gone
-    _load_id BIGINT NOT NULL,         -- the deletion report's file version
-    _source_row BIGINT NOT NULL       -- n + 1 for its n-th record id
-);
-"""
 
 
 def connect(
@@ -80,7 +38,7 @@ def connect(
     if folders is not None or files:
         confine(con, folders or (), files)
     if not read_only:
-        ensure_raw_schema(con)
+        ensure_schema(con)  # every persistent table outside dbt, declared in cartwh.warehouse.schema
     return con
 
 
@@ -122,10 +80,6 @@ def remove_database(path: Path) -> None:
     """Delete a DuckDB file and its write-ahead log, if there (a leftover of an interrupted build)."""
     for part in (Path(path), Path(f"{path}.wal")):
         part.unlink(missing_ok=True)
-
-
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_DDL)
 
 
 def quote(identifier: str) -> str:

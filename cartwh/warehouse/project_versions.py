@@ -1,6 +1,6 @@
 """Which project (dictionary, setup, mapping) each REDCap file version was read with: the tables
 and what the data-quality pages read of them. Ingestion writes them as each batch loads
-(cartwh.ingest.redcap_versions.record_project_versions).
+(cartwh.ingest.redcap_versions.record_project_versions); they are declared in cartwh.warehouse.schema.
 
 Every loaded record file is linked to its project's version in raw.landed_file_projects; each
 dictionary version is stored once, by the hash of its content, field by field, in
@@ -20,6 +20,7 @@ import duckdb
 from cartwh.contract.redcap import DataDictionary
 from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.contract.redcap_site import SiteProject
+from cartwh.warehouse.schema import has_table
 
 FILE_PROJECTS = "raw.landed_file_projects"
 DICTIONARY_FIELDS = "raw.dictionary_fields"
@@ -42,23 +43,10 @@ def field_row(f) -> list:
     ]
 
 
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {FILE_PROJECTS} (load_id BIGINT PRIMARY KEY, project VARCHAR,
-                    project_sha256 VARCHAR, dictionary_sha256 VARCHAR NOT NULL, record_id_field VARCHAR,
-                    longitudinal BOOLEAN, mapped BOOLEAN)""")
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {DICTIONARY_FIELDS} (dictionary_sha256 VARCHAR, position INTEGER,
-                    field_name VARCHAR, form VARCHAR, field_type VARCHAR, validation VARCHAR, choices VARCHAR,
-                    identifier BOOLEAN)""")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {PROJECT_FILES} (project_sha256 VARCHAR, file VARCHAR, sha256 VARCHAR)")
-
-
 def dictionary_changes(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per site project, each change of dictionary between successive loads, oldest first:
     {project, first_load_id, added, removed, retyped, choices_changed} (field names)."""
-    exists = con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'landed_file_projects'"
-    )
-    if not exists.fetchall():
+    if not has_table(con, FILE_PROJECTS):  # an older warehouse, read-only
         return []
     versions = con.execute(f"""SELECT project, dictionary_sha256, min(load_id) AS first FROM {FILE_PROJECTS}
                                GROUP BY ALL ORDER BY project, first""").fetchall()
@@ -91,9 +79,7 @@ def sites_awaiting_mapping(con: duckdb.DuckDBPyConnection) -> list[tuple[str, in
     """(site, current record files, rows in its own raw tables) of every site project whose current
     exports have no mapping onto the canonical dictionary: its records are in its
     raw.redcap_site_<site>__* tables only, and none of its patients reaches the marts."""
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'landed_file_projects'"
-    ).fetchall():
+    if not has_table(con, FILE_PROJECTS):
         return []
     sites = con.execute(
         f"""SELECT coalesce(nullif(p.project, ''), 'main') AS site, count(*) AS files

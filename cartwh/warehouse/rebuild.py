@@ -28,9 +28,9 @@ from pathlib import Path
 import duckdb
 
 from cartwh.ingest.load import SOURCES, ingest_source
-from cartwh.night.run_history import DDL
 from cartwh.warehouse.archive_ledger import ArchiveLedger, LedgerEntry, ledger_path, read_ledger
 from cartwh.warehouse.connection import connect, quote_literal, remove_database
+from cartwh.warehouse.schema import has_table
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,7 @@ def _carry_run_history(con: duckdb.DuckDBPyConnection, warehouses: list[Path]) -
         except duckdb.Error:
             continue
         try:
-            if con.execute(
-                "SELECT 1 FROM duckdb_tables() WHERE database_name = 'previous' AND schema_name = 'ops' "
-                "AND table_name = 'run_history'"
-            ).fetchall():
-                con.execute(DDL)
+            if has_table(con, "ops.run_history", database="previous"):  # the fresh warehouse has its own (connect)
                 con.execute("INSERT INTO ops.run_history BY NAME SELECT * FROM previous.ops.run_history")
                 return
         except duckdb.Error as error:

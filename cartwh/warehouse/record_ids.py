@@ -22,12 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-MAP_FILE = "record_ids.duckdb"
-DDL = """
-CREATE TABLE IF NOT EXISTS patients (patient_key VARCHAR PRIMARY KEY, site VARCHAR, record_id VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS row_locations (sha256 VARCHAR, "row" BIGINT, record_id VARCHAR, event VARCHAR,
-                                          instrument VARCHAR, instance VARCHAR, PRIMARY KEY (sha256, "row"));
-"""
+MAP_FILE = "record_ids.duckdb"  # its tables, `patients` and `row_locations`: cartwh.warehouse.schema (RECORD_MAP)
 
 
 def map_path(archive: Path) -> Path:

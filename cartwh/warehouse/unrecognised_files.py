@@ -13,18 +13,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-UNRECOGNISED_FILES = "raw.unrecognised_files"
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {UNRECOGNISED_FILES} (
-    source VARCHAR NOT NULL,       -- the source whose folder holds it
-    file VARCHAR NOT NULL,         -- path inside the landing folder
-    kind VARCHAR NOT NULL,         -- its extension, lower-cased ('no extension')
-    bytes BIGINT NOT NULL,
-    advice VARCHAR NOT NULL,       -- what it is and what to do
-    first_seen TIMESTAMP NOT NULL,
-    last_seen TIMESTAMP NOT NULL
-);
-"""
+from cartwh.warehouse.schema import has_table
+
+UNRECOGNISED_FILES = "raw.unrecognised_files"  # declared in cartwh.warehouse.schema
 
 
 @dataclass(frozen=True)
@@ -41,9 +32,7 @@ class Unrecognised:
 
 def unrecognised_files(con: duckdb.DuckDBPyConnection) -> list[Unrecognised]:
     """What the landing folder holds that no source reads, for the data manager's report."""
-    if not con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'unrecognised_files'"
-    ).fetchall():
+    if not has_table(con, UNRECOGNISED_FILES):  # an older warehouse, read-only
         return []
     rows = con.execute(f"SELECT file, kind, bytes, advice FROM {UNRECOGNISED_FILES} ORDER BY file").fetchall()
     return [Unrecognised(*row) for row in rows]
