@@ -3,7 +3,6 @@ not where its paths come from; orchestration/resources.py fills them from cartwh
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,14 +15,12 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
+from cartwh.night.closing import QualityPages, close_night
 from cartwh.night.locking import writer_lock
-from cartwh.night.run_events import close_run, open_run
-from cartwh.quality.quality_report import write_quality_reports
+from cartwh.night.run_events import open_run
 from cartwh.warehouse.connection import connect
 from cartwh.warehouse.permissions import pipeline_file_modes
 from cartwh.warehouse.publish import copy_folder
-
-log = logging.getLogger(__name__)
 
 
 class DataQuality(dg.ConfigurableResource):
@@ -36,6 +33,9 @@ class DataQuality(dg.ConfigurableResource):
     restricted: str
     archive: str
 
+    def pages(self) -> QualityPages:
+        return QualityPages(Path(self.reports), Path(self.gx_root), Path(self.restricted), Path(self.archive))
+
 
 class Warehouse(DuckDBResource):
     """The working warehouse, and where it is published for analysts.
@@ -45,10 +45,9 @@ class Warehouse(DuckDBResource):
     main job runs in one process, so the resource is set up once per run) and the connection
     is also closed when a step fails: dagster-duckdb closes it only on success, and a
     connection left open locks the file for the rest of the process. Under that lock the run
-    opens and closes its record (cartwh.night.run_events): a damaged warehouse is refused at the
-    start, and every run that does not publish is recorded as it ends. Then, still under the lock,
-    the run's data-quality pages are written, once (after the run is recorded, so "Last nights"
-    shows it, blocked or not)."""
+    opens its record (cartwh.night.run_events: a damaged warehouse is refused at the start) and,
+    whatever its outcome, closes the night (cartwh.night.closing: its record, then the
+    data-quality pages), said in the run's log."""
 
     published: str
     data_quality: DataQuality
@@ -62,16 +61,15 @@ class Warehouse(DuckDBResource):
             try:
                 yield self
             finally:
-                close_run(context.instance, context.run.run_id, warehouse, Path(self.published))
-                self._write_quality_reports()
-
-    def _write_quality_reports(self) -> None:
-        q = self.data_quality
-        try:
-            with self.get_connection() as con:
-                write_quality_reports(con, Path(q.reports), Path(q.gx_root), Path(q.restricted), Path(q.archive))
-        except Exception as error:  # the run's own outcome matters more than its report
-            log.warning("could not write the data-quality reports: %s", error)
+                closed = close_night(
+                    context.instance,
+                    context.run.run_id,
+                    warehouse,
+                    Path(self.published),
+                    self.data_quality.pages(),
+                    self.get_connection,
+                )
+                context.log.info(closed.describe())
 
     @contextmanager
     def get_connection(self):
