@@ -6,8 +6,10 @@ write exports by hand and ingest them.
 """
 
 import csv
+import dataclasses
 import hashlib
 import hmac
+import inspect
 import logging
 import os
 import shutil
@@ -18,9 +20,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cartwh.generate import generate_landing
+from cartwh.generate import LandingSummary, generate_landing
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
+from tests.session_builds import SessionBuilds, StoredRun, repeated
 
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"
 
@@ -78,6 +81,28 @@ def open_warehouse(tmp_path, monkeypatch):
         warehouse.con.close()
 
 
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+INGESTED_SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
+
+
+def ingest_and_build(root: Path, *dbt_args: str, sources=INGESTED_SOURCES) -> None:
+    """What the main job does before its checks, without Dagster: the data dictionary and each of
+    `sources` from root/landing into root/w.duckdb (archive root/archive), then `dbt <dbt_args>`."""
+    from cartwh.contract.redcap_dictionary import project_dictionary
+    from cartwh.ingest.dictionary_tables import publish_dictionary
+
+    con = connect(root / "w.duckdb")
+    try:
+        publish_dictionary(con, project_dictionary())
+        for source in sources:
+            ingest_source(con, root / "landing", source, root / "archive")
+    finally:
+        con.close()
+    if dbt_args:
+        done = run_dbt(root / "w.duckdb", root, *dbt_args)
+        assert done.returncode == 0, done.stdout[-3000:]
+
+
 def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     """dbt `args` in its own process on `warehouse`, with its target and logs under `out`."""
     return subprocess.run(
@@ -91,7 +116,7 @@ def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProce
             "--log-path",
             str(out / "logs"),
         ],
-        cwd=Path(__file__).resolve().parent.parent / "dbt_project",
+        cwd=DBT_PROJECT,
         env={**os.environ, "CARTWH_WAREHOUSE": str(warehouse)},
         capture_output=True,
         text=True,
@@ -128,15 +153,65 @@ def main_job():
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
+def session_builds(tmp_path_factory, pytestconfig) -> SessionBuilds:
+    """The folder every xdist worker of this session shares (the parent of the workers' temporary
+    folders; without xdist, the session's own), and the builds made in it (tests/session_builds.py)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    builds = SessionBuilds((base.parent if worker else base) / "session", worker or "main")
+    pytestconfig.stash[_BUILDS] = builds
+    return builds
+
+
+_GENERATOR_DEFAULTS = {name: p.default for name, p in inspect.signature(generate_landing).parameters.items()}
+
+
+@pytest.fixture(scope="session")
+def generated(session_builds):
+    """generated(folder, **options): what `generate_landing(folder, **options)` writes, generated
+    once per session for each set of options and copied into `folder` (file times of now, as if
+    written now); returns the generator's summary, naming `folder`. Tests of the generator itself
+    call `generate_landing`."""
+
+    def copy(folder: Path, **options) -> LandingSummary:
+        options = {k: v for k, v in options.items() if _GENERATOR_DEFAULTS[k] != v}
+        name = "landing" + "".join(f"-{k}={v}" for k, v in sorted(options.items()))
+        built, summary = session_builds.build(name, lambda landing: generate_landing(landing, **options))
+        shutil.copytree(built, folder, copy_function=shutil.copyfile, dirs_exist_ok=True)
+        return dataclasses.replace(summary, landing=Path(folder))
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def cohort(session_builds, generated):
+    """cohort(name, faults=False, prepare=None, logged=False): the demo cohort (with the generator's
+    faults) landed, changed by `prepare(landing)`, and through the whole main job (`run_main_job`),
+    once per session under `name`, whichever worker asks first: (data folder, StoredRun, generator
+    summary). `logged`: every Python log record of the run also in <data>/run.log. The folder is
+    every test's: read it (DuckDB read_only), or copy it first (`demo_copy`)."""
+
+    def run(name: str, faults: bool = False, prepare=None, logged: bool = False):
+        def make(root: Path):
+            summary = generated(root / "landing", faults=faults)
+            result, _ = (_logged_run if logged else run_main_job)(root, prepare=prepare, generate=False)
+            return StoredRun(root / "dagster_home", result.run_id), summary
+
+        root, (stored, summary) = session_builds.build(name, make)
+        return root, stored, summary
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_run(cohort):
     """The demo cohort through the whole main job (ingestion, dbt build, checks, statistics,
-    report) into a temporary data folder, built once per test session: (data folder, job
-    result). Reports in <data>/reports, Great Expectations in <data>/quality, the Dagster
-    instance (the run and its event log) in <data>/dagster_home."""
-    root = tmp_path_factory.mktemp("marts")
-    result, _ = run_main_job(root)
-    assert result.success
-    return root, result
+    report) into a data folder built once per test session: (data folder, its StoredRun). Reports
+    in <data>/reports, Great Expectations in <data>/quality, the Dagster instance (the run and its
+    event log) in <data>/dagster_home."""
+    root, run, _ = cohort("demo")
+    assert run.success
+    return root, run
 
 
 @pytest.fixture(scope="session")
@@ -145,26 +220,30 @@ def demo_warehouse(demo_run) -> Path:
     return demo_run[0] / "warehouse.duckdb"
 
 
-@pytest.fixture(scope="session")
-def faults_warehouse(tmp_path_factory):
-    """The demo cohort with every generator fault (identifiers planted in free text, an FCS file
-    name and a quarantined value included) through the whole main job, once per session:
-    (data folder, job result, landing summary, Dagster event log entries). Every Python log
-    record of the run is also written to <data>/run.log."""
-    root = tmp_path_factory.mktemp("faults")
+def _logged_run(root: Path, **options):
+    """`run_main_job` with every Python log record of the run also written to <root>/run.log."""
     handler = logging.FileHandler(root / "run.log", encoding="utf-8")
     logging.getLogger().addHandler(handler)
     previous_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
     try:
-        result, summary = run_main_job(root, faults=True)
+        return run_main_job(root, **options)
     finally:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(previous_level)
         handler.close()
+
+
+@pytest.fixture(scope="session")
+def faults_warehouse(cohort):
+    """The demo cohort with every generator fault (identifiers planted in free text, an FCS file
+    name and a quarantined value included) through the whole main job, once per session:
+    (data folder, StoredRun, landing summary, Dagster event log entries). Every Python log record
+    of the run is also written to <data>/run.log."""
+    root, run, summary = cohort("faults", faults=True, logged=True)
     with dg.DagsterInstance.from_config(str(root / "dagster_home")) as instance:  # the run's own, in its data folder
-        entries = instance.all_logs(result.run_id)
-    return root, result, summary, entries
+        entries = instance.all_logs(run.run_id)
+    return root, run, summary, entries
 
 
 @pytest.fixture(scope="session")
@@ -217,7 +296,7 @@ def data_env(data: Path) -> dict:
 
 # Fixtures that stand for the whole main job (the session's demo and faults warehouses, or a run of a test's
 # own cohort): every test that uses one, directly or through another fixture, is end-to-end.
-END_TO_END_FIXTURES = {"demo_run", "demo_warehouse", "faults_warehouse", "main_job"}
+END_TO_END_FIXTURES = {"demo_run", "demo_warehouse", "faults_warehouse", "main_job", "cohort"}
 
 
 def pytest_collection_modifyitems(items):
@@ -225,3 +304,43 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+# What each process of the session built (tests/session_builds.py): a worker sends its list to the
+# controller as it ends; the controller (or a run without xdist) prints them and fails the session
+# if anything was built twice.
+_BUILDS = pytest.StashKey[SessionBuilds]()
+_MADE = pytest.StashKey[list]()
+
+
+def _made(config) -> list:
+    if _MADE not in config.stash:
+        config.stash[_MADE] = []
+    return config.stash[_MADE]
+
+
+def pytest_sessionfinish(session):
+    builds = session.config.stash.get(_BUILDS, None)
+    made = builds.made if builds else []
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller reports
+        session.config.workeroutput["session_builds"] = made
+        return
+    _made(session.config).extend(made)
+    if repeated(_made(session.config)) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node, error):
+    """xdist's controller: a worker ended; keep what it built."""
+    _made(node.config).extend(tuple(made) for made in node.workeroutput.get("session_builds", []))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    made = _made(config)
+    if not made:
+        return
+    terminalreporter.section("built once per session (tests/session_builds.py)")
+    for name, worker, seconds in sorted(made):
+        terminalreporter.write_line(f"built {name} in {worker}: {seconds} s")
+    for name, count in repeated(made).items():
+        terminalreporter.write_line(f"FAILED: {name} built {count} times", red=True)

@@ -17,12 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartwh.contract.redcap_dictionary import project_dictionary
-from cartwh.generate import generate_landing
-from cartwh.ingest.dictionary_tables import publish_dictionary
-from cartwh.ingest.load import ingest_source
-from cartwh.ingest.warehouse import connect
-from tests.conftest import run_dbt
+from tests.conftest import ingest_and_build
 
 pytestmark = pytest.mark.e2e  # a dbt build in its own process
 
@@ -31,17 +26,15 @@ EXPORT_ROUNDING = 0.0005  # the demo laboratory writes cells/uL to 3 decimals
 
 
 @pytest.fixture(scope="module")
-def flowjo_warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
-    """The demo cohort's exports without absolute counts, ingested and built by dbt (models and seeds)."""
-    root = tmp_path_factory.mktemp("flowjo_demo")
-    generate_landing(root / "landing", exported_absolute_counts=False)
-    con = connect(root / "w.duckdb")
-    publish_dictionary(con, project_dictionary())  # what the main job's ingestion does besides the sources
-    for source in ("redcap", "cytometry_manifest", "cytometry_statistics"):
-        ingest_source(con, root / "landing", source, root / "archive")
-    con.close()
-    done = run_dbt(root / "w.duckdb", root, "build", "--resource-type", "model", "--resource-type", "seed")
-    assert done.returncode == 0, done.stdout[-3000:]
+def flowjo_warehouse(session_builds, generated) -> duckdb.DuckDBPyConnection:
+    """The demo cohort's exports without absolute counts, ingested and built by dbt (models and seeds),
+    once per session."""
+
+    def build(root):
+        generated(root / "landing", exported_absolute_counts=False)
+        ingest_and_build(root, "build", "--resource-type", "model", "--resource-type", "seed")
+
+    root, _ = session_builds.build("flowjo-demo", build)
     con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     yield con
     con.close()

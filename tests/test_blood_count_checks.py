@@ -4,7 +4,6 @@ x10^9/L code (1000 times too high, and so every dual-platform count of its day) 
 from __future__ import annotations
 
 from cartwh.contract.redcap_dictionary import project_dictionary
-from cartwh.generate import generate_landing
 from cartwh.ingest.dictionary_tables import publish_dictionary
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
@@ -12,8 +11,8 @@ from expectations.results import check_suite
 from expectations.suites import all_suites
 
 
-def test_a_blood_count_in_the_wrong_unit_is_flagged(tmp_path):
-    generate_landing(tmp_path / "landing")
+def test_a_blood_count_in_the_wrong_unit_is_flagged(tmp_path, generated):
+    generated(tmp_path / "landing")
     con = connect(tmp_path / "w.duckdb")
     publish_dictionary(con, project_dictionary())
     ingest_source(con, tmp_path / "landing", "redcap", tmp_path / "archive")

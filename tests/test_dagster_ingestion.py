@@ -6,7 +6,6 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import raw_assets
 from assets.resources import LandingZone
-from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from expectations.source_health import source_health
 
@@ -19,8 +18,8 @@ def _resources(tmp_path):
 
 
 @pytest.mark.e2e  # the raw assets twice through Dagster
-def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
-    generate_landing(tmp_path / "landing")
+def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path, generated):
+    generated(tmp_path / "landing")
     first = dg.materialize(raw_assets(), resources=_resources(tmp_path))
     assert first.success
     meta = {
@@ -43,10 +42,10 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path):
 
 
 @pytest.mark.e2e  # the raw assets through Dagster
-def test_an_unparseable_file_fails_alone_named_and_every_other_file_lands(tmp_path):
+def test_an_unparseable_file_fails_alone_named_and_every_other_file_lands(tmp_path, generated):
     """Issue 22 (defect 5): the file is kept in raw.ingest_failures with its name and why, every
     step completes (so the other sources land the same night), and source health stops the night."""
-    generate_landing(tmp_path / "landing")
+    generated(tmp_path / "landing")
     bad = tmp_path / "landing" / "redcap" / "broken_export.csv"
     bad.write_text("")
     result = dg.materialize(raw_assets(), resources=_resources(tmp_path), raise_on_error=False)

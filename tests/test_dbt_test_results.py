@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import duckdb
 import pytest
 
-from cartwh.contract.redcap_dictionary import project_dictionary
-from cartwh.generate import generate_landing
-from cartwh.ingest.dictionary_tables import publish_dictionary
-from cartwh.ingest.load import ingest_source
-from cartwh.ingest.warehouse import connect
 from cartwh.quality.data_manager_report import write_data_manager_report
 from cartwh.quality.dbt_tests import dbt_test_results, dbt_test_rows, record_dbt_tests
 from cartwh.quality.quality_report import write_quality_report
 from cartwh.quality.root_causes import DBT_TEST, root_causes
 from cartwh.warehouse.publish import publish
-from tests.conftest import run_dbt
+from tests.conftest import ingest_and_build
 
 CROSS_CHECK = "assert_cytometry_absolute_counts_agree"
 CAR_T_ABSOLUTE = "Leukocytes/Lymphocytes/CD3+/CAR+ | Absolute Count (cells/µL)"
@@ -46,26 +42,31 @@ def _double_one_car_t_count(landing) -> tuple[str, dict]:
     raise AssertionError("no tube with more than 10 CAR-T/uL in the demo")
 
 
-@pytest.fixture(scope="module")
-def disagreement(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cross_check")
-    generate_landing(root / "landing")  # the demo lab exports absolute counts and counts beads
+def _disagreement(root, generated):
+    """The demo with one tube's exported CAR-T/uL doubled, built up to the cross-check, its dbt tests kept."""
+    generated(root / "landing")  # the demo lab exports absolute counts and counts beads
     fcs_file, tube = _double_one_car_t_count(root / "landing")
-    con = connect(root / "w.duckdb")
-    publish_dictionary(con, project_dictionary())
-    for source in ("redcap", "cytometry_manifest", "cytometry_statistics"):
-        ingest_source(con, root / "landing", source, root / "archive")
-    con.close()
-    done = run_dbt(root / "w.duckdb", root, "build", "-s", f"+{CROSS_CHECK}", "--indirect-selection", "cautious")
-    assert done.returncode == 0, done.stdout[-3000:]
-    con = duckdb.connect(str(root / "w.duckdb"))
+    ingest_and_build(root, "build", "-s", f"+{CROSS_CHECK}", "--indirect-selection", "cautious")
     target = root / "target"
-    kept = record_dbt_tests(
-        con,
-        "run-1",
-        json.loads((target / "run_results.json").read_text()),
-        json.loads((target / "manifest.json").read_text()),
+    with duckdb.connect(str(root / "w.duckdb")) as con:
+        kept = record_dbt_tests(
+            con,
+            "run-1",
+            json.loads((target / "run_results.json").read_text()),
+            json.loads((target / "manifest.json").read_text()),
+        )
+    return kept, fcs_file, tube
+
+
+@pytest.fixture(scope="module")
+def disagreement(session_builds, generated, tmp_path_factory):
+    """The session's build (once, whichever worker asks first), copied for this module's tests to write into."""
+    built, (kept, fcs_file, tube) = session_builds.build(
+        "cross-check-disagreement", lambda root: _disagreement(root, generated)
     )
+    root = tmp_path_factory.mktemp("cross_check")
+    shutil.copytree(built, root, dirs_exist_ok=True)
+    con = duckdb.connect(str(root / "w.duckdb"))
     yield root, con, kept, fcs_file, tube
     con.close()
 

@@ -2,7 +2,7 @@
 
 Every fault the generator says ingestion must catch is quarantined at its file and row; the
 faults left to the data quality checks are well-formed, so they land in raw untouched.
-Generation and ingestion run once per module (about 15 s each landing).
+Generation and ingestion run once per session (tests/session_builds.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import csv
 import stat
 from datetime import date
 
+import duckdb
 import pytest
 
-from cartwh.generate import generate_landing
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from cartwh.pseudonym import pseudonymise
@@ -36,11 +36,13 @@ CHECKS_KINDS = {"unit_mixup", "dates_out_of_order", "unknown_patient"}
 
 
 class Ingested:
-    def __init__(self, root, faults: bool):
-        self.summary = generate_landing(root / "landing", faults=faults)
-        self.con = connect(root / "w.duckdb")
+    """A demo landing (with the generator's faults, or clean) ingested from every source, once per
+    session: the summary, the ingestion reports, and the warehouse read-only."""
+
+    def __init__(self, root, summary, reports):
+        self.summary, self.reports = summary, reports
+        self.con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
         self.archive = root / "archive"
-        self.reports = {s: ingest_source(self.con, root / "landing", s, self.archive) for s in SOURCES}
         self.quarantine = self.rows("SELECT file, row, column_name, reason, value FROM raw.quarantine")
 
     def rows(self, sql: str, params=None) -> list[tuple]:
@@ -54,22 +56,31 @@ class Ingested:
         return [q for q in self.quarantine if (q[0], q[1]) == (fault.file, fault.row)]
 
 
-def _ingested(tmp_path_factory, faults: bool) -> Ingested:
+def _ingest(root, faults: bool, generated):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
-        result = Ingested(tmp_path_factory.mktemp("faulty" if faults else "clean"), faults)
+        summary = generated(root / "landing", faults=faults)
+        with connect(root / "w.duckdb") as con:
+            return summary, {s: ingest_source(con, root / "landing", s, root / "archive") for s in SOURCES}
+
+
+def _ingested(session_builds, generated, faults: bool):
+    root, (summary, reports) = session_builds.build(
+        "ingested-faulty" if faults else "ingested-clean", lambda root: _ingest(root, faults, generated)
+    )
+    result = Ingested(root, summary, reports)
     yield result
     result.con.close()
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory):
-    yield from _ingested(tmp_path_factory, faults=True)
+def faulty(session_builds, generated):
+    yield from _ingested(session_builds, generated, faults=True)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    yield from _ingested(tmp_path_factory, faults=False)
+def clean(session_builds, generated):
+    yield from _ingested(session_builds, generated, faults=False)
 
 
 def faults_of(run: Ingested, kind: str):

@@ -15,30 +15,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.generate import generate_landing
-from cartwh.ingest.dictionary_tables import publish_dictionary
-from cartwh.ingest.load import ingest_source
-from cartwh.ingest.warehouse import connect
 from cartwh.warehouse.record_ids import read_record_map
-from tests.conftest import run_dbt
+from tests.conftest import ingest_and_build
 
 pytestmark = pytest.mark.e2e  # a dbt build in its own process
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dual_platform")
-    summary = generate_landing(root / "landing", patients=45, sites=3, seed=3)
-    con = connect(root / "w.duckdb")
-    publish_dictionary(con, project_dictionary())
-    for source in ("redcap", "cytometry_manifest", "cytometry_statistics"):
-        ingest_source(con, root / "landing", source, root / "archive")
-    con.close()
-    done = run_dbt(
-        root / "w.duckdb", root, "build", "-s", "+car_t_kinetics", "--resource-type", "model", "--resource-type", "seed"
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
+def registry(session_builds):
+    """A 45-patient, 3-site registry, ingested and built up to car_t_kinetics once per session."""
+
+    def build(root):
+        summary = generate_landing(root / "landing", patients=45, sites=3, seed=3)
+        ingest_and_build(root, "build", "-s", "+car_t_kinetics", "--resource-type", "model", "--resource-type", "seed")
+        return summary
+
+    root, summary = session_builds.build("dual-platform-registry", build)
     con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     yield root, summary, con
     con.close()

@@ -30,11 +30,15 @@ def _ingested(landing, archive):
 
 
 @pytest.fixture(scope="module")
-def canonical(tmp_path_factory):
-    """The demo's exports as generated, and what their statistics ingest to."""
-    root = tmp_path_factory.mktemp("canonical")
-    generate_landing(root / "landing")
-    return root / "landing", *_ingested(root / "landing", root / "archive")
+def canonical(session_builds, generated):
+    """The demo's exports as generated, and what their statistics ingest to (once per session)."""
+
+    def build(root):
+        generated(root / "landing")
+        return _ingested(root / "landing", root / "archive")
+
+    root, ingested = session_builds.build("canonical-statistics", build)
+    return root / "landing", *ingested
 
 
 def _rewritten(canonical_landing, target, dialect: str) -> None:

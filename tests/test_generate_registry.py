@@ -2,6 +2,7 @@
 
 import hashlib
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,12 +19,18 @@ def _digest(folder):
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    root = tmp_path_factory.mktemp("registry")
-    summary = generate_landing(root / "landing", patients=250, sites=2, seed=11)
-    con = connect(root / "w.duckdb")
-    for source in SOURCES:
-        ingest_source(con, root / "landing", source, root / "archive")
+def registry(session_builds):
+    """A 250-patient, 2-site registry generated and ingested once per session."""
+
+    def build(root):
+        summary = generate_landing(root / "landing", patients=250, sites=2, seed=11)
+        with connect(root / "w.duckdb") as con:
+            for source in SOURCES:
+                ingest_source(con, root / "landing", source, root / "archive")
+        return summary
+
+    root, summary = session_builds.build("registry-250", build)
+    con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     yield root, summary, con
     con.close()
 

@@ -148,9 +148,9 @@ def _one_record() -> str:
     return ",".join(header) + "\n" + ",".join(row.get(c, "") for c in header) + "\n"
 
 
-def test_a_rebuilt_demo_warehouse_is_still_synthetic(open_warehouse):
+def test_a_rebuilt_demo_warehouse_is_still_synthetic(open_warehouse, generated):
     wh = open_warehouse(Warehouse, "cartwh-test-secret-not-for-real-patients")
-    generate_landing(wh.landing)
+    generated(wh.landing)
     wh.ingest()
     assert is_synthetic(wh.con)
     shutil.rmtree(wh.landing)  # the landing moved away; the archive alone says what this was

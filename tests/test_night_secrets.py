@@ -112,9 +112,8 @@ def test_no_file_a_night_writes_holds_the_token(tmp_path, demo_export_path):
 
 
 @pytest.fixture
-def demo_export_path(tmp_path) -> Path:
-    from cartwh.generate import generate_landing
+def demo_export_path(tmp_path, generated) -> Path:
 
-    generate_landing(tmp_path / "demo")
+    generated(tmp_path / "demo")
     [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
     return export

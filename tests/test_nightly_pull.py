@@ -14,7 +14,6 @@ from assets.ingestion import raw_assets
 from assets.pull import PULL_KEY, redcap_pull
 from assets.resources import LandingZone, RedcapPull
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
-from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from cartwh.pull.redcap import PullError, configured_sites, connection_from_environment, pull_sites
 from tests.fake_redcap import TOKEN, Project, Server
@@ -24,9 +23,9 @@ FIRST = datetime(2026, 1, 5, 2, 0, 0)
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
+def server(tmp_path, generated, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generate_landing(tmp_path / "demo")
+    generated(tmp_path / "demo")
     [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
     with Server(Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)) as url:
         yield url

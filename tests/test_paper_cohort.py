@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cartwh.generate import generate_landing
 from cartwh.ingest.load import SOURCES, ingest_source
 from cartwh.ingest.warehouse import connect
 
@@ -19,20 +18,22 @@ GROUPS = ["inotuzumab", "chemotherapy"]
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    root = tmp_path_factory.mktemp("paper")
-    generate_landing(root / "landing")
-    con = connect(root / "w.duckdb")
-    for source in SOURCES:
-        ingest_source(con, root / "landing", source, root / "archive")
-    tables = {
-        name: con.sql(f"SELECT * FROM raw.{name}").df()
-        for (name,) in con.execute(  # tables and views: the statistics are a view over their store
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
-        ).fetchall()
-    }
-    con.close()
-    return tables
+def raw(session_builds, generated):
+    """Every raw table and view of the demo's exports ingested (once per session), as data frames."""
+
+    def build(root):
+        generated(root / "landing")
+        with connect(root / "w.duckdb") as con:
+            for source in SOURCES:
+                ingest_source(con, root / "landing", source, root / "archive")
+            return {
+                name: con.sql(f"SELECT * FROM raw.{name}").df()
+                for (name,) in con.execute(  # tables and views: the statistics are a view over their store
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+                ).fetchall()
+            }
+
+    return session_builds.build("paper-cohort-raw", build)[1]
 
 
 def _hematotox(labs: pd.Series, blasts: float) -> int:

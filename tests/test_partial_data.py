@@ -236,9 +236,8 @@ def strip_to_clinical_records(landing):
 
 
 @pytest.fixture(scope="module")
-def clinical_only(tmp_path_factory, main_job):
-    root = tmp_path_factory.mktemp("clinical_only")
-    result, _ = main_job(root, prepare=strip_to_clinical_records)
+def clinical_only(cohort):
+    root, result, _ = cohort("clinical-only", prepare=strip_to_clinical_records)
     con = duckdb.connect(str(root / "published" / "warehouse.duckdb"), read_only=True)
     yield root, result, con
     con.close()

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
-from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from cartwh.pull.redcap import Connection, pull
 from tests.conftest import Warehouse, hmac_pseudonym, run_dbt
@@ -50,10 +49,10 @@ def wh(open_warehouse):
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, generated, monkeypatch):
     """The demo cohort's REDCap export as a REDCap project (24 records, data access group huvr)."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generate_landing(tmp_path / "demo")
+    generated(tmp_path / "demo")
     [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
     return Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
 

@@ -179,18 +179,17 @@ def test_token_from_a_file(tmp_path):
     assert connection.token == TOKEN and TOKEN not in repr(connection) and TOKEN not in str(connection)
 
 
-def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, monkeypatch):
+def test_a_pulled_export_ingests_exactly_as_the_same_export_dropped(tmp_path, generated, monkeypatch):
     """The demo's REDCap export, served by the API and pulled, lands the same raw rows, the same
     pseudonyms and the same quarantine as the file dropped by hand; an unchanged project pulled
     again lands nothing new."""
     from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
-    from cartwh.generate import generate_landing
     from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     dropped = tmp_path / "dropped"
-    generate_landing(dropped)
+    generated(dropped)
     [export] = (dropped / "redcap").glob("*.csv")
     for cytometry in (dropped / "cytometry").rglob("*.csv"):
         cytometry.unlink()  # REDCap only

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
-from cartwh.generate import generate_landing
 from cartwh.pull.redcap import Connection, PullError, pull
 from cartwh.pull.redcap_api import Limits, redact
 from tests.fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
@@ -25,9 +24,9 @@ ROOMY = Limits(seconds=120, answer_bytes=2**30)
 
 
 @pytest.fixture(scope="module")
-def demo_export(tmp_path_factory) -> Path:
+def demo_export(tmp_path_factory, generated) -> Path:
     root = tmp_path_factory.mktemp("demo")
-    generate_landing(root)
+    generated(root)
     [export] = (root / "redcap").glob("*.csv")
     return export
 

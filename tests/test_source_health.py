@@ -7,7 +7,6 @@ import shutil
 import duckdb
 import pytest
 
-from cartwh.generate import generate_landing
 from cartwh.quality.quality_report import write_quality_report
 from expectations.source_health import data_records, source_health, store_findings, thresholds
 from tests.conftest import Warehouse
@@ -72,9 +71,9 @@ def test_a_few_quarantined_rows_do_not_block(warehouse, demo_warehouse):
 
 
 @pytest.fixture
-def lab_files(warehouse):
+def lab_files(warehouse, generated):
     """The demo's manifests as the lab writes them: one file per month and panel, 1-3 rows each."""
-    generate_landing(warehouse.landing)
+    generated(warehouse.landing)
     shutil.rmtree(warehouse.landing / "redcap")
     shutil.rmtree(warehouse.landing / "cytometry" / "statistics")
     return sorted((warehouse.landing / "cytometry" / "manifests" / "HUVR").glob("*.csv"))

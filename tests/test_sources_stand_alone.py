@@ -13,7 +13,6 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import raw_assets
 from assets.resources import LandingZone
-from cartwh.generate import generate_landing
 from cartwh.ingest.warehouse import connect
 from expectations.source_health import source_health
 from orchestration.run_summary import rows_added
@@ -32,9 +31,9 @@ def _materialize(tmp_path):
 
 
 @pytest.mark.e2e  # the raw assets through Dagster
-def test_a_failed_redcap_file_beside_cytometry_that_still_lands(tmp_path, monkeypatch):
+def test_a_failed_redcap_file_beside_cytometry_that_still_lands(tmp_path, generated, monkeypatch):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
-    summary = generate_landing(tmp_path / "landing")
+    summary = generated(tmp_path / "landing")
     (export,) = (tmp_path / "landing" / "redcap").glob("*.csv")
     export.write_bytes(b"record_id,sex\n1,1\n\xff\xfe not UTF-8\n")  # the site's export, damaged in transfer
     result = _materialize(tmp_path)

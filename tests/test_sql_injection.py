@@ -23,7 +23,6 @@ import pytest
 
 from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.contract.redcap_dictionary import project_dictionary
-from cartwh.generate import generate_landing
 from cartwh.ingest.redcap_loader import table_name
 from cartwh.pull.redcap import Connection, PullError, pull
 from tests.conftest import Warehouse
@@ -150,9 +149,9 @@ def test_a_form_name_in_a_mapping_is_refused_with_its_line(wh, tmp_path):
 
 
 @pytest.mark.parametrize("payload", ["statements", "archive to reports", "dot", "quote"])
-def test_a_form_name_served_by_redcap_is_refused_before_anything_is_written(tmp_path, monkeypatch, payload):
+def test_a_form_name_served_by_redcap_is_refused_before_anything_is_written(tmp_path, generated, monkeypatch, payload):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generate_landing(tmp_path / "demo")
+    generated(tmp_path / "demo")
     [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
     project = Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
     form = payloads(tmp_path)[payload]
