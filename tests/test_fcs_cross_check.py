@@ -62,6 +62,7 @@ def test_a_table_count_that_disagrees_with_the_gate_is_flagged(demo_copy, tmp_pa
         tmp_path,
         "build",
         "-s",
+        "int__cytometry_values",
         "int__sample_populations",
         "int__gated_statistics_cross_check",
         "assert_cytometry_gated_statistics_agree",

@@ -341,6 +341,8 @@ def test_the_precision_check_flags_the_count_flowjo_rounded(wh, tmp_path):
     wh.con.close()
     seeded = run_dbt(wh.root / "w.duckdb", tmp_path, "seed")  # the current values read several seeds
     assert seeded.returncode == 0, seeded.stdout[-2000:]
+    built = run_dbt(wh.root / "w.duckdb", tmp_path, "run", "-s", "int__cytometry_values")  # what the test reads
+    assert built.returncode == 0, built.stdout[-2000:]
     done = run_dbt(wh.root / "w.duckdb", tmp_path, "test", "-s", "assert_cytometry_statistics_precise_enough")
     wh.con = connect(wh.root / "w.duckdb")
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]

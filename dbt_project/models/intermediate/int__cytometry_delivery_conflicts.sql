@@ -1,14 +1,21 @@
 -- Deliveries that two current files disagree on, set aside from every model, one row per delivery
 -- (file version and row), so the data manager's report can name each file: a population statistic
--- of a tube that two files of one route give different numbers (macro cytometry_values; the lab's
+-- of a tube that two files of one route give different numbers (int__cytometry_values; the lab's
 -- table and the gated FCS file are compared by int__gated_statistics_cross_check instead), and a
 -- tube that two manifests describe differently, such as one FCS file assigned to two patients
 -- (stg_cytometry__samples.manifest_conflict). Identical deliveries are no conflict: they are used once.
+-- A table: it reads the raw statistics and every manifest row, and its eight tests and the data
+-- manager's report each read it (a view cost 2-5 s per reader at 100,000 patients).
+{{ config(materialized='table') }}
 {% set columns = cytometry_manifest_columns() %}
+{% set conflicting_tubes %}
+    tube_key in (select tube_key from {{ ref('int__cytometry_values') }} where conflicting)
+{% endset %}
 with conflicting_values as (
-    select tube_key, route, measure, statistic from ({{ cytometry_values() }}) as v where conflicting
+    select tube_key, route, measure, statistic from {{ ref('int__cytometry_values') }} where conflicting
 ),
 
+-- each delivery of a conflicting value, read from raw for the few tubes that have one only
 statistic_deliveries as (
     select
         d.source as source_name,
@@ -17,7 +24,7 @@ statistic_deliveries as (
         cast(d.value as string) as delivered,
         d._load_id,
         d._source_row
-    from ({{ cytometry_deliveries() }}) as d
+    from ({{ cytometry_deliveries(where=conflicting_tubes) }}) as d
     inner join conflicting_values as c
         on d.tube_key = c.tube_key and d.route = c.route and d.measure = c.measure and d.statistic = c.statistic
 ),

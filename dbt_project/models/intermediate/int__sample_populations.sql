@@ -1,33 +1,22 @@
 -- docs/definitions.md "CAR-T expansion" and "B-cell aplasia": the population values the cytometry models
--- use, one row per FCS file, pivoted from its current values (macro current_population_stats: chosen
+-- use, one row per FCS file, pivoted from its chosen current values (int__cytometry_values: chosen
 -- per value, so a tube's counts and frequencies sent in two tables are one sample; the lab's table
 -- first, else its gated FCS file). A value two current files of a route disagree on is set aside
 -- (NULL here; int__cytometry_delivery_conflicts names the files).
--- Incremental (docs/scaling.md): a night re-pivots only the samples of file versions loaded or
--- superseded since the last build, so its cost follows what landed, not the registry's size.
--- Rows whose newest version was superseded are deleted first; a sample some current version still
--- holds is rebuilt from its current values, one that no current version holds stays deleted.
+-- Incremental (docs/scaling.md, macros/incremental_tubes.sql): a night re-pivots only the samples of
+-- file versions loaded or superseded since the last build, so its cost follows what landed, not the
+-- registry's size. Rows whose newest version was superseded are deleted first; a sample some current
+-- version still holds is rebuilt from its current values, one that no current version holds stays deleted.
 {{ config(
     materialized=incremental_materialization(),
     unique_key='tube_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where _load_id in (select load_id from "
-             ~ "{{ source('raw', 'landed_files') }} where superseded_by is not null){% endif %}"
+    pre_hook="{{ delete_superseded_rows() }}"
 ) }}
 {% set phenotypes = cd8_car_t_phenotypes() %}
 
-{% set changed = none %}
-{% if is_incremental() %}
-    {% set built = "(select coalesce(max(_load_id), 0) from " ~ this ~ ")" %}
-    {% set changed %}
-        tube_key in (
-            select tube_key from {{ source('raw', 'cytometry_population_stats') }}
-            where _load_id > {{ built }}
-                or _load_id in (select load_id from {{ source('raw', 'landed_files') }} where superseded_by > {{ built }})
-        )
-    {% endset %}
-{% endif %}
+{% set changed = tubes_changed_since_built() %}
 
 with stats as (
     select
@@ -36,7 +25,8 @@ with stats as (
         v.population,
         {{ statistic_name('v.statistic') }} as statistic,
         case when not v.conflicting then v.value end as agreed_value
-    from ({{ current_population_stats(where=changed) }}) as v
+    from {{ ref('int__cytometry_values') }} as v
+    where v.chosen{% if changed %} and {{ changed }}{% endif %}
 )
 
 -- exported_*_per_ul: the lab's own absolute count, when it sent one; *_events: the Count statistics
