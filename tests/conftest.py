@@ -82,25 +82,21 @@ def open_warehouse(tmp_path, monkeypatch):
 
 
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
-INGESTED_SOURCES = ("redcap", "cytometry_manifest", "cytometry_statistics")
 
 
-def ingest_and_build(root: Path, *dbt_args: str, sources=INGESTED_SOURCES) -> None:
-    """What the main job does before its checks, without Dagster: the data dictionary and each of
-    `sources` from root/landing into root/w.duckdb (archive root/archive), then `dbt <dbt_args>`."""
+def ingest_and_build(root: Path, *dbt_args: str) -> None:
+    """What the main job does before its checks, without Dagster: the data dictionary, the REDCap
+    export and the cytometry tables of root/landing into root/w.duckdb (archive root/archive), then
+    `dbt <dbt_args>`."""
     from cartwh.contract.redcap_dictionary import project_dictionary
     from cartwh.ingest.dictionary_tables import publish_dictionary
 
-    con = connect(root / "w.duckdb")
-    try:
+    with connect(root / "w.duckdb") as con:
         publish_dictionary(con, project_dictionary())
-        for source in sources:
+        for source in ("redcap", "cytometry_manifest", "cytometry_statistics"):
             ingest_source(con, root / "landing", source, root / "archive")
-    finally:
-        con.close()
-    if dbt_args:
-        done = run_dbt(root / "w.duckdb", root, *dbt_args)
-        assert done.returncode == 0, done.stdout[-3000:]
+    done = run_dbt(root / "w.duckdb", root, *dbt_args)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def run_dbt(warehouse: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
