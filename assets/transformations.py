@@ -4,14 +4,14 @@ unbroken from export file to mart; each model's and seed's dbt data tests surfac
 check, `dbt_tests`, that names the tests that did not pass (cartwh/dbt/test_summaries.py says why
 one per model rather than one per test). The project and its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
 pages as the build ends, passed or not (cartwh/quality/dbt_tests.py says why from run_results.json);
-then the older builds' folders in dbt's target/ are removed (cartwh/dbt/target.py).
+then the older builds' folders in the data folder's dbt_target/ are removed, and the build's parse
+is kept for the next night (cartwh/dbt/target.py).
 
 On the spark engine the same assets and checks run on Spark: the raw layer is handed over as
 Parquet before the build, and the marts and seeds it built are taken back into the warehouse
 after it (cartwh/spark/handover.py), so everything downstream reads them as after a DuckDB build.
 """
 
-import shutil
 from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from pathlib import Path
@@ -23,13 +23,11 @@ from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
 from assets.resources import Dbt
-from cartwh.dbt.target import prune_build_folders
+from cartwh.dbt.target import keep_parse, prune_build_folders
 from cartwh.dbt.test_summaries import CHECK, DESCRIPTION, ModelTests, ModelTestsTally, dbt_test_result
 from cartwh.quality.dbt_tests import record_dbt_tests
 from cartwh.spark.handover import built_tables, hand_over_raw, take_back
 from cartwh.spark.session import SparkQuery
-
-PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -73,7 +71,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBRes
         if on_spark:
             _take_back(context, invocation, warehouse, Path(dbt.spark_dir))
         _keep_test_results(context, invocation, warehouse, Path(dbt.spark_dir) if on_spark else None)
-        _keep_parse(invocation.target_path)
+        keep_parse(invocation.target_path)
         prune_build_folders(invocation.target_path.parent)  # each build's own folder: the newest few stay
 
 
@@ -114,17 +112,6 @@ def _check_results(context: dg.AssetExecutionContext, invocation, summaries: lis
                 description=summary.describe(),
                 metadata=summary.metadata(),
             )
-
-
-def _keep_parse(target: Path) -> None:
-    """The night's parse, for the next night's dbt to start from (dagster-dbt copies the project's
-    target/partial_parse.msgpack into each run's target folder). dbt parses again when its profile
-    differs from the parse's (another warehouse path): kept, that happens once per data folder."""
-    parse = target / PARTIAL_PARSE
-    if parse.exists():
-        kept = Path(DBT_PROJECT.project_dir) / "target" / PARTIAL_PARSE
-        shutil.copyfile(parse, kept.with_suffix(".partial"))
-        kept.with_suffix(".partial").replace(kept)
 
 
 def _take_back(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource, spark_dir: Path) -> None:
