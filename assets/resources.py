@@ -15,6 +15,7 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
+from cartwh.dbt.target import start_from_project_parse
 from cartwh.night.closing import QualityPages, close_night
 from cartwh.night.locking import writer_lock
 from cartwh.night.run_events import open_run
@@ -88,11 +89,13 @@ class Warehouse(DuckDBResource):
 class Dbt(DbtCliResource):
     """dbt, writing into the warehouse Dagster ingests into, under the same memory ceiling, on the
     engine chosen (duckdb, or spark with its folder: cartwh.settings.engine): profiles.yml reads
-    them all from the environment of dbt's process. Its version is the dbt-core installed beside
-    this interpreter (dagster-dbt would ask `dbt --version`, a process per run)."""
+    them all from the environment of dbt's process. Its builds go to `target_dir`, in the data
+    folder (cartwh.settings.dbt_target_dir). Its version is the dbt-core installed beside this
+    interpreter (dagster-dbt would ask `dbt --version`, a process per run)."""
 
     warehouse: str
     memory_limit: str
+    target_dir: str
     engine: str = "duckdb"
     spark_dir: str = ""
 
@@ -103,11 +106,15 @@ class Dbt(DbtCliResource):
     def cli(self, args: Sequence[str], **kwargs):
         # DbtCliResource builds the child's environment from os.environ and takes no env of its
         # own; the child is started inside cli(), so the values are set only around that call.
+        # DBT_TARGET_PATH is where dagster-dbt puts each build's folder and looks for the parse to
+        # start from (assets/transformations.py keeps each night's there).
+        start_from_project_parse(Path(self.project_dir) / "target", Path(self.target_dir))
         with _environment(
             CARTWH_WAREHOUSE=self.warehouse,
             CARTWH_DUCKDB_MEMORY=self.memory_limit,
             CARTWH_ENGINE=self.engine,
             CARTWH_SPARK_DIR=self.spark_dir,
+            DBT_TARGET_PATH=self.target_dir,
         ):
             return super().cli(args, **kwargs)
 

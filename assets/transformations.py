@@ -1,16 +1,17 @@
 """The dbt project as Dagster assets: seeds and models keyed `<schema>/<name>`, grouped by
 layer; dbt sources keep the `raw/<table>` keys of the ingestion assets, so lineage runs
-unbroken from export file to mart; dbt data tests surface as asset checks. The project and
-its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
+unbroken from export file to mart; each model's and seed's dbt data tests surface as one asset
+check, `dbt_tests`, that names the tests that did not pass (cartwh/dbt/test_summaries.py says why
+one per model rather than one per test). The project and its manifest: assets/project.py. The tests that warned or failed are kept for the data-quality
 pages as the build ends, passed or not (cartwh/quality/dbt_tests.py says why from run_results.json);
-then the older builds' folders in dbt's target/ are removed (cartwh/dbt/target.py).
+then the older builds' folders in the data folder's dbt_target/ are removed, and the build's parse
+is kept for the next night (cartwh/dbt/target.py).
 
 On the spark engine the same assets and checks run on Spark: the raw layer is handed over as
 Parquet before the build, and the marts and seeds it built are taken back into the warehouse
 after it (cartwh/spark/handover.py), so everything downstream reads them as after a DuckDB build.
 """
 
-import shutil
 from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from pathlib import Path
@@ -22,12 +23,11 @@ from dagster_duckdb import DuckDBResource
 
 from assets.project import DBT_PROJECT
 from assets.resources import Dbt
-from cartwh.dbt.target import prune_build_folders
+from cartwh.dbt.target import keep_parse, prune_build_folders
+from cartwh.dbt.test_summaries import CHECK, DESCRIPTION, ModelTests, ModelTestsTally, dbt_test_result
 from cartwh.quality.dbt_tests import record_dbt_tests
 from cartwh.spark.handover import built_tables, hand_over_raw, take_back
 from cartwh.spark.session import SparkQuery
-
-PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -38,6 +38,10 @@ class LayeredTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return dbt_resource_props.get("schema")
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest, unique_id, project) -> dg.AssetCheckSpec:
+        """Every test of a model is the model's one `dbt_tests` check (dagster-dbt keeps one spec per name)."""
+        return dg.AssetCheckSpec(CHECK, asset=asset_spec.key, description=DESCRIPTION)
 
 
 class DbtNight(dg.Config):
@@ -57,26 +61,57 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBRes
     # dbt's unit tests test the SQL, not the night's data: the test suite runs them
     # (tests/test_marts_paper_counts.py), a night does not.
     args = ["build", "--exclude-resource-type", "unit_test"] + ["--full-refresh"] * config.full_refresh
-    invocation = dbt.cli(args, context=context)
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
     try:
-        yield from invocation.stream()
+        yield from _events(context, invocation)
+        error = invocation.get_error()  # dbt ended with an error: after every result it had is reported
+        if error is not None:
+            raise error
     finally:
         if on_spark:
             _take_back(context, invocation, warehouse, Path(dbt.spark_dir))
         _keep_test_results(context, invocation, warehouse, Path(dbt.spark_dir) if on_spark else None)
-        _keep_parse(invocation.target_path)
+        keep_parse(invocation.target_path)
         prune_build_folders(invocation.target_path.parent)  # each build's own folder: the newest few stay
 
 
-def _keep_parse(target: Path) -> None:
-    """The night's parse, for the next night's dbt to start from (dagster-dbt copies the project's
-    target/partial_parse.msgpack into each run's target folder). dbt parses again when its profile
-    differs from the parse's (another warehouse path): kept, that happens once per data folder."""
-    parse = target / PARTIAL_PARSE
-    if parse.exists():
-        kept = Path(DBT_PROJECT.project_dir) / "target" / PARTIAL_PARSE
-        shutil.copyfile(parse, kept.with_suffix(".partial"))
-        kept.with_suffix(".partial").replace(kept)
+def _events(context: dg.AssetExecutionContext, invocation):
+    """dagster-dbt's events for the models and seeds built; for the tests, one `dbt_tests` result per
+    model as its last test ends (and, at the end of the build, for the models not all of whose tests ran)."""
+    tally = ModelTestsTally(invocation.manifest)
+    for event in invocation.stream_raw_events():
+        result = dbt_test_result(event.raw_event)
+        if result is None:
+            yield from event.to_default_asset_events(
+                manifest=invocation.manifest,
+                dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=context,
+                target_path=invocation.target_path,
+                project=invocation.project,
+            )
+        else:
+            yield from _check_results(context, invocation, tally.record(result))
+    yield from _check_results(context, invocation, tally.rest())
+
+
+def _check_results(context: dg.AssetExecutionContext, invocation, summaries: list[ModelTests]):
+    wanted = context.selected_asset_check_keys
+    for summary in summaries:
+        key = dg.AssetCheckKey(
+            invocation.dagster_dbt_translator.get_asset_spec(
+                invocation.manifest, summary.model, invocation.project
+            ).key,
+            CHECK,
+        )
+        if key in wanted:  # a subset run: the checks of the models it selected
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=CHECK,
+                passed=summary.passed,
+                severity=dg.AssetCheckSeverity.WARN if summary.warned_only else dg.AssetCheckSeverity.ERROR,
+                description=summary.describe(),
+                metadata=summary.metadata(),
+            )
 
 
 def _take_back(context: dg.AssetExecutionContext, invocation, warehouse: DuckDBResource, spark_dir: Path) -> None:

@@ -23,6 +23,14 @@ def dagster_home() -> Path:
     return _path("DAGSTER_HOME", data_dir() / "dagster_home")
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder for the nights' builds (each build's own folder in it, with its compiled SQL,
+    run_results.json and dbt.log, and the parse the next night starts from): beside the data it was
+    built from, private to the pipeline, not in the project (dbt_project/target keeps the manifest
+    `make install` prepares and the docs site)."""
+    return _path("CARTWH_DBT_TARGET", data_dir() / "dbt_target")
+
+
 def warehouse_path() -> Path:
     """The one DuckDB file shared by ingestion, dbt and the statistics."""
     return _path("CARTWH_WAREHOUSE", data_dir() / "warehouse.duckdb")

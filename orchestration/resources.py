@@ -34,6 +34,7 @@ def default_resources() -> dict[str, object]:
             dbt_executable=str(Path(sys.executable).with_name("dbt")),
             warehouse=warehouse,
             memory_limit=memory,
+            target_dir=str(settings.dbt_target_dir()),
             engine=settings.engine(),
             spark_dir=str(settings.spark_dir()),
         ),

@@ -55,8 +55,8 @@ def stages() -> dict[str, str]:
 
 
 def dbt_node_count() -> int:
-    """The dbt nodes whose end Dagster reports (cartwh.night.console counts them): a materialization per
-    model and seed, a check evaluation per test that is an asset check."""
+    """The ends of dbt's work Dagster reports (cartwh.night.console counts them): a materialization per
+    model and seed, and the evaluation of each tested one's `dbt_tests` check."""
     return len(dbt_models.keys) + len(dbt_models.check_keys)
 
 

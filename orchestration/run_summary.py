@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from cartwh import settings
+from cartwh.dbt.test_summaries import CHECK as DBT_TESTS
 from cartwh.night import run_marker
 from cartwh.night.failures import describe
 from cartwh.night.locking import writer_lock
@@ -21,7 +22,6 @@ from cartwh.quality.data_manager_report import open_issues
 from cartwh.quality.dbt_tests import dbt_test_results
 from cartwh.warehouse.connection import connect
 from cartwh.warehouse.status import run_summary_lines
-from expectations.suites import all_suites
 
 
 def record_failure(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -106,9 +106,9 @@ def unrecognised_files(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def _pages_counts():
-    """What the pages show that Dagster's check evaluations do not: the dbt tests that warned or
-    failed (dagster-dbt records a singular test with several parents as an observation, not a
-    check: cartwh/quality/dbt_tests.py) and the data manager's report's open issues."""
+    """What the pages show that Dagster's check evaluations do not: each dbt test that warned or
+    failed, with its failing rows and meaning (a model's `dbt_tests` check only names them:
+    cartwh/quality/dbt_tests.py), and the data manager's report's open issues."""
 
     try:
         con = connect(settings.warehouse_path(), read_only=True)
@@ -120,36 +120,55 @@ def _pages_counts():
         con.close()
 
 
+def _named(evaluations: list[dg.AssetCheckEvaluation], entry: str) -> set[str]:
+    """The dbt tests a `dbt_tests` check's metadata names in `entry`, one a line
+    (cartwh.dbt.test_summaries.ModelTests.metadata), over all the models' checks: a test that reads
+    several models is named by each of their checks, and counted once."""
+    lines = (line for e in evaluations if entry in e.metadata for line in str(e.metadata[entry].value).splitlines())
+    return {line.split(" ")[0] for line in lines if line and line != "none"}
+
+
 def _rows(failures) -> str:
     return f"{int(failures):,} rows: " if failures is not None and failures == failures else ""
 
 
 def _quality_lines(result: dg.ExecuteInProcessResult, dbt_tests=None, issues=None) -> list[str]:
-    """The checks that ran and the ones that failed, blocking first, with every dbt test that the
-    data-quality pages list as warned or failed; then the data manager's report's open issues."""
+    """The checks that ran and the ones that failed, blocking first: the Great Expectations suites
+    and source health, and each dbt test that the data-quality pages list as warned or failed (from
+    the table the build left, `dbt_tests`; without it, the models' `dbt_tests` checks that did not
+    pass, one line per model); then the data manager's report's open issues."""
 
     evaluations = result.get_asset_check_evaluations()
-    suites = {s.name for s in all_suites()} | {"source_health"}
-    failed = sorted((e for e in evaluations if not e.passed), key=lambda e: e.severity != dg.AssetCheckSeverity.ERROR)
-    ran = sum(e.check_name in suites for e in evaluations)
-    checked = {e.check_name for e in evaluations}
-    observed = [] if dbt_tests is None else [t for t in dbt_tests.itertuples() if t.test not in checked]
-    lines = [
-        f"Data-quality checks: {ran} checks (Great Expectations suites, source health) and "
-        f"{len(evaluations) - ran} dbt tests ran, {len(failed)} failed"
-        + (f"; {len(observed)} more dbt test(s) warned or failed (not Dagster checks)." if observed else ".")
-    ]
+    checks = [e for e in evaluations if e.check_name != DBT_TESTS]
+    of_models = [e for e in evaluations if e.check_name == DBT_TESTS]  # one per model: its dbt tests
+    tests_run = len(_named(of_models, "tests"))
+    failed = [e for e in checks if not e.passed]
+    if dbt_tests is None:
+        failed += [e for e in of_models if not e.passed]
+        tests_failed = len(_named(of_models, "not passed"))
+    else:
+        tests_failed = len(dbt_tests)
     shown = [
         (e.severity == dg.AssetCheckSeverity.ERROR, e.check_name, "/".join(e.asset_key.path), e.description)
         for e in failed
-    ] + [(t.severity == "blocking", t.test, t.models, f"{_rows(t.failures)}{t.meaning}") for t in observed]
+    ]
+    if dbt_tests is not None:
+        shown += [
+            (t.severity == "blocking", t.test, t.models, f"{_rows(t.failures)}{t.meaning}")
+            for t in dbt_tests.itertuples()
+        ]
+    shown.sort(key=lambda line: not line[0])  # blocking first
+    lines = [
+        f"Data-quality checks: {len(checks)} checks (Great Expectations suites, source health) and "
+        f"{tests_run} dbt tests ran, {sum(not e.passed for e in checks) + tests_failed} failed."
+    ]
     for blocking, name, on, description in shown[:FAILED_CHECKS_SHOWN]:
         why = " ".join((description or "see dbt test results").split())
         line = f"  {'BLOCKING' if blocking else 'warning '} {name} on {on}: {why}"
         lines.append(line if len(line) <= 160 else line[:157] + "...")
     if len(shown) > FAILED_CHECKS_SHOWN:
         lines.append(f"  ... and {len(shown) - FAILED_CHECKS_SHOWN} more (the data-quality report lists every one)")
-    if any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed):
+    if any(blocking for blocking, *_ in shown):
         lines.append("  The statistics and the study report were NOT recomputed: a blocking check failed.")
     if issues and issues[1]:
         causes, count, blocking, warnings = issues

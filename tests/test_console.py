@@ -75,7 +75,7 @@ def test_the_demo_run_fits_on_one_screen_with_its_summary(demo_run, demo_events,
         in (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
     assert nodes == len(reported) > 200
-    assert f"{nodes}/{nodes} models, seeds and tests" in next(line for line in stage_lines if "dbt build" in line)
+    assert f"{nodes}/{nodes} builds and test results" in next(line for line in stage_lines if "dbt build" in line)
     assert HEADER_LINES + len(stage_lines) + len(summary) <= 45
     text = "\n".join(stage_lines + summary)
     assert re.search(r"^Data-quality checks: \d+ checks .* ran, 0 failed\.$", text, re.MULTILINE)
@@ -93,7 +93,7 @@ def test_the_demo_run_fits_on_one_screen_with_its_summary(demo_run, demo_events,
 
 def test_the_dbt_bar_is_drawn_on_a_terminal_only(demo_events):
     drawn = _replayed(demo_events, Terminal())
-    assert "\r" in drawn and "models, seeds and tests" in drawn  # the bar, then its stage line over it
+    assert "\r" in drawn and "builds and test results" in drawn  # the bar, then its stage line over it
     assert "\r" not in _replayed(demo_events, io.StringIO())
 
 
@@ -102,7 +102,6 @@ def test_each_warning_once_and_dbt_noise_stays_in_the_log():
     console = StageConsole({}, out)
     for _ in range(3):
         console.warn("figure 2 not drawn:   not estimable")
-    console.warn("Logging an `AssetObservation` instead of an `AssetCheckResult` for dbt test `x`.")
     console.warn("Dependencies for step study_statistics failed: ['dbt_models']. Not executing.")
     assert out.getvalue() == "  warning: figure 2 not drawn: not estimable\n"
 

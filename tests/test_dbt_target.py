@@ -1,13 +1,13 @@
-"""dbt's target folder does not grow a build folder per run (issue 28, item 12): after a build the
-newest three build folders stay, the project's own files are never touched."""
+"""dbt's target folder of the nights (in the data folder) does not grow a build folder per run
+(issue 28, item 12): after a build the newest three build folders stay, other files are never
+touched; each night's parse is kept there for the next, and a data folder's first night starts from
+the project's."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from cartwh.dbt.target import KEEP, prune_build_folders
-from cartwh.settings import PROJECT_ROOT
+from cartwh.dbt.target import KEEP, PARSE, keep_parse, prune_build_folders, start_from_project_parse
 
 
 def test_only_the_newest_build_folders_stay(tmp_path):
@@ -27,6 +27,24 @@ def test_only_the_newest_build_folders_stay(tmp_path):
     )
 
 
-def test_the_runs_leave_at_most_the_newest_builds_in_the_projects_target(demo_run):
-    builds = [p for p in Path(PROJECT_ROOT / "dbt_project" / "target").iterdir() if p.name.startswith("dbt_models-")]
-    assert len(builds) <= KEEP + 1  # a build of another test process may be under way
+def test_a_night_builds_in_its_data_folder_and_keeps_its_parse_there(demo_run):
+    root, _ = demo_run
+    builds = [p for p in (root / "dbt_target").iterdir() if p.name.startswith("dbt_models-")]
+    assert len(builds) == 1 and (builds[0] / "run_results.json").exists()
+    assert (root / "dbt_target" / PARSE).exists()  # the next night starts from it
+
+
+def test_a_first_night_starts_from_the_project_parse_and_never_overwrites_its_own(tmp_path):
+    project, data = tmp_path / "project_target", tmp_path / "data" / "dbt_target"
+    project.mkdir()
+    (project / PARSE).write_bytes(b"make install's")
+    start_from_project_parse(project, data)
+    assert (data / PARSE).read_bytes() == b"make install's"
+    (data / PARSE).write_bytes(b"last night's")
+    start_from_project_parse(project, data)
+    assert (data / PARSE).read_bytes() == b"last night's"
+    build = data / "dbt_models-0000001-abcdef1"
+    build.mkdir()
+    (build / PARSE).write_bytes(b"tonight's")
+    keep_parse(build)
+    assert (data / PARSE).read_bytes() == b"tonight's" and (project / PARSE).read_bytes() == b"make install's"

@@ -23,15 +23,13 @@ import dagster as dg
 # Stages in the order a run goes through them (the console's lines keep this order).
 STAGES = ("pull", "ingest", "dbt build", "checks", "statistics", "reports", "publish")
 BAR_STAGE = "dbt build"
-# The Dagster events that stand for one dbt node done: a model or seed built, a test evaluated as
-# an asset check (tests dagster-dbt records as observations are not counted: their number is not
-# known beforehand).
+# The Dagster events that stand for one step of the dbt build done: a model or seed built, and the
+# model's or seed's tests ended (its one `dbt_tests` check: cartwh/dbt/test_summaries.py).
 _NODE_DONE = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
 _ENDED = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
-# Warnings that stay in the log: dagster-dbt's note that a singular dbt test with several parents
-# is recorded as an observation (true on every night, nothing to act on), and Dagster's one per
-# step skipped after a failure (the stage lines say "not run", the failure says why).
-_NOISE = ("Logging an `AssetObservation`", "Dependencies for step ")
+# Warnings that stay in the log: Dagster's one per step skipped after a failure (the stage lines
+# say "not run", the failure says why).
+_NOISE = ("Dependencies for step ",)
 WIDTH = 12  # the stage names' column
 
 
@@ -129,7 +127,7 @@ class StageConsole:
             self._write(f"  {stage:<{WIDTH}} not run")
             return
         what = (
-            f"{self.nodes}/{self.dbt_nodes} models, seeds and tests"
+            f"{self.nodes}/{self.dbt_nodes} builds and test results"
             if stage == BAR_STAGE and self.dbt_nodes
             else f"{steps} step{'s' * (steps != 1)}"
         )
@@ -150,7 +148,7 @@ class StageConsole:
                 leave=False,
                 mininterval=0.5,
                 bar_format=f"  {BAR_STAGE:<{WIDTH}} {{percentage:3.0f}} % |{{bar:30}}| "
-                "{n_fmt}/{total_fmt} models, seeds and tests  {elapsed}",
+                "{n_fmt}/{total_fmt} builds and test results  {elapsed}",
             )
 
     def _close_bar(self) -> None:

@@ -3,9 +3,8 @@
 and knock-ons, cartwh.quality.root_causes).
 
 Read from dbt's own run_results.json, right after `dbt build` (assets/transformations.py), rather
-than from the asset check evaluations Dagster records: dagster-dbt records a singular test with
-several parents (the absolute-count cross-check is one) as an observation, not a check, and neither
-kind carries the failing rows. run_results.json names every test with its status and failure count,
+than from the asset check evaluations Dagster records: those are one per model
+(cartwh/dbt/test_summaries.py) and carry no failing rows. run_results.json names every test with its status and failure count,
 and the test's compiled SQL, run once more where dbt has just built (the warehouse, or Spark's
 tables on that engine; nothing has written to them in between: the run holds the writer lock),
 gives its failing rows. Of those only the

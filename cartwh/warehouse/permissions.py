@@ -108,9 +108,12 @@ def private_paths() -> list[Path]:
         settings.quality_dir(),
         settings.data_manager_dir(),
     ]
-    # dbt.log. Not target/: the runs' own folders in it are created private, and the docs site
-    # `make docs` writes there (the data dictionary: no patient value) is for analysts.
+    # dbt.log. Not the project's target/: the docs site `make docs` writes there (the data
+    # dictionary: no patient value) is for analysts; the nights' builds are in the data folder.
     paths.append(settings.PROJECT_ROOT / "dbt_project" / "logs")
+    paths.append(
+        settings.dbt_target_dir()
+    )  # the nights' dbt builds: compiled SQL, dbt.log (its errors can quote a value)
     paths.append(settings.dagster_home())  # Dagster's storage, DAGSTER_HOME or the data folder's
     paths.append(settings.data_dir() / "logs")  # `cartwh run`'s logs: tracebacks can quote an export's line
     if os.environ.get("CARTWH_PSEUDONYM_KEY_FILE"):  # the key, when read from a file
