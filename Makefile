@@ -56,8 +56,8 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not spark"
 
-# Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
-# the lane to run while working; CI runs `make test`.
+# Everything but the end-to-end tests (tests/e2e/, marked e2e by their folder: the whole main job,
+# a rebuild, a dbt build): the lane to run while working; CI runs `make test`.
 test-fast: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e and not spark"
 

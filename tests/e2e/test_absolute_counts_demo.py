@@ -19,8 +19,6 @@ import pytest
 
 from tests.conftest import ingest_and_build
 
-pytestmark = pytest.mark.e2e  # a dbt build in its own process
-
 MARTS = {"car_t_expansion": ["patient_key"], "car_t_kinetics": ["tube_key"], "bca_episodes": ["patient_key"]}
 EXPORT_ROUNDING = 0.0005  # the demo laboratory writes cells/uL to 3 decimals
 

@@ -2,12 +2,10 @@
 `cartwh generate`, `cartwh ingest` and `cartwh status` on a generated cohort without Dagster, and
 `dagster definitions validate` on workspace.yaml."""
 
-import pytest
-
 from tests.unit.cli.test_cli import BIN, _run
 
 
-@pytest.mark.e2e  # the CLI ingests a generated cohort in its own process
+# end to end: the CLI ingests a generated cohort in its own process
 def test_ingest_and_status_without_dagster(tmp_path):
     env = {"CARTWH_DATA": str(tmp_path)}
     assert _run(str(BIN / "cartwh"), "generate", "--landing", str(tmp_path / "landing"), env=env).returncode == 0
@@ -23,7 +21,7 @@ def test_ingest_and_status_without_dagster(tmp_path):
     )
 
 
-@pytest.mark.e2e  # Dagster loads the code location in its own process
+# end to end: Dagster loads the code location in its own process
 def test_workspace_loads_in_dagster():
     out = _run(str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml")
     assert out.returncode == 0, out.stderr[-2000:]

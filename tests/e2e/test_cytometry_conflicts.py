@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 
 import pandas as pd
-import pytest
 
 from cartwh.contract.cytometry import HEADER_SEPARATOR
 from cartwh.generate import lab_dialects
@@ -23,7 +22,6 @@ from cartwh.quality.data_manager_report import write_data_manager_report
 from cartwh.quality.root_causes import CONFLICT, root_causes
 from tests.conftest import hmac_tube_key, run_dbt
 
-pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 SECRET = "cartwh-test-secret-not-for-real-patients"  # tests/conftest.py's
 MONTH = "HUVR/2024-07_CART-DETECT-v2"
 PCT_CAR = f"Leukocytes/Lymphocytes/CD3+/CD19-CAR+{HEADER_SEPARATOR}Freq. of Parent"

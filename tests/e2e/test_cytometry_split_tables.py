@@ -14,7 +14,6 @@ moved from 204.8 CAR-T/uL at day 7 to 41.7 at day 21 with every check passing)."
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from cartwh.contract.cytometry import FREQ_PARENT, FREQ_TOTAL, HEADER_SEPARATOR, is_summary_row
 from cartwh.generate import lab_dialects
@@ -23,7 +22,6 @@ from cartwh.ingest.warehouse import connect
 from tests.conftest import hmac_tube_key, run_dbt
 from tests.e2e.test_dialect_marts import cytometry_marts
 
-pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 # The names labs' cytometers and FlowJo give control tubes (BD FACSDiva names its compensation
 # tubes 'Compensation Controls_<dye> Stained Control' and 'Unstained Control').
 CONTROLS = (

@@ -1,7 +1,6 @@
 """The Dagster ingestion assets on the demo cohort, into a temporary DuckDB."""
 
 import dagster as dg
-import pytest
 from dagster_duckdb import DuckDBResource
 
 from assets.ingestion import raw_assets
@@ -17,7 +16,7 @@ def _resources(tmp_path):
     }
 
 
-@pytest.mark.e2e  # the raw assets twice through Dagster
+# end to end: the raw assets twice through Dagster
 def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path, generated):
     generated(tmp_path / "landing")
     first = dg.materialize(raw_assets(), resources=_resources(tmp_path))
@@ -41,7 +40,7 @@ def test_materialize_demo_cohort_twice_adds_nothing_the_second_time(tmp_path, ge
     assert con.execute("SELECT count(*) FROM raw.redcap_demographics").fetchone()[0] == 24
 
 
-@pytest.mark.e2e  # the raw assets through Dagster
+# end to end: the raw assets through Dagster
 def test_an_unparseable_file_fails_alone_named_and_every_other_file_lands(tmp_path, generated):
     """Issue 22 (defect 5): the file is kept in raw.ingest_failures with its name and why, every
     step completes (so the other sources land the same night), and source health stops the night."""

@@ -71,7 +71,7 @@ def disagreement(session_builds, generated, tmp_path_factory):
     con.close()
 
 
-@pytest.mark.e2e  # a dbt build in its own process
+# end to end: a dbt build in its own process
 def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement):
     root, con, kept, _, _ = disagreement
     tests = dbt_test_results(con).set_index("test")
@@ -94,7 +94,6 @@ def test_the_cross_check_is_listed_with_its_failing_row_and_meaning(disagreement
         ]
 
 
-@pytest.mark.e2e
 def test_the_data_manager_sees_one_root_cause_with_the_record_id_and_the_tube_under_it(disagreement):
     root, con, _, _, tube = disagreement
     [issue] = [i for i in root_causes(con, root / "archive") if i.kind == DBT_TEST and i.check == CROSS_CHECK]

@@ -10,14 +10,12 @@ reports."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from cartwh.generate import lab_dialects
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from tests.conftest import run_dbt
 
-pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 MARTS = ("marts.car_t_expansion", "marts.car_t_kinetics", "marts.bca_episodes")
 
 

@@ -2,12 +2,10 @@
 the results worked out by hand in tests/unit/dbt/test_dispatch_macros.py (which runs them on Spark)."""
 
 import duckdb
-import pytest
 
 from tests.unit.dbt.test_dispatch_macros import TABLES, check, compiled_cases
 
 
-@pytest.mark.e2e
 def test_dispatch_macros_on_duckdb(tmp_path):
     con = duckdb.connect()
     con.execute("create schema raw")

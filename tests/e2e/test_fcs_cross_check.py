@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import csv
 
-import pytest
-
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
 from tests.conftest import run_dbt
 
-pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 CHECK = "intermediate.int__gated_statistics_cross_check"
 
 

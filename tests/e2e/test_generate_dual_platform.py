@@ -19,8 +19,6 @@ from cartwh.generate import generate_landing
 from cartwh.warehouse.record_ids import read_record_map
 from tests.conftest import ingest_and_build
 
-pytestmark = pytest.mark.e2e  # a dbt build in its own process
-
 
 @pytest.fixture(scope="module")
 def registry(session_builds):

@@ -45,7 +45,6 @@ def _close(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.e2e
 def test_a_registry_landed_as_fcs_files_builds_the_marts_its_tables_build(tmp_path, monkeypatch):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", "fcs-marts-test")
     tables, gated = _marts(tmp_path / "tables", "none"), _marts(tmp_path / "fcs", "all")

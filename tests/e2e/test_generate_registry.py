@@ -2,8 +2,6 @@
 
 import hashlib
 
-import pytest
-
 from cartwh.generate import generate_landing
 
 
@@ -12,7 +10,7 @@ def _digest(folder):
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-@pytest.mark.e2e  # three registries generated
+# end to end: three registries generated
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
     generate_landing(tmp_path / "a", patients=60, sites=2, seed=5)
     generate_landing(tmp_path / "b", patients=60, sites=2, seed=5)

@@ -6,12 +6,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.paths import ROOT
 
 
-@pytest.mark.e2e  # a fresh interpreter imports Dagster, dbt and the code location
+# end to end: a fresh interpreter imports Dagster, dbt and the code location
 def test_loading_the_definitions_parses_no_dbt_and_opens_no_warehouse(tmp_path):
     """Dagster imports the code location on every reload: it must only assemble. Checked in a
     fresh interpreter (this one has long imported everything). Nor does it export the warehouse's

@@ -15,8 +15,6 @@ from cartwh.ingest.warehouse import connect
 from tests.conftest import hmac_tube_key, run_dbt
 from tests.unit.ingest.test_ingest_cytometry import STATS, CytometryWarehouse
 
-pytestmark = pytest.mark.e2e  # dbt runs in its own process, several times
-
 CAR_T = "Leukocytes/Lymphocytes/CD3+/CD19-CAR+ | Absolute Count (cells/µL)"
 B_CELLS = "Leukocytes/Lymphocytes/B cells (CD19+) | Absolute Count (cells/µL)"
 HEADER = f"Sample,{CAR_T},{B_CELLS}\n"

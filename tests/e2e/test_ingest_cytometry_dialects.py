@@ -15,7 +15,7 @@ def wh(open_warehouse, monkeypatch):
     return open_warehouse(CytometryWarehouse, SECRET)
 
 
-@pytest.mark.e2e  # dbt in its own process
+# end to end: dbt in its own process
 def test_the_precision_check_flags_the_count_flowjo_rounded(wh, tmp_path):
     """flowjo_table_editor.csv writes 443,012 leukocytes as 4.43E+05 (3 figures of 6 digits): the one
     value flagged. 6.0E-02 % and 0.282 % are below 10 (fixed decimals, not checked); 30 and 50000

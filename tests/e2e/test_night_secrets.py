@@ -23,8 +23,6 @@ from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from tests.conftest import data_env
 from tests.fake_redcap import TOKEN, TOKEN_ECHOES, Answer, Project, Server
 
-pytestmark = pytest.mark.e2e  # four nights, each a process of its own
-
 
 def _night(data: Path, url: str) -> subprocess.CompletedProcess:
     env = {

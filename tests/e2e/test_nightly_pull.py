@@ -23,7 +23,7 @@ def server(tmp_path, generated, monkeypatch):
         yield url
 
 
-@pytest.mark.e2e  # the raw assets through Dagster after the pull
+# end to end: the raw assets through Dagster after the pull
 def test_the_pull_lands_what_the_same_night_ingests(server, tmp_path, monkeypatch):
     monkeypatch.setenv("CARTWH_REDCAP_URL", server)
     monkeypatch.setenv("CARTWH_REDCAP_TOKEN", TOKEN)

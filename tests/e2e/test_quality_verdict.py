@@ -11,7 +11,6 @@ import json
 from datetime import datetime
 
 import pandas as pd
-import pytest
 
 from cartwh.generate import lab_dialects
 from cartwh.ingest.load import ingest_source
@@ -21,7 +20,6 @@ from cartwh.quality.dbt_tests import record_dbt_tests
 from cartwh.quality.quality_report import write_quality_report
 from tests.conftest import run_dbt
 
-pytestmark = pytest.mark.e2e  # uses the session demo warehouse and runs dbt
 MONTH = "HUVR/2024-07_CART-DETECT-v2"
 
 

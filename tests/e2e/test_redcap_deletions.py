@@ -58,7 +58,6 @@ def _sex_code(project: Project, record: str) -> str:
     return next(r["sex"] for r in project.rows if r["record_id"] == record and r["sex"])
 
 
-@pytest.mark.e2e
 def test_first_pull_incremental_pull_and_a_deletion_through_the_marts(wh, project, tmp_path):
     with Server(project) as url:
         first = _pull(url, wh, FIRST)

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from cartwh.generate import generate_landing
 
@@ -88,7 +87,7 @@ def _current_canonical_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
     return tables
 
 
-@pytest.mark.e2e  # two registries generated and ingested: about 10 s
+# end to end: two registries generated and ingested: about 10 s
 def test_a_registry_mixing_both_layouts_lands_the_same_canonical_rows(tmp_path, monkeypatch):
     from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect

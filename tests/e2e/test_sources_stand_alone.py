@@ -30,7 +30,7 @@ def _materialize(tmp_path):
     return dg.materialize(raw_assets(), resources=resources, raise_on_error=False)
 
 
-@pytest.mark.e2e  # the raw assets through Dagster
+# end to end: the raw assets through Dagster
 def test_a_failed_redcap_file_beside_cytometry_that_still_lands(tmp_path, generated, monkeypatch):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)
     summary = generated(tmp_path / "landing")
@@ -51,7 +51,7 @@ def test_a_failed_redcap_file_beside_cytometry_that_still_lands(tmp_path, genera
     assert [f.subject for f in findings] == [f"redcap/{export.name}"]
 
 
-@pytest.mark.e2e  # the raw assets through Dagster
+# end to end: the raw assets through Dagster
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-exports is not beside the clone")
 def test_the_summary_counts_a_sites_own_tables(tmp_path, monkeypatch):
     monkeypatch.setenv("CARTWH_PSEUDONYM_KEY", SECRET)

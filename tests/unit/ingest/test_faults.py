@@ -1,4 +1,4 @@
-"""End to end: the demo landing with injected faults (cartwh.generate.faults) through ingestion.
+"""The demo landing with injected faults (cartwh.generate.faults) through the whole of ingestion.
 
 Every fault the generator says ingestion must catch is quarantined at its file and row; the
 faults left to the data quality checks are well-formed, so they land in raw untouched.
