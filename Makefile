@@ -56,8 +56,8 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not spark"
 
-# Everything but the end-to-end tests (marked e2e: the whole main job, a rebuild, a dbt build):
-# the lane to run while working; CI runs `make test`.
+# Everything but the end-to-end tests (tests/e2e/, marked e2e by their folder: the whole main job,
+# a rebuild, a dbt build): the lane to run while working; CI runs `make test`.
 test-fast: $(STAMP) $(MANIFEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e and not spark"
 
@@ -67,9 +67,9 @@ test-spark: $(SPARK_STAMP) $(MANIFEST)
 	$(SPARK_VENV)/bin/python -m pytest -q -n 0 -m spark
 
 # The JSON schemas of analyses.yml and the suite files (docs/schemas/), from the models that read
-# them: after changing one (tests/test_schemas.py fails while they differ).
+# them: after changing one (tests/unit/project/test_schemas.py fails while they differ).
 schemas: $(STAMP)
-	$(PY) -m tests.test_schemas
+	$(PY) -m tests.unit.project.test_schemas
 
 # ruff over the Python (lint rules and the formatter's style in pyproject.toml), sqlfluff over the dbt models through the dbt
 # templater (rules in .sqlfluff); dbt compiles against an in-memory DuckDB, not the warehouse.

@@ -59,7 +59,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: Dbt, warehouse: DuckDBRes
             rows = hand_over_raw(con, Path(dbt.spark_dir))
         context.log.info(f"raw layer handed over to Spark as Parquet: {sum(rows.values())} rows in {len(rows)} tables")
     # dbt's unit tests test the SQL, not the night's data: the test suite runs them
-    # (tests/test_marts_paper_counts.py), a night does not.
+    # (tests/e2e/test_marts_paper_counts.py), a night does not.
     args = ["build", "--exclude-resource-type", "unit_test"] + ["--full-refresh"] * config.full_refresh
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     try:

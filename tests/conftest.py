@@ -1,8 +1,10 @@
 """Shared test set-up.
 
 A fixed pseudonymisation secret, so ingestion never falls back to the public demo secret (and
-never logs its warning) during the test run; and a small warehouse harness for tests that
-write exports by hand and ingest them.
+never logs its warning) during the test run; a small warehouse harness for tests that write
+exports by hand and ingest them; the session's builds (the demo's and the faults cohort's runs,
+generated landings); and the one rule of the end-to-end marker: a test is `e2e` if and only if
+its file is under tests/e2e/ (the tests of one package's code are under tests/unit/<package>/).
 """
 
 import csv
@@ -23,9 +25,12 @@ import pytest
 from cartwh.generate import LandingSummary, generate_landing
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
+from tests.paths import DBT_PROJECT, TESTS
 from tests.session_builds import SessionBuilds, StoredRun, repeated
 
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"
+
+E2E = TESTS / "e2e"  # the end-to-end tests: the folder marks them (pytest_collection_modifyitems)
 
 
 def hmac_pseudonym(secret: str, record_id: str, site: str | None = None) -> str:
@@ -79,9 +84,6 @@ def open_warehouse(tmp_path, monkeypatch):
     yield open_
     for warehouse in opened:
         warehouse.con.close()
-
-
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
 def ingest_and_build(root: Path, *dbt_args: str) -> None:
@@ -291,15 +293,22 @@ def data_env(data: Path) -> dict:
 
 
 # Fixtures that stand for the whole main job (the session's demo and faults warehouses, or a run of a test's
-# own cohort): every test that uses one, directly or through another fixture, is end-to-end.
+# own cohort): only a test under tests/e2e/ may use one, directly or through another fixture.
 END_TO_END_FIXTURES = {"demo_run", "demo_warehouse", "faults_warehouse", "main_job", "cohort"}
 
 
 def pytest_collection_modifyitems(items):
-    """Mark the end-to-end tests `e2e` (`make test-fast` leaves them out; `make test` runs all)."""
+    """Mark `e2e` every test under tests/e2e/, and no other (`make test-fast` leaves them out; `make
+    test` runs all). A test elsewhere that uses a fixture of END_TO_END_FIXTURES or is marked e2e by
+    hand stops the session: it belongs in tests/e2e/."""
+    misplaced = []
     for item in items:
-        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        elif item.get_closest_marker("e2e") or END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError("end-to-end tests outside tests/e2e/, move them there: " + ", ".join(misplaced))
 
 
 # What each process of the session built (tests/session_builds.py): a worker sends its list to the

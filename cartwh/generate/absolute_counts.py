@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 # Bead lot per acquisition year: the demo laboratory's lots, the same as the bead_lots seed
-# (tests/test_generate_absolute_counts.py pins them).
+# (tests/unit/generate/test_generate_absolute_counts.py pins them).
 BEAD_LOTS = {
     "TC2018": 50318,
     "TC2019": 49655,

@@ -287,7 +287,7 @@ def _marrow_rows(design, rng, d0, pre_bm, post_bm, relapse) -> pd.DataFrame:
 
 
 # field -> (code of the standard unit, alternative code, factor from the standard unit): the
-# unit_conversions seed's codes and factors (tests/test_generator_reference.py pins them).
+# unit_conversions seed's codes and factors (tests/unit/generate/test_generator_reference.py pins them).
 _UNITS = {
     "anc": ("1", "2", 1000.0),  # x10^9/L or cells/uL
     "hb": ("1", "2", 10.0),  # g/dL or g/L
@@ -296,7 +296,7 @@ _UNITS = {
 
 
 # Hematotox component -> designed points -> (low, high) of the pre-LD value drawn, in the standard
-# unit: inside that points' band of the hematotox_bands seed (tests/test_generator_reference.py).
+# unit: inside that points' band of the hematotox_bands seed (tests/unit/generate/test_generator_reference.py).
 PRE_LD_LAB_RANGES = {
     "platelets": {0: (180, 260), 1: (80, 170), 2: (25, 72)},
     "anc": {0: (1.3, 2.4), 1: (0.25, 1.15)},

@@ -14,7 +14,7 @@ quote character after its header, no NUL, no line end but LF or CR LF, no line l
 CSV field may be) is split into lines and cells by DuckDB, a line's number being its place in
 the text; the others (a quoted cell, a stray quote, a ragged line end) are split by Python's CSV
 reader, record by record. Both give the same rows, problems and counts
-(tests/test_csv_reader_paths.py proves it on generated files).
+(tests/unit/ingest/test_csv_reader_paths.py proves it on generated files).
 
 REDCap and the LIMS write RFC 4180 CSV in UTF-8. A lab's statistics export (an ExportFile with
 `lab_export`) is read in its own dialect, detected once per file or declared per lab
