@@ -49,17 +49,18 @@ spark-run: $(SPARK_STAMP) $(MANIFEST)
 	CARTWH_ENGINE=spark $(SPARK_VENV)/bin/cartwh run
 
 # The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process): tests are
-# independent, and each worker builds the session's demo and faults warehouses it needs once.
+# independent; what several need is built once per session (tests/session_builds.py), the shared
+# cohorts side by side as the workers start; an idle worker takes tests queued for another (worksteal).
 PYTEST_WORKERS ?= auto
 
 # Everything but the tests that build on Spark (marked spark: `make test-spark`).
 test: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not spark"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal -m "not spark"
 
 # Everything but the end-to-end tests (tests/e2e/, marked e2e by their folder: the whole main job,
 # a rebuild, a dbt build): the lane to run while working; CI runs `make test`.
 test-fast: $(STAMP) $(MANIFEST)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not e2e and not spark"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal -m "not e2e and not spark"
 
 # The tests that build on Spark (the demo's night on Spark against DuckDB's, the dispatch macros on
 # Spark), in one process: Spark runs local[2] itself. CI runs it after `make test`.

@@ -292,6 +292,24 @@ def data_env(data: Path) -> dict:
     return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
 
 
+# The cohorts many end-to-end modules share, costliest first. Built when a test first asks, each
+# would be built by one worker while the others, whose first tests want it too, wait on its lock.
+SHARED_COHORTS = ("demo_run", "faults_warehouse")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_cohorts_first(request):
+    """Each xdist worker starts with its share of the shared cohorts the selected tests need (worker
+    i builds the i-th, the (i + n)-th, ...), so they are built side by side before any test waits."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return
+    index, count = int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    needed = [name for name in SHARED_COHORTS if any(name in item.fixturenames for item in request.session.items)]
+    for name in needed[index::count]:
+        request.getfixturevalue(name)
+
+
 # Fixtures that stand for the whole main job (the session's demo and faults warehouses, or a run of a test's
 # own cohort): only a test under tests/e2e/ may use one, directly or through another fixture.
 END_TO_END_FIXTURES = {"demo_run", "demo_warehouse", "faults_warehouse", "main_job", "cohort"}
