@@ -22,9 +22,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.generate import LandingSummary, generate_landing
 from cartwh.ingest.load import ingest_source
 from cartwh.ingest.warehouse import connect
+from tests.fake_redcap import Project
 from tests.paths import DBT_PROJECT, TESTS
 from tests.session_builds import SessionBuilds, StoredRun, repeated
 
@@ -290,6 +292,16 @@ def spark(tmp_path_factory):
 def data_env(data: Path) -> dict:
     """The environment of a `cartwh` process working on the data folder `data`."""
     return {**os.environ, "CARTWH_DATA": str(data), "CARTWH_WAREHOUSE": str(data / "warehouse.duckdb")}
+
+
+@pytest.fixture
+def demo_redcap_project(tmp_path, generated, monkeypatch) -> Project:
+    """The demo cohort's REDCap export as a REDCap project (24 records, data access group huvr), for
+    tests/fake_redcap.py's server to serve on the loopback (kept off any proxy)."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    generated(tmp_path / "demo")
+    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
+    return Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
 
 
 # The cohorts many end-to-end modules share, costliest first. Built when a test first asks, each

@@ -47,7 +47,8 @@ def _meaning(node: dict) -> str:
     if lines:
         return _readable(" ".join(lines))
     metadata = node.get("test_metadata") or {}
-    column = (metadata.get("kwargs") or {}).get("column_name")
+    kwargs = metadata.get("kwargs") or {}
+    column = kwargs.get("column_name") or ", ".join(kwargs.get("combination_of_columns") or [])
     return f"{metadata.get('name', 'test')}{' on ' + column if column else ''}"
 
 

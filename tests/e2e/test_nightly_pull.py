@@ -8,18 +8,14 @@ import pytest
 
 from assets.ingestion import raw_assets
 from assets.pull import PULL_KEY, redcap_pull
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.ingest.warehouse import connect
-from tests.fake_redcap import TOKEN, Project, Server
+from tests.fake_redcap import TOKEN, Server
 from tests.unit.pull.test_nightly_pull import _resources
 
 
 @pytest.fixture
-def server(tmp_path, generated, monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generated(tmp_path / "demo")
-    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
-    with Server(Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)) as url:
+def server(demo_redcap_project):
+    with Server(demo_redcap_project) as url:
         yield url
 
 

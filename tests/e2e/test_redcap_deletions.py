@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.ingest.warehouse import connect
 from tests.conftest import hmac_pseudonym, run_dbt
 from tests.fake_redcap import Project, Server
@@ -35,12 +34,8 @@ def wh(open_warehouse):
 
 
 @pytest.fixture
-def project(tmp_path, generated, monkeypatch):
-    """The demo cohort's REDCap export as a REDCap project (24 records, data access group huvr)."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generated(tmp_path / "demo")
-    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
-    return Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
+def project(demo_redcap_project):
+    return demo_redcap_project
 
 
 def _marts(wh) -> dict[str, list[tuple]]:

@@ -1,4 +1,4 @@
-"""Every adapter.dispatch macro of the dbt project, rendered by dbt for an engine and run there on
+"""Every adapter.dispatch macro of the dbt project (and its local generic tests), rendered by dbt for an engine and run there on
 rows written here (a dbt source as a table of its schema, the rest as tables of their own), against
 results worked out by hand: Spark here, in `make test-spark` (marked spark); DuckDB in
 tests/e2e/test_dispatch_macros.py. Whatever engine renders it, a macro must give the same answer."""
@@ -68,6 +68,18 @@ TABLES = {
             (2, None, True),  # no value: NULL
         ],
     ),
+    "keyed": (
+        "k1 string, k2 string",
+        [
+            ("a#b", "c"),  # a different key from the next: the concatenation 'a#b#c' is the same for both
+            ("a", "b#c"),
+            ("x", None),  # a key with a NULL part, twice: repeated (a concatenation is NULL and escapes `unique`)
+            ("x", None),
+            ("y", "z"),  # repeated three times
+            ("y", "z"),
+            ("y", "z"),
+        ],
+    ),
 }
 
 # macro case -> (SQL over TABLES with the macro, expected result by id, expected type)
@@ -101,6 +113,13 @@ CASES = {
         "select id, {{ sorted_string_agg('label', ', ', where='missing') }} as result from labels group by id",
         {1: "crp, exported, exported", 2: None},
         "string",
+    ),
+    # the local generic test (dbt_project/tests/generic/): the repeated keys and how many rows each
+    "unique_combination_of_columns": (
+        "select k1 as id, n_rows as result from ("
+        "{{ test_unique_combination_of_columns('keyed', ['k1', 'k2']) }}) as failing",
+        {"x": 2, "y": 3},
+        "bigint",
     ),
 }
 SEPARATOR = "\n/* next case */\n"

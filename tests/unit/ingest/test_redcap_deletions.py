@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.pull.redcap import Connection, pull
 from tests.conftest import Warehouse, hmac_pseudonym
-from tests.fake_redcap import TOKEN, Project, Server
+from tests.fake_redcap import TOKEN, Server
 
 SECRET = "deletions-test-secret"
 FIRST = datetime(2026, 1, 5, 2, 0, 0)
@@ -36,12 +35,8 @@ def wh(open_warehouse):
 
 
 @pytest.fixture
-def project(tmp_path, generated, monkeypatch):
-    """The demo cohort's REDCap export as a REDCap project (24 records, data access group huvr)."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generated(tmp_path / "demo")
-    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
-    return Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
+def project(demo_redcap_project):
+    return demo_redcap_project
 
 
 def _pull(url: str, wh, now: datetime):

@@ -21,12 +21,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.contract.redcap_dictionary import project_dictionary
 from cartwh.ingest.redcap_loader import table_name
 from cartwh.pull.redcap import Connection, PullError, pull
 from tests.conftest import Warehouse
-from tests.fake_redcap import TOKEN, Project, Server
+from tests.fake_redcap import TOKEN, Server
 
 SECRET = "sql-injection-test-secret"
 HEADER = (
@@ -149,11 +148,8 @@ def test_a_form_name_in_a_mapping_is_refused_with_its_line(wh, tmp_path):
 
 
 @pytest.mark.parametrize("payload", ["statements", "archive to reports", "dot", "quote"])
-def test_a_form_name_served_by_redcap_is_refused_before_anything_is_written(tmp_path, generated, monkeypatch, payload):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generated(tmp_path / "demo")
-    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
-    project = Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)
+def test_a_form_name_served_by_redcap_is_refused_before_anything_is_written(tmp_path, demo_redcap_project, payload):
+    project = demo_redcap_project
     form = payloads(tmp_path)[payload]
     for field in project.metadata:
         if field["form_name"] == "toxicity":

@@ -13,20 +13,16 @@ from dagster_duckdb import DuckDBResource
 from assets.ingestion import raw_assets
 from assets.pull import redcap_pull
 from assets.resources import LandingZone, RedcapPull
-from cartwh.contract.redcap import DICTIONARY_PATH, REPEATING_FORMS
 from cartwh.pull.redcap import PullError, configured_sites, connection_from_environment, pull_sites
-from tests.fake_redcap import TOKEN, Project, Server
+from tests.fake_redcap import TOKEN, Server
 
 WRONG = "FEDCBA9876543210FEDCBA9876543210"
 FIRST = datetime(2026, 1, 5, 2, 0, 0)
 
 
 @pytest.fixture
-def server(tmp_path, generated, monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    generated(tmp_path / "demo")
-    [export] = (tmp_path / "demo" / "redcap").glob("*.csv")
-    with Server(Project.classic(DICTIONARY_PATH, export, REPEATING_FORMS)) as url:
+def server(demo_redcap_project):
+    with Server(demo_redcap_project) as url:
         yield url
 
 
