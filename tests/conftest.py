@@ -129,6 +129,13 @@ def run_main_job(root: Path, faults: bool = False, prepare=None, generate: bool 
     or its next one) then `prepare(landing)`, e.g. to strip a source, and run the whole main job
     on it in-process, with every path under `root`, its models built on `engine`. Returns the job
     result and the generator's summary (None without one)."""
+    # Imported before the environment points at `root`: the code location's resources are read from
+    # the environment at its first import, and a session cohort's paths there (the demo's, built
+    # first thing in a worker) would send a later test's use of them into the shared folder.
+    from orchestration.definitions import defs
+    from orchestration.resources import default_resources
+    from orchestration.run import run_main_job as run
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARTWH_DATA", str(root))
         patch.setenv("CARTWH_ENGINE", engine)
@@ -136,9 +143,6 @@ def run_main_job(root: Path, faults: bool = False, prepare=None, generate: bool 
         summary = generate_landing(root / "landing", faults=faults) if generate else None
         if prepare:
             prepare(root / "landing")
-        from orchestration.definitions import defs
-        from orchestration.resources import default_resources
-        from orchestration.run import run_main_job as run
 
         here = dg.Definitions(
             assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=default_resources()
