@@ -20,6 +20,8 @@ from typing import TextIO
 
 import dagster as dg
 
+from cartwh.night.failures import describe
+
 # Stages in the order a run goes through them (the console's lines keep this order).
 STAGES = ("pull", "ingest", "dbt build", "checks", "statistics", "reports", "publish")
 BAR_STAGE = "dbt build"
@@ -35,6 +37,16 @@ WIDTH = 12  # the stage names' column
 
 def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 90 else f"{int(value // 60)} min {int(value % 60):02d} s"
+
+
+def _interrupted(event: dg.DagsterEvent) -> bool:
+    """A step that failed because the run was interrupted (Ctrl-C, SIGTERM), not because of an error."""
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None:
+        if describe(error.message or "", kind=error.cls_name or "").startswith("interrupted"):
+            return True
+        error = error.cause or error.context
+    return False
 
 
 def _skipped(event: dg.DagsterEvent) -> str | None:
@@ -53,6 +65,7 @@ class StageConsole:
         self.started: dict[str, float] = {}
         self.seconds: Counter = Counter()
         self.failed: set[str] = set()
+        self.interrupted: set[str] = set()  # failed because the run was stopped: said so, not FAILED
         self.done: list[str] = []  # stages whose line is written
         self.warned: set[str] = set()
         self.skipped: dict[str, list[str]] = {}  # stage -> the reasons its steps gave for doing nothing
@@ -100,6 +113,8 @@ class StageConsole:
                 self.seconds[stage] += record.timestamp - self.started.pop(event.step_key)
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 self.failed.add(stage)
+                if _interrupted(event):
+                    self.interrupted.add(stage)
             self.pending[stage] -= 1
             if self.pending[stage] == 0:
                 self._stage_line(stage)
@@ -135,7 +150,13 @@ class StageConsole:
         if ended and stage not in self.failed and len(reasons) == steps:
             self._write(f"  {stage:<{WIDTH}} {'; '.join(dict.fromkeys(reasons))}")
             return
-        outcome = "FAILED" if stage in self.failed else ("stopped" if not ended else "done")
+        outcome = (
+            "interrupted"
+            if stage in self.interrupted
+            else "FAILED"
+            if stage in self.failed
+            else ("stopped" if not ended else "done")
+        )
         self._write(f"  {stage:<{WIDTH}} {outcome:<8}{_seconds(self.seconds[stage]):>12}   {what}")
 
     def _open_bar(self) -> None:

@@ -104,3 +104,30 @@ def test_a_stage_that_had_nothing_to_do_says_why_and_one_that_worked_says_done(t
     assert "  pull         not configured (CARTWH_REDCAP_SITES)" in lines
     assert sorted(line.split()[0] for line in lines) == ["ingest", "pull"]
     assert re.fullmatch(r"  ingest       done +\d+\.\d s   1 step", next(line for line in lines if "ingest" in line))
+
+
+def test_a_step_stopped_by_an_interruption_says_interrupted_and_one_that_erred_says_failed():
+    """Ctrl-C or SIGTERM reaches a step as Dagster's interruption error: its stage is interrupted, not
+    FAILED (a step that raised an error of its own is)."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    @dg.asset
+    def stopped():
+        raise DagsterExecutionInterruptedError("Execution was interrupted")
+
+    @dg.asset
+    def broken():
+        raise ValueError("a column is missing")
+
+    lines = {}
+    for asset in (stopped, broken):
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize([asset], instance=instance, raise_on_error=False)
+            events = instance.all_logs(result.run_id)
+        out = io.StringIO()
+        console = StageConsole({asset.node_def.name: "ingest"}, out)
+        for record in events:
+            console(record)
+        lines[asset.node_def.name] = out.getvalue().split()
+    assert lines["stopped"][:2] == ["ingest", "interrupted"]
+    assert lines["broken"][:2] == ["ingest", "FAILED"]
