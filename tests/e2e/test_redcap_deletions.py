@@ -33,11 +33,6 @@ def wh(open_warehouse):
     return open_warehouse(PulledWarehouse, SECRET)
 
 
-@pytest.fixture
-def project(demo_redcap_project):
-    return demo_redcap_project
-
-
 def _marts(wh) -> dict[str, list[tuple]]:
     return {m: sorted(wh.rows(f"SELECT * FROM marts.{m}"), key=repr) for m in MARTS}
 
@@ -53,8 +48,8 @@ def _sex_code(project: Project, record: str) -> str:
     return next(r["sex"] for r in project.rows if r["record_id"] == record and r["sex"])
 
 
-def test_first_pull_incremental_pull_and_a_deletion_through_the_marts(wh, project, tmp_path):
-    with Server(project) as url:
+def test_first_pull_incremental_pull_and_a_deletion_through_the_marts(wh, demo_redcap_project, tmp_path):
+    with Server(demo_redcap_project) as url:
         first = _pull(url, wh, FIRST)
         wh.ingest_redcap()
         _dbt(wh, tmp_path, "build", "--exclude", "resource_type:test", "resource_type:unit_test")
@@ -62,16 +57,16 @@ def test_first_pull_incremental_pull_and_a_deletion_through_the_marts(wh, projec
         assert len(before["patients"]) == 24
 
         # An incremental pull: only record 5 changed (its sex corrected); the others are not re-sent.
-        sex = _sex_code(project, "5")
+        sex = _sex_code(demo_redcap_project, "5")
         corrected = "1" if sex == "2" else "2"
-        project.change("5", "sex", corrected, when=FIRST + timedelta(hours=5))
+        demo_redcap_project.change("5", "sex", corrected, when=FIRST + timedelta(hours=5))
         second = _pull(url, wh, FIRST + timedelta(days=1))
         with open(wh.landing / second.records_file, newline="") as handle:
             assert {r["record_id"] for r in csv.DictReader(handle)} == {"5"}
         wh.ingest_redcap()
 
         # Record 7 deleted in REDCap: the next pull reports it.
-        project.delete("7")
+        demo_redcap_project.delete("7")
         third = _pull(url, wh, FIRST + timedelta(days=2))
         assert (third.records_file, third.records_deleted) == (None, 1)
         deleted = json.loads((wh.landing / "redcap/HUVR/deleted_records_20260107T020000.json").read_text())

@@ -34,21 +34,16 @@ def wh(open_warehouse):
     return open_warehouse(PulledWarehouse, SECRET)
 
 
-@pytest.fixture
-def project(demo_redcap_project):
-    return demo_redcap_project
-
-
 def _pull(url: str, wh, now: datetime):
     return pull(Connection(url, TOKEN), "HUVR", wh.landing, wh.archive, now=now)
 
 
-def test_a_deletion_report_lands_one_tombstone_per_record_keyed_like_its_rows(wh, project):
-    with Server(project) as url:
+def test_a_deletion_report_lands_one_tombstone_per_record_keyed_like_its_rows(wh, demo_redcap_project):
+    with Server(demo_redcap_project) as url:
         _pull(url, wh, FIRST)
         wh.ingest_redcap()
-        project.delete("7")
-        project.delete("12")
+        demo_redcap_project.delete("7")
+        demo_redcap_project.delete("12")
         report = _pull(url, wh, FIRST + timedelta(days=1))
         assert (report.records_file, report.records_deleted) == (None, 2)
         redcap, deletions = wh.ingest_redcap()
