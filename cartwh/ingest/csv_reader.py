@@ -10,11 +10,13 @@ the header's cells become problems under their own number; blank records are ski
 counted (SKIPPED), so that every record of a file is accounted for (RECORDS).
 
 DuckDB reads, Python decides only what DuckDB cannot: a file whose every line is one record (no
-quote character after its header, no NUL, no line end but LF or CR LF, no line longer than a
-CSV field may be) is split into lines and cells by DuckDB, a line's number being its place in
-the text; the others (a quoted cell, a stray quote, a ragged line end) are split by Python's CSV
-reader, record by record. Both give the same rows, problems and counts
-(tests/unit/ingest/test_csv_reader_paths.py proves it on generated files).
+NUL, no line end but LF or CR LF, no line longer than a CSV field may be, and every line with a
+quote character a sequence of whole cells, each quoted or not: `RECORD_PATTERN`) is split into
+lines and cells by DuckDB, a line's number being its place in the text, a quoted cell unquoted by
+a regular expression; the others (a cell with a line break, a stray quote, a ragged line end) are
+split by Python's CSV reader, record by record. Both give the same rows, problems and counts
+(tests/unit/ingest/test_csv_reader_paths.py proves it on generated files). REDCap quotes every
+text value with a comma in it: its exports take DuckDB's path unless a value holds a line break.
 
 REDCap and the LIMS write RFC 4180 CSV in UTF-8. A lab's statistics export (an ExportFile with
 `lab_export`) is read in its own dialect, detected once per file or declared per lab
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +83,11 @@ class _Text:
     body: str
 
     def lines_are_records(self) -> bool:
-        """Every line after the header is one record, split at the delimiter alone."""
+        """Every line after the header may be one record: no NUL, no lone CR, no line longer than
+        a field may be. (Whether each line with a quote is whole cells is decided in SQL.)"""
         body, limit = self.body, csv.field_size_limit()
         return (
-            '"' not in body
-            and "\x00" not in body
+            "\x00" not in body
             and body.count("\r") == body.count("\r\n")
             and (len(body) <= limit or max(map(len, body.split("\n"))) <= limit)
         )
@@ -185,9 +188,9 @@ def read_rows(
     insert_rows(con, SKIPPED, [(file.load_id, 1, HEADER) for file in files])
     positions = [header.index(c) + 1 for c in named]
     by_lines = {file.load_id: text for file, text in texts if text.lines_are_records()}
-    problems = _split_in_sql(con, header, positions, columns is not None, list(by_lines.items()))
+    problems, not_split = _split_in_sql(con, header, positions, columns is not None, list(by_lines.items()))
     for file, text in texts:
-        if file.load_id not in by_lines:
+        if file.load_id not in by_lines or file.load_id in not_split:
             problems += _split_in_python(con, header, positions, columns is not None, file.load_id, text)
     return header, problems
 
@@ -199,12 +202,13 @@ def cells_sql(delimiter: str) -> str:
 
 def _split_in_sql(
     con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, texts: list[tuple[int, _Text]]
-) -> list:
+) -> tuple[list, set[int]]:
     """ROWS, RECORDS and SKIPPED of the files (load id, text) whose every line is a record: DuckDB
     splits their text into lines, numbered by their place, and the lines into cells, in bulk
     (the cells at `positions` into columns; with `lines`, the line kept for the others).
-    The problems (ragged rows) come back, per load id."""
-    problems = []
+    Returns the problems (ragged rows), per load id, and the load ids of the files DuckDB left
+    alone: a line with a quote that is not whole cells (a cell with a line break, a stray quote)."""
+    problems, not_split = [], set()
     for delimiter in {text.dialect.delimiter for _, text in texts}:  # one, unless a lab changed its own
         bodies = [(i, t.body.replace("\r\n", "\n"), t) for i, t in texts if t.dialect.delimiter == delimiter]
         frame = pd.DataFrame(
@@ -218,40 +222,74 @@ def _split_in_sql(
         )
         con.register("_bodies", frame)
         try:
-            problems += _split_lines(con, header, positions, lines, quote_literal(delimiter))
+            found, left = _split_lines(con, header, positions, lines, delimiter)
         finally:
             con.unregister("_bodies")
-    return problems
+        problems += found
+        not_split |= left
+    return problems, not_split
 
 
-def _split_lines(con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, d: str) -> list:
-    """_split_in_sql for the registered `_bodies` of one delimiter `d` (SQL literal). A line's
-    cells are counted by its delimiters, less the empty one a trailing delimiter leaves."""
-    width = len(header)
+def record_patterns(delimiter: str) -> tuple[str, str]:
+    """(a line that is whole cells, one cell after its delimiter) as regular expressions: a cell
+    is quoted (`"..."`, a quote inside doubled) or holds neither quote nor delimiter. A line of
+    whole cells is one CSV record, read as Python's CSV reader reads it."""
+    d = r"\t" if delimiter == "\t" else re.escape(delimiter)
+    cell = f'"(?:[^"]|"")*"|[^"{d}]*'
+    return f"(?:{cell})(?:{d}(?:{cell}))*", f"{d}({cell})"
+
+
+def _split_lines(
+    con: duckdb.DuckDBPyConnection, header: list[str], positions: list[int], lines: bool, delimiter: str
+) -> tuple[list, set[int]]:
+    """_split_in_sql for the registered `_bodies` of one delimiter. A line without a quote is split
+    at every delimiter; a line with one is split into its cells by `record_patterns`, each
+    unquoted (a list, `quoted`), or, when it is not whole cells, leaves its file to Python. A
+    line's cells are counted less the empty one a trailing delimiter leaves."""
+    width, d = len(header), quote_literal(delimiter)
+    record, cell = map(quote_literal, record_patterns(delimiter))
+    filled = f"'[^{WHITESPACE_CLASS}]'"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _lines AS
             WITH lines AS (SELECT load_id, header_lines, ends_in_delimiter, records, string_split(body, chr(10)) AS lines
                            FROM _bodies),
             numbered AS (SELECT load_id, header_lines, ends_in_delimiter, records, unnest(lines) AS line,
-                                generate_subscripts(lines, 1) AS n FROM lines)
-            SELECT load_id, n + 1 AS row, header_lines + n AS line_number, line,
-                   NOT regexp_matches(line, '[^{WHITESPACE_CLASS}' || {d} || ']') AS blank,
-                   strlen(line) - strlen(replace(line, {d}, '')) + 1
-                   - (ends_in_delimiter AND regexp_matches(line, {d} || '[{WHITESPACE_CLASS}]*$'))::INTEGER AS cells
-            FROM numbered WHERE n <= records"""
+                                generate_subscripts(lines, 1) AS n FROM lines),
+            parsed AS (SELECT *, contains(line, '"') AS has_quote,
+                              CASE WHEN has_quote AND regexp_full_match(line, {record}) THEN list_transform(
+                                  regexp_extract_all({d} || line, {cell}, 1),
+                                  lambda c: CASE WHEN starts_with(c, '"') THEN replace(c[2:-2], '""', '"') ELSE c END)
+                              END AS quoted
+                       FROM numbered WHERE n <= records)
+            SELECT load_id, n + 1 AS row, header_lines + n AS line_number, line, quoted,
+                   has_quote AND quoted IS NULL AS not_cells,
+                   CASE WHEN has_quote THEN NOT list_bool_or(list_transform(quoted, lambda c: regexp_matches(c, {filled})))
+                        ELSE NOT regexp_matches(line, '[^{WHITESPACE_CLASS}' || {d} || ']') END AS blank,
+                   CASE WHEN has_quote
+                        THEN len(quoted) - (ends_in_delimiter AND NOT regexp_matches(quoted[-1], {filled}))::INTEGER
+                        ELSE strlen(line) - strlen(replace(line, {d}, '')) + 1
+                             - (ends_in_delimiter AND regexp_matches(line, {d} || '[{WHITESPACE_CLASS}]*$'))::INTEGER
+                   END AS cells
+            FROM parsed"""
     )
+    left = {row[0] for row in con.execute("SELECT DISTINCT load_id FROM _lines WHERE not_cells").fetchall()}
+    if left:  # Python's reader splits these files whole
+        con.execute("DELETE FROM _lines WHERE load_id IN (SELECT load_id FROM _lines WHERE not_cells)")
     named = "".join(f", nullif(c[{i}], '')" for i in positions)
-    record = ", line, NULL" if lines else ""
+    kept = ", line, quoted" if lines else ""
     con.execute(
-        f"""INSERT INTO {ROWS} SELECT load_id, row{named}{record}
-            FROM (SELECT *, string_split(line, {d}) AS c FROM _lines WHERE NOT blank AND cells = {width})"""
+        f"""INSERT INTO {ROWS} SELECT load_id, row{named}{kept}
+            FROM (SELECT *, coalesce(quoted, string_split(line, {d})) AS c FROM _lines WHERE NOT blank AND cells = {width})"""
     )
     con.execute(f"INSERT INTO {SKIPPED} SELECT load_id, row, {quote_literal(BLANK)} FROM _lines WHERE blank")
-    con.execute(f"INSERT INTO {RECORDS} SELECT load_id, 1 + records FROM _bodies")
+    con.execute(
+        f"INSERT INTO {RECORDS} SELECT load_id, 1 + records FROM _bodies WHERE load_id NOT IN (SELECT unnest(?))",
+        [sorted(left)],
+    )
     ragged = con.execute(
         f"SELECT load_id, row, line_number, cells FROM _lines WHERE NOT blank AND cells <> {width} ORDER BY load_id, row"
     ).fetchall()
-    return [(load_id, _ragged(header, row, line, cells)) for load_id, row, line, cells in ragged]
+    return [(load_id, _ragged(header, row, line, cells)) for load_id, row, line, cells in ragged], left
 
 
 def _ragged(header: list[str], row: int, line: int, cells: int) -> Problem:

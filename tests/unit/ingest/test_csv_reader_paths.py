@@ -1,7 +1,8 @@
-"""DuckDB splits a file whose every line is a record; Python's CSV reader splits the others
-(cartwh/ingest/csv_reader.py). Both must give the same rows, problems and counts: a property test
-over generated files reads each one both ways, the fallback is taken exactly where a line is
-not a record, and a stray quote's run of swallowed lines is named by its first and last line."""
+"""DuckDB splits a file whose every line is a record (quoted cells included); Python's CSV reader
+splits the others (cartwh/ingest/csv_reader.py). Both must give the same rows, problems and
+counts: a property test over generated files reads each one both ways, the fallback is taken
+exactly where a line is not a record, and a stray quote's run of swallowed lines is named by its
+first and last line."""
 
 from __future__ import annotations
 
@@ -25,10 +26,26 @@ CELL = st.text(alphabet="0a.-E5 \u00a0\u3000\t", max_size=5)
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+# Inside quotes anything goes: delimiters, doubled quotes, blanks; a line break makes a record
+# of two lines, which only Python's reader splits.
+QUOTED = st.text(alphabet='0a,;\t" \u00a0\n', max_size=5)
+
+
+@st.composite
+def _cell(draw, delimiter: str) -> str:
+    """A cell as written: bare (no quote, no delimiter), quoted, or now and then with a stray quote."""
+    kind = draw(st.sampled_from(["bare", "bare", "quoted", "stray"]))
+    if kind == "quoted":
+        return '"' + draw(QUOTED).replace('"', '""') + '"'
+    bare = draw(CELL).replace(delimiter, "")
+    return bare + '"' if kind == "stray" else bare
+
+
 @st.composite
 def lab_files(draw):
-    """(bytes, dialect, lab export?) of a file every line of which is one record: ragged rows,
-    blank lines and rows of blank cells, LF or CR LF, a FlowJo delimiter at every line's end."""
+    """(bytes, dialect, lab export?) of a file as labs and REDCap write them: ragged rows, blank
+    lines and rows of blank cells, quoted cells (with delimiters, quotes, blanks or a line break
+    inside), stray quotes, LF or CR LF, a FlowJo delimiter at every line's end."""
     delimiter = draw(st.sampled_from([",", ";", "\t"]))
     lab = draw(st.booleans())
     trailing = lab and draw(st.booleans())
@@ -36,7 +53,7 @@ def lab_files(draw):
     header = ("" if lab and draw(st.booleans()) else HEADER[0], *HEADER[1:])
     lines = [delimiter.join(header) + (delimiter if trailing else "")]
     for _ in range(draw(st.integers(0, 12))):
-        cells = [c.replace(delimiter, "") for c in draw(st.lists(CELL, min_size=0, max_size=5))]
+        cells = draw(st.lists(_cell(delimiter), min_size=0, max_size=5))
         lines.append(delimiter.join(cells) + (delimiter if trailing and draw(st.booleans()) else ""))
     text = end.join(lines) + (end if draw(st.booleans()) else "")
     return text.encode("utf-8"), Dialect("utf-8", delimiter, "."), lab
@@ -78,9 +95,11 @@ def test_property_duckdb_and_python_split_a_file_alike(tmp_path, monkeypatch, fi
     [
         ("A.fcs,1,2\nB.fcs,3\n\n,,\nC.fcs,4,5,6\n", False),  # ragged rows and blank lines: still one line each
         ("A.fcs,1,2\r\nB.fcs,3,4\r\n", False),
-        ('A.fcs,"1,5",2\n', True),  # a quoted cell
+        ('A.fcs,"1,5",2\n', False),  # quoted cells, as REDCap writes text with a comma
+        ('"A.fcs","1 ""5""",""\n,,\n', False),
         ('"A\nB.fcs",1,2\n', True),  # a cell with a newline: one record, two lines
         ('A.fcs,1,2"\nB.fcs,3,4\n', True),  # a stray quote
+        ('A.fcs,"1" ,2\n', True),  # text after a closing quote
         ("A.fcs,1,2\rB.fcs,3,4\n", True),  # a lone CR ends a record too
         ("A.fcs,1,\x002\n", True),  # a NUL byte
     ],
