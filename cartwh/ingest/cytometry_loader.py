@@ -100,10 +100,17 @@ STATS_COLUMNS_COLUMNS = {
 def _significant_figures(written: str) -> str:
     """The significant figures of a number as `written` (SQL text, with a decimal point): leading
     zeros never count; trailing zeros count after a decimal point, not in a mantissa without one
-    (4E+05: 1). NULL for an integer written in full (an event count, exact as written) and for zero."""
-    mantissa = f"regexp_replace(regexp_replace(trim({written}), '^[+-]', ''), '[eE].*$', '')"
+    (4E+05: 1). NULL for an integer written in full (an event count, exact as written) and for zero.
+    Worked out for each of a registry's values when read (58 M at 100,000 patients), so the two
+    common cases take no regular expression: an integer in full (a count) and a plain decimal (a
+    frequency)."""
+    exponent = f"(contains({written}, 'e') OR contains({written}, 'E'))"
+    unsigned = f"(CASE WHEN left(trim({written}), 1) IN ('+', '-') THEN substr(trim({written}), 2) ELSE trim({written}) END)"
+    mantissa = f"regexp_replace({unsigned}, '[eE].*$', '')"
     return f"""CASE
-        WHEN NOT regexp_matches(trim({written}), '[.eE]') OR ltrim(replace({mantissa}, '.', ''), '0') = '' THEN NULL
+        WHEN NOT (contains({written}, '.') OR {exponent}) THEN NULL
+        WHEN NOT {exponent} THEN nullif(length(ltrim(replace({unsigned}, '.', ''), '0')), 0)
+        WHEN ltrim(replace({mantissa}, '.', ''), '0') = '' THEN NULL
         WHEN contains({mantissa}, '.') THEN length(ltrim(replace({mantissa}, '.', ''), '0'))
         ELSE length(rtrim(ltrim({mantissa}, '0'), '0')) END"""
 
