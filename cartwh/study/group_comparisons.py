@@ -134,10 +134,16 @@ def _km_median_rows(row: TableRow, members: dict[str, pd.DataFrame], tte: pd.Dat
         )
 
 
+def _members(cohort: pd.DataFrame, spec: TableSpec) -> dict[str, pd.DataFrame]:
+    """The cohort's patients in each group of the table, and all of them (TOTAL)."""
+    labels = cohort[spec.by].astype(str)
+    return {g: cohort[labels == g] for g in spec.group_order} | {TOTAL: cohort}
+
+
 def comparison_rows(
     spec: TableSpec, patients: pd.DataFrame, tte: pd.DataFrame, conventions: Conventions = Conventions()
 ) -> pd.DataFrame:
-    out = []
+    out, groups_of = [], {}
     for number, row in enumerate(spec.rows, start=1):
         base = dict(
             analysis=spec.name,
@@ -152,8 +158,9 @@ def comparison_rows(
         if row.kind == "heading":
             out.append(base)
             continue
-        cohort = patients.query(row.where) if row.where else patients
-        members = {g: cohort[cohort[spec.by].astype(str) == g] for g in spec.group_order} | {TOTAL: cohort}
+        if row.where not in groups_of:  # a table's rows mostly share their subset: split it once
+            groups_of[row.where] = _members(patients.query(row.where) if row.where else patients, spec)
+        members = groups_of[row.where]
         if row.kind == "km_median":
             produced = _km_median_rows(row, members, tte, conventions)
         else:
