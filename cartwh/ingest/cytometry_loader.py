@@ -105,7 +105,9 @@ def _significant_figures(written: str) -> str:
     common cases take no regular expression: an integer in full (a count) and a plain decimal (a
     frequency)."""
     exponent = f"(contains({written}, 'e') OR contains({written}, 'E'))"
-    unsigned = f"(CASE WHEN left(trim({written}), 1) IN ('+', '-') THEN substr(trim({written}), 2) ELSE trim({written}) END)"
+    unsigned = (
+        f"(CASE WHEN left(trim({written}), 1) IN ('+', '-') THEN substr(trim({written}), 2) ELSE trim({written}) END)"
+    )
     mantissa = f"regexp_replace({unsigned}, '[eE].*$', '')"
     return f"""CASE
         WHEN NOT (contains({written}, '.') OR {exponent}) THEN NULL
