@@ -82,7 +82,7 @@ class _Text:
     header_lines: int
     body: str
 
-    def lines_are_records(self) -> bool:
+    def may_split_by_lines(self) -> bool:
         """Every line after the header may be one record: no NUL, no lone CR, no line longer than
         a field may be. (Whether each line with a quote is whole cells is decided in SQL.)"""
         body, limit = self.body, csv.field_size_limit()
@@ -187,7 +187,7 @@ def read_rows(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (load_id BIGINT, row BIGINT, why VARCHAR)")
     insert_rows(con, SKIPPED, [(file.load_id, 1, HEADER) for file in files])
     positions = [header.index(c) + 1 for c in named]
-    by_lines = {file.load_id: text for file, text in texts if text.lines_are_records()}
+    by_lines = {file.load_id: text for file, text in texts if text.may_split_by_lines()}
     problems, not_split = _split_in_sql(con, header, positions, columns is not None, list(by_lines.items()))
     for file, text in texts:
         if file.load_id not in by_lines or file.load_id in not_split:

@@ -246,9 +246,8 @@ def _find_controls(con: duckdb.DuckDBPyConnection, name_sql: str) -> None:
         GROUP BY ALL""")
 
 
-def _control_type() -> str:
-    """SQL over ROWS: the kind of control tube the row's name says (_find_controls), NULL for none."""
-    return f"(SELECT c.control_type FROM _controls c WHERE c._load_id = {ROWS}._load_id AND c._row = {ROWS}._row)"
+# SQL over ROWS: the kind of control tube the row's name says (_find_controls), NULL for none.
+_CONTROL_TYPE = f"(SELECT c.control_type FROM _controls c WHERE c._load_id = {ROWS}._load_id AND c._row = {ROWS}._row)"
 
 
 def _sample_types(con: duckdb.DuckDBPyConnection, declared: bool) -> None:
@@ -260,9 +259,9 @@ def _sample_types(con: duckdb.DuckDBPyConnection, declared: bool) -> None:
     _find_controls(con, f"coalesce({written}, {ROWS}.fcs_file)")  # the type written, else the file's name
     con.execute(f"""ALTER TABLE {ROWS} ADD COLUMN _sample_type VARCHAR;
         UPDATE {ROWS} SET _sample_type = CASE
-            WHEN {written} IS NULL THEN coalesce({_control_type()}, {patient})
+            WHEN {written} IS NULL THEN coalesce({_CONTROL_TYPE}, {patient})
             WHEN {_words(written)} = ' ' || {patient} || ' ' THEN {patient}
-            ELSE {_control_type()} END""")
+            ELSE {_CONTROL_TYPE} END""")
     kinds = ", ".join(sorted({kind for _, kind in control_names()}))
     con.execute(
         f"""INSERT INTO {PROBLEMS} SELECT _load_id, _row, NULL, {quote_literal(MANIFEST_SAMPLE_TYPE)},

@@ -150,13 +150,12 @@ class StageConsole:
         if ended and stage not in self.failed and len(reasons) == steps:
             self._write(f"  {stage:<{WIDTH}} {'; '.join(dict.fromkeys(reasons))}")
             return
-        outcome = (
-            "interrupted"
-            if stage in self.interrupted
-            else "FAILED"
-            if stage in self.failed
-            else ("stopped" if not ended else "done")
-        )
+        if stage in self.interrupted:
+            outcome = "interrupted"
+        elif stage in self.failed:
+            outcome = "FAILED"
+        else:
+            outcome = "done" if ended else "stopped"
         self._write(f"  {stage:<{WIDTH}} {outcome:<8}{_seconds(self.seconds[stage]):>12}   {what}")
 
     def _open_bar(self) -> None:

@@ -35,13 +35,19 @@ def wh(open_warehouse, monkeypatch):
     return wh
 
 
-def _per_tube(wh) -> dict[str, tuple]:
+def _checked(wh, select: str) -> list[tuple]:
+    """`select` over the suite's rows (`checked`), every landed file version its batch."""
     (suite,) = [s for s in all_suites() if s.name == "raw_cytometry_populations"]
     wh.con.register("batch", pd.DataFrame({"load_id": [r[0] for r in wh.rows("SELECT load_id FROM raw.landed_files")]}))
-    rows = wh.con.execute(
-        f"""SELECT tube_key, sum(negative_counts), sum(larger_than_parent), max(max_freq_disagreement_pct)
-            FROM ({suite.sql}) GROUP BY 1"""
-    ).fetchall()
+    return wh.con.execute(f"WITH checked AS ({suite.sql}) {select}").fetchall()
+
+
+def _per_tube(wh) -> dict[str, tuple]:
+    rows = _checked(
+        wh,
+        "SELECT tube_key, sum(negative_counts), sum(larger_than_parent), max(max_freq_disagreement_pct) "
+        "FROM checked GROUP BY 1",
+    )
     return {key: tuple(values) for key, *values in rows}
 
 
@@ -55,8 +61,6 @@ def test_each_tube_compared_as_worked_out_by_hand(wh):
 
 
 def test_a_tube_names_its_file_and_row(wh):
-    (suite,) = [s for s in all_suites() if s.name == "raw_cytometry_populations"]
-    wh.con.register("batch", pd.DataFrame({"load_id": [r[0] for r in wh.rows("SELECT load_id FROM raw.landed_files")]}))
-    rows = wh.con.execute(f"SELECT tube_key, file, source_row FROM ({suite.sql}) ORDER BY 2, 3").fetchall()
+    rows = _checked(wh, "SELECT tube_key, file, source_row FROM checked ORDER BY 2, 3")
     assert (tube("W2.fcs"), f"{STATS}/SITE7/wide.csv", 3) in rows
     assert (tube("L1.fcs"), f"{STATS}/SITE7/long.csv", 2) in rows

@@ -64,7 +64,7 @@ def _read(con, path: Path, content: bytes, dialect: Dialect, lab: bool, columns,
     file = ExportFile(path, path.name, "x", len(content), load_id=7, lab_export=lab, dialect=dialect if lab else None)
     with monkeypatch.context() as patch:
         if fallback:
-            patch.setattr(csv_reader._Text, "lines_are_records", lambda self: False)
+            patch.setattr(csv_reader._Text, "may_split_by_lines", lambda self: False)
         header, problems = read_rows(con, [file], first_column="Sample", columns=columns)
     # every cell of a row as read, whether ROWS names it or keeps it for later (cells_sql)
     cells = "*" if columns is None else f"_load_id, _row, Sample, ({csv_reader.cells_sql(dialect.delimiter)})[1:3]"
