@@ -19,8 +19,14 @@ from cartwh.warehouse.publish import publish
 # --- schedule and sensor -------------------------------------------------------------------
 
 
-def test_nightly_schedule_fires_at_two_in_madrid_and_is_configurable(monkeypatch):
+def test_nightly_schedule_fires_at_two_in_madrid_and_is_configurable(monkeypatch, tmp_path):
     from orchestration.definitions import defs
+
+    # A data folder of its own: the project's (after a `make run`) holds a published night with
+    # nothing new since, and the schedule would rightly skip.
+    monkeypatch.setenv("CARTWH_DATA", str(tmp_path))
+    for variable in ("CARTWH_WAREHOUSE", "CARTWH_LANDING", "CARTWH_PUBLISHED"):
+        monkeypatch.delenv(variable, raising=False)
 
     nightly = defs.get_schedule_def("nightly")
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "Europe/Madrid")
