@@ -16,7 +16,8 @@ Detection, once per file (ingestion carries the result with the file, csv_reader
   splits the header into more than one cell and every record into the same number of cells;
   none or several: the file fails.
 - decimal mark, from the numbers of the statistic columns only (never the first column, which
-  names the sample, nor a column of sample, population or statistic names), in the first lines
+  names the sample, nor a column of sample, population or statistic names, nor a malformed
+  record's cells: it is quarantined, not read), in the first lines
   and in the whole file only when those cannot tell: `12,5` or `1.234,5` can only be decimal
   commas, `12.5`, `0.123` or `4.43E+05` only decimal points; `1.234` (one group of three digits)
   could be either, and `1E+06` has no mark at all, so a file with nothing but such numbers
@@ -189,12 +190,15 @@ def _delimiter(head: str, name: str) -> str:
 
 def _numbers(records: list[list[str]]) -> list[tuple[int, list[str]]]:
     """(row, the cells that may hold numbers) of each record after the header: every column but
-    the first (the sample's name) and the columns of sample, population or statistic names."""
+    the first (the sample's name) and the columns of sample, population or statistic names. A
+    record of more or fewer cells than the header is left out: it is quarantined whole as
+    malformed (csv_reader), so its cells are no column's and one such row must not fail the file."""
     header = records[0] if records else []
     skip = {0} | {i for i, cell in enumerate(header) if cell.strip().casefold() in TEXT_HEADERS}
     return [
         (row, [cell.strip() for i, cell in enumerate(record) if i not in skip])
         for row, record in enumerate(records[1:], start=2)
+        if len(record) == len(header)
     ]
 
 

@@ -82,6 +82,22 @@ def test_both_decimal_marks_in_one_file_fail():
         detect(b"Sample;A | Count;B | Freq. of Parent\nx.fcs;1;2.5\ny.fcs;2;3,5\n", "x.csv")
 
 
+def test_a_malformed_rows_cells_do_not_decide_the_decimal_mark(wh):
+    """Found by the accounting property test: a row with a cell too many, that cell `"0,"`, failed
+    the whole file for 'both decimal marks'. The row is quarantined as malformed; its cells are no
+    column's, so they say nothing of how the file writes numbers, and the other rows load."""
+    written = b'Sample,Leukocytes | Count,Leukocytes/Lymphocytes | Freq. of Parent\nT2.fcs,20,2.5\nT3.fcs,30,3.5,"0,"\n'
+    assert detect(written, "s.csv")[0] == Dialect("utf-8", ",", ".")
+    target = wh.landing / STATS / "SITE7" / "s.csv"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(written)
+    report = wh.ingest()
+    assert (report.records_read, report.rows_landed, report.rows_quarantined) == (3, 1, 1)
+    assert [(row, reason) for _, row, _, reason, _, _ in wh.quarantine()] == [
+        (3, "malformed row (too many columns): expected 3 columns")
+    ]
+
+
 def test_a_delimiter_that_cannot_be_told_fails():
     with pytest.raises(ExportError, match="cannot tell the delimiter: no comma, semicolon or tab"):
         detect(b"Sample\nx.fcs\n", "x.csv")
