@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,12 @@ from tests.paths import DBT_PROJECT, TESTS
 from tests.session_builds import SessionBuilds, StoredRun, repeated
 
 os.environ["CARTWH_PSEUDONYM_KEY"] = "cartwh-test-secret-not-for-real-patients"
+
+# A suite started in the background (`make test &`, nohup) inherits SIGINT ignored, and Dagster's
+# in-process runs give SIGTERM SIGINT's handler: every process a test starts would then ignore
+# the Ctrl-C or SIGTERM the test sends it. The tests run as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 E2E = TESTS / "e2e"  # the end-to-end tests: the folder marks them (pytest_collection_modifyitems)
 
