@@ -477,8 +477,9 @@ def write_results(results: list[Result], gating: Gating, docs: Path) -> None:
         "share of the full build's.\n\n## Gating FCS files\n\n"
         f"{gating_table(gating)}\n\nThe demo's FCS files (one tube of each panel at its full event count, "
         "`cartwh generate --fcs-files sample`) gated with the shipped GatingML templates (compensation, logicle, "
-        "the gate tree) by FlowKit in the worker processes a night uses (`cartwh.ingest.fcs_gating.analyse_all`), "
-        "wall time including the pool's start and FlowKit's import in each worker; a rerun gates nothing.\n",
+        "the gate tree) by FlowKit in the processes a night uses (`cartwh.ingest.fcs_gating.analyse_all`: this "
+        "process below `POOL_BYTES` of files, else a pool of workers), wall time including FlowKit's import "
+        "(and the pool's start); a rerun gates nothing.\n",
         encoding="utf-8",
     )
 
@@ -496,12 +497,12 @@ class Gating:
 
 def gating_bench(root: Path) -> Gating:
     """Gate the demo's FCS files (one tube of each panel, at full event counts, cartwh.generate
-    `fcs_files="sample"`) with the shipped templates, in the worker processes a night uses
+    `fcs_files="sample"`) with the shipped templates, in the processes a night uses
     (cartwh.ingest.fcs_gating.analyse_all), as a night that lands them would."""
     import pandas as pd
 
     from cartwh.generate import generate_landing
-    from cartwh.ingest.fcs_gating import GATINGML, WORKERS, Job, analyse_all
+    from cartwh.ingest.fcs_gating import GATINGML, Job, analyse_all, workers_for
     from cartwh.ingest.fcs_gating import Gating as Template
     from cartwh.ingest.fcs_loader import SHIPPED_TEMPLATES
 
@@ -520,7 +521,7 @@ def gating_bench(root: Path) -> Gating:
         len(files),
         events,
         round(sum(f.stat().st_size for f in files) / 1e6, 1),
-        WORKERS,
+        workers_for(jobs),
         round(seconds, 1),
         round(len(files) / seconds, 2),
         round(events / seconds),

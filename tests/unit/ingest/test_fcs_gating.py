@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cartwh.ingest import fcs_gating
 from cartwh.ingest.fcs_gating import GATINGML, WORKSPACE, Gating, Job, analyse, analyse_all
 
 
@@ -119,3 +120,16 @@ def test_files_gated_in_worker_processes_count_as_in_one():
     jobs = [Job(str(REFERENCE / "data1.fcs"), "data1.fcs", gating)] * 2
     first, second = analyse_all(jobs, workers=2)
     assert first.gates == second.gates and {g.path: g.count for g in first.gates}["Rectangle1"] == _truth("Rectangle1")
+
+
+def test_a_few_files_are_gated_here_and_a_large_batch_in_workers(tmp_path, monkeypatch):
+    """A worker costs seconds to start: the demo's five tubes (45 MB) are gated in this process,
+    a batch of at least POOL_BYTES of files in WORKERS processes."""
+    monkeypatch.setattr(fcs_gating, "WORKERS", 2)
+    small = Job(str(REFERENCE / "data1.fcs"), "data1.fcs")
+    assert fcs_gating.workers_for([small] * 5) == 1
+    large = tmp_path / "large.fcs"
+    with open(large, "wb") as handle:  # sparse: its size without writing it
+        handle.truncate(fcs_gating.POOL_BYTES)
+    assert fcs_gating.workers_for([small, Job(str(large), "large.fcs")]) == 2
+    assert fcs_gating.workers_for([Job(str(tmp_path / "gone.fcs"), "gone.fcs")]) == 1
