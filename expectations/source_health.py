@@ -79,8 +79,8 @@ def thresholds(path: Path = THRESHOLDS) -> dict[str, float]:
 
 
 def _source_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """The raw tables each source's rows land in (ingestion's SOURCES write these; a site's own
-    REDCap project also lands in its raw.redcap_site_<site>__<form> tables)."""
+    """The raw tables each source's rows land in (the sources of cartwh.ingest.sources write these;
+    a site's own REDCap project also lands in its raw.redcap_site_<site>__<form> tables)."""
     sites = [
         f"raw.{t}"
         for (t,) in con.execute(

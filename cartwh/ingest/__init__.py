@@ -1,7 +1,9 @@
 """Ingestion of landed exports into the DuckDB raw layer.
 
-`load` lists each source's landed files, batches them and loads each batch in one transaction
-with its ledger row and archive copy (start there: `load.ingest_source`, `load.SOURCES`). The
+`load` runs one pipeline for every source: it lists the source's landed files, batches them and
+loads each batch in one transaction with its ledger rows and archive copies, which `landed_files`
+writes (start there: `load.ingest_source`). A source says only what is its own (`loader.Loader`);
+`sources` declares each one whole, and `SOURCES` (also `load.SOURCES`) in ingestion order. The
 readers are `csv_reader` (records numbered once), `dialects` and `statistics_layouts` (how labs
 write their tables); the loaders `redcap_loader`, `cytometry_loader` and `deletions` validate and
 insert one source's rows, `fcs_loader` an FCS file's keywords (read by `fcs_keywords`) and the counts `fcs_gating` gets
@@ -23,11 +25,14 @@ __all__ = [
     "identifiers",
     "keys",
     "known_records",
+    "landed_files",
     "load",
+    "loader",
     "record_map",
     "record_shapes",
     "redcap_loader",
     "redcap_versions",
+    "sources",
     "statistics_layouts",
     "tubes",
     "unrecognised",

@@ -47,7 +47,7 @@ KNOWN_VERSIONS = "known.versions"  # (sha256, source): the versions whose entrie
 # the variable): the archive is content-addressed, so a data folder moved or restored elsewhere
 # still finds its copies, and the ingestion connection reaches no other folder (cartwh.warehouse.connection.confine).
 ARCHIVED_PATH = "getvariable('archive') || '/' || regexp_extract(archive_path, '[^/]+/[^/]+$')"
-# Where each source's exports land (as cartwh.ingest.load.SOURCES declares): the folder below is a site.
+# Where each source's exports land (as cartwh.ingest.sources declares): the folder below is a site.
 _SOURCE_FOLDERS = {"redcap": "redcap", "cytometry_manifest": "cytometry/manifests"}
 # How a reason names what was found, by what its field identifies (cartwh.contract.free_text).
 _KIND = {"a name": "name", "a medical record number": "MRN", "a birth date": "birth date"}

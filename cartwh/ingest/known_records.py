@@ -9,7 +9,7 @@ ids), so they live in the restricted area beside the exports they come from:
 Ingestion attaches the file for the duration of a source (`attached`) and keys every entry by
 the checksum of the file version it came from; a batch reads the entries of the versions that
 are current in raw.landed_files. A batch's entries are added once it committed (`remember_*`,
-Source.remember); versions current but missing (a run stopped between its commit and that, or
+Loader.remember); versions current but missing (a run stopped between its commit and that, or
 a store older than the warehouse) are read once from their archived copies (`sync`). Everything
 in it can be derived again from the archive: deleting the file costs one slower night.
 """

@@ -2,7 +2,7 @@
 
 Ingestion lists every file of a source's folder (cartwh.ingest.load._listed); one that no source
 reading that folder accepts is *unrecognised*: a spreadsheet saved instead of a CSV, a text or
-JSON export, a stray note, or a download its source knows but does not use (`Source.unused`:
+JSON export, a stray note, or a download its source knows but does not use (`Loader.unused`:
 REDCap's users, roles, logging), reported as what it is. Each is reported with what it is and what to do, in the night's
 IngestReport, the log, the run summary (counts by folder and kind, no file names: a landed name
 may hold an MRN) and raw.unrecognised_files, which the data manager's report lists (raw is never
@@ -33,7 +33,7 @@ _ADVICE |= {".xlsx": _ADVICE[".xls"], ".ods": _ADVICE[".xls"], ".tsv": _ADVICE["
 
 
 def is_csv(path: Path) -> bool:
-    """The default of Source.accepts: a CSV export, whatever the case of its extension."""
+    """The default of Loader.accepts (cartwh.ingest.loader): a CSV export, whatever the case of its extension."""
     return path.suffix.lower() == ".csv"
 
 

@@ -114,8 +114,8 @@ def replay(entries: list[LedgerEntry], target: Path, archive: Path, history_from
                     path = landing / name
                     path.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(archived, path)
-                    if SOURCES[source].restore_context:  # e.g. the REDCap project the version was read with
-                        SOURCES[source].restore_context(archive, Path(archived).stem, landing)
+                    # what the version was read with, e.g. its REDCap project
+                    SOURCES[source].restore_context(archive, Path(archived).stem, landing)
                 ingest_source(con, landing, source, archive)
         _carry_run_history(con, history_from)
     finally:

@@ -7,7 +7,6 @@ no quarantined value holds one. On small exports written by hand."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -17,6 +16,7 @@ from cartwh.contract.redcap import DICTIONARY_PATH
 from cartwh.contract.redcap_dictionary import read_dictionary
 from cartwh.ingest import redcap_loader
 from cartwh.ingest.identifiers import date_spellings
+from cartwh.ingest.sources import Redcap
 from tests.conftest import hmac_tube_key
 from tests.unit.ingest.test_ingest_cytometry import LEUK_COUNT, MANIFEST_HEADER, MANIFESTS, STATS, CytometryWarehouse
 from tests.unit.ingest.test_ingest_redcap import (
@@ -196,11 +196,12 @@ def test_free_text_not_on_the_allow_list_is_not_loaded(wh, tmp_path, monkeypatch
     with open(dictionary, "a", encoding="utf-8") as handle:  # a notes field, as projects add them
         handle.write('toxicity_notes,toxicity,,notes,"Comments",,,,,,,,,,,,,\n')
     custom = read_dictionary(dictionary)
-    monkeypatch.setitem(
-        ingest.SOURCES,
-        "redcap",
-        replace(ingest.SOURCES["redcap"], load=lambda con, files: redcap_loader.load_redcap_export(con, files, custom)),
-    )
+
+    class CustomDictionary(Redcap):
+        def load(self, con, files):
+            return redcap_loader.load_redcap_export(con, files, custom)
+
+    monkeypatch.setitem(ingest.SOURCES, "redcap", CustomDictionary())
     header = HEADER[:-1] + ["toxicity_notes", "toxicity_complete"]
     wh.export([dict(ZELDA_BASE, toxicity_notes="Zelda's husband called, 555 0199")], header=header)
     report = wh.ingest("redcap")

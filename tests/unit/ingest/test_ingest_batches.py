@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import cartwh.ingest.load as ingest
-from cartwh.ingest import csv_reader
+from cartwh.ingest import csv_reader, cytometry_loader, redcap_loader
 from cartwh.ingest.errors import IngestError
 from tests.conftest import hmac_tube_key
 from tests.unit.ingest.test_ingest_cytometry import LEUK_COUNT, MANIFEST_HEADER, MANIFESTS, STATS, CytometryWarehouse
@@ -35,7 +35,7 @@ def scans(monkeypatch):
         seen.append(len(files))
         return read(con, files, *args, **kwargs)
 
-    for module in (ingest.cytometry_loader, ingest.redcap_loader):
+    for module in (cytometry_loader, redcap_loader):
         monkeypatch.setattr(module, "read_rows", counting)
     return seen
 

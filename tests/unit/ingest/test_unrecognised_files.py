@@ -66,18 +66,22 @@ def test_the_list_follows_the_landing_folder_and_keeps_when_a_file_was_first_see
 def test_a_file_another_source_reads_in_the_same_folder_is_not_reported(tmp_path, monkeypatch):
     """A source's folder may hold another source's files (REDCap's deletion reports beside its
     record exports): only a file that no source reading it accepts is reported."""
-    from cartwh.ingest.load import SOURCES, Source
+    from cartwh.ingest.load import SOURCES
+    from cartwh.ingest.loader import Loader
 
-    def never(con, files):
-        raise AssertionError("not called")
+    class Notes(Loader):
+        name, folder = "notes", "cytometry/statistics/SITE7"
 
-    monkeypatch.setitem(
-        SOURCES,
-        "notes",
-        Source(
-            "notes", "cytometry/statistics/SITE7", never, lambda con: None, accepts=lambda path: path.suffix == ".pdf"
-        ),
-    )
+        def load(self, con, files):
+            raise AssertionError("not called")
+
+        def create_tables(self, con):
+            pass
+
+        def accepts(self, path):
+            return path.suffix == ".pdf"
+
+    monkeypatch.setitem(SOURCES, "notes", Notes())
     from cartwh.ingest.load import ingest_source
     from cartwh.ingest.warehouse import connect
 
