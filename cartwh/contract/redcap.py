@@ -18,6 +18,7 @@ from cartwh.contract.redcap_types import ValueRule, checkbox_export_code, value_
 DICTIONARY_PATH = Path(__file__).with_name("redcap_data_dictionary.csv")
 
 RECORD_ID = "record_id"
+EVENT = "redcap_event_name"  # longitudinal projects only
 REPEAT_INSTRUMENT = "redcap_repeat_instrument"
 REPEAT_INSTANCE = "redcap_repeat_instance"
 DATA_ACCESS_GROUP = "redcap_data_access_group"
@@ -126,7 +127,7 @@ class DataDictionary:
         in dictionary order: its survey timestamp, its fields' columns, `<form>_complete`."""
         record_id = self.record_id_field
         header = [record_id]
-        header += ["redcap_event_name"] if layout.longitudinal else []
+        header += [EVENT] if layout.longitudinal else []
         header += ["redcap_repeat_instrument", "redcap_repeat_instance"] if layout.repeating else []
         header += ["redcap_data_access_group"] if layout.data_access_groups else []
         header += ["redcap_survey_identifier"] if layout.survey_forms else []

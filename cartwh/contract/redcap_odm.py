@@ -27,10 +27,9 @@ import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from cartwh.contract.redcap import DATA_ACCESS_GROUP, REPEAT_INSTANCE, REPEAT_INSTRUMENT, DataDictionary
+from cartwh.contract.redcap import DATA_ACCESS_GROUP, EVENT, REPEAT_INSTANCE, REPEAT_INSTRUMENT, DataDictionary
 from cartwh.contract.redcap_project import ODM, REDCAP, ProjectSetup
 
-EVENT = "redcap_event_name"
 # REDCap's field types as ODM names them, where the dictionary names them otherwise.
 _FIELD_TYPES = {"select": "dropdown", "textarea": "notes"}
 # Validation types as REDCap stores them (ODM) -> as its dictionary names them.

@@ -20,13 +20,12 @@ import json
 
 import pandas as pd
 
-from cartwh.contract.redcap import DATA_ACCESS_GROUP, REPEAT_INSTANCE, REPEAT_INSTRUMENT, DataDictionary, Field
+from cartwh.contract.redcap import DATA_ACCESS_GROUP, EVENT, REPEAT_INSTANCE, REPEAT_INSTRUMENT, DataDictionary, Field
 from cartwh.contract.redcap_dictionary import UI_TO_API
 from cartwh.contract.redcap_types import checkbox_export_code
 
 RECORD_FIELD = "participant_id"
 PREFIX = "s_"
-EVENT_COLUMN = "redcap_event_name"
 ARM = 1
 # (event, its canonical forms, label); a canonical form not listed goes to screening (or, if it
 # repeats, to the monitoring visits).
@@ -195,7 +194,7 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
         rid, dag = record[record_id], record.get(DATA_ACCESS_GROUP)
         mine = records[records[record_id] == rid]
         for event, _, forms in event_forms(dictionary):
-            keys = {record_id: rid, EVENT_COLUMN: event, DATA_ACCESS_GROUP: dag, "_order": order}
+            keys = {record_id: rid, EVENT: event, DATA_ACCESS_GROUP: dag, "_order": order}
             if event == REPEATING_EVENT:
                 visits: dict[int, dict] = {}
                 for form in forms:
@@ -222,7 +221,7 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
     frame = pd.DataFrame(rows)
     for column in (REPEAT_INSTRUMENT, REPEAT_INSTANCE):  # an export without repeating rows has neither
         frame[column] = frame[column] if column in frame else None
-    frame["_event"] = frame[EVENT_COLUMN].map({e: i for i, (e, _, _) in enumerate(event_forms(dictionary))})
+    frame["_event"] = frame[EVENT].map({e: i for i, (e, _, _) in enumerate(event_forms(dictionary))})
     frame["_instrument"] = frame[REPEAT_INSTRUMENT].notna()
     frame = frame.sort_values(["_order", "_event", "_instrument", REPEAT_INSTANCE], kind="stable", na_position="first")
     frame = frame.rename(columns=rename)
@@ -230,7 +229,7 @@ def site_records(records: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFr
         if column in frame:
             frame[column] = frame[column].map(lambda v, codes=codes: codes.get(v, v) if pd.notna(v) else v)
     frame = frame.rename(columns={record_id: RECORD_FIELD})
-    header = [RECORD_FIELD, EVENT_COLUMN, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP]
+    header = [RECORD_FIELD, EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP]
     header += [
         rename[c]
         for form in dictionary.forms

@@ -5,8 +5,8 @@ loads each batch in one transaction with its ledger rows and archive copies, whi
 writes (start there: `load.ingest_source`). A source says only what is its own (`loader.Loader`);
 `sources` declares each one whole, and `SOURCES` (also `load.SOURCES`) in ingestion order. The
 readers are `csv_reader` (records numbered once), `dialects` and `statistics_layouts` (how labs
-write their tables); the loaders `redcap_loader`, `cytometry_loader` and `deletions` validate and
-insert one source's rows, `fcs_loader` an FCS file's keywords (read by `fcs_keywords`) and the counts `fcs_gating` gets
+write their tables); the loaders `redcap_loader` (a site's project onto the canonical dictionary
+through `site_translation`), `cytometry_loader` and `deletions` validate and insert one source's rows, `fcs_loader` an FCS file's keywords (read by `fcs_keywords`) and the counts `fcs_gating` gets
 from its FlowJo workspace or GatingML template; `keys`, `tubes`, `identifiers` and `record_map` keep identifiers out of
 the warehouse; `validation` holds the row rules; `warehouse` the raw tables ingestion grows.
 """
@@ -32,6 +32,7 @@ __all__ = [
     "record_shapes",
     "redcap_loader",
     "redcap_versions",
+    "site_translation",
     "sources",
     "statistics_layouts",
     "tubes",

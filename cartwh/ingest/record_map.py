@@ -9,15 +9,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cartwh.contract.redcap import REPEAT_INSTANCE, REPEAT_INSTRUMENT
+from cartwh.contract.redcap import EVENT, REPEAT_INSTANCE, REPEAT_INSTRUMENT
 from cartwh.ingest.csv_reader import ROWS, ExportFile
 from cartwh.ingest.keys import ROW_KEYS
 from cartwh.ingest.validation import PROBLEMS
 from cartwh.warehouse.permissions import make_private
 from cartwh.warehouse.record_ids import map_path
 from cartwh.warehouse.schema import RECORD_MAP, ensure_schema
-
-EVENT = "redcap_event_name"  # longitudinal projects only
 
 
 def remember_batch(con: duckdb.DuckDBPyConnection, files: list[ExportFile], archive: Path) -> None:

@@ -29,8 +29,15 @@ import csv
 import io
 from dataclasses import replace
 
-from cartwh.contract.redcap import DATA_ACCESS_GROUP, REPEAT_INSTANCE, REPEAT_INSTRUMENT, DataDictionary, ExportLayout
-from cartwh.contract.redcap_odm import EVENT, flat_export
+from cartwh.contract.redcap import (
+    DATA_ACCESS_GROUP,
+    EVENT,
+    REPEAT_INSTANCE,
+    REPEAT_INSTRUMENT,
+    DataDictionary,
+    ExportLayout,
+)
+from cartwh.contract.redcap_odm import flat_export
 from cartwh.contract.redcap_site import SiteProject
 from cartwh.contract.redcap_types import checkbox_export_code
 from cartwh.ingest.csv_reader import ExportFile, file_header

@@ -16,8 +16,8 @@ of the event) and a longitudinal event row each land once, keyed by their event 
 
 A site with its own dictionary lands all its fields in its own tables
 (raw.redcap_site_<site>__<form>, keyed by record, event and instance). With a mapping
-(cartwh.contract.site_mapping) its rows are also translated onto the canonical fields and land in
-the canonical tables; there a repeating canonical form gets instance numbers 1, 2, ... per record
+(cartwh.contract.site_mapping) its rows are also translated onto the canonical fields
+(cartwh.ingest.site_translation) and land in the canonical tables; there a repeating canonical form gets instance numbers 1, 2, ... per record
 in event order (the project's order of events, else first appearance in the file), then REDCap
 instance, then file row, and a non-repeating canonical form fed by two rows of a record is a
 conflict. Problems always name the site's own column.
@@ -31,6 +31,7 @@ from cartwh.contract.dates import dictionary_bound
 from cartwh.contract.free_text import identifying, withheld
 from cartwh.contract.redcap import (
     DATA_ACCESS_GROUP,
+    EVENT,
     RECORD_ID,
     REPEAT_INSTANCE,
     REPEAT_INSTRUMENT,
@@ -39,13 +40,13 @@ from cartwh.contract.redcap import (
 )
 from cartwh.contract.redcap_dictionary import REDCAP_NAME, project_dictionary, shown
 from cartwh.contract.redcap_site import NO_DICTIONARY, SiteProject
-from cartwh.contract.site_mapping import SiteMapping, unit_field_of
 from cartwh.ingest.csv_reader import ROWS, ExportFile, read_rows, skip_rows
 from cartwh.ingest.errors import ExportError, Problem
 from cartwh.ingest.identifiers import quarantine_birth_dates, quarantine_identifiers, register_identifiers
 from cartwh.ingest.keys import ROW_SITES, join_keys, register_patient_keys
 from cartwh.ingest.record_shapes import LABELS_EXPORT, flat_copy
 from cartwh.ingest.redcap_versions import record_project_versions
+from cartwh.ingest.site_translation import base_field, mapping_notes, translation
 from cartwh.ingest.validation import (
     PROBLEMS,
     Rule,
@@ -59,7 +60,6 @@ from cartwh.ingest.validation import (
 from cartwh.ingest.warehouse import ensure_table, quote, quote_literal, quote_table
 
 AGE_COLUMN = "age_at_infusion_years"
-EVENT = "redcap_event_name"
 SURVEY_IDENTIFIER = "redcap_survey_identifier"
 # The columns a flat export has besides the record id and the fields, as REDCap's settings add them.
 _EXPORT_COLUMNS = (EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DATA_ACCESS_GROUP, SURVEY_IDENTIFIER)
@@ -275,7 +275,7 @@ def _header_notes(project: SiteProject, header: list[str], reviewed: frozenset[s
         if SURVEY_IDENTIFIER in header
         else []
     )
-    return notes if canonical else notes + _mapping_notes(project, header)
+    return notes if canonical else notes + mapping_notes(project, header)
 
 
 def _check_rows(
@@ -381,26 +381,6 @@ def _repeating_forms(project: SiteProject, con, present: set[str]) -> tuple[str,
 
 def _event_order(project: SiteProject) -> list[str]:
     return [e.unique_event_name for e in project.setup.events]
-
-
-def _mapping_notes(project: SiteProject, header: list[str]) -> list[Problem]:
-    """Reported once per file version: what of a site's project does not reach the canonical model."""
-    if project.mapping is None:
-        return [
-            Problem(
-                1,
-                None,
-                "the site's project has no mapping onto the canonical dictionary "
-                "(mapping.yml): its records stay in its own raw tables only",
-            )
-        ]
-    mapped = {m.site for m in project.mapping.fields}
-    fields = {c: f.name for f in project.dictionary.fields for c in f.export_columns}
-    return [
-        Problem(1, c, "site field not mapped to the canonical dictionary: kept in the site's raw tables only")
-        for c in header
-        if c in fields and fields[c] not in mapped and fields[c] != project.dictionary.record_id_field
-    ]
 
 
 def _skip_rows_without_form_data(con, dictionary: DataDictionary, present: set[str]) -> None:
@@ -552,7 +532,7 @@ def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
     canonical rules and insert them into the canonical tables. Problems name the site columns."""
     canonical = project_dictionary()
     mapping = project.mapping
-    translated, back = _translation(project.dictionary, canonical, mapping, present)
+    translated, back = translation(project.dictionary, canonical, mapping, present)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _site_rows AS SELECT * FROM {ROWS}")
     keep = [c for c in (RECORD_ID, DATA_ACCESS_GROUP, EVENT, REPEAT_INSTANCE) if c in present]
     select = ", ".join(["_load_id", "_row", *keep, *(f"{sql} AS {quote(c)}" for c, sql in translated.items())])
@@ -566,7 +546,8 @@ def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
     con.execute("CREATE OR REPLACE TEMP TABLE _feeds (site VARCHAR, canonical VARCHAR, form VARCHAR)")
     names = {f.name: f.form for f in canonical.fields}
     con.executemany(
-        "INSERT INTO _feeds VALUES (?, ?, ?)", [(s, c, names[_base(c)]) for c, s in back.items() if _base(c) in names]
+        "INSERT INTO _feeds VALUES (?, ?, ?)",
+        [(s, c, names[base_field(c)]) for c, s in back.items() if base_field(c) in names],
     )
     con.execute(f"""INSERT INTO {PROBLEMS}
                     SELECT s.load_id, s.row, f.form, f.canonical, s.reason, s.value FROM _site_problems s
@@ -586,79 +567,3 @@ def _load_mapped(con, project: SiteProject, present: set[str]) -> list[str]:
     con.execute(f"""UPDATE {PROBLEMS} p SET column_name = f.site FROM _feeds f
                     WHERE p.column_name = f.canonical AND p.scope = f.form""")  # the site's own column names
     return [table_name(form) for form in forms]
-
-
-def _base(column: str) -> str:
-    return column.split("___")[0].removesuffix("_complete")
-
-
-def _translation(
-    site: DataDictionary, canonical: DataDictionary, mapping: SiteMapping, present: set[str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(canonical column -> SQL over the site's columns, canonical column -> site column)."""
-    translated, back = {}, {}
-    status_from: dict[str, str] = {}
-    for m in mapping.fields:
-        s, c = site.field(m.site), canonical.field(m.canonical)
-        allowed = _event_filter(mapping, c.form, present)
-        status_from.setdefault(c.form, f"{s.form}_complete")
-        if c.field_type == "checkbox":
-            for code, _ in c.choices:
-                sources = [sc for sc, _ in s.choices if m.choices.get(sc, sc) == code]
-                columns = [
-                    quote(f"{m.site}___{_export_code(sc)}")
-                    for sc in sources
-                    if f"{m.site}___{_export_code(sc)}" in present
-                ]
-                all_columns = [quote(col) for col in s.export_columns if col in present]
-                if not all_columns:
-                    continue
-                value = (
-                    f"greatest({', '.join(columns)})"
-                    if columns
-                    else f"CASE WHEN coalesce({', '.join(all_columns)}) IS NOT NULL THEN '0' END"
-                )
-                target = f"{m.canonical}___{_export_code(code)}"
-                translated[target] = f"CASE WHEN {allowed} THEN {value} END"
-                back[target] = f"{m.site}___{_export_code(sources[0])}" if sources else f"{m.site}"
-            continue
-        if m.site not in present:
-            continue
-        value = quote(m.site)
-        if m.choices:
-            cases = " ".join(f"WHEN {quote_literal(sc)} THEN {quote_literal(cc)}" for sc, cc in m.choices.items())
-            value = f"CASE trim({value}) {cases} ELSE {value} END"
-        translated[m.canonical] = f"CASE WHEN {allowed} THEN {value} END"
-        back[m.canonical] = m.site
-    for site_field, code in mapping.units.items():
-        m = mapping.for_site_field(site_field)
-        if m.site in present:
-            unit = unit_field_of(m.canonical)
-            translated[unit] = f"CASE WHEN {translated[m.canonical]} IS NOT NULL THEN {quote_literal(code)} END"
-            back[unit] = m.site
-    for form, status in status_from.items():
-        if status in present:
-            translated[f"{form}_complete"] = (
-                f"CASE WHEN {_event_filter(mapping, form, present)} THEN {quote(status)} END"
-            )
-            back[f"{form}_complete"] = status
-    return translated, back
-
-
-def _event_filter(mapping: SiteMapping, form: str, present: set[str]) -> str:
-    """SQL: the row's event feeds canonical `form` (every event does, unless the mapping lists it)."""
-    if not mapping.events or EVENT not in present:
-        return "TRUE"
-    feeding = [e for e in mapping.events if mapping.feeds(e, form)]
-    listed = ", ".join(quote_literal(e) for e in mapping.events)
-    return (
-        f"({EVENT} NOT IN ({listed})"
-        + (f" OR {EVENT} IN ({', '.join(quote_literal(e) for e in feeding)})" if feeding else "")
-        + ")"
-    )
-
-
-def _export_code(code: str) -> str:
-    from cartwh.contract.redcap_types import checkbox_export_code
-
-    return checkbox_export_code(code)
