@@ -2,7 +2,10 @@
 as REDCap names them, an ODM export, FlowJo tables split across files with a control tube, one
 malformed row) runs every night to a published warehouse
 with every row accounted for, every problem in the data manager's report, and nothing synthetic in
-it. The sites are REDCapR's genuine projects (../shared/real-exports) and the ODM fixture written
+it. No site is mapped onto the canonical dictionary yet, so the night also shows a programme
+before its first mapping (issue 22, defect 6): empty marts, a study report that says "no patient
+mapped yet" in every section, and quality pages naming each site that awaits its mapping and what
+that mapping must cover. The sites are REDCapR's genuine projects (../shared/real-exports) and the ODM fixture written
 in their shape (tests/fixtures/redcap_odm)."""
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cartwh.contract.redcap_dictionary import project_dictionary
+from cartwh.contract.site_mapping import must_cover
 from tests.paths import FIXTURES
 from tests.unit.ingest.test_redcap_names import _ui_download
 from tests.unit.ingest.test_redcap_projects import REAL, expected_counts
@@ -112,10 +117,21 @@ def test_real_sites_deliveries_publish_every_night_accounted_for(main_job, tmp_p
     published = tmp_path / "published" / "warehouse.duckdb"
     with duckdb.connect(str(published), read_only=True) as copy:
         assert copy.execute("SELECT synthetic FROM ops.data_origin").fetchall() == [(False,)]
+        assert copy.execute("SELECT count(*) FROM marts.patients").fetchall() == [(0,)]  # no site mapped yet
+    report = (tmp_path / "reports" / "study_report.html").read_text(encoding="utf-8")
+    assert report.count("no patient mapped yet") >= report.count("<h2") - 2  # all but data quality and methods
+    assert "the records of site " in report and all(site in report for site in ("longitudinal", "cart_followup", "dag"))
     page = (tmp_path / "data_manager" / "data_manager.html").read_text(encoding="utf-8")
     assert f'redcap/dag/records.csv</td><td class="num">{dag + 2}' in page or f"<dd>{dag + 2}</dd>" in page
     assert "REDCap&#39;s list of the project&#39;s users" in page and "REDCap&#39;s logging" in page
     assert "Sites awaiting their mapping (3)" in page
+    quality = (tmp_path / "reports" / "data_quality.html").read_text(encoding="utf-8")
+    assert "Sites awaiting their mapping (3)" in quality
+    for text in (page, quality):
+        for site in ("longitudinal", "cart_followup", "dag"):
+            assert f"<td>{site}</td>" in text
+        for form, fields in must_cover(project_dictionary()):
+            assert f"<li><b>{form}</b>: {', '.join(fields)}</li>" in text
     assert "a tube names a record whose site&#39;s project has no mapping" in page  # not "REDCap does not have"
     for output in (page, (tmp_path / "reports" / "study_report.html").read_text(encoding="utf-8")):
         assert "SYNTHETIC" not in output
