@@ -8,8 +8,6 @@
 -- as cross_check_failed above study_parameter('absolute_count_max_relative_difference') when the two
 -- are also more than study_parameter('absolute_count_min_difference_cells_per_ul') apart (a smaller
 -- difference is the rounding of the export); listed by the warning test assert_cytometry_absolute_counts_agree.
--- A table: read by the CAR-T and B-cell models and tested per row.
-{{ config(materialized='table') }}
 with populations as (select * from {{ ref('int__sample_populations') }}),
 
 beads as (select tube_key, acquired_blood_ul from {{ ref('int__bead_counting_tubes') }}),

@@ -1,8 +1,6 @@
 -- docs/definitions.md "B-cell aplasia": CD19+ B cells/uL of every peripheral-blood sample that measured them.
 -- Samples before infusion stay (flagged) for the post-bridging B cells; BCA uses the others. Cells/uL
 -- and their route come from int__absolute_counts (docs/definitions.md "Absolute counts").
--- A table, not a view: read by the BCA mart and its tests (docs/scaling.md).
-{{ config(materialized='table') }}
 with blood_samples as (
     select tube_key, patient_key, collection_date, study_day, nominal_timepoint, matched_timepoint
     from {{ ref('int__sample_timepoints') }}

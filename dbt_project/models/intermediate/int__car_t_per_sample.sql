@@ -3,8 +3,6 @@
 -- patient and collection date): the CD8+ CAR-T phenotype as % of CD8+ CAR-T (paper Table 3,
 -- Supplementary Table 2) and SCM CD8+ CAR-negative T cells/uL (paper Figure 5B-C). Cells/uL and the
 -- route they were computed by come from int__absolute_counts (docs/definitions.md "Absolute counts").
--- A table, not a view: read by two marts and a dozen tests (docs/scaling.md).
-{{ config(materialized='table') }}
 {% set cd8_car_t_subsets = cd8_car_t_phenotypes() %}
 
 with blood_samples as (

@@ -4,9 +4,6 @@
 -- table and the gated FCS file are compared by int__gated_statistics_cross_check instead), and a
 -- tube that two manifests describe differently, such as one FCS file assigned to two patients
 -- (stg_cytometry__samples.manifest_conflict). Identical deliveries are no conflict: they are used once.
--- A table: it reads the raw statistics and every manifest row, and its eight tests and the data
--- manager's report each read it (a view cost 2-5 s per reader at 100,000 patients).
-{{ config(materialized='table') }}
 {% set columns = cytometry_manifest_columns() %}
 {% set conflicting_tubes %}
     tube_key in (select tube_key from {{ ref('int__cytometry_values') }} where conflicting)

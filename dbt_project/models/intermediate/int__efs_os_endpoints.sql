@@ -5,10 +5,10 @@
 -- cause (docs/definitions.md "Competing causes"): the competing-risk cause of an event, NULL when censored:
 -- EFS 'relapse' (relapse or progression / no response) or 'death' (death without relapse: non-relapse
 -- mortality), OS 'death'. marts.time_to_event unions these with the REL and BCA rows.
--- A table, not a view: DuckDB 2.0 fails to bind a filter on `cause` pushed through this view when
--- the timeline is empty (a night of sites not mapped yet: "BindBuiltinScalarFunction did not
--- return a BoundFunctionExpression" in the accepted_values test).
-{{ config(materialized='table') }}
+-- A table, as every intermediate model (dbt_project.yml); it must stay one: DuckDB 2.0 fails to bind
+-- a filter on `cause` pushed through a view of it when the timeline is empty (a night of sites not
+-- mapped yet: "BindBuiltinScalarFunction did not return a BoundFunctionExpression" in the
+-- accepted_values test).
 with timeline as (select * from {{ ref('int__patient_timeline') }}),
 
 efs_first_event as (

@@ -7,8 +7,6 @@
 --   (4.43E+05 for 443,012: within 500; 12.35 %: within 0.005);
 --   any other number written without a decimal point or exponent (45 %) within 0.5.
 -- Listed where they disagree by the warning test assert_cytometry_gated_statistics_agree.
--- A view: it reads the materialised values (int__cytometry_values), and few tubes have a gated FCS
--- file, so the join keeps the lab table's rows of those few; cheap enough for each test to read again.
 with gated as (
     select tube_key, measure, statistic, value
     from {{ ref('int__cytometry_values') }}
