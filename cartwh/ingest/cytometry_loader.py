@@ -97,21 +97,30 @@ STATS_COLUMNS_COLUMNS = {
 }
 
 
-def _significant_figures(written: str) -> str:
-    """The significant figures of a number as `written` (SQL text, with a decimal point): leading
-    zeros never count; trailing zeros count after a decimal point, not in a mantissa without one
-    (4E+05: 1). NULL for an integer written in full (an event count, exact as written) and for zero.
-    Worked out for each of a registry's values when read (58 M at 100,000 patients), so the two
-    common cases take no regular expression: an integer in full (a count) and a plain decimal (a
-    frequency)."""
+def _significant_figures(written: str, value: str) -> str:
+    """The significant figures of a number as `written` (SQL text, with a decimal point) whose
+    `value` (SQL DOUBLE) it is: leading zeros never count; trailing zeros count after a decimal
+    point, not in a mantissa without one (4E+05: 1). NULL for an integer written in full (an event
+    count, exact as written) and for zero.
+    Worked out for each of a registry's values when read (58 M at 100,000 patients), so the common
+    cases build no text: an integer in full (a count) is NULL; a plain decimal (a frequency) has as
+    many figures as there are places from its first figure, 10^floor(log10 |value|), down to its
+    last written decimal (0.060: places 10^-2 to 10^-3, 2 figures), exact while the text has few
+    enough digits for a DOUBLE to tell it from the next power of ten. Other texts (blanks after the
+    number, very long decimals, an exponent) are counted from their characters."""
     exponent = f"(contains({written}, 'e') OR contains({written}, 'E'))"
+    plain = f"nullif(length(ltrim(replace(rtrim({written}), '.', ''), ' +-0')), 0)"  # sign, blanks, zeros
+    places = f"CAST(floor(log10(abs({value}))) AS INTEGER) + 1 + length({written}) - strpos({written}, '.')"
     unsigned = (
         f"(CASE WHEN left(trim({written}), 1) IN ('+', '-') THEN substr(trim({written}), 2) ELSE trim({written}) END)"
     )
     mantissa = f"regexp_replace({unsigned}, '[eE].*$', '')"
     return f"""CASE
         WHEN NOT (contains({written}, '.') OR {exponent}) THEN NULL
-        WHEN NOT {exponent} THEN nullif(length(ltrim(replace({unsigned}, '.', ''), '0')), 0)
+        WHEN NOT {exponent} AND {value} = 0 THEN NULL
+        WHEN NOT {exponent} AND length({written}) <= 15 AND regexp_full_match(right({written}, 1), '[0-9.]')
+            THEN {places}
+        WHEN NOT {exponent} THEN {plain}
         WHEN ltrim(replace({mantissa}, '.', ''), '0') = '' THEN NULL
         WHEN contains({mantissa}, '.') THEN length(ltrim(replace({mantissa}, '.', ''), '0'))
         ELSE length(rtrim(ltrim({mantissa}, '0'), '0')) END"""
@@ -122,7 +131,7 @@ def _significant_figures(written: str) -> str:
 # 100,000 patients: 15 s of every build's reads, against 1 s unnested; docs/scaling.md).
 _STATS_VIEW = f"""CREATE OR REPLACE VIEW {STATS} AS
     SELECT r.tube_key, coalesce(c.gate_path, r.gate_path) AS gate_path, coalesce(c.statistic, r.statistic) AS statistic,
-           r.value, r._load_id, r._source_row, CAST({_significant_figures("r.written")} AS SMALLINT) AS significant_figures
+           r.value, r._load_id, r._source_row, CAST({_significant_figures("r.written", "r.value")} AS SMALLINT) AS significant_figures
     FROM (SELECT tube_key, gate_path, statistic, _load_id, _source_row, unnest(value) AS value,
                  unnest(string_split(written, ',')) AS written, generate_subscripts(value, 1) AS position
           FROM {STATS_ROWS}) r

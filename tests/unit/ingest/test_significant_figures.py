@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartwh.ingest.cytometry_loader import _significant_figures
 
@@ -33,8 +35,38 @@ from cartwh.ingest.cytometry_loader import _significant_figures
         ("4E+05", 1),  # a mantissa without a point: up to its last non-zero digit
         ("1200E2", 2),
         ("0.0E3", None),
+        ("9.99", 3),  # just below a power of ten
+        ("1000.0", 5),
+        ("0.001", 1),
+        ("12.50  ", 4),  # blanks after the number
+        ("9.9999999999999999", 17),  # more figures than a DOUBLE tells from 10
+        ("0.00000000000012340", 5),
     ],
 )
 def test_significant_figures_as_counted_by_hand(written, figures):
-    sql = f"SELECT CAST({_significant_figures('w')} AS INTEGER) FROM (SELECT ?::VARCHAR AS w)"
+    sql = f"SELECT CAST({_significant_figures('w', 'TRY_CAST(w AS DOUBLE)')} AS INTEGER) FROM (SELECT ?::VARCHAR AS w)"
     assert duckdb.connect().execute(sql, [written]).fetchone()[0] == figures
+
+
+_DUCKDB = duckdb.connect()
+
+
+def _by_hand(written: str) -> int | None:
+    """The rule for a plain decimal, on its characters: drop the sign and the point, then the
+    leading zeros; what is left is its figures (none for zero)."""
+    digits = written.strip().lstrip("+-").replace(".", "").lstrip("0")
+    return len(digits) or None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sign=st.sampled_from(["", "-", "+"]),
+    whole=st.text("0123456789", max_size=9),
+    decimals=st.text("0123456789", max_size=12),
+)
+def test_a_plain_decimal_has_the_figures_its_characters_have(sign, whole, decimals):
+    written = f"{sign}{whole}.{decimals}"
+    if not (whole or decimals):
+        return  # "." is no number
+    sql = f"SELECT CAST({_significant_figures('w', 'TRY_CAST(w AS DOUBLE)')} AS INTEGER) FROM (SELECT ?::VARCHAR AS w)"
+    assert _DUCKDB.execute(sql, [written]).fetchone()[0] == _by_hand(written)
