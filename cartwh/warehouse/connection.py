@@ -35,6 +35,7 @@ def connect(
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory_limit()})
+    con.execute("SET enable_progress_bar = false")  # DuckDB draws one for a long query, into the night's log
     if folders is not None or files:
         confine(con, folders or (), files)
     if not read_only:
