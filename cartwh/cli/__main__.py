@@ -1,13 +1,17 @@
 """`python -m cartwh.cli`: the `cartwh` command (how `cartwh run` starts the run's own process)."""
 
-import gc
+import atexit
+import os
 import sys
 
 from cartwh.cli.parser import main
 
 code = main()
-# A night leaves millions of objects behind (the code location, dbt's manifest, the marts' frames),
-# which the interpreter's exit would search for cycles to collect, about 2 s for nothing: every file
-# and connection was closed by the code that opened it, and the process ends here.
-gc.freeze()
-sys.exit(code)
+# The process ends here. Its exit functions run (log handlers flushed, temporary folders removed);
+# the interpreter's own teardown is skipped: it would search the millions of objects a night leaves
+# (the code location, dbt's manifest, the marts' frames) for cycles, about 2 s for nothing, since
+# every file and connection was closed by the code that opened it.
+sys.stdout.flush()
+sys.stderr.flush()
+atexit._run_exitfuncs()
+os._exit(code or 0)
