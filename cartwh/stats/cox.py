@@ -2,7 +2,10 @@
 
 The fit is lifelines' ``CoxPHFitter`` with its defaults, Efron's method for tied event
 times and no penalizer (R ``coxph``'s defaults too, so the numbers match R), only with a
-tighter convergence tolerance (see ``FIT_OPTIONS``). Coding of factors, dropped rows and the
+tighter convergence tolerance (see ``FIT_OPTIONS``) and its sums over tied event times always
+vectorised (``batch_mode``): lifelines picks between that and a Python loop over the event times by
+a timing model, which chose the loop for a registry's three-factor models, 7x slower (1.4 against
+0.2 s a fit at 100,000 patients, estimates equal to 4e-14). Coding of factors, dropped rows and the
 standardisation of numeric factors: ``cartwh.stats.design``.
 
 Every row names its ``method`` (``cartwh.stats.conventions.REGRESSION_METHODS``):
@@ -97,7 +100,7 @@ def _fit(X: pd.DataFrame, level: float) -> tuple[CoxPHFitter | None, str | None]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # capture everything: nothing spills into the logs
         try:
-            fitted = CoxPHFitter(alpha=1 - level).fit(X, T, E, fit_options=FIT_OPTIONS)
+            fitted = CoxPHFitter(alpha=1 - level).fit(X, T, E, fit_options=FIT_OPTIONS, batch_mode=True)
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError, ValueError) as exc:
             return None, f"fit failed (collinearity or separation?): {_first_sentence(exc)}"
     trouble = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
