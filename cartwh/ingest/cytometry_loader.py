@@ -117,10 +117,10 @@ def _significant_figures(written: str, value: str) -> str:
     mantissa = f"regexp_replace({unsigned}, '[eE].*$', '')"
     return f"""CASE
         WHEN NOT (contains({written}, '.') OR {exponent}) THEN NULL
-        WHEN NOT {exponent} AND {value} = 0 THEN NULL
-        WHEN NOT {exponent} AND length({written}) <= 15 AND regexp_full_match(right({written}, 1), '[0-9.]')
-            THEN {places}
-        WHEN NOT {exponent} THEN {plain}
+        WHEN NOT {exponent} THEN CASE
+            WHEN {value} = 0 THEN NULL
+            WHEN length({written}) <= 15 AND regexp_full_match(right({written}, 1), '[0-9.]') THEN {places}
+            ELSE {plain} END
         WHEN ltrim(replace({mantissa}, '.', ''), '0') = '' THEN NULL
         WHEN contains({mantissa}, '.') THEN length(ltrim(replace({mantissa}, '.', ''), '0'))
         ELSE length(rtrim(ltrim({mantissa}, '0'), '0')) END"""

@@ -52,16 +52,13 @@ def translation(
         allowed = event_filter(mapping, c.form, present)
         status_from.setdefault(c.form, f"{s.form}_complete")
         if c.field_type == "checkbox":
+            all_columns = [quote(col) for col in s.export_columns if col in present]
+            if not all_columns:  # none of the site field's options in this export
+                continue
+            option = {sc: f"{m.site}___{checkbox_export_code(sc)}" for sc, _ in s.choices}  # its column
             for code, _ in c.choices:
                 sources = [sc for sc, _ in s.choices if m.choices.get(sc, sc) == code]
-                columns = [
-                    quote(f"{m.site}___{checkbox_export_code(sc)}")
-                    for sc in sources
-                    if f"{m.site}___{checkbox_export_code(sc)}" in present
-                ]
-                all_columns = [quote(col) for col in s.export_columns if col in present]
-                if not all_columns:
-                    continue
+                columns = [quote(option[sc]) for sc in sources if option[sc] in present]
                 value = (
                     f"greatest({', '.join(columns)})"
                     if columns
@@ -69,7 +66,7 @@ def translation(
                 )
                 target = f"{m.canonical}___{checkbox_export_code(code)}"
                 translated[target] = f"CASE WHEN {allowed} THEN {value} END"
-                back[target] = f"{m.site}___{checkbox_export_code(sources[0])}" if sources else f"{m.site}"
+                back[target] = option[sources[0]] if sources else m.site
             continue
         if m.site not in present:
             continue
