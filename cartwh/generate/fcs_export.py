@@ -14,6 +14,7 @@ gate subsets on combinations of markers.
 from __future__ import annotations
 
 import io
+from array import array
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -163,13 +164,13 @@ def tube_events(
             chosen = parent[:beads] if gate.path == "Beads" else parent[beads:]
         elif gate.path in counts:
             taken = [m for p, m in members.items() if p and p.rpartition("/")[0] == gate.parent]
-            free = np.setdiff1d(parent, np.concatenate(taken)) if taken else parent
+            # parent is sorted and unique: masking it gives what np.setdiff1d did, in the same order
+            is_free = ~np.isin(parent, np.concatenate(taken)) if taken else np.ones(len(parent), dtype=bool)
+            free = parent[is_free]
             wanted = min(int(counts[gate.path]), len(parent))
             chosen = rng.choice(free, size=min(wanted, len(free)), replace=False)
             if wanted > len(free):
-                chosen = np.concatenate(
-                    [chosen, rng.choice(np.setdiff1d(parent, free), wanted - len(free), replace=False)]
-                )
+                chosen = np.concatenate([chosen, rng.choice(parent[~is_free], wanted - len(free), replace=False)])
         else:  # the complement of its high sibling on the same marker (CAR-)
             chosen = parent[~high[parent, column[gate.marker]]]
         high[chosen, column[gate.marker]] = gate.high
@@ -205,9 +206,13 @@ def fcs_file(panel: str, events: np.ndarray, keywords: dict[str, str]) -> bytes:
 
     handle = io.BytesIO()
     names = channels(panel)
+    # FlowIO copies anything but an array('f') into one value by value (a second for a tube):
+    # the same singles, in the machine's order as FlowIO's copy has them, handed over as one block
+    singles = array("f")
+    singles.frombytes(events.astype(np.float32).tobytes())
     flowio.create_fcs(
         handle,
-        events.ravel(),
+        singles,
         [n for n, _ in names],
         [m for _, m in names],
         metadata_dict={"SPILLOVER": spillover_keyword(panel), **keywords},
