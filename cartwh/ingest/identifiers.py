@@ -190,7 +190,7 @@ def register_identifiers(
     identifiers = [f for f in fields.values() if identifying(f) and f.name != RECORD_ID]
     con.execute("CREATE OR REPLACE TEMP TABLE _identifier_kinds (field VARCHAR, kind VARCHAR)")
     insert_rows(con, "_identifier_kinds", [(f.name, _kind(f)) for f in identifiers])
-    _copied(con, "_known_needles", "redcap", f"SELECT * FROM {KNOWN_NEEDLES} WHERE sha256 IN ({_current('redcap')})")
+    _copied(con, "_known_needles", "redcap", f"SELECT * FROM {KNOWN_NEEDLES}")
     if not from_batch:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {NEEDLES} AS SELECT * FROM _known_needles")
         return
@@ -240,6 +240,11 @@ def needles(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> Non
     # quarantined as a date anyway (cartwh/contract/dates.py).
     spelled = [day for day in days if isinstance(day, date)]
     insert_rows(con, "_date_spellings", [(day, mode, s) for day in spelled for mode, s in date_spellings(day)])
+    # each day's spellings normalised once, not once per record born that day
+    con.execute(
+        "UPDATE _date_spellings "
+        f"SET spelling = CASE mode WHEN 'word' THEN {words_sql('spelling')} ELSE {compact_sql('spelling')} END"
+    )
     particles = _listed(_NAME_PARTICLES)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
@@ -256,8 +261,7 @@ def needles(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> Non
                       WHERE length(ltrim(c, '0')) >= 5
                 UNION SELECT sha256, site, record_id, field, 'compact', {compact_sql("value")} FROM _identifiers
                       WHERE field IN ({_listed(dated)}) AND length({compact_sql("value")}) >= 6  -- also as typed, if no date
-                UNION SELECT i.sha256, i.site, i.record_id, i.field, s.mode,
-                             CASE s.mode WHEN 'word' THEN {words_sql("s.spelling")} ELSE {compact_sql("s.spelling")} END
+                UNION SELECT i.sha256, i.site, i.record_id, i.field, s.mode, s.spelling
                       FROM _identifiers i JOIN _date_spellings s ON s.day = TRY_CAST(i.value AS DATE)
                       WHERE i.field IN ({_listed(dated)}))
             SELECT *, CASE mode WHEN 'word' THEN split_part(trim(needle), ' ', 1) END AS first_word FROM needles"""
@@ -265,28 +269,28 @@ def needles(con: duckdb.DuckDBPyConnection, table: str, dated: list[str]) -> Non
 
 
 def register_tube_records(con: duckdb.DuckDBPyConnection) -> None:
-    """_tube_records := (fcs_file, site, record_id) of every tube of the current manifests (kept
+    """_tube_records := (sha256, fcs_file, site, record_id) of every tube of the current manifests (kept
     between runs in the restricted area, KNOWN_TUBES): the record a statistics row belongs to."""
-    current = _current("cytometry_manifest")
-    _copied(
-        con,
-        "_tube_records",
-        "cytometry_manifest",
-        f"SELECT fcs_file, site, record_id FROM {KNOWN_TUBES} WHERE sha256 IN ({current})",
-    )
+    _copied(con, "_tube_records", "cytometry_manifest", f"SELECT sha256, fcs_file, site, record_id FROM {KNOWN_TUBES}")
 
 
 def _copied(con: duckdb.DuckDBPyConnection, table: str, source: str, select: str) -> None:
-    """Temp table `table` := `select` (of the store), copied again only when the source's current
-    versions changed: a night's batches scan it in memory, and the store once."""
-    signature = con.execute(
-        f"SELECT coalesce(md5(string_agg(sha256, ',' ORDER BY sha256)), '') FROM ({_current(source)})"
-    ).fetchall()[0][0]
-    made = con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"{table}_of"]).fetchall()
-    if made and con.execute(f"SELECT signature FROM {table}_of").fetchall()[0][0] == signature:
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_of AS SELECT ?::VARCHAR AS signature", [signature])
+    """Temp table `table` := the rows of `select` (of the store, sha256 first) whose version is
+    current for `source`, kept in step rather than copied again: a night's batches scan it in
+    memory, and each version is read from the store once (a batch that commits changes the current
+    versions, and a registry's night has dozens of batches). `<table>_versions` lists its versions."""
+    versions = f"{table}_versions"
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [versions]).fetchall():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM ({select}) WHERE FALSE")
+        con.execute(f"CREATE TEMP TABLE {versions} (sha256 VARCHAR)")
+    current = {r[0] for r in con.execute(_current(source)).fetchall()}
+    held = {r[0] for r in con.execute(f"SELECT sha256 FROM {versions}").fetchall()}
+    if gone := sorted(held - current):
+        con.execute(f"DELETE FROM {table} WHERE sha256 IN ({_listed(gone)})")
+        con.execute(f"DELETE FROM {versions} WHERE sha256 IN ({_listed(gone)})")
+    if new := sorted(current - held):
+        con.execute(f"INSERT INTO {table} SELECT * FROM ({select}) WHERE sha256 IN ({_listed(new)})")
+        insert_rows(con, versions, [(sha,) for sha in new])
 
 
 def archived_tube_records(con: duckdb.DuckDBPyConnection, versions: list[tuple[str, str, str]]) -> str:

@@ -51,6 +51,23 @@ def test_a_lost_store_is_read_again_from_the_archive(wh):
     store.close()
 
 
+def test_a_nights_tube_records_follow_its_current_manifests(wh):
+    """One night, one connection: the tubes held in memory drop a superseded manifest's and gain
+    its correction's, as a fresh read of the store gives them."""
+    wh.ingest("cytometry_statistics")
+    wh.write(f"{MANIFESTS}/m.csv", MANIFEST_HEADER + ROW.format("A1.fcs") + ROW.format("B2.fcs"))  # corrected
+    wh.ingest("cytometry_manifest")
+    wh.write(f"{STATS}/s2.csv", f"Sample,{LEUK_COUNT}\nB2.fcs,300\n")
+    wh.ingest("cytometry_statistics")
+    held = wh.rows("SELECT fcs_file FROM _tube_records ORDER BY 1")
+    assert held == [("A1.fcs",), ("B2.fcs",)]
+    wh.con.close()
+    wh.con = connect(wh.root / "w.duckdb")  # the next night reads them from the store
+    wh.con.execute(f"ATTACH '{wh.archive / known_records.FILE}' AS known (READ_ONLY)")
+    identifiers.register_tube_records(wh.con)
+    assert wh.rows("SELECT fcs_file FROM _tube_records ORDER BY 1") == held
+
+
 @pytest.mark.parametrize("name", ["A0000001_T1.fcs", " Ñoño\u00a0D7.fcs\u3000", "x" * 300, "\t"])
 def test_tube_keys_in_bulk_are_the_tube_key(name, monkeypatch):
     from cartwh.ingest.tubes import TUBE_KEYS, register_tube_keys, tube_key
