@@ -12,9 +12,7 @@ from dagster_duckdb import DuckDBResource
 from assets.resources import StudyPlan
 from cartwh import settings
 from cartwh.dbt.manifest import mart_names
-from cartwh.report.render import render_report
-from cartwh.study.blocking import read_blocks
-from cartwh.study.compute import ANALYTICS_TABLES, compute_analytics
+from cartwh.study.analytics_tables import ANALYTICS_TABLES
 from cartwh.study.config import Plan, PlanError, load_plan
 
 ANALYTICS_KEYS = {name: dg.AssetKey(["analytics", name]) for name in ANALYTICS_TABLES}
@@ -93,6 +91,11 @@ def study_statistics_asset() -> dg.AssetsDefinition:
         models, cumulative incidence with Gray's test, Fine-Gray and cause-specific models for every
         analysis of the plan, written together in one transaction. Analyses
         that read a column a check of this run blocked are recorded as not estimable, with why."""
+        # imported when the step runs: the statistics' libraries (lifelines, scipy) take seconds,
+        # and loading the definitions (each night, each code-location reload) needs none of them
+        from cartwh.study.blocking import read_blocks
+        from cartwh.study.compute import compute_analytics
+
         plan = load_plan(Path(study_plan.analyses))
         with warehouse.get_connection() as con:
             blocks = read_blocks(con, context.run.run_id)
@@ -124,6 +127,8 @@ def study_statistics_asset() -> dg.AssetsDefinition:
 def study_report(warehouse: DuckDBResource, study_plan: StudyPlan) -> dg.MaterializeResult:
     """The study report (HTML and, where headless Chromium is installed, PDF: Tables 1-3 and the
     competing-risk tables, Figures 1-7, data quality and methods)."""
+    from cartwh.report.render import render_report  # matplotlib and the statistics: when the step runs
+
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:
         path = render_report(con, plan, Path(study_plan.reports))

@@ -26,7 +26,8 @@ from cartwh.report.panels import ENDPOINT_LABELS, Inputs, NotEstimable, draw_pan
 from cartwh.report.pdf import export_pdf, find_chromium
 from cartwh.report.tables import competing_risk_table, display_table, group_sizes, regression_rows
 from cartwh.stats.conventions import CONSOLIDATIVE_HSCT_CHOICES
-from cartwh.study.compute import ANALYTICS_TABLES, code_version
+from cartwh.study.analytics_tables import ANALYTICS_TABLES
+from cartwh.study.compute import code_version
 from cartwh.study.config import Plan
 from cartwh.synthetic import banner
 from cartwh.warehouse.project_versions import sites_awaiting_mapping

@@ -4,6 +4,7 @@ the statistics and the report read is `config.py`."""
 
 __all__ = [
     "analyses_file",
+    "analytics_tables",
     "blocking",
     "competing_risk_analyses",
     "compute",

@@ -15,27 +15,13 @@ import pandas as pd
 
 from cartwh import __version__, settings
 from cartwh.stats.cox import cox_model
+from cartwh.study.analytics_tables import ANALYTICS_TABLES
 from cartwh.study.blocking import NO_BLOCKS, Blocks, apply_blocks
 from cartwh.study.competing_risk_analyses import competing_risk_models, run_competing_risks
 from cartwh.study.config import Plan
 from cartwh.study.group_comparisons import comparison_rows
 from cartwh.study.survival_analyses import run_follow_up, run_survival
 from cartwh.warehouse.connection import transaction
-
-ANALYTICS_TABLES = (
-    "km_estimates",
-    "survival_tests",
-    "landmark_survival",
-    "survival_summaries",
-    "follow_up",
-    "group_comparisons",
-    "cutoffs",
-    "cox_models",
-    "cumulative_incidence",
-    "competing_risk_landmarks",
-    "competing_risk_tests",
-    "competing_risk_models",
-)
 
 
 def read_marts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:

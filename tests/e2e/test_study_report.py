@@ -11,7 +11,7 @@ import re
 import duckdb
 import pytest
 
-from cartwh.study.compute import ANALYTICS_TABLES
+from cartwh.study.analytics_tables import ANALYTICS_TABLES
 from tests.paths import FIXTURES
 
 PAPER = json.loads((FIXTURES / "paper_table_counts.json").read_text())

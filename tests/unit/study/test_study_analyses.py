@@ -197,8 +197,8 @@ def test_gray_test_per_cause_between_the_groups():
 def test_a_blocked_grouping_column_blocks_its_competing_risk_analyses_only():
     from dataclasses import replace
 
+    from cartwh.study.analytics_tables import ANALYTICS_TABLES
     from cartwh.study.blocking import Blocks, apply_blocks
-    from cartwh.study.compute import ANALYTICS_TABLES
     from cartwh.study.config import CompetingRiskAnalysis, CompetingRiskRegression
 
     plan = replace(
