@@ -1,7 +1,9 @@
 """Statistics assets: the analysis plan (analyses.yml) run on the marts into `analytics.*`,
 and the study report rendered from those tables. The computing lives in `cartwh.study`
-and `cartwh.report`; these assets only wire it to the warehouse. (No `from __future__
-import annotations`: Dagster reads the annotations at definition time.)"""
+and `cartwh.report`; these assets only wire it to the warehouse, and import it when their steps
+run: its libraries (lifelines, scipy, matplotlib) take seconds, and loading the definitions (each
+night, each code-location reload) needs none of them. (No `from __future__ import annotations`:
+Dagster reads the annotations at definition time.)"""
 
 from functools import cache
 from pathlib import Path
@@ -91,8 +93,6 @@ def study_statistics_asset() -> dg.AssetsDefinition:
         models, cumulative incidence with Gray's test, Fine-Gray and cause-specific models for every
         analysis of the plan, written together in one transaction. Analyses
         that read a column a check of this run blocked are recorded as not estimable, with why."""
-        # imported when the step runs: the statistics' libraries (lifelines, scipy) take seconds,
-        # and loading the definitions (each night, each code-location reload) needs none of them
         from cartwh.study.blocking import read_blocks
         from cartwh.study.compute import compute_analytics
 
@@ -127,7 +127,7 @@ def study_statistics_asset() -> dg.AssetsDefinition:
 def study_report(warehouse: DuckDBResource, study_plan: StudyPlan) -> dg.MaterializeResult:
     """The study report (HTML and, where headless Chromium is installed, PDF: Tables 1-3 and the
     competing-risk tables, Figures 1-7, data quality and methods)."""
-    from cartwh.report.render import render_report  # matplotlib and the statistics: when the step runs
+    from cartwh.report.render import render_report
 
     plan = load_plan(Path(study_plan.analyses))
     with warehouse.get_connection() as con:

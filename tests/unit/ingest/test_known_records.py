@@ -63,8 +63,8 @@ def test_a_nights_tube_records_follow_its_current_manifests(wh):
     assert held == [("A1.fcs",), ("B2.fcs",)]
     wh.con.close()
     wh.con = connect(wh.root / "w.duckdb")  # the next night reads them from the store
-    wh.con.execute(f"ATTACH '{wh.archive / known_records.FILE}' AS known (READ_ONLY)")
-    identifiers.register_tube_records(wh.con)
+    with known_records.attached(wh.con, wh.archive):
+        identifiers.register_tube_records(wh.con)
     assert wh.rows("SELECT fcs_file FROM _tube_records ORDER BY 1") == held
 
 
